@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# build.sh - install what birch needs, build it, run the example or the tests.
+#
+#   ./build.sh deps              install missing Debian packages (quiet if none)
+#   ./build.sh example           Release build in build/release, run examples/quickstart
+#   ./build.sh test [CONFIG...]  build and run the test suite in each CONFIG:
+#                                  plain  gcc, RelWithDebInfo, -Werror       (build/plain)
+#                                  asan   clang, ASan+UBSan, -Werror         (build/asan)
+#                                  tsan   clang, TSan, threaded tests only   (build/tsan)
+#                                default: all three
+#
+# Environment: BIRCH_JOBS (parallel build and test jobs, default 2).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+JOBS=${BIRCH_JOBS:-2}
+
+# Debian packages: the build tools, both compilers (clang's sanitizer
+# runtimes are in libclang-rt-dev, which clang only recommends), the xxhash
+# library and the Check unit-test framework.
+PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check)
+
+say() { printf 'build.sh: %s\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+
+missing_packages() {
+    local p
+    for p in "${PACKAGES[@]}"; do
+        installed "$p" || printf '%s\n' "$p"
+    done
+}
+
+cmd_deps() {
+    command -v dpkg >/dev/null ||
+        die "no dpkg: not a Debian system; install by hand: ${PACKAGES[*]}"
+    local missing
+    mapfile -t missing < <(missing_packages)
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    # Root installs directly; anyone else only through a sudo that needs no
+    # password (CI has no terminal to type one into).
+    local -a sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            printf 'build.sh: missing packages: %s\n' "${missing[*]}" >&2
+            printf 'build.sh: install them with:\n  sudo apt-get update && sudo apt-get install -y %s\n' \
+                "${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    say "installing ${missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    mapfile -t missing < <(missing_packages)
+    [ ${#missing[@]} -eq 0 ] || die "still missing after apt-get install: ${missing[*]}"
+}
+
+# configure DIR CMAKE-ARGS...: configure (quietly) a build tree.
+configure() {
+    local dir=$1
+    shift
+    cmake -S "$ROOT" -B "$dir" --log-level=WARNING "$@"
+}
+
+cmd_example() {
+    cmd_deps
+    local dir=build/release
+    configure "$dir" -DCMAKE_BUILD_TYPE=Release -DBIRCH_WERROR=OFF \
+        -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=ON
+    cmake --build "$dir" -j"$JOBS" --target example_quickstart
+    local exe="$ROOT/$dir/examples/quickstart"
+    # Run in a scratch directory so the example's database file lands there.
+    local tmp
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/birch-example.XXXXXX")
+    say "running $dir/examples/quickstart in $tmp"
+    local rc=0
+    (cd "$tmp" && "$exe") || rc=$?
+    rm -rf "$tmp"
+    [ "$rc" -eq 0 ] || die "quickstart failed (exit $rc)"
+    say "example: ok"
+}
+
+# The cmake arguments of one test configuration, into the array ARGS.
+# NDEBUG is left out of every test build so that assert()s run in the tests.
+config_args() {
+    case $1 in
+    plain) ARGS=(-DCMAKE_C_COMPILER=gcc "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g") ;;
+    asan) ARGS=(-DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
+        -DBIRCH_ASAN=ON) ;;
+    tsan) ARGS=(-DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
+        -DBIRCH_TSAN=ON -DBIRCH_BUILD_EXAMPLES=OFF) ;;
+    *) die "unknown test configuration '$1' (plain, asan, tsan)" ;;
+    esac
+    ARGS+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBIRCH_WERROR=ON)
+}
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+SUMMARY=()
+FAILED_CONFIGS=0
+
+# run_config NAME: build and test one configuration; records a summary line.
+run_config() {
+    local name=$1 dir=build/$1 start=$SECONDS log
+    config_args "$name"
+    say "=== $name: configure and build in $dir"
+    if ! configure "$dir" "${ARGS[@]}" || ! cmake --build "$dir" -j"$JOBS"; then
+        SUMMARY+=("$name: FAIL (build)")
+        FAILED_CONFIGS=$((FAILED_CONFIGS + 1))
+        return 0
+    fi
+
+    local ntests
+    ntests=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
+    if [ "${ntests:-0}" -eq 0 ] && [ "$name" = tsan ]; then
+        SUMMARY+=("$name: skipped (no threaded tests: none named *thread* or *concurr*)")
+        return 0
+    fi
+
+    say "=== $name: ctest"
+    log="$dir/ctest.log"
+    local rc=0
+    ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$JOBS" \
+        --timeout 1200 2>&1 | tee "$log" || rc=$?
+    # "100% tests passed, 0 tests failed out of 12"
+    local line passed=0 failed=0 total
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+    if [ -n "$line" ]; then
+        failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+        total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+        passed=$((total - failed))
+    fi
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    local secs=$((SECONDS - start))
+    if [ "$rc" -eq 0 ]; then
+        SUMMARY+=("$name: PASS ($passed passed, ${secs}s)")
+    else
+        [ "$failed" -gt 0 ] || TOTAL_FAILED=$((TOTAL_FAILED + 1)) # ctest itself failed
+        SUMMARY+=("$name: FAIL ($passed passed, $failed failed, ctest exit $rc, ${secs}s)")
+        FAILED_CONFIGS=$((FAILED_CONFIGS + 1))
+    fi
+}
+
+cmd_test() {
+    cmd_deps
+    local -a configs=("$@")
+    [ ${#configs[@]} -gt 0 ] || configs=(plain asan tsan)
+    local c
+    for c in "${configs[@]}"; do
+        config_args "$c" # reject unknown names before building anything
+    done
+    for c in "${configs[@]}"; do
+        run_config "$c"
+    done
+    echo
+    say "summary"
+    for c in "${SUMMARY[@]}"; do
+        printf '  %s\n' "$c"
+    done
+    # The closing line, in the "N passed, N failed" form CI reads.
+    printf 'tests: %d passed, %d failed\n' "$TOTAL_PASSED" "$TOTAL_FAILED"
+    [ "$FAILED_CONFIGS" -eq 0 ]
+}
+
+usage() {
+    sed -n '2,12s/^# \{0,1\}//p' "$ROOT/build.sh"
+}
+
+case ${1:-} in
+deps) cmd_deps ;;
+example) cmd_example ;;
+test) shift; cmd_test "$@" ;;
+-h | --help | help) usage ;;
+*) usage >&2; exit 2 ;;
+esac
