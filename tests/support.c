@@ -1,0 +1,530 @@
+/*
+ * support.c - helpers shared by the birch tests (see support.h).
+ */
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- Running ------------------------------------------------------------ */
+
+TCase *bt_tcase(const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 900);
+    return tc;
+}
+
+int bt_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* ---- Paths ------------------------------------------------------------ */
+
+static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
+static char dir_path[4096];
+static pid_t dir_pid; /* process that made dir_path (Check forks per test) */
+static unsigned path_seq;
+
+static void remove_dir(void)
+{
+    if (dir_pid != getpid() || !dir_path[0]) return;
+    DIR *d = opendir(dir_path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[8192];
+            snprintf(p, sizeof p, "%s/%s", dir_path, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir_path);
+    dir_path[0] = 0;
+}
+
+static const char *test_dir(void)
+{
+    if (dir_pid == getpid() && dir_path[0]) return dir_path;
+    const char *base = getenv("BIRCH_TEST_DIR");
+    if (!base || !*base) base = "/tmp";
+    int n = snprintf(dir_path, sizeof dir_path, "%s/birch-%ld-XXXXXX", base, (long)getpid());
+    ck_assert_msg(n > 0 && (size_t)n < sizeof dir_path, "test dir path too long");
+    ck_assert_msg(mkdtemp(dir_path) != NULL, "mkdtemp(%s): %s", dir_path, strerror(errno));
+    dir_pid = getpid();
+    path_seq = 0;
+    atexit(remove_dir);
+    return dir_path;
+}
+
+char *bt_path(const char *tag)
+{
+    pthread_mutex_lock(&dir_lock);
+    const char *dir = test_dir();
+    size_t len = strlen(dir) + strlen(tag) + 64;
+    char *p = malloc(len);
+    ck_assert_ptr_nonnull(p);
+    snprintf(p, len, "%s/%s-%ld-%u.db", dir, tag, (long)getpid(), path_seq++);
+    pthread_mutex_unlock(&dir_lock);
+    unlink(p);
+    return p;
+}
+
+void bt_remove(const char *path)
+{
+    if (unlink(path) != 0 && errno != ENOENT)
+        ck_abort_msg("unlink(%s): %s", path, strerror(errno));
+}
+
+uint64_t bt_file_size(const char *path)
+{
+    struct stat st;
+    ck_assert_msg(stat(path, &st) == 0, "stat(%s): %s", path, strerror(errno));
+    return (uint64_t)st.st_size;
+}
+
+void bt_file_read(const char *path, void *buf, size_t len, uint64_t off)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_msg(fd >= 0, "open(%s): %s", path, strerror(errno));
+    ssize_t n = pread(fd, buf, len, (off_t)off);
+    ck_assert_msg(n == (ssize_t)len, "pread(%s, %zu at %" PRIu64 ") = %zd", path, len, off, n);
+    close(fd);
+}
+
+void bt_file_write(const char *path, const void *buf, size_t len, uint64_t off)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ck_assert_msg(fd >= 0, "open(%s): %s", path, strerror(errno));
+    ssize_t n = pwrite(fd, buf, len, (off_t)off);
+    ck_assert_msg(n == (ssize_t)len, "pwrite(%s, %zu at %" PRIu64 ") = %zd", path, len, off, n);
+    close(fd);
+}
+
+void bt_file_truncate(const char *path, uint64_t size)
+{
+    ck_assert_msg(truncate(path, (off_t)size) == 0, "truncate(%s): %s", path, strerror(errno));
+}
+
+void bt_file_copy(const char *from, const char *to)
+{
+    uint64_t size = bt_file_size(from);
+    unsigned char *buf = malloc(size ? size : 1);
+    ck_assert_ptr_nonnull(buf);
+    if (size) bt_file_read(from, buf, size, 0);
+    int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_msg(fd >= 0, "open(%s): %s", to, strerror(errno));
+    close(fd);
+    if (size) bt_file_write(to, buf, size, 0);
+    free(buf);
+}
+
+/* ---- PRNG --------------------------------------------------------------- */
+
+void bt_fill(bt_rng *r, void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n >= 8) {
+        uint64_t x = bt_rand(r);
+        memcpy(p, &x, 8);
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t x = bt_rand(r);
+        memcpy(p, &x, n);
+    }
+}
+
+uint64_t bt_env_u64(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    if (!s || !*s) return dflt;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    ck_assert_msg(errno == 0 && end && *end == 0, "bad value for %s: '%s'", name, s);
+    return (uint64_t)v;
+}
+
+uint64_t bt_seed(uint64_t dflt) { return bt_env_u64("BIRCH_SEED", dflt); }
+
+void bt_pattern(void *buf, size_t n, uint64_t seed)
+{
+    bt_rng r = {bt_mix(seed ^ 0x5eed5eed5eed5eedull)};
+    bt_fill(&r, buf, n);
+}
+
+long bt_pattern_diff(const void *buf, size_t n, uint64_t seed)
+{
+    bt_rng r = {bt_mix(seed ^ 0x5eed5eed5eed5eedull)};
+    const unsigned char *p = buf;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t x = bt_rand(&r);
+        unsigned char b[8];
+        memcpy(b, &x, 8);
+        for (unsigned j = 0; j < 8 && i < n; j++, i++)
+            if (p[i] != b[j]) return (long)i;
+    }
+    return -1;
+}
+
+/* ---- Database helpers ------------------------------------------------- */
+
+birch_options bt_opts(void)
+{
+    birch_options o;
+    birch_options_init(&o);
+    return o;
+}
+
+birch_options bt_opts_fast(void)
+{
+    birch_options o = bt_opts();
+    o.durability = BIRCH_DURABLE_NONE;
+    return o;
+}
+
+birch_db *bt_open(const char *path, const birch_options *opts)
+{
+    birch_db *db = NULL;
+    int rc = birch_open(path, opts, &db);
+    ck_assert_msg(rc == BIRCH_OK, "birch_open(%s) returned %d (%s)", path, rc, birch_strerror(rc));
+    ck_assert_ptr_nonnull(db);
+    return db;
+}
+
+void bt_check(birch_db *db)
+{
+    char msg[1024];
+    msg[0] = 0;
+    int rc = birch_check(db, msg, sizeof msg);
+    ck_assert_msg(rc == BIRCH_OK, "birch_check returned %d (%s): %s", rc, birch_strerror(rc), msg);
+}
+
+birch_db *bt_reopen(birch_db *db, const char *path, const birch_options *opts)
+{
+    BT_OK(birch_close(db));
+    db = bt_open(path, opts);
+    bt_check(db);
+    return db;
+}
+
+birch_txn *bt_begin(birch_db *db, unsigned flags)
+{
+    birch_txn *txn = NULL;
+    int rc = birch_txn_begin(db, flags, &txn);
+    ck_assert_msg(rc == BIRCH_OK, "birch_txn_begin(%#x) returned %d (%s)", flags, rc,
+                  birch_strerror(rc));
+    ck_assert_ptr_nonnull(txn);
+    return txn;
+}
+
+birch_table *bt_table(birch_txn *txn, const char *name, unsigned flags)
+{
+    birch_table *t = NULL;
+    int rc = birch_table_open(txn, name, flags, &t);
+    ck_assert_msg(rc == BIRCH_OK, "birch_table_open(%s, %#x) returned %d (%s)", name, flags, rc,
+                  birch_strerror(rc));
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+void bt_put(birch_txn *txn, birch_table *t, const void *k, size_t kn, const void *v, size_t vn)
+{
+    int rc = birch_put(txn, t, bt_val(k, kn), bt_val(v, vn), 0);
+    ck_assert_msg(rc == BIRCH_OK, "birch_put(klen %zu, vlen %zu) returned %d (%s)", kn, vn, rc,
+                  birch_strerror(rc));
+}
+
+void bt_put_s(birch_txn *txn, birch_table *t, const char *k, const char *v)
+{
+    bt_put(txn, t, k, strlen(k), v, strlen(v));
+}
+
+void bt_expect(birch_txn *txn, birch_table *t, const void *k, size_t kn, const void *v, size_t vn)
+{
+    birch_val out = {NULL, 0};
+    int rc = birch_get(txn, t, bt_val(k, kn), &out);
+    ck_assert_msg(rc == BIRCH_OK, "birch_get(klen %zu) returned %d (%s)", kn, rc,
+                  birch_strerror(rc));
+    ck_assert_msg(out.size == vn, "birch_get(klen %zu): size %zu, expected %zu", kn, out.size, vn);
+    ck_assert_msg(BT_ALIGNED(out.data), "birch_get(klen %zu): value %p not 8-byte aligned", kn,
+                  out.data);
+    if (vn) {
+        ck_assert_ptr_nonnull(out.data);
+        ck_assert_msg(memcmp(out.data, v, vn) == 0, "birch_get(klen %zu): value bytes differ", kn);
+    }
+}
+
+void bt_expect_s(birch_txn *txn, birch_table *t, const char *k, const char *v)
+{
+    bt_expect(txn, t, k, strlen(k), v, strlen(v));
+}
+
+void bt_expect_absent(birch_txn *txn, birch_table *t, const void *k, size_t kn)
+{
+    birch_val out = {NULL, 0};
+    int rc = birch_get(txn, t, bt_val(k, kn), &out);
+    ck_assert_msg(rc == BIRCH_NOTFOUND, "birch_get(klen %zu) of an absent key returned %d (%s)",
+                  kn, rc, birch_strerror(rc));
+}
+
+uint64_t bt_count(birch_txn *txn, birch_table *t)
+{
+    uint64_t n = UINT64_MAX;
+    BT_OK(birch_count(txn, t, &n));
+    return n;
+}
+
+birch_stat bt_stat(birch_db *db)
+{
+    birch_stat st;
+    memset(&st, 0, sizeof st);
+    BT_OK(birch_stat_get(db, &st));
+    return st;
+}
+
+/* ---- Model ---------------------------------------------------------------- */
+
+int bt_keycmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c) return c < 0 ? -1 : 1;
+    return an < bn ? -1 : an > bn;
+}
+
+void bt_model_init(bt_model *m) { memset(m, 0, sizeof *m); }
+
+static void item_release(bt_item *it)
+{
+    if (atomic_fetch_sub_explicit(&it->refs, 1, memory_order_acq_rel) == 1) free(it);
+}
+
+void bt_model_free(bt_model *m)
+{
+    for (size_t i = 0; i < m->n; i++) item_release(m->v[i]);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+static void model_reserve(bt_model *m, size_t n)
+{
+    if (n <= m->cap) return;
+    size_t cap = m->cap ? m->cap : 64;
+    while (cap < n) cap *= 2;
+    bt_item **v = realloc(m->v, cap * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    m->v = v;
+    m->cap = cap;
+}
+
+void bt_model_copy(bt_model *dst, const bt_model *src)
+{
+    bt_model_free(dst);
+    model_reserve(dst, src->n);
+    for (size_t i = 0; i < src->n; i++) {
+        atomic_fetch_add_explicit(&src->v[i]->refs, 1, memory_order_relaxed);
+        dst->v[i] = src->v[i];
+    }
+    dst->n = src->n;
+}
+
+size_t bt_model_lower(const bt_model *m, const void *k, size_t kn, int *found)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bt_keycmp(m->v[mid]->key, m->v[mid]->klen, k, kn) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (found) *found = lo < m->n && bt_keycmp(m->v[lo]->key, m->v[lo]->klen, k, kn) == 0;
+    return lo;
+}
+
+const bt_item *bt_model_get(const bt_model *m, const void *k, size_t kn)
+{
+    int found;
+    size_t i = bt_model_lower(m, k, kn, &found);
+    return found ? m->v[i] : NULL;
+}
+
+void bt_model_put(bt_model *m, const void *k, size_t kn, const void *v, size_t vn)
+{
+    bt_item *it = malloc(sizeof *it + kn + vn + 1);
+    ck_assert_ptr_nonnull(it);
+    atomic_init(&it->refs, 1);
+    it->klen = kn;
+    it->vlen = vn;
+    it->key = it->data;
+    it->val = it->data + kn;
+    if (kn) memcpy(it->key, k, kn);
+    if (vn) memcpy(it->val, v, vn);
+    int found;
+    size_t i = bt_model_lower(m, k, kn, &found);
+    if (found) {
+        item_release(m->v[i]);
+        m->v[i] = it;
+        return;
+    }
+    model_reserve(m, m->n + 1);
+    memmove(m->v + i + 1, m->v + i, (m->n - i) * sizeof *m->v);
+    m->v[i] = it;
+    m->n++;
+}
+
+int bt_model_del(bt_model *m, const void *k, size_t kn)
+{
+    int found;
+    size_t i = bt_model_lower(m, k, kn, &found);
+    if (!found) return 0;
+    item_release(m->v[i]);
+    memmove(m->v + i, m->v + i + 1, (m->n - i - 1) * sizeof *m->v);
+    m->n--;
+    return 1;
+}
+
+/* ---- Fault injection ---------------------------------------------------- */
+
+/* The wrapper's file: the posix file and the fault settings. */
+typedef struct fault_file {
+    bi_file *inner;
+    bt_fault *f;
+} fault_file;
+
+static fault_file *ff(bi_file *f) { return (fault_file *)(void *)f; }
+
+/* 1 if this call must fail. */
+static int trip(bt_fault *f, long *countdown)
+{
+    if (*countdown <= 0) return 0;
+    if (*countdown == 1) {
+        f->injected++;
+        if (!f->sticky) *countdown = 0;
+        return 1;
+    }
+    (*countdown)--;
+    return 0;
+}
+
+static int fault_open(void *ctx, const char *path, unsigned flags, bi_file **out)
+{
+    bt_fault *f = ctx;
+    if (trip(f, &f->fail_open)) return f->open_rc;
+    fault_file *w = calloc(1, sizeof *w);
+    if (!w) return BIRCH_ENOMEM;
+    int rc = bi_io_posix.open(NULL, path, flags, &w->inner);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    w->f = f;
+    *out = (bi_file *)(void *)w;
+    return BIRCH_OK;
+}
+
+static void fault_close(bi_file *file)
+{
+    fault_file *w = ff(file);
+    bi_io_posix.close(w->inner);
+    free(w);
+}
+
+static int fault_lock(bi_file *file, int exclusive)
+{
+    return bi_io_posix.lock(ff(file)->inner, exclusive);
+}
+
+static int fault_read(bi_file *file, void *buf, size_t len, uint64_t off)
+{
+    fault_file *w = ff(file);
+    w->f->reads++;
+    if (trip(w->f, &w->f->fail_read)) return w->f->read_rc;
+    return bi_io_posix.read(w->inner, buf, len, off);
+}
+
+static int fault_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t off)
+{
+    fault_file *w = ff(file);
+    w->f->writes++;
+    if (trip(w->f, &w->f->fail_write)) return w->f->write_rc;
+    return bi_io_posix.writev(w->inner, iov, cnt, off);
+}
+
+static int fault_sync(bi_file *file)
+{
+    fault_file *w = ff(file);
+    w->f->syncs++;
+    if (trip(w->f, &w->f->fail_sync)) return w->f->sync_rc;
+    return bi_io_posix.sync(w->inner);
+}
+
+static int fault_size(bi_file *file, uint64_t *size)
+{
+    return bi_io_posix.size(ff(file)->inner, size);
+}
+
+static int fault_resize(bi_file *file, uint64_t size)
+{
+    fault_file *w = ff(file);
+    w->f->resizes++;
+    if (trip(w->f, &w->f->fail_resize)) return w->f->resize_rc;
+    if (size > w->f->max_resize) w->f->max_resize = size;
+    return bi_io_posix.resize(w->inner, size);
+}
+
+static int fault_map(bi_file *file, uint64_t len, void **addr)
+{
+    fault_file *w = ff(file);
+    w->f->maps++;
+    if (trip(w->f, &w->f->fail_map)) return w->f->map_rc;
+    return bi_io_posix.map(w->inner, len, addr);
+}
+
+static void fault_unmap(bi_file *file, void *addr, uint64_t len)
+{
+    bi_io_posix.unmap(ff(file)->inner, addr, len);
+}
+
+static const bi_io_ops fault_ops = {
+    .open = fault_open,
+    .close = fault_close,
+    .lock = fault_lock,
+    .read = fault_read,
+    .writev = fault_writev,
+    .sync = fault_sync,
+    .size = fault_size,
+    .resize = fault_resize,
+    .map = fault_map,
+    .unmap = fault_unmap,
+};
+
+void bt_fault_init(bt_fault *f)
+{
+    memset(f, 0, sizeof *f);
+    f->io.ops = &fault_ops;
+    f->io.ctx = f;
+    f->write_rc = BIRCH_EIO;
+    f->sync_rc = BIRCH_EIO;
+    f->read_rc = BIRCH_EIO;
+    f->open_rc = BIRCH_EIO;
+    f->resize_rc = BIRCH_EFULL;
+    f->map_rc = BIRCH_ENOMEM;
+}

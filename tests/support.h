@@ -1,0 +1,185 @@
+/*
+ * support.h - helpers shared by the birch tests: temporary paths, a small
+ * deterministic PRNG, assertion macros that print birch error names, open
+ * helpers, a sorted-array model of a table, and a fault-injecting io layer.
+ */
+#ifndef BIRCH_TEST_SUPPORT_H
+#define BIRCH_TEST_SUPPORT_H
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "birch.h"
+#include "io.h"
+
+/* The engine's internal entry point (engine/internal.h). */
+int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **db);
+
+/* ---- Running ------------------------------------------------------------ */
+
+/* A test case with a generous timeout (the default of 4 s is too short for
+ * sanitizer builds); CK_DEFAULT_TIMEOUT does not override it, but
+ * CK_TIMEOUT_MULTIPLIER still applies. */
+TCase *bt_tcase(const char *name);
+/* Runs the suite (CK_ENV mode) and returns the process exit status. */
+int bt_run(Suite *s);
+
+/* ---- Assertions ------------------------------------------------------- */
+
+#define BT_OK(expr)                                                                  \
+    do {                                                                             \
+        int bt_rc_ = (expr);                                                         \
+        ck_assert_msg(bt_rc_ == BIRCH_OK, "%s returned %d (%s)", #expr, bt_rc_,     \
+                      birch_strerror(bt_rc_));                                       \
+    } while (0)
+
+#define BT_RC(expr, want)                                                            \
+    do {                                                                             \
+        int bt_rc_ = (expr), bt_want_ = (want);                                      \
+        ck_assert_msg(bt_rc_ == bt_want_, "%s returned %d (%s), expected %d (%s)",  \
+                      #expr, bt_rc_, birch_strerror(bt_rc_), bt_want_,               \
+                      birch_strerror(bt_want_));                                     \
+    } while (0)
+
+#define BT_ALIGNED(ptr) ((((uintptr_t)(const void *)(ptr)) & 7u) == 0)
+
+static inline birch_val bt_val(const void *p, size_t n)
+{
+    birch_val v;
+    v.data = p;
+    v.size = n;
+    return v;
+}
+static inline birch_val bt_str(const char *s) { return bt_val(s, strlen(s)); }
+
+/* ---- Paths ------------------------------------------------------------ */
+
+/* A new unique path (malloc'd; free it) for a database file, inside a
+ * directory private to this process under $BIRCH_TEST_DIR (or /tmp).  The
+ * directory and everything in it are removed when the process exits. */
+char *bt_path(const char *tag);
+/* Removes a database file now. */
+void bt_remove(const char *path);
+/* Size of the file at path in bytes (asserts it exists). */
+uint64_t bt_file_size(const char *path);
+/* Reads / writes bytes of a file (asserting success). */
+void bt_file_read(const char *path, void *buf, size_t len, uint64_t off);
+void bt_file_write(const char *path, const void *buf, size_t len, uint64_t off);
+void bt_file_truncate(const char *path, uint64_t size);
+void bt_file_copy(const char *from, const char *to);
+
+/* ---- PRNG (splitmix64) -------------------------------------------------- */
+
+typedef struct bt_rng {
+    uint64_t s;
+} bt_rng;
+
+static inline uint64_t bt_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t bt_rand(bt_rng *r)
+{
+    r->s += 0x9e3779b97f4a7c15ull;
+    return bt_mix(r->s);
+}
+/* Uniform in [0, n); n > 0. */
+static inline uint64_t bt_below(bt_rng *r, uint64_t n) { return bt_rand(r) % n; }
+/* Uniform in [lo, hi]. */
+static inline uint64_t bt_range(bt_rng *r, uint64_t lo, uint64_t hi)
+{
+    return lo + bt_below(r, hi - lo + 1);
+}
+/* 1 with probability pct/100. */
+static inline int bt_chance(bt_rng *r, unsigned pct) { return bt_below(r, 100) < pct; }
+void bt_fill(bt_rng *r, void *buf, size_t n);
+
+/* The seed of a randomized test: $BIRCH_SEED if set (decimal or 0x hex),
+ * else dflt. */
+uint64_t bt_seed(uint64_t dflt);
+/* An unsigned number from the environment, or dflt. */
+uint64_t bt_env_u64(const char *name, uint64_t dflt);
+
+/* Deterministic content: n bytes generated from seed. */
+void bt_pattern(void *buf, size_t n, uint64_t seed);
+/* Index of the first byte of buf that differs from bt_pattern(seed), or -1. */
+long bt_pattern_diff(const void *buf, size_t n, uint64_t seed);
+
+/* ---- Database helpers (assert success) -------------------------------- */
+
+birch_options bt_opts(void);          /* defaults */
+birch_options bt_opts_fast(void);     /* defaults with BIRCH_DURABLE_NONE */
+birch_db *bt_open(const char *path, const birch_options *opts);
+/* birch_check must pass; the message is printed in the failure. */
+void bt_check(birch_db *db);
+/* Closes, reopens with opts and checks. */
+birch_db *bt_reopen(birch_db *db, const char *path, const birch_options *opts);
+birch_txn *bt_begin(birch_db *db, unsigned flags);
+birch_table *bt_table(birch_txn *txn, const char *name, unsigned flags);
+void bt_put(birch_txn *txn, birch_table *t, const void *k, size_t kn, const void *v, size_t vn);
+void bt_put_s(birch_txn *txn, birch_table *t, const char *k, const char *v);
+/* get must find exactly v (and an 8-byte aligned pointer). */
+void bt_expect(birch_txn *txn, birch_table *t, const void *k, size_t kn, const void *v, size_t vn);
+void bt_expect_s(birch_txn *txn, birch_table *t, const char *k, const char *v);
+void bt_expect_absent(birch_txn *txn, birch_table *t, const void *k, size_t kn);
+uint64_t bt_count(birch_txn *txn, birch_table *t);
+birch_stat bt_stat(birch_db *db);
+
+/* ---- Model: a sorted array of (key, value) ------------------------------ */
+
+/* An immutable record, shared between model copies by reference count. */
+typedef struct bt_item {
+    atomic_uint refs;
+    size_t klen, vlen;
+    unsigned char *key;
+    unsigned char *val;
+    unsigned char data[]; /* key, then value */
+} bt_item;
+
+typedef struct bt_model {
+    bt_item **v;
+    size_t n, cap;
+} bt_model;
+
+/* Keys compare with memcmp, a prefix first (birch.h). */
+int bt_keycmp(const void *a, size_t an, const void *b, size_t bn);
+void bt_model_init(bt_model *m);
+void bt_model_free(bt_model *m);
+/* dst becomes a copy of src sharing its items (dst must be initialised). */
+void bt_model_copy(bt_model *dst, const bt_model *src);
+/* Index of the first item >= key; *found says whether it equals key. */
+size_t bt_model_lower(const bt_model *m, const void *k, size_t kn, int *found);
+const bt_item *bt_model_get(const bt_model *m, const void *k, size_t kn);
+void bt_model_put(bt_model *m, const void *k, size_t kn, const void *v, size_t vn);
+/* 1 if the key was there. */
+int bt_model_del(bt_model *m, const void *k, size_t kn);
+
+/* ---- Fault injection ---------------------------------------------------- */
+
+/* Wraps bi_io_posix.  Each fail_* countdown, when set to N > 0, makes the Nth
+ * following call of that operation fail with the matching *_rc (without
+ * doing anything); 0 never fails.  With sticky set, every later call of that
+ * operation fails too.  Counters count every call.  Not thread safe: use it
+ * from one thread. */
+typedef struct bt_fault {
+    bi_io io; /* pass &io to bi_open_io */
+    long fail_write, fail_sync, fail_resize, fail_map, fail_read, fail_open;
+    int write_rc, sync_rc, resize_rc, map_rc, read_rc, open_rc;
+    int sticky;
+    long writes, syncs, resizes, maps, reads;
+    long injected;
+    /* Largest size passed to resize. */
+    uint64_t max_resize;
+} bt_fault;
+
+/* Initialises f: no faults, EIO for write/sync/read, EFULL for resize,
+ * ENOMEM for map. */
+void bt_fault_init(bt_fault *f);
+
+#endif /* BIRCH_TEST_SUPPORT_H */
