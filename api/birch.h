@@ -1,0 +1,270 @@
+/*
+ * birch.h - the public interface of birch, an embedded storage engine.
+ *
+ * birch stores key/value records in named tables inside one file.  The file
+ * holds a copy-on-write B+tree per table; a commit writes new pages to free
+ * or new locations and then switches one of two checksummed meta pages, so a
+ * crash at any instant leaves the last committed state whole.
+ *
+ * Threading rules
+ *   - A birch_db handle may be shared by any number of threads.
+ *   - At most one write transaction exists at a time.  A second
+ *     birch_txn_begin(BIRCH_TXN_WRITE) waits until the first ends, or returns
+ *     BIRCH_EBUSY at once when BIRCH_TXN_TRY is also given.
+ *   - Any number of read transactions run concurrently with each other and
+ *     with the writer.  Each sees the snapshot that was committed when it
+ *     began, byte for byte, until it ends.  Reads (get, cursor moves) take no
+ *     lock.
+ *   - A transaction, and the cursors opened in it, belong to one thread at a
+ *     time: never use one transaction from two threads at once.
+ *   - A file opened for writing is locked against every other open (in this
+ *     or another process) until birch_close; the second open gets BIRCH_EBUSY.
+ *
+ * Memory rules
+ *   - birch_val pointers returned by reads point into the database map (or,
+ *     in a write transaction, into pages the transaction is changing).  In a
+ *     read transaction they stay valid until the transaction ends.  In a
+ *     write transaction they stay valid until the next put, del, table
+ *     create or drop in that transaction, or its end.
+ *   - Every value pointer is 8-byte aligned, so a value that holds a C
+ *     struct of alignment 8 or less can be read in place.
+ *
+ * Errors
+ *   Every function that returns int returns BIRCH_OK (0) or one of the
+ *   negative BIRCH_E* codes below; birch_strerror() describes each.
+ */
+#ifndef BIRCH_H
+#define BIRCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BIRCH_VERSION_MAJOR 0
+#define BIRCH_VERSION_MINOR 1
+#define BIRCH_VERSION_PATCH 0
+#define BIRCH_VERSION_STRING "0.1.0"
+
+/* ---- Result codes --------------------------------------------------- */
+#define BIRCH_OK        0
+#define BIRCH_NOTFOUND  (-1)  /* key or table does not exist; cursor past the end */
+#define BIRCH_EXISTS    (-2)  /* NOOVERWRITE key exists; APPEND key not greater than the last */
+#define BIRCH_EINVAL    (-3)  /* bad argument: NULL pointer, bad flag, bad option */
+#define BIRCH_EKEYSIZE  (-4)  /* key empty or longer than birch_max_key_size() */
+#define BIRCH_EVALSIZE  (-5)  /* value longer than BIRCH_MAX_VALUE_SIZE */
+#define BIRCH_ENOTDB    (-6)  /* the file is not a birch database */
+#define BIRCH_EVERSION  (-7)  /* the file was written by an unknown format version */
+#define BIRCH_ECORRUPT  (-8)  /* the file is damaged */
+#define BIRCH_EBUSY     (-9)  /* file locked by another handle; writer busy with BIRCH_TXN_TRY */
+#define BIRCH_EREADONLY (-10) /* write attempted in a read transaction or read-only database */
+#define BIRCH_EFULL     (-11) /* max_size reached, or the disk is full */
+#define BIRCH_EIO       (-12) /* the operating system reported an I/O error */
+#define BIRCH_ENOMEM    (-13) /* out of memory */
+#define BIRCH_ETXN      (-14) /* transaction finished, failed earlier, or has live children */
+
+/* ---- Limits ---------------------------------------------------------- */
+#define BIRCH_MIN_PAGE_SIZE     512u
+#define BIRCH_MAX_PAGE_SIZE     65536u
+#define BIRCH_DEFAULT_PAGE_SIZE 4096u
+#define BIRCH_MAX_VALUE_SIZE    0xffffffffu /* 2^32 - 1 bytes */
+#define BIRCH_MAX_NAME_SIZE     255u        /* table names: 1..255 bytes */
+#define BIRCH_MAX_SCHEMA_SIZE   1024u       /* opaque schema blob per table */
+
+/* ---- Flags ------------------------------------------------------------ */
+/* birch_txn_begin */
+#define BIRCH_TXN_READ   0x0u
+#define BIRCH_TXN_WRITE  0x1u
+#define BIRCH_TXN_TRY    0x2u  /* with WRITE: BIRCH_EBUSY instead of waiting */
+/* birch_table_open */
+#define BIRCH_CREATE     0x1u  /* create the table if missing (write txn only) */
+/* birch_put */
+#define BIRCH_NOOVERWRITE 0x1u /* BIRCH_EXISTS if the key is present */
+#define BIRCH_APPEND      0x2u /* key must sort after every key in the table */
+
+/* Durability of commits (birch_options.durability). */
+#define BIRCH_DURABLE_FULL 0 /* a commit that returned survives power loss */
+#define BIRCH_DURABLE_NONE 1 /* no fsync: after power loss, some earlier commit, whole */
+
+/* ---- Types ------------------------------------------------------------ */
+typedef struct birch_db birch_db;
+typedef struct birch_txn birch_txn;
+typedef struct birch_table birch_table;
+typedef struct birch_cursor birch_cursor;
+
+/* A byte range.  Keys are compared with memcmp, shorter first on a tie. */
+typedef struct birch_val {
+    const void *data;
+    size_t size;
+} birch_val;
+
+/* Options for birch_open.  Always call birch_options_init first, then set
+ * the fields you care about, so that fields added later get defaults. */
+typedef struct birch_options {
+    uint32_t page_size;   /* power of two, 512..65536; used only when the file
+                             is created, an existing file keeps its own.
+                             Default 4096. */
+    int durability;       /* BIRCH_DURABLE_FULL (default) or BIRCH_DURABLE_NONE */
+    uint64_t max_size;    /* file size limit in bytes; 0 = no limit.  A commit
+                             that would pass it fails with BIRCH_EFULL. */
+    uint32_t max_readers; /* concurrent read transactions; default 126 */
+    int read_only;        /* open without writing; write txns give BIRCH_EREADONLY */
+    uint64_t map_reserve; /* address space reserved for the map in bytes;
+                             default 1 GiB.  Grows (by remapping) when the file
+                             outgrows it; only tests need to set it. */
+} birch_options;
+
+/* ---- Database --------------------------------------------------------- */
+
+/* Fills *opts with the defaults. */
+void birch_options_init(birch_options *opts);
+
+/* Opens the database file at path, creating it (and initialising an empty
+ * file) when missing unless opts->read_only.  opts may be NULL for defaults.
+ * On success *db is a handle to close with birch_close.
+ * Errors: BIRCH_EINVAL (NULL path/db, bad option), BIRCH_ENOTDB (not a birch
+ * file), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
+ * points past the end of the file), BIRCH_EBUSY (locked by another handle),
+ * BIRCH_EIO, BIRCH_ENOMEM. */
+int birch_open(const char *path, const birch_options *opts, birch_db **db);
+
+/* Closes the handle.  Every transaction must have ended first; otherwise
+ * BIRCH_ETXN is returned and nothing is closed.  NULL is a no-op. */
+int birch_close(birch_db *db);
+
+/* The longest key this database accepts: page_size / 4 bytes (1024 at the
+ * default 4096-byte pages). */
+size_t birch_max_key_size(const birch_db *db);
+
+/* The page size of the open database. */
+uint32_t birch_page_size(const birch_db *db);
+
+/* ---- Transactions ----------------------------------------------------- */
+
+/* Begins a transaction: BIRCH_TXN_READ, or BIRCH_TXN_WRITE optionally with
+ * BIRCH_TXN_TRY.  Errors: BIRCH_EINVAL, BIRCH_EREADONLY (write on a
+ * read-only database), BIRCH_EBUSY (TRY and a writer is active, or
+ * max_readers reached), BIRCH_EIO (an earlier write failed: reopen),
+ * BIRCH_ENOMEM. */
+int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
+
+/* Commits and frees the transaction (also for read transactions, where it
+ * just ends it).  On error the transaction is aborted and freed all the
+ * same, and the database holds the state before it.  Errors: BIRCH_ETXN
+ * (the transaction had failed earlier; it is aborted), BIRCH_EFULL,
+ * BIRCH_EIO. */
+int birch_txn_commit(birch_txn *txn);
+
+/* Discards the transaction's changes and frees it.  NULL is a no-op.
+ * Cursors still open in it are closed. */
+void birch_txn_abort(birch_txn *txn);
+
+/* The id of the snapshot a transaction reads (for a write transaction, the
+ * id its commit will get). */
+uint64_t birch_txn_id(const birch_txn *txn);
+
+/* ---- Tables ----------------------------------------------------------- */
+
+/* Opens the table called name (1..255 bytes, NUL-terminated).  With
+ * BIRCH_CREATE in a write transaction, creates it when missing.  The handle
+ * belongs to the database and stays valid until birch_close; using it in a
+ * transaction where the table does not exist gives BIRCH_NOTFOUND.
+ * Errors: BIRCH_NOTFOUND, BIRCH_EINVAL (bad name or flags), BIRCH_EREADONLY
+ * (CREATE in a read transaction), BIRCH_ETXN. */
+int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_table **table);
+
+/* Deletes the table and all its records.  Handles to it stay valid and can
+ * be used again once the table is created again.  Errors: BIRCH_NOTFOUND,
+ * BIRCH_EREADONLY, BIRCH_ETXN. */
+int birch_table_drop(birch_txn *txn, const char *name);
+
+/* Lists table names: calls fn(name, ctx) for each table in name order until
+ * it returns non-zero (which is then returned). */
+int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), void *ctx);
+
+/* The table's opaque schema blob (up to BIRCH_MAX_SCHEMA_SIZE bytes),
+ * empty for a new table.  The pointer is valid like a value pointer. */
+int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema);
+int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema);
+
+/* The table's name, as given to birch_table_open. */
+const char *birch_table_name(const birch_table *t);
+
+/* ---- Records ---------------------------------------------------------- */
+
+/* Stores key -> val.  flags: 0 (insert or overwrite), BIRCH_NOOVERWRITE,
+ * BIRCH_APPEND (key must be greater than every key in the table, else
+ * BIRCH_EXISTS; lets sorted bulk loads fill pages completely).
+ * Errors: BIRCH_EKEYSIZE, BIRCH_EVALSIZE, BIRCH_EXISTS, BIRCH_EREADONLY,
+ * BIRCH_EFULL, BIRCH_ENOMEM, BIRCH_ETXN, BIRCH_NOTFOUND (table dropped).
+ * After an error other than EKEYSIZE/EVALSIZE/EXISTS/EINVAL the transaction
+ * refuses further writes with BIRCH_ETXN and can only be aborted. */
+int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags);
+
+/* Looks key up.  On success *val points at the stored value (8-byte
+ * aligned) with the lifetime given in "Memory rules".  BIRCH_NOTFOUND if
+ * absent. */
+int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val);
+
+/* Deletes key.  BIRCH_NOTFOUND if absent. */
+int birch_del(birch_txn *txn, birch_table *t, birch_val key);
+
+/* Number of records in the table, in O(1). */
+int birch_count(birch_txn *txn, birch_table *t, uint64_t *count);
+
+/* ---- Cursors ---------------------------------------------------------- */
+
+/* Opens a cursor over table t; it is unpositioned until seek/first/last.
+ * A cursor lives until birch_cursor_close or the end of its transaction.
+ * In a write transaction a cursor stays usable across puts and deletes: it
+ * keeps its key, and the next move continues from there. */
+int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **cur);
+
+/* Positions at the first key >= key.  BIRCH_NOTFOUND if there is none. */
+int birch_cursor_seek(birch_cursor *cur, birch_val key);
+/* Positions at the smallest / largest key.  BIRCH_NOTFOUND on an empty table. */
+int birch_cursor_first(birch_cursor *cur);
+int birch_cursor_last(birch_cursor *cur);
+/* Moves to the next / previous key.  BIRCH_NOTFOUND past either end (the
+ * cursor then becomes unpositioned).  On an unpositioned cursor next acts as
+ * first and prev as last. */
+int birch_cursor_next(birch_cursor *cur);
+int birch_cursor_prev(birch_cursor *cur);
+/* The record under the cursor.  Either pointer may be NULL.  BIRCH_NOTFOUND
+ * if the cursor is unpositioned or (write txn) its record was deleted. */
+int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val);
+/* Closes the cursor.  NULL is a no-op. */
+void birch_cursor_close(birch_cursor *cur);
+
+/* ---- Maintenance ------------------------------------------------------ */
+
+/* Checks the whole file against the last committed state: both meta
+ * checksums, every table's key order, page bounds, fill and depth, the free
+ * list, no page referenced twice, every page accounted for.  Returns
+ * BIRCH_OK, or BIRCH_ECORRUPT with a message naming the page and the
+ * problem in msg (which may be NULL). */
+int birch_check(birch_db *db, char *msg, size_t msg_size);
+
+/* Statistics of the last committed state. */
+typedef struct birch_stat {
+    uint32_t page_size;
+    uint64_t txnid;        /* id of the last commit */
+    uint64_t page_count;   /* pages in the committed state (incl. meta) */
+    uint64_t free_pages;   /* pages on the free list */
+    uint64_t file_size;    /* bytes */
+    uint64_t table_count;
+} birch_stat;
+int birch_stat_get(birch_db *db, birch_stat *st);
+
+/* A static description of a result code; never NULL. */
+const char *birch_strerror(int rc);
+
+/* The library version, e.g. "0.1.0". */
+const char *birch_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BIRCH_H */

@@ -1,0 +1,722 @@
+/*
+ * btree.c - the copy-on-write B+tree: search, insert, delete, split and
+ * merge, for user tables, the catalog and the free tree alike.
+ *
+ * Searches read pages through the pager, which validates each page header
+ * (type, level, own page number, bounds) and each node that is touched, so
+ * a damaged file gives BIRCH_ECORRUPT instead of a wild read.
+ *
+ * Changes first copy the whole root-to-leaf path (bi_page_touch), then
+ * change the copies in place.  Splits move the upper half of a page to a
+ * new right sibling and push the shortest separating key up; a page that
+ * becomes less than a quarter full is merged with a sibling when the two fit
+ * in one page, and an empty page is removed.  A branch may be left with one
+ * child; the root collapses when it has one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static size_t usable(const birch_db *db) { return db->psize - BI_HDR; }
+
+static size_t page_used(uint8_t *p, uint32_t psize)
+{
+    return (psize - bi_hdr(p)->upper) + (size_t)BI_SLOT * bi_nkeys(p);
+}
+
+static size_t node_size(uint8_t *p, unsigned i)
+{
+    if (!bi_is_leaf(p)) return bi_bnode_size(bi_node_klen(p, i));
+    const bi_lnode *n = bi_leaf_node(p, i);
+    return bi_lnode_size(bi_node_klen(p, i), n->vlen, n->flags & BI_N_BIG);
+}
+
+/* Compares the key of slot i with key; validates the node first. */
+static int cmp_slot(const birch_txn *txn, uint8_t *p, unsigned i, uint32_t head,
+                    const uint8_t *key, size_t klen, int *c)
+{
+    uint32_t h = bi_slots(p)[i].head;
+    if (h != head) {
+        *c = h < head ? -1 : 1;
+        return BIRCH_OK;
+    }
+    if (bi_slot_ok(txn, p, i)) return BIRCH_ECORRUPT;
+    *c = bi_key_cmp(bi_node_key(p, i), bi_node_klen(p, i), key, klen);
+    return BIRCH_OK;
+}
+
+/* Leaf: first slot whose key is >= key. */
+static int leaf_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, size_t klen,
+                       unsigned *idx, int *exact)
+{
+    uint32_t head = bi_key_head(key, klen);
+    unsigned lo = 0, hi = bi_nkeys(p);
+    int c = 1;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (cmp_slot(txn, p, mid, head, key, klen, &c)) return BIRCH_ECORRUPT;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    *idx = lo;
+    *exact = 0;
+    if (lo < bi_nkeys(p)) {
+        if (cmp_slot(txn, p, lo, head, key, klen, &c)) return BIRCH_ECORRUPT;
+        *exact = c == 0;
+    }
+    return BIRCH_OK;
+}
+
+/* Branch: last slot whose key is <= key (slot 0 stands for minus infinity). */
+static int branch_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, size_t klen,
+                         unsigned *idx)
+{
+    uint32_t head = bi_key_head(key, klen);
+    unsigned lo = 1, hi = bi_nkeys(p);
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        int c;
+        if (cmp_slot(txn, p, mid, head, key, klen, &c)) return BIRCH_ECORRUPT;
+        if (c <= 0) lo = mid + 1;
+        else hi = mid;
+    }
+    *idx = lo - 1;
+    return bi_slot_ok(txn, p, *idx);
+}
+
+/* Reads the child of branch slot i, which must be one level below. */
+static int read_child(birch_txn *txn, bi_path *path, int d)
+{
+    uint8_t *p = path->pg[d];
+    unsigned i = path->idx[d];
+    if (d + 1 >= BI_MAX_DEPTH || bi_slot_ok(txn, p, i)) return BIRCH_ECORRUPT;
+    uint64_t child = bi_branch_child(p, i);
+    int rc = bi_page_read(txn, child, (int)bi_level(p) - 1, &path->pg[d + 1]);
+    if (rc) return rc;
+    path->pgno[d + 1] = child;
+    return BIRCH_OK;
+}
+
+static int read_root(birch_txn *txn, const bi_tree *tree, bi_path *path)
+{
+    path->depth = 0;
+    if (!tree->root) return BIRCH_NOTFOUND;
+    int rc = bi_page_read(txn, tree->root, -1, &path->pg[0]);
+    if (rc) return rc;
+    path->pgno[0] = tree->root;
+    return BIRCH_OK;
+}
+
+int bi_tree_search(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen,
+                   bi_path *path, int *exact)
+{
+    *exact = 0;
+    int rc = read_root(txn, tree, path);
+    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
+    for (int d = 0;; d++) {
+        uint8_t *p = path->pg[d];
+        if (bi_is_leaf(p)) {
+            path->depth = d + 1;
+            return leaf_search(txn, p, key, klen, &path->idx[d], exact);
+        }
+        if (bi_nkeys(p) == 0) return BIRCH_ECORRUPT;
+        rc = branch_search(txn, p, key, klen, &path->idx[d]);
+        if (rc == BIRCH_OK) rc = read_child(txn, path, d);
+        if (rc) return rc;
+    }
+}
+
+int bi_leaf_value(birch_txn *txn, uint8_t *leaf, unsigned i, birch_val *val)
+{
+    if (bi_slot_ok(txn, leaf, i)) return BIRCH_ECORRUPT;
+    const bi_lnode *n = bi_leaf_node(leaf, i);
+    uint8_t *v = bi_leaf_val(leaf, i);
+    if (!(n->flags & BI_N_BIG)) {
+        *val = (birch_val){v, n->vlen};
+        return BIRCH_OK;
+    }
+    uint64_t ov;
+    memcpy(&ov, v, 8);
+    uint32_t np = bi_overflow_pages(txn->db, n->vlen);
+    uint8_t *p = bi_page_get(txn, ov);
+    if (!p || (!bi_page_is_dirty(txn, ov) && ov + np > txn->snap_npages)) return BIRCH_ECORRUPT;
+    const bi_phdr *h = (const bi_phdr *)(const void *)p;
+    if (h->type != BI_P_OVERFLOW || h->pgno != ov || h->upper != np) return BIRCH_ECORRUPT;
+    *val = (birch_val){p + BI_HDR, n->vlen};
+    return BIRCH_OK;
+}
+
+int bi_tree_get(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, birch_val *val)
+{
+    bi_path path;
+    int exact;
+    int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
+    if (rc) return rc;
+    if (!exact) return BIRCH_NOTFOUND;
+    return bi_leaf_value(txn, path.pg[path.depth - 1], path.idx[path.depth - 1], val);
+}
+
+/* ---- Path moves ---------------------------------------------------------- */
+
+/* Descends from level d to a leaf, always taking the first (or last) slot. */
+static int descend(birch_txn *txn, bi_path *path, int d, int last)
+{
+    for (;; d++) {
+        uint8_t *p = path->pg[d];
+        unsigned n = bi_nkeys(p);
+        if (bi_is_leaf(p)) {
+            path->depth = d + 1;
+            if (n == 0) return d == 0 ? BIRCH_NOTFOUND : BIRCH_ECORRUPT;
+            path->idx[d] = last ? n - 1 : 0;
+            return BIRCH_OK;
+        }
+        if (n == 0) return BIRCH_ECORRUPT;
+        path->idx[d] = last ? n - 1 : 0;
+        int rc = read_child(txn, path, d);
+        if (rc) return rc;
+    }
+}
+
+int bi_path_first(birch_txn *txn, const bi_tree *tree, bi_path *path)
+{
+    int rc = read_root(txn, tree, path);
+    return rc ? rc : descend(txn, path, 0, 0);
+}
+
+int bi_path_last(birch_txn *txn, const bi_tree *tree, bi_path *path)
+{
+    int rc = read_root(txn, tree, path);
+    return rc ? rc : descend(txn, path, 0, 1);
+}
+
+int bi_path_next(birch_txn *txn, bi_path *path)
+{
+    for (int d = path->depth - 1; d >= 0; d--) {
+        if (path->idx[d] + 1 < bi_nkeys(path->pg[d])) {
+            path->idx[d]++;
+            if (d == path->depth - 1) return BIRCH_OK;
+            int rc = read_child(txn, path, d);
+            return rc ? rc : descend(txn, path, d + 1, 0);
+        }
+    }
+    return BIRCH_NOTFOUND;
+}
+
+int bi_path_prev(birch_txn *txn, bi_path *path)
+{
+    for (int d = path->depth - 1; d >= 0; d--) {
+        if (path->idx[d] > 0 && path->idx[d] <= bi_nkeys(path->pg[d])) {
+            path->idx[d]--;
+            if (d == path->depth - 1) return BIRCH_OK;
+            int rc = read_child(txn, path, d);
+            return rc ? rc : descend(txn, path, d + 1, 1);
+        }
+    }
+    return BIRCH_NOTFOUND;
+}
+
+/* ---- Page edits ---------------------------------------------------------- */
+
+static void page_init(uint8_t *p, int type, unsigned level, uint32_t psize)
+{
+    bi_phdr *h = bi_hdr(p);
+    h->type = (uint8_t)type;
+    h->level = (uint8_t)level;
+    h->nkeys = 0;
+    h->upper = psize;
+}
+
+/* Places a ready node (nsz bytes, a multiple of 8) at slot idx; it must fit. */
+static uint8_t *page_insert(uint8_t *p, unsigned idx, const uint8_t *node, size_t nsz,
+                            size_t klen, uint32_t head)
+{
+    bi_phdr *h = bi_hdr(p);
+    bi_slot *s = bi_slots(p);
+    h->upper -= (uint32_t)nsz;
+    memmove(s + idx + 1, s + idx, (h->nkeys - idx) * sizeof *s);
+    s[idx] = (bi_slot){head, (uint16_t)h->upper, (uint16_t)klen};
+    h->nkeys++;
+    memcpy(p + h->upper, node, nsz);
+    return p + h->upper;
+}
+
+/* Removes slot idx and closes the gap its node leaves in the node area. */
+static void page_remove(uint8_t *p, unsigned idx)
+{
+    bi_phdr *h = bi_hdr(p);
+    bi_slot *s = bi_slots(p);
+    uint32_t off = s[idx].off;
+    size_t sz = node_size(p, idx);
+    memmove(p + h->upper + sz, p + h->upper, off - h->upper);
+    for (unsigned i = 0; i < h->nkeys; i++)
+        if (s[i].off < off) s[i].off = (uint16_t)(s[i].off + sz);
+    memmove(s + idx, s + idx + 1, (h->nkeys - idx - 1) * sizeof *s);
+    h->nkeys--;
+    h->upper += (uint32_t)sz;
+}
+
+/* Builds a branch node (child, key) into buf. */
+static size_t make_bnode(uint8_t *buf, uint64_t child, const uint8_t *key, size_t klen)
+{
+    size_t sz = bi_bnode_size(klen);
+    memset(buf, 0, sz);
+    memcpy(buf, &child, 8);
+    if (klen) memcpy(buf + BI_NODE_HDR, key, klen);
+    return sz;
+}
+
+/* An entry being placed during a split. */
+typedef struct ent {
+    const uint8_t *node;
+    size_t size;
+    size_t klen;
+    uint32_t head;
+} ent;
+
+static size_t ent_cost(const ent *e, int as_first_branch)
+{
+    return (as_first_branch ? bi_bnode_size(0) : e->size) + BI_SLOT;
+}
+
+/* Chooses how many entries stay left.  Appending at the right edge of the
+ * tree keeps the old page whole (sequential loads fill pages); otherwise the
+ * split balances bytes. */
+static unsigned split_point(const ent *e, unsigned m, int branch, int at_right_edge, size_t cap)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < m; i++) total += ent_cost(&e[i], 0);
+    if (at_right_edge && total - ent_cost(&e[m - 1], 0) <= cap) return m - 1;
+    unsigned best = 1;
+    size_t best_gap = SIZE_MAX, left = 0;
+    for (unsigned k = 1; k < m; k++) {
+        left += ent_cost(&e[k - 1], 0);
+        size_t right = total - left - ent_cost(&e[k], 0) + ent_cost(&e[k], branch);
+        if (left > cap || right > cap) continue;
+        size_t gap = left > right ? left - right : right - left;
+        if (gap < best_gap) best_gap = gap, best = k;
+    }
+    return best;
+}
+
+static int at_right_edge(const bi_path *path, int d, unsigned idx)
+{
+    if (idx != bi_nkeys(path->pg[d])) return 0;
+    for (int i = 0; i < d; i++)
+        if (path->idx[i] + 1 != bi_nkeys(path->pg[i])) return 0;
+    return 1;
+}
+
+static int insert_node(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsigned idx,
+                       const uint8_t *node, size_t nsz, size_t klen, uint32_t head,
+                       uint8_t **out_pg, unsigned *out_idx);
+
+/* Pushes separator (key, right child) into the parent of level d, or grows
+ * a new root when d is the root. */
+static int push_up(birch_txn *txn, bi_tree *tree, bi_path *path, int d,
+                   const uint8_t *sep, size_t seplen, uint64_t right)
+{
+    size_t sz = bi_bnode_size(seplen);
+    uint8_t *buf = malloc(sz);
+    if (!buf) return BIRCH_ENOMEM;
+    make_bnode(buf, right, sep, seplen);
+    int rc;
+    if (d == 0) {
+        uint64_t rootno;
+        uint8_t *root;
+        rc = bi_page_alloc(txn, 1, &rootno, &root);
+        if (rc == BIRCH_OK) {
+            uint8_t first[8];
+            make_bnode(first, path->pgno[0], NULL, 0);
+            page_init(root, BI_P_BRANCH, bi_level(path->pg[0]) + 1u, txn->db->psize);
+            page_insert(root, 0, first, 8, 0, 0);
+            page_insert(root, 1, buf, sz, seplen, bi_key_head(sep, seplen));
+            tree->root = rootno;
+        }
+    } else {
+        uint8_t *pg;
+        unsigned i;
+        rc = insert_node(txn, tree, path, d - 1, path->idx[d - 1] + 1, buf, sz, seplen,
+                         bi_key_head(sep, seplen), &pg, &i);
+    }
+    free(buf);
+    return rc;
+}
+
+/* Fills page p with entries e[from, to); for a branch the first entry of a
+ * right page loses its key (it becomes minus infinity). */
+static void refill(uint8_t *p, const ent *e, unsigned from, unsigned to, int drop_first_key)
+{
+    for (unsigned i = from; i < to; i++) {
+        if (drop_first_key && i == from) {
+            page_insert(p, 0, e[i].node, bi_bnode_size(0), 0, 0);
+        } else {
+            page_insert(p, i - from, e[i].node, e[i].size, e[i].klen, e[i].head);
+        }
+    }
+}
+
+static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsigned idx,
+                        const uint8_t *node, size_t nsz, size_t klen, uint32_t head,
+                        uint8_t **out_pg, unsigned *out_idx)
+{
+    birch_db *db = txn->db;
+    uint8_t *p = path->pg[d];
+    uint8_t *old = txn->scratch;
+    unsigned n = bi_nkeys(p), m = n + 1;
+    int branch = !bi_is_leaf(p);
+    memcpy(old, p, db->psize);
+    ent *e = malloc(m * sizeof *e);
+    if (!e) return BIRCH_ENOMEM;
+    for (unsigned i = 0, j = 0; i < m; i++) {
+        if (i == idx) {
+            e[i] = (ent){node, nsz, klen, head};
+            continue;
+        }
+        e[i] = (ent){bi_node(old, j), node_size(old, j), bi_node_klen(old, j), bi_slots(old)[j].head};
+        j++;
+    }
+    unsigned k = split_point(e, m, branch, at_right_edge(path, d, idx), usable(db));
+    uint64_t rno;
+    uint8_t *rp;
+    int rc = bi_page_alloc(txn, 1, &rno, &rp);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    page_init(rp, bi_hdr(old)->type, bi_level(old), db->psize);
+    page_init(p, bi_hdr(old)->type, bi_level(old), db->psize);
+    refill(p, e, 0, k, 0);
+    refill(rp, e, k, m, branch);
+    *out_pg = idx < k ? p : rp;
+    *out_idx = idx < k ? idx : idx - k;
+
+    /* Separator: a branch passes up its first right key; a leaf the
+     * shortest prefix of it that still sorts after the last left key. */
+    const uint8_t *rk = e[k].node + BI_NODE_HDR;
+    size_t seplen = e[k].klen;
+    if (!branch) {
+        const uint8_t *lk = e[k - 1].node + BI_NODE_HDR;
+        size_t i = 0;
+        while (i < e[k - 1].klen && i < seplen && lk[i] == rk[i]) i++;
+        if (i < seplen) seplen = i + 1;
+    }
+    uint8_t *sep = malloc(seplen ? seplen : 1);
+    if (!sep) rc = BIRCH_ENOMEM;
+    else memcpy(sep, rk, seplen);
+    free(e);
+    if (rc == BIRCH_OK) rc = push_up(txn, tree, path, d, sep, seplen, rno);
+    free(sep);
+    return rc;
+}
+
+/* Inserts a node into page d of a touched path, splitting as needed; tells
+ * where the node ended up. */
+static int insert_node(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsigned idx,
+                       const uint8_t *node, size_t nsz, size_t klen, uint32_t head,
+                       uint8_t **out_pg, unsigned *out_idx)
+{
+    uint8_t *p = path->pg[d];
+    if (bi_free_space(p) >= nsz + BI_SLOT) {
+        page_insert(p, idx, node, nsz, klen, head);
+        *out_pg = p;
+        *out_idx = idx;
+        return BIRCH_OK;
+    }
+    return split_insert(txn, tree, path, d, idx, node, nsz, klen, head, out_pg, out_idx);
+}
+
+/* Copies every page of the path so it can be changed. */
+static int touch_path(birch_txn *txn, bi_tree *tree, bi_path *path)
+{
+    for (int d = 0; d < path->depth; d++) {
+        uint64_t np;
+        uint8_t *buf;
+        int rc = bi_page_touch(txn, path->pgno[d], &np, &buf);
+        if (rc) return rc;
+        if (np != path->pgno[d]) {
+            if (d == 0) tree->root = np;
+            else bi_set_branch_child(path->pg[d - 1], path->idx[d - 1], np);
+        }
+        path->pg[d] = buf;
+        path->pgno[d] = np;
+    }
+    return BIRCH_OK;
+}
+
+static int free_overflow(birch_txn *txn, uint8_t *leaf, unsigned i)
+{
+    const bi_lnode *n = bi_leaf_node(leaf, i);
+    if (!(n->flags & BI_N_BIG)) return BIRCH_OK;
+    uint64_t ov;
+    memcpy(&ov, bi_leaf_val(leaf, i), 8);
+    birch_val v;
+    int rc = bi_leaf_value(txn, leaf, i, &v); /* validates the run */
+    if (rc) return rc;
+    return bi_page_free(txn, ov, bi_overflow_pages(txn->db, n->vlen));
+}
+
+static int new_root_leaf(birch_txn *txn, bi_tree *tree, bi_path *path)
+{
+    uint64_t pgno;
+    uint8_t *p;
+    int rc = bi_page_alloc(txn, 1, &pgno, &p);
+    if (rc) return rc;
+    page_init(p, BI_P_LEAF, 0, txn->db->psize);
+    tree->root = pgno;
+    path->depth = 1;
+    path->pg[0] = p;
+    path->pgno[0] = pgno;
+    path->idx[0] = 0;
+    return BIRCH_OK;
+}
+
+static int is_rightmost(const bi_path *path)
+{
+    int leaf = path->depth - 1;
+    return at_right_edge(path, leaf, path->idx[leaf]);
+}
+
+/* Overwrites an inline value of the same padded size in place. */
+static int overwrite_in_place(uint8_t *leaf, unsigned i, const void *val, size_t vlen, uint8_t **valp)
+{
+    bi_lnode *n = bi_leaf_node(leaf, i);
+    if ((n->flags & BI_N_BIG) || BI_A8(n->vlen) != BI_A8(vlen)) return 0;
+    uint8_t *v = bi_leaf_val(leaf, i);
+    n->vlen = (uint32_t)vlen;
+    if (val) memcpy(v, val, vlen);
+    else memset(v, 0, vlen);
+    memset(v + vlen, 0, BI_A8(vlen) - vlen);
+    if (valp) *valp = v;
+    return 1;
+}
+
+/* Builds the leaf node in scratch page 2; allocates the overflow run of a
+ * big value.  *valp gets the run's value area (or NULL when inline). */
+static int build_leaf_node(birch_txn *txn, const uint8_t *key, size_t klen, const void *val,
+                           size_t vlen, size_t *nsz, uint8_t **valp)
+{
+    birch_db *db = txn->db;
+    int big = bi_lnode_size(klen, vlen, 0) > db->node_max;
+    uint8_t *node = txn->scratch + db->psize;
+    size_t sz = bi_lnode_size(klen, vlen, big);
+    memset(node, 0, sz);
+    bi_lnode hdr = {(uint32_t)vlen, big ? BI_N_BIG : 0};
+    memcpy(node, &hdr, sizeof hdr);
+    memcpy(node + BI_NODE_HDR, key, klen);
+    uint8_t *v = node + BI_NODE_HDR + BI_A8(klen);
+    *valp = NULL;
+    if (big) {
+        uint32_t np = bi_overflow_pages(db, vlen);
+        uint64_t ov;
+        uint8_t *run;
+        int rc = bi_page_alloc(txn, np, &ov, &run);
+        if (rc) return rc;
+        bi_phdr *h = bi_hdr(run);
+        h->type = BI_P_OVERFLOW;
+        h->upper = np;
+        if (val) memcpy(run + BI_HDR, val, vlen);
+        memcpy(v, &ov, 8);
+        *valp = run + BI_HDR;
+    } else if (val) {
+        memcpy(v, val, vlen);
+    }
+    *nsz = sz;
+    return BIRCH_OK;
+}
+
+int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
+                const void *val, size_t vlen, unsigned flags, uint8_t **valp)
+{
+    bi_path path;
+    int exact;
+    int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
+    if (rc) return rc;
+    if (exact && (flags & (BI_PUT_NOOVERWRITE | BI_PUT_APPEND))) return BIRCH_EXISTS;
+    if ((flags & BI_PUT_APPEND) && path.depth && !is_rightmost(&path)) return BIRCH_EXISTS;
+    txn->mod_seq++;
+    rc = path.depth ? touch_path(txn, tree, &path) : new_root_leaf(txn, tree, &path);
+    if (rc) return rc;
+    int d = path.depth - 1;
+    uint8_t *leaf = path.pg[d];
+    unsigned idx = path.idx[d];
+    if (exact) {
+        if (overwrite_in_place(leaf, idx, val, vlen, valp)) return BIRCH_OK;
+        rc = free_overflow(txn, leaf, idx);
+        if (rc) return rc;
+        page_remove(leaf, idx);
+    }
+    size_t nsz;
+    uint8_t *bigval;
+    rc = build_leaf_node(txn, key, klen, val, vlen, &nsz, &bigval);
+    if (rc) return rc;
+    uint8_t *pg;
+    unsigned at;
+    rc = insert_node(txn, tree, &path, d, idx, txn->scratch + txn->db->psize, nsz, klen,
+                     bi_key_head(key, klen), &pg, &at);
+    if (rc) return rc;
+    if (!exact) tree->count++;
+    if (valp) *valp = bigval ? bigval : bi_leaf_val(pg, at);
+    return BIRCH_OK;
+}
+
+/* ---- Delete and rebalance ------------------------------------------------ */
+
+/* Removes branch slot 0; the new slot 0 loses its key (minus infinity). */
+static void branch_remove_first(uint8_t *p)
+{
+    page_remove(p, 0);
+    if (!bi_nkeys(p)) return;
+    uint8_t node[8];
+    make_bnode(node, bi_branch_child(p, 0), NULL, 0);
+    page_remove(p, 0);
+    page_insert(p, 0, node, 8, 0, 0);
+}
+
+/* Appends the entries of right to left (a merge); for branches the first
+ * right entry takes the separator key from the parent. */
+static void merge_into(uint8_t *left, uint8_t *right, const uint8_t *sep, size_t seplen)
+{
+    int branch = !bi_is_leaf(left);
+    for (unsigned i = 0; i < bi_nkeys(right); i++) {
+        unsigned at = bi_nkeys(left);
+        if (branch && i == 0) {
+            uint8_t node[BI_NODE_HDR + BIRCH_MAX_PAGE_SIZE / 4];
+            size_t sz = make_bnode(node, bi_branch_child(right, 0), sep, seplen);
+            page_insert(left, at, node, sz, seplen, bi_key_head(sep, seplen));
+        } else {
+            page_insert(left, at, bi_node(right, i), node_size(right, i), bi_node_klen(right, i),
+                        bi_slots(right)[i].head);
+        }
+    }
+}
+
+static int rebalance(birch_txn *txn, bi_tree *tree, bi_path *path, int d);
+
+/* Merges the child pages at slots li and li+1 of parent level d-1 when
+ * their entries fit in one page. */
+static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsigned li)
+{
+    birch_db *db = txn->db;
+    uint8_t *parent = path->pg[d - 1];
+    int self_left = path->idx[d - 1] == li;
+    unsigned si = self_left ? li + 1 : li;
+    if (bi_slot_ok(txn, parent, si) || bi_slot_ok(txn, parent, li + 1)) return BIRCH_ECORRUPT;
+    uint64_t sibno = bi_branch_child(parent, si);
+    uint8_t *sib;
+    int rc = bi_page_read(txn, sibno, (int)bi_level(path->pg[d]), &sib);
+    if (rc) return rc;
+    uint8_t *left = self_left ? path->pg[d] : sib, *right = self_left ? sib : path->pg[d];
+    size_t seplen = bi_node_klen(parent, li + 1);
+    size_t need = page_used(left, db->psize) + page_used(right, db->psize);
+    if (!bi_is_leaf(left)) need += BI_A8(seplen);
+    if (need > usable(db)) return BIRCH_OK;
+    if (!self_left) { /* the left page is the sibling: copy it to change it */
+        uint64_t np;
+        rc = bi_page_touch(txn, sibno, &np, &left);
+        if (rc) return rc;
+        bi_set_branch_child(parent, li, np);
+    }
+    for (unsigned i = 0; i < bi_nkeys(right); i++)
+        if (bi_slot_ok(txn, right, i)) return BIRCH_ECORRUPT;
+    merge_into(left, right, bi_node_key(parent, li + 1), seplen);
+    rc = bi_page_free(txn, bi_branch_child(parent, li + 1), 1);
+    if (rc) return rc;
+    page_remove(parent, li + 1);
+    return rebalance(txn, tree, path, d - 1);
+}
+
+static int collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgno)
+{
+    if (bi_nkeys(p) == 0) { /* the last record is gone */
+        tree->root = 0;
+        return bi_page_free(txn, pgno, 1);
+    }
+    while (!bi_is_leaf(p) && bi_nkeys(p) == 1) {
+        if (bi_slot_ok(txn, p, 0)) return BIRCH_ECORRUPT;
+        uint64_t child = bi_branch_child(p, 0);
+        int level = (int)bi_level(p) - 1;
+        int rc = bi_page_free(txn, pgno, 1); /* may release p's memory */
+        if (rc == BIRCH_OK) rc = bi_page_read(txn, child, level, &p);
+        if (rc) return rc;
+        tree->root = pgno = child;
+    }
+    return BIRCH_OK;
+}
+
+/* Restores the tree's shape after page d of a touched path lost an entry. */
+static int rebalance(birch_txn *txn, bi_tree *tree, bi_path *path, int d)
+{
+    uint8_t *p = path->pg[d];
+    if (d == 0) return collapse_root(txn, tree, p, path->pgno[0]);
+    unsigned n = bi_nkeys(p);
+    if (n && page_used(p, txn->db->psize) >= usable(txn->db) / 4) return BIRCH_OK;
+    uint8_t *parent = path->pg[d - 1];
+    unsigned pi = path->idx[d - 1], pn = bi_nkeys(parent);
+    if (n == 0) {
+        int rc = bi_page_free(txn, path->pgno[d], 1);
+        if (rc) return rc;
+        if (pi == 0) branch_remove_first(parent);
+        else page_remove(parent, pi);
+        return rebalance(txn, tree, path, d - 1);
+    }
+    if (pn < 2) return BIRCH_OK;
+    return try_merge(txn, tree, path, d, pi > 0 ? pi - 1 : pi);
+}
+
+int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen)
+{
+    bi_path path;
+    int exact;
+    int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
+    if (rc) return rc;
+    if (!exact) return BIRCH_NOTFOUND;
+    txn->mod_seq++;
+    rc = touch_path(txn, tree, &path);
+    if (rc) return rc;
+    int d = path.depth - 1;
+    rc = free_overflow(txn, path.pg[d], path.idx[d]);
+    if (rc) return rc;
+    page_remove(path.pg[d], path.idx[d]);
+    tree->count--;
+    return rebalance(txn, tree, &path, d);
+}
+
+/* ---- Dropping a whole tree ------------------------------------------------ */
+
+static int free_leaf_runs(birch_txn *txn, uint8_t *leaf)
+{
+    for (unsigned i = 0; i < bi_nkeys(leaf); i++) {
+        if (bi_slot_ok(txn, leaf, i)) return BIRCH_ECORRUPT;
+        int rc = free_overflow(txn, leaf, i);
+        if (rc) return rc;
+    }
+    return BIRCH_OK;
+}
+
+int bi_tree_free_all(birch_txn *txn, bi_tree *tree)
+{
+    bi_path path;
+    int rc = read_root(txn, tree, &path);
+    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
+    /* Depth-first, post-order: a page is freed after its children. */
+    int d = 0;
+    path.idx[0] = 0;
+    for (;;) {
+        uint8_t *p = path.pg[d];
+        if (!bi_is_leaf(p) && path.idx[d] < bi_nkeys(p)) {
+            rc = read_child(txn, &path, d);
+            if (rc) return rc;
+            path.idx[++d] = 0;
+            continue;
+        }
+        if (bi_is_leaf(p)) rc = free_leaf_runs(txn, p);
+        if (rc == BIRCH_OK) rc = bi_page_free(txn, path.pgno[d], 1);
+        if (rc) return rc;
+        if (d == 0) break;
+        path.idx[--d]++;
+    }
+    tree->root = 0;
+    tree->count = 0;
+    return BIRCH_OK;
+}

@@ -1,0 +1,256 @@
+/*
+ * catalog.c - named tables.
+ *
+ * The catalog is a B+tree from table name to a bi_table_rec (root, record
+ * count, schema blob).  A table handle (birch_table) belongs to the
+ * database and only names the table; what the table holds depends on the
+ * transaction, so each transaction keeps a bi_tstate per handle, read from
+ * the catalog on first use and written back at commit when it changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int name_ok(const char *name, size_t *len)
+{
+    if (!name) return 0;
+    *len = strnlen(name, BIRCH_MAX_NAME_SIZE + 1);
+    return *len >= 1 && *len <= BIRCH_MAX_NAME_SIZE;
+}
+
+/* Parses a catalog value, checking that its lengths agree. */
+static int parse_rec(birch_val v, bi_table_rec *rec, const uint8_t **schema)
+{
+    if (v.size < sizeof *rec) return BIRCH_ECORRUPT;
+    memcpy(rec, v.data, sizeof *rec);
+    if (rec->schema_len > BIRCH_MAX_SCHEMA_SIZE || v.size != sizeof *rec + rec->schema_len)
+        return BIRCH_ECORRUPT;
+    if (schema) *schema = (const uint8_t *)v.data + sizeof *rec;
+    return BIRCH_OK;
+}
+
+static int lookup(birch_txn *txn, const char *name, size_t len, bi_table_rec *rec)
+{
+    birch_val v;
+    int rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)name, len, &v);
+    return rc ? rc : parse_rec(v, rec, NULL);
+}
+
+/* Finds or registers the handle for name. */
+static int handle_for(birch_db *db, const char *name, birch_table **out)
+{
+    int rc = BIRCH_OK;
+    pthread_mutex_lock(&db->table_lock);
+    for (uint32_t i = 0; i < db->ntables; i++) {
+        if (strcmp(db->tables[i]->name, name) == 0) {
+            *out = db->tables[i];
+            goto done;
+        }
+    }
+    if (db->ntables == db->tables_cap) {
+        uint32_t cap = db->tables_cap ? db->tables_cap * 2 : 8;
+        birch_table **nt = realloc(db->tables, cap * sizeof *nt);
+        if (!nt) {
+            rc = BIRCH_ENOMEM;
+            goto done;
+        }
+        db->tables = nt;
+        db->tables_cap = cap;
+    }
+    birch_table *t = calloc(1, sizeof *t);
+    if (!t) {
+        rc = BIRCH_ENOMEM;
+        goto done;
+    }
+    t->db = db;
+    t->id = db->ntables;
+    strcpy(t->name, name);
+    db->tables[db->ntables++] = t;
+    *out = t;
+done:
+    pthread_mutex_unlock(&db->table_lock);
+    return rc;
+}
+
+/* The transaction's state slot for t, loaded from the catalog on first use. */
+static int state_slot(birch_txn *txn, birch_table *t, bi_tstate **out)
+{
+    if (t->id >= txn->nts) {
+        uint32_t n = t->id + 8;
+        bi_tstate *ts = realloc(txn->ts, n * sizeof *ts);
+        if (!ts) return BIRCH_ENOMEM;
+        memset(ts + txn->nts, 0, (n - txn->nts) * sizeof *ts);
+        txn->ts = ts;
+        txn->nts = n;
+    }
+    bi_tstate *ts = &txn->ts[t->id];
+    if (!ts->loaded) {
+        bi_table_rec rec;
+        int rc = lookup(txn, t->name, strlen(t->name), &rec);
+        if (rc && rc != BIRCH_NOTFOUND) return rc;
+        ts->loaded = 1;
+        ts->exists = rc == BIRCH_OK;
+        if (ts->exists) ts->tree = rec.tree;
+    }
+    *out = ts;
+    return BIRCH_OK;
+}
+
+int bi_table_state(birch_txn *txn, birch_table *t, bi_tstate **out)
+{
+    if (!t || t->db != txn->db) return BIRCH_EINVAL;
+    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    int rc = state_slot(txn, t, out);
+    if (rc) return rc;
+    return (*out)->exists ? BIRCH_OK : BIRCH_NOTFOUND;
+}
+
+/* Writes rec + schema under the table's name. */
+static int store(birch_txn *txn, const char *name, const bi_table_rec *rec, const void *schema)
+{
+    uint8_t buf[sizeof *rec + BIRCH_MAX_SCHEMA_SIZE];
+    memcpy(buf, rec, sizeof *rec);
+    if (rec->schema_len) memcpy(buf + sizeof *rec, schema, rec->schema_len);
+    return bi_tree_put(txn, &txn->meta.catalog, (const uint8_t *)name, strlen(name), buf,
+                       sizeof *rec + rec->schema_len, 0, NULL);
+}
+
+int bi_catalog_flush(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    for (uint32_t i = 0; i < txn->nts; i++) {
+        bi_tstate *ts = &txn->ts[i];
+        if (!ts->dirty || !ts->exists) continue;
+        pthread_mutex_lock(&db->table_lock);
+        const char *name = db->tables[i]->name;
+        pthread_mutex_unlock(&db->table_lock);
+        birch_val v;
+        bi_table_rec rec;
+        const uint8_t *schema;
+        uint8_t copy[BIRCH_MAX_SCHEMA_SIZE];
+        int rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)name, strlen(name), &v);
+        if (rc == BIRCH_OK) rc = parse_rec(v, &rec, &schema);
+        if (rc) return rc;
+        memcpy(copy, schema, rec.schema_len); /* the put may move the old value */
+        rec.tree = ts->tree;
+        rc = store(txn, name, &rec, copy);
+        if (rc) return rc;
+        ts->dirty = 0;
+    }
+    return BIRCH_OK;
+}
+
+static int create(birch_txn *txn, birch_table *t)
+{
+    bi_table_rec rec;
+    memset(&rec, 0, sizeof rec);
+    int rc = store(txn, t->name, &rec, NULL);
+    if (rc) return bi_txn_fail(txn, rc);
+    bi_tstate *ts;
+    rc = state_slot(txn, t, &ts);
+    if (rc) return bi_txn_fail(txn, rc);
+    *ts = (bi_tstate){.loaded = 1, .exists = 1};
+    return BIRCH_OK;
+}
+
+int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_table **table)
+{
+    size_t len;
+    if (!txn || !table || !name_ok(name, &len) || (flags & ~BIRCH_CREATE)) return BIRCH_EINVAL;
+    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    bi_table_rec rec;
+    int rc = lookup(txn, name, len, &rec);
+    if (rc && rc != BIRCH_NOTFOUND) return rc;
+    int missing = rc == BIRCH_NOTFOUND;
+    if (missing && !(flags & BIRCH_CREATE)) return BIRCH_NOTFOUND;
+    if (missing && (rc = bi_txn_writable(txn))) return rc;
+    birch_table *t;
+    rc = handle_for(txn->db, name, &t);
+    if (rc) return rc;
+    bi_tstate *ts;
+    rc = state_slot(txn, t, &ts);
+    if (rc) return rc;
+    if (missing && !ts->exists && (rc = create(txn, t))) return rc;
+    *table = t;
+    return BIRCH_OK;
+}
+
+int birch_table_drop(birch_txn *txn, const char *name)
+{
+    size_t len;
+    if (!txn || !name_ok(name, &len)) return BIRCH_EINVAL;
+    int rc = bi_txn_writable(txn);
+    if (rc) return rc;
+    birch_table *t;
+    bi_tstate *ts;
+    rc = handle_for(txn->db, name, &t);
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
+    if (rc) return rc;
+    txn->mod_seq++;
+    rc = bi_tree_free_all(txn, &ts->tree);
+    if (rc == BIRCH_OK) rc = bi_tree_del(txn, &txn->meta.catalog, (const uint8_t *)name, len);
+    if (rc) return bi_txn_fail(txn, rc);
+    *ts = (bi_tstate){.loaded = 1, .exists = 0};
+    return BIRCH_OK;
+}
+
+int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), void *ctx)
+{
+    if (!txn || !fn) return BIRCH_EINVAL;
+    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    bi_path path;
+    int rc = bi_path_first(txn, &txn->meta.catalog, &path);
+    while (rc == BIRCH_OK) {
+        uint8_t *leaf = path.pg[path.depth - 1];
+        unsigned i = path.idx[path.depth - 1];
+        size_t len = bi_node_klen(leaf, i);
+        if (bi_slot_ok(txn, leaf, i) || len == 0 || len > BIRCH_MAX_NAME_SIZE) return BIRCH_ECORRUPT;
+        char name[BIRCH_MAX_NAME_SIZE + 1];
+        memcpy(name, bi_node_key(leaf, i), len);
+        name[len] = 0;
+        int r = fn(name, ctx);
+        if (r) return r;
+        rc = bi_path_next(txn, &path);
+    }
+    return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
+}
+
+int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema)
+{
+    if (!txn || !t || !schema) return BIRCH_EINVAL;
+    bi_tstate *ts;
+    int rc = bi_table_state(txn, t, &ts);
+    if (rc) return rc;
+    birch_val v;
+    bi_table_rec rec;
+    const uint8_t *s;
+    rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)t->name, strlen(t->name), &v);
+    if (rc == BIRCH_OK) rc = parse_rec(v, &rec, &s);
+    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_ECORRUPT : rc;
+    *schema = (birch_val){s, rec.schema_len};
+    return BIRCH_OK;
+}
+
+int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
+{
+    if (!txn || !t || (!schema.data && schema.size)) return BIRCH_EINVAL;
+    if (schema.size > BIRCH_MAX_SCHEMA_SIZE) return BIRCH_EVALSIZE;
+    int rc = bi_txn_writable(txn);
+    if (rc) return rc;
+    bi_tstate *ts;
+    rc = bi_table_state(txn, t, &ts);
+    if (rc) return rc;
+    bi_table_rec rec;
+    memset(&rec, 0, sizeof rec);
+    rec.tree = ts->tree;
+    rec.schema_len = (uint32_t)schema.size;
+    txn->mod_seq++;
+    rc = store(txn, t->name, &rec, schema.data);
+    return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
+}
+
+const char *birch_table_name(const birch_table *t)
+{
+    return t ? t->name : NULL;
+}

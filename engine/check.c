@@ -1,0 +1,235 @@
+/*
+ * check.c - birch_check: verifies the last committed state page by page.
+ *
+ * Every tree (catalog, free tree, each table) is walked from its root with
+ * the key range each page must respect.  Each page is marked in a bitmap;
+ * a page marked twice is shared by two owners, and a page never marked is
+ * lost.  Together with the meta checksum that accounts for every page of
+ * the state.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct chk chk;
+typedef int (*entry_fn)(chk *c, uint8_t *leaf, unsigned i);
+
+struct chk {
+    birch_txn *txn;
+    uint8_t *seen;       /* one bit per page */
+    uint64_t npages;
+    uint64_t entries;    /* leaf entries of the tree being walked */
+    uint64_t free_pages; /* pages listed by the free tree */
+    entry_fn on_entry;
+    char *msg;
+    size_t msg_size;
+};
+
+static int fail(chk *c, const char *fmt, ...)
+{
+    if (c->msg && c->msg_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->msg, c->msg_size, fmt, ap);
+        va_end(ap);
+    }
+    return BIRCH_ECORRUPT;
+}
+
+static int mark(chk *c, uint64_t pgno, uint64_t n, const char *what)
+{
+    if (pgno < BI_META_PAGES || pgno > c->npages || n > c->npages - pgno)
+        return fail(c, "%s: page %llu (+%llu) outside the file's %llu pages", what,
+                    (unsigned long long)pgno, (unsigned long long)n, (unsigned long long)c->npages);
+    for (uint64_t p = pgno; p < pgno + n; p++) {
+        if (c->seen[p / 8] & (1u << (p % 8)))
+            return fail(c, "%s: page %llu is referenced twice", what, (unsigned long long)p);
+        c->seen[p / 8] |= (uint8_t)(1u << (p % 8));
+    }
+    return BIRCH_OK;
+}
+
+typedef struct range {
+    const uint8_t *lo, *hi; /* lo <= key < hi; NULL: unbounded */
+    size_t lolen, hilen;
+} range;
+
+/* Slots: in bounds, heads right, keys ascending and inside the range. */
+static int check_slots(chk *c, uint8_t *p, uint64_t pgno, const range *r)
+{
+    unsigned n = bi_nkeys(p);
+    int branch = !bi_is_leaf(p);
+    size_t bytes = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (bi_slot_ok(c->txn, p, i)) return fail(c, "page %llu: slot %u out of bounds", (unsigned long long)pgno, i);
+        const uint8_t *k = bi_node_key(p, i);
+        size_t kl = bi_node_klen(p, i);
+        bytes += bi_is_leaf(p) ? bi_lnode_size(kl, bi_leaf_node(p, i)->vlen, bi_leaf_node(p, i)->flags & BI_N_BIG)
+                               : bi_bnode_size(kl);
+        if (branch && i == 0) {
+            if (kl) return fail(c, "page %llu: first branch key is not empty", (unsigned long long)pgno);
+            continue;
+        }
+        if (bi_slots(p)[i].head != bi_key_head(k, kl))
+            return fail(c, "page %llu: slot %u head does not match its key", (unsigned long long)pgno, i);
+        if (!branch && kl == 0) return fail(c, "page %llu: empty key", (unsigned long long)pgno);
+        if (i > (unsigned)branch) {
+            unsigned j = i - 1;
+            if (bi_key_cmp(bi_node_key(p, j), bi_node_klen(p, j), k, kl) >= 0)
+                return fail(c, "page %llu: keys %u and %u out of order", (unsigned long long)pgno, j, i);
+        }
+        if ((r->lo && bi_key_cmp(k, kl, r->lo, r->lolen) < 0) || (r->hi && bi_key_cmp(k, kl, r->hi, r->hilen) >= 0))
+            return fail(c, "page %llu: key %u outside the range its parent gives", (unsigned long long)pgno, i);
+    }
+    if (bytes != c->txn->db->psize - bi_hdr(p)->upper)
+        return fail(c, "page %llu: nodes overlap or leave gaps", (unsigned long long)pgno);
+    return BIRCH_OK;
+}
+
+static int check_leaf(chk *c, uint8_t *p, uint64_t pgno)
+{
+    for (unsigned i = 0; i < bi_nkeys(p); i++) {
+        birch_val v;
+        if (bi_leaf_value(c->txn, p, i, &v))
+            return fail(c, "page %llu: slot %u has a bad overflow value", (unsigned long long)pgno, i);
+        if (bi_leaf_node(p, i)->flags & BI_N_BIG) {
+            uint64_t ov;
+            memcpy(&ov, bi_leaf_val(p, i), 8);
+            int rc = mark(c, ov, bi_overflow_pages(c->txn->db, v.size), "overflow run");
+            if (rc) return rc;
+        }
+        c->entries++;
+        if (c->on_entry) {
+            int rc = c->on_entry(c, p, i);
+            if (rc) return rc;
+        }
+    }
+    return BIRCH_OK;
+}
+
+static int walk(chk *c, uint64_t pgno, int level, const range *r, int root)
+{
+    uint8_t *p;
+    if (bi_page_read(c->txn, pgno, level, &p))
+        return fail(c, "page %llu: bad page header or wrong level", (unsigned long long)pgno);
+    int rc = mark(c, pgno, 1, "tree page");
+    if (rc == BIRCH_OK) rc = check_slots(c, p, pgno, r);
+    if (rc) return rc;
+    if (!root && bi_nkeys(p) == 0) return fail(c, "page %llu: empty non-root page", (unsigned long long)pgno);
+    if (bi_is_leaf(p)) return check_leaf(c, p, pgno);
+    if (bi_nkeys(p) == 0) return fail(c, "page %llu: empty branch", (unsigned long long)pgno);
+    for (unsigned i = 0; i < bi_nkeys(p); i++) {
+        range cr = *r;
+        if (i > 0) cr.lo = bi_node_key(p, i), cr.lolen = bi_node_klen(p, i);
+        if (i + 1 < bi_nkeys(p)) cr.hi = bi_node_key(p, i + 1), cr.hilen = bi_node_klen(p, i + 1);
+        rc = walk(c, bi_branch_child(p, i), (int)bi_level(p) - 1, &cr, 0);
+        if (rc) return rc;
+    }
+    return BIRCH_OK;
+}
+
+static int walk_tree(chk *c, const bi_tree *t, const char *name, entry_fn fn)
+{
+    c->entries = 0;
+    c->on_entry = fn;
+    range r = {0};
+    if (t->root) {
+        int rc = walk(c, t->root, -1, &r, 1);
+        if (rc) return rc;
+    }
+    if (c->entries != t->count)
+        return fail(c, "%s: %llu entries found, %llu recorded", name, (unsigned long long)c->entries,
+                    (unsigned long long)t->count);
+    return BIRCH_OK;
+}
+
+static int table_entry(chk *c, uint8_t *leaf, unsigned i)
+{
+    (void)c, (void)leaf, (void)i;
+    return BIRCH_OK;
+}
+
+static int catalog_entry(chk *c, uint8_t *leaf, unsigned i)
+{
+    birch_val v;
+    bi_table_rec rec;
+    char name[BIRCH_MAX_NAME_SIZE + 1];
+    size_t kl = bi_node_klen(leaf, i);
+    if (kl > BIRCH_MAX_NAME_SIZE) return fail(c, "catalog: table name too long");
+    memcpy(name, bi_node_key(leaf, i), kl);
+    name[kl] = 0;
+    bi_leaf_value(c->txn, leaf, i, &v);
+    if (v.size < sizeof rec) return fail(c, "catalog: record of table '%s' too short", name);
+    memcpy(&rec, v.data, sizeof rec);
+    if (rec.schema_len > BIRCH_MAX_SCHEMA_SIZE || v.size != sizeof rec + rec.schema_len)
+        return fail(c, "catalog: record of table '%s' has a bad schema length", name);
+    /* Tables are walked after the catalog walk: the walk state is shared. */
+    uint64_t saved = c->entries;
+    entry_fn fn = c->on_entry;
+    int rc = walk_tree(c, &rec.tree, name, table_entry);
+    c->entries = saved;
+    c->on_entry = fn;
+    return rc;
+}
+
+static int free_entry(chk *c, uint8_t *leaf, unsigned i)
+{
+    birch_val v;
+    bi_leaf_value(c->txn, leaf, i, &v);
+    if (bi_node_klen(leaf, i) != 8 || v.size % 8) return fail(c, "free tree: malformed record %u", i);
+    const uint64_t *pg = v.data;
+    for (size_t j = 0; j < v.size / 8; j++) {
+        if (!pg[j]) continue;
+        int rc = mark(c, pg[j], 1, "free list");
+        if (rc) return rc;
+        c->free_pages++;
+    }
+    return BIRCH_OK;
+}
+
+static int check_meta(chk *c)
+{
+    birch_db *db = c->txn->db;
+    for (int slot = 0; slot < 2; slot++) {
+        bi_meta m;
+        if (db->io.ops->read(db->file, &m, sizeof m, (uint64_t)slot * db->psize)) continue;
+        if (bi_meta_valid(&m) && m.txnid == c->txn->meta.txnid) return BIRCH_OK;
+    }
+    return fail(c, "meta: no meta page with a valid checksum for transaction %llu",
+                (unsigned long long)c->txn->meta.txnid);
+}
+
+static int run(chk *c)
+{
+    const bi_meta *m = &c->txn->meta;
+    int rc = check_meta(c);
+    if (rc == BIRCH_OK) rc = walk_tree(c, &m->catalog, "catalog", catalog_entry);
+    if (rc == BIRCH_OK) rc = walk_tree(c, &m->freetree, "free tree", free_entry);
+    if (rc) return rc;
+    if (c->free_pages != m->free_pages)
+        return fail(c, "free tree lists %llu pages, meta records %llu", (unsigned long long)c->free_pages,
+                    (unsigned long long)m->free_pages);
+    for (uint64_t p = BI_META_PAGES; p < c->npages; p++)
+        if (!(c->seen[p / 8] & (1u << (p % 8))))
+            return fail(c, "page %llu is neither in use nor free (leaked)", (unsigned long long)p);
+    return BIRCH_OK;
+}
+
+int birch_check(birch_db *db, char *msg, size_t msg_size)
+{
+    if (!db) return BIRCH_EINVAL;
+    if (msg && msg_size) msg[0] = 0;
+    birch_txn *txn;
+    int rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn);
+    if (rc) return rc;
+    chk c = {.txn = txn, .npages = txn->meta.npages, .msg = msg, .msg_size = msg_size};
+    c.seen = calloc(c.npages / 8 + 1, 1);
+    rc = c.seen ? run(&c) : BIRCH_ENOMEM;
+    if (rc == BIRCH_OK && msg && msg_size) snprintf(msg, msg_size, "ok: %llu pages checked", (unsigned long long)c.npages);
+    free(c.seen);
+    birch_txn_abort(txn);
+    return rc;
+}

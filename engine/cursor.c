@@ -1,0 +1,170 @@
+/*
+ * cursor.c - ordered iteration over a table.
+ *
+ * A cursor is a root-to-leaf path.  In a read transaction the pages under
+ * it never change, so moves just walk the path.  In a write transaction a
+ * put or delete may move or free those pages; the cursor therefore keeps a
+ * copy of its current key and, when the transaction has changed since
+ * (txn->mod_seq), finds its place again by searching for that key.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int tree_of(birch_cursor *cur, bi_tree **tree)
+{
+    bi_tstate *ts;
+    int rc = bi_table_state(cur->txn, cur->table, &ts);
+    if (rc == BIRCH_OK) *tree = &ts->tree;
+    return rc;
+}
+
+/* Records the outcome of a move: positioned, and its key saved when the
+ * pages under the cursor may change. */
+static int settle(birch_cursor *cur, int rc)
+{
+    cur->positioned = rc == BIRCH_OK;
+    if (rc || !cur->txn->write) return rc;
+    bi_path *p = &cur->path;
+    uint8_t *leaf = p->pg[p->depth - 1];
+    unsigned i = p->idx[p->depth - 1];
+    if (bi_slot_ok(cur->txn, leaf, i)) return cur->positioned = 0, BIRCH_ECORRUPT;
+    cur->keylen = bi_node_klen(leaf, i);
+    memcpy(cur->keybuf, bi_node_key(leaf, i), cur->keylen);
+    cur->seq = cur->txn->mod_seq;
+    return BIRCH_OK;
+}
+
+/* Searches key; leaves the path at the first entry >= key.  *exact tells
+ * whether it is key itself. */
+static int lower_bound(birch_cursor *cur, const uint8_t *key, size_t klen, int *exact)
+{
+    bi_tree *tree;
+    int rc = tree_of(cur, &tree);
+    if (rc == BIRCH_OK) rc = bi_tree_search(cur->txn, tree, key, klen, &cur->path, exact);
+    if (rc) return rc;
+    bi_path *p = &cur->path;
+    if (!p->depth) return BIRCH_NOTFOUND;
+    unsigned n = bi_nkeys(p->pg[p->depth - 1]);
+    if (p->idx[p->depth - 1] < n) return BIRCH_OK;
+    if (n == 0) return BIRCH_NOTFOUND;
+    p->idx[p->depth - 1] = n - 1; /* past the leaf's end: step to the next leaf */
+    return bi_path_next(cur->txn, p);
+}
+
+/* True when the saved path may point at pages the transaction changed. */
+static int stale(const birch_cursor *cur)
+{
+    return cur->txn->write && cur->seq != cur->txn->mod_seq;
+}
+
+int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
+{
+    if (!txn || !t || !out) return BIRCH_EINVAL;
+    bi_tstate *ts;
+    int rc = bi_table_state(txn, t, &ts);
+    if (rc) return rc;
+    birch_cursor *cur = calloc(1, sizeof *cur);
+    if (!cur) return BIRCH_ENOMEM;
+    if (txn->write && !(cur->keybuf = malloc(txn->db->max_key))) {
+        free(cur);
+        return BIRCH_ENOMEM;
+    }
+    cur->txn = txn;
+    cur->table = t;
+    cur->next = txn->cursors;
+    if (txn->cursors) txn->cursors->prev = cur;
+    txn->cursors = cur;
+    *out = cur;
+    return BIRCH_OK;
+}
+
+int birch_cursor_seek(birch_cursor *cur, birch_val key)
+{
+    if (!cur || (!key.data && key.size)) return BIRCH_EINVAL;
+    if (key.size == 0 || key.size > cur->txn->db->max_key) return BIRCH_EKEYSIZE;
+    int exact;
+    return settle(cur, lower_bound(cur, key.data, key.size, &exact));
+}
+
+int birch_cursor_first(birch_cursor *cur)
+{
+    if (!cur) return BIRCH_EINVAL;
+    bi_tree *tree;
+    int rc = tree_of(cur, &tree);
+    if (rc == BIRCH_OK) rc = bi_path_first(cur->txn, tree, &cur->path);
+    return settle(cur, rc);
+}
+
+int birch_cursor_last(birch_cursor *cur)
+{
+    if (!cur) return BIRCH_EINVAL;
+    bi_tree *tree;
+    int rc = tree_of(cur, &tree);
+    if (rc == BIRCH_OK) rc = bi_path_last(cur->txn, tree, &cur->path);
+    return settle(cur, rc);
+}
+
+int birch_cursor_next(birch_cursor *cur)
+{
+    if (!cur) return BIRCH_EINVAL;
+    if (!cur->positioned) return birch_cursor_first(cur);
+    if (stale(cur)) {
+        int exact, rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
+        if (rc || !exact) return settle(cur, rc); /* the saved key is gone: its successor is next */
+    }
+    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    return settle(cur, bi_path_next(cur->txn, &cur->path));
+}
+
+int birch_cursor_prev(birch_cursor *cur)
+{
+    if (!cur) return BIRCH_EINVAL;
+    if (!cur->positioned) return birch_cursor_last(cur);
+    if (stale(cur)) {
+        bi_tree *tree;
+        int exact, rc = tree_of(cur, &tree);
+        if (rc == BIRCH_OK) rc = bi_tree_search(cur->txn, tree, cur->keybuf, cur->keylen, &cur->path, &exact);
+        if (rc == BIRCH_OK && !cur->path.depth) rc = BIRCH_NOTFOUND;
+        if (rc) return settle(cur, rc);
+        /* the path is at the first key >= the saved one: the one before it is prev */
+    }
+    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    return settle(cur, bi_path_prev(cur->txn, &cur->path));
+}
+
+int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
+{
+    if (!cur) return BIRCH_EINVAL;
+    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (!cur->positioned) return BIRCH_NOTFOUND;
+    bi_path *p = &cur->path;
+    if (stale(cur)) {
+        int exact, rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
+        if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_NOTFOUND : rc;
+        if (!exact) return BIRCH_NOTFOUND; /* deleted; next/prev still work */
+        cur->seq = cur->txn->mod_seq;
+    }
+    uint8_t *leaf = p->pg[p->depth - 1];
+    unsigned i = p->idx[p->depth - 1];
+    if (bi_slot_ok(cur->txn, leaf, i)) return BIRCH_ECORRUPT;
+    if (key) *key = (birch_val){bi_node_key(leaf, i), bi_node_klen(leaf, i)};
+    return val ? bi_leaf_value(cur->txn, leaf, i, val) : BIRCH_OK;
+}
+
+void birch_cursor_close(birch_cursor *cur)
+{
+    if (!cur) return;
+    birch_txn *txn = cur->txn;
+    if (cur->prev) cur->prev->next = cur->next;
+    else txn->cursors = cur->next;
+    if (cur->next) cur->next->prev = cur->prev;
+    free(cur->keybuf);
+    free(cur);
+}
+
+void bi_cursors_close_all(birch_txn *txn)
+{
+    while (txn->cursors) birch_cursor_close(txn->cursors);
+}

@@ -1,0 +1,194 @@
+/*
+ * db.c - opening and closing a database, options, result codes, statistics.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BI_DEFAULT_READERS 126u
+#define BI_DEFAULT_RESERVE (1ull << 30)
+
+void birch_options_init(birch_options *opts)
+{
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->page_size = BIRCH_DEFAULT_PAGE_SIZE;
+    opts->durability = BIRCH_DURABLE_FULL;
+    opts->max_readers = BI_DEFAULT_READERS;
+    opts->map_reserve = BI_DEFAULT_RESERVE;
+}
+
+static int options_ok(const birch_options *o)
+{
+    uint32_t ps = o->page_size;
+    if (ps < BIRCH_MIN_PAGE_SIZE || ps > BIRCH_MAX_PAGE_SIZE || (ps & (ps - 1))) return 0;
+    if (o->durability != BIRCH_DURABLE_FULL && o->durability != BIRCH_DURABLE_NONE) return 0;
+    if (o->max_readers == 0 || o->max_readers > 65536) return 0;
+    if (o->max_size && o->max_size < 4ull * ps) return 0;
+    return 1;
+}
+
+static void set_limits(birch_db *db)
+{
+    db->max_key = db->psize / 4;
+    /* Nodes up to a third of a page: any split of a full page plus one
+     * node leaves both halves within a page. */
+    db->node_max = (((db->psize - BI_HDR) / 3) & ~(size_t)7) - BI_SLOT;
+}
+
+static void destroy(birch_db *db)
+{
+    if (db->file) {
+        if (db->map.addr) db->io.ops->unmap(db->file, db->map.addr, db->map.len);
+        for (unsigned i = 0; i < db->n_old_maps; i++)
+            db->io.ops->unmap(db->file, db->old_maps[i].addr, db->old_maps[i].len);
+        db->io.ops->close(db->file);
+    }
+    for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);
+    free(db->tables);
+    free(db->old_maps);
+    free(db->readers);
+    pthread_mutex_destroy(&db->lock);
+    pthread_mutex_destroy(&db->write_lock);
+    pthread_mutex_destroy(&db->table_lock);
+    free(db);
+}
+
+/* Reads an existing database or initialises an empty file. */
+static int load(birch_db *db)
+{
+    uint64_t size;
+    int rc = db->io.ops->size(db->file, &size);
+    if (rc) return rc;
+    if (size == 0) {
+        if (db->opts.read_only) return BIRCH_ENOTDB;
+        db->psize = db->opts.page_size;
+        rc = bi_meta_init(db);
+        size = 2ull * db->psize;
+    } else {
+        rc = bi_meta_load(db, size);
+    }
+    if (rc) return rc;
+    db->file_size = size;
+    set_limits(db);
+    uint64_t reserve = db->opts.map_reserve ? db->opts.map_reserve : BI_DEFAULT_RESERVE;
+    return bi_map_cover(db, reserve > size ? reserve : size);
+}
+
+int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
+{
+    if (!path || !out || !io || !io->ops) return BIRCH_EINVAL;
+    *out = NULL;
+    birch_options defaults;
+    birch_options_init(&defaults);
+    if (!opts) opts = &defaults;
+    if (!options_ok(opts)) return BIRCH_EINVAL;
+    birch_db *db = calloc(1, sizeof *db);
+    if (!db) return BIRCH_ENOMEM;
+    db->io = *io;
+    db->opts = *opts;
+    pthread_mutex_init(&db->lock, NULL);
+    pthread_mutex_init(&db->write_lock, NULL);
+    pthread_mutex_init(&db->table_lock, NULL);
+    db->max_readers = opts->max_readers;
+    db->readers = malloc(db->max_readers * sizeof *db->readers);
+    int rc = db->readers ? BIRCH_OK : BIRCH_ENOMEM;
+    if (rc == BIRCH_OK) {
+        for (uint32_t i = 0; i < db->max_readers; i++) db->readers[i] = UINT64_MAX;
+        unsigned fl = opts->read_only ? BI_IO_RDONLY : BI_IO_CREATE;
+        rc = io->ops->open(io->ctx, path, fl, &db->file);
+    }
+    if (rc == BIRCH_OK) rc = io->ops->lock(db->file, !opts->read_only);
+    if (rc == BIRCH_OK) {
+        bi_boot_id(db->boot_id);
+        rc = load(db);
+    }
+    if (rc) {
+        destroy(db);
+        return rc;
+    }
+    *out = db;
+    return BIRCH_OK;
+}
+
+int birch_open(const char *path, const birch_options *opts, birch_db **db)
+{
+    bi_io io = {&bi_io_posix, NULL};
+    return bi_open_io(path, opts, &io, db);
+}
+
+/* Makes the last weak commit durable: sync its pages, rewrite its meta as
+ * durable in the same slot, sync. */
+static int checkpoint(birch_db *db)
+{
+    if (db->opts.read_only || db->failed || !(db->meta.flags & BI_META_WEAK)) return BIRCH_OK;
+    int rc = db->io.ops->sync(db->file);
+    if (rc) return rc;
+    bi_meta m = db->meta;
+    m.flags = 0;
+    return bi_meta_write(db, &m, db->meta_slot, 1);
+}
+
+int birch_close(birch_db *db)
+{
+    if (!db) return BIRCH_OK;
+    pthread_mutex_lock(&db->lock);
+    unsigned live = db->live_txns;
+    pthread_mutex_unlock(&db->lock);
+    if (live) return BIRCH_ETXN;
+    int rc = checkpoint(db);
+    destroy(db);
+    return rc;
+}
+
+size_t birch_max_key_size(const birch_db *db)
+{
+    return db ? db->max_key : 0;
+}
+
+uint32_t birch_page_size(const birch_db *db)
+{
+    return db ? db->psize : 0;
+}
+
+int birch_stat_get(birch_db *db, birch_stat *st)
+{
+    if (!db || !st) return BIRCH_EINVAL;
+    pthread_mutex_lock(&db->lock);
+    st->page_size = db->psize;
+    st->txnid = db->meta.txnid;
+    st->page_count = db->meta.npages;
+    st->free_pages = db->meta.free_pages;
+    st->file_size = db->file_size;
+    st->table_count = db->meta.catalog.count;
+    pthread_mutex_unlock(&db->lock);
+    return BIRCH_OK;
+}
+
+const char *birch_strerror(int rc)
+{
+    switch (rc) {
+    case BIRCH_OK: return "success";
+    case BIRCH_NOTFOUND: return "not found: no such key or table, or the cursor is past the end";
+    case BIRCH_EXISTS: return "key exists (NOOVERWRITE), or APPEND key not after the last key";
+    case BIRCH_EINVAL: return "invalid argument";
+    case BIRCH_EKEYSIZE: return "key is empty or longer than birch_max_key_size()";
+    case BIRCH_EVALSIZE: return "value or schema is too large";
+    case BIRCH_ENOTDB: return "file is not a birch database";
+    case BIRCH_EVERSION: return "database was written by an unsupported format version";
+    case BIRCH_ECORRUPT: return "database file is corrupted";
+    case BIRCH_EBUSY: return "busy: file locked by another handle, writer active, or no reader slot free";
+    case BIRCH_EREADONLY: return "write attempted in a read-only transaction or database";
+    case BIRCH_EFULL: return "database is full: max_size reached or no space left on the disk";
+    case BIRCH_EIO: return "I/O error; reopen the database before writing again";
+    case BIRCH_ENOMEM: return "out of memory";
+    case BIRCH_ETXN: return "transaction failed earlier or is still in use; abort it";
+    default: return "unknown error code";
+    }
+}
+
+const char *birch_version(void)
+{
+    return BIRCH_VERSION_STRING;
+}

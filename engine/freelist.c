@@ -1,0 +1,161 @@
+/*
+ * freelist.c - the free tree: which pages can be written again.
+ *
+ * Pages a commit frees may still be read by older snapshots, so they are
+ * not reused at once.  Each commit stores the pages it freed in the free
+ * tree under its own transaction id (8 bytes, big-endian, so the oldest
+ * record comes first).  A later writer takes a record once no reader and no
+ * durable meta can see the pages in it (txn->reuse_limit), as LMDB does.
+ * The free tree is an ordinary copy-on-write B+tree, so it is as crash-safe
+ * as every other tree.
+ *
+ * Changing the free tree allocates and frees pages itself.  Two rules keep
+ * that from recursing: while the free tree is being changed
+ * (txn->freelist_busy) the allocator takes no records and grows the file
+ * instead, and the commit's record is written in reserved space and filled
+ * only after the last page has been allocated.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int bi_pgvec_push(bi_pgvec *v, uint64_t pgno)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        uint64_t *nv = realloc(v->v, cap * sizeof *nv);
+        if (!nv) return BIRCH_ENOMEM;
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n++] = pgno;
+    return BIRCH_OK;
+}
+
+void bi_pgvec_free(bi_pgvec *v)
+{
+    free(v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
+}
+
+int bi_pgvec_insert_desc(bi_pgvec *v, uint64_t pgno)
+{
+    int rc = bi_pgvec_push(v, pgno);
+    if (rc) return rc;
+    size_t lo = 0, hi = v->n - 1;
+    while (lo < hi) { /* first position whose value is below pgno */
+        size_t mid = (lo + hi) / 2;
+        if (v->v[mid] > pgno) lo = mid + 1;
+        else hi = mid;
+    }
+    memmove(v->v + lo + 1, v->v + lo, (v->n - 1 - lo) * sizeof *v->v);
+    v->v[lo] = pgno;
+    return BIRCH_OK;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8) b[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | b[i];
+    return v;
+}
+
+/* Appends the record's page numbers (0 entries are padding) to avail. */
+static int take_pages(birch_txn *txn, birch_val val, uint64_t *count)
+{
+    if (val.size % 8) return BIRCH_ECORRUPT;
+    const uint64_t *pg = val.data;
+    size_t n = val.size / 8;
+    *count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!pg[i]) continue;
+        if (pg[i] < BI_META_PAGES || pg[i] >= txn->snap_npages) return BIRCH_ECORRUPT;
+        int rc = bi_pgvec_push(&txn->avail, pg[i]);
+        if (rc) return rc;
+        (*count)++;
+    }
+    qsort(txn->avail.v, txn->avail.n, sizeof *txn->avail.v, cmp_desc);
+    return BIRCH_OK;
+}
+
+static int load_first(birch_txn *txn)
+{
+    bi_path path;
+    int rc = bi_path_first(txn, &txn->meta.freetree, &path);
+    if (rc == BIRCH_NOTFOUND) return 0;
+    if (rc) return rc;
+    uint8_t *leaf = path.pg[path.depth - 1];
+    unsigned i = path.idx[path.depth - 1];
+    if (bi_node_klen(leaf, i) != 8) return BIRCH_ECORRUPT;
+    uint8_t key[8];
+    memcpy(key, bi_node_key(leaf, i), 8);
+    if (get_be64(key) > txn->reuse_limit) return 0;
+    birch_val val;
+    rc = bi_leaf_value(txn, leaf, i, &val);
+    uint64_t count = 0;
+    if (rc == BIRCH_OK) rc = take_pages(txn, val, &count);
+    /* The pages are in avail before the delete, so the delete's own
+     * copy-on-write allocations are served from them. */
+    if (rc == BIRCH_OK) rc = bi_tree_del(txn, &txn->meta.freetree, key, 8);
+    if (rc) return rc;
+    txn->meta.free_pages = txn->meta.free_pages >= count ? txn->meta.free_pages - count : 0;
+    return 1;
+}
+
+int bi_freelist_load(birch_txn *txn)
+{
+    if (!txn->meta.freetree.root) return 0;
+    txn->freelist_busy = 1;
+    int rc = load_first(txn);
+    txn->freelist_busy = 0;
+    return rc;
+}
+
+/* Reserves room for the record, then fills it.  The put may allocate (from
+ * avail or the file end) and free (old free-tree pages), which changes the
+ * two vectors; the slack absorbs that, and a larger reservation is tried if
+ * it was not enough. */
+static int save(birch_txn *txn)
+{
+    uint8_t key[8];
+    put_be64(key, birch_txn_id(txn));
+    size_t slack = 2 * BI_MAX_DEPTH + 8;
+    for (;;) {
+        size_t cap = txn->pending.n + txn->avail.n + slack;
+        if (cap > BIRCH_MAX_VALUE_SIZE / 8) return BIRCH_EFULL;
+        uint8_t *out = NULL;
+        int rc = bi_tree_put(txn, &txn->meta.freetree, key, 8, NULL, cap * 8, 0, &out);
+        if (rc) return rc;
+        size_t total = txn->pending.n + txn->avail.n;
+        if (total <= cap) {
+            memcpy(out, txn->pending.v, txn->pending.n * 8);
+            memcpy(out + txn->pending.n * 8, txn->avail.v, txn->avail.n * 8);
+            memset(out + total * 8, 0, (cap - total) * 8);
+            txn->meta.free_pages += total;
+            return BIRCH_OK;
+        }
+        slack *= 2;
+    }
+}
+
+int bi_freelist_save(birch_txn *txn)
+{
+    if (!txn->pending.n && !txn->avail.n) return BIRCH_OK;
+    txn->freelist_busy = 1;
+    int rc = save(txn);
+    txn->freelist_busy = 0;
+    return rc;
+}

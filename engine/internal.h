@@ -1,0 +1,228 @@
+/*
+ * internal.h - the engine's shared structures and the functions its modules
+ * offer each other.  Nothing here is public: applications include birch.h.
+ *
+ * Modules, lowest first:
+ *   io_posix.c   the default io layer (io.h)
+ *   meta.c       meta pages: checksum, choice on open, writing
+ *   pager.c      the map, page access and validation, dirty pages,
+ *                page allocation and freeing, writing a commit's pages
+ *   freelist.c   the free tree: reusable pages in, freed pages out
+ *   btree.c      search, insert, delete, split, merge over any tree
+ *   catalog.c    named tables and their per-transaction state
+ *   records.c    birch_put / get / del / count
+ *   cursor.c     cursors
+ *   txn.c        transactions and the reader table
+ *   check.c      birch_check
+ *   db.c         open, close, options, errors, statistics
+ */
+#ifndef BIRCH_ENGINE_INTERNAL_H
+#define BIRCH_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "birch.h"
+#include "io.h"
+#include "page.h"
+
+/* ---- Database ------------------------------------------------------------ */
+
+typedef struct bi_map {
+    uint8_t *addr;
+    uint64_t len;
+} bi_map;
+
+struct birch_table {
+    birch_db *db;
+    uint32_t id;          /* index into each transaction's table states */
+    char name[BIRCH_MAX_NAME_SIZE + 1];
+};
+
+struct birch_db {
+    bi_io io;
+    bi_file *file;
+    birch_options opts;
+    uint32_t psize;
+    size_t max_key;       /* psize / 4 */
+    size_t node_max;      /* largest node a page must accept (without slot) */
+    uint8_t boot_id[16];
+
+    /* Guards everything below up to the writer fields: the committed meta,
+     * the map list, the reader table and the live transaction count. */
+    pthread_mutex_t lock;
+    bi_meta meta;         /* last commit */
+    int meta_slot;        /* slot that holds it */
+    int steady_slot;      /* slot that holds the newest durable meta */
+    uint64_t steady_txnid;
+    bi_map map;           /* current map; older ones stay until close */
+    bi_map *old_maps;
+    unsigned n_old_maps;
+    uint64_t file_size;
+    uint64_t *readers;    /* snapshot txnid per slot, UINT64_MAX when free */
+    uint32_t max_readers;
+    unsigned live_txns;
+    int failed;           /* an I/O error left the file state unknown: reopen */
+
+    pthread_mutex_t write_lock; /* held by the write transaction */
+    unsigned weak_commits;      /* commits since the last durable meta */
+
+    pthread_mutex_t table_lock; /* guards the handle registry */
+    birch_table **tables;
+    uint32_t ntables, tables_cap;
+};
+
+/* ---- Transactions ------------------------------------------------------------ */
+
+/* A table's state as one transaction sees it. */
+typedef struct bi_tstate {
+    bi_tree tree;
+    uint8_t loaded;  /* tree/exists read from the catalog */
+    uint8_t exists;
+    uint8_t dirty;   /* tree changed: write back at commit */
+} bi_tstate;
+
+/* One dirty page or overflow run, in the transaction's hash table. */
+typedef struct bi_dirty {
+    uint64_t pgno;   /* 0: empty bucket */
+    uint8_t *buf;
+    uint32_t npages;
+} bi_dirty;
+
+/* A vector of page numbers. */
+typedef struct bi_pgvec {
+    uint64_t *v;
+    size_t n, cap;
+} bi_pgvec;
+
+enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1 };
+
+struct birch_txn {
+    birch_db *db;
+    int write;
+    int state;            /* BI_TXN_LIVE or BI_TXN_FAILED */
+    bi_meta meta;         /* snapshot; a writer updates its copy */
+    uint8_t *map;         /* map valid for this snapshot */
+    uint64_t snap_npages; /* pages readable from the map */
+    uint32_t reader_slot;
+    bi_tstate *ts;
+    uint32_t nts;
+    struct birch_cursor *cursors; /* open cursors, closed with the txn */
+
+    /* write transactions only */
+    bi_dirty *dirty;
+    size_t ndirty, dirty_cap;
+    bi_pgvec pending;     /* freed pages a snapshot may still see */
+    bi_pgvec avail;       /* free pages usable now, sorted descending */
+    uint64_t reuse_limit; /* free records with txnid <= this are reusable */
+    int freelist_busy;    /* free tree being changed: take no records */
+    uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
+    uint8_t *scratch;     /* two pages of work space for splits */
+};
+
+/* A root-to-leaf position. */
+typedef struct bi_path {
+    int depth;                    /* number of levels; 0 = empty tree */
+    uint8_t *pg[BI_MAX_DEPTH];
+    uint64_t pgno[BI_MAX_DEPTH];
+    unsigned idx[BI_MAX_DEPTH];
+} bi_path;
+
+struct birch_cursor {
+    birch_txn *txn;
+    birch_table *table;
+    struct birch_cursor *next, *prev;
+    bi_path path;
+    int positioned;
+    uint64_t seq;       /* txn->mod_seq when path was valid (write txns) */
+    uint8_t *keybuf;    /* copy of the current key (write txns) */
+    size_t keylen;
+};
+
+/* ---- db.c / txn.c ----------------------------------------------------------- */
+int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **db);
+/* Marks a transaction failed with rc and returns rc. */
+int bi_txn_fail(birch_txn *txn, int rc);
+/* BIRCH_OK if txn may write, else the code to return. */
+int bi_txn_writable(birch_txn *txn);
+/* Oldest snapshot any reader holds, or the last commit if none. */
+uint64_t bi_oldest_reader(birch_db *db);
+
+/* ---- meta.c ---------------------------------------------------------------- */
+void bi_meta_seal(bi_meta *m);
+int bi_meta_valid(const bi_meta *m);
+/* Reads both metas and picks the current one: fills db->meta and slots.
+ * BIRCH_ENOTDB / EVERSION / ECORRUPT as documented in birch_open. */
+int bi_meta_load(birch_db *db, uint64_t file_size);
+/* Writes a fresh database's two metas and syncs. */
+int bi_meta_init(birch_db *db);
+/* Writes m to slot; syncs when durable. */
+int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync);
+void bi_boot_id(uint8_t id[16]);
+
+/* ---- pager.c --------------------------------------------------------------- */
+/* The page pgno as this transaction sees it, or NULL if it is past the end
+ * of the snapshot (callers turn that into BIRCH_ECORRUPT). */
+uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno);
+/* Gets a branch or leaf page and validates its header against the level
+ * the caller expects (-1: any).  BIRCH_ECORRUPT if anything is off. */
+int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out);
+/* Validates the node of slot i (offset, key length inside the page). */
+int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i);
+int bi_page_is_dirty(birch_txn *txn, uint64_t pgno);
+int bi_page_alloc(birch_txn *txn, uint32_t npages, uint64_t *pgno, uint8_t **buf);
+int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t npages);
+/* Makes page pgno writable: copies it to a new page unless it is already
+ * dirty in this transaction.  The caller updates the parent's pointer. */
+int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **buf);
+/* Writes every dirty page to the file. */
+int bi_pager_flush(birch_txn *txn);
+void bi_pager_release(birch_txn *txn);
+/* Makes the map cover bytes; keeps older maps alive.  Caller holds db->lock. */
+int bi_map_cover(birch_db *db, uint64_t bytes);
+uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen);
+
+/* ---- freelist.c ------------------------------------------------------------ */
+int bi_pgvec_push(bi_pgvec *v, uint64_t pgno);
+void bi_pgvec_free(bi_pgvec *v);
+/* Inserts pgno into the descending vector, keeping its order. */
+int bi_pgvec_insert_desc(bi_pgvec *v, uint64_t pgno);
+/* Moves the oldest reusable free record into txn->avail: 1 if it did, 0 if
+ * none is reusable. */
+int bi_freelist_load(birch_txn *txn);
+/* Records pending and unused available pages under this commit's id. */
+int bi_freelist_save(birch_txn *txn);
+
+/* ---- btree.c --------------------------------------------------------------- */
+#define BI_PUT_NOOVERWRITE BIRCH_NOOVERWRITE
+#define BI_PUT_APPEND BIRCH_APPEND
+int bi_tree_search(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen,
+                   bi_path *path, int *exact);
+int bi_tree_get(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, birch_val *val);
+/* Stores key -> vlen bytes and returns where the value lives in *valp so the
+ * caller can fill it (val may be NULL to only reserve). */
+int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
+                const void *val, size_t vlen, unsigned flags, uint8_t **valp);
+int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen);
+/* Frees every page of the tree. */
+int bi_tree_free_all(birch_txn *txn, bi_tree *tree);
+/* The value of leaf slot i (resolving overflow runs, with bounds checks). */
+int bi_leaf_value(birch_txn *txn, uint8_t *leaf, unsigned i, birch_val *val);
+/* Path moves: descend to the first/last leaf entry, step forward/back.
+ * BIRCH_NOTFOUND at either end. */
+int bi_path_first(birch_txn *txn, const bi_tree *tree, bi_path *path);
+int bi_path_last(birch_txn *txn, const bi_tree *tree, bi_path *path);
+int bi_path_next(birch_txn *txn, bi_path *path);
+int bi_path_prev(birch_txn *txn, bi_path *path);
+
+/* ---- catalog.c ------------------------------------------------------------- */
+/* The transaction's view of table t: NOTFOUND if it does not exist. */
+int bi_table_state(birch_txn *txn, birch_table *t, bi_tstate **out);
+/* Writes changed table roots back to the catalog. */
+int bi_catalog_flush(birch_txn *txn);
+
+/* ---- cursor.c -------------------------------------------------------------- */
+void bi_cursors_close_all(birch_txn *txn);
+
+#endif /* BIRCH_ENGINE_INTERNAL_H */

@@ -1,0 +1,65 @@
+/*
+ * io.h - the io layer: every byte birch reads from or writes to its file
+ * goes through one table of operations.
+ *
+ * The default table (bi_io_posix) uses pread/pwrite/fdatasync/flock/mmap.
+ * Tests swap in tables that inject faults or simulate power loss, and an
+ * in-memory backend can implement the same table over anonymous memory.
+ *
+ * Every operation returns BIRCH_OK or a negative BIRCH_E* code:
+ *   BIRCH_EIO for I/O errors, BIRCH_EFULL for ENOSPC/EFBIG/EDQUOT,
+ *   BIRCH_EBUSY when a lock is held elsewhere, BIRCH_ENOMEM when a mapping
+ *   or allocation fails, BIRCH_EINVAL for bad arguments.
+ * Short reads and writes are retried inside the operation; a read past the
+ * end of the file is BIRCH_EIO.
+ */
+#ifndef BIRCH_ENGINE_IO_H
+#define BIRCH_ENGINE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef struct bi_file bi_file; /* defined by each backend */
+
+/* open flags */
+#define BI_IO_RDONLY 0x1u /* open for reading only; never create */
+#define BI_IO_CREATE 0x2u /* create the file if it does not exist */
+
+typedef struct bi_io_ops {
+    /* Opens path.  ctx is the table's own context (bi_io.ctx). */
+    int (*open)(void *ctx, const char *path, unsigned flags, bi_file **out);
+    /* Closes the file; never fails (errors are already reported by sync). */
+    void (*close)(bi_file *f);
+    /* Takes a non-blocking whole-file lock, exclusive or shared; BIRCH_EBUSY
+     * if another open file description holds a conflicting one.  Released by
+     * close. */
+    int (*lock)(bi_file *f, int exclusive);
+    int (*read)(bi_file *f, void *buf, size_t len, uint64_t off);
+    /* Writes the buffers iov[0..cnt) one after the other starting at off. */
+    int (*writev)(bi_file *f, const struct iovec *iov, int cnt, uint64_t off);
+    /* Makes every completed write durable (fdatasync). */
+    int (*sync)(bi_file *f);
+    int (*size)(bi_file *f, uint64_t *size);
+    /* Sets the file size.  Growing reserves the space on disk where the file
+     * system allows, so that a full disk is reported here (BIRCH_EFULL) and
+     * not later by a write. */
+    int (*resize)(bi_file *f, uint64_t size);
+    /* Maps len bytes from offset 0, read-only and shared, so that completed
+     * writes are visible through the map.  len may exceed the file size:
+     * the excess is address space reserved for growth, not to be touched
+     * until the file covers it. */
+    int (*map)(bi_file *f, uint64_t len, void **addr);
+    void (*unmap)(bi_file *f, void *addr, uint64_t len);
+} bi_io_ops;
+
+/* An io layer: an operations table and its context. */
+typedef struct bi_io {
+    const bi_io_ops *ops;
+    void *ctx;
+} bi_io;
+
+/* The POSIX implementation; its ctx is unused (NULL). */
+extern const bi_io_ops bi_io_posix;
+
+#endif /* BIRCH_ENGINE_IO_H */

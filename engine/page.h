@@ -1,0 +1,161 @@
+/*
+ * page.h - the on-disk layout of birch pages (see docs/FORMAT.md).
+ *
+ * Every page but the two meta pages starts with a 16-byte header.  Branch
+ * and leaf pages are slotted: an array of 8-byte slots grows up from the
+ * header, the nodes they point to grow down from the end of the page, and
+ * the free space is the gap between.  Each slot keeps the first four key
+ * bytes ("head") as a big-endian integer, so a binary search compares
+ * integers inside one contiguous array and reads a node only on a tie.
+ *
+ * Nodes start at multiples of 8 and hold their key padded to a multiple of
+ * 8, so an inline value always starts 8-byte aligned in the map.  A value
+ * too large for a leaf lives in an overflow run: contiguous pages whose
+ * first page has a header and the value right after it (offset 16).
+ *
+ * All integers are stored in the machine's byte order; birch files move
+ * between machines of the same endianness only (docs/FORMAT.md).
+ */
+#ifndef BIRCH_ENGINE_PAGE_H
+#define BIRCH_ENGINE_PAGE_H
+
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    BI_P_BRANCH = 2,
+    BI_P_LEAF = 3,
+    BI_P_OVERFLOW = 4
+};
+
+#define BI_HDR 16u        /* page header size */
+#define BI_SLOT 8u        /* slot size */
+#define BI_NODE_HDR 8u    /* node header size (leaf and branch) */
+#define BI_MAX_DEPTH 24   /* deeper trees are treated as corrupt */
+#define BI_META_PAGES 2u  /* pages 0 and 1 */
+
+/* Page header.  For overflow pages `upper` is the number of pages in the
+ * run and nkeys is 0. */
+typedef struct bi_phdr {
+    uint8_t type;
+    uint8_t level;   /* 0 for leaves, children are one level lower */
+    uint16_t nkeys;
+    uint32_t upper;  /* offset of the lowest node = end of free space */
+    uint64_t pgno;   /* the page's own number: detects misplaced pages */
+} bi_phdr;
+
+/* Slot: first four key bytes big-endian (zero padded), node offset, key length. */
+typedef struct bi_slot {
+    uint32_t head;
+    uint16_t off;
+    uint16_t klen;
+} bi_slot;
+
+/* Leaf node flags */
+#define BI_N_BIG 0x1u /* value is in an overflow run; the node holds its pgno */
+
+/* Leaf node header; followed by the key, padding to 8, then the value (or a
+ * uint64_t overflow page number when BI_N_BIG). */
+typedef struct bi_lnode {
+    uint32_t vlen;
+    uint32_t flags;
+} bi_lnode;
+
+/* Branch node: the child page number, then the key.  The key of slot 0 is
+ * empty and stands for minus infinity. */
+typedef struct bi_bnode {
+    uint64_t child;
+} bi_bnode;
+
+#define BI_A8(x) (((x) + 7u) & ~(size_t)7u)
+
+static inline bi_phdr *bi_hdr(uint8_t *p) { return (bi_phdr *)(void *)p; }
+static inline bi_slot *bi_slots(uint8_t *p) { return (bi_slot *)(void *)(p + BI_HDR); }
+static inline unsigned bi_nkeys(const uint8_t *p) { return ((const bi_phdr *)(const void *)p)->nkeys; }
+static inline unsigned bi_level(const uint8_t *p) { return ((const bi_phdr *)(const void *)p)->level; }
+static inline int bi_is_leaf(const uint8_t *p) { return p[0] == BI_P_LEAF; }
+
+/* Bytes between the slot array and the nodes. */
+static inline size_t bi_free_space(uint8_t *p)
+{
+    return bi_hdr(p)->upper - (BI_HDR + (size_t)BI_SLOT * bi_nkeys(p));
+}
+
+static inline uint8_t *bi_node(uint8_t *p, unsigned i) { return p + bi_slots(p)[i].off; }
+static inline uint8_t *bi_node_key(uint8_t *p, unsigned i) { return bi_node(p, i) + BI_NODE_HDR; }
+static inline size_t bi_node_klen(uint8_t *p, unsigned i) { return bi_slots(p)[i].klen; }
+static inline bi_lnode *bi_leaf_node(uint8_t *p, unsigned i) { return (bi_lnode *)(void *)bi_node(p, i); }
+
+static inline uint64_t bi_branch_child(uint8_t *p, unsigned i)
+{
+    return ((bi_bnode *)(void *)bi_node(p, i))->child;
+}
+static inline void bi_set_branch_child(uint8_t *p, unsigned i, uint64_t c)
+{
+    ((bi_bnode *)(void *)bi_node(p, i))->child = c;
+}
+
+/* Where a leaf node's value (or its overflow pgno) starts. */
+static inline uint8_t *bi_leaf_val(uint8_t *p, unsigned i)
+{
+    return bi_node(p, i) + BI_NODE_HDR + BI_A8(bi_slots(p)[i].klen);
+}
+
+/* Sizes of nodes, without the slot. */
+static inline size_t bi_lnode_size(size_t klen, size_t vlen, int big)
+{
+    return BI_NODE_HDR + BI_A8(klen) + (big ? 8u : BI_A8(vlen));
+}
+static inline size_t bi_bnode_size(size_t klen) { return BI_NODE_HDR + BI_A8(klen); }
+
+/* The head of a key: its first four bytes as a big-endian integer. */
+static inline uint32_t bi_key_head(const uint8_t *k, size_t n)
+{
+    uint8_t b[4] = {0, 0, 0, 0};
+    memcpy(b, k, n < 4 ? n : 4);
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* memcmp order, a prefix sorts first. */
+static inline int bi_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c) return c;
+    return an < bn ? -1 : an > bn;
+}
+
+/* ---- Meta page ---------------------------------------------------------- */
+
+#define BI_MAGIC "\x89" "BIRCH\r\n"   /* 8 bytes, like PNG's: catches text-mode damage */
+#define BI_FORMAT_VERSION 1u
+#define BI_META_WEAK 0x1u /* written without sync: trusted only in the same boot */
+
+/* A tree's root and its number of records. */
+typedef struct bi_tree {
+    uint64_t root;  /* 0: empty tree */
+    uint64_t count;
+} bi_tree;
+
+typedef struct bi_meta {
+    uint8_t magic[8];
+    uint32_t version;
+    uint32_t page_size;
+    uint64_t txnid;
+    uint64_t npages;      /* pages in use; the file may be longer */
+    bi_tree catalog;      /* table name -> bi_table_rec */
+    bi_tree freetree;     /* commit txnid (big-endian) -> array of free pgnos */
+    uint64_t free_pages;  /* pages listed in the free tree */
+    uint32_t flags;       /* BI_META_WEAK */
+    uint32_t reserved;
+    uint8_t boot_id[16];  /* boot that wrote a weak meta */
+    uint64_t checksum;    /* XXH3-64 of every byte above */
+} bi_meta;
+
+/* Catalog value: followed by schema_len bytes of schema. */
+typedef struct bi_table_rec {
+    bi_tree tree;
+    uint32_t flags;
+    uint32_t schema_len;
+} bi_table_rec;
+
+#endif /* BIRCH_ENGINE_PAGE_H */

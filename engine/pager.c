@@ -1,0 +1,327 @@
+/*
+ * pager.c - pages: where a transaction finds them, how it validates them,
+ * and how a write transaction allocates, copies, frees and finally writes
+ * them.
+ *
+ * Committed pages are read straight from the shared read-only map.  A write
+ * transaction never changes a committed page: it copies it to a page that
+ * no snapshot can see (a free page or a new one at the end of the file),
+ * keeps the copy in memory in a hash table keyed by page number, and writes
+ * all copies at commit.  That is what makes snapshots stable and commits
+ * atomic.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- Dirty page table: open addressing, linear probing -------------------- */
+
+static size_t dirty_hash(uint64_t pgno, size_t cap)
+{
+    return (size_t)((pgno * 0x9E3779B97F4A7C15ull) >> 29) & (cap - 1);
+}
+
+static bi_dirty *dirty_find(birch_txn *txn, uint64_t pgno)
+{
+    if (!txn->dirty_cap) return NULL;
+    size_t mask = txn->dirty_cap - 1;
+    for (size_t i = dirty_hash(pgno, txn->dirty_cap);; i = (i + 1) & mask) {
+        bi_dirty *d = &txn->dirty[i];
+        if (d->pgno == pgno) return d;
+        if (d->pgno == 0) return NULL;
+    }
+}
+
+static void dirty_insert_raw(bi_dirty *tab, size_t cap, bi_dirty e)
+{
+    size_t i = dirty_hash(e.pgno, cap);
+    while (tab[i].pgno) i = (i + 1) & (cap - 1);
+    tab[i] = e;
+}
+
+static int dirty_add(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npages)
+{
+    if ((txn->ndirty + 1) * 2 > txn->dirty_cap) {
+        size_t cap = txn->dirty_cap ? txn->dirty_cap * 2 : 256;
+        bi_dirty *tab = calloc(cap, sizeof *tab);
+        if (!tab) return BIRCH_ENOMEM;
+        for (size_t i = 0; i < txn->dirty_cap; i++)
+            if (txn->dirty[i].pgno) dirty_insert_raw(tab, cap, txn->dirty[i]);
+        free(txn->dirty);
+        txn->dirty = tab;
+        txn->dirty_cap = cap;
+    }
+    dirty_insert_raw(txn->dirty, txn->dirty_cap, (bi_dirty){pgno, buf, npages});
+    txn->ndirty++;
+    return BIRCH_OK;
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void dirty_remove(birch_txn *txn, bi_dirty *d)
+{
+    size_t mask = txn->dirty_cap - 1;
+    size_t hole = (size_t)(d - txn->dirty);
+    for (size_t i = (hole + 1) & mask; txn->dirty[i].pgno; i = (i + 1) & mask) {
+        size_t home = dirty_hash(txn->dirty[i].pgno, txn->dirty_cap);
+        /* Move entry i into the hole unless its home lies in (hole, i]. */
+        int stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) {
+            txn->dirty[hole] = txn->dirty[i];
+            hole = i;
+        }
+    }
+    txn->dirty[hole] = (bi_dirty){0, NULL, 0};
+    txn->ndirty--;
+}
+
+int bi_page_is_dirty(birch_txn *txn, uint64_t pgno)
+{
+    return txn->write && dirty_find(txn, pgno) != NULL;
+}
+
+/* ---- Reading and validating ---------------------------------------------- */
+
+uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno)
+{
+    if (txn->write && txn->ndirty) {
+        bi_dirty *d = dirty_find(txn, pgno);
+        if (d) return d->buf;
+    }
+    if (pgno < BI_META_PAGES || pgno >= txn->snap_npages) return NULL;
+    return txn->map + pgno * txn->db->psize;
+}
+
+int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out)
+{
+    uint8_t *p = bi_page_get(txn, pgno);
+    if (!p) return BIRCH_ECORRUPT;
+    const bi_phdr *h = (const bi_phdr *)(const void *)p;
+    uint32_t ps = txn->db->psize;
+    if (h->type != BI_P_BRANCH && h->type != BI_P_LEAF) return BIRCH_ECORRUPT;
+    if ((h->type == BI_P_LEAF) != (h->level == 0)) return BIRCH_ECORRUPT;
+    if (h->level >= BI_MAX_DEPTH || (level >= 0 && h->level != level)) return BIRCH_ECORRUPT;
+    if (h->pgno != pgno) return BIRCH_ECORRUPT;
+    if (h->upper > ps || h->upper < BI_HDR + (uint64_t)BI_SLOT * h->nkeys) return BIRCH_ECORRUPT;
+    *out = p;
+    return BIRCH_OK;
+}
+
+int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
+{
+    const birch_db *db = txn->db;
+    bi_slot s = bi_slots(p)[i];
+    size_t end = (size_t)s.off + BI_NODE_HDR + BI_A8(s.klen);
+    if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > db->max_key || end > db->psize)
+        return BIRCH_ECORRUPT;
+    if (!bi_is_leaf(p)) return BIRCH_OK;
+    const bi_lnode *n = bi_leaf_node(p, i);
+    if (n->flags & ~BI_N_BIG) return BIRCH_ECORRUPT;
+    size_t vend = end + ((n->flags & BI_N_BIG) ? 8u : n->vlen);
+    return vend <= db->psize ? BIRCH_OK : BIRCH_ECORRUPT;
+}
+
+uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
+{
+    return (uint32_t)((BI_HDR + vlen + db->psize - 1) / db->psize);
+}
+
+/* ---- Allocation ------------------------------------------------------------ */
+
+/* Takes a run of n consecutive pages out of the descending avail vector. */
+static int take_run(bi_pgvec *av, uint32_t n, uint64_t *pgno)
+{
+    if (n == 1) {
+        if (!av->n) return 0;
+        *pgno = av->v[--av->n];
+        return 1;
+    }
+    for (size_t i = 0; i + n <= av->n; i++) {
+        /* descending: v[i+n-1] is the lowest; a run has v[i] - v[i+n-1] == n-1 */
+        if (av->v[i] - av->v[i + n - 1] == n - 1) {
+            *pgno = av->v[i + n - 1];
+            memmove(av->v + i, av->v + i + n, (av->n - i - n) * sizeof *av->v);
+            av->n -= n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int extend(birch_txn *txn, uint32_t n, uint64_t *pgno)
+{
+    birch_db *db = txn->db;
+    uint64_t next = txn->meta.npages + n;
+    if (next > UINT64_MAX / db->psize) return BIRCH_EFULL;
+    if (db->opts.max_size && next * db->psize > db->opts.max_size) return BIRCH_EFULL;
+    *pgno = txn->meta.npages;
+    txn->meta.npages = next;
+    return BIRCH_OK;
+}
+
+int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
+{
+    int found = take_run(&txn->avail, n, pgno);
+    /* Single pages come from the free tree before the file grows. */
+    while (!found && n == 1 && !txn->freelist_busy) {
+        int rc = bi_freelist_load(txn);
+        if (rc < 0) return rc;
+        if (rc == 0) break;
+        found = take_run(&txn->avail, n, pgno);
+    }
+    if (!found) {
+        int rc = extend(txn, n, pgno);
+        if (rc) return rc;
+    }
+    size_t bytes = (size_t)n * txn->db->psize;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, bytes)) return BIRCH_ENOMEM;
+    memset(mem, 0, bytes);
+    int rc = dirty_add(txn, *pgno, mem, n);
+    if (rc) {
+        free(mem);
+        return rc;
+    }
+    bi_hdr(mem)->pgno = *pgno;
+    *buf = mem;
+    return BIRCH_OK;
+}
+
+int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
+{
+    bi_dirty *d = dirty_find(txn, pgno);
+    if (d) {
+        /* Born in this transaction: no snapshot has seen it, reuse at once. */
+        free(d->buf);
+        dirty_remove(txn, d);
+        for (uint32_t i = 0; i < n; i++) {
+            int rc = bi_pgvec_insert_desc(&txn->avail, pgno + i);
+            if (rc) return rc;
+        }
+        return BIRCH_OK;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = bi_pgvec_push(&txn->pending, pgno + i);
+        if (rc) return rc;
+    }
+    return BIRCH_OK;
+}
+
+int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **buf)
+{
+    bi_dirty *d = dirty_find(txn, pgno);
+    if (d) {
+        *newpgno = pgno;
+        *buf = d->buf;
+        return BIRCH_OK;
+    }
+    uint8_t *src = bi_page_get(txn, pgno);
+    if (!src) return BIRCH_ECORRUPT;
+    int rc = bi_page_alloc(txn, 1, newpgno, buf);
+    if (rc) return rc;
+    memcpy(*buf, src, txn->db->psize);
+    bi_hdr(*buf)->pgno = *newpgno;
+    return bi_page_free(txn, pgno, 1);
+}
+
+/* ---- Writing a commit ------------------------------------------------------ */
+
+static int cmp_dirty(const void *a, const void *b)
+{
+    uint64_t x = ((const bi_dirty *)a)->pgno, y = ((const bi_dirty *)b)->pgno;
+    return x < y ? -1 : x > y;
+}
+
+/* Grows the file to hold the transaction's pages.  Growing in steps of an
+ * eighth of the file (at least 1 MiB, at most 1 GiB) keeps small commits
+ * from paying for a resize each time. */
+static int grow_file(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    uint64_t need = txn->meta.npages * db->psize;
+    if (need <= db->file_size) return BIRCH_OK;
+    uint64_t step = db->file_size / 8;
+    if (step < (1u << 20)) step = 1u << 20;
+    if (step > (1u << 30)) step = 1u << 30;
+    uint64_t want = need > db->file_size + step ? need : db->file_size + step;
+    want = (want + db->psize - 1) / db->psize * db->psize;
+    if (db->opts.max_size && want > db->opts.max_size) want = need;
+    int rc = db->io.ops->resize(db->file, want);
+    if (rc == BIRCH_EFULL && want > need) rc = db->io.ops->resize(db->file, need), want = need;
+    if (rc) return rc;
+    db->file_size = want;
+    return BIRCH_OK;
+}
+
+int bi_pager_flush(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    int rc = grow_file(txn);
+    if (rc || !txn->ndirty) return rc;
+    bi_dirty *list = malloc(txn->ndirty * sizeof *list);
+    struct iovec *iov = malloc(1024 * sizeof *iov);
+    if (!list || !iov) {
+        free(list);
+        free(iov);
+        return BIRCH_ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < txn->dirty_cap; i++)
+        if (txn->dirty[i].pgno) list[n++] = txn->dirty[i];
+    qsort(list, n, sizeof *list, cmp_dirty);
+    /* Consecutive pages go out in one writev. */
+    for (size_t i = 0; i < n && rc == BIRCH_OK;) {
+        int cnt = 0;
+        uint64_t start = list[i].pgno, next = start;
+        while (i < n && cnt < 1024 && list[i].pgno == next) {
+            iov[cnt].iov_base = list[i].buf;
+            iov[cnt].iov_len = (size_t)list[i].npages * db->psize;
+            next += list[i].npages;
+            cnt++;
+            i++;
+        }
+        rc = db->io.ops->writev(db->file, iov, cnt, start * db->psize);
+    }
+    free(list);
+    free(iov);
+    return rc;
+}
+
+void bi_pager_release(birch_txn *txn)
+{
+    for (size_t i = 0; i < txn->dirty_cap; i++)
+        if (txn->dirty[i].pgno) free(txn->dirty[i].buf);
+    free(txn->dirty);
+    txn->dirty = NULL;
+    txn->ndirty = txn->dirty_cap = 0;
+    bi_pgvec_free(&txn->pending);
+    bi_pgvec_free(&txn->avail);
+    free(txn->scratch);
+    txn->scratch = NULL;
+}
+
+/* ---- The map ----------------------------------------------------------------- */
+
+int bi_map_cover(birch_db *db, uint64_t bytes)
+{
+    if (bytes <= db->map.len) return BIRCH_OK;
+    uint64_t len = db->map.len ? db->map.len : (1u << 20);
+    while (len < bytes) len *= 2;
+    void *addr = NULL;
+    int rc = db->io.ops->map(db->file, len, &addr);
+    if (rc) return rc;
+    if (db->map.addr) {
+        /* Readers may hold pointers into the old map: keep it until close. */
+        bi_map *m = realloc(db->old_maps, (db->n_old_maps + 1) * sizeof *m);
+        if (!m) {
+            db->io.ops->unmap(db->file, addr, len);
+            return BIRCH_ENOMEM;
+        }
+        db->old_maps = m;
+        db->old_maps[db->n_old_maps++] = db->map;
+    }
+    db->map.addr = addr;
+    db->map.len = len;
+    return BIRCH_OK;
+}

@@ -1,0 +1,67 @@
+/*
+ * records.c - birch_put, birch_get, birch_del and birch_count: argument
+ * checks and error policy around the B+tree.
+ *
+ * A failure that may have left a change half done (no memory, full disk,
+ * corrupt page) marks the write transaction failed, so it can only be
+ * aborted; refusals decided before anything changed (bad key, key exists,
+ * key missing) leave the transaction usable.
+ */
+#include "internal.h"
+
+static int key_ok(const birch_db *db, birch_val key)
+{
+    if (!key.data && key.size) return BIRCH_EINVAL;
+    if (key.size == 0 || key.size > db->max_key) return BIRCH_EKEYSIZE;
+    return BIRCH_OK;
+}
+
+int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags)
+{
+    if (!txn || !t || (flags & ~(unsigned)(BIRCH_NOOVERWRITE | BIRCH_APPEND))) return BIRCH_EINVAL;
+    int rc = key_ok(txn->db, key);
+    if (rc) return rc;
+    if (val.size > BIRCH_MAX_VALUE_SIZE) return BIRCH_EVALSIZE;
+    if (!val.data && val.size) return BIRCH_EINVAL;
+    if ((rc = bi_txn_writable(txn))) return rc;
+    bi_tstate *ts;
+    if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    rc = bi_tree_put(txn, &ts->tree, key.data, key.size, val.data, val.size, flags, NULL);
+    if (rc == BIRCH_OK) ts->dirty = 1;
+    else if (rc != BIRCH_EXISTS) bi_txn_fail(txn, rc);
+    return rc;
+}
+
+int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
+{
+    if (!txn || !t || !val) return BIRCH_EINVAL;
+    int rc = key_ok(txn->db, key);
+    if (rc) return rc;
+    bi_tstate *ts;
+    if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    return bi_tree_get(txn, &ts->tree, key.data, key.size, val);
+}
+
+int birch_del(birch_txn *txn, birch_table *t, birch_val key)
+{
+    if (!txn || !t) return BIRCH_EINVAL;
+    int rc = key_ok(txn->db, key);
+    if (rc) return rc;
+    if ((rc = bi_txn_writable(txn))) return rc;
+    bi_tstate *ts;
+    if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    rc = bi_tree_del(txn, &ts->tree, key.data, key.size);
+    if (rc == BIRCH_OK) ts->dirty = 1;
+    else if (rc != BIRCH_NOTFOUND) bi_txn_fail(txn, rc);
+    return rc;
+}
+
+int birch_count(birch_txn *txn, birch_table *t, uint64_t *count)
+{
+    if (!txn || !t || !count) return BIRCH_EINVAL;
+    bi_tstate *ts;
+    int rc = bi_table_state(txn, t, &ts);
+    if (rc) return rc;
+    *count = ts->tree.count;
+    return BIRCH_OK;
+}

@@ -1,0 +1,214 @@
+/*
+ * txn.c - transactions and the reader table.
+ *
+ * A read transaction copies the last committed meta and registers its
+ * snapshot id in a reader slot, so that no writer reuses a page it can
+ * see.  Registration happens under db->lock, together with the copy of the
+ * meta, so a writer computing the oldest reader can never miss one; gets
+ * and cursor moves afterwards take no lock at all.
+ *
+ * The commit (see docs/DESIGN.md):
+ *   1. write changed table roots into the catalog, freed pages into the
+ *      free tree;
+ *   2. write every dirty page to a location no snapshot uses;
+ *   3. sync (durable commits);
+ *   4. write the meta into the slot that does not hold the durable meta;
+ *   5. sync (durable commits), then publish the meta to new readers.
+ * A crash before 4 completes leaves the old meta current and its pages
+ * untouched; after 5 the new state is durable.  Non-durable commits skip
+ * the syncs, mark the meta weak, and are made durable every
+ * BI_CHECKPOINT_EVERY commits and at close.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BI_CHECKPOINT_EVERY 1000u
+
+int bi_txn_fail(birch_txn *txn, int rc)
+{
+    if (txn->write) txn->state = BI_TXN_FAILED;
+    return rc;
+}
+
+int bi_txn_writable(birch_txn *txn)
+{
+    if (!txn->write) return BIRCH_EREADONLY;
+    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    return BIRCH_OK;
+}
+
+uint64_t bi_oldest_reader(birch_db *db)
+{
+    uint64_t oldest = db->meta.txnid;
+    for (uint32_t i = 0; i < db->max_readers; i++)
+        if (db->readers[i] < oldest) oldest = db->readers[i];
+    return oldest;
+}
+
+static int take_reader_slot(birch_db *db, birch_txn *txn)
+{
+    for (uint32_t i = 0; i < db->max_readers; i++) {
+        if (db->readers[i] == UINT64_MAX) {
+            db->readers[i] = db->meta.txnid;
+            txn->reader_slot = i;
+            return BIRCH_OK;
+        }
+    }
+    return BIRCH_EBUSY;
+}
+
+/* Takes the snapshot: meta, map and (readers) a reader slot. */
+static int snapshot(birch_db *db, birch_txn *txn)
+{
+    int rc = BIRCH_OK;
+    pthread_mutex_lock(&db->lock);
+    txn->meta = db->meta;
+    txn->map = db->map.addr;
+    txn->snap_npages = db->meta.npages;
+    if (txn->write) {
+        uint64_t oldest = bi_oldest_reader(db);
+        txn->reuse_limit = oldest < db->steady_txnid ? oldest : db->steady_txnid;
+        txn->meta.txnid++;
+    } else {
+        rc = take_reader_slot(db, txn);
+    }
+    if (rc == BIRCH_OK) db->live_txns++;
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+static int lock_writer(birch_db *db, unsigned flags)
+{
+    if (flags & BIRCH_TXN_TRY) return pthread_mutex_trylock(&db->write_lock) ? BIRCH_EBUSY : BIRCH_OK;
+    pthread_mutex_lock(&db->write_lock);
+    return BIRCH_OK;
+}
+
+int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
+{
+    if (!db || !out || (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))) return BIRCH_EINVAL;
+    int write = (flags & BIRCH_TXN_WRITE) != 0;
+    if (write && db->opts.read_only) return BIRCH_EREADONLY;
+    birch_txn *txn = calloc(1, sizeof *txn);
+    if (!txn) return BIRCH_ENOMEM;
+    txn->db = db;
+    txn->write = write;
+    int rc = BIRCH_OK;
+    if (write) {
+        txn->scratch = malloc(2 * (size_t)db->psize);
+        if (!txn->scratch) rc = BIRCH_ENOMEM;
+        if (rc == BIRCH_OK && (rc = lock_writer(db, flags)) == BIRCH_OK) {
+            pthread_mutex_lock(&db->lock);
+            if (db->failed) rc = BIRCH_EIO;
+            pthread_mutex_unlock(&db->lock);
+            if (rc) pthread_mutex_unlock(&db->write_lock);
+        }
+    }
+    if (rc == BIRCH_OK) rc = snapshot(db, txn);
+    if (rc) {
+        if (write && rc != BIRCH_ENOMEM && rc != BIRCH_EBUSY && rc != BIRCH_EIO)
+            pthread_mutex_unlock(&db->write_lock);
+        free(txn->scratch);
+        free(txn);
+        return rc;
+    }
+    *out = txn;
+    return BIRCH_OK;
+}
+
+uint64_t birch_txn_id(const birch_txn *txn)
+{
+    return txn ? txn->meta.txnid : 0;
+}
+
+/* Ends the transaction: releases its slot or the writer lock, frees it. */
+static void finish(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    bi_cursors_close_all(txn);
+    pthread_mutex_lock(&db->lock);
+    if (!txn->write) db->readers[txn->reader_slot] = UINT64_MAX;
+    db->live_txns--;
+    pthread_mutex_unlock(&db->lock);
+    if (txn->write) {
+        bi_pager_release(txn);
+        pthread_mutex_unlock(&db->write_lock);
+    }
+    free(txn->ts);
+    free(txn);
+}
+
+void birch_txn_abort(birch_txn *txn)
+{
+    if (txn) finish(txn);
+}
+
+/* An I/O error after writing began leaves the file's state unknown to this
+ * handle (a failed fsync may have dropped pages): refuse writes until the
+ * database is reopened, which re-reads the metas. */
+static int io_failure(birch_db *db, int rc)
+{
+    if (rc == BIRCH_EIO) {
+        pthread_mutex_lock(&db->lock);
+        db->failed = 1;
+        pthread_mutex_unlock(&db->lock);
+    }
+    return rc;
+}
+
+/* Steps 1-2 of the commit: everything but the meta. */
+static int write_pages(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    int rc = bi_catalog_flush(txn);
+    if (rc == BIRCH_OK) rc = bi_freelist_save(txn);
+    if (rc) return rc;
+    pthread_mutex_lock(&db->lock);
+    rc = bi_map_cover(db, txn->meta.npages * (uint64_t)db->psize);
+    pthread_mutex_unlock(&db->lock);
+    if (rc == BIRCH_OK) rc = bi_pager_flush(txn);
+    return rc;
+}
+
+/* Steps 3-5: sync, meta, sync, publish. */
+static int write_meta(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    int durable = db->opts.durability == BIRCH_DURABLE_FULL || db->weak_commits + 1 >= BI_CHECKPOINT_EVERY;
+    int rc = durable ? db->io.ops->sync(db->file) : BIRCH_OK;
+    if (rc) return io_failure(db, rc == BIRCH_EFULL ? BIRCH_EIO : rc);
+    bi_meta m = txn->meta;
+    m.flags = durable ? 0 : BI_META_WEAK;
+    memcpy(m.boot_id, db->boot_id, 16);
+    int slot = db->steady_slot ^ 1;
+    rc = bi_meta_write(db, &m, slot, durable);
+    if (rc) return io_failure(db, BIRCH_EIO);
+    pthread_mutex_lock(&db->lock);
+    db->meta = m;
+    db->meta_slot = slot;
+    if (durable) {
+        db->steady_slot = slot;
+        db->steady_txnid = m.txnid;
+        db->weak_commits = 0;
+    } else {
+        db->weak_commits++;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return BIRCH_OK;
+}
+
+int birch_txn_commit(birch_txn *txn)
+{
+    if (!txn) return BIRCH_EINVAL;
+    int rc = BIRCH_OK;
+    if (txn->write) {
+        if (txn->state != BI_TXN_LIVE) rc = BIRCH_ETXN;
+        if (rc == BIRCH_OK) rc = write_pages(txn);
+        if (rc == BIRCH_OK) rc = write_meta(txn);
+        else rc = io_failure(txn->db, rc);
+    }
+    finish(txn);
+    return rc;
+}
