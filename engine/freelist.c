@@ -141,8 +141,8 @@ static int save(birch_txn *txn)
         if (rc) return rc;
         size_t total = txn->pending.n + txn->avail.n;
         if (total <= cap) {
-            memcpy(out, txn->pending.v, txn->pending.n * 8);
-            memcpy(out + txn->pending.n * 8, txn->avail.v, txn->avail.n * 8);
+            if (txn->pending.n) memcpy(out, txn->pending.v, txn->pending.n * 8);
+            if (txn->avail.n) memcpy(out + txn->pending.n * 8, txn->avail.v, txn->avail.n * 8);
             memset(out + total * 8, 0, (cap - total) * 8);
             txn->meta.free_pages += total;
             return BIRCH_OK;

@@ -67,6 +67,7 @@ struct birch_db {
 
     pthread_mutex_t write_lock; /* held by the write transaction */
     unsigned weak_commits;      /* commits since the last durable meta */
+    uint64_t weak_freed;        /* pages those commits freed */
 
     pthread_mutex_t table_lock; /* guards the handle registry */
     birch_table **tables;

@@ -17,7 +17,7 @@
  * A crash before 4 completes leaves the old meta current and its pages
  * untouched; after 5 the new state is durable.  Non-durable commits skip
  * the syncs, mark the meta weak, and are made durable every
- * BI_CHECKPOINT_EVERY commits and at close.
+ * BI_CHECKPOINT_EVERY commits (or sooner, see need_checkpoint) and at close.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,7 @@
 #include "internal.h"
 
 #define BI_CHECKPOINT_EVERY 1000u
+#define BI_CHECKPOINT_PAGES 1024u
 
 int bi_txn_fail(birch_txn *txn, int rc)
 {
@@ -172,11 +173,24 @@ static int write_pages(birch_txn *txn)
     return rc;
 }
 
+/* Pages freed by weak commits cannot be reused before a durable meta
+ * stops referring to them, so without checkpoints a non-durable workload
+ * would only ever grow the file.  A checkpoint is due after
+ * BI_CHECKPOINT_EVERY weak commits, or once they have freed a quarter of
+ * the file (at least BI_CHECKPOINT_PAGES pages). */
+static int need_checkpoint(const birch_txn *txn)
+{
+    const birch_db *db = txn->db;
+    uint64_t freed = db->weak_freed + txn->pending.n;
+    uint64_t limit = txn->meta.npages / 4 > BI_CHECKPOINT_PAGES ? txn->meta.npages / 4 : BI_CHECKPOINT_PAGES;
+    return db->weak_commits + 1 >= BI_CHECKPOINT_EVERY || freed >= limit;
+}
+
 /* Steps 3-5: sync, meta, sync, publish. */
 static int write_meta(birch_txn *txn)
 {
     birch_db *db = txn->db;
-    int durable = db->opts.durability == BIRCH_DURABLE_FULL || db->weak_commits + 1 >= BI_CHECKPOINT_EVERY;
+    int durable = db->opts.durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
     int rc = durable ? db->io.ops->sync(db->file) : BIRCH_OK;
     if (rc) return io_failure(db, rc == BIRCH_EFULL ? BIRCH_EIO : rc);
     bi_meta m = txn->meta;
@@ -192,8 +206,10 @@ static int write_meta(birch_txn *txn)
         db->steady_slot = slot;
         db->steady_txnid = m.txnid;
         db->weak_commits = 0;
+        db->weak_freed = 0;
     } else {
         db->weak_commits++;
+        db->weak_freed += txn->pending.n;
     }
     pthread_mutex_unlock(&db->lock);
     return BIRCH_OK;
