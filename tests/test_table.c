@@ -236,7 +236,7 @@ END_TEST
 START_TEST(drop_frees_pages)
 {
     char k[32];
-    unsigned char val[600];
+    unsigned char val[9000];
     memset(val, 'v', sizeof val);
     uint64_t first = 0;
     for (int round = 0; round < 12; round++) {
@@ -244,7 +244,7 @@ START_TEST(drop_frees_pages)
         birch_table *t = bt_table(w, "big", BIRCH_CREATE);
         for (int i = 0; i < 2000; i++) {
             snprintf(k, sizeof k, "%08d", i);
-            bt_put(w, t, k, strlen(k), val, i % 3 ? sizeof val : 9000); /* some overflow */
+            bt_put(w, t, k, strlen(k), val, i % 3 ? 600 : sizeof val); /* some overflow */
         }
         BT_OK(birch_txn_commit(w));
         w = bt_begin(db, BIRCH_TXN_WRITE);
