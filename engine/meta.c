@@ -130,8 +130,8 @@ int bi_meta_load(birch_db *db, uint64_t file_size)
     if (rc < 0) return rc;
 
     int version_err = 0;
-    int ok0 = usable(db, &m[0], &version_err) && fits(&m[0], file_size);
-    int ok1 = usable(db, &m[1], &version_err) && fits(&m[1], file_size);
+    int ok0 = usable(db, &m[0], &version_err);
+    int ok1 = usable(db, &m[1], &version_err);
     if (ok0 && ok1 && m[0].page_size != m[1].page_size) ok1 = 0;
     if (!ok0 && !ok1) {
         if (version_err) return BIRCH_EVERSION;
@@ -139,18 +139,30 @@ int bi_meta_load(birch_db *db, uint64_t file_size)
         return BIRCH_ECORRUPT;
     }
     int cur = ok0 && (!ok1 || m[0].txnid >= m[1].txnid) ? 0 : 1;
+    /* A sound meta whose pages are not all in the file means the file was
+     * truncated.  Falling back to the older meta would be wrong: its pages
+     * may have been reused by the newer state. */
+    if (!fits(&m[cur], file_size)) return BIRCH_ECORRUPT;
     db->meta = m[cur];
     db->meta_slot = cur;
     /* The durable meta: the current one unless it is weak, in which case
      * the other slot (never written by weak commits) holds it. */
     int steady = cur;
+    uint64_t steady_txnid = m[cur].txnid;
     if (m[cur].flags & BI_META_WEAK) {
         int o = cur ^ 1;
-        int ook = o ? ok1 : ok0;
-        steady = ook && !(m[o].flags & BI_META_WEAK) ? o : cur;
+        if ((o ? ok1 : ok0) && !(m[o].flags & BI_META_WEAK)) {
+            steady = o;
+            steady_txnid = m[o].txnid;
+        } else {
+            /* No durable meta survives (the other slot is damaged): keep
+             * weak commits away from this slot and reuse no page until a
+             * checkpoint has made one. */
+            steady_txnid = 0;
+        }
     }
     db->steady_slot = steady;
-    db->steady_txnid = m[steady].txnid;
+    db->steady_txnid = steady_txnid;
     db->psize = m[cur].page_size;
     return BIRCH_OK;
 }

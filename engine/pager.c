@@ -250,7 +250,9 @@ static int grow_file(birch_txn *txn)
     int rc = db->io.ops->resize(db->file, want);
     if (rc == BIRCH_EFULL && want > need) rc = db->io.ops->resize(db->file, need), want = need;
     if (rc) return rc;
+    pthread_mutex_lock(&db->lock); /* birch_stat_get reads it */
     db->file_size = want;
+    pthread_mutex_unlock(&db->lock);
     return BIRCH_OK;
 }
 

@@ -80,11 +80,35 @@ static int snapshot(birch_db *db, birch_txn *txn)
     return rc;
 }
 
+/* Takes the writer lock, unless the database must not be written. */
 static int lock_writer(birch_db *db, unsigned flags)
 {
-    if (flags & BIRCH_TXN_TRY) return pthread_mutex_trylock(&db->write_lock) ? BIRCH_EBUSY : BIRCH_OK;
-    pthread_mutex_lock(&db->write_lock);
+    if (flags & BIRCH_TXN_TRY) {
+        if (pthread_mutex_trylock(&db->write_lock)) return BIRCH_EBUSY;
+    } else {
+        pthread_mutex_lock(&db->write_lock);
+    }
+    pthread_mutex_lock(&db->lock);
+    int failed = db->failed;
+    pthread_mutex_unlock(&db->lock);
+    if (failed) {
+        pthread_mutex_unlock(&db->write_lock);
+        return BIRCH_EIO;
+    }
     return BIRCH_OK;
+}
+
+static birch_txn *txn_new(birch_db *db, int write)
+{
+    birch_txn *txn = calloc(1, sizeof *txn);
+    if (!txn) return NULL;
+    txn->db = db;
+    txn->write = write;
+    if (write && !(txn->scratch = malloc(2 * (size_t)db->psize))) {
+        free(txn);
+        return NULL;
+    }
+    return txn;
 }
 
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
@@ -92,25 +116,13 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
     if (!db || !out || (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))) return BIRCH_EINVAL;
     int write = (flags & BIRCH_TXN_WRITE) != 0;
     if (write && db->opts.read_only) return BIRCH_EREADONLY;
-    birch_txn *txn = calloc(1, sizeof *txn);
+    birch_txn *txn = txn_new(db, write);
     if (!txn) return BIRCH_ENOMEM;
-    txn->db = db;
-    txn->write = write;
-    int rc = BIRCH_OK;
-    if (write) {
-        txn->scratch = malloc(2 * (size_t)db->psize);
-        if (!txn->scratch) rc = BIRCH_ENOMEM;
-        if (rc == BIRCH_OK && (rc = lock_writer(db, flags)) == BIRCH_OK) {
-            pthread_mutex_lock(&db->lock);
-            if (db->failed) rc = BIRCH_EIO;
-            pthread_mutex_unlock(&db->lock);
-            if (rc) pthread_mutex_unlock(&db->write_lock);
-        }
+    int rc = write ? lock_writer(db, flags) : BIRCH_OK;
+    if (rc == BIRCH_OK) {
+        rc = snapshot(db, txn); /* fails only for readers (no free slot) */
     }
-    if (rc == BIRCH_OK) rc = snapshot(db, txn);
     if (rc) {
-        if (write && rc != BIRCH_ENOMEM && rc != BIRCH_EBUSY && rc != BIRCH_EIO)
-            pthread_mutex_unlock(&db->write_lock);
         free(txn->scratch);
         free(txn);
         return rc;
