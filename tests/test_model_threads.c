@@ -1,0 +1,782 @@
+/*
+ * test_model_threads.c - the randomized model test.
+ *
+ * At least 200,000 operations (put, overwrite, NOOVERWRITE, APPEND, delete,
+ * get, seeks, forward and reverse scans, counts, cursor moves across
+ * changes, reads in a read transaction beside the writer) with keys of 1 to
+ * birch_max_key_size() bytes and values of 0 to 3 pages, over two tables,
+ * in transactions that commit or abort, with the database closed and
+ * reopened (and checked with birch_check) every few dozen transactions.
+ * Everything is compared with a sorted-array model of each table.
+ *
+ * A reader thread runs all the time: it begins read transactions, finds the
+ * model snapshot committed under that transaction's id (the writer
+ * publishes each snapshot before committing it), and checks gets, scans and
+ * counts against it while the writer keeps committing; it also re-checks at
+ * the end of each round that a value pointer it took at the start still
+ * holds the same bytes.
+ *
+ * The seed is printed in every failure; BIRCH_SEED=<n> reruns one (the
+ * writer's operations are fully determined by it; the reader's timing is
+ * not).  BIRCH_MODEL_OPS=<n> changes the number of operations (default
+ * 200000 for the 4 KiB run; the 512-byte-page run does a quarter).
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+enum { NT = 2, RING = 1024, ERRSZ = 768, REOPEN_EVERY = 50 };
+static const char *const tnames[NT] = {"alpha", "beta"};
+
+/* ---- Snapshots shared with the reader ------------------------------------ */
+
+typedef struct snap {
+    atomic_int refs;
+    uint64_t id;
+    bt_model m[NT];
+} snap;
+
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static snap *ring[RING];
+
+static void snap_release(snap *s)
+{
+    if (!s) return;
+    if (atomic_fetch_sub(&s->refs, 1) == 1) {
+        for (int i = 0; i < NT; i++) bt_model_free(&s->m[i]);
+        free(s);
+    }
+}
+
+static void publish(uint64_t id, const bt_model m[NT])
+{
+    snap *s = calloc(1, sizeof *s);
+    ck_assert_ptr_nonnull(s);
+    atomic_init(&s->refs, 1);
+    s->id = id;
+    for (int i = 0; i < NT; i++) {
+        bt_model_init(&s->m[i]);
+        bt_model_copy(&s->m[i], &m[i]);
+    }
+    pthread_mutex_lock(&ring_lock);
+    snap *old = ring[id % RING];
+    ring[id % RING] = s;
+    pthread_mutex_unlock(&ring_lock);
+    snap_release(old);
+}
+
+static snap *lookup(uint64_t id)
+{
+    pthread_mutex_lock(&ring_lock);
+    snap *s = ring[id % RING];
+    if (s && s->id == id)
+        atomic_fetch_add(&s->refs, 1);
+    else
+        s = NULL;
+    pthread_mutex_unlock(&ring_lock);
+    return s;
+}
+
+static void ring_clear(void)
+{
+    for (int i = 0; i < RING; i++) {
+        pthread_mutex_lock(&ring_lock);
+        snap *s = ring[i];
+        ring[i] = NULL;
+        pthread_mutex_unlock(&ring_lock);
+        snap_release(s);
+    }
+}
+
+/* ---- Comparisons (shared by writer and reader; 1 + message on mismatch) --- */
+
+static void key_desc(char *out, size_t n, const void *k, size_t kn)
+{
+    const unsigned char *p = k;
+    size_t o = (size_t)snprintf(out, n, "len %zu [", kn);
+    for (size_t i = 0; i < kn && i < 12 && o + 3 < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "%02x", p[i]);
+    snprintf(out + o, n > o ? n - o : 0, "%s]", kn > 12 ? "..." : "");
+}
+
+#define ERR(...) (snprintf(err, ERRSZ, __VA_ARGS__), 1)
+
+/* get(k) against the model; the value pointer is returned in *ptr. */
+static int check_get(char *err, birch_txn *txn, birch_table *t, const bt_model *m, const void *k,
+                     size_t kn, birch_val *out)
+{
+    char kd[80];
+    const bt_item *it = bt_model_get(m, k, kn);
+    birch_val v = {NULL, 0};
+    int rc = birch_get(txn, t, bt_val(k, kn), &v);
+    if (out) *out = v;
+    if (!it) {
+        if (rc == BIRCH_NOTFOUND) return 0;
+        key_desc(kd, sizeof kd, k, kn);
+        return ERR("get(%s) of an absent key returned %d (%s), size %zu", kd, rc,
+                   birch_strerror(rc), v.size);
+    }
+    if (rc != BIRCH_OK) {
+        key_desc(kd, sizeof kd, k, kn);
+        return ERR("get(%s) returned %d (%s), model has %zu bytes", kd, rc, birch_strerror(rc),
+                   it->vlen);
+    }
+    if (v.size != it->vlen || (v.size && memcmp(v.data, it->val, v.size) != 0)) {
+        key_desc(kd, sizeof kd, k, kn);
+        return ERR("get(%s): %zu bytes, model has %zu bytes%s", kd, v.size, it->vlen,
+                   v.size == it->vlen ? " (contents differ)" : "");
+    }
+    if (!BT_ALIGNED(v.data)) {
+        key_desc(kd, sizeof kd, k, kn);
+        return ERR("get(%s): value pointer %p not 8-byte aligned", kd, v.data);
+    }
+    return 0;
+}
+
+/* The cursor's record equals model item i. */
+static int check_at(char *err, birch_cursor *c, const bt_model *m, size_t i, const char *what)
+{
+    birch_val k = {NULL, 0}, v = {NULL, 0};
+    int rc = birch_cursor_get(c, &k, &v);
+    char kd[80], md[80];
+    const bt_item *it = m->v[i];
+    key_desc(md, sizeof md, it->key, it->klen);
+    if (rc != BIRCH_OK)
+        return ERR("%s: cursor_get returned %d (%s), model item %zu/%zu is %s", what, rc,
+                   birch_strerror(rc), i, m->n, md);
+    if (bt_keycmp(k.data, k.size, it->key, it->klen) != 0) {
+        key_desc(kd, sizeof kd, k.data, k.size);
+        return ERR("%s: cursor on key %s, model item %zu/%zu is %s", what, kd, i, m->n, md);
+    }
+    if (v.size != it->vlen || (v.size && memcmp(v.data, it->val, v.size) != 0))
+        return ERR("%s: cursor value of %s is %zu bytes, model %zu%s", what, md, v.size, it->vlen,
+                   v.size == it->vlen ? " (contents differ)" : "");
+    if (!BT_ALIGNED(v.data))
+        return ERR("%s: cursor value pointer %p of %s not 8-byte aligned", what, v.data, md);
+    return 0;
+}
+
+enum { W_FIRST, W_LAST, W_SEEK_NEXT, W_SEEK_PREV };
+
+/* A walk of up to steps records (all if steps < 0) from first, last or a
+ * seek, forward or backward, compared with the model. */
+static int check_walk(char *err, birch_txn *txn, birch_table *t, const bt_model *m, int mode,
+                      const void *k, size_t kn, long steps)
+{
+    static const char *const names[] = {"first/next", "last/prev", "seek/next", "seek/prev"};
+    birch_cursor *c = NULL;
+    int rc = birch_cursor_open(txn, t, &c);
+    if (rc) return ERR("cursor_open returned %d (%s)", rc, birch_strerror(rc));
+    long i;
+    int dir = (mode == W_FIRST || mode == W_SEEK_NEXT) ? 1 : -1;
+    if (mode == W_FIRST) {
+        rc = birch_cursor_first(c);
+        i = 0;
+    } else if (mode == W_LAST) {
+        rc = birch_cursor_last(c);
+        i = (long)m->n - 1;
+    } else {
+        rc = birch_cursor_seek(c, bt_val(k, kn));
+        i = (long)bt_model_lower(m, k, kn, NULL);
+        if ((size_t)i == m->n) i = -1;
+    }
+    int bad = 0;
+    if (i < 0 || (size_t)i >= m->n) {
+        if (rc != BIRCH_NOTFOUND)
+            bad = ERR("%s: start on an empty range returned %d (%s)", names[mode], rc,
+                      birch_strerror(rc));
+        birch_cursor_close(c);
+        return bad;
+    }
+    if (rc != BIRCH_OK) {
+        bad = ERR("%s: start returned %d (%s), model has item %ld/%zu", names[mode], rc,
+                  birch_strerror(rc), i, m->n);
+        birch_cursor_close(c);
+        return bad;
+    }
+    for (long s = 0; steps < 0 || s < steps; s++) {
+        char what[64];
+        snprintf(what, sizeof what, "%s step %ld", names[mode], s);
+        if ((bad = check_at(err, c, m, (size_t)i, what))) break;
+        rc = dir > 0 ? birch_cursor_next(c) : birch_cursor_prev(c);
+        i += dir;
+        if (i < 0 || (size_t)i >= m->n) {
+            if (rc != BIRCH_NOTFOUND)
+                bad = ERR("%s step %ld: moved past the end: %d (%s)", names[mode], s, rc,
+                          birch_strerror(rc));
+            break;
+        }
+        if (rc != BIRCH_OK) {
+            bad = ERR("%s step %ld: move returned %d (%s), model has item %ld/%zu", names[mode], s,
+                      rc, birch_strerror(rc), i, m->n);
+            break;
+        }
+    }
+    birch_cursor_close(c);
+    return bad;
+}
+
+static int check_count(char *err, birch_txn *txn, birch_table *t, const bt_model *m)
+{
+    uint64_t n = 0;
+    int rc = birch_count(txn, t, &n);
+    if (rc) return ERR("count returned %d (%s)", rc, birch_strerror(rc));
+    if (n != m->n) return ERR("count %" PRIu64 ", model %zu", n, m->n);
+    return 0;
+}
+
+/* ---- Keys and values -------------------------------------------------------- */
+
+static const unsigned char alpha[] = {0x00, 0x01, 'a', 'b', 'c', 0x7f, 0x80, 0xff};
+
+/* A key: often an existing one or a near neighbour of one (prefix,
+ * extension, last byte changed), else fresh with a skewed length. */
+static size_t gen_key(bt_rng *r, const bt_model *m, size_t maxk, unsigned char *k)
+{
+    uint64_t x = bt_below(r, 100);
+    if (x < 40 && m->n) {
+        const bt_item *it = m->v[bt_below(r, m->n)];
+        memcpy(k, it->key, it->klen);
+        return it->klen;
+    }
+    if (x < 55 && m->n) {
+        const bt_item *it = m->v[bt_below(r, m->n)];
+        size_t n = it->klen;
+        memcpy(k, it->key, n);
+        switch (bt_below(r, 3)) {
+        case 0:
+            if (n > 1) return bt_range(r, 1, n - 1);
+            break;
+        case 1:
+            if (n < maxk) {
+                k[n] = alpha[bt_below(r, sizeof alpha)];
+                return n + 1;
+            }
+            break;
+        default:
+            k[n - 1] = (unsigned char)(k[n - 1] + (bt_chance(r, 50) ? 1 : -1));
+            return n;
+        }
+    }
+    size_t n;
+    uint64_t y = bt_below(r, 100);
+    if (y < 60) n = bt_range(r, 1, 16 < maxk ? 16 : maxk);
+    else if (y < 85) n = bt_range(r, 1, 128 < maxk ? 128 : maxk);
+    else if (y < 95) n = bt_range(r, 1, maxk);
+    else n = bt_chance(r, 50) ? maxk : 1;
+    if (bt_chance(r, 50)) {
+        bt_fill(r, k, n);
+    } else {
+        for (size_t i = 0; i < n; i++) k[i] = alpha[bt_below(r, sizeof alpha)];
+    }
+    return n;
+}
+
+static size_t gen_vlen(bt_rng *r, uint32_t ps)
+{
+    uint64_t x = bt_below(r, 100);
+    size_t p = ps;
+    if (x < 3) return 0;
+    if (x < 40) return bt_range(r, 0, 32);
+    if (x < 65) return bt_range(r, 33, p / 2);
+    if (x < 80) return bt_range(r, p / 4, p / 2 + 64);
+    if (x < 90) return bt_range(r, p / 2, p + 16);
+    if (x < 99) return bt_range(r, p + 16, 3 * p);
+    return 3 * p;
+}
+
+/* ---- The reader thread -------------------------------------------------------- */
+
+typedef struct reader {
+    pthread_t th;
+    birch_db *db;
+    birch_table *t[NT];
+    uint64_t seed;
+    size_t maxk;
+    atomic_int stop;
+    atomic_int failed;
+    char fail[ERRSZ + 128];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long verified; /* rounds checked against a snapshot in this epoch (mu) */
+    long rounds, misses;
+} reader;
+
+static void *reader_main(void *arg)
+{
+    reader *rd = arg;
+    bt_rng r = {rd->seed ^ 0x7265616465720000ull};
+    char err[ERRSZ];
+    unsigned char key[BIRCH_MAX_PAGE_SIZE / 4 + 1];
+    while (!atomic_load(&rd->stop)) {
+        birch_txn *txn = NULL;
+        int rc = birch_txn_begin(rd->db, BIRCH_TXN_READ, &txn);
+        if (rc) {
+            snprintf(rd->fail, sizeof rd->fail, "reader: txn_begin returned %d (%s)", rc,
+                     birch_strerror(rc));
+            atomic_store(&rd->failed, 1);
+            break;
+        }
+        uint64_t id = birch_txn_id(txn);
+        snap *s = lookup(id);
+        rd->rounds++;
+        if (!s) {
+            rd->misses++;
+            birch_txn_abort(txn);
+            continue;
+        }
+        int bad = 0;
+        /* A pointer taken first must still hold its bytes at the end. */
+        const void *pin = NULL;
+        unsigned char *pin_copy = NULL;
+        size_t pin_size = 0;
+        int n = (int)bt_range(&r, 1, 12);
+        for (int i = 0; i < n && !bad; i++) {
+            int ti = (int)bt_below(&r, NT);
+            const bt_model *m = &s->m[ti];
+            size_t kn;
+            switch (bt_below(&r, 6)) {
+            case 0:
+            case 1: {
+                kn = gen_key(&r, m, rd->maxk, key);
+                birch_val v;
+                bad = check_get(err, txn, rd->t[ti], m, key, kn, &v);
+                if (!bad && !pin && v.size) {
+                    pin = v.data;
+                    pin_size = v.size;
+                    pin_copy = malloc(v.size);
+                    memcpy(pin_copy, v.data, v.size);
+                }
+                break;
+            }
+            case 2:
+                kn = gen_key(&r, m, rd->maxk, key);
+                bad = check_walk(err, txn, rd->t[ti], m, W_SEEK_NEXT, key, kn,
+                                 (long)bt_range(&r, 1, 30));
+                break;
+            case 3:
+                kn = gen_key(&r, m, rd->maxk, key);
+                bad = check_walk(err, txn, rd->t[ti], m, W_SEEK_PREV, key, kn,
+                                 (long)bt_range(&r, 1, 30));
+                break;
+            case 4:
+                bad = check_walk(err, txn, rd->t[ti], m, bt_chance(&r, 50) ? W_FIRST : W_LAST,
+                                 NULL, 0, (long)bt_range(&r, 1, 30));
+                break;
+            default:
+                bad = check_count(err, txn, rd->t[ti], m);
+                break;
+            }
+            if (bad) {
+                snprintf(rd->fail, sizeof rd->fail, "reader, snapshot %" PRIu64 ", table %s: %s",
+                         id, tnames[ti], err);
+            }
+        }
+        if (!bad && pin && memcmp(pin, pin_copy, pin_size) != 0) {
+            bad = 1;
+            snprintf(rd->fail, sizeof rd->fail,
+                     "reader, snapshot %" PRIu64 ": a value pointer's %zu bytes changed during "
+                     "the read transaction",
+                     id, pin_size);
+        }
+        free(pin_copy);
+        birch_txn_abort(txn);
+        snap_release(s);
+        if (bad) {
+            atomic_store(&rd->failed, 1);
+            break;
+        }
+        pthread_mutex_lock(&rd->mu);
+        rd->verified++;
+        pthread_cond_broadcast(&rd->cv);
+        pthread_mutex_unlock(&rd->mu);
+    }
+    pthread_mutex_lock(&rd->mu);
+    pthread_cond_broadcast(&rd->cv);
+    pthread_mutex_unlock(&rd->mu);
+    return NULL;
+}
+
+/* ---- The writer ------------------------------------------------------------------ */
+
+typedef struct state {
+    const char *path;
+    birch_options opts;
+    uint64_t seed;
+    bt_rng r;
+    birch_db *db;
+    birch_table *t[NT];
+    size_t maxk;
+    uint32_t ps;
+    bt_model committed[NT], work[NT];
+    long ops, txns, commits, aborts, reopens;
+    size_t target;
+    reader rd;
+    unsigned char *key, *key2, *val;
+} state;
+
+#define FAIL(st, ...)                                                                    \
+    do {                                                                                 \
+        char msg_[ERRSZ + 128];                                                          \
+        snprintf(msg_, sizeof msg_, __VA_ARGS__);                                        \
+        ck_abort_msg("model test seed=%" PRIu64 " (rerun: BIRCH_SEED=%" PRIu64           \
+                     "), txn %ld, op %ld: %s",                                           \
+                     (st)->seed, (st)->seed, (st)->txns, (st)->ops, msg_);               \
+    } while (0)
+
+#define EXPECT_RC(st, expr, want)                                                        \
+    do {                                                                                 \
+        int rc_ = (expr), want_ = (want);                                                \
+        if (rc_ != want_)                                                                \
+            FAIL(st, "%s returned %d (%s), expected %d (%s)", #expr, rc_,                \
+                 birch_strerror(rc_), want_, birch_strerror(want_));                     \
+    } while (0)
+
+#define CHECK(st, call, ...)                                                             \
+    do {                                                                                 \
+        char err[ERRSZ];                                                                 \
+        if (call) FAIL(st, __VA_ARGS__);                                                 \
+    } while (0)
+
+static void reader_start(state *st)
+{
+    reader *rd = &st->rd;
+    rd->db = st->db;
+    for (int i = 0; i < NT; i++) rd->t[i] = st->t[i];
+    rd->seed = st->seed + (uint64_t)st->reopens;
+    rd->maxk = st->maxk;
+    atomic_store(&rd->stop, 0);
+    rd->verified = 0;
+    ck_assert_int_eq(pthread_create(&rd->th, NULL, reader_main, rd), 0);
+}
+
+static void reader_fail_check(state *st)
+{
+    if (atomic_load(&st->rd.failed)) FAIL(st, "%s", st->rd.fail);
+}
+
+/* Waits until the reader has checked at least one snapshot in this epoch
+ * (no timing involved), then stops it. */
+static void reader_stop(state *st)
+{
+    reader *rd = &st->rd;
+    pthread_mutex_lock(&rd->mu);
+    while (rd->verified == 0 && !atomic_load(&rd->failed)) pthread_cond_wait(&rd->cv, &rd->mu);
+    pthread_mutex_unlock(&rd->mu);
+    atomic_store(&rd->stop, 1);
+    pthread_join(rd->th, NULL);
+    reader_fail_check(st);
+}
+
+static void open_tables(state *st, int create)
+{
+    birch_txn *txn = bt_begin(st->db, create ? BIRCH_TXN_WRITE : BIRCH_TXN_READ);
+    for (int i = 0; i < NT; i++) st->t[i] = bt_table(txn, tnames[i], create ? BIRCH_CREATE : 0);
+    BT_OK(birch_txn_commit(txn));
+}
+
+/* Every record of both tables, both directions, and the counts. */
+static void full_verify(state *st, const char *when)
+{
+    birch_txn *txn = bt_begin(st->db, BIRCH_TXN_READ);
+    for (int i = 0; i < NT; i++) {
+        CHECK(st, check_count(err, txn, st->t[i], &st->committed[i]), "%s, table %s: %s", when,
+              tnames[i], err);
+        CHECK(st, check_walk(err, txn, st->t[i], &st->committed[i], W_FIRST, NULL, 0, -1),
+              "%s, table %s: %s", when, tnames[i], err);
+        CHECK(st, check_walk(err, txn, st->t[i], &st->committed[i], W_LAST, NULL, 0, -1),
+              "%s, table %s: %s", when, tnames[i], err);
+    }
+    birch_txn_abort(txn);
+}
+
+static void do_reopen(state *st)
+{
+    reader_stop(st);
+    int rc = birch_close(st->db);
+    if (rc) FAIL(st, "close returned %d (%s)", rc, birch_strerror(rc));
+    st->reopens++;
+    /* Mostly non-durable commits (fast); every third epoch durable ones. */
+    st->opts.durability = st->reopens % 3 == 0 ? BIRCH_DURABLE_FULL : BIRCH_DURABLE_NONE;
+    rc = birch_open(st->path, &st->opts, &st->db);
+    if (rc) FAIL(st, "reopen returned %d (%s)", rc, birch_strerror(rc));
+    char msg[1024] = "";
+    rc = birch_check(st->db, msg, sizeof msg);
+    if (rc) FAIL(st, "birch_check after reopen %ld returned %d: %s", st->reopens, rc, msg);
+    open_tables(st, 0);
+    full_verify(st, "after reopen");
+    ring_clear();
+    publish(bt_stat(st->db).txnid, st->committed);
+    reader_start(st);
+}
+
+/* One random operation inside the write transaction w. */
+static void one_op(state *st, birch_txn *w)
+{
+    bt_rng *r = &st->r;
+    int ti = (int)bt_below(r, NT);
+    birch_table *t = st->t[ti];
+    bt_model *m = &st->work[ti];
+    unsigned char *key = st->key, *val = st->val;
+    uint64_t op = bt_below(r, 100);
+    /* Steer the table size toward the target. */
+    if (op < 28 && m->n > st->target && bt_chance(r, 60)) op = 40;
+    else if (op >= 36 && op < 52 && m->n < st->target / 4 && bt_chance(r, 60)) op = 0;
+
+    if (op < 28) { /* put: insert or overwrite */
+        size_t kn = gen_key(r, m, st->maxk, key), vn = gen_vlen(r, st->ps);
+        bt_fill(r, val, vn);
+        EXPECT_RC(st, birch_put(w, t, bt_val(key, kn), bt_val(val, vn), 0), BIRCH_OK);
+        bt_model_put(m, key, kn, val, vn);
+        if (bt_chance(r, 30))
+            CHECK(st, check_get(err, w, t, m, key, kn, NULL), "after put: %s", err);
+    } else if (op < 33) { /* NOOVERWRITE */
+        size_t kn = gen_key(r, m, st->maxk, key), vn = gen_vlen(r, st->ps);
+        bt_fill(r, val, vn);
+        int exists = bt_model_get(m, key, kn) != NULL;
+        EXPECT_RC(st, birch_put(w, t, bt_val(key, kn), bt_val(val, vn), BIRCH_NOOVERWRITE),
+                  exists ? BIRCH_EXISTS : BIRCH_OK);
+        if (!exists) bt_model_put(m, key, kn, val, vn);
+    } else if (op < 36) { /* APPEND */
+        size_t kn, vn = gen_vlen(r, st->ps);
+        bt_fill(r, val, vn);
+        int ok = 1;
+        if (m->n && bt_chance(r, 30)) { /* an existing key: not after the last */
+            const bt_item *it = m->v[bt_below(r, m->n)];
+            memcpy(key, it->key, it->klen);
+            kn = it->klen;
+            ok = 0;
+        } else if (m->n) {
+            const bt_item *last = m->v[m->n - 1];
+            memcpy(key, last->key, last->klen);
+            kn = last->klen;
+            if (kn < st->maxk) {
+                key[kn++] = alpha[bt_below(r, sizeof alpha)];
+            } else {
+                ok = 0; /* the last key has the maximum length and ends in 0xff... */
+                for (size_t i = kn; i-- > 0;)
+                    if (key[i] != 0xff) {
+                        key[i]++;
+                        kn = i + 1;
+                        ok = 1;
+                        break;
+                    }
+            }
+        } else {
+            kn = gen_key(r, m, st->maxk, key);
+        }
+        EXPECT_RC(st, birch_put(w, t, bt_val(key, kn), bt_val(val, vn), BIRCH_APPEND),
+                  ok ? BIRCH_OK : BIRCH_EXISTS);
+        if (ok) bt_model_put(m, key, kn, val, vn);
+    } else if (op < 48) { /* delete an existing key */
+        if (!m->n) return;
+        const bt_item *it = m->v[bt_below(r, m->n)];
+        size_t kn = it->klen;
+        memcpy(key, it->key, kn);
+        EXPECT_RC(st, birch_del(w, t, bt_val(key, kn)), BIRCH_OK);
+        bt_model_del(m, key, kn);
+        if (bt_chance(r, 30))
+            CHECK(st, check_get(err, w, t, m, key, kn, NULL), "after del: %s", err);
+    } else if (op < 52) { /* delete any key */
+        size_t kn = gen_key(r, m, st->maxk, key);
+        int exists = bt_model_del(m, key, kn);
+        EXPECT_RC(st, birch_del(w, t, bt_val(key, kn)), exists ? BIRCH_OK : BIRCH_NOTFOUND);
+    } else if (op < 70) { /* get */
+        size_t kn = gen_key(r, m, st->maxk, key);
+        CHECK(st, check_get(err, w, t, m, key, kn, NULL), "table %s: %s", tnames[ti], err);
+    } else if (op < 80) { /* forward scan */
+        size_t kn = gen_key(r, m, st->maxk, key);
+        int mode = bt_chance(r, 80) ? W_SEEK_NEXT : W_FIRST;
+        CHECK(st, check_walk(err, w, t, m, mode, key, kn, (long)bt_range(r, 1, 60)),
+              "table %s: %s", tnames[ti], err);
+    } else if (op < 88) { /* reverse scan */
+        size_t kn = gen_key(r, m, st->maxk, key);
+        int mode = bt_chance(r, 80) ? W_SEEK_PREV : W_LAST;
+        CHECK(st, check_walk(err, w, t, m, mode, key, kn, (long)bt_range(r, 1, 60)),
+              "table %s: %s", tnames[ti], err);
+    } else if (op < 91) { /* count */
+        CHECK(st, check_count(err, w, t, m), "table %s: %s", tnames[ti], err);
+    } else if (op < 94) { /* a read transaction beside the writer sees the last commit */
+        birch_txn *rt = bt_begin(st->db, BIRCH_TXN_READ);
+        const bt_model *cm = &st->committed[ti];
+        for (int i = 0; i < 4; i++) {
+            size_t kn = gen_key(r, cm, st->maxk, key);
+            CHECK(st, check_get(err, rt, t, cm, key, kn, NULL), "read txn beside writer: %s",
+                  err);
+        }
+        size_t kn = gen_key(r, cm, st->maxk, key);
+        CHECK(st, check_walk(err, rt, t, cm, W_SEEK_NEXT, key, kn, 20),
+              "read txn beside writer: %s", err);
+        CHECK(st, check_count(err, rt, t, cm), "read txn beside writer: %s", err);
+        birch_txn_abort(rt);
+    } else { /* a cursor kept across a change continues from its key */
+        birch_cursor *c = NULL;
+        EXPECT_RC(st, birch_cursor_open(w, t, &c), BIRCH_OK);
+        size_t kn = gen_key(r, m, st->maxk, key);
+        size_t idx = bt_model_lower(m, key, kn, NULL);
+        int rc = birch_cursor_seek(c, bt_val(key, kn));
+        if (idx == m->n) {
+            if (rc != BIRCH_NOTFOUND) FAIL(st, "seek past the last key returned %d", rc);
+            birch_cursor_close(c);
+            return;
+        }
+        CHECK(st, check_at(err, c, m, idx, "seek before change"), "table %s: %s", tnames[ti],
+              err);
+        unsigned char *ck = st->key2; /* the cursor's key */
+        size_t ckn = m->v[idx]->klen;
+        memcpy(ck, m->v[idx]->key, ckn);
+        if (bt_chance(r, 50)) {
+            size_t k2 = gen_key(r, m, st->maxk, key), vn = gen_vlen(r, st->ps);
+            bt_fill(r, val, vn);
+            EXPECT_RC(st, birch_put(w, t, bt_val(key, k2), bt_val(val, vn), 0), BIRCH_OK);
+            bt_model_put(m, key, k2, val, vn);
+        } else {
+            const bt_item *it = bt_chance(r, 30) ? m->v[idx] : m->v[bt_below(r, m->n)];
+            size_t k2 = it->klen;
+            memcpy(key, it->key, k2);
+            EXPECT_RC(st, birch_del(w, t, bt_val(key, k2)), BIRCH_OK);
+            bt_model_del(m, key, k2);
+        }
+        int found;
+        size_t at = bt_model_lower(m, ck, ckn, &found);
+        if (found) {
+            CHECK(st, check_at(err, c, m, at, "cursor after change"), "table %s: %s",
+                  tnames[ti], err);
+        } else {
+            rc = birch_cursor_get(c, NULL, NULL);
+            if (rc != BIRCH_NOTFOUND)
+                FAIL(st, "cursor_get on a deleted record returned %d (%s)", rc,
+                     birch_strerror(rc));
+        }
+        int fwd = bt_chance(r, 50);
+        size_t want = fwd ? (found ? at + 1 : at) : at; /* at-1 for prev, checked below */
+        rc = fwd ? birch_cursor_next(c) : birch_cursor_prev(c);
+        if (fwd ? want >= m->n : at == 0) {
+            if (rc != BIRCH_NOTFOUND)
+                FAIL(st, "%s past the end after a change returned %d", fwd ? "next" : "prev", rc);
+        } else {
+            if (!fwd) want = at - 1;
+            if (rc != BIRCH_OK)
+                FAIL(st, "%s after a change returned %d (%s)", fwd ? "next" : "prev", rc,
+                     birch_strerror(rc));
+            CHECK(st, check_at(err, c, m, want, fwd ? "next after change" : "prev after change"),
+                  "table %s: %s", tnames[ti], err);
+        }
+        birch_cursor_close(c);
+    }
+}
+
+static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t seed,
+                      const char *tag)
+{
+    state *st = calloc(1, sizeof *st);
+    ck_assert_ptr_nonnull(st);
+    char *path = bt_path(tag);
+    st->path = path;
+    st->seed = seed;
+    st->r.s = seed;
+    st->opts = bt_opts_fast();
+    st->opts.page_size = ps;
+    if (map_reserve) st->opts.map_reserve = map_reserve;
+    pthread_mutex_init(&st->rd.mu, NULL);
+    pthread_cond_init(&st->rd.cv, NULL);
+    for (int i = 0; i < NT; i++) {
+        bt_model_init(&st->committed[i]);
+        bt_model_init(&st->work[i]);
+    }
+    st->db = bt_open(path, &st->opts);
+    st->ps = birch_page_size(st->db);
+    st->maxk = birch_max_key_size(st->db);
+    st->key = malloc(st->maxk + 1);
+    st->key2 = malloc(st->maxk + 1);
+    st->val = malloc(3 * (size_t)st->ps + 1);
+    open_tables(st, 1);
+    publish(bt_stat(st->db).txnid, st->committed);
+    reader_start(st);
+
+    while (st->ops < total) {
+        st->txns++;
+        if (st->txns % REOPEN_EVERY == 0) do_reopen(st);
+        /* Phases: grow to ~1500 records per table, shrink to ~150, and so on. */
+        st->target = (st->txns / 400) % 2 ? 150 : 1500;
+        reader_fail_check(st);
+        birch_txn *w = bt_begin(st->db, BIRCH_TXN_WRITE);
+        uint64_t id = birch_txn_id(w);
+        for (int i = 0; i < NT; i++) bt_model_copy(&st->work[i], &st->committed[i]);
+        long n = bt_chance(&st->r, 4) ? (long)bt_range(&st->r, 300, 1500)
+                                      : (long)bt_range(&st->r, 1, 120);
+        for (long i = 0; i < n; i++, st->ops++) one_op(st, w);
+        if (bt_chance(&st->r, 80)) {
+            publish(id, st->work); /* before the commit: the reader may see it at once */
+            int rc = birch_txn_commit(w);
+            if (rc) FAIL(st, "commit returned %d (%s)", rc, birch_strerror(rc));
+            for (int i = 0; i < NT; i++) {
+                bt_model tmp = st->committed[i];
+                st->committed[i] = st->work[i];
+                st->work[i] = tmp;
+            }
+            st->commits++;
+        } else {
+            birch_txn_abort(w);
+            st->aborts++;
+        }
+        for (int i = 0; i < NT; i++) bt_model_free(&st->work[i]);
+    }
+    reader_stop(st);
+    full_verify(st, "at the end");
+    BT_OK(birch_close(st->db));
+    st->db = bt_open(path, &st->opts);
+    bt_check(st->db);
+    open_tables(st, 0);
+    full_verify(st, "after the last reopen");
+    BT_OK(birch_close(st->db));
+    fprintf(stderr,
+            "model %s: seed %" PRIu64 ", %ld ops, %ld txns (%ld commits, %ld aborts), %ld reopens, "
+            "reader %ld rounds (%ld without snapshot)\n",
+            tag, seed, st->ops, st->txns, st->commits, st->aborts, st->reopens, st->rd.rounds,
+            st->rd.misses);
+    ring_clear();
+    for (int i = 0; i < NT; i++) {
+        bt_model_free(&st->committed[i]);
+        bt_model_free(&st->work[i]);
+    }
+    pthread_mutex_destroy(&st->rd.mu);
+    pthread_cond_destroy(&st->rd.cv);
+    free(st->key);
+    free(st->key2);
+    free(st->val);
+    free(st);
+    bt_remove(path);
+    free(path);
+}
+
+START_TEST(model_4k_pages)
+{
+    long ops = (long)bt_env_u64("BIRCH_MODEL_OPS", 200000);
+    run_model(4096, 0, ops, bt_seed(20240601), "model4k");
+}
+END_TEST
+
+/* Small pages make deep trees and many overflow runs; a 1 MiB map
+ * reservation makes the file outgrow the map while the reader runs. */
+START_TEST(model_512_pages_small_map)
+{
+    long ops = (long)bt_env_u64("BIRCH_MODEL_OPS", 200000) / 4;
+    run_model(512, 1 << 20, ops, bt_seed(20240602), "model512");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = bt_tcase("model");
+    tcase_add_test(tc, model_4k_pages);
+    tcase_add_test(tc, model_512_pages_small_map);
+    suite_add_tcase(s, tc);
+    return bt_run(s);
+}
