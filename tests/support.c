@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* ---- Running ------------------------------------------------------------ */
 
@@ -131,6 +132,42 @@ void bt_file_copy(const char *from, const char *to)
     close(fd);
     if (size) bt_file_write(to, buf, size, 0);
     free(buf);
+}
+
+/* ---- Meta pages --------------------------------------------------------- */
+
+void bt_meta_read(const char *path, int slot, bi_meta *m)
+{
+    bt_file_read(path, m, sizeof *m, 0);
+    uint32_t ps = m->page_size;
+    ck_assert_msg(ps >= BIRCH_MIN_PAGE_SIZE && ps <= BIRCH_MAX_PAGE_SIZE && !(ps & (ps - 1)),
+                  "meta 0 of %s records page size %u", path, ps);
+    if (slot) bt_file_read(path, m, sizeof *m, (uint64_t)ps);
+}
+
+void bt_meta_write(const char *path, int slot, bi_meta *m, int reseal)
+{
+    if (reseal) m->checksum = XXH3_64bits(m, offsetof(bi_meta, checksum));
+    bi_meta m0;
+    bt_file_read(path, &m0, sizeof m0, 0);
+    uint32_t ps = slot ? m0.page_size : 0;
+    bt_file_write(path, m, sizeof *m, (uint64_t)slot * ps);
+}
+
+int bt_meta_sealed(const bi_meta *m)
+{
+    return m->checksum == XXH3_64bits(m, offsetof(bi_meta, checksum));
+}
+
+int bt_meta_current(const char *path)
+{
+    bi_meta m0, m1;
+    bt_meta_read(path, 0, &m0);
+    bt_meta_read(path, 1, &m1);
+    int ok0 = bt_meta_sealed(&m0), ok1 = bt_meta_sealed(&m1);
+    ck_assert_msg(ok0 || ok1, "%s has no valid meta", path);
+    if (ok0 && (!ok1 || m0.txnid >= m1.txnid)) return 0;
+    return 1;
 }
 
 /* ---- PRNG --------------------------------------------------------------- */

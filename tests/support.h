@@ -15,6 +15,7 @@
 
 #include "birch.h"
 #include "io.h"
+#include "page.h"
 
 /* The engine's internal entry point (engine/internal.h). */
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **db);
@@ -71,6 +72,18 @@ void bt_file_read(const char *path, void *buf, size_t len, uint64_t off);
 void bt_file_write(const char *path, const void *buf, size_t len, uint64_t off);
 void bt_file_truncate(const char *path, uint64_t size);
 void bt_file_copy(const char *from, const char *to);
+
+/* ---- Meta pages (engine/page.h layout) --------------------------------- */
+
+/* Reads meta slot 0 or 1 of the file (slot 1 sits at offset page_size, as
+ * meta 0 records it). */
+void bt_meta_read(const char *path, int slot, bi_meta *m);
+/* Writes m to its slot, first resealing its checksum when reseal is set. */
+void bt_meta_write(const char *path, int slot, bi_meta *m, int reseal);
+/* 1 if m's checksum is right. */
+int bt_meta_sealed(const bi_meta *m);
+/* The slot of the current meta: the valid one with the higher txnid. */
+int bt_meta_current(const char *path);
 
 /* ---- PRNG (splitmix64) -------------------------------------------------- */
 

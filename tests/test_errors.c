@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
-
-#include "page.h"
 #include "support.h"
 
 /* ---- A database with known contents -------------------------------------- */
@@ -71,23 +68,6 @@ static unsigned char *slurp(const char *path, uint64_t *size)
     ck_assert_ptr_nonnull(b);
     bt_file_read(path, b, *size, 0);
     return b;
-}
-
-/* ---- Meta page editing ------------------------------------------------------ */
-
-static void meta_read(const char *path, int slot, bi_meta *m)
-{
-    bt_file_read(path, m, sizeof *m, 0);
-    uint32_t ps = m->page_size;
-    ck_assert_msg(ps >= BIRCH_MIN_PAGE_SIZE && ps <= BIRCH_MAX_PAGE_SIZE, "meta 0 page size %u",
-                  ps);
-    if (slot) bt_file_read(path, m, sizeof *m, (uint64_t)ps);
-}
-
-static void meta_write(const char *path, int slot, bi_meta *m, int reseal)
-{
-    if (reseal) m->checksum = XXH3_64bits(m, offsetof(bi_meta, checksum));
-    bt_file_write(path, m, sizeof *m, (uint64_t)slot * m->page_size);
 }
 
 /* ---- NOTFOUND -------------------------------------------------------------- */
@@ -366,11 +346,11 @@ START_TEST(err_version)
     bt_file_copy(path, copy);
     for (int slot = 0; slot < 2; slot++) {
         bi_meta m;
-        meta_read(path, slot, &m);
+        bt_meta_read(path, slot, &m);
         ck_assert_msg(memcmp(m.magic, BI_MAGIC, 8) == 0, "meta %d has no magic", slot);
         ck_assert_uint_eq(m.version, BI_FORMAT_VERSION);
         m.version = BI_FORMAT_VERSION + 1;
-        meta_write(path, slot, &m, 1);
+        bt_meta_write(path, slot, &m, 1);
     }
     birch_db *db = NULL;
     BT_RC(birch_open(path, &o, &db), BIRCH_EVERSION);
@@ -380,9 +360,9 @@ START_TEST(err_version)
     /* Version 0 is unknown too. */
     for (int slot = 0; slot < 2; slot++) {
         bi_meta m;
-        meta_read(path, slot, &m);
+        bt_meta_read(path, slot, &m);
         m.version = 0;
-        meta_write(path, slot, &m, 1);
+        bt_meta_write(path, slot, &m, 1);
     }
     BT_RC(birch_open(path, &o, &db), BIRCH_EVERSION);
     /* The untouched copy is fine. */
@@ -403,16 +383,16 @@ START_TEST(err_corrupt_both_metas)
     make_base(path, &o);
     /* One damaged meta: the other one is used. */
     bi_meta m;
-    meta_read(path, 0, &m);
+    bt_meta_read(path, 0, &m);
     m.txnid ^= 0x10; /* checksum no longer matches */
-    meta_write(path, 0, &m, 0);
+    bt_meta_write(path, 0, &m, 0);
     birch_db *db = NULL;
     int rc = birch_open(path, &o, &db);
     if (rc == BIRCH_OK) BT_OK(birch_close(db));
     /* Both damaged: ECORRUPT, for read-write and read-only opens. */
-    meta_read(path, 1, &m);
+    bt_meta_read(path, 1, &m);
     m.npages ^= 0x1000;
-    meta_write(path, 1, &m, 0);
+    bt_meta_write(path, 1, &m, 0);
     BT_RC(birch_open(path, &o, &db), BIRCH_ECORRUPT);
     birch_options ro = bt_opts();
     ro.read_only = 1;
@@ -436,9 +416,9 @@ START_TEST(err_corrupt_meta_past_end)
     uint64_t size = bt_file_size(path);
     for (int slot = 0; slot < 2; slot++) {
         bi_meta m;
-        meta_read(path, slot, &m);
+        bt_meta_read(path, slot, &m);
         m.npages = size / m.page_size + 100; /* valid checksum, impossible count */
-        meta_write(path, slot, &m, 1);
+        bt_meta_write(path, slot, &m, 1);
     }
     birch_db *db = NULL;
     BT_RC(birch_open(path, &o, &db), BIRCH_ECORRUPT);
