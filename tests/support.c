@@ -438,6 +438,174 @@ int bt_model_del(bt_model *m, const void *k, size_t kn)
     return 1;
 }
 
+/* ---- Versioned data ------------------------------------------------------- */
+
+size_t bt_vkey(int i, unsigned char *k)
+{
+    k[0] = (unsigned char)(i >> 24);
+    k[1] = (unsigned char)(i >> 16);
+    k[2] = (unsigned char)(i >> 8);
+    k[3] = (unsigned char)i;
+    size_t extra = (size_t)(i % 37);
+    bt_pattern(k + 4, extra, (uint64_t)i);
+    return 4 + extra;
+}
+
+int bt_vpresent(int i, uint64_t v) { return (i + v) % 5 != 0; }
+
+size_t bt_vlen(int i, uint64_t v, uint32_t ps)
+{
+    uint64_t h = bt_mix((uint64_t)i * 1000003u + v * 7919u);
+    switch (h % 10) {
+    case 0: return 0;
+    case 1: case 2: case 3: case 4: return (size_t)(h >> 8) % 64;
+    case 5: case 6: case 7: return 64 + (size_t)(h >> 8) % (ps / 2);
+    case 8: return ps + (size_t)(h >> 8) % ps;
+    default: return 2 * (size_t)ps + (size_t)(h >> 8) % (ps + 1);
+    }
+}
+
+uint64_t bt_vseed(int i, uint64_t v) { return bt_mix(((uint64_t)i << 32) ^ v ^ 0xabcdefull); }
+
+void bt_vwrite(birch_db *db, int nk, uint64_t v)
+{
+    uint32_t ps = birch_page_size(db);
+    unsigned char k[64];
+    unsigned char *val = malloc(3 * (size_t)ps + 1);
+    ck_assert_ptr_nonnull(val);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "data", BIRCH_CREATE);
+    for (int i = 0; i < nk; i++) {
+        size_t kn = bt_vkey(i, k);
+        if (bt_vpresent(i, v)) {
+            size_t vn = bt_vlen(i, v, ps);
+            bt_pattern(val, vn, bt_vseed(i, v));
+            bt_put(w, t, k, kn, val, vn);
+        } else {
+            int rc = birch_del(w, t, bt_val(k, kn));
+            ck_assert_msg(rc == BIRCH_OK || rc == BIRCH_NOTFOUND, "del returned %d", rc);
+        }
+    }
+    birch_table *vt = bt_table(w, "ver", BIRCH_CREATE);
+    bt_put(w, vt, "v", 1, &v, sizeof v);
+    BT_OK(birch_txn_commit(w));
+    free(val);
+}
+
+int bt_vversion(birch_txn *txn, uint64_t *v, char *err, size_t errsz)
+{
+    birch_table *vt = NULL;
+    int rc = birch_table_open(txn, "ver", 0, &vt);
+    birch_val out = {NULL, 0};
+    if (rc == BIRCH_OK) rc = birch_get(txn, vt, bt_val("v", 1), &out);
+    if (rc != BIRCH_OK || out.size != sizeof *v) {
+        snprintf(err, errsz, "version key: rc %d, size %zu", rc, out.size);
+        return 0;
+    }
+    memcpy(v, out.data, sizeof *v);
+    return 1;
+}
+
+static int vcheck_val(const birch_val *got, int i, uint64_t v, uint32_t ps, const char *how,
+                      char *err, size_t errsz)
+{
+    size_t vn = bt_vlen(i, v, ps);
+    if (got->size != vn) {
+        snprintf(err, errsz, "version %" PRIu64 ", key %d (%s): %zu bytes, expected %zu", v, i,
+                 how, got->size, vn);
+        return 1;
+    }
+    long d = bt_pattern_diff(got->data, vn, bt_vseed(i, v));
+    if (d >= 0) {
+        snprintf(err, errsz, "version %" PRIu64 ", key %d (%s): byte %ld of %zu differs", v, i,
+                 how, d, vn);
+        return 1;
+    }
+    if (!BT_ALIGNED(got->data)) {
+        snprintf(err, errsz, "version %" PRIu64 ", key %d (%s): pointer %p not aligned", v, i,
+                 how, got->data);
+        return 1;
+    }
+    return 0;
+}
+
+int bt_vverify(birch_txn *txn, uint32_t ps, int nk, uint64_t v, char *err, size_t errsz)
+{
+    birch_table *t = NULL;
+    int rc = birch_table_open(txn, "data", 0, &t);
+    if (rc) {
+        snprintf(err, errsz, "version %" PRIu64 ": table_open returned %d", v, rc);
+        return 1;
+    }
+    unsigned char k[64];
+    uint64_t present = 0;
+    for (int i = 0; i < nk; i++) {
+        size_t kn = bt_vkey(i, k);
+        birch_val got = {NULL, 0};
+        rc = birch_get(txn, t, bt_val(k, kn), &got);
+        if (!bt_vpresent(i, v)) {
+            if (rc != BIRCH_NOTFOUND) {
+                snprintf(err, errsz, "version %" PRIu64 ", key %d: get of a deleted key gave %d",
+                         v, i, rc);
+                return 1;
+            }
+            continue;
+        }
+        present++;
+        if (rc != BIRCH_OK) {
+            snprintf(err, errsz, "version %" PRIu64 ", key %d: get returned %d", v, i, rc);
+            return 1;
+        }
+        if (vcheck_val(&got, i, v, ps, "get", err, errsz)) return 1;
+    }
+    uint64_t cnt = 0;
+    rc = birch_count(txn, t, &cnt);
+    if (rc || cnt != present) {
+        snprintf(err, errsz, "version %" PRIu64 ": count %" PRIu64 " (rc %d), expected %" PRIu64,
+                 v, cnt, rc, present);
+        return 1;
+    }
+    birch_cursor *c = NULL;
+    rc = birch_cursor_open(txn, t, &c);
+    if (rc) {
+        snprintf(err, errsz, "cursor_open returned %d", rc);
+        return 1;
+    }
+    for (int dir = 0; dir < 2; dir++) {
+        int i = dir ? nk - 1 : 0;
+        rc = dir ? birch_cursor_last(c) : birch_cursor_first(c);
+        for (;;) {
+            while (i >= 0 && i < nk && !bt_vpresent(i, v)) i += dir ? -1 : 1;
+            if (i < 0 || i >= nk) {
+                if (rc != BIRCH_NOTFOUND) {
+                    snprintf(err, errsz, "version %" PRIu64 ": scan went past the end (%d)", v,
+                             rc);
+                    birch_cursor_close(c);
+                    return 1;
+                }
+                break;
+            }
+            birch_val key = {NULL, 0}, val = {NULL, 0};
+            if (rc == BIRCH_OK) rc = birch_cursor_get(c, &key, &val);
+            size_t kn = bt_vkey(i, k);
+            if (rc != BIRCH_OK || key.size != kn || memcmp(key.data, k, kn) != 0) {
+                snprintf(err, errsz, "version %" PRIu64 ": %s scan at key %d: rc %d, key size %zu",
+                         v, dir ? "reverse" : "forward", i, rc, key.size);
+                birch_cursor_close(c);
+                return 1;
+            }
+            if (vcheck_val(&val, i, v, ps, dir ? "reverse scan" : "scan", err, errsz)) {
+                birch_cursor_close(c);
+                return 1;
+            }
+            rc = dir ? birch_cursor_prev(c) : birch_cursor_next(c);
+            i += dir ? -1 : 1;
+        }
+    }
+    birch_cursor_close(c);
+    return 0;
+}
+
 /* ---- Fault injection ---------------------------------------------------- */
 
 /* The wrapper's file: the posix file and the fault settings. */

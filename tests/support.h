@@ -173,6 +173,24 @@ void bt_model_put(bt_model *m, const void *k, size_t kn, const void *v, size_t v
 /* 1 if the key was there. */
 int bt_model_del(bt_model *m, const void *k, size_t kn);
 
+/* ---- Versioned data for snapshot tests --------------------------------- */
+
+/* Table "data" holds nk keys at version v: key i is present iff
+ * (i + v) % 5 != 0, with bt_vlen(i, v) bytes of bt_pattern(bt_vseed(i, v))
+ * (0 bytes to 3 pages).  Table "ver" holds key "v" -> v (8 bytes).  Every
+ * version changes every value, so each commit frees the previous pages. */
+size_t bt_vkey(int i, unsigned char *k); /* keys of 4..40 bytes, in order of i */
+int bt_vpresent(int i, uint64_t v);
+size_t bt_vlen(int i, uint64_t v, uint32_t ps);
+uint64_t bt_vseed(int i, uint64_t v);
+/* Writes version v in one transaction (asserting success). */
+void bt_vwrite(birch_db *db, int nk, uint64_t v);
+/* The version a transaction sees; 0 and an error message on failure. */
+int bt_vversion(birch_txn *txn, uint64_t *v, char *err, size_t errsz);
+/* Checks that txn sees version v exactly (gets, count, both scans); 0 if
+ * so, else 1 and a message in err.  Usable from any thread. */
+int bt_vverify(birch_txn *txn, uint32_t ps, int nk, uint64_t v, char *err, size_t errsz);
+
 /* ---- Fault injection ---------------------------------------------------- */
 
 /* Wraps bi_io_posix.  Each fail_* countdown, when set to N > 0, makes the Nth
