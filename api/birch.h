@@ -125,7 +125,7 @@ void birch_options_init(birch_options *opts);
  * file) when missing unless opts->read_only.  opts may be NULL for defaults.
  * On success *db is a handle to close with birch_close.
  * Errors: BIRCH_EINVAL (NULL path/db, bad option), BIRCH_ENOTDB (not a birch
- * file), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
+ * file, or an empty file opened read-only), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
  * points past the end of the file), BIRCH_EBUSY (locked by another handle),
  * BIRCH_EIO, BIRCH_ENOMEM. */
 int birch_open(const char *path, const birch_options *opts, birch_db **db);
@@ -199,8 +199,10 @@ const char *birch_table_name(const birch_table *t);
  * BIRCH_EXISTS; lets sorted bulk loads fill pages completely).
  * Errors: BIRCH_EKEYSIZE, BIRCH_EVALSIZE, BIRCH_EXISTS, BIRCH_EREADONLY,
  * BIRCH_EFULL, BIRCH_ENOMEM, BIRCH_ETXN, BIRCH_NOTFOUND (table dropped).
- * After an error other than EKEYSIZE/EVALSIZE/EXISTS/EINVAL the transaction
- * refuses further writes with BIRCH_ETXN and can only be aborted. */
+ * Refusals decided before anything changed (EINVAL, EKEYSIZE, EVALSIZE,
+ * EXISTS, EREADONLY, NOTFOUND) leave the transaction usable; after a
+ * failure during the change (ENOMEM, EFULL, ECORRUPT) the transaction
+ * refuses everything with BIRCH_ETXN and can only be aborted. */
 int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags);
 
 /* Looks key up.  On success *val points at the stored value (8-byte
@@ -208,7 +210,7 @@ int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsi
  * absent. */
 int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val);
 
-/* Deletes key.  BIRCH_NOTFOUND if absent. */
+/* Deletes key.  BIRCH_NOTFOUND if absent.  Errors as for birch_put. */
 int birch_del(birch_txn *txn, birch_table *t, birch_val key);
 
 /* Number of records in the table, in O(1). */
@@ -240,9 +242,11 @@ void birch_cursor_close(birch_cursor *cur);
 
 /* ---- Maintenance ------------------------------------------------------ */
 
-/* Checks the whole file against the last committed state: both meta
- * checksums, every table's key order, page bounds, fill and depth, the free
- * list, no page referenced twice, every page accounted for.  Returns
+/* Checks the whole file against the last committed state: the checksum of
+ * the meta page that holds it; every tree (catalog, free list, each table):
+ * page headers, levels and depth, node bounds with no overlap, key order
+ * within and across pages, no empty page but an empty root, record counts;
+ * no page referenced twice; every page in use or free.  Returns
  * BIRCH_OK, or BIRCH_ECORRUPT with a message naming the page and the
  * problem in msg (which may be NULL). */
 int birch_check(birch_db *db, char *msg, size_t msg_size);

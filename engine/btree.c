@@ -321,7 +321,9 @@ static int push_up(birch_txn *txn, bi_tree *tree, bi_path *path, int d,
     if (!buf) return BIRCH_ENOMEM;
     make_bnode(buf, right, sep, seplen);
     int rc;
-    if (d == 0) {
+    if (d == 0 && bi_level(path->pg[0]) + 1u >= BI_MAX_DEPTH) {
+        rc = BIRCH_EFULL; /* deeper trees would be read as corrupt */
+    } else if (d == 0) {
         uint64_t rootno;
         uint8_t *root;
         rc = bi_page_alloc(txn, 1, &rootno, &root);

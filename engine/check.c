@@ -24,6 +24,7 @@ struct chk {
     uint64_t entries;    /* leaf entries of the tree being walked */
     uint64_t free_pages; /* pages listed by the free tree */
     entry_fn on_entry;
+    uint32_t *spans;     /* per page: node offset << 16 | node size / 8 */
     char *msg;
     size_t msg_size;
 };
@@ -57,18 +58,40 @@ typedef struct range {
     size_t lolen, hilen;
 } range;
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The nodes must tile [upper, page end) exactly: sorted by offset, each
+ * ends where the next begins.  spans[i] = offset << 16 | size / 8. */
+static int check_tiling(chk *c, uint8_t *p, uint64_t pgno, unsigned n)
+{
+    qsort(c->spans, n, sizeof *c->spans, cmp_u32);
+    uint64_t at = bi_hdr(p)->upper;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t off = c->spans[i] >> 16, size = (uint64_t)(c->spans[i] & 0xffff) * 8;
+        if (off != at) return fail(c, "page %llu: nodes overlap or leave a gap at offset %llu",
+                                   (unsigned long long)pgno, (unsigned long long)at);
+        at = off + size;
+    }
+    if (at != c->txn->db->psize) return fail(c, "page %llu: nodes do not reach the page end", (unsigned long long)pgno);
+    return BIRCH_OK;
+}
+
 /* Slots: in bounds, heads right, keys ascending and inside the range. */
 static int check_slots(chk *c, uint8_t *p, uint64_t pgno, const range *r)
 {
     unsigned n = bi_nkeys(p);
     int branch = !bi_is_leaf(p);
-    size_t bytes = 0;
     for (unsigned i = 0; i < n; i++) {
         if (bi_slot_ok(c->txn, p, i)) return fail(c, "page %llu: slot %u out of bounds", (unsigned long long)pgno, i);
         const uint8_t *k = bi_node_key(p, i);
         size_t kl = bi_node_klen(p, i);
-        bytes += bi_is_leaf(p) ? bi_lnode_size(kl, bi_leaf_node(p, i)->vlen, bi_leaf_node(p, i)->flags & BI_N_BIG)
-                               : bi_bnode_size(kl);
+        size_t size = branch ? bi_bnode_size(kl)
+                             : bi_lnode_size(kl, bi_leaf_node(p, i)->vlen, bi_leaf_node(p, i)->flags & BI_N_BIG);
+        c->spans[i] = (uint32_t)bi_slots(p)[i].off << 16 | (uint32_t)(size / 8);
         if (branch && i == 0) {
             if (kl) return fail(c, "page %llu: first branch key is not empty", (unsigned long long)pgno);
             continue;
@@ -84,9 +107,7 @@ static int check_slots(chk *c, uint8_t *p, uint64_t pgno, const range *r)
         if ((r->lo && bi_key_cmp(k, kl, r->lo, r->lolen) < 0) || (r->hi && bi_key_cmp(k, kl, r->hi, r->hilen) >= 0))
             return fail(c, "page %llu: key %u outside the range its parent gives", (unsigned long long)pgno, i);
     }
-    if (bytes != c->txn->db->psize - bi_hdr(p)->upper)
-        return fail(c, "page %llu: nodes overlap or leave gaps", (unsigned long long)pgno);
-    return BIRCH_OK;
+    return check_tiling(c, p, pgno, n);
 }
 
 static int check_leaf(chk *c, uint8_t *p, uint64_t pgno)
@@ -227,9 +248,11 @@ int birch_check(birch_db *db, char *msg, size_t msg_size)
     if (rc) return rc;
     chk c = {.txn = txn, .npages = txn->meta.npages, .msg = msg, .msg_size = msg_size};
     c.seen = calloc(c.npages / 8 + 1, 1);
-    rc = c.seen ? run(&c) : BIRCH_ENOMEM;
+    c.spans = malloc(db->psize / BI_SLOT * sizeof *c.spans);
+    rc = c.seen && c.spans ? run(&c) : BIRCH_ENOMEM;
     if (rc == BIRCH_OK && msg && msg_size) snprintf(msg, msg_size, "ok: %llu pages checked", (unsigned long long)c.npages);
     free(c.seen);
+    free(c.spans);
     birch_txn_abort(txn);
     return rc;
 }

@@ -132,7 +132,16 @@ static int save(birch_txn *txn)
 {
     uint8_t key[8];
     put_be64(key, birch_txn_id(txn));
-    size_t slack = 2 * BI_MAX_DEPTH + 8;
+    /* A put copies at most one path (depth pages freed) and splits at
+     * most one page per level. */
+    size_t depth = 0;
+    if (txn->meta.freetree.root) {
+        uint8_t *root;
+        int rc = bi_page_read(txn, txn->meta.freetree.root, -1, &root);
+        if (rc) return rc;
+        depth = bi_level(root) + 1u;
+    }
+    size_t slack = 2 * depth + 4;
     for (;;) {
         size_t cap = txn->pending.n + txn->avail.n + slack;
         if (cap > BIRCH_MAX_VALUE_SIZE / 8) return BIRCH_EFULL;

@@ -137,11 +137,15 @@ static int take_run(bi_pgvec *av, uint32_t n, uint64_t *pgno)
         *pgno = av->v[--av->n];
         return 1;
     }
-    for (size_t i = 0; i + n <= av->n; i++) {
-        /* descending: v[i+n-1] is the lowest; a run has v[i] - v[i+n-1] == n-1 */
-        if (av->v[i] - av->v[i + n - 1] == n - 1) {
-            *pgno = av->v[i + n - 1];
-            memmove(av->v + i, av->v + i + n, (av->n - i - n) * sizeof *av->v);
+    /* One pass over the descending vector, counting the current run of
+     * consecutive numbers; duplicates (a damaged free list) break a run. */
+    size_t len = 1;
+    for (size_t i = 1; i < av->n && len < n; i++) {
+        len = av->v[i - 1] == av->v[i] + 1 ? len + 1 : 1;
+        if (len == n) {
+            size_t first = i + 1 - n;
+            *pgno = av->v[i];
+            memmove(av->v + first, av->v + i + 1, (av->n - i - 1) * sizeof *av->v);
             av->n -= n;
             return 1;
         }
