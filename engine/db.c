@@ -101,7 +101,8 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
     }
     if (rc == BIRCH_OK) rc = io->ops->lock(db->file, !opts->read_only);
     if (rc == BIRCH_OK) {
-        bi_boot_id(db->boot_id);
+        if (io->ops->boot_id) io->ops->boot_id(io->ctx, db->boot_id);
+        else bi_boot_id(db->boot_id);
         rc = load(db);
     }
     if (rc) {
