@@ -113,6 +113,7 @@ run_config() {
     if ! configure "$dir" "${ARGS[@]}" || ! cmake --build "$dir" -j"$JOBS"; then
         SUMMARY+=("$name: FAIL (build)")
         FAILED_CONFIGS=$((FAILED_CONFIGS + 1))
+        TOTAL_FAILED=$((TOTAL_FAILED + 1)) # counted as one failure
         return 0
     fi
 
@@ -128,14 +129,13 @@ run_config() {
     local rc=0
     ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$JOBS" \
         --timeout 1200 2>&1 | tee "$log" || rc=$?
-    # "100% tests passed, 0 tests failed out of 12"
-    local line passed=0 failed=0 total
-    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
-    if [ -n "$line" ]; then
-        failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
-        total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
-        passed=$((total - failed))
-    fi
+    # Count the test programs from ctest's result lines, e.g.
+    #   " 3/11 Test  #3: test_cursor ......   Passed    1.47 sec"
+    #   " 4/11 Test  #2: test_check .......***Failed    2.39 sec"
+    # leaving out the fixture that resets the test directories.
+    local passed failed
+    passed=$(grep -cE 'Test +#[0-9]+: test_[^ ]+ .* Passed ' "$log" || true)
+    failed=$(grep -cE 'Test +#[0-9]+: test_[^ ]+ .*\*\*\*' "$log" || true)
     TOTAL_PASSED=$((TOTAL_PASSED + passed))
     TOTAL_FAILED=$((TOTAL_FAILED + failed))
     local secs=$((SECONDS - start))
