@@ -51,6 +51,7 @@ static void destroy(birch_db *db)
     free(db->readers);
     pthread_mutex_destroy(&db->lock);
     pthread_mutex_destroy(&db->write_lock);
+    pthread_cond_destroy(&db->write_cv);
     pthread_mutex_destroy(&db->table_lock);
     free(db);
 }
@@ -90,6 +91,7 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
     db->opts = *opts;
     pthread_mutex_init(&db->lock, NULL);
     pthread_mutex_init(&db->write_lock, NULL);
+    pthread_cond_init(&db->write_cv, NULL);
     pthread_mutex_init(&db->table_lock, NULL);
     db->max_readers = opts->max_readers;
     db->readers = malloc(db->max_readers * sizeof *db->readers);

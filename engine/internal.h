@@ -65,7 +65,12 @@ struct birch_db {
     unsigned live_txns;
     int failed;           /* an I/O error left the file state unknown: reopen */
 
-    pthread_mutex_t write_lock; /* held by the write transaction */
+    /* The writer gate.  A flag under a mutex, not a held mutex, because a
+     * write transaction may end on another thread than the one that began
+     * it, and a mutex must be unlocked by its owner. */
+    pthread_mutex_t write_lock;
+    pthread_cond_t write_cv;
+    int writer_active;
     unsigned weak_commits;      /* commits since the last durable meta */
     uint64_t weak_freed;        /* pages those commits freed */
 

@@ -80,19 +80,31 @@ static int snapshot(birch_db *db, birch_txn *txn)
     return rc;
 }
 
-/* Takes the writer lock, unless the database must not be written. */
+static void unlock_writer(birch_db *db)
+{
+    pthread_mutex_lock(&db->write_lock);
+    db->writer_active = 0;
+    pthread_cond_signal(&db->write_cv);
+    pthread_mutex_unlock(&db->write_lock);
+}
+
+/* Becomes the writer (waiting, or BIRCH_EBUSY with BIRCH_TXN_TRY), unless
+ * an earlier I/O error forbids writing. */
 static int lock_writer(birch_db *db, unsigned flags)
 {
-    if (flags & BIRCH_TXN_TRY) {
-        if (pthread_mutex_trylock(&db->write_lock)) return BIRCH_EBUSY;
-    } else {
-        pthread_mutex_lock(&db->write_lock);
+    pthread_mutex_lock(&db->write_lock);
+    if (db->writer_active && (flags & BIRCH_TXN_TRY)) {
+        pthread_mutex_unlock(&db->write_lock);
+        return BIRCH_EBUSY;
     }
+    while (db->writer_active) pthread_cond_wait(&db->write_cv, &db->write_lock);
+    db->writer_active = 1;
+    pthread_mutex_unlock(&db->write_lock);
     pthread_mutex_lock(&db->lock);
     int failed = db->failed;
     pthread_mutex_unlock(&db->lock);
     if (failed) {
-        pthread_mutex_unlock(&db->write_lock);
+        unlock_writer(db);
         return BIRCH_EIO;
     }
     return BIRCH_OK;
@@ -147,7 +159,7 @@ static void finish(birch_txn *txn)
     pthread_mutex_unlock(&db->lock);
     if (txn->write) {
         bi_pager_release(txn);
-        pthread_mutex_unlock(&db->write_lock);
+        unlock_writer(db);
     }
     free(txn->ts);
     free(txn);
