@@ -94,7 +94,7 @@ static void grow(birch_db *db, int mb, int *next)
 START_TEST(reader_pointers_survive_growth)
 {
     char *path = bt_path("growth");
-    birch_options o = bt_opts_fast();
+    birch_options o = bt_opts(); /* durable: freed pages are reusable at once */
     o.map_reserve = 1 << 20;
     birch_db *db = bt_open(path, &o);
     birch_table *t;
@@ -169,7 +169,7 @@ START_TEST(readers_from_every_map)
 {
     enum { NR = 8 };
     char *path = bt_path("growth-many");
-    birch_options o = bt_opts_fast();
+    birch_options o = bt_opts();
     o.map_reserve = 1 << 20;
     birch_db *db = bt_open(path, &o);
     birch_table *t;

@@ -304,7 +304,9 @@ typedef struct reader {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     long verified; /* rounds checked against a snapshot in this epoch (mu) */
-    long rounds, misses;
+    long commits;  /* writer's commits so far (mu) */
+    int draining;  /* the writer waits for this epoch to end (mu) */
+    long rounds, misses, holds;
 } reader;
 
 static void *reader_main(void *arg)
@@ -336,7 +338,28 @@ static void *reader_main(void *arg)
         unsigned char *pin_copy = NULL;
         size_t pin_size = 0;
         int n = (int)bt_range(&r, 1, 12);
+        /* Some rounds hold their snapshot while the writer commits 2 to 12
+         * more times (freeing, and with durable commits reusing, pages),
+         * then walk all of it. */
+        int hold_at = bt_chance(&r, 10) ? n / 2 : -1;
         for (int i = 0; i < n && !bad; i++) {
+            if (i == hold_at) {
+                pthread_mutex_lock(&rd->mu);
+                long until = rd->commits + (long)bt_range(&r, 2, 12);
+                while (rd->commits < until && !rd->draining && !atomic_load(&rd->stop))
+                    pthread_cond_wait(&rd->cv, &rd->mu);
+                pthread_mutex_unlock(&rd->mu);
+                rd->holds++;
+                /* After holding, the whole snapshot once more. */
+                for (int ti = 0; ti < NT && !bad; ti++) {
+                    bad = check_walk(err, txn, rd->t[ti], &s->m[ti], W_FIRST, NULL, 0, -1);
+                    if (bad)
+                        snprintf(rd->fail, sizeof rd->fail,
+                                 "reader, snapshot %" PRIu64 " held across commits, table %s: %s",
+                                 id, tnames[ti], err);
+                }
+                if (bad) break;
+            }
             int ti = (int)bt_below(&r, NT);
             const bt_model *m = &s->m[ti];
             size_t kn;
@@ -452,6 +475,7 @@ static void reader_start(state *st)
     rd->maxk = st->maxk;
     atomic_store(&rd->stop, 0);
     rd->verified = 0;
+    rd->draining = 0;
     ck_assert_int_eq(pthread_create(&rd->th, NULL, reader_main, rd), 0);
 }
 
@@ -466,6 +490,8 @@ static void reader_stop(state *st)
 {
     reader *rd = &st->rd;
     pthread_mutex_lock(&rd->mu);
+    rd->draining = 1;
+    pthread_cond_broadcast(&rd->cv);
     while (rd->verified == 0 && !atomic_load(&rd->failed)) pthread_cond_wait(&rd->cv, &rd->mu);
     pthread_mutex_unlock(&rd->mu);
     atomic_store(&rd->stop, 1);
@@ -501,8 +527,9 @@ static void do_reopen(state *st)
     int rc = birch_close(st->db);
     if (rc) FAIL(st, "close returned %d (%s)", rc, birch_strerror(rc));
     st->reopens++;
-    /* Mostly non-durable commits (fast); every third epoch durable ones. */
-    st->opts.durability = st->reopens % 3 == 0 ? BIRCH_DURABLE_FULL : BIRCH_DURABLE_NONE;
+    /* Non-durable commits (fast) and durable ones (freed pages are reused
+     * at once, which is what snapshots must survive) in alternate epochs. */
+    st->opts.durability = st->reopens % 2 ? BIRCH_DURABLE_FULL : BIRCH_DURABLE_NONE;
     rc = birch_open(st->path, &st->opts, &st->db);
     if (rc) FAIL(st, "reopen returned %d (%s)", rc, birch_strerror(rc));
     char msg[1024] = "";
@@ -721,6 +748,10 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
                 st->work[i] = tmp;
             }
             st->commits++;
+            pthread_mutex_lock(&st->rd.mu);
+            st->rd.commits++;
+            pthread_cond_broadcast(&st->rd.cv);
+            pthread_mutex_unlock(&st->rd.mu);
         } else {
             birch_txn_abort(w);
             st->aborts++;
@@ -737,9 +768,9 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
     BT_OK(birch_close(st->db));
     fprintf(stderr,
             "model %s: seed %" PRIu64 ", %ld ops, %ld txns (%ld commits, %ld aborts), %ld reopens, "
-            "reader %ld rounds (%ld without snapshot)\n",
+            "reader %ld rounds (%ld without snapshot, %ld held across commits)\n",
             tag, seed, st->ops, st->txns, st->commits, st->aborts, st->reopens, st->rd.rounds,
-            st->rd.misses);
+            st->rd.misses, st->rd.holds);
     ring_clear();
     for (int i = 0; i < NT; i++) {
         bt_model_free(&st->committed[i]);

@@ -147,10 +147,13 @@ static void *lockstep_reader(void *arg)
     return NULL;
 }
 
-START_TEST(snapshot_reader_thread_lockstep)
+/* Durable commits make freed pages reusable at once (unless a snapshot
+ * still needs them); non-durable ones defer reuse to checkpoints.  Both. */
+static void lockstep_run(int durability)
 {
     char *path = bt_path("lockstep");
-    birch_options o = bt_opts_fast();
+    birch_options o = bt_opts();
+    o.durability = durability;
     birch_db *db = bt_open(path, &o);
     lockstep ls = {.db = db, .ps = birch_page_size(db), .rounds = 25};
     pthread_barrier_init(&ls.b, NULL, 2);
@@ -173,6 +176,11 @@ START_TEST(snapshot_reader_thread_lockstep)
     bt_remove(path);
     free(path);
 }
+
+START_TEST(snapshot_reader_thread_lockstep) { lockstep_run(BIRCH_DURABLE_FULL); }
+END_TEST
+
+START_TEST(snapshot_reader_thread_lockstep_nosync) { lockstep_run(BIRCH_DURABLE_NONE); }
 END_TEST
 
 /* ---- Snapshot isolation, free-running readers ------------------------------ */
@@ -236,7 +244,7 @@ static void *freerun_reader(void *arg)
 START_TEST(snapshot_free_running_readers)
 {
     char *path = bt_path("freerun");
-    birch_options o = bt_opts_fast();
+    birch_options o = bt_opts();
     birch_db *db = bt_open(path, &o);
     freerun fr = {.db = db, .ps = birch_page_size(db)};
     pthread_mutex_init(&fr.mu, NULL);
@@ -300,7 +308,7 @@ static void *growth_reader(void *arg)
 START_TEST(growth_with_reader_thread)
 {
     char *path = bt_path("growth-thread");
-    birch_options o = bt_opts_fast();
+    birch_options o = bt_opts(); /* durable: freed pages are reusable at once */
     o.map_reserve = 1 << 20;
     birch_db *db = bt_open(path, &o);
     growth g = {.db = db, .ps = birch_page_size(db)};
@@ -614,6 +622,7 @@ int main(void)
     Suite *s = suite_create("threads");
     TCase *tc = bt_tcase("threads");
     tcase_add_test(tc, snapshot_reader_thread_lockstep);
+    tcase_add_test(tc, snapshot_reader_thread_lockstep_nosync);
     tcase_add_test(tc, snapshot_free_running_readers);
     tcase_add_test(tc, growth_with_reader_thread);
     tcase_add_test(tc, try_and_blocking_writers);
