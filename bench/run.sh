@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench/run.sh - builds and runs the reference benchmark suite.
+#
+#   bench/run.sh --quick                 # small run that checks the harness (CI)
+#   bench/run.sh                         # full run, 1,000,000 records
+#   bench/run.sh --elements 5000000      # redb's size
+#
+# Installs the engines' Debian packages when missing (as root, or through
+# sudo), configures a Release build with -DBIRCH_BENCH=ON in build/bench,
+# builds, and runs build/bench/birch-bench with the arguments given.  The
+# results go to build/bench/results/ unless --dir says otherwise.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="$root/build/bench"
+
+packages=(cmake gcc make pkg-config libxxhash-dev
+          liblmdb-dev libsqlite3-dev librocksdb-dev libleveldb-dev)
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+        echo "run.sh: installing ${missing[*]}" >&2
+        apt-get install -y "${missing[@]}" >&2 ||
+            { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        echo "run.sh: installing ${missing[*]}" >&2
+        sudo apt-get install -y "${missing[@]}" >&2 ||
+            { sudo apt-get update >&2 && sudo apt-get install -y "${missing[@]}" >&2; }
+    else
+        echo "run.sh: missing packages; install them with:" >&2
+        echo "  sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRCH_BENCH=ON \
+      -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target birch_bench >/dev/null
+
+args=("$@")
+has_dir=0
+for a in "$@"; do
+    [[ $a == --dir ]] && has_dir=1
+done
+if ((!has_dir)); then
+    args+=(--dir "$build/results")
+fi
+exec "$build/birch-bench" "${args[@]}"
