@@ -87,7 +87,7 @@ static int take_pages(birch_txn *txn, birch_val val, uint64_t *count)
         if (rc) return rc;
         (*count)++;
     }
-    qsort(txn->avail.v, txn->avail.n, sizeof *txn->avail.v, cmp_desc);
+    if (*count) qsort(txn->avail.v, txn->avail.n, sizeof *txn->avail.v, cmp_desc);
     return BIRCH_OK;
 }
 
