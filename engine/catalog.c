@@ -205,7 +205,9 @@ int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), voi
         uint8_t *leaf = path.pg[path.depth - 1];
         unsigned i = path.idx[path.depth - 1];
         size_t len = bi_node_klen(leaf, i);
-        if (bi_slot_ok(txn, leaf, i) || len == 0 || len > BIRCH_MAX_NAME_SIZE) return BIRCH_ECORRUPT;
+        if (bi_slot_ok(txn, leaf, i) || len == 0 || len > BIRCH_MAX_NAME_SIZE ||
+            memchr(bi_node_key(leaf, i), 0, len))
+            return BIRCH_ECORRUPT; /* names are C strings: no NUL inside */
         char name[BIRCH_MAX_NAME_SIZE + 1];
         memcpy(name, bi_node_key(leaf, i), len);
         name[len] = 0;

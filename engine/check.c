@@ -180,6 +180,7 @@ static int catalog_entry(chk *c, uint8_t *leaf, unsigned i)
     char name[BIRCH_MAX_NAME_SIZE + 1];
     size_t kl = bi_node_klen(leaf, i);
     if (kl > BIRCH_MAX_NAME_SIZE) return fail(c, "catalog: table name too long");
+    if (kl == 0 || memchr(bi_node_key(leaf, i), 0, kl)) return fail(c, "catalog: table name empty or with a NUL byte");
     memcpy(name, bi_node_key(leaf, i), kl);
     name[kl] = 0;
     bi_leaf_value(c->txn, leaf, i, &v);
