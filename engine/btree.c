@@ -286,8 +286,9 @@ static unsigned split_point(const ent *e, unsigned m, int branch, int at_right_e
 {
     size_t total = 0;
     for (unsigned i = 0; i < m; i++) total += ent_cost(&e[i], 0);
-    if (at_right_edge && total - ent_cost(&e[m - 1], 0) <= cap) return m - 1;
-    unsigned best = 1;
+    if (at_right_edge && total - ent_cost(&e[m - 1], 0) <= cap && ent_cost(&e[m - 1], branch) <= cap)
+        return m - 1;
+    unsigned best = 0; /* none fits: only possible when a damaged page's nodes overlap */
     size_t best_gap = SIZE_MAX, left = 0;
     for (unsigned k = 1; k < m; k++) {
         left += ent_cost(&e[k - 1], 0);
@@ -367,6 +368,11 @@ static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, uns
     uint8_t *old = txn->scratch;
     unsigned n = bi_nkeys(p), m = n + 1;
     int branch = !bi_is_leaf(p);
+    /* Every node is copied: validate them all (a damaged page may hold
+     * nodes out of bounds, or overlapping ones whose sizes add up to more
+     * than a page). */
+    for (unsigned j = 0; j < n; j++)
+        if (bi_slot_ok(txn, p, j)) return BIRCH_ECORRUPT;
     memcpy(old, p, db->psize);
     ent *e = malloc(m * sizeof *e);
     if (!e) return BIRCH_ENOMEM;
@@ -379,6 +385,10 @@ static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, uns
         j++;
     }
     unsigned k = split_point(e, m, branch, at_right_edge(path, d, idx), usable(db));
+    if (k == 0) {
+        free(e);
+        return BIRCH_ECORRUPT;
+    }
     uint64_t rno;
     uint8_t *rp;
     int rc = bi_page_alloc(txn, 1, &rno, &rp);
@@ -564,15 +574,18 @@ int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
 
 /* ---- Delete and rebalance ------------------------------------------------ */
 
-/* Removes branch slot 0; the new slot 0 loses its key (minus infinity). */
-static void branch_remove_first(uint8_t *p)
+/* Removes branch slot 0 (validated by the caller); the new slot 0 loses
+ * its key (minus infinity). */
+static int branch_remove_first(const birch_txn *txn, uint8_t *p)
 {
+    if (bi_nkeys(p) > 1 && bi_slot_ok(txn, p, 1)) return BIRCH_ECORRUPT;
     page_remove(p, 0);
-    if (!bi_nkeys(p)) return;
+    if (!bi_nkeys(p)) return BIRCH_OK;
     uint8_t node[8];
     make_bnode(node, bi_branch_child(p, 0), NULL, 0);
     page_remove(p, 0);
     page_insert(p, 0, node, 8, 0, 0);
+    return BIRCH_OK;
 }
 
 /* Appends the entries of right to left (a merge); for branches the first
@@ -608,9 +621,18 @@ static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsign
     uint8_t *sib;
     int rc = bi_page_read(txn, sibno, (int)bi_level(path->pg[d]), &sib);
     if (rc) return rc;
+    if (sib == path->pg[d]) return BIRCH_ECORRUPT; /* two slots name one page */
     uint8_t *left = self_left ? path->pg[d] : sib, *right = self_left ? sib : path->pg[d];
+    /* The right page's nodes are copied: validate them, and count their
+     * real sizes (overlapping nodes of a damaged page add up to more than
+     * its used space). */
+    size_t right_used = 0;
+    for (unsigned i = 0; i < bi_nkeys(right); i++) {
+        if (bi_slot_ok(txn, right, i)) return BIRCH_ECORRUPT;
+        right_used += node_size(right, i) + BI_SLOT;
+    }
     size_t seplen = bi_node_klen(parent, li + 1);
-    size_t need = page_used(left, db->psize) + page_used(right, db->psize);
+    size_t need = page_used(left, db->psize) + right_used;
     if (!bi_is_leaf(left)) need += BI_A8(seplen);
     if (need > usable(db)) return BIRCH_OK;
     if (!self_left) { /* the left page is the sibling: copy it to change it */
@@ -619,8 +641,6 @@ static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsign
         if (rc) return rc;
         bi_set_branch_child(parent, li, np);
     }
-    for (unsigned i = 0; i < bi_nkeys(right); i++)
-        if (bi_slot_ok(txn, right, i)) return BIRCH_ECORRUPT;
     merge_into(left, right, bi_node_key(parent, li + 1), seplen);
     rc = bi_page_free(txn, bi_branch_child(parent, li + 1), 1);
     if (rc) return rc;
@@ -658,8 +678,12 @@ static int rebalance(birch_txn *txn, bi_tree *tree, bi_path *path, int d)
     if (n == 0) {
         int rc = bi_page_free(txn, path->pgno[d], 1);
         if (rc) return rc;
-        if (pi == 0) branch_remove_first(parent);
-        else page_remove(parent, pi);
+        if (pi == 0) {
+            rc = branch_remove_first(txn, parent);
+            if (rc) return rc;
+        } else {
+            page_remove(parent, pi);
+        }
         return rebalance(txn, tree, path, d - 1);
     }
     if (pn < 2) return BIRCH_OK;
