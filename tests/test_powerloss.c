@@ -263,6 +263,62 @@ START_TEST(powerloss_random_seeds)
 }
 END_TEST
 
+/* The power goes out while a new database is created (its two metas are
+ * written, then synced).  Nothing was acknowledged: birch_open had not
+ * returned.  The file must then open as an empty database, or be refused
+ * as not a database / corrupt (a torn creation cannot be told from a
+ * foreign file), never open with anything in it. */
+START_TEST(powerloss_during_create)
+{
+    uint64_t base = bt_seed(0xC4EA);
+    long fates = fw_asan() ? 40 : 100;
+    char *path = bt_path("plc"), *img = bt_path("plc-img");
+    long opened = 0, refused = 0;
+    fw w0; /* no transactions: the empty state only */
+    fw_init(&w0, base, 0, 0);
+    for (long i = 0; i < fates; i++) {
+        uint64_t fate = bt_mix(base + (uint64_t)i);
+        char ctx[128], err[ERRSZ], msg[ERRSZ] = "";
+        snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " fate=%" PRIu64 " loss during create", base, fate);
+        bt_remove(path);
+        fio f;
+        fio_init(&f, 1);
+        f.track = 1;
+        f.loss_path = img;
+        f.loss_seed = fate;
+        f.loss_at_sync = 1;
+        birch_options o = pl_opts(i % 2 ? BIRCH_DURABLE_NONE : BIRCH_DURABLE_FULL);
+        birch_db *db = NULL;
+        int rc = bi_open_io(path, &o, &f.io, &db);
+        ck_assert_msg(rc == BIRCH_EIO && f.dead && !f.loss_error, "%s: open returned %d (%s)", ctx,
+                      rc, birch_strerror(rc));
+        fio g;
+        fio_init(&g, 2);
+        rc = bi_open_io(img, &o, &g.io, &db);
+        if (rc == BIRCH_ENOTDB || rc == BIRCH_ECORRUPT) {
+            refused++;
+        } else {
+            ck_assert_msg(rc == BIRCH_OK, "%s: reopen returned %d (%s)", ctx, rc, birch_strerror(rc));
+            rc = birch_check(db, msg, sizeof msg);
+            ck_assert_msg(rc == BIRCH_OK, "%s: check: %s", ctx, msg);
+            ck_assert_msg(fw_identify(db, &w0, 0, 0, err, sizeof err) == 0, "%s: %s", ctx, err);
+            ck_assert_int_eq(birch_close(db), BIRCH_OK);
+            opened++;
+        }
+        fio_free(&g);
+        fio_free(&f);
+    }
+    printf("power loss during create seed=%" PRIu64 ": %ld fate seeds: %ld opened empty, %ld refused "
+           "(ENOTDB/ECORRUPT)\n", base, fates, opened, refused);
+    fflush(stdout);
+    bt_remove(path);
+    bt_remove(img);
+    free(path);
+    free(img);
+    fw_free(&w0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("powerloss");
@@ -272,6 +328,7 @@ int main(void)
     tcase_add_test(tc, powerloss_each_sync_nosync);
     tcase_add_test(tc, powerloss_each_write_nosync);
     tcase_add_test(tc, powerloss_random_seeds);
+    tcase_add_test(tc, powerloss_during_create);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
