@@ -446,6 +446,9 @@ static int touch_path(birch_txn *txn, bi_tree *tree, bi_path *path)
         uint8_t *buf;
         int rc = bi_page_touch(txn, path->pgno[d], &np, &buf);
         if (rc) return rc;
+        /* Already dirty, it must be the page the search read: otherwise a
+         * damaged free list handed it out while still in use. */
+        if (np == path->pgno[d] && buf != path->pg[d]) return BIRCH_ECORRUPT;
         if (np != path->pgno[d]) {
             if (d == 0) tree->root = np;
             else bi_set_branch_child(path->pg[d - 1], path->idx[d - 1], np);
@@ -725,12 +728,17 @@ int bi_tree_free_all(birch_txn *txn, bi_tree *tree)
     bi_path path;
     int rc = read_root(txn, tree, &path);
     if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
-    /* Depth-first, post-order: a page is freed after its children. */
+    /* Depth-first, post-order: a page is freed after its children.  A
+     * damaged tree may name a page from several parents; visiting more
+     * pages than the file holds means that, and would take exponential
+     * time. */
     int d = 0;
     path.idx[0] = 0;
+    uint64_t visits = 0;
     for (;;) {
         uint8_t *p = path.pg[d];
         if (!bi_is_leaf(p) && path.idx[d] < bi_nkeys(p)) {
+            if (++visits > txn->meta.npages) return BIRCH_ECORRUPT;
             rc = read_child(txn, &path, d);
             if (rc) return rc;
             path.idx[++d] = 0;

@@ -110,6 +110,7 @@ static int load_first(birch_txn *txn)
     /* The pages are in avail before the delete, so the delete's own
      * copy-on-write allocations are served from them. */
     if (rc == BIRCH_OK) rc = bi_tree_del(txn, &txn->meta.freetree, key, 8);
+    if (rc == BIRCH_NOTFOUND) rc = BIRCH_ECORRUPT; /* keys out of order */
     if (rc) return rc;
     txn->meta.free_pages = txn->meta.free_pages >= count ? txn->meta.free_pages - count : 0;
     return 1;

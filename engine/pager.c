@@ -178,6 +178,10 @@ int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
         int rc = extend(txn, n, pgno);
         if (rc) return rc;
     }
+    /* A damaged free list may list a page twice: it must not be handed
+     * out while this transaction still holds it. */
+    for (uint32_t i = 0; found && i < n; i++)
+        if (dirty_find(txn, *pgno + i)) return BIRCH_ECORRUPT;
     size_t bytes = (size_t)n * txn->db->psize;
     void *mem = NULL;
     if (posix_memalign(&mem, 64, bytes)) return BIRCH_ENOMEM;
@@ -224,6 +228,7 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
     if (!src) return BIRCH_ECORRUPT;
     int rc = bi_page_alloc(txn, 1, newpgno, buf);
     if (rc) return rc;
+    if (*newpgno == pgno) return BIRCH_ECORRUPT; /* the free list holds a live page */
     memcpy(*buf, src, txn->db->psize);
     bi_hdr(*buf)->pgno = *newpgno;
     return bi_page_free(txn, pgno, 1);
