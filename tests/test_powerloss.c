@@ -46,8 +46,10 @@ typedef struct pl_stats {
     long kept, dropped, garbled, reordered, size_kept;
 } pl_stats;
 
-enum { AT_SYNC, AT_WRITE, AT_END };
-static const char *const at_name[] = {"sync", "write", "end"};
+/* AT_EIO: the Nth sync fails with EIO (as on Linux, the writes it was to
+ * make durable may be lost), and the power goes out right after. */
+enum { AT_SYNC, AT_WRITE, AT_END, AT_EIO };
+static const char *const at_name[] = {"sync", "write", "end", "sync failing with EIO, then"};
 
 /* One run: the power goes out at the nth sync or write (AT_END: after the
  * last commit, before the close).  Returns 1 if the loss happened, and
@@ -66,6 +68,7 @@ static int pl_run(const char *tmpl, const char *path, const char *img, const fw 
     f.loss_seed = fate;
     if (at == AT_SYNC) f.loss_at_sync = n;
     if (at == AT_WRITE) f.loss_at_write = n;
+    if (at == AT_EIO) f.fail_at[FIO_SYNC] = n;
     birch_options o = pl_opts(durability);
     birch_db *db = NULL;
     int rc = bi_open_io(path, &o, &f.io, &db);
@@ -76,6 +79,10 @@ static int pl_run(const char *tmpl, const char *path, const char *img, const fw 
             f.tag = acked;
             rc = birch_close(db);
             db = NULL;
+            if (at == AT_EIO && f.injected && !f.dead) {
+                ck_assert_msg(rc == BIRCH_EIO, "%s: close on a failed sync: %d", ctx, rc);
+                fio_powerloss(&f, img, fate);
+            }
             if (f.dead) break;
             ck_assert_msg(rc == BIRCH_OK, "%s: close before txn %d: %d", ctx, k, rc);
             rc = bi_open_io(path, &o, &f.io, &db);
@@ -91,6 +98,16 @@ static int pl_run(const char *tmpl, const char *path, const char *img, const fw 
                               ctx, k);
             continue;
         }
+        if (at == AT_EIO && f.injected && !f.dead) {
+            ck_assert_msg(rc == BIRCH_EIO, "%s: txn %d: %s returned %d (%s) on a failed sync", ctx,
+                          k, where, rc, birch_strerror(rc));
+            birch_txn *tx = NULL;
+            rc = birch_txn_begin(db, BIRCH_TXN_WRITE, &tx);
+            ck_assert_msg(rc == BIRCH_EIO, "%s: write txn after a failed sync: %d", ctx, rc);
+            fio_powerloss(&f, img, fate);
+            inflight = k;
+            break;
+        }
         ck_assert_msg(f.dead, "%s: txn %d: %s returned %d (%s) before the power loss", ctx, k, where,
                       rc, birch_strerror(rc));
         ck_assert_msg(rc == BIRCH_EIO, "%s: txn %d: %s returned %d (%s) at the power loss", ctx, k,
@@ -105,6 +122,10 @@ static int pl_run(const char *tmpl, const char *path, const char *img, const fw 
     if (db) {
         f.tag = acked;
         rc = birch_close(db);
+        if (!f.dead && at == AT_EIO && f.injected) { /* the close's checkpoint met the fault */
+            ck_assert_msg(rc == BIRCH_EIO, "%s: close on a failed sync: %d", ctx, rc);
+            fio_powerloss(&f, img, fate);
+        }
         if (!f.dead) ck_assert_msg(rc == BIRCH_OK, "%s: close: %d", ctx, rc);
     }
     if (!f.dead) {
@@ -189,7 +210,7 @@ static void pl_sweep(int durability, int at, uint64_t dflt_seed, long fates)
         points++;
         ck_assert_msg(n < 100000, "seed=%" PRIu64 ": the workload never ends", seed);
     }
-    char what[64];
+    char what[128];
     snprintf(what, sizeof what, "at each %s (mode=%s, N=1..%ld, stride %d)", at_name[at],
              durability == BIRCH_DURABLE_FULL ? "full" : "none", n - 1, stride);
     pl_print(what, seed, points, fates, &ps);
@@ -210,6 +231,10 @@ END_TEST
 START_TEST(powerloss_each_sync_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_SYNC, 0x5A20, fw_asan() ? 4 : 8); }
 END_TEST
 START_TEST(powerloss_each_write_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_WRITE, 0x5A21, fw_asan() ? 1 : 2); }
+END_TEST
+START_TEST(powerloss_after_failed_sync_full) { pl_sweep(BIRCH_DURABLE_FULL, AT_EIO, 0x5A22, 3); }
+END_TEST
+START_TEST(powerloss_after_failed_sync_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_EIO, 0x5A23, 4); }
 END_TEST
 
 /* Many workloads (seeds), each with the power lost at random syncs and
@@ -327,6 +352,8 @@ int main(void)
     tcase_add_test(tc, powerloss_each_write_full);
     tcase_add_test(tc, powerloss_each_sync_nosync);
     tcase_add_test(tc, powerloss_each_write_nosync);
+    tcase_add_test(tc, powerloss_after_failed_sync_full);
+    tcase_add_test(tc, powerloss_after_failed_sync_nosync);
     tcase_add_test(tc, powerloss_random_seeds);
     tcase_add_test(tc, powerloss_during_create);
     suite_add_tcase(s, tc);
