@@ -16,7 +16,9 @@
  *     began, byte for byte, until it ends.  Reads (get, cursor moves) take no
  *     lock.
  *   - A transaction, and the cursors opened in it, belong to one thread at a
- *     time: never use one transaction from two threads at once.
+ *     time: never use one transaction from two threads at once.  It may be
+ *     handed to another thread between calls (a write transaction may be
+ *     committed on another thread than the one that began it).
  *   - A file opened for writing is locked against every other open (in this
  *     or another process) until birch_close; the second open gets BIRCH_EBUSY.
  *
@@ -28,6 +30,19 @@
  *     create or drop in that transaction, or its end.
  *   - Every value pointer is 8-byte aligned, so a value that holds a C
  *     struct of alignment 8 or less can be read in place.
+ *   - When the file outgrows the address space reserved for the map, birch
+ *     maps it again at a new address and keeps the old map until
+ *     birch_close, so pointers a transaction already holds stay valid.
+ *
+ * Handle lifetimes
+ *   - birch_txn_commit and birch_txn_abort end a transaction.  Its handle
+ *     and its cursors are then kept for a while, so that using them again
+ *     returns BIRCH_ETXN (and birch_cursor_close on them is safe) rather
+ *     than touching freed memory; they are freed for good after 256 later
+ *     transactions have ended, or at birch_close.  Don't rely on the
+ *     error: it is a safety net, not a way to test whether a transaction
+ *     ended.
+ *   - Table handles belong to the database and die with birch_close.
  *
  * Errors
  *   Every function that returns int returns BIRCH_OK (0) or one of the
@@ -50,11 +65,13 @@ extern "C" {
 
 /* ---- Result codes --------------------------------------------------- */
 #define BIRCH_OK        0
-#define BIRCH_NOTFOUND  (-1)  /* key or table does not exist; cursor past the end */
+#define BIRCH_NOTFOUND  (-1)  /* key, table or (read-only open) file does not exist;
+                                 cursor past the end */
 #define BIRCH_EXISTS    (-2)  /* NOOVERWRITE key exists; APPEND key not greater than the last */
 #define BIRCH_EINVAL    (-3)  /* bad argument: NULL pointer, bad flag, bad option */
 #define BIRCH_EKEYSIZE  (-4)  /* key empty or longer than birch_max_key_size() */
-#define BIRCH_EVALSIZE  (-5)  /* value longer than BIRCH_MAX_VALUE_SIZE */
+#define BIRCH_EVALSIZE  (-5)  /* value longer than BIRCH_MAX_VALUE_SIZE, schema
+                                 longer than BIRCH_MAX_SCHEMA_SIZE */
 #define BIRCH_ENOTDB    (-6)  /* the file is not a birch database */
 #define BIRCH_EVERSION  (-7)  /* the file was written by an unknown format version */
 #define BIRCH_ECORRUPT  (-8)  /* the file is damaged */
@@ -63,7 +80,8 @@ extern "C" {
 #define BIRCH_EFULL     (-11) /* max_size reached, or the disk is full */
 #define BIRCH_EIO       (-12) /* the operating system reported an I/O error */
 #define BIRCH_ENOMEM    (-13) /* out of memory */
-#define BIRCH_ETXN      (-14) /* transaction finished, failed earlier, or has live children */
+#define BIRCH_ETXN      (-14) /* transaction ended or failed earlier; database
+                                 closed with transactions still open */
 
 /* ---- Limits ---------------------------------------------------------- */
 #define BIRCH_MIN_PAGE_SIZE     512u
@@ -82,11 +100,18 @@ extern "C" {
 #define BIRCH_CREATE     0x1u  /* create the table if missing (write txn only) */
 /* birch_put */
 #define BIRCH_NOOVERWRITE 0x1u /* BIRCH_EXISTS if the key is present */
-#define BIRCH_APPEND      0x2u /* key must sort after every key in the table */
+#define BIRCH_APPEND      0x2u /* key must sort after every key in the table;
+                                  may be combined with NOOVERWRITE */
 
 /* Durability of commits (birch_options.durability). */
 #define BIRCH_DURABLE_FULL 0 /* a commit that returned survives power loss */
-#define BIRCH_DURABLE_NONE 1 /* no fsync: after power loss, some earlier commit, whole */
+#define BIRCH_DURABLE_NONE 1 /* no fsync: a process crash loses nothing, a power
+                                loss returns to some earlier commit, whole.
+                                Pages freed by such commits are reused only
+                                after a checkpoint (birch_sync, birch_close,
+                                or automatic: every 1000 commits or when they
+                                have freed a quarter of the file), so the
+                                file grows more between checkpoints. */
 
 /* ---- Types ------------------------------------------------------------ */
 typedef struct birch_db birch_db;
@@ -107,9 +132,12 @@ typedef struct birch_options {
                              is created, an existing file keeps its own.
                              Default 4096. */
     int durability;       /* BIRCH_DURABLE_FULL (default) or BIRCH_DURABLE_NONE */
-    uint64_t max_size;    /* file size limit in bytes; 0 = no limit.  A commit
-                             that would pass it fails with BIRCH_EFULL. */
-    uint32_t max_readers; /* concurrent read transactions; default 126 */
+    uint64_t max_size;    /* file size limit in bytes; 0 = no limit, else at
+                             least 4 pages.  The put (or commit) that would
+                             need a page past it fails with BIRCH_EFULL and
+                             the transaction must be aborted. */
+    uint32_t max_readers; /* concurrent read transactions, 1..65536; default
+                             126.  One more gives BIRCH_EBUSY. */
     int read_only;        /* open without writing; write txns give BIRCH_EREADONLY */
     uint64_t map_reserve; /* address space reserved for the map in bytes;
                              default 1 GiB.  Grows (by remapping) when the file
@@ -124,15 +152,23 @@ void birch_options_init(birch_options *opts);
 /* Opens the database file at path, creating it (and initialising an empty
  * file) when missing unless opts->read_only.  opts may be NULL for defaults.
  * On success *db is a handle to close with birch_close.
- * Errors: BIRCH_EINVAL (NULL path/db, bad option), BIRCH_ENOTDB (not a birch
- * file, or an empty file opened read-only), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
+ * Errors: BIRCH_EINVAL (NULL path/db, bad option), BIRCH_NOTFOUND (read_only
+ * and the file does not exist), BIRCH_ENOTDB (not a birch file, or an empty
+ * file opened read-only), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
  * points past the end of the file), BIRCH_EBUSY (locked by another handle),
  * BIRCH_EIO, BIRCH_ENOMEM. */
 int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
-/* Closes the handle.  Every transaction must have ended first; otherwise
- * BIRCH_ETXN is returned and nothing is closed.  NULL is a no-op. */
+/* Closes the handle (after making a BIRCH_DURABLE_NONE commit durable).
+ * Every transaction must have ended first; otherwise BIRCH_ETXN is returned
+ * and nothing is closed.  NULL is a no-op.  BIRCH_EIO if the final sync
+ * failed (the handle is closed all the same). */
 int birch_close(birch_db *db);
+
+/* Makes every commit so far durable (for BIRCH_DURABLE_NONE; a no-op
+ * otherwise), like mdb_env_sync.  Waits for a running write transaction to
+ * end.  Errors: BIRCH_EIO. */
+int birch_sync(birch_db *db);
 
 /* The longest key this database accepts: page_size / 4 bytes (1024 at the
  * default 4096-byte pages). */
@@ -170,9 +206,10 @@ uint64_t birch_txn_id(const birch_txn *txn);
 /* Opens the table called name (1..255 bytes, NUL-terminated).  With
  * BIRCH_CREATE in a write transaction, creates it when missing.  The handle
  * belongs to the database and stays valid until birch_close; using it in a
- * transaction where the table does not exist gives BIRCH_NOTFOUND.
+ * transaction where the table does not exist (not yet created, or dropped)
+ * gives BIRCH_NOTFOUND, and using it with another database BIRCH_EINVAL.
  * Errors: BIRCH_NOTFOUND, BIRCH_EINVAL (bad name or flags), BIRCH_EREADONLY
- * (CREATE in a read transaction), BIRCH_ETXN. */
+ * (CREATE in a read transaction and the table is missing), BIRCH_ETXN. */
 int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_table **table);
 
 /* Deletes the table and all its records.  Handles to it stay valid and can
@@ -180,12 +217,17 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
  * BIRCH_EREADONLY, BIRCH_ETXN. */
 int birch_table_drop(birch_txn *txn, const char *name);
 
-/* Lists table names: calls fn(name, ctx) for each table in name order until
- * it returns non-zero (which is then returned). */
+/* Lists the tables of the transaction's snapshot: calls fn(name, ctx) for
+ * each in name order; name is valid during the call only.  A non-zero
+ * return from fn stops the listing and is returned as is, so use positive
+ * values to tell them from BIRCH_E* codes. */
 int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), void *ctx);
 
 /* The table's opaque schema blob (up to BIRCH_MAX_SCHEMA_SIZE bytes),
- * empty for a new table.  The pointer is valid like a value pointer. */
+ * empty for a new table.  The pointer is valid like a value pointer;
+ * set_schema counts as a change for the lifetime of pointers.  Errors:
+ * BIRCH_NOTFOUND (no such table), BIRCH_EVALSIZE (schema too long),
+ * BIRCH_EREADONLY (set in a read transaction), BIRCH_ETXN. */
 int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema);
 int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema);
 
@@ -206,20 +248,25 @@ const char *birch_table_name(const birch_table *t);
 int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags);
 
 /* Looks key up.  On success *val points at the stored value (8-byte
- * aligned) with the lifetime given in "Memory rules".  BIRCH_NOTFOUND if
- * absent. */
+ * aligned) with the lifetime given in "Memory rules".  Errors:
+ * BIRCH_NOTFOUND (no such key, or no such table in this snapshot),
+ * BIRCH_EKEYSIZE, BIRCH_EINVAL, BIRCH_ECORRUPT, BIRCH_ETXN. */
 int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val);
 
 /* Deletes key.  BIRCH_NOTFOUND if absent.  Errors as for birch_put. */
 int birch_del(birch_txn *txn, birch_table *t, birch_val key);
 
-/* Number of records in the table, in O(1). */
+/* Number of records in the table, in O(1).  Errors: BIRCH_NOTFOUND (no
+ * such table), BIRCH_EINVAL, BIRCH_ETXN. */
 int birch_count(birch_txn *txn, birch_table *t, uint64_t *count);
 
 /* ---- Cursors ---------------------------------------------------------- */
 
 /* Opens a cursor over table t; it is unpositioned until seek/first/last.
- * A cursor lives until birch_cursor_close or the end of its transaction.
+ * Close every cursor with birch_cursor_close, before or after its
+ * transaction ends (after the end it only refuses moves with BIRCH_ETXN).
+ * Every cursor call may also return BIRCH_ECORRUPT, BIRCH_ETXN, and
+ * BIRCH_NOTFOUND when the table is missing from the snapshot.
  * In a write transaction a cursor stays usable across puts and deletes: it
  * keeps its key, and the next move continues from there. */
 int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **cur);
@@ -248,10 +295,13 @@ void birch_cursor_close(birch_cursor *cur);
  * within and across pages, no empty page but an empty root, record counts;
  * no page referenced twice; every page in use or free.  Returns
  * BIRCH_OK, or BIRCH_ECORRUPT with a message naming the page and the
- * problem in msg (which may be NULL). */
+ * problem in msg (which may be NULL; on success it says how many pages
+ * were checked).  Check reads a snapshot: it runs beside readers and a
+ * writer. */
 int birch_check(birch_db *db, char *msg, size_t msg_size);
 
-/* Statistics of the last committed state. */
+/* Statistics of the last committed state.  file_size counts space that
+ * birch reserved ahead (the file grows in steps of at least 1 MiB). */
 typedef struct birch_stat {
     uint32_t page_size;
     uint64_t txnid;        /* id of the last commit */

@@ -6,6 +6,10 @@
  * put or delete may move or free those pages; the cursor therefore keeps a
  * copy of its current key and, when the transaction has changed since
  * (txn->mod_seq), finds its place again by searching for that key.
+ *
+ * When the transaction ends its cursors stay allocated but refuse every
+ * move with BIRCH_ETXN (every entry point reaches bi_table_state or checks
+ * the state), until birch_cursor_close or the handle's final release.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +87,7 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
 int birch_cursor_seek(birch_cursor *cur, birch_val key)
 {
     if (!cur || (!key.data && key.size)) return BIRCH_EINVAL;
+    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
     if (key.size == 0 || key.size > cur->txn->db->max_key) return BIRCH_EKEYSIZE;
     int exact;
     return settle(cur, lower_bound(cur, key.data, key.size, &exact));
@@ -109,6 +114,7 @@ int birch_cursor_last(birch_cursor *cur)
 int birch_cursor_next(birch_cursor *cur)
 {
     if (!cur) return BIRCH_EINVAL;
+    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
     if (!cur->positioned) return birch_cursor_first(cur);
     if (stale(cur)) {
         int exact, rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
@@ -121,6 +127,7 @@ int birch_cursor_next(birch_cursor *cur)
 int birch_cursor_prev(birch_cursor *cur)
 {
     if (!cur) return BIRCH_EINVAL;
+    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
     if (!cur->positioned) return birch_cursor_last(cur);
     if (stale(cur)) {
         bi_tree *tree;
@@ -156,6 +163,9 @@ int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
 void birch_cursor_close(birch_cursor *cur)
 {
     if (!cur) return;
+    /* The handle of an ended transaction still owns its cursors (txn.c
+     * keeps it in quarantine), so closing a cursor after its transaction
+     * is safe, as LMDB users are used to for read transactions. */
     birch_txn *txn = cur->txn;
     if (cur->prev) cur->prev->next = cur->next;
     else txn->cursors = cur->next;
@@ -164,7 +174,7 @@ void birch_cursor_close(birch_cursor *cur)
     free(cur);
 }
 
-void bi_cursors_close_all(birch_txn *txn)
+void bi_cursors_free_all(birch_txn *txn)
 {
     while (txn->cursors) birch_cursor_close(txn->cursors);
 }

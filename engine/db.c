@@ -45,6 +45,7 @@ static void destroy(birch_db *db)
             db->io.ops->unmap(db->file, db->old_maps[i].addr, db->old_maps[i].len);
         db->io.ops->close(db->file);
     }
+    bi_quarantine_free(db);
     for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);
     free(db->tables);
     free(db->old_maps);
@@ -121,18 +122,6 @@ int birch_open(const char *path, const birch_options *opts, birch_db **db)
     return bi_open_io(path, opts, &io, db);
 }
 
-/* Makes the last weak commit durable: sync its pages, rewrite its meta as
- * durable in the same slot, sync. */
-static int checkpoint(birch_db *db)
-{
-    if (db->opts.read_only || db->failed || !(db->meta.flags & BI_META_WEAK)) return BIRCH_OK;
-    int rc = db->io.ops->sync(db->file);
-    if (rc) return rc;
-    bi_meta m = db->meta;
-    m.flags = 0;
-    return bi_meta_write(db, &m, db->meta_slot, 1);
-}
-
 int birch_close(birch_db *db)
 {
     if (!db) return BIRCH_OK;
@@ -140,7 +129,7 @@ int birch_close(birch_db *db)
     unsigned live = db->live_txns;
     pthread_mutex_unlock(&db->lock);
     if (live) return BIRCH_ETXN;
-    int rc = checkpoint(db);
+    int rc = db->opts.read_only ? BIRCH_OK : bi_checkpoint(db);
     destroy(db);
     return rc;
 }

@@ -63,6 +63,8 @@ struct birch_db {
     uint64_t *readers;    /* snapshot txnid per slot, UINT64_MAX when free */
     uint32_t max_readers;
     unsigned live_txns;
+    struct birch_txn *q_head, *q_tail; /* finished handles, oldest first */
+    unsigned q_len;
     int failed;           /* an I/O error left the file state unknown: reopen */
 
     /* The writer gate.  A flag under a mutex, not a held mutex, because a
@@ -102,7 +104,10 @@ typedef struct bi_pgvec {
     size_t n, cap;
 } bi_pgvec;
 
-enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1 };
+/* A finished transaction keeps its handle for a while (see txn.c) so that
+ * using it again is reported as BIRCH_ETXN instead of touching freed memory. */
+enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1, BI_TXN_DONE = 2 };
+#define BI_TXN_QUARANTINE 256u
 
 struct birch_txn {
     birch_db *db;
@@ -114,7 +119,8 @@ struct birch_txn {
     uint32_t reader_slot;
     bi_tstate *ts;
     uint32_t nts;
-    struct birch_cursor *cursors; /* open cursors, closed with the txn */
+    struct birch_cursor *cursors; /* cursors opened in it, freed with the handle */
+    struct birch_txn *qnext;      /* next finished handle in db's quarantine */
 
     /* write transactions only */
     bi_dirty *dirty;
@@ -152,6 +158,8 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
 int bi_txn_fail(birch_txn *txn, int rc);
 /* BIRCH_OK if txn may write, else the code to return. */
 int bi_txn_writable(birch_txn *txn);
+/* Makes the last (weak) commit durable; no other writer may run. */
+int bi_checkpoint(birch_db *db);
 /* Oldest snapshot any reader holds, or the last commit if none. */
 uint64_t bi_oldest_reader(birch_db *db);
 
@@ -229,6 +237,10 @@ int bi_table_state(birch_txn *txn, birch_table *t, bi_tstate **out);
 int bi_catalog_flush(birch_txn *txn);
 
 /* ---- cursor.c -------------------------------------------------------------- */
-void bi_cursors_close_all(birch_txn *txn);
+/* Frees every cursor of a finished transaction's handle. */
+void bi_cursors_free_all(birch_txn *txn);
+/* ---- txn.c ----------------------------------------------------------------- */
+/* Frees the finished handles kept in quarantine (birch_close). */
+void bi_quarantine_free(birch_db *db);
 
 #endif /* BIRCH_ENGINE_INTERNAL_H */

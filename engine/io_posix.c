@@ -107,7 +107,9 @@ static int posix_open(void *ctx, const char *path, unsigned flags, bi_file **out
 #endif
         )
             return BIRCH_EFULL;
-        return BIRCH_EIO; /* ENOENT, EACCES, EROFS, EISDIR, ... */
+        if (e == ENOENT)
+            return BIRCH_NOTFOUND; /* read-only open of a missing file */
+        return BIRCH_EIO; /* EACCES, EROFS, EISDIR, ... */
     }
     f->fd = fd;
     *out = f;

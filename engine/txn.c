@@ -35,8 +35,8 @@ int bi_txn_fail(birch_txn *txn, int rc)
 
 int bi_txn_writable(birch_txn *txn)
 {
-    if (!txn->write) return BIRCH_EREADONLY;
     if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (!txn->write) return BIRCH_EREADONLY;
     return BIRCH_OK;
 }
 
@@ -148,26 +148,64 @@ uint64_t birch_txn_id(const birch_txn *txn)
     return txn ? txn->meta.txnid : 0;
 }
 
-/* Ends the transaction: releases its slot or the writer lock, frees it. */
+static void txn_free(birch_txn *txn)
+{
+    bi_cursors_free_all(txn);
+    free(txn);
+}
+
+/* Keeps the finished handle; frees the oldest once BI_TXN_QUARANTINE are
+ * kept.  Caller holds db->lock. */
+static birch_txn *quarantine(birch_db *db, birch_txn *txn)
+{
+    txn->qnext = NULL;
+    if (db->q_tail) db->q_tail->qnext = txn;
+    else db->q_head = txn;
+    db->q_tail = txn;
+    if (++db->q_len <= BI_TXN_QUARANTINE) return NULL;
+    birch_txn *old = db->q_head;
+    db->q_head = old->qnext;
+    db->q_len--;
+    return old;
+}
+
+void bi_quarantine_free(birch_db *db)
+{
+    while (db->q_head) {
+        birch_txn *t = db->q_head;
+        db->q_head = t->qnext;
+        txn_free(t);
+    }
+    db->q_tail = NULL;
+    db->q_len = 0;
+}
+
+/* Ends the transaction: releases its slot or the writer gate and its
+ * memory, and parks the small handle in quarantine: using it (or one of
+ * its cursors) again gives BIRCH_ETXN until BI_TXN_QUARANTINE later
+ * transactions have ended, as a guard against the commonest misuse. */
 static void finish(birch_txn *txn)
 {
     birch_db *db = txn->db;
-    bi_cursors_close_all(txn);
-    pthread_mutex_lock(&db->lock);
-    if (!txn->write) db->readers[txn->reader_slot] = UINT64_MAX;
-    db->live_txns--;
-    pthread_mutex_unlock(&db->lock);
     if (txn->write) {
         bi_pager_release(txn);
         unlock_writer(db);
     }
     free(txn->ts);
-    free(txn);
+    txn->ts = NULL;
+    txn->nts = 0;
+    txn->state = BI_TXN_DONE;
+    pthread_mutex_lock(&db->lock);
+    if (!txn->write) db->readers[txn->reader_slot] = UINT64_MAX;
+    db->live_txns--;
+    birch_txn *old = quarantine(db, txn);
+    pthread_mutex_unlock(&db->lock);
+    if (old) txn_free(old);
 }
 
 void birch_txn_abort(birch_txn *txn)
 {
-    if (txn) finish(txn);
+    if (txn && txn->state != BI_TXN_DONE) finish(txn);
 }
 
 /* An I/O error after writing began leaves the file's state unknown to this
@@ -239,9 +277,44 @@ static int write_meta(birch_txn *txn)
     return BIRCH_OK;
 }
 
+int bi_checkpoint(birch_db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    bi_meta m = db->meta;
+    int slot = db->meta_slot, skip = db->failed || !(m.flags & BI_META_WEAK);
+    pthread_mutex_unlock(&db->lock);
+    if (skip) return BIRCH_OK;
+    /* The weak meta sits in the slot that is not the durable one: sync its
+     * pages, then rewrite it as durable in place. */
+    int rc = db->io.ops->sync(db->file);
+    m.flags = 0;
+    if (rc == BIRCH_OK) rc = bi_meta_write(db, &m, slot, 1);
+    if (rc) return io_failure(db, BIRCH_EIO);
+    pthread_mutex_lock(&db->lock);
+    db->meta = m;
+    db->steady_slot = slot;
+    db->steady_txnid = m.txnid;
+    db->weak_commits = 0;
+    db->weak_freed = 0;
+    pthread_mutex_unlock(&db->lock);
+    return BIRCH_OK;
+}
+
+int birch_sync(birch_db *db)
+{
+    if (!db) return BIRCH_EINVAL;
+    if (db->opts.read_only) return BIRCH_OK;
+    int rc = lock_writer(db, 0); /* no commit may write a meta meanwhile */
+    if (rc) return rc;
+    rc = bi_checkpoint(db);
+    unlock_writer(db);
+    return rc;
+}
+
 int birch_txn_commit(birch_txn *txn)
 {
     if (!txn) return BIRCH_EINVAL;
+    if (txn->state == BI_TXN_DONE) return BIRCH_ETXN;
     int rc = BIRCH_OK;
     if (txn->write) {
         if (txn->state != BI_TXN_LIVE) rc = BIRCH_ETXN;

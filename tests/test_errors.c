@@ -81,6 +81,13 @@ START_TEST(err_notfound)
     birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
     birch_table *t = bt_table(w, "base", 0), *x = NULL;
     birch_val v;
+    birch_db *ro = NULL;
+    birch_options roo = bt_opts();
+    roo.read_only = 1;
+    char *missing = bt_path("no-such-file");
+    BT_RC(birch_open(missing, &roo, &ro), BIRCH_NOTFOUND); /* read-only never creates */
+    ck_assert_ptr_null(ro);
+    free(missing);
     BT_RC(birch_get(w, t, bt_str("missing"), &v), BIRCH_NOTFOUND);
     BT_RC(birch_del(w, t, bt_str("missing")), BIRCH_NOTFOUND);
     BT_RC(birch_table_open(w, "nosuchtable", 0, &x), BIRCH_NOTFOUND);

@@ -301,6 +301,71 @@ START_TEST(table_handle_outlives_transaction)
 }
 END_TEST
 
+/* A finished transaction used again: every call refuses with BIRCH_ETXN
+ * and the database is as the commit left it.  Its cursors refuse moves
+ * and can still be closed (LMDB users close read cursors after the end). */
+START_TEST(finished_transaction_used_again)
+{
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+    bt_put_s(w, t, "a", "1");
+    birch_cursor *wc;
+    BT_OK(birch_cursor_open(w, t, &wc));
+    BT_OK(birch_txn_commit(w));
+    birch_val k = bt_str("b"), v = bt_str("2"), out;
+    uint64_t n;
+    BT_RC(birch_put(w, t, k, v, 0), BIRCH_ETXN);
+    BT_RC(birch_del(w, t, bt_str("a")), BIRCH_ETXN);
+    BT_RC(birch_get(w, t, bt_str("a"), &out), BIRCH_ETXN);
+    BT_RC(birch_count(w, t, &n), BIRCH_ETXN);
+    birch_table *t2;
+    BT_RC(birch_table_open(w, "u", BIRCH_CREATE, &t2), BIRCH_ETXN);
+    BT_RC(birch_table_drop(w, "t"), BIRCH_ETXN);
+    BT_RC(birch_txn_commit(w), BIRCH_ETXN);
+    birch_txn_abort(w); /* a no-op on an ended transaction */
+    BT_RC(birch_cursor_first(wc), BIRCH_ETXN);
+    BT_RC(birch_cursor_next(wc), BIRCH_ETXN);
+    BT_RC(birch_cursor_get(wc, &k, &out), BIRCH_ETXN);
+    birch_cursor_close(wc);
+
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    birch_cursor *rc;
+    BT_OK(birch_cursor_open(r, t, &rc));
+    BT_OK(birch_cursor_first(rc));
+    birch_txn_abort(r);
+    BT_RC(birch_get(r, t, bt_str("a"), &out), BIRCH_ETXN);
+    BT_RC(birch_cursor_prev(rc), BIRCH_ETXN);
+    BT_RC(birch_cursor_seek(rc, bt_str("a")), BIRCH_ETXN);
+    birch_cursor_close(rc); /* after the end: safe */
+
+    r = bt_begin(db, BIRCH_TXN_READ);
+    bt_expect_s(r, t, "a", "1");
+    bt_expect_absent(r, t, "b", 1);
+    ck_assert_uint_eq(bt_count(r, t), 1);
+    birch_txn_abort(r);
+}
+END_TEST
+
+/* birch_sync makes non-durable commits durable: afterwards both meta
+ * slots hold durable metas and the file reopens with the data. */
+START_TEST(sync_makes_weak_commits_durable)
+{
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE); /* db uses DURABLE_NONE */
+    birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+    bt_put_s(w, t, "k", "v");
+    BT_OK(birch_txn_commit(w));
+    int cur = bt_meta_current(path);
+    bi_meta m;
+    bt_meta_read(path, cur, &m);
+    ck_assert_msg(m.flags & BI_META_WEAK, "a DURABLE_NONE commit writes a weak meta");
+    BT_OK(birch_sync(db));
+    bt_meta_read(path, cur, &m);
+    ck_assert_msg(!(m.flags & BI_META_WEAK) && bt_meta_sealed(&m), "birch_sync rewrote it durable");
+    BT_OK(birch_sync(db)); /* nothing to do: still fine */
+    BT_RC(birch_sync(NULL), BIRCH_EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("txn");
@@ -315,6 +380,8 @@ int main(void)
     tcase_add_test(tc, empty_write_commit);
     tcase_add_test(tc, large_transaction);
     tcase_add_test(tc, table_handle_outlives_transaction);
+    tcase_add_test(tc, finished_transaction_used_again);
+    tcase_add_test(tc, sync_makes_weak_commits_durable);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
