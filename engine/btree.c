@@ -256,13 +256,16 @@ static void page_remove(uint8_t *p, unsigned idx)
     h->upper += (uint32_t)sz;
 }
 
-/* Builds a branch node (child, key) into buf. */
-static size_t make_bnode(uint8_t *buf, uint64_t child, const uint8_t *key, size_t klen)
+/* Builds a branch node (child, key, child checksum) into buf.  A child
+ * written in this transaction gets its checksum when the commit seals the
+ * tree; one that is only moved keeps the checksum it had. */
+static size_t make_bnode(uint8_t *buf, uint64_t child, const uint8_t *key, size_t klen, uint64_t csum)
 {
     size_t sz = bi_bnode_size(klen);
     memset(buf, 0, sz);
     memcpy(buf, &child, 8);
     if (klen) memcpy(buf + BI_NODE_HDR, key, klen);
+    memcpy(buf + sz - 8, &csum, 8);
     return sz;
 }
 
@@ -320,7 +323,7 @@ static int push_up(birch_txn *txn, bi_tree *tree, bi_path *path, int d,
     size_t sz = bi_bnode_size(seplen);
     uint8_t *buf = malloc(sz);
     if (!buf) return BIRCH_ENOMEM;
-    make_bnode(buf, right, sep, seplen);
+    make_bnode(buf, right, sep, seplen, 0);
     int rc;
     if (d == 0 && bi_level(path->pg[0]) + 1u >= BI_MAX_DEPTH) {
         rc = BIRCH_EFULL; /* deeper trees would be read as corrupt */
@@ -329,10 +332,10 @@ static int push_up(birch_txn *txn, bi_tree *tree, bi_path *path, int d,
         uint8_t *root;
         rc = bi_page_alloc(txn, 1, &rootno, &root);
         if (rc == BIRCH_OK) {
-            uint8_t first[8];
-            make_bnode(first, path->pgno[0], NULL, 0);
+            uint8_t first[16];
+            size_t fsz = make_bnode(first, path->pgno[0], NULL, 0, 0);
             page_init(root, BI_P_BRANCH, bi_level(path->pg[0]) + 1u, txn->db->psize);
-            page_insert(root, 0, first, 8, 0, 0);
+            page_insert(root, 0, first, fsz, 0, 0);
             page_insert(root, 1, buf, sz, seplen, bi_key_head(sep, seplen));
             tree->root = rootno;
         }
@@ -352,7 +355,11 @@ static void refill(uint8_t *p, const ent *e, unsigned from, unsigned to, int dro
 {
     for (unsigned i = from; i < to; i++) {
         if (drop_first_key && i == from) {
-            page_insert(p, 0, e[i].node, bi_bnode_size(0), 0, 0);
+            uint64_t child, csum;
+            uint8_t node[16];
+            memcpy(&child, e[i].node, 8);
+            memcpy(&csum, e[i].node + e[i].size - 8, 8);
+            page_insert(p, 0, node, make_bnode(node, child, NULL, 0, csum), 0, 0);
         } else {
             page_insert(p, i - from, e[i].node, e[i].size, e[i].klen, e[i].head);
         }
@@ -584,10 +591,10 @@ static int branch_remove_first(const birch_txn *txn, uint8_t *p)
     if (bi_nkeys(p) > 1 && bi_slot_ok(txn, p, 1)) return BIRCH_ECORRUPT;
     page_remove(p, 0);
     if (!bi_nkeys(p)) return BIRCH_OK;
-    uint8_t node[8];
-    make_bnode(node, bi_branch_child(p, 0), NULL, 0);
+    uint8_t node[16];
+    size_t sz = make_bnode(node, bi_branch_child(p, 0), NULL, 0, bi_branch_csum(p, 0));
     page_remove(p, 0);
-    page_insert(p, 0, node, 8, 0, 0);
+    page_insert(p, 0, node, sz, 0, 0);
     return BIRCH_OK;
 }
 
@@ -599,8 +606,8 @@ static void merge_into(uint8_t *left, uint8_t *right, const uint8_t *sep, size_t
     for (unsigned i = 0; i < bi_nkeys(right); i++) {
         unsigned at = bi_nkeys(left);
         if (branch && i == 0) {
-            uint8_t node[BI_NODE_HDR + BIRCH_MAX_PAGE_SIZE / 4];
-            size_t sz = make_bnode(node, bi_branch_child(right, 0), sep, seplen);
+            uint8_t node[BI_NODE_HDR + BIRCH_MAX_PAGE_SIZE / 4 + 8];
+            size_t sz = make_bnode(node, bi_branch_child(right, 0), sep, seplen, bi_branch_csum(right, 0));
             page_insert(left, at, node, sz, seplen, bi_key_head(sep, seplen));
         } else {
             page_insert(left, at, bi_node(right, i), node_size(right, i), bi_node_klen(right, i),

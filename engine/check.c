@@ -1,6 +1,10 @@
 /*
  * check.c - birch_check: verifies the last committed state page by page.
  *
+ * Every page's checksum is verified against the one its parent (or the
+ * meta, or the table's catalog record) keeps, so check also finds bit rot
+ * that leaves a page's structure plausible.
+ *
  * Every tree (catalog, free tree, each table) is walked from its root with
  * the key range each page must respect.  Each page is marked in a bitmap;
  * a page marked twice is shared by two owners, and a page never marked is
@@ -117,10 +121,14 @@ static int check_leaf(chk *c, uint8_t *p, uint64_t pgno)
         if (bi_leaf_value(c->txn, p, i, &v))
             return fail(c, "page %llu: slot %u has a bad overflow value", (unsigned long long)pgno, i);
         if (bi_leaf_node(p, i)->flags & BI_N_BIG) {
-            uint64_t ov;
-            memcpy(&ov, bi_leaf_val(p, i), 8);
-            int rc = mark(c, ov, bi_overflow_pages(c->txn->db, v.size), "overflow run");
+            bi_bigval bv;
+            memcpy(&bv, bi_leaf_val(p, i), sizeof bv);
+            uint32_t np = bi_overflow_pages(c->txn->db, v.size);
+            int rc = mark(c, bv.pgno, np, "overflow run");
             if (rc) return rc;
+            const uint8_t *run = (const uint8_t *)v.data - BI_HDR;
+            if (bi_sum(run, (size_t)np * c->txn->db->psize) != bv.csum)
+                return fail(c, "overflow run at page %llu: checksum mismatch", (unsigned long long)bv.pgno);
         }
         c->entries++;
         if (c->on_entry) {
@@ -131,11 +139,15 @@ static int check_leaf(chk *c, uint8_t *p, uint64_t pgno)
     return BIRCH_OK;
 }
 
-static int walk(chk *c, uint64_t pgno, int level, const range *r, int root)
+/* Walks the subtree at pgno, whose parent (or the meta, or the catalog)
+ * says its page hashes to csum. */
+static int walk(chk *c, uint64_t pgno, int level, const range *r, int root, uint64_t csum)
 {
     uint8_t *p;
     if (bi_page_read(c->txn, pgno, level, &p))
         return fail(c, "page %llu: bad page header or wrong level", (unsigned long long)pgno);
+    if (bi_sum(p, c->txn->db->psize) != csum)
+        return fail(c, "page %llu: checksum mismatch", (unsigned long long)pgno);
     int rc = mark(c, pgno, 1, "tree page");
     if (rc == BIRCH_OK) rc = check_slots(c, p, pgno, r);
     if (rc) return rc;
@@ -146,7 +158,7 @@ static int walk(chk *c, uint64_t pgno, int level, const range *r, int root)
         range cr = *r;
         if (i > 0) cr.lo = bi_node_key(p, i), cr.lolen = bi_node_klen(p, i);
         if (i + 1 < bi_nkeys(p)) cr.hi = bi_node_key(p, i + 1), cr.hilen = bi_node_klen(p, i + 1);
-        rc = walk(c, bi_branch_child(p, i), (int)bi_level(p) - 1, &cr, 0);
+        rc = walk(c, bi_branch_child(p, i), (int)bi_level(p) - 1, &cr, 0, bi_branch_csum(p, i));
         if (rc) return rc;
     }
     return BIRCH_OK;
@@ -158,7 +170,7 @@ static int walk_tree(chk *c, const bi_tree *t, const char *name, entry_fn fn)
     c->on_entry = fn;
     range r = {0};
     if (t->root) {
-        int rc = walk(c, t->root, -1, &r, 1);
+        int rc = walk(c, t->root, -1, &r, 1, t->csum);
         if (rc) return rc;
     }
     if (c->entries != t->count)

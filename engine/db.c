@@ -57,6 +57,14 @@ static void destroy(birch_db *db)
     free(db);
 }
 
+static int map_file(birch_db *db, uint64_t size)
+{
+    db->file_size = size;
+    set_limits(db);
+    uint64_t reserve = db->opts.map_reserve ? db->opts.map_reserve : BI_DEFAULT_RESERVE;
+    return bi_map_cover(db, reserve > size ? reserve : size);
+}
+
 /* Reads an existing database or initialises an empty file. */
 static int load(birch_db *db)
 {
@@ -67,15 +75,14 @@ static int load(birch_db *db)
         if (db->opts.read_only) return BIRCH_ENOTDB;
         db->psize = db->opts.page_size;
         rc = bi_meta_init(db);
-        size = 2ull * db->psize;
-    } else {
-        rc = bi_meta_load(db, size);
+        return rc ? rc : map_file(db, 2ull * db->psize);
     }
-    if (rc) return rc;
-    db->file_size = size;
-    set_limits(db);
-    uint64_t reserve = db->opts.map_reserve ? db->opts.map_reserve : BI_DEFAULT_RESERVE;
-    return bi_map_cover(db, reserve > size ? reserve : size);
+    bi_meta m[2];
+    int ok[2];
+    rc = bi_meta_read(db, size, m, ok);
+    if (rc == BIRCH_OK) rc = map_file(db, size); /* verification reads through the map */
+    if (rc == BIRCH_OK) rc = bi_meta_choose(db, size, m, ok);
+    return rc;
 }
 
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
@@ -104,8 +111,6 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
     }
     if (rc == BIRCH_OK) rc = io->ops->lock(db->file, !opts->read_only);
     if (rc == BIRCH_OK) {
-        if (io->ops->boot_id) io->ops->boot_id(io->ctx, db->boot_id);
-        else bi_boot_id(db->boot_id);
         rc = load(db);
     }
     if (rc) {

@@ -5,6 +5,7 @@
  * Modules, lowest first:
  *   io_posix.c   the default io layer (io.h)
  *   meta.c       meta pages: checksum, choice on open, writing
+ *   seal.c       page checksums: sealed at commit, verified at open
  *   pager.c      the map, page access and validation, dirty pages,
  *                page allocation and freeing, writing a commit's pages
  *   freelist.c   the free tree: reusable pages in, freed pages out
@@ -47,7 +48,6 @@ struct birch_db {
     uint32_t psize;
     size_t max_key;       /* psize / 4 */
     size_t node_max;      /* largest node a page must accept (without slot) */
-    uint8_t boot_id[16];
 
     /* Guards everything below up to the writer fields: the committed meta,
      * the map list, the reader table and the live transaction count. */
@@ -166,14 +166,22 @@ uint64_t bi_oldest_reader(birch_db *db);
 /* ---- meta.c ---------------------------------------------------------------- */
 void bi_meta_seal(bi_meta *m);
 int bi_meta_valid(const bi_meta *m);
-/* Reads both metas and picks the current one: fills db->meta and slots.
+/* Reads both metas; ok[i] tells which are sound.  Sets db->psize.
  * BIRCH_ENOTDB / EVERSION / ECORRUPT as documented in birch_open. */
-int bi_meta_load(birch_db *db, uint64_t file_size);
+int bi_meta_read(birch_db *db, uint64_t file_size, bi_meta m[2], int ok[2]);
+/* Adopts the newest sound meta whose pages verify (needs the map). */
+int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const int ok[2]);
 /* Writes a fresh database's two metas and syncs. */
 int bi_meta_init(birch_db *db);
 /* Writes m to slot; syncs when durable. */
 int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync);
-void bi_boot_id(uint8_t id[16]);
+
+/* ---- seal.c ---------------------------------------------------------------- */
+uint64_t bi_sum(const void *data, size_t len);
+/* Computes the checksums of a tree's dirty pages, bottom up, at commit. */
+int bi_seal_tree(birch_txn *txn, bi_tree *tree);
+/* Verifies the pages m's commit (and any since its base) wrote. */
+int bi_verify_meta(birch_db *db, const bi_meta *m);
 
 /* ---- pager.c --------------------------------------------------------------- */
 /* The page pgno as this transaction sees it, or NULL if it is past the end

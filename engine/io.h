@@ -51,11 +51,6 @@ typedef struct bi_io_ops {
      * until the file covers it. */
     int (*map)(bi_file *f, uint64_t len, void **addr);
     void (*unmap)(bi_file *f, void *addr, uint64_t len);
-    /* Optional (NULL: the kernel's boot id).  Names the current boot: a
-     * meta written without a sync is trusted only by the boot that wrote
-     * it.  A layer that simulates power loss returns a new id after each
-     * simulated loss. */
-    void (*boot_id)(void *ctx, uint8_t id[16]);
 } bi_io_ops;
 
 /* An io layer: an operations table and its context. */

@@ -2,18 +2,16 @@
  * meta.c - the two meta pages: sealing with a checksum, choosing the
  * current one on open, and writing one at commit.
  *
- * A meta is valid when its magic and XXH3-64 checksum match.  Open takes the
- * valid meta with the highest transaction id.  A "weak" meta was written
- * without a sync (BIRCH_DURABLE_NONE); it survives a process crash but not
- * a power loss, so it is trusted only when the machine has not rebooted
- * since it was written (same boot id), as libmdbx does.
+ * A meta is sound when its magic and XXH3-64 checksum match.  Open takes
+ * the sound meta with the highest transaction id whose new pages verify
+ * (seal.c): a commit syncs pages and meta together, so after a crash the
+ * newest meta may name pages that never reached the disk, and the older
+ * slot then holds the state to return to.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
-#include <unistd.h>
-#include <time.h>
 #include <xxhash.h>
 
 #include "internal.h"
@@ -43,40 +41,6 @@ static int page_size_ok(uint32_t ps)
     return ps >= BIRCH_MIN_PAGE_SIZE && ps <= BIRCH_MAX_PAGE_SIZE && (ps & (ps - 1)) == 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Linux names each boot with a random UUID.  Where it is missing, a value
- * unique to this process makes weak metas untrusted after any reopen by
- * another process: safe, at the price of losing non-durable commits. */
-void bi_boot_id(uint8_t id[16])
-{
-    char text[64] = {0};
-    int n = 0;
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-    if (f) {
-        if (!fgets(text, sizeof text, f)) text[0] = 0;
-        fclose(f);
-    }
-    memset(id, 0, 16);
-    for (const char *s = text; *s && n < 32; s++) {
-        int v = hexval((unsigned char)*s);
-        if (v < 0) continue;
-        id[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
-        n++;
-    }
-    if (n < 32) {
-        uint64_t a = (uint64_t)getpid(), b = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)id;
-        memcpy(id, &a, 8);
-        memcpy(id + 8, &b, 8);
-    }
-}
-
 /* Reads a meta at off into m; 0 if the file is too short for one. */
 static int read_meta(birch_db *db, uint64_t off, uint64_t file_size, bi_meta *m)
 {
@@ -86,18 +50,15 @@ static int read_meta(birch_db *db, uint64_t off, uint64_t file_size, bi_meta *m)
     return rc ? rc : 1;
 }
 
-/* A meta we can use: valid, known version, sane page size, and (when weak)
- * written during this boot. */
-static int usable(const birch_db *db, const bi_meta *m, int *version_err)
+/* A meta we can use: valid, known version, sane page size. */
+static int usable(const bi_meta *m, int *version_err)
 {
     if (!bi_meta_valid(m)) return 0;
     if (m->version != BI_FORMAT_VERSION) {
         *version_err = 1;
         return 0;
     }
-    if (!page_size_ok(m->page_size)) return 0;
-    if ((m->flags & BI_META_WEAK) && memcmp(m->boot_id, db->boot_id, 16) != 0) return 0;
-    return 1;
+    return page_size_ok(m->page_size);
 }
 
 /* Does the meta describe a state that fits in the file? */
@@ -118,9 +79,8 @@ static int find_meta1(birch_db *db, uint64_t file_size, bi_meta *m1)
     return 0;
 }
 
-int bi_meta_load(birch_db *db, uint64_t file_size)
+int bi_meta_read(birch_db *db, uint64_t file_size, bi_meta m[2], int ok[2])
 {
-    bi_meta m[2];
     int rc = read_meta(db, 0, file_size, &m[0]);
     if (rc < 0) return rc;
     if (rc && bi_meta_valid(&m[0]) && page_size_ok(m[0].page_size))
@@ -130,41 +90,56 @@ int bi_meta_load(birch_db *db, uint64_t file_size)
     if (rc < 0) return rc;
 
     int version_err = 0;
-    int ok0 = usable(db, &m[0], &version_err);
-    int ok1 = usable(db, &m[1], &version_err);
-    if (ok0 && ok1 && m[0].page_size != m[1].page_size) ok1 = 0;
-    if (!ok0 && !ok1) {
+    ok[0] = usable(&m[0], &version_err);
+    ok[1] = usable(&m[1], &version_err);
+    if (ok[0] && ok[1] && m[0].page_size != m[1].page_size) ok[1] = 0;
+    if (!ok[0] && !ok[1]) {
         if (version_err) return BIRCH_EVERSION;
         if (!magic_ok(&m[0]) && !magic_ok(&m[1])) return BIRCH_ENOTDB;
         return BIRCH_ECORRUPT;
     }
-    int cur = ok0 && (!ok1 || m[0].txnid >= m[1].txnid) ? 0 : 1;
-    /* A sound meta whose pages are not all in the file means the file was
-     * truncated.  Falling back to the older meta would be wrong: its pages
-     * may have been reused by the newer state. */
-    if (!fits(&m[cur], file_size)) return BIRCH_ECORRUPT;
-    db->meta = m[cur];
-    db->meta_slot = cur;
-    /* The durable meta: the current one unless it is weak, in which case
-     * the other slot (never written by weak commits) holds it. */
-    int steady = cur;
-    uint64_t steady_txnid = m[cur].txnid;
-    if (m[cur].flags & BI_META_WEAK) {
-        int o = cur ^ 1;
-        if ((o ? ok1 : ok0) && !(m[o].flags & BI_META_WEAK)) {
-            steady = o;
-            steady_txnid = m[o].txnid;
-        } else {
-            /* No durable meta survives (the other slot is damaged): keep
-             * weak commits away from this slot and reuse no page until a
-             * checkpoint has made one. */
-            steady_txnid = 0;
-        }
-    }
-    db->steady_slot = steady;
-    db->steady_txnid = steady_txnid;
-    db->psize = m[cur].page_size;
+    db->psize = m[ok[0] ? 0 : 1].page_size;
     return BIRCH_OK;
+}
+
+/* Newer first; of two metas of one commit, the one written after a sync
+ * (the higher base) first. */
+static int newer(const bi_meta *a, const bi_meta *b)
+{
+    return a->txnid != b->txnid ? a->txnid > b->txnid : a->base_txnid >= b->base_txnid;
+}
+
+/* Makes slot c's meta the database's current state. */
+static void adopt(birch_db *db, const bi_meta *m, int c)
+{
+    db->meta = *m;
+    db->meta_slot = c;
+    /* A weak meta sits beside the durable one it builds on; reuse no page
+     * that durable state still needs. */
+    int weak = (m->flags & BI_META_WEAK) != 0;
+    db->steady_slot = weak ? c ^ 1 : c;
+    db->steady_txnid = weak ? m->base_txnid : m->txnid;
+}
+
+int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const int ok[2])
+{
+    int order[2] = {0, 1};
+    if (ok[0] && ok[1] && !newer(&m[0], &m[1])) order[0] = 1, order[1] = 0;
+    int rc = BIRCH_ECORRUPT;
+    for (int k = 0; k < 2; k++) {
+        int c = order[k];
+        if (!ok[c]) continue;
+        /* The newest meta may name pages (and a file size) its commit
+         * never made durable.  Falling back one commit is always safe: a
+         * commit never reuses a page of the durable state it builds on. */
+        rc = fits(&m[c], file_size) ? bi_verify_meta(db, &m[c]) : BIRCH_ECORRUPT;
+        if (rc == BIRCH_OK) {
+            adopt(db, &m[c], c);
+            return BIRCH_OK;
+        }
+        if (rc != BIRCH_ECORRUPT) return rc;
+    }
+    return rc;
 }
 
 int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync)
@@ -193,9 +168,6 @@ int bi_meta_init(birch_db *db)
     if (rc == BIRCH_OK) rc = db->io.ops->sync(db->file);
     free(page);
     if (rc) return rc;
-    db->meta = m;
-    db->meta_slot = 0;
-    db->steady_slot = 0;
-    db->steady_txnid = 0;
+    adopt(db, &m, 0);
     return BIRCH_OK;
 }

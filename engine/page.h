@@ -1,7 +1,7 @@
 /*
  * page.h - the on-disk layout of birch pages (see docs/FORMAT.md).
  *
- * Every page but the two meta pages starts with a 16-byte header.  Branch
+ * Every page but the two meta pages starts with a 24-byte header.  Branch
  * and leaf pages are slotted: an array of 8-byte slots grows up from the
  * header, the nodes they point to grow down from the end of the page, and
  * the free space is the gap between.  Each slot keeps the first four key
@@ -11,7 +11,13 @@
  * Nodes start at multiples of 8 and hold their key padded to a multiple of
  * 8, so an inline value always starts 8-byte aligned in the map.  A value
  * too large for a leaf lives in an overflow run: contiguous pages whose
- * first page has a header and the value right after it (offset 16).
+ * first page has a header and the value right after it (offset 24).
+ *
+ * Checksums form a Merkle tree: a branch node keeps its child's XXH3-64
+ * checksum, a leaf node of a big value keeps its run's, and the meta keeps
+ * each tree root's.  A commit therefore needs a single sync: on open, the
+ * pages the last commit wrote are verified against the meta before it is
+ * trusted (docs/DESIGN.md).
  *
  * All integers are stored in the machine's byte order; birch files move
  * between machines of the same endianness only (docs/FORMAT.md).
@@ -28,7 +34,7 @@ enum {
     BI_P_OVERFLOW = 4
 };
 
-#define BI_HDR 16u        /* page header size */
+#define BI_HDR 24u        /* page header size */
 #define BI_SLOT 8u        /* slot size */
 #define BI_NODE_HDR 8u    /* node header size (leaf and branch) */
 #define BI_MAX_DEPTH 24   /* deeper trees are treated as corrupt */
@@ -42,6 +48,7 @@ typedef struct bi_phdr {
     uint16_t nkeys;
     uint32_t upper;  /* offset of the lowest node = end of free space */
     uint64_t pgno;   /* the page's own number: detects misplaced pages */
+    uint64_t txnid;  /* the commit that wrote the page */
 } bi_phdr;
 
 /* Slot: first four key bytes big-endian (zero padded), node offset, key length. */
@@ -54,15 +61,21 @@ typedef struct bi_slot {
 /* Leaf node flags */
 #define BI_N_BIG 0x1u /* value is in an overflow run; the node holds its pgno */
 
-/* Leaf node header; followed by the key, padding to 8, then the value (or a
- * uint64_t overflow page number when BI_N_BIG). */
+/* Leaf node header; followed by the key, padding to 8, then the value (or,
+ * when BI_N_BIG, a bi_bigval naming the overflow run). */
 typedef struct bi_lnode {
     uint32_t vlen;
     uint32_t flags;
 } bi_lnode;
 
-/* Branch node: the child page number, then the key.  The key of slot 0 is
- * empty and stands for minus infinity. */
+typedef struct bi_bigval {
+    uint64_t pgno;   /* first page of the run */
+    uint64_t csum;   /* XXH3-64 of the whole run */
+} bi_bigval;
+
+/* Branch node: the child page number, the key padded to 8, then the
+ * child's checksum (in the place a leaf node keeps its value).  The key of
+ * slot 0 is empty and stands for minus infinity. */
 typedef struct bi_bnode {
     uint64_t child;
 } bi_bnode;
@@ -95,18 +108,31 @@ static inline void bi_set_branch_child(uint8_t *p, unsigned i, uint64_t c)
     ((bi_bnode *)(void *)bi_node(p, i))->child = c;
 }
 
-/* Where a leaf node's value (or its overflow pgno) starts. */
-static inline uint8_t *bi_leaf_val(uint8_t *p, unsigned i)
+/* What follows a node's padded key: a leaf's value (or its bi_bigval), a
+ * branch node's child checksum. */
+static inline uint8_t *bi_node_tail(uint8_t *p, unsigned i)
 {
     return bi_node(p, i) + BI_NODE_HDR + BI_A8(bi_slots(p)[i].klen);
+}
+static inline uint8_t *bi_leaf_val(uint8_t *p, unsigned i) { return bi_node_tail(p, i); }
+
+static inline uint64_t bi_branch_csum(uint8_t *p, unsigned i)
+{
+    uint64_t c;
+    memcpy(&c, bi_node_tail(p, i), 8);
+    return c;
+}
+static inline void bi_set_branch_csum(uint8_t *p, unsigned i, uint64_t c)
+{
+    memcpy(bi_node_tail(p, i), &c, 8);
 }
 
 /* Sizes of nodes, without the slot. */
 static inline size_t bi_lnode_size(size_t klen, size_t vlen, int big)
 {
-    return BI_NODE_HDR + BI_A8(klen) + (big ? 8u : BI_A8(vlen));
+    return BI_NODE_HDR + BI_A8(klen) + (big ? sizeof(bi_bigval) : BI_A8(vlen));
 }
-static inline size_t bi_bnode_size(size_t klen) { return BI_NODE_HDR + BI_A8(klen); }
+static inline size_t bi_bnode_size(size_t klen) { return BI_NODE_HDR + BI_A8(klen) + 8u; }
 
 /* The head of a key: its first four bytes as a big-endian integer. */
 static inline uint32_t bi_key_head(const uint8_t *k, size_t n)
@@ -128,12 +154,13 @@ static inline int bi_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size
 
 #define BI_MAGIC "\x89" "BIRCH\r\n"   /* 8 bytes, like PNG's: catches text-mode damage */
 #define BI_FORMAT_VERSION 1u
-#define BI_META_WEAK 0x1u /* written without sync: trusted only in the same boot */
+#define BI_META_WEAK 0x1u /* written without a sync (BIRCH_DURABLE_NONE) */
 
-/* A tree's root and its number of records. */
+/* A tree's root, its number of records and the root page's checksum. */
 typedef struct bi_tree {
     uint64_t root;  /* 0: empty tree */
     uint64_t count;
+    uint64_t csum;  /* XXH3-64 of the root page; 0 for an empty tree */
 } bi_tree;
 
 typedef struct bi_meta {
@@ -141,13 +168,15 @@ typedef struct bi_meta {
     uint32_t version;
     uint32_t page_size;
     uint64_t txnid;
+    uint64_t base_txnid;  /* a commit known durable when this meta was
+                             written: pages of later commits are verified
+                             before this meta is trusted */
     uint64_t npages;      /* pages in use; the file may be longer */
     bi_tree catalog;      /* table name -> bi_table_rec */
     bi_tree freetree;     /* commit txnid (big-endian) -> array of free pgnos */
     uint64_t free_pages;  /* pages listed in the free tree */
     uint32_t flags;       /* BI_META_WEAK */
     uint32_t reserved;
-    uint8_t boot_id[16];  /* boot that wrote a weak meta */
     uint64_t checksum;    /* XXH3-64 of every byte above */
 } bi_meta;
 

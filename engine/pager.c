@@ -115,10 +115,10 @@ int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
     size_t end = (size_t)s.off + BI_NODE_HDR + BI_A8(s.klen);
     if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > db->max_key || end > db->psize)
         return BIRCH_ECORRUPT;
-    if (!bi_is_leaf(p)) return BIRCH_OK;
+    if (!bi_is_leaf(p)) return end + 8u <= db->psize ? BIRCH_OK : BIRCH_ECORRUPT; /* checksum */
     const bi_lnode *n = bi_leaf_node(p, i);
     if (n->flags & ~BI_N_BIG) return BIRCH_ECORRUPT;
-    size_t vend = end + ((n->flags & BI_N_BIG) ? 8u : n->vlen);
+    size_t vend = end + ((n->flags & BI_N_BIG) ? sizeof(bi_bigval) : n->vlen);
     return vend <= db->psize ? BIRCH_OK : BIRCH_ECORRUPT;
 }
 

@@ -8,15 +8,16 @@
  * and cursor moves afterwards take no lock at all.
  *
  * The commit (see docs/DESIGN.md):
- *   1. write changed table roots into the catalog, freed pages into the
- *      free tree;
- *   2. write every dirty page to a location no snapshot uses;
- *   3. sync (durable commits);
- *   4. write the meta into the slot that does not hold the durable meta;
- *   5. sync (durable commits), then publish the meta to new readers.
- * A crash before 4 completes leaves the old meta current and its pages
- * untouched; after 5 the new state is durable.  Non-durable commits skip
- * the syncs, mark the meta weak, and are made durable every
+ *   1. seal the changed tables (seal.c: checksums, bottom up), write their
+ *      roots into the catalog and the freed pages into the free tree, seal
+ *      the catalog and the free tree;
+ *   2. write every dirty page to a location no durable state uses, then
+ *      the meta into the slot that does not hold the durable meta;
+ *   3. sync once (durable commits), then publish the meta to new readers.
+ * A crash before the sync completes may leave the new meta with some of
+ * its pages missing; open then fails to verify it and returns to the other
+ * slot, whose pages no commit since has overwritten.  Non-durable commits
+ * skip the sync, mark the meta weak, and are made durable every
  * BI_CHECKPOINT_EVERY commits (or sooner, see need_checkpoint) and at close.
  */
 #include <stdlib.h>
@@ -221,12 +222,29 @@ static int io_failure(birch_db *db, int rc)
     return rc;
 }
 
-/* Steps 1-2 of the commit: everything but the meta. */
+/* Seals every table the transaction changed. */
+static int seal_tables(birch_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->nts; i++) {
+        bi_tstate *ts = &txn->ts[i];
+        if (!ts->dirty || !ts->exists) continue;
+        int rc = bi_seal_tree(txn, &ts->tree);
+        if (rc) return rc;
+    }
+    return BIRCH_OK;
+}
+
+/* Steps 1-2 of the commit, but the meta.  The table trees are final
+ * before the catalog and free tree change (those only allocate free
+ * pages), and those two are final before they are sealed. */
 static int write_pages(birch_txn *txn)
 {
     birch_db *db = txn->db;
-    int rc = bi_catalog_flush(txn);
+    int rc = seal_tables(txn);
+    if (rc == BIRCH_OK) rc = bi_catalog_flush(txn);
     if (rc == BIRCH_OK) rc = bi_freelist_save(txn);
+    if (rc == BIRCH_OK) rc = bi_seal_tree(txn, &txn->meta.catalog);
+    if (rc == BIRCH_OK) rc = bi_seal_tree(txn, &txn->meta.freetree);
     if (rc) return rc;
     pthread_mutex_lock(&db->lock);
     rc = bi_map_cover(db, txn->meta.npages * (uint64_t)db->psize);
@@ -248,55 +266,55 @@ static int need_checkpoint(const birch_txn *txn)
     return db->weak_commits + 1 >= BI_CHECKPOINT_EVERY || freed >= limit;
 }
 
-/* Steps 3-5: sync, meta, sync, publish. */
-static int write_meta(birch_txn *txn)
+/* Publishes m (in slot) as the last commit. */
+static void publish(birch_db *db, const bi_meta *m, int slot, uint64_t freed)
 {
-    birch_db *db = txn->db;
-    int durable = db->opts.durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
-    int rc = durable ? db->io.ops->sync(db->file) : BIRCH_OK;
-    if (rc) return io_failure(db, rc == BIRCH_EFULL ? BIRCH_EIO : rc);
-    bi_meta m = txn->meta;
-    m.flags = durable ? 0 : BI_META_WEAK;
-    memcpy(m.boot_id, db->boot_id, 16);
-    int slot = db->steady_slot ^ 1;
-    rc = bi_meta_write(db, &m, slot, durable);
-    if (rc) return io_failure(db, BIRCH_EIO);
     pthread_mutex_lock(&db->lock);
-    db->meta = m;
+    db->meta = *m;
     db->meta_slot = slot;
-    if (durable) {
+    if (!(m->flags & BI_META_WEAK)) {
         db->steady_slot = slot;
-        db->steady_txnid = m.txnid;
+        db->steady_txnid = m->txnid;
         db->weak_commits = 0;
         db->weak_freed = 0;
     } else {
         db->weak_commits++;
-        db->weak_freed += txn->pending.n;
+        db->weak_freed += freed;
     }
     pthread_mutex_unlock(&db->lock);
+}
+
+/* Step 2's meta write and step 3: one sync covers pages and meta. */
+static int write_meta(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    int durable = db->opts.durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
+    bi_meta m = txn->meta;
+    m.flags = durable ? 0 : BI_META_WEAK;
+    m.base_txnid = db->steady_txnid;
+    int slot = db->steady_slot ^ 1;
+    int rc = bi_meta_write(db, &m, slot, durable);
+    if (rc) return io_failure(db, BIRCH_EIO);
+    publish(db, &m, slot, txn->pending.n);
     return BIRCH_OK;
 }
 
+/* Rewrites the last commit's meta with base = its own id into the other
+ * slot, after a sync: open then trusts it without verifying any page.
+ * Writing the other slot, not this one, keeps a torn write harmless. */
 int bi_checkpoint(birch_db *db)
 {
     pthread_mutex_lock(&db->lock);
     bi_meta m = db->meta;
-    int slot = db->meta_slot, skip = db->failed || !(m.flags & BI_META_WEAK);
+    int slot = db->meta_slot ^ 1, skip = db->failed || m.base_txnid >= m.txnid;
     pthread_mutex_unlock(&db->lock);
     if (skip) return BIRCH_OK;
-    /* The weak meta sits in the slot that is not the durable one: sync its
-     * pages, then rewrite it as durable in place. */
-    int rc = db->io.ops->sync(db->file);
+    int rc = (m.flags & BI_META_WEAK) ? db->io.ops->sync(db->file) : BIRCH_OK;
     m.flags = 0;
+    m.base_txnid = m.txnid;
     if (rc == BIRCH_OK) rc = bi_meta_write(db, &m, slot, 1);
     if (rc) return io_failure(db, BIRCH_EIO);
-    pthread_mutex_lock(&db->lock);
-    db->meta = m;
-    db->steady_slot = slot;
-    db->steady_txnid = m.txnid;
-    db->weak_commits = 0;
-    db->weak_freed = 0;
-    pthread_mutex_unlock(&db->lock);
+    publish(db, &m, slot, 0);
     return BIRCH_OK;
 }
 
@@ -306,7 +324,10 @@ int birch_sync(birch_db *db)
     if (db->opts.read_only) return BIRCH_OK;
     int rc = lock_writer(db, 0); /* no commit may write a meta meanwhile */
     if (rc) return rc;
-    rc = bi_checkpoint(db);
+    pthread_mutex_lock(&db->lock);
+    int weak = (db->meta.flags & BI_META_WEAK) != 0;
+    pthread_mutex_unlock(&db->lock);
+    rc = weak ? bi_checkpoint(db) : BIRCH_OK;
     unlock_writer(db);
     return rc;
 }

@@ -251,11 +251,6 @@ static void fio_unmap(bi_file *file, void *addr, uint64_t len)
     bi_io_posix.unmap(fio_ff(file)->inner, addr, len);
 }
 
-static void fio_boot_id(void *ctx, uint8_t id[16])
-{
-    memcpy(id, ((fio *)ctx)->boot, 16);
-}
-
 static const bi_io_ops fio_ops = {
     .open = fio_open,
     .close = fio_close,
@@ -267,7 +262,6 @@ static const bi_io_ops fio_ops = {
     .resize = fio_resize,
     .map = fio_map,
     .unmap = fio_unmap,
-    .boot_id = fio_boot_id,
 };
 
 void fio_init(fio *f, uint64_t boot_seed)

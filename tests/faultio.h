@@ -21,8 +21,9 @@
  *     image is written to a new file, and from then on every operation of
  *     the layer fails with BIRCH_EIO (the machine is "off").  Each write is
  *     still forwarded to the real file, so the engine's map sees it.
- *   - Reboot: the optional boot_id operation returns fio.boot, so the image
- *     can be opened with a layer whose boot id differs, as after a reboot.
+ *   - Reboot: the image is reopened by a fresh layer.  (fio.boot is left
+ *     from when weak metas were trusted per boot; since the format verifies
+ *     page checksums on open, the engine needs no boot id.)
  *   - Process kill: the process raises SIGKILL on itself just before the
  *     Nth write, sync or resize (for tests that run the engine in a child).
  *   - Real fdatasync is skipped unless real_sync is set: the durability the

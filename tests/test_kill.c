@@ -30,9 +30,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-/* The engine's boot id (engine/meta.c), so that the child's fault layer
- * names the same boot as a plain birch_open in the parent. */
-void bi_boot_id(uint8_t id[16]);
 
 #define ERRSZ 1024
 
@@ -58,7 +55,6 @@ static void child(const char *path, const fw *w, int from, int durability, long 
     int rc;
     if (kill_at > 0) {
         fio_init(&f, 0);
-        bi_boot_id(f.boot);
         f.kill_at = kill_at;
         rc = bi_open_io(path, &o, &f.io, &db);
     } else {
@@ -148,7 +144,6 @@ static void complete(const char *path, const fw *w, int durability, int from, co
     birch_db *db = NULL;
     fio g;
     fio_init(&g, 0);
-    bi_boot_id(g.boot);
     int rc = bi_open_io(path, &o, &g.io, &db);
     ck_assert_msg(rc == BIRCH_OK, "%s: final open: %d", ctx, rc);
     for (int k = from; k <= w->ntxn; k++) {

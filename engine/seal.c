@@ -1,0 +1,154 @@
+/*
+ * seal.c - page checksums: sealing the pages a commit wrote, and verifying
+ * them before a meta is trusted.
+ *
+ * The checksums form a Merkle tree.  A branch node keeps the XXH3-64 of its
+ * child page, a big value's leaf node keeps the checksum of its overflow
+ * run, a table's catalog record keeps its root page's, and the meta keeps
+ * the catalog's and the free tree's.  Every page also records the commit
+ * that wrote it.
+ *
+ * That is what lets a commit sync once (txn.c): pages and meta are written
+ * in any order, then synced together.  After a crash the newest meta may
+ * point to pages that never reached the disk, so before open trusts a meta
+ * it verifies every page written after the meta's base (a commit that was
+ * durable when the meta was written): starting from the roots, a page must
+ * hash to what its parent says, and only pages newer than the base are
+ * descended.  The cost is the size of the last commit, not of the file.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "internal.h"
+
+uint64_t bi_sum(const void *data, size_t len)
+{
+    return XXH3_64bits(data, len);
+}
+
+/* ---- Sealing at commit ------------------------------------------------------ */
+
+static int seal_runs(birch_txn *txn, uint8_t *leaf)
+{
+    for (unsigned i = 0; i < bi_nkeys(leaf); i++) {
+        bi_lnode *n = bi_leaf_node(leaf, i);
+        if (!(n->flags & BI_N_BIG)) continue;
+        bi_bigval bv;
+        memcpy(&bv, bi_leaf_val(leaf, i), sizeof bv);
+        if (!bi_page_is_dirty(txn, bv.pgno)) continue; /* an older run, already sealed */
+        uint8_t *run = bi_page_get(txn, bv.pgno);
+        bi_hdr(run)->txnid = txn->meta.txnid;
+        bv.csum = bi_sum(run, (size_t)bi_overflow_pages(txn->db, n->vlen) * txn->db->psize);
+        memcpy(bi_leaf_val(leaf, i), &bv, sizeof bv);
+    }
+    return BIRCH_OK;
+}
+
+/* Seals a dirty page after its dirty children, so each parent hashes its
+ * children's final checksums.  Clean children keep the checksums their
+ * entries already hold. */
+static int seal_page(birch_txn *txn, uint64_t pgno, int depth, uint64_t *csum)
+{
+    uint8_t *p = bi_page_get(txn, pgno);
+    if (!p || depth >= BI_MAX_DEPTH) return BIRCH_ECORRUPT;
+    bi_hdr(p)->txnid = txn->meta.txnid;
+    if (bi_is_leaf(p)) {
+        seal_runs(txn, p);
+    } else {
+        for (unsigned i = 0; i < bi_nkeys(p); i++) {
+            uint64_t child = bi_branch_child(p, i), c;
+            if (!bi_page_is_dirty(txn, child)) continue;
+            int rc = seal_page(txn, child, depth + 1, &c);
+            if (rc) return rc;
+            bi_set_branch_csum(p, i, c);
+        }
+    }
+    *csum = bi_sum(p, txn->db->psize);
+    return BIRCH_OK;
+}
+
+int bi_seal_tree(birch_txn *txn, bi_tree *tree)
+{
+    if (!tree->root) {
+        tree->csum = 0;
+        return BIRCH_OK;
+    }
+    if (!bi_page_is_dirty(txn, tree->root)) return BIRCH_OK; /* unchanged */
+    return seal_page(txn, tree->root, 0, &tree->csum);
+}
+
+/* ---- Verifying at open ---------------------------------------------------------- */
+
+typedef struct verify {
+    birch_txn *txn;
+    uint64_t base;   /* pages of this commit or older are durable */
+    uint64_t budget; /* page visits left: a hostile file may share pages */
+} verify;
+
+static int verify_tree(verify *v, const bi_tree *tree, int catalog);
+
+static int verify_run(verify *v, uint8_t *leaf, unsigned i)
+{
+    birch_txn *txn = v->txn;
+    bi_lnode *n = bi_leaf_node(leaf, i);
+    bi_bigval bv;
+    memcpy(&bv, bi_leaf_val(leaf, i), sizeof bv);
+    uint64_t np = bi_overflow_pages(txn->db, n->vlen);
+    if (bv.pgno < BI_META_PAGES || bv.pgno > txn->snap_npages || np > txn->snap_npages - bv.pgno)
+        return BIRCH_ECORRUPT;
+    uint8_t *run = txn->map + bv.pgno * txn->db->psize;
+    return bi_sum(run, np * txn->db->psize) == bv.csum ? BIRCH_OK : BIRCH_ECORRUPT;
+}
+
+/* A catalog record names a table tree, which is verified in turn. */
+static int verify_record(verify *v, uint8_t *leaf, unsigned i)
+{
+    birch_val val;
+    bi_table_rec rec;
+    if (bi_leaf_value(v->txn, leaf, i, &val) || val.size < sizeof rec) return BIRCH_ECORRUPT;
+    memcpy(&rec, val.data, sizeof rec);
+    return verify_tree(v, &rec.tree, 0);
+}
+
+static int verify_page(verify *v, uint64_t pgno, int level, uint64_t csum, int catalog)
+{
+    birch_txn *txn = v->txn;
+    if (!v->budget--) return BIRCH_ECORRUPT;
+    uint8_t *p = bi_page_get(txn, pgno);
+    if (!p || bi_sum(p, txn->db->psize) != csum) return BIRCH_ECORRUPT;
+    if (bi_hdr(p)->txnid <= v->base) return BIRCH_OK; /* durable before the base */
+    int rc = bi_page_read(txn, pgno, level, &p);
+    for (unsigned i = 0; rc == BIRCH_OK && i < bi_nkeys(p); i++) {
+        rc = bi_slot_ok(txn, p, i);
+        if (rc) break;
+        if (!bi_is_leaf(p)) {
+            rc = verify_page(v, bi_branch_child(p, i), (int)bi_level(p) - 1, bi_branch_csum(p, i), catalog);
+        } else if (bi_leaf_node(p, i)->flags & BI_N_BIG) {
+            rc = verify_run(v, p, i);
+        }
+        if (rc == BIRCH_OK && catalog && bi_is_leaf(p)) rc = verify_record(v, p, i);
+    }
+    return rc;
+}
+
+static int verify_tree(verify *v, const bi_tree *tree, int catalog)
+{
+    if (!tree->root) return tree->csum == 0 ? BIRCH_OK : BIRCH_ECORRUPT;
+    return verify_page(v, tree->root, -1, tree->csum, catalog);
+}
+
+int bi_verify_meta(birch_db *db, const bi_meta *m)
+{
+    if (m->base_txnid >= m->txnid) return BIRCH_OK; /* written after a sync: durable */
+    birch_txn txn;
+    memset(&txn, 0, sizeof txn);
+    txn.db = db;
+    txn.meta = *m;
+    txn.map = db->map.addr;
+    txn.snap_npages = m->npages;
+    verify v = {&txn, m->base_txnid, 2 * m->npages + 16};
+    int rc = verify_tree(&v, &m->catalog, 1);
+    if (rc == BIRCH_OK) rc = verify_tree(&v, &m->freetree, 0);
+    return rc;
+}
