@@ -82,6 +82,9 @@ extern "C" {
 #define BIRCH_ENOMEM    (-13) /* out of memory */
 #define BIRCH_ETXN      (-14) /* transaction ended or failed earlier; database
                                  closed with transactions still open */
+#define BIRCH_ESCHEMA   (-15) /* typed table opened with another key or value
+                                 format than it was created with */
+#define BIRCH_EFORMAT   (-16) /* bytes that the key or value format rejects */
 
 /* ---- Limits ---------------------------------------------------------- */
 #define BIRCH_MIN_PAGE_SIZE     512u
@@ -321,4 +324,7 @@ const char *birch_version(void);
 #ifdef __cplusplus
 }
 #endif
+
+#include "birch_key.h" /* key formats */
+
 #endif /* BIRCH_H */

@@ -180,7 +180,9 @@ const char *birch_strerror(int rc)
     case BIRCH_EFULL: return "database is full: max_size reached or no space left on the disk";
     case BIRCH_EIO: return "I/O error; reopen the database before writing again";
     case BIRCH_ENOMEM: return "out of memory";
-    case BIRCH_ETXN: return "transaction failed earlier or is still in use; abort it";
+    case BIRCH_ETXN: return "transaction ended or failed earlier, or transactions still open at close";
+    case BIRCH_ESCHEMA: return "table opened with other key or value formats than it holds";
+    case BIRCH_EFORMAT: return "bytes rejected by the key or value format";
     default: return "unknown error code";
     }
 }
