@@ -49,7 +49,7 @@ static void destroy(birch_db *db)
     for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);
     free(db->tables);
     free(db->old_maps);
-    free(db->readers);
+    free((void *)db->readers);
     pthread_mutex_destroy(&db->lock);
     pthread_mutex_destroy(&db->write_lock);
     pthread_cond_destroy(&db->write_cv);
@@ -75,13 +75,20 @@ static int load(birch_db *db)
         if (db->opts.read_only) return BIRCH_ENOTDB;
         db->psize = db->opts.page_size;
         rc = bi_meta_init(db);
-        return rc ? rc : map_file(db, 2ull * db->psize);
+        if (rc == BIRCH_OK) rc = map_file(db, 2ull * db->psize);
+    } else {
+        bi_meta m[2];
+        int ok[2];
+        rc = bi_meta_read(db, size, m, ok);
+        if (rc == BIRCH_OK) rc = map_file(db, size); /* verification reads through the map */
+        if (rc == BIRCH_OK) rc = bi_meta_choose(db, size, m, ok);
     }
-    bi_meta m[2];
-    int ok[2];
-    rc = bi_meta_read(db, size, m, ok);
-    if (rc == BIRCH_OK) rc = map_file(db, size); /* verification reads through the map */
-    if (rc == BIRCH_OK) rc = bi_meta_choose(db, size, m, ok);
+    if (rc == BIRCH_OK) bi_publish(db, &db->meta, db->map.addr);
+    /* After a crash the chosen meta may sit only in the page cache (its
+     * sync never ran), where verification found it.  Before any commit
+     * builds on it (and reuses the pages of the state before it), make it
+     * durable. */
+    if (rc == BIRCH_OK && !db->opts.read_only) rc = bi_checkpoint(db);
     return rc;
 }
 
@@ -105,7 +112,7 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
     db->readers = malloc(db->max_readers * sizeof *db->readers);
     int rc = db->readers ? BIRCH_OK : BIRCH_ENOMEM;
     if (rc == BIRCH_OK) {
-        for (uint32_t i = 0; i < db->max_readers; i++) db->readers[i] = UINT64_MAX;
+        bi_readers_init(db);
         unsigned fl = opts->read_only ? BI_IO_RDONLY : BI_IO_CREATE;
         rc = io->ops->open(io->ctx, path, fl, &db->file);
     }
@@ -131,7 +138,7 @@ int birch_close(birch_db *db)
 {
     if (!db) return BIRCH_OK;
     pthread_mutex_lock(&db->lock);
-    unsigned live = db->live_txns;
+    unsigned live = db->live_txns + atomic_load(&db->pinned);
     pthread_mutex_unlock(&db->lock);
     if (live) return BIRCH_ETXN;
     int rc = db->opts.read_only ? BIRCH_OK : bi_checkpoint(db);

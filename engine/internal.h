@@ -21,6 +21,7 @@
 #define BIRCH_ENGINE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -34,6 +35,17 @@ typedef struct bi_map {
     uint8_t *addr;
     uint64_t len;
 } bi_map;
+
+/* A pinned snapshot: the meta it reads, the map that covers it, and the
+ * reader slot that keeps writers from reusing its pages. */
+typedef struct bi_snap {
+    bi_meta meta;
+    uint8_t *map;
+    uint32_t slot;
+} bi_snap;
+
+/* The published snapshot: a bi_meta and the map pointer, as 64-bit words. */
+#define BI_PUB_WORDS (sizeof(bi_meta) / 8 + 1)
 
 struct birch_table {
     birch_db *db;
@@ -49,8 +61,16 @@ struct birch_db {
     size_t max_key;       /* psize / 4 */
     size_t node_max;      /* largest node a page must accept (without slot) */
 
-    /* Guards everything below up to the writer fields: the committed meta,
-     * the map list, the reader table and the live transaction count. */
+    /* Readers take no lock: they copy the published snapshot and claim a
+     * reader slot with atomics (readers.c). */
+    _Atomic uint64_t pub_seq;
+    _Atomic uint64_t pub[BI_PUB_WORDS];
+    _Atomic uint64_t *readers;  /* snapshot txnid per slot, UINT64_MAX when free */
+    uint32_t max_readers;
+    _Atomic unsigned pinned;    /* read transactions and guards holding a slot */
+
+    /* Guards everything below up to the writer fields: the writer's view
+     * of the committed meta, the map list, the write count. */
     pthread_mutex_t lock;
     bi_meta meta;         /* last commit */
     int meta_slot;        /* slot that holds it */
@@ -60,9 +80,7 @@ struct birch_db {
     bi_map *old_maps;
     unsigned n_old_maps;
     uint64_t file_size;
-    uint64_t *readers;    /* snapshot txnid per slot, UINT64_MAX when free */
-    uint32_t max_readers;
-    unsigned live_txns;
+    unsigned live_txns;   /* write transactions */
     struct birch_txn *q_head, *q_tail; /* finished handles, oldest first */
     unsigned q_len;
     int failed;           /* an I/O error left the file state unknown: reopen */
@@ -116,7 +134,7 @@ struct birch_txn {
     bi_meta meta;         /* snapshot; a writer updates its copy */
     uint8_t *map;         /* map valid for this snapshot */
     uint64_t snap_npages; /* pages readable from the map */
-    uint32_t reader_slot;
+    bi_snap snap;         /* read transactions: the pinned snapshot */
     bi_tstate *ts;
     uint32_t nts;
     struct birch_cursor *cursors; /* cursors opened in it, freed with the handle */
@@ -160,6 +178,14 @@ int bi_txn_fail(birch_txn *txn, int rc);
 int bi_txn_writable(birch_txn *txn);
 /* Makes the last (weak) commit durable; no other writer may run. */
 int bi_checkpoint(birch_db *db);
+/* ---- readers.c ------------------------------------------------------------- */
+void bi_readers_init(birch_db *db);
+/* Makes m (readable through map) the snapshot new readers pin.  Callers
+ * serialise publications (db->lock). */
+void bi_publish(birch_db *db, const bi_meta *m, uint8_t *map);
+/* Pins the published snapshot: BIRCH_EBUSY when every reader slot is taken. */
+int bi_pin(birch_db *db, bi_snap *s);
+void bi_unpin(birch_db *db, const bi_snap *s);
 /* Oldest snapshot any reader holds, or the last commit if none. */
 uint64_t bi_oldest_reader(birch_db *db);
 

@@ -1,11 +1,10 @@
 /*
  * txn.c - transactions and the reader table.
  *
- * A read transaction copies the last committed meta and registers its
- * snapshot id in a reader slot, so that no writer reuses a page it can
- * see.  Registration happens under db->lock, together with the copy of the
- * meta, so a writer computing the oldest reader can never miss one; gets
- * and cursor moves afterwards take no lock at all.
+ * A read transaction pins the published snapshot (readers.c: a copy of the
+ * last commit's meta and a reader slot, taken with atomics, no lock), so
+ * that no writer reuses a page it can see; gets and cursor moves take no
+ * lock either.
  *
  * The commit (see docs/DESIGN.md):
  *   1. seal the changed tables (seal.c: checksums, bottom up), write their
@@ -41,44 +40,28 @@ int bi_txn_writable(birch_txn *txn)
     return BIRCH_OK;
 }
 
-uint64_t bi_oldest_reader(birch_db *db)
-{
-    uint64_t oldest = db->meta.txnid;
-    for (uint32_t i = 0; i < db->max_readers; i++)
-        if (db->readers[i] < oldest) oldest = db->readers[i];
-    return oldest;
-}
-
-static int take_reader_slot(birch_db *db, birch_txn *txn)
-{
-    for (uint32_t i = 0; i < db->max_readers; i++) {
-        if (db->readers[i] == UINT64_MAX) {
-            db->readers[i] = db->meta.txnid;
-            txn->reader_slot = i;
-            return BIRCH_OK;
-        }
-    }
-    return BIRCH_EBUSY;
-}
-
-/* Takes the snapshot: meta, map and (readers) a reader slot. */
+/* Takes the snapshot: a pinned one for readers; for the writer, the last
+ * commit (it is the only one who makes commits) and the reuse limit. */
 static int snapshot(birch_db *db, birch_txn *txn)
 {
-    int rc = BIRCH_OK;
+    if (!txn->write) {
+        int rc = bi_pin(db, &txn->snap);
+        if (rc) return rc;
+        txn->meta = txn->snap.meta;
+        txn->map = txn->snap.map;
+        txn->snap_npages = txn->meta.npages;
+        return BIRCH_OK;
+    }
     pthread_mutex_lock(&db->lock);
     txn->meta = db->meta;
     txn->map = db->map.addr;
     txn->snap_npages = db->meta.npages;
-    if (txn->write) {
-        uint64_t oldest = bi_oldest_reader(db);
-        txn->reuse_limit = oldest < db->steady_txnid ? oldest : db->steady_txnid;
-        txn->meta.txnid++;
-    } else {
-        rc = take_reader_slot(db, txn);
-    }
-    if (rc == BIRCH_OK) db->live_txns++;
+    uint64_t oldest = bi_oldest_reader(db);
+    txn->reuse_limit = oldest < db->steady_txnid ? oldest : db->steady_txnid;
+    txn->meta.txnid++;
+    db->live_txns++;
     pthread_mutex_unlock(&db->lock);
-    return rc;
+    return BIRCH_OK;
 }
 
 static void unlock_writer(birch_db *db)
@@ -196,9 +179,9 @@ static void finish(birch_txn *txn)
     txn->ts = NULL;
     txn->nts = 0;
     txn->state = BI_TXN_DONE;
+    if (!txn->write) bi_unpin(db, &txn->snap);
     pthread_mutex_lock(&db->lock);
-    if (!txn->write) db->readers[txn->reader_slot] = UINT64_MAX;
-    db->live_txns--;
+    if (txn->write) db->live_txns--;
     birch_txn *old = quarantine(db, txn);
     pthread_mutex_unlock(&db->lock);
     if (old) txn_free(old);
@@ -272,6 +255,7 @@ static void publish(birch_db *db, const bi_meta *m, int slot, uint64_t freed)
     pthread_mutex_lock(&db->lock);
     db->meta = *m;
     db->meta_slot = slot;
+    bi_publish(db, m, db->map.addr);
     if (!(m->flags & BI_META_WEAK)) {
         db->steady_slot = slot;
         db->steady_txnid = m->txnid;
@@ -309,7 +293,8 @@ int bi_checkpoint(birch_db *db)
     int slot = db->meta_slot ^ 1, skip = db->failed || m.base_txnid >= m.txnid;
     pthread_mutex_unlock(&db->lock);
     if (skip) return BIRCH_OK;
-    int rc = (m.flags & BI_META_WEAK) ? db->io.ops->sync(db->file) : BIRCH_OK;
+    /* Sync even after a durable commit: at open it may not have synced. */
+    int rc = db->io.ops->sync(db->file);
     m.flags = 0;
     m.base_txnid = m.txnid;
     if (rc == BIRCH_OK) rc = bi_meta_write(db, &m, slot, 1);
