@@ -32,11 +32,15 @@ uint64_t bi_sum(const void *data, size_t len)
 static int seal_runs(birch_txn *txn, uint8_t *leaf)
 {
     for (unsigned i = 0; i < bi_nkeys(leaf); i++) {
+        /* A leaf copied from a damaged page may hold bad nodes. */
+        if (bi_slot_ok(txn, leaf, i)) return BIRCH_ECORRUPT;
         bi_lnode *n = bi_leaf_node(leaf, i);
         if (!(n->flags & BI_N_BIG)) continue;
         bi_bigval bv;
         memcpy(&bv, bi_leaf_val(leaf, i), sizeof bv);
         if (!bi_page_is_dirty(txn, bv.pgno)) continue; /* an older run, already sealed */
+        birch_val v;
+        if (bi_leaf_value(txn, leaf, i, &v)) return BIRCH_ECORRUPT; /* run length, type */
         uint8_t *run = bi_page_get(txn, bv.pgno);
         bi_hdr(run)->txnid = txn->meta.txnid;
         bv.csum = bi_sum(run, (size_t)bi_overflow_pages(txn->db, n->vlen) * txn->db->psize);
@@ -48,18 +52,23 @@ static int seal_runs(birch_txn *txn, uint8_t *leaf)
 /* Seals a dirty page after its dirty children, so each parent hashes its
  * children's final checksums.  Clean children keep the checksums their
  * entries already hold. */
-static int seal_page(birch_txn *txn, uint64_t pgno, int depth, uint64_t *csum)
+static int seal_page(birch_txn *txn, uint64_t pgno, int depth, uint64_t *budget, uint64_t *csum)
 {
     uint8_t *p = bi_page_get(txn, pgno);
-    if (!p || depth >= BI_MAX_DEPTH) return BIRCH_ECORRUPT;
+    /* Each dirty page is sealed once; more visits mean a damaged tree
+     * names pages from several parents. */
+    if (!p || depth >= BI_MAX_DEPTH || !(*budget)--) return BIRCH_ECORRUPT;
+    if ((size_t)BI_HDR + (size_t)BI_SLOT * bi_nkeys(p) > txn->db->psize) return BIRCH_ECORRUPT;
     bi_hdr(p)->txnid = txn->meta.txnid;
     if (bi_is_leaf(p)) {
-        seal_runs(txn, p);
+        int rc = seal_runs(txn, p);
+        if (rc) return rc;
     } else {
         for (unsigned i = 0; i < bi_nkeys(p); i++) {
+            if (bi_slot_ok(txn, p, i)) return BIRCH_ECORRUPT;
             uint64_t child = bi_branch_child(p, i), c;
             if (!bi_page_is_dirty(txn, child)) continue;
-            int rc = seal_page(txn, child, depth + 1, &c);
+            int rc = seal_page(txn, child, depth + 1, budget, &c);
             if (rc) return rc;
             bi_set_branch_csum(p, i, c);
         }
@@ -75,7 +84,8 @@ int bi_seal_tree(birch_txn *txn, bi_tree *tree)
         return BIRCH_OK;
     }
     if (!bi_page_is_dirty(txn, tree->root)) return BIRCH_OK; /* unchanged */
-    return seal_page(txn, tree->root, 0, &tree->csum);
+    uint64_t budget = txn->ndirty;
+    return seal_page(txn, tree->root, 0, &budget, &tree->csum);
 }
 
 /* ---- Verifying at open ---------------------------------------------------------- */
