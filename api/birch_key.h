@@ -14,10 +14,15 @@
  *   birch_key_f32, f64        float, double         total order: negative NaNs
  *                                                   first, then -inf .. -0.0,
  *                                                   +0.0 .. +inf, positive NaNs
- *   birch_key_bool            bool (_Bool)          one byte, 0 or 1
+ *   birch_key_bool            bool (_Bool)          one byte, 0 or 1 (a bool whose
+ *                                                   byte is neither: BIRCH_EINVAL)
  *   birch_key_string          birch_val (UTF-8)     validated: BIRCH_EINVAL if not UTF-8
+ *                                                   (overlong forms, surrogates, above
+ *                                                   U+10FFFF, cut-off sequences)
  *   birch_key_cstr            const char * (UTF-8)  NUL-terminated; same encoding
- *                                                   and name as birch_key_string
+ *                                                   and name as birch_key_string (a
+ *                                                   string holding U+0000 does not
+ *                                                   decode as cstr: BIRCH_EFORMAT)
  *   birch_key_bytes           birch_val             raw bytes
  *   fixed-size bytes          uint8_t[N]            BIRCH_KEY_FIXED(N): UUIDs, hashes
  *   tuples                    a struct              BIRCH_KEY_TUPLE: up to 8 elements
@@ -25,10 +30,22 @@
  * Encoding.  Numbers, bools and fixed bytes have fixed widths.  At the top
  * level a string or byte key is its bytes as they are.  Inside a tuple a
  * string or byte element is escaped (0x00 becomes 0x00 0xFF) and ends with
- * 0x00, as FoundationDB's tuple layer does, so that the encoding of a
- * tuple's first k elements is a prefix of the whole tuple's: a tuple sorts
- * right after its prefixes, and all keys that share leading elements form
- * one range (a prefix scan).
+ * 0x00 0x01, so that the encoding of a tuple's first k elements is a prefix
+ * of the whole tuple's: a tuple sorts right after its prefixes, and all
+ * keys that share leading elements form one range (a prefix scan).
+ *
+ * Why the terminator is two bytes (as in CockroachDB's key encoding) where
+ * FoundationDB's tuple layer uses a single 0x00: FoundationDB puts a type
+ * code, never 0xFF, after it; birch writes the next element raw, and that
+ * may start with 0xFF, which would read as an escaped 0x00.  With a single
+ * 0x00, (bytes, bytes) ("", "\xFF\x00") and ("\x00", "\xFF") would both be
+ * 00 FF 00 FF 00.  After 0x00 the next byte now says which it is: 0xFF a
+ * 0x00 of the content, 0x01 the end; and the end (00 01) still sorts before
+ * any continuation (00 FF, or a byte >= 0x01), so "a" < "a\0" < "a\1".
+ *
+ * Decoding is strict: every byte string that is not the encoding of some
+ * value is refused (BIRCH_EFORMAT), so decode(encode(x)) == x (floats bit
+ * for bit: NaN payloads, -0.0) and encode(decode(b)) == b.
  */
 #ifndef BIRCH_KEY_H
 #define BIRCH_KEY_H
@@ -43,6 +60,8 @@ extern "C" {
 #endif
 
 #define BIRCH_KEY_MAX_TUPLE 8
+/* Room for any canonical name with its NUL (birch_key_name). */
+#define BIRCH_KEY_NAME_MAX 256
 
 /* Kinds of key format. */
 enum birch_key_kind {
@@ -93,25 +112,34 @@ extern const birch_key_format birch_key_string, birch_key_cstr, birch_key_bytes;
         (unsigned)(sizeof name##_off_ / sizeof name##_off_[0]), name##_elem_, name##_off_}
 
 /* Writes the format's canonical schema name ("u64", "fixed(16)",
- * "tuple(u64,string)") into buf.  Returns its length, or BIRCH_EINVAL. */
+ * "tuple(u64,string)"; cstr is "string") and a NUL into buf.  Returns its
+ * length (without the NUL), or BIRCH_EINVAL (NULL, bad format, or cap too
+ * small: BIRCH_KEY_NAME_MAX bytes always suffice). */
 int birch_key_name(const birch_key_format *f, char *buf, size_t cap);
 
 /* Encodes the C value at key into out (cap bytes).  *len gets the encoded
- * length.  Errors: BIRCH_EINVAL (NULL, invalid UTF-8, bad format),
- * BIRCH_EKEYSIZE (does not fit in cap; *len then tells the size needed). */
+ * length.  out may be NULL when cap is 0, to learn the size.  Errors:
+ * BIRCH_EINVAL (NULL, invalid UTF-8, bool byte other than 0/1, bad
+ * format), BIRCH_EKEYSIZE (does not fit in cap; *len then tells the size
+ * needed).  On error out's contents are unspecified. */
 int birch_key_encode(const birch_key_format *f, const void *key, void *out, size_t cap, size_t *len);
 
 /* Decodes len bytes into the C value at key.  A string or bytes value
- * points into `in` at the top level and into scratch (scratch_cap bytes,
- * at most len are needed) inside a tuple.  Errors: BIRCH_EFORMAT (bytes
- * that no value of the format encodes to), BIRCH_EINVAL, BIRCH_EKEYSIZE
- * (scratch too small). */
+ * points into `in` at the top level and into scratch (scratch_cap bytes)
+ * inside a tuple; a cstr value is always copied to scratch with its NUL.
+ * len + 1 bytes of scratch always suffice; formats without strings or
+ * bytes need none (scratch may be NULL when scratch_cap is 0, and in NULL
+ * when len is 0).  Errors: BIRCH_EFORMAT (bytes that no value of the
+ * format encodes to), BIRCH_EINVAL (NULL, bad format), BIRCH_EKEYSIZE
+ * (scratch too small; only for input that is otherwise well-formed).  On
+ * error *key is left as it was. */
 int birch_key_decode(const birch_key_format *f, const void *in, size_t len, void *key,
                      void *scratch, size_t scratch_cap);
 
 /* Encodes the first k elements of a tuple (k <= n; k == n is the whole
  * tuple): the prefix of every key that starts with those elements.  For
- * other formats k must be 1 (the whole key). */
+ * other formats k is 1 (the whole key).  k == 0 gives the empty prefix
+ * (every key).  Arguments and errors as for birch_key_encode. */
 int birch_key_encode_prefix(const birch_key_format *f, const void *key, unsigned k, void *out,
                             size_t cap, size_t *len);
 
