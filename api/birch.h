@@ -239,6 +239,13 @@ const char *birch_table_name(const birch_table *t);
 
 /* ---- Records ---------------------------------------------------------- */
 
+/* Reserves size bytes for key's value and points *out at them (8-byte
+ * aligned, zero-filled, inside the page or overflow run), so the caller
+ * can build the value in place, like LMDB's MDB_RESERVE.  *out is valid
+ * until the next change in the transaction.  Errors as for birch_put. */
+int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags,
+                      void **out);
+
 /* Stores key -> val.  flags: 0 (insert or overwrite), BIRCH_NOOVERWRITE,
  * BIRCH_APPEND (key must be greater than every key in the table, else
  * BIRCH_EXISTS; lets sorted bulk loads fill pages completely).
@@ -325,6 +332,7 @@ const char *birch_version(void);
 }
 #endif
 
-#include "birch_key.h" /* key formats */
+#include "birch_key.h"   /* key formats */
+#include "birch_typed.h" /* value formats, typed tables, guards, streams */
 
 #endif /* BIRCH_H */

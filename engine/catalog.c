@@ -30,7 +30,7 @@ static int parse_rec(birch_val v, bi_table_rec *rec, const uint8_t **schema)
     return BIRCH_OK;
 }
 
-static int lookup(birch_txn *txn, const char *name, size_t len, bi_table_rec *rec)
+int bi_catalog_lookup(birch_txn *txn, const char *name, size_t len, bi_table_rec *rec)
 {
     birch_val v;
     int rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)name, len, &v);
@@ -87,7 +87,7 @@ static int state_slot(birch_txn *txn, birch_table *t, bi_tstate **out)
     bi_tstate *ts = &txn->ts[t->id];
     if (!ts->loaded) {
         bi_table_rec rec;
-        int rc = lookup(txn, t->name, strlen(t->name), &rec);
+        int rc = bi_catalog_lookup(txn, t->name, strlen(t->name), &rec);
         if (rc && rc != BIRCH_NOTFOUND) return rc;
         ts->loaded = 1;
         ts->exists = rc == BIRCH_OK;
@@ -160,7 +160,7 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     if (!txn || !table || !name_ok(name, &len) || (flags & ~BIRCH_CREATE)) return BIRCH_EINVAL;
     if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
     bi_table_rec rec;
-    int rc = lookup(txn, name, len, &rec);
+    int rc = bi_catalog_lookup(txn, name, len, &rec);
     if (rc && rc != BIRCH_NOTFOUND) return rc;
     int missing = rc == BIRCH_NOTFOUND;
     if (missing && !(flags & BIRCH_CREATE)) return BIRCH_NOTFOUND;

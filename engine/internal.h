@@ -176,6 +176,9 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
 int bi_txn_fail(birch_txn *txn, int rc);
 /* BIRCH_OK if txn may write, else the code to return. */
 int bi_txn_writable(birch_txn *txn);
+/* Prepares a stack transaction that reads the pinned snapshot s (no
+ * allocation; never pass it to birch_txn_commit or abort). */
+void bi_txn_on_snapshot(birch_txn *txn, birch_db *db, const bi_snap *s);
 /* Makes the last (weak) commit durable; no other writer may run. */
 int bi_checkpoint(birch_db *db);
 /* ---- readers.c ------------------------------------------------------------- */
@@ -185,7 +188,7 @@ void bi_readers_init(birch_db *db);
 void bi_publish(birch_db *db, const bi_meta *m, uint8_t *map);
 /* Pins the published snapshot: BIRCH_EBUSY when every reader slot is taken. */
 int bi_pin(birch_db *db, bi_snap *s);
-void bi_unpin(birch_db *db, const bi_snap *s);
+void bi_unpin(birch_db *db, uint32_t slot);
 /* Oldest snapshot any reader holds, or the last commit if none. */
 uint64_t bi_oldest_reader(birch_db *db);
 
@@ -265,6 +268,8 @@ int bi_path_next(birch_txn *txn, bi_path *path);
 int bi_path_prev(birch_txn *txn, bi_path *path);
 
 /* ---- catalog.c ------------------------------------------------------------- */
+/* Reads the catalog record of table name (len bytes): NOTFOUND if none. */
+int bi_catalog_lookup(birch_txn *txn, const char *name, size_t len, bi_table_rec *rec);
 /* The transaction's view of table t: NOTFOUND if it does not exist. */
 int bi_table_state(birch_txn *txn, birch_table *t, bi_tstate **out);
 /* Writes changed table roots back to the catalog. */

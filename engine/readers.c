@@ -83,9 +83,9 @@ int bi_pin(birch_db *db, bi_snap *s)
     }
 }
 
-void bi_unpin(birch_db *db, const bi_snap *s)
+void bi_unpin(birch_db *db, uint32_t slot)
 {
-    atomic_store(&db->readers[s->slot], BI_FREE_SLOT);
+    atomic_store(&db->readers[slot], BI_FREE_SLOT);
     atomic_fetch_sub(&db->pinned, 1);
 }
 

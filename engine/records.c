@@ -16,19 +16,36 @@ static int key_ok(const birch_db *db, birch_val key)
     return BIRCH_OK;
 }
 
-int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags)
+/* The common part of put and put_reserve: data NULL reserves. */
+static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, size_t size,
+               unsigned flags, uint8_t **out)
 {
     if (!txn || !t || (flags & ~(unsigned)(BIRCH_NOOVERWRITE | BIRCH_APPEND))) return BIRCH_EINVAL;
     int rc = key_ok(txn->db, key);
     if (rc) return rc;
-    if (val.size > BIRCH_MAX_VALUE_SIZE) return BIRCH_EVALSIZE;
-    if (!val.data && val.size) return BIRCH_EINVAL;
+    if (size > BIRCH_MAX_VALUE_SIZE) return BIRCH_EVALSIZE;
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
-    rc = bi_tree_put(txn, &ts->tree, key.data, key.size, val.data, val.size, flags, NULL);
+    rc = bi_tree_put(txn, &ts->tree, key.data, key.size, data, size, flags, out);
     if (rc == BIRCH_OK) ts->dirty = 1;
     else if (rc != BIRCH_EXISTS) bi_txn_fail(txn, rc);
+    return rc;
+}
+
+int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags)
+{
+    if (!val.data && val.size) return BIRCH_EINVAL;
+    return put(txn, t, key, val.data ? val.data : "", val.size, flags, NULL);
+}
+
+int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags,
+                      void **out)
+{
+    if (!out) return BIRCH_EINVAL;
+    uint8_t *p = NULL;
+    int rc = put(txn, t, key, NULL, size, flags, &p);
+    if (rc == BIRCH_OK) *out = p;
     return rc;
 }
 

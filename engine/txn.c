@@ -40,6 +40,16 @@ int bi_txn_writable(birch_txn *txn)
     return BIRCH_OK;
 }
 
+void bi_txn_on_snapshot(birch_txn *txn, birch_db *db, const bi_snap *s)
+{
+    memset(txn, 0, sizeof *txn);
+    txn->db = db;
+    txn->snap = *s;
+    txn->meta = s->meta;
+    txn->map = s->map;
+    txn->snap_npages = s->meta.npages;
+}
+
 /* Takes the snapshot: a pinned one for readers; for the writer, the last
  * commit (it is the only one who makes commits) and the reuse limit. */
 static int snapshot(birch_db *db, birch_txn *txn)
@@ -179,7 +189,7 @@ static void finish(birch_txn *txn)
     txn->ts = NULL;
     txn->nts = 0;
     txn->state = BI_TXN_DONE;
-    if (!txn->write) bi_unpin(db, &txn->snap);
+    if (!txn->write) bi_unpin(db, txn->snap.slot);
     pthread_mutex_lock(&db->lock);
     if (txn->write) db->live_txns--;
     birch_txn *old = quarantine(db, txn);

@@ -1,0 +1,305 @@
+/*
+ * stream.c - range scans over typed tables: bounds, prefixes, direction,
+ * filter, skip and limit, resumable by key; iterator, callback and collect
+ * forms.
+ *
+ * Every constraint (lower and upper bound, prefix, resume key) becomes one
+ * encoded lower and one encoded upper bound, each inclusive or exclusive.
+ * A prefix P covers [P, successor(P)), where the successor drops trailing
+ * 0xFF bytes and increments the last byte (none: unbounded above).  The
+ * stream positions a cursor at one end and stops at the other, so no key
+ * outside the range is ever decoded or verified.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "typed_internal.h"
+
+/* An encoded bound; absent when len is SIZE_MAX. */
+typedef struct bound {
+    uint8_t *k;
+    size_t len;
+    int excl;
+} bound;
+
+struct birch_stream {
+    const birch_typed *t;
+    birch_txn *txn;       /* the caller's, or own */
+    int own;
+    birch_cursor *cur;
+    bound lo, hi;
+    int reverse, started, done;
+    birch_filter_fn filter;
+    void *filter_ctx;
+    uint64_t skip, limit, returned;
+    size_t lastlen;       /* SIZE_MAX: nothing returned yet */
+    uint8_t *last;        /* the last key returned (resume point) */
+    void *ckey;           /* the decoded C key */
+    uint8_t *scratch;     /* decode's room for strings inside tuples */
+    size_t scratch_cap;
+    uint8_t *buf;         /* one allocation behind the buffers above */
+};
+
+static int cmp_key(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    return bi_key_cmp(a, an, b, bn);
+}
+
+/* Tightens lower bound b to (k, excl) if that is higher. */
+static void raise_lo(bound *b, const uint8_t *k, size_t len, int excl)
+{
+    int c = b->len == SIZE_MAX ? -1 : cmp_key(b->k, b->len, k, len);
+    if (c < 0 || (c == 0 && excl)) {
+        memcpy(b->k, k, len);
+        b->len = len;
+        b->excl = excl;
+    }
+}
+
+static void lower_hi(bound *b, const uint8_t *k, size_t len, int excl)
+{
+    int c = b->len == SIZE_MAX ? 1 : cmp_key(b->k, b->len, k, len);
+    if (c > 0 || (c == 0 && excl)) {
+        memcpy(b->k, k, len);
+        b->len = len;
+        b->excl = excl;
+    }
+}
+
+static int add_bound(birch_stream *s, const void *ckey, int mode, int upper)
+{
+    if (mode == BIRCH_UNBOUNDED) return BIRCH_OK;
+    if ((mode != BIRCH_INCLUSIVE && mode != BIRCH_EXCLUSIVE) || !ckey) return BIRCH_EINVAL;
+    uint8_t kb[BI_KEY_BUF];
+    birch_val k;
+    int rc = bi_typed_key(s->t, ckey, kb, sizeof kb, &k);
+    if (rc) return rc;
+    if (upper) lower_hi(&s->hi, k.data, k.size, mode == BIRCH_EXCLUSIVE);
+    else raise_lo(&s->lo, k.data, k.size, mode == BIRCH_EXCLUSIVE);
+    return BIRCH_OK;
+}
+
+static int add_prefix(birch_stream *s, const birch_stream_opts *o)
+{
+    const birch_key_format *f = s->t->key;
+    uint8_t p[BI_KEY_BUF];
+    size_t len = 0;
+    unsigned k = f->kind == BIRCH_KEY_TUPLE ? o->prefix_len : 1;
+    int rc = f->kind == BIRCH_KEY_TUPLE ? birch_key_encode_prefix(f, o->prefix, k, p, sizeof p, &len)
+                                        : birch_key_encode(f, o->prefix, p, sizeof p, &len);
+    if (rc) return rc;
+    raise_lo(&s->lo, p, len, 0);
+    while (len && p[len - 1] == 0xFF) len--; /* the successor of the prefix */
+    if (len) {
+        p[len - 1]++;
+        lower_hi(&s->hi, p, len, 1);
+    }
+    return BIRCH_OK;
+}
+
+static int set_range(birch_stream *s, const birch_stream_opts *o)
+{
+    int rc = add_bound(s, o->lo, o->lo_bound, 0);
+    if (rc == BIRCH_OK) rc = add_bound(s, o->hi, o->hi_bound, 1);
+    if (rc == BIRCH_OK && o->prefix) rc = add_prefix(s, o);
+    if (rc || !o->resume) return rc;
+    if (o->resume_len == 0 || o->resume_len > BI_KEY_BUF) return BIRCH_EINVAL;
+    if (o->reverse) lower_hi(&s->hi, o->resume, o->resume_len, 1);
+    else raise_lo(&s->lo, o->resume, o->resume_len, 1);
+    return BIRCH_OK;
+}
+
+static int alloc_stream(const birch_typed *t, birch_stream **out)
+{
+    size_t keymax = t->table->db->max_key;
+    birch_stream *s = calloc(1, sizeof *s);
+    size_t csize = (t->key->c_size + 7) & ~(size_t)7;
+    uint8_t *buf = malloc(3 * BI_KEY_BUF + csize + keymax + 8);
+    if (!s || !buf) {
+        free(s);
+        free(buf);
+        return BIRCH_ENOMEM;
+    }
+    s->buf = buf;
+    s->lo = (bound){buf, SIZE_MAX, 0};
+    s->hi = (bound){buf + BI_KEY_BUF, SIZE_MAX, 0};
+    s->last = buf + 2 * BI_KEY_BUF;
+    s->ckey = buf + 3 * BI_KEY_BUF;
+    s->scratch = buf + 3 * BI_KEY_BUF + csize;
+    s->scratch_cap = keymax + 8;
+    s->lastlen = SIZE_MAX;
+    s->t = t;
+    *out = s;
+    return BIRCH_OK;
+}
+
+void birch_stream_close(birch_stream *s)
+{
+    if (!s) return;
+    birch_cursor_close(s->cur);
+    if (s->own) birch_txn_abort(s->txn);
+    free(s->buf);
+    free(s);
+}
+
+int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, birch_stream **out)
+{
+    if (!out) return BIRCH_EINVAL;
+    *out = NULL;
+    if (!t || !t->table || !o || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
+    birch_stream *s;
+    int rc = alloc_stream(t, &s);
+    if (rc) return rc;
+    s->reverse = o->reverse != 0;
+    s->filter = o->filter;
+    s->filter_ctx = o->filter_ctx;
+    s->skip = o->skip;
+    s->limit = o->limit;
+    rc = set_range(s, o);
+    if (rc == BIRCH_OK) rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_READ, &s->txn);
+    if (rc == BIRCH_OK) {
+        s->own = s->txn != txn;
+        rc = birch_cursor_open(s->txn, t->table, &s->cur);
+    }
+    if (rc) {
+        birch_stream_close(s);
+        return rc;
+    }
+    *out = s;
+    return BIRCH_OK;
+}
+
+/* Whether key lies beyond the end the stream moves towards. */
+static int past_end(const birch_stream *s, birch_val k)
+{
+    const bound *b = s->reverse ? &s->lo : &s->hi;
+    if (b->len == SIZE_MAX) return 0;
+    int c = cmp_key(k.data, k.size, b->k, b->len);
+    if (s->reverse) return c < 0 || (c == 0 && b->excl);
+    return c > 0 || (c == 0 && b->excl);
+}
+
+/* Places the cursor on the first record of the range in the stream's
+ * direction, or reports the range empty (NOTFOUND). */
+static int position(birch_stream *s)
+{
+    const bound *b = s->reverse ? &s->hi : &s->lo;
+    if (b->len == SIZE_MAX) return s->reverse ? birch_cursor_last(s->cur) : birch_cursor_first(s->cur);
+    int rc = birch_cursor_seek(s->cur, (birch_val){b->k, b->len});
+    if (s->reverse) {
+        if (rc == BIRCH_NOTFOUND) return birch_cursor_last(s->cur);
+        if (rc) return rc;
+        birch_val k;
+        rc = birch_cursor_get(s->cur, &k, NULL);
+        if (rc) return rc;
+        int c = cmp_key(k.data, k.size, b->k, b->len);
+        return c > 0 || (c == 0 && b->excl) ? birch_cursor_prev(s->cur) : BIRCH_OK;
+    }
+    if (rc || !b->excl) return rc;
+    birch_val k;
+    rc = birch_cursor_get(s->cur, &k, NULL);
+    if (rc == BIRCH_OK && cmp_key(k.data, k.size, b->k, b->len) == 0) rc = birch_cursor_next(s->cur);
+    return rc;
+}
+
+/* Decodes and verifies the record under the cursor into item. */
+static int load_item(birch_stream *s, birch_val k, birch_val v, birch_item *item)
+{
+    const birch_typed *t = s->t;
+    int rc = birch_key_decode(t->key, k.data, k.size, s->ckey, s->scratch, s->scratch_cap);
+    if (rc) return rc == BIRCH_EFORMAT ? rc : BIRCH_EFORMAT;
+    rc = t->value->verify(t->value, v.data, v.size, NULL, 0);
+    if (rc) return BIRCH_EFORMAT;
+    item->key = s->ckey;
+    item->key_bytes = k;
+    item->bytes = v;
+    item->view = t->value->view ? t->value->view(t->value, v.data, v.size) : v.data;
+    return BIRCH_OK;
+}
+
+/* One cursor step in the stream's direction (the first step positions). */
+static int step(birch_stream *s)
+{
+    if (!s->started) {
+        s->started = 1;
+        return position(s);
+    }
+    return s->reverse ? birch_cursor_prev(s->cur) : birch_cursor_next(s->cur);
+}
+
+int birch_stream_next(birch_stream *s, birch_item *item)
+{
+    if (!s || !item) return BIRCH_EINVAL;
+    while (!s->done) {
+        if (s->limit && s->returned >= s->limit) break;
+        int rc = step(s);
+        birch_val k, v;
+        if (rc == BIRCH_OK) rc = birch_cursor_get(s->cur, &k, &v);
+        if (rc == BIRCH_OK && past_end(s, k)) rc = BIRCH_NOTFOUND;
+        if (rc == BIRCH_OK) rc = load_item(s, k, v, item);
+        if (rc) {
+            s->done = 1;
+            return rc;
+        }
+        if (s->filter && !s->filter(item, s->filter_ctx)) continue;
+        if (s->skip) {
+            s->skip--;
+            continue;
+        }
+        s->returned++;
+        memcpy(s->last, k.data, k.size);
+        s->lastlen = k.size;
+        return BIRCH_OK;
+    }
+    s->done = 1;
+    return BIRCH_NOTFOUND;
+}
+
+int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len)
+{
+    if (!s || !len || (!buf && cap)) return BIRCH_EINVAL;
+    if (s->lastlen == SIZE_MAX) return BIRCH_NOTFOUND;
+    *len = s->lastlen;
+    memcpy(buf, s->last, s->lastlen < cap ? s->lastlen : cap);
+    return s->lastlen <= cap ? BIRCH_OK : BIRCH_EKEYSIZE;
+}
+
+int birch_stream_each(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o,
+                      int (*fn)(const birch_item *item, void *ctx), void *ctx)
+{
+    if (!fn) return BIRCH_EINVAL;
+    birch_stream *s;
+    int rc = birch_stream_open(txn, t, o, &s);
+    if (rc) return rc;
+    birch_item item;
+    while ((rc = birch_stream_next(s, &item)) == BIRCH_OK) {
+        rc = fn(&item, ctx);
+        if (rc) break;
+    }
+    birch_stream_close(s);
+    return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
+}
+
+int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, void *keys,
+                         void *values, size_t cap, size_t *n)
+{
+    if (!n || !t) return BIRCH_EINVAL;
+    *n = 0;
+    birch_stream_opts lim = o ? *o : (birch_stream_opts){0};
+    if (!lim.limit || lim.limit > cap) lim.limit = cap;
+    if (!cap) return BIRCH_OK;
+    birch_stream *s;
+    int rc = birch_stream_open(txn, t, &lim, &s);
+    if (rc) return rc;
+    int pod = t->value->size == birch_pod_size;
+    birch_item item;
+    while ((rc = birch_stream_next(s, &item)) == BIRCH_OK) {
+        if (keys) memcpy((uint8_t *)keys + *n * t->key->c_size, item.key, t->key->c_size);
+        if (values && pod) memcpy((uint8_t *)values + *n * t->value->c_size, item.view, t->value->c_size);
+        else if (values) ((birch_val *)values)[*n] = item.bytes;
+        (*n)++;
+    }
+    birch_stream_close(s);
+    return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
+}

@@ -1,0 +1,341 @@
+/*
+ * typed.c - typed tables and guards: the schema check on open, typed
+ * puts, deletes and batches, and verified zero-copy reads.
+ *
+ * Everything here is built on the public record calls plus two engine
+ * hooks: pinning a snapshot without allocating (guards taken outside a
+ * transaction) and reading the catalog on such a snapshot.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "typed_internal.h"
+
+#define SCHEMA_MAGIC "birch-typed 1\n"
+#define GUARD_LIVE 0x4c495645u     /* "LIVE" */
+#define GUARD_RELEASED 0x44454144u /* "DEAD" */
+
+/* ---- Running with or without a caller's transaction ------------------------ */
+
+int bi_auto_begin(birch_db *db, birch_txn *txn, unsigned flags, birch_txn **use)
+{
+    if (txn) {
+        *use = txn;
+        return BIRCH_OK;
+    }
+    return birch_txn_begin(db, flags, use);
+}
+
+int bi_auto_end(birch_txn *txn, birch_txn *use, int rc)
+{
+    if (use == txn) return rc; /* the caller's: the caller ends it */
+    if (rc < 0) {
+        birch_txn_abort(use);
+        return rc;
+    }
+    int crc = birch_txn_commit(use);
+    return crc ? crc : rc;
+}
+
+int bi_typed_key(const birch_typed *t, const void *key, uint8_t *buf, size_t cap, birch_val *out)
+{
+    size_t len = 0;
+    int rc = birch_key_encode(t->key, key, buf, cap, &len);
+    if (rc) return rc;
+    *out = (birch_val){buf, len};
+    return BIRCH_OK;
+}
+
+/* ---- Schema ---------------------------------------------------------------- */
+
+/* "key NAME\nvalue DESCRIPTION\n" after the magic line. */
+static int schema_text(const birch_key_format *key, const birch_value_format *value, char *buf, size_t cap)
+{
+    char k[256], v[512];
+    int kn = birch_key_name(key, k, sizeof k);
+    if (kn < 0) return kn;
+    int vn = value->describe ? value->describe(value, v, sizeof v) : BIRCH_EINVAL;
+    if (vn < 0) return vn;
+    int n = snprintf(buf, cap, SCHEMA_MAGIC "key %s\nvalue %s\n", k, v);
+    return n < 0 || (size_t)n >= cap ? BIRCH_EINVAL : n;
+}
+
+/* The "key ... / value ..." part of a schema text, for messages. */
+static void schema_summary(const char *text, size_t len, char *out, size_t cap)
+{
+    const char *m = SCHEMA_MAGIC;
+    size_t skip = len >= strlen(m) && memcmp(text, m, strlen(m)) == 0 ? strlen(m) : 0;
+    size_t o = 0;
+    for (size_t i = skip; i < len && o + 4 < cap; i++) {
+        if (text[i] != '\n') out[o++] = text[i];
+        else if (i + 1 < len) o += (size_t)snprintf(out + o, cap - o, " / ");
+    }
+    out[o < cap ? o : cap - 1] = 0;
+}
+
+static int schema_mismatch(birch_typed *t, const char *name, birch_val have, const char *want, size_t wlen)
+{
+    char h[400], w[400];
+    if (have.size) schema_summary(have.data, have.size, h, sizeof h);
+    else snprintf(h, sizeof h, "untyped records");
+    schema_summary(want, wlen, w, sizeof w);
+    /* Bounded so the message always fits t->msg (512 bytes). */
+    snprintf(t->msg, sizeof t->msg, "table '%.100s' holds %.190s; opened as %.190s", name, h, w);
+    return BIRCH_ESCHEMA;
+}
+
+/* Checks (or, on a new or empty untyped table in a write transaction,
+ * stores) the schema. */
+static int match_schema(birch_txn *txn, birch_typed *t, const char *name)
+{
+    char want[1024];
+    int n = schema_text(t->key, t->value, want, sizeof want);
+    if (n < 0) return n;
+    birch_val have;
+    int rc = birch_table_schema(txn, t->table, &have);
+    if (rc) return rc;
+    if (have.size == (size_t)n && memcmp(have.data, want, (size_t)n) == 0) return BIRCH_OK;
+    if (have.size == 0) {
+        uint64_t count = 0;
+        rc = birch_count(txn, t->table, &count);
+        if (rc) return rc;
+        if (count == 0) {
+            rc = birch_table_set_schema(txn, t->table, (birch_val){want, (size_t)n});
+            return rc == BIRCH_EREADONLY ? BIRCH_OK : rc; /* a reader may use an empty table */
+        }
+    }
+    return schema_mismatch(t, name, have, want, (size_t)n);
+}
+
+int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch_key_format *key,
+                     const birch_value_format *value, unsigned flags, birch_typed *t)
+{
+    if (!t) return BIRCH_EINVAL;
+    memset(t, 0, sizeof *t);
+    if (!db || !key || !value || (txn && txn->db != db)) return BIRCH_EINVAL;
+    if (value->align > 8 || !value->size || !value->encode || !value->verify) return BIRCH_EINVAL;
+    t->key = key;
+    t->value = value;
+    birch_txn *use;
+    int rc = bi_auto_begin(db, txn, (flags & BIRCH_CREATE) ? BIRCH_TXN_WRITE : BIRCH_TXN_READ, &use);
+    if (rc) return rc;
+    rc = birch_table_open(use, name, flags, &t->table);
+    if (rc == BIRCH_OK) rc = match_schema(use, t, name);
+    rc = bi_auto_end(txn, use, rc);
+    if (rc) t->table = NULL;
+    return rc;
+}
+
+/* ---- Writes ---------------------------------------------------------------- */
+
+/* Encodes value straight into the page. */
+static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void *value, unsigned flags)
+{
+    size_t size;
+    int rc = t->value->size(t->value, value, &size);
+    if (rc) return rc;
+    void *out;
+    rc = birch_put_reserve(txn, t->table, k, size, flags, &out);
+    if (rc) return rc;
+    rc = t->value->encode(t->value, value, out, size);
+    /* The record is in place but not filled: the transaction must not commit it. */
+    return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
+}
+
+int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const void *value, unsigned flags)
+{
+    if (!t || !t->table || !key || !value) return BIRCH_EINVAL;
+    uint8_t kb[BI_KEY_BUF];
+    birch_val k;
+    int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
+    if (rc) return rc;
+    birch_txn *use;
+    rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
+    if (rc) return rc;
+    return bi_auto_end(txn, use, put_one(use, t, k, value, flags));
+}
+
+int birch_typed_delete(birch_txn *txn, const birch_typed *t, const void *key)
+{
+    if (!t || !t->table || !key) return BIRCH_EINVAL;
+    uint8_t kb[BI_KEY_BUF];
+    birch_val k;
+    int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
+    if (rc) return rc;
+    birch_txn *use;
+    rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
+    if (rc) return rc;
+    rc = birch_del(use, t->table, k);
+    rc = rc == BIRCH_OK ? 1 : rc == BIRCH_NOTFOUND ? 0 : rc;
+    return bi_auto_end(txn, use, rc);
+}
+
+int birch_typed_contains(birch_txn *txn, const birch_typed *t, const void *key)
+{
+    birch_guard g;
+    memset(&g, 0, sizeof g);
+    int rc = bi_typed_lookup(txn, t, key, &g, 0);
+    if (rc == BIRCH_NOTFOUND) return 0;
+    if (rc) return rc;
+    birch_guard_release(&g);
+    return 1;
+}
+
+/* One encoded key of a batch and where its record came from. */
+typedef struct batch_key {
+    const uint8_t *k;
+    size_t len;
+    size_t idx;
+} batch_key;
+
+static int cmp_batch(const void *a, const void *b)
+{
+    const batch_key *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->k, y->k, n);
+    if (c == 0) c = x->len < y->len ? -1 : x->len > y->len;
+    if (c == 0) c = x->idx < y->idx ? -1 : 1; /* equal keys: input order */
+    return c;
+}
+
+static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, uint8_t *buf, size_t cap,
+                        batch_key *bk)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        int rc = birch_key_encode(t->key, keys + i * t->key->c_size, buf + used, cap - used, &len);
+        if (rc) return rc;
+        bk[i] = (batch_key){buf + used, len, i};
+        used += len;
+    }
+    return BIRCH_OK;
+}
+
+/* Whether the batch's first key sorts after every key in the table. */
+static int after_last(birch_txn *txn, const birch_typed *t, const batch_key *first)
+{
+    birch_cursor *c;
+    if (birch_cursor_open(txn, t->table, &c)) return 0;
+    birch_val last;
+    int rc = birch_cursor_last(c);
+    int after = rc == BIRCH_NOTFOUND;
+    if (rc == BIRCH_OK && birch_cursor_get(c, &last, NULL) == BIRCH_OK)
+        after = bi_key_cmp(first->k, first->len, last.data, last.size) > 0;
+    birch_cursor_close(c);
+    return after;
+}
+
+static int load_batch(birch_txn *txn, const birch_typed *t, size_t n, const uint8_t *values, batch_key *bk)
+{
+    qsort(bk, n, sizeof *bk, cmp_batch);
+    unsigned flags = n && after_last(txn, t, &bk[0]) ? BIRCH_APPEND : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n && bk[i + 1].len == bk[i].len && memcmp(bk[i + 1].k, bk[i].k, bk[i].len) == 0)
+            continue; /* a later record with the same key wins */
+        int rc = put_one(txn, t, (birch_val){bk[i].k, bk[i].len},
+                         values + bk[i].idx * t->value->c_size, flags);
+        if (rc) return rc;
+    }
+    return BIRCH_OK;
+}
+
+int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const void *keys, const void *values)
+{
+    if (!t || !t->table || (n && (!keys || !values))) return BIRCH_EINVAL;
+    size_t cap = n * (t->table->db->max_key + 1);
+    batch_key *bk = malloc((n ? n : 1) * sizeof *bk);
+    uint8_t *buf = malloc(cap ? cap : 1);
+    int rc = bk && buf ? encode_batch(t, n, keys, buf, cap, bk) : BIRCH_ENOMEM;
+    birch_txn *use = NULL;
+    if (rc == BIRCH_OK) rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
+    if (rc == BIRCH_OK) rc = bi_auto_end(txn, use, load_batch(use, t, n, values, bk));
+    free(bk);
+    free(buf);
+    return rc;
+}
+
+/* ---- Guards ------------------------------------------------------------------ */
+
+/* Finds the raw bytes of key on the guard's own pinned snapshot. */
+static int pinned_get(const birch_typed *t, birch_val k, birch_guard *g, birch_val *val)
+{
+    birch_db *db = t->table->db;
+    bi_snap snap;
+    int rc = bi_pin(db, &snap);
+    if (rc) return rc;
+    birch_txn tx;
+    bi_txn_on_snapshot(&tx, db, &snap);
+    bi_table_rec rec;
+    rc = bi_catalog_lookup(&tx, t->table->name, strlen(t->table->name), &rec);
+    if (rc == BIRCH_OK) rc = bi_tree_get(&tx, &rec.tree, k.data, k.size, val);
+    if (rc) {
+        bi_unpin(db, snap.slot);
+        return rc;
+    }
+    g->slot_ = snap.slot;
+    return BIRCH_OK;
+}
+
+static void format_failure(const birch_typed *t, birch_val k, const char *why, birch_guard *g)
+{
+    char hex[2 * 16 + 4];
+    size_t n = k.size < 16 ? k.size : 16, o = 0;
+    for (size_t i = 0; i < n; i++) o += (size_t)snprintf(hex + o, sizeof hex - o, "%02x", ((const uint8_t *)k.data)[i]);
+    if (k.size > n) snprintf(hex + o, sizeof hex - o, "..");
+    /* Bounded so the message always fits g->msg (256 bytes). */
+    snprintf(g->msg, sizeof g->msg, "table '%.48s', key %s: %.150s", t->table->name, hex, why);
+}
+
+int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g, int verify)
+{
+    if (!g) return BIRCH_EINVAL;
+    g->view = NULL;
+    g->bytes = (birch_val){NULL, 0};
+    g->state_ = 0;
+    g->msg[0] = 0;
+    if (!t || !t->table || !key || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
+    uint8_t kb[BI_KEY_BUF];
+    birch_val k, val;
+    int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
+    if (rc) return rc;
+    g->db_ = t->table->db;
+    g->txn_ = txn;
+    rc = txn ? birch_get(txn, t->table, k, &val) : pinned_get(t, k, g, &val);
+    if (rc) return rc;
+    char why[200] = "";
+    rc = verify ? t->value->verify(t->value, val.data, val.size, why, sizeof why) : BIRCH_OK;
+    if (rc) {
+        format_failure(t, k, why, g);
+        if (!txn) bi_unpin(g->db_, g->slot_);
+        return rc == BIRCH_EFORMAT ? rc : BIRCH_EFORMAT;
+    }
+    g->bytes = val;
+    g->view = t->value->view ? t->value->view(t->value, val.data, val.size) : val.data;
+    g->state_ = GUARD_LIVE;
+    return BIRCH_OK;
+}
+
+int birch_typed_get(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g)
+{
+    return bi_typed_lookup(txn, t, key, g, 1);
+}
+
+void birch_guard_release(birch_guard *g)
+{
+    if (!g || g->state_ == 0) return; /* zero-initialised or never filled */
+    if (g->state_ != GUARD_LIVE) {
+#ifndef NDEBUG
+        fprintf(stderr, "birch: guard %p released twice (or corrupted)\n", (void *)g);
+        abort();
+#else
+        return;
+#endif
+    }
+    if (!g->txn_) bi_unpin(g->db_, g->slot_);
+    g->state_ = GUARD_RELEASED;
+    g->view = NULL;
+    g->bytes = (birch_val){NULL, 0};
+}

@@ -1,0 +1,22 @@
+/*
+ * typed_internal.h - what typed.c shares with stream.c (internal).
+ */
+#ifndef BIRCH_TYPED_INTERNAL_H
+#define BIRCH_TYPED_INTERNAL_H
+
+#include "birch.h"
+
+/* Room for any encoded key: keys are at most page_size / 4 bytes. */
+#define BI_KEY_BUF (BIRCH_MAX_PAGE_SIZE / 4)
+
+/* Uses txn, or (txn NULL) begins one with flags into *use. */
+int bi_auto_begin(birch_db *db, birch_txn *txn, unsigned flags, birch_txn **use);
+/* Ends *use if bi_auto_begin began it: commit when rc >= 0, else abort.
+ * Returns rc, or the commit's error. */
+int bi_auto_end(birch_txn *txn, birch_txn *use, int rc);
+/* Encodes a C key of t's key format into buf. */
+int bi_typed_key(const birch_typed *t, const void *key, uint8_t *buf, size_t cap, birch_val *out);
+/* Looks key up into a guard; verify 0 skips the value format's check. */
+int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g, int verify);
+
+#endif /* BIRCH_TYPED_INTERNAL_H */
