@@ -116,6 +116,29 @@ extern "C" {
                                 have freed a quarter of the file), so the
                                 file grows more between checkpoints. */
 
+/* What birch_open does with an existing file (birch_options.recreate). */
+#define BIRCH_RECREATE_NEVER  0 /* open it, or create it when missing (default) */
+#define BIRCH_RECREATE_ALWAYS 1 /* start from an empty database: an existing
+                                   file, whatever it holds, is emptied and
+                                   initialised anew.  For tests and caches.
+                                   The file is emptied only once this open
+                                   holds its lock, so a file another handle
+                                   has open gives BIRCH_EBUSY, untouched. */
+
+/* Where the database lives (birch_options.backend). */
+#define BIRCH_BACKEND_FILE   0 /* the file at path (default) */
+#define BIRCH_BACKEND_MEMORY 1 /* anonymous memory; nothing touches the disk.
+                                  path is only a name and may be NULL; every
+                                  open starts from an empty database of its
+                                  own (two opens of one name do not share
+                                  it), and its data is gone at birch_close.
+                                  The same engine and rules (threads,
+                                  snapshots, limits); durability and
+                                  syncs mean nothing.  It grows up to
+                                  max(16 GiB, max_size) of address space
+                                  reserved at open (less if the address
+                                  space is tighter), then BIRCH_EFULL. */
+
 /* ---- Types ------------------------------------------------------------ */
 typedef struct birch_db birch_db;
 typedef struct birch_txn birch_txn;
@@ -145,6 +168,12 @@ typedef struct birch_options {
     uint64_t map_reserve; /* address space reserved for the map in bytes;
                              default 1 GiB.  Grows (by remapping) when the file
                              outgrows it; only tests need to set it. */
+    int recreate;         /* BIRCH_RECREATE_NEVER (default) or
+                             BIRCH_RECREATE_ALWAYS; ALWAYS with read_only is
+                             BIRCH_EINVAL. */
+    int backend;          /* BIRCH_BACKEND_FILE (default) or
+                             BIRCH_BACKEND_MEMORY; MEMORY with read_only is
+                             BIRCH_EINVAL (there would be nothing to read). */
 } birch_options;
 
 /* ---- Database --------------------------------------------------------- */
@@ -154,8 +183,10 @@ void birch_options_init(birch_options *opts);
 
 /* Opens the database file at path, creating it (and initialising an empty
  * file) when missing unless opts->read_only.  opts may be NULL for defaults.
- * On success *db is a handle to close with birch_close.
- * Errors: BIRCH_EINVAL (NULL path/db, bad option), BIRCH_NOTFOUND (read_only
+ * opts->recreate and opts->backend change this (BIRCH_RECREATE_ALWAYS,
+ * BIRCH_BACKEND_MEMORY).  On success *db is a handle to close with birch_close.
+ * Errors: BIRCH_EINVAL (NULL db, NULL path with the file backend, bad
+ * option), BIRCH_NOTFOUND (read_only
  * and the file does not exist), BIRCH_ENOTDB (not a birch file, or an empty
  * file opened read-only), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
  * points past the end of the file), BIRCH_EBUSY (locked by another handle),

@@ -17,6 +17,8 @@ void birch_options_init(birch_options *opts)
     opts->durability = BIRCH_DURABLE_FULL;
     opts->max_readers = BI_DEFAULT_READERS;
     opts->map_reserve = BI_DEFAULT_RESERVE;
+    opts->recreate = BIRCH_RECREATE_NEVER;
+    opts->backend = BIRCH_BACKEND_FILE;
 }
 
 static int options_ok(const birch_options *o)
@@ -26,6 +28,10 @@ static int options_ok(const birch_options *o)
     if (o->durability != BIRCH_DURABLE_FULL && o->durability != BIRCH_DURABLE_NONE) return 0;
     if (o->max_readers == 0 || o->max_readers > 65536) return 0;
     if (o->max_size && o->max_size < 4ull * ps) return 0;
+    if (o->recreate != BIRCH_RECREATE_NEVER && o->recreate != BIRCH_RECREATE_ALWAYS) return 0;
+    if (o->recreate == BIRCH_RECREATE_ALWAYS && o->read_only) return 0;
+    if (o->backend != BIRCH_BACKEND_FILE && o->backend != BIRCH_BACKEND_MEMORY) return 0;
+    if (o->backend == BIRCH_BACKEND_MEMORY && o->read_only) return 0; /* always empty */
     return 1;
 }
 
@@ -94,7 +100,7 @@ static int load(birch_db *db)
 
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
 {
-    if (!path || !out || !io || !io->ops) return BIRCH_EINVAL;
+    if (!out || !io || !io->ops || (!path && io->ops != &bi_io_mem)) return BIRCH_EINVAL;
     *out = NULL;
     birch_options defaults;
     birch_options_init(&defaults);
@@ -117,6 +123,9 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
         rc = io->ops->open(io->ctx, path, fl, &db->file);
     }
     if (rc == BIRCH_OK) rc = io->ops->lock(db->file, !opts->read_only);
+    /* Recreate empties the file only under the exclusive lock, so that a
+     * handle that holds the file (EBUSY above) never sees it change. */
+    if (rc == BIRCH_OK && opts->recreate == BIRCH_RECREATE_ALWAYS) rc = io->ops->resize(db->file, 0);
     if (rc == BIRCH_OK) {
         rc = load(db);
     }
@@ -131,7 +140,14 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
 int birch_open(const char *path, const birch_options *opts, birch_db **db)
 {
     bi_io io = {&bi_io_posix, NULL};
-    return bi_open_io(path, opts, &io, db);
+    uint64_t mem_reserve = 0;
+    if (opts && opts->backend == BIRCH_BACKEND_MEMORY) {
+        mem_reserve = opts->max_size; /* room for max_size if it is larger than the default */
+        io = (bi_io){&bi_io_mem, &mem_reserve};
+    }
+    int rc = bi_open_io(path, opts, &io, db);
+    if (rc == BIRCH_OK) (*db)->io.ctx = NULL; /* &mem_reserve is read by open only */
+    return rc;
 }
 
 int birch_close(birch_db *db)

@@ -62,4 +62,16 @@ typedef struct bi_io {
 /* The POSIX implementation; its ctx is unused (NULL). */
 extern const bi_io_ops bi_io_posix;
 
+/* The in-memory implementation (io_mem.c, BIRCH_BACKEND_MEMORY): every open
+ * creates a new, empty "file" in anonymous memory, private to that open and
+ * gone at close; path is only a name (may be NULL), lock always succeeds,
+ * sync does nothing, and a read-only open is BIRCH_NOTFOUND.  The file can
+ * grow up to the address space reserved at open: the larger of
+ * BI_IO_MEM_DEFAULT_RESERVE and *(const uint64_t *)ctx when ctx is not NULL
+ * (ctx is read by open only), or less if the address space is too tight;
+ * growth past it is BIRCH_EFULL.  map returns the same address whatever the
+ * length, and that memory is writable. */
+extern const bi_io_ops bi_io_mem;
+#define BI_IO_MEM_DEFAULT_RESERVE ((uint64_t)16 << 30) /* 16 GiB */
+
 #endif /* BIRCH_ENGINE_IO_H */
