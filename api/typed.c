@@ -144,9 +144,29 @@ static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void
     return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
 }
 
+/* Before a typed write into an empty table: stores the schema if the table
+ * has none yet.  A handle opened on an empty untyped table in a read
+ * transaction (or with txn NULL and no BIRCH_CREATE) did not store it, and
+ * its records must not end up untyped; and if another typed open stored
+ * other formats meanwhile, the write is refused. */
+static int schema_before_write(birch_txn *txn, const birch_typed *t)
+{
+    uint64_t count = 0;
+    int rc = birch_count(txn, t->table, &count);
+    if (rc || count) return rc;
+    char want[1024];
+    int n = schema_text(t->key, t->value, want, sizeof want);
+    if (n < 0) return n;
+    birch_val have;
+    rc = birch_table_schema(txn, t->table, &have);
+    if (rc) return rc;
+    if (have.size == 0) return birch_table_set_schema(txn, t->table, (birch_val){want, (size_t)n});
+    return have.size == (size_t)n && memcmp(have.data, want, (size_t)n) == 0 ? BIRCH_OK : BIRCH_ESCHEMA;
+}
+
 int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const void *value, unsigned flags)
 {
-    if (!t || !t->table || !key || !value) return BIRCH_EINVAL;
+    if (!t || !t->table || !key || !value || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
     uint8_t kb[BI_KEY_BUF];
     birch_val k;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -154,12 +174,13 @@ int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const
     birch_txn *use;
     rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
     if (rc) return rc;
-    return bi_auto_end(txn, use, put_one(use, t, k, value, flags));
+    rc = schema_before_write(use, t);
+    return bi_auto_end(txn, use, rc ? rc : put_one(use, t, k, value, flags));
 }
 
 int birch_typed_delete(birch_txn *txn, const birch_typed *t, const void *key)
 {
-    if (!t || !t->table || !key) return BIRCH_EINVAL;
+    if (!t || !t->table || !key || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
     uint8_t kb[BI_KEY_BUF];
     birch_val k;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -231,12 +252,14 @@ static int after_last(birch_txn *txn, const birch_typed *t, const batch_key *fir
 static int load_batch(birch_txn *txn, const birch_typed *t, size_t n, const uint8_t *values, batch_key *bk)
 {
     qsort(bk, n, sizeof *bk, cmp_batch);
+    int rc = n ? schema_before_write(txn, t) : BIRCH_OK;
+    if (rc) return rc;
     unsigned flags = n && after_last(txn, t, &bk[0]) ? BIRCH_APPEND : 0;
     for (size_t i = 0; i < n; i++) {
         if (i + 1 < n && bk[i + 1].len == bk[i].len && memcmp(bk[i + 1].k, bk[i].k, bk[i].len) == 0)
             continue; /* a later record with the same key wins */
-        int rc = put_one(txn, t, (birch_val){bk[i].k, bk[i].len},
-                         values + bk[i].idx * t->value->c_size, flags);
+        rc = put_one(txn, t, (birch_val){bk[i].k, bk[i].len},
+                     values + bk[i].idx * t->value->c_size, flags);
         if (rc) return rc;
     }
     return BIRCH_OK;
@@ -244,7 +267,7 @@ static int load_batch(birch_txn *txn, const birch_typed *t, size_t n, const uint
 
 int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const void *keys, const void *values)
 {
-    if (!t || !t->table || (n && (!keys || !values))) return BIRCH_EINVAL;
+    if (!t || !t->table || (n && (!keys || !values)) || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
     size_t cap = n * (t->table->db->max_key + 1);
     batch_key *bk = malloc((n ? n : 1) * sizeof *bk);
     uint8_t *buf = malloc(cap ? cap : 1);
