@@ -2,7 +2,8 @@
 # build.sh - install what birch needs, build it, run the example or the tests.
 #
 #   ./build.sh deps              install missing Debian packages (quiet if none)
-#   ./build.sh example           Release build in build/release, run examples/quickstart
+#   ./build.sh example           Release build in build/release, run the examples:
+#                                quickstart, customer_store, json_format
 #   ./build.sh test [CONFIG...]  build and run the test suite in each CONFIG:
 #                                  plain  gcc, RelWithDebInfo, -Werror       (build/plain)
 #                                  asan   clang, ASan+UBSan, -Werror         (build/asan)
@@ -18,8 +19,9 @@ JOBS=${BIRCH_JOBS:-2}
 
 # Debian packages: the build tools, both compilers (clang's sanitizer
 # runtimes are in libclang-rt-dev, which clang only recommends), the xxhash
-# library and the Check unit-test framework.
-PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check)
+# library, the Check unit-test framework, and cJSON for examples/json_format.c
+# (a user-defined value format; the library itself does not use it).
+PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev)
 
 say() { printf 'build.sh: %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -68,22 +70,27 @@ configure() {
     cmake -S "$ROOT" -B "$dir" --log-level=WARNING "$@"
 }
 
+# The example programs, in the order they run; customer_store is the main one.
+EXAMPLES=(quickstart customer_store json_format)
+
 cmd_example() {
     cmd_deps
-    local dir=build/release
+    local dir=build/release name
     configure "$dir" -DCMAKE_BUILD_TYPE=Release -DBIRCH_WERROR=OFF \
         -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=ON
-    cmake --build "$dir" -j"$JOBS" --target example_quickstart
-    local exe="$ROOT/$dir/examples/quickstart"
-    # Run in a scratch directory so the example's database file lands there.
-    local tmp
+    cmake --build "$dir" -j"$JOBS" --target "${EXAMPLES[@]/#/example_}"
+    # Run each in a scratch directory so its database file lands there.
+    local tmp rc=0
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/birch-example.XXXXXX")
-    say "running $dir/examples/quickstart in $tmp"
-    local rc=0
-    (cd "$tmp" && "$exe") || rc=$?
+    for name in "${EXAMPLES[@]}"; do
+        echo
+        say "running $dir/examples/$name in $tmp"
+        (cd "$tmp" && "$ROOT/$dir/examples/$name") || rc=$?
+        [ "$rc" -eq 0 ] || break
+    done
     rm -rf "$tmp"
-    [ "$rc" -eq 0 ] || die "quickstart failed (exit $rc)"
-    say "example: ok"
+    [ "$rc" -eq 0 ] || die "$name failed (exit $rc)"
+    say "examples: ok"
 }
 
 # The cmake arguments of one test configuration, into the array ARGS.
@@ -170,7 +177,7 @@ cmd_test() {
 }
 
 usage() {
-    sed -n '2,12s/^# \{0,1\}//p' "$ROOT/build.sh"
+    sed -n '2,13s/^# \{0,1\}//p' "$ROOT/build.sh"
 }
 
 case ${1:-} in
