@@ -221,14 +221,21 @@ static int cmp_batch(const void *a, const void *b)
     return c;
 }
 
-static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, uint8_t *buf, size_t cap,
-                        batch_key *bk)
+/* Encodes every key and checks every key length and value before anything
+ * is written, so that a batch refused for a bad record changes nothing,
+ * in the caller's transaction too. */
+static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, const uint8_t *values,
+                        uint8_t *buf, size_t cap, batch_key *bk)
 {
-    size_t used = 0;
+    size_t used = 0, max_key = t->table->db->max_key;
     for (size_t i = 0; i < n; i++) {
-        size_t len = 0;
+        size_t len = 0, vsize;
         int rc = birch_key_encode(t->key, keys + i * t->key->c_size, buf + used, cap - used, &len);
         if (rc) return rc;
+        if (len == 0 || len > max_key) return BIRCH_EKEYSIZE;
+        rc = t->value->size(t->value, values + i * t->value->c_size, &vsize);
+        if (rc) return rc;
+        if (vsize > BIRCH_MAX_VALUE_SIZE) return BIRCH_EVALSIZE;
         bk[i] = (batch_key){buf + used, len, i};
         used += len;
     }
@@ -271,7 +278,7 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
     size_t cap = n * (t->table->db->max_key + 1);
     batch_key *bk = malloc((n ? n : 1) * sizeof *bk);
     uint8_t *buf = malloc(cap ? cap : 1);
-    int rc = bk && buf ? encode_batch(t, n, keys, buf, cap, bk) : BIRCH_ENOMEM;
+    int rc = bk && buf ? encode_batch(t, n, keys, values, buf, cap, bk) : BIRCH_ENOMEM;
     birch_txn *use = NULL;
     if (rc == BIRCH_OK) rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
     if (rc == BIRCH_OK) rc = bi_auto_end(txn, use, load_batch(use, t, n, values, bk));
