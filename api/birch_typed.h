@@ -240,6 +240,13 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
 
 /* ---- Type-safe wrappers ------------------------------------------------------ */
 
+/* The wrappers are all declared whether a program uses them or not. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BIRCH_MAYBE_UNUSED_ __attribute__((unused))
+#else
+#define BIRCH_MAYBE_UNUSED_
+#endif
+
 /* Declares static inline functions for a typed table, e.g.
  *
  *   BIRCH_POD_FORMAT(customer_format, Customer, 1);
@@ -250,6 +257,8 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
  *   int customers_put(birch_txn *, const birch_typed *, uint64_t key, const Customer *value);
  *   int customers_get(birch_txn *, const birch_typed *, uint64_t key, customers_guard *);
  *   const Customer *customers_view(const customers_guard *);
+ *       (the typed view: meant for formats whose view is the C value type,
+ *       pod and archives; for bytes and string values read g.g.bytes)
  *   void customers_release(customers_guard *);
  *   int customers_delete(birch_txn *, const birch_typed *, uint64_t key);
  *   int customers_contains(birch_txn *, const birch_typed *, uint64_t key);
@@ -265,34 +274,34 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
     typedef struct name##_guard {                                                                \
         birch_guard g;                                                                           \
     } name##_guard;                                                                              \
-    static inline int name##_open(birch_db *db, birch_txn *txn, unsigned flags, birch_typed *t)   \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_open(birch_db *db, birch_txn *txn, unsigned flags, birch_typed *t)   \
     {                                                                                            \
         if (sizeof(KeyT) != (keyfmt).c_size || sizeof(ValT) != (valfmt).c_size)                 \
             return BIRCH_EINVAL; /* the C types do not match the formats */                      \
         return birch_typed_open(db, txn, #name, &(keyfmt), &(valfmt), flags, t);                 \
     }                                                                                            \
-    static inline int name##_put(birch_txn *txn, const birch_typed *t, KeyT key, const ValT *v)   \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_put(birch_txn *txn, const birch_typed *t, KeyT key, const ValT *v)   \
     {                                                                                            \
         return birch_typed_put(txn, t, &key, v, 0);                                              \
     }                                                                                            \
-    static inline int name##_get(birch_txn *txn, const birch_typed *t, KeyT key, name##_guard *g) \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_get(birch_txn *txn, const birch_typed *t, KeyT key, name##_guard *g) \
     {                                                                                            \
         return birch_typed_get(txn, t, &key, &g->g);                                             \
     }                                                                                            \
-    static inline const ValT *name##_view(const name##_guard *g)                                 \
+    BIRCH_MAYBE_UNUSED_ static inline const ValT *name##_view(const name##_guard *g)                                 \
     {                                                                                            \
         return (const ValT *)g->g.view;                                                          \
     }                                                                                            \
-    static inline void name##_release(name##_guard *g) { birch_guard_release(&g->g); }         \
-    static inline int name##_delete(birch_txn *txn, const birch_typed *t, KeyT key)              \
+    BIRCH_MAYBE_UNUSED_ static inline void name##_release(name##_guard *g) { birch_guard_release(&g->g); }         \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_delete(birch_txn *txn, const birch_typed *t, KeyT key)              \
     {                                                                                            \
         return birch_typed_delete(txn, t, &key);                                                 \
     }                                                                                            \
-    static inline int name##_contains(birch_txn *txn, const birch_typed *t, KeyT key)            \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_contains(birch_txn *txn, const birch_typed *t, KeyT key)            \
     {                                                                                            \
         return birch_typed_contains(txn, t, &key);                                               \
     }                                                                                            \
-    static inline int name##_stream(birch_txn *txn, const birch_typed *t,                        \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_stream(birch_txn *txn, const birch_typed *t,                        \
                                     const birch_stream_opts *o, birch_stream **s)                \
     {                                                                                            \
         return birch_stream_open(txn, t, o, s);                                                  \
