@@ -4,6 +4,7 @@
  *
  * Modules, lowest first:
  *   io_posix.c   the default io layer (io.h)
+ *   io_mem.c     the memory backend: the same operations over anonymous memory
  *   meta.c       meta pages: checksum, choice on open, writing
  *   seal.c       page checksums: sealed at commit, verified at open
  *   pager.c      the map, page access and validation, dirty pages,
@@ -13,7 +14,8 @@
  *   catalog.c    named tables and their per-transaction state
  *   records.c    birch_put / get / del / count
  *   cursor.c     cursors
- *   txn.c        transactions and the reader table
+ *   readers.c    the published snapshot and the reader table (lock-free)
+ *   txn.c        transactions, the commit, checkpoints
  *   check.c      birch_check
  *   db.c         open, close, options, errors, statistics
  */
