@@ -187,6 +187,9 @@ static int position(birch_stream *s)
 {
     const bound *b = s->reverse ? &s->hi : &s->lo;
     if (b->len == SIZE_MAX) return s->reverse ? birch_cursor_last(s->cur) : birch_cursor_first(s->cur);
+    /* An empty bound key (an empty string or bytes key): every key is
+     * above it, and the cursor cannot seek to it. */
+    if (b->len == 0) return s->reverse ? BIRCH_NOTFOUND : birch_cursor_first(s->cur);
     int rc = birch_cursor_seek(s->cur, (birch_val){b->k, b->len});
     if (s->reverse) {
         if (rc == BIRCH_NOTFOUND) return birch_cursor_last(s->cur);
