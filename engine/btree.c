@@ -667,11 +667,13 @@ static int collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgn
     while (!bi_is_leaf(p) && bi_nkeys(p) == 1) {
         if (bi_slot_ok(txn, p, 0)) return BIRCH_ECORRUPT;
         uint64_t child = bi_branch_child(p, 0);
+        uint64_t csum = bi_branch_csum(p, 0); /* the child may be clean: no reseal */
         int level = (int)bi_level(p) - 1;
         int rc = bi_page_free(txn, pgno, 1); /* may release p's memory */
         if (rc == BIRCH_OK) rc = bi_page_read(txn, child, level, &p);
         if (rc) return rc;
         tree->root = pgno = child;
+        tree->csum = csum;
     }
     return BIRCH_OK;
 }
