@@ -119,7 +119,10 @@ int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch
 
 /* Stores key -> value (C values of the table's formats).  The value is
  * encoded straight into the page.  flags as for birch_put.  Errors: those of
- * birch_put, and BIRCH_EINVAL for a key or value its format rejects. */
+ * birch_put, and BIRCH_EINVAL for a key or value its format rejects (its
+ * size function refuses it; the transaction stays usable).  A format whose
+ * encode fails after its size function accepted the value leaves a
+ * half-written record, so the transaction then fails (BIRCH_ETXN after). */
 int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const void *value,
                     unsigned flags);
 
@@ -144,7 +147,11 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
  * transaction it shares it (and must be released before the transaction
  * ends); taken with txn NULL it pins a snapshot of its own, cheaply (a slot
  * in the reader table taken with atomics: no syscall, no lock).  Release
- * every guard exactly once; a zero-initialised guard may be released. */
+ * every guard exactly once; a zero-initialised guard may be released.
+ * A guard taken in a write transaction points into a page that the next
+ * change in that transaction may move: release it before writing.  Do not
+ * copy a live guard (both copies would release one snapshot); getting into
+ * a guard that is still live gives BIRCH_EINVAL. */
 typedef struct birch_guard {
     const void *view;  /* the typed view: for pod formats a `const T *` */
     birch_val bytes;   /* the stored bytes, 8-byte aligned */
@@ -234,7 +241,9 @@ int birch_stream_each(birch_txn *txn, const birch_typed *t, const birch_stream_o
 /* Collects up to cap records: copies their C keys into keys (key->c_size
  * bytes each; may be NULL) and their values into values (value->c_size
  * bytes each for pod; for other formats a birch_val pointing into the map,
- * valid only with a txn; may be NULL).  *n gets the number collected. */
+ * so txn must not be NULL; may be NULL).  Keys can be collected only for
+ * formats without string or bytes parts (whose C values would point into
+ * the stream): BIRCH_EINVAL otherwise.  *n gets the number collected. */
 int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o,
                          void *keys, void *values, size_t cap, size_t *n);
 

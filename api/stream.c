@@ -285,18 +285,30 @@ int birch_stream_each(birch_txn *txn, const birch_typed *t, const birch_stream_o
     return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
 }
 
+/* Whether a C key of format f is plain data (no pointer into the map or
+ * the stream), so that a copy outlives the stream. */
+static int fixed_width(const birch_key_format *f)
+{
+    if (f->kind == BIRCH_KEY_STRING || f->kind == BIRCH_KEY_CSTR || f->kind == BIRCH_KEY_BYTES) return 0;
+    for (unsigned i = 0; f->kind == BIRCH_KEY_TUPLE && i < f->n; i++)
+        if (!fixed_width(f->elem[i])) return 0;
+    return 1;
+}
+
 int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, void *keys,
                          void *values, size_t cap, size_t *n)
 {
-    if (!n || !t) return BIRCH_EINVAL;
+    if (!n || !t || !t->key || !t->value) return BIRCH_EINVAL;
     *n = 0;
+    int pod = t->value->size == birch_pod_size;
+    /* Copies that would point into memory gone when collect returns. */
+    if ((keys && !fixed_width(t->key)) || (values && !pod && !txn)) return BIRCH_EINVAL;
     birch_stream_opts lim = o ? *o : (birch_stream_opts){0};
     if (!lim.limit || lim.limit > cap) lim.limit = cap;
     if (!cap) return BIRCH_OK;
     birch_stream *s;
     int rc = birch_stream_open(txn, t, &lim, &s);
     if (rc) return rc;
-    int pod = t->value->size == birch_pod_size;
     birch_item item;
     while ((rc = birch_stream_next(s, &item)) == BIRCH_OK) {
         if (keys) memcpy((uint8_t *)keys + *n * t->key->c_size, item.key, t->key->c_size);

@@ -58,7 +58,11 @@ static int schema_text(const birch_key_format *key, const birch_value_format *va
     if (kn < 0) return kn;
     int vn = value->describe ? value->describe(value, v, sizeof v) : BIRCH_EINVAL;
     if (vn < 0) return vn;
-    int n = snprintf(buf, cap, SCHEMA_MAGIC "key %s\nvalue %s\n", k, v);
+    /* A format's own encoding version is part of the schema too (shown
+     * only past version 1, so that common schemas read naturally). */
+    char ver[32] = "";
+    if (value->version > 1) snprintf(ver, sizeof ver, " format v%u", (unsigned)value->version);
+    int n = snprintf(buf, cap, SCHEMA_MAGIC "key %s\nvalue %s%s\n", k, v, ver);
     return n < 0 || (size_t)n >= cap ? BIRCH_EINVAL : n;
 }
 
@@ -321,7 +325,7 @@ static void format_failure(const birch_typed *t, birch_val k, const char *why, b
 
 int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g, int verify)
 {
-    if (!g) return BIRCH_EINVAL;
+    if (!g || g->state_ == GUARD_LIVE) return BIRCH_EINVAL; /* a live guard: release it first */
     g->view = NULL;
     g->bytes = (birch_val){NULL, 0};
     g->state_ = 0;
