@@ -8,9 +8,13 @@
 #                                  plain  gcc, RelWithDebInfo, -Werror       (build/plain)
 #                                  asan   clang, ASan+UBSan, -Werror         (build/asan)
 #                                  tsan   clang, TSan, threaded tests only   (build/tsan)
-#                                default: all three
+#                                  fuzz   clang, libFuzzer: each harness for
+#                                         FUZZ_SECONDS (default 20)         (build/fuzz)
+#                                  bench  bench/run.sh --quick, every engine (build/bench)
+#                                default: all five
 #
-# Environment: BIRCH_JOBS (parallel build and test jobs, default 2).
+# Environment: BIRCH_JOBS (parallel build and test jobs, default 2),
+# FUZZ_SECONDS.  Longer randomized runs: tests/soak.sh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -102,9 +106,70 @@ config_args() {
         -DBIRCH_ASAN=ON) ;;
     tsan) ARGS=(-DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
         -DBIRCH_TSAN=ON -DBIRCH_BUILD_EXAMPLES=OFF) ;;
-    *) die "unknown test configuration '$1' (plain, asan, tsan)" ;;
+    fuzz) ARGS=(-DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
+        -DBIRCH_FUZZ=ON -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF) ;;
+    bench) ARGS=() ;;
+    *) die "unknown test configuration '$1' (plain, asan, tsan, fuzz, bench)" ;;
     esac
     ARGS+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBIRCH_WERROR=ON)
+}
+
+# record NAME PASSED FAILED SECONDS: one summary line and the totals.
+record() {
+    TOTAL_PASSED=$((TOTAL_PASSED + $2))
+    TOTAL_FAILED=$((TOTAL_FAILED + $3))
+    if [ "$3" -eq 0 ]; then
+        SUMMARY+=("$1: PASS ($2 passed, ${4}s)")
+    else
+        SUMMARY+=("$1: FAIL ($2 passed, $3 failed, ${4}s)")
+        FAILED_CONFIGS=$((FAILED_CONFIGS + 1))
+    fi
+}
+
+# Every libFuzzer harness runs for FUZZ_SECONDS (default 20) from a copy of
+# its seed corpus; a crash, leak, sanitizer report or hang fails it, and
+# libFuzzer leaves the input that did it (crash-*, leak-*, timeout-*) in
+# build/fuzz/artifacts/.
+run_fuzz() {
+    local dir=build/fuzz start=$SECONDS passed=0 failed=0 h exe
+    config_args fuzz
+    say "=== fuzz: configure and build in $dir"
+    if ! configure "$dir" "${ARGS[@]}" || ! cmake --build "$dir" -j"$JOBS"; then
+        record fuzz 0 1 $((SECONDS - start))
+        return 0
+    fi
+    mkdir -p "$dir/artifacts"
+    for exe in "$dir"/fuzz/fuzz_*; do
+        h=${exe##*/fuzz_}
+        case $h in *_replay | gen_seeds) continue ;; esac
+        local work="$dir/corpus-run/$h"
+        rm -rf "$work" && mkdir -p "$work"
+        [ -d "fuzz/corpus/$h" ] && cp -r "fuzz/corpus/$h/." "$work/"
+        say "fuzz_$h for ${FUZZ_SECONDS:-20}s"
+        if "$exe" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=30 -rss_limit_mb=2048 \
+            -artifact_prefix="$dir/artifacts/$h-" -print_final_stats=1 "$work" \
+            >"$dir/fuzz_$h.log" 2>&1; then
+            passed=$((passed + 1))
+            grep -E '^stat::number_of_executed_units' "$dir/fuzz_$h.log" || true
+        else
+            failed=$((failed + 1))
+            tail -40 "$dir/fuzz_$h.log"
+            say "fuzz_$h FAILED: reproduce with $exe $dir/artifacts/$h-*"
+        fi
+    done
+    record fuzz "$passed" "$failed" $((SECONDS - start))
+}
+
+# bench/run.sh --quick: every engine through every row of the reference
+# benchmark on a small data set; it checks the harness, not the speed.
+run_bench() {
+    local start=$SECONDS
+    say "=== bench: bench/run.sh --quick"
+    if bench/run.sh --quick --dir build/bench/quick; then
+        record bench 1 0 $((SECONDS - start))
+    else
+        record bench 0 1 $((SECONDS - start))
+    fi
 }
 
 TOTAL_PASSED=0
@@ -158,13 +223,17 @@ run_config() {
 cmd_test() {
     cmd_deps
     local -a configs=("$@")
-    [ ${#configs[@]} -gt 0 ] || configs=(plain asan tsan)
+    [ ${#configs[@]} -gt 0 ] || configs=(plain asan tsan fuzz bench)
     local c
     for c in "${configs[@]}"; do
         config_args "$c" # reject unknown names before building anything
     done
     for c in "${configs[@]}"; do
-        run_config "$c"
+        case $c in
+        fuzz) run_fuzz ;;
+        bench) run_bench ;;
+        *) run_config "$c" ;;
+        esac
     done
     echo
     say "summary"
@@ -177,7 +246,7 @@ cmd_test() {
 }
 
 usage() {
-    sed -n '2,13s/^# \{0,1\}//p' "$ROOT/build.sh"
+    sed -n '2,17s/^# \{0,1\}//p' "$ROOT/build.sh"
 }
 
 case ${1:-} in
