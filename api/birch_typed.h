@@ -320,4 +320,7 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
 #ifdef __cplusplus
 }
 #endif
+
+#include "birch_archive.h" /* archives: structs read in place */
+
 #endif /* BIRCH_TYPED_H */

@@ -1,0 +1,403 @@
+/*
+ * archive.c - the archive value format (api/birch_archive.h): the builder
+ * (measure and write, one walk of the source in layout order) and the
+ * verifier (one walk of the buffer in the same order, with a cursor that
+ * only moves forward).  The layout and the checks are documented at the
+ * top of birch_archive.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "birch.h"
+#include "formats.h"
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define AR_BIG_ENDIAN 1 /* archives are little-endian and read in place */
+#else
+#define AR_BIG_ENDIAN 0
+#endif
+
+/* The generic view of every birch_vec_E and T_src_vec. */
+typedef struct ar_span {
+    const void *data;
+    size_t len;
+} ar_span;
+_Static_assert(sizeof(birch_vec_u32) == sizeof(ar_span) && offsetof(birch_vec_u32, len) == offsetof(ar_span, len),
+               "vector sources share one layout");
+
+static const birch_archive_type *type_of(const birch_value_format *f)
+{
+    return f ? f->param : NULL;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+    return (x + a - 1) & ~(a - 1);
+}
+
+/* ---- Describe -------------------------------------------------------------------- */
+
+static uint32_t fnv(uint32_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+/* A hash of the member list: kinds, names, element types, and (to a
+ * bounded depth, which also ends recursive types) those of nested types. */
+static uint32_t layout_hash(const birch_archive_type *t, uint32_t h, unsigned depth)
+{
+    h = fnv(h, t->name, strlen(t->name) + 1);
+    h = fnv(h, &t->version, sizeof t->version);
+    h = fnv(h, &t->size, sizeof t->size);
+    h = fnv(h, &t->align, sizeof t->align);
+    if (depth >= 8) return h;
+    for (size_t i = 0; i < t->n; i++) {
+        const birch_archive_member *m = &t->members[i];
+        uint8_t k[3] = {m->kind, m->optional, m->esize};
+        uint32_t off[2] = {m->aoff, 0};
+        h = fnv(h, k, sizeof k);
+        h = fnv(h, off, sizeof off);
+        h = fnv(h, m->name, strlen(m->name) + 1);
+        if (m->ename) h = fnv(h, m->ename, strlen(m->ename) + 1);
+        if (m->type) h = layout_hash(m->type, h, depth + 1);
+    }
+    return h;
+}
+
+int birch_archive_describe(const birch_value_format *f, char *buf, size_t cap)
+{
+    const birch_archive_type *t = type_of(f);
+    if (!t || !buf || AR_BIG_ENDIAN) return BIRCH_EINVAL;
+    int n = snprintf(buf, cap, "archive(%s v%u, %u bytes, align %u, layout %08x)", t->name, (unsigned)t->version,
+                     (unsigned)t->size, (unsigned)t->align, (unsigned)layout_hash(t, 2166136261u, 0));
+    return n < 0 || (size_t)n >= cap ? BIRCH_EINVAL : n;
+}
+
+/* ---- Builder ------------------------------------------------------------------------ */
+
+typedef struct build {
+    uint8_t *out; /* NULL: measure only */
+    uint64_t cap; /* bytes of out */
+} build;
+
+#define AR_MAX_SIZE 0xffffffffull
+
+/* Whether [start, start + n) may be written (always, when measuring). */
+static int room(const build *b, uint64_t start, uint64_t n)
+{
+    return !b->out || (start <= b->cap && n <= b->cap - start);
+}
+
+static void put_ref(build *b, uint64_t pos, const birch_archive_member *m, uint64_t off, uint64_t len)
+{
+    if (!b->out) return;
+    birch_archive_ref r = {(uint32_t)off, (uint32_t)len};
+    memcpy(b->out + pos + m->aoff, &r, sizeof r);
+}
+
+/* Writes the scalars of the object src whose struct is at pos, and lays
+ * out its children from *end on (moving *end past them). */
+static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint64_t pos, uint64_t *end,
+                 unsigned depth)
+{
+    if (depth > BIRCH_ARCHIVE_MAX_DEPTH) return BIRCH_EINVAL;
+    for (size_t i = 0; i < t->n; i++) {
+        const birch_archive_member *m = &t->members[i];
+        const uint8_t *s = src + m->soff;
+        uint64_t start, len;
+        switch (m->kind) {
+        case BIRCH_AK_SCALAR:
+            if (b->out) memcpy(b->out + pos + m->aoff, s, m->esize);
+            continue;
+        case BIRCH_AK_BOOL: {
+            bool v;
+            memcpy(&v, s, sizeof v);
+            if (b->out) b->out[pos + m->aoff] = v ? 1 : 0;
+            continue;
+        }
+        case BIRCH_AK_STRING:
+        case BIRCH_AK_BYTES: {
+            birch_val v;
+            memcpy(&v, s, sizeof v);
+            if (m->optional && !v.data) {
+                if (v.size) return BIRCH_EINVAL;
+                put_ref(b, pos, m, 0, 0);
+                continue;
+            }
+            if (!v.data && v.size) return BIRCH_EINVAL;
+            if (v.size >= AR_MAX_SIZE) return BIRCH_EVALSIZE;
+            if (m->kind == BIRCH_AK_STRING && !bi_utf8_valid(v.data, v.size)) return BIRCH_EINVAL;
+            start = *end;
+            len = v.size;
+            uint64_t bytes = len + (m->kind == BIRCH_AK_STRING);
+            if (!room(b, start, bytes)) return BIRCH_EINVAL;
+            if (b->out && len) memcpy(b->out + start, v.data, len); /* the NUL is already there */
+            *end = start + bytes;
+            break;
+        }
+        case BIRCH_AK_VEC: {
+            ar_span v;
+            memcpy(&v, s, sizeof v);
+            if (!v.data && v.len) return BIRCH_EINVAL;
+            if (v.len > AR_MAX_SIZE / m->esize) return BIRCH_EVALSIZE;
+            start = align_up(*end, m->esize);
+            len = v.len;
+            uint64_t bytes = len * m->esize;
+            if (!room(b, start, bytes)) return BIRCH_EINVAL;
+            if (b->out && bytes) memcpy(b->out + start, v.data, bytes);
+            *end = start + bytes;
+            break;
+        }
+        case BIRCH_AK_NESTED: {
+            const birch_archive_type *nt = m->type;
+            const uint8_t *cs = s;
+            if (m->optional) {
+                memcpy(&cs, s, sizeof cs);
+                if (!cs) {
+                    put_ref(b, pos, m, 0, 0);
+                    continue;
+                }
+            }
+            start = align_up(*end, nt->align);
+            if (!room(b, start, nt->size)) return BIRCH_EINVAL;
+            uint64_t sub = start + nt->size;
+            int rc = place(b, nt, cs, start, &sub, depth + 1);
+            if (rc) return rc;
+            len = sub - start;
+            *end = sub;
+            break;
+        }
+        case BIRCH_AK_VEC_NESTED: {
+            const birch_archive_type *nt = m->type;
+            ar_span v;
+            memcpy(&v, s, sizeof v);
+            if (!v.data && v.len) return BIRCH_EINVAL;
+            if (v.len > AR_MAX_SIZE / nt->size) return BIRCH_EVALSIZE;
+            start = align_up(*end, nt->align);
+            len = v.len;
+            if (!room(b, start, len * nt->size)) return BIRCH_EINVAL;
+            uint64_t sub = start + len * nt->size;
+            for (uint64_t j = 0; j < len; j++) {
+                if (sub > AR_MAX_SIZE) return BIRCH_EVALSIZE;
+                int rc = place(b, nt, (const uint8_t *)v.data + j * nt->src_size, start + j * nt->size, &sub,
+                               depth + 1);
+                if (rc) return rc;
+            }
+            *end = sub;
+            break;
+        }
+        default:
+            return BIRCH_EINVAL;
+        }
+        if (*end > AR_MAX_SIZE) return BIRCH_EVALSIZE; /* so every offset fits in 32 bits */
+        put_ref(b, pos, m, start - pos, len);
+    }
+    return BIRCH_OK;
+}
+
+int birch_archive_measure(const birch_archive_type *t, const void *src, size_t *size)
+{
+    if (!t || !src || !size || AR_BIG_ENDIAN) return BIRCH_EINVAL;
+    build b = {NULL, 0};
+    uint64_t end = t->size;
+    int rc = place(&b, t, src, 0, &end, 1);
+    if (rc) return rc;
+    if (end > AR_MAX_SIZE || end > SIZE_MAX) return BIRCH_EVALSIZE;
+    *size = (size_t)end;
+    return BIRCH_OK;
+}
+
+int birch_archive_write(const birch_archive_type *t, const void *src, void *buf, size_t size)
+{
+    if (!t || !src || !buf || ((uintptr_t)buf & (t->align - 1)) || size < t->size || AR_BIG_ENDIAN)
+        return BIRCH_EINVAL;
+    memset(buf, 0, size);
+    build b = {buf, size};
+    uint64_t end = t->size;
+    int rc = place(&b, t, src, 0, &end, 1);
+    if (rc) return rc;
+    return end == size ? BIRCH_OK : BIRCH_EINVAL; /* the size measure gave, exactly */
+}
+
+int birch_archive_size(const birch_value_format *f, const void *value, size_t *size)
+{
+    return birch_archive_measure(type_of(f), value, size);
+}
+
+int birch_archive_encode(const birch_value_format *f, const void *value, void *out, size_t size)
+{
+    /* write never writes past size, and refuses a layout of another size. */
+    return birch_archive_write(type_of(f), value, out, size);
+}
+
+/* ---- Verifier ------------------------------------------------------------------------ */
+
+#define AR_NO_INDEX UINT64_MAX
+
+typedef struct verifier {
+    const uint8_t *buf;
+    uint64_t size;
+    uint64_t claim; /* every byte before it belongs to an object already verified */
+    const birch_archive_type *root;
+    struct {
+        const birch_archive_member *m;
+        uint64_t idx;
+    } path[BIRCH_ARCHIVE_MAX_DEPTH + 2]; /* path[d]: the member being verified at depth d */
+    char *msg;
+    size_t cap;
+} verifier;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int fail(const verifier *v, unsigned depth, const char *fmt, ...)
+{
+    if (!v->msg || !v->cap) return BIRCH_EFORMAT;
+    size_t o = 0;
+#define AR_ADD(...)                                                                                  \
+    do {                                                                                             \
+        if (o < v->cap) {                                                                            \
+            int n_ = snprintf(v->msg + o, v->cap - o, __VA_ARGS__);                                  \
+            if (n_ > 0) o += (size_t)n_;                                                             \
+        }                                                                                            \
+    } while (0)
+    AR_ADD("archive %s", v->root->name);
+    for (unsigned d = 1; d <= depth && d < sizeof v->path / sizeof v->path[0]; d++) {
+        if (!v->path[d].m) break;
+        AR_ADD(".%s", v->path[d].m->name);
+        if (v->path[d].idx != AR_NO_INDEX) AR_ADD("[%llu]", (unsigned long long)v->path[d].idx);
+    }
+    AR_ADD(": ");
+#undef AR_ADD
+    if (o < v->cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v->msg + o, v->cap - o, fmt, ap);
+        va_end(ap);
+    }
+    return BIRCH_EFORMAT;
+}
+
+/* What a pointer member points at, for messages. */
+static const char *what(const birch_archive_member *m, char *buf, size_t cap)
+{
+    switch (m->kind) {
+    case BIRCH_AK_STRING: return "string";
+    case BIRCH_AK_BYTES: return "bytes";
+    case BIRCH_AK_VEC: snprintf(buf, cap, "vector of %s", m->ename); return buf;
+    case BIRCH_AK_NESTED: snprintf(buf, cap, "%s", m->type->name); return buf;
+    default: snprintf(buf, cap, "vector of %s", m->type->name); return buf;
+    }
+}
+
+/* Verifies the members of the object of type t whose struct is at pos
+ * (inside [.., range_end) and claimed), at depth. */
+static int verify_obj(verifier *v, const birch_archive_type *t, uint64_t pos, uint64_t range_end, unsigned depth)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const birch_archive_member *m = &t->members[i];
+        v->path[depth].m = m;
+        v->path[depth].idx = AR_NO_INDEX;
+        if (m->kind == BIRCH_AK_SCALAR) continue;
+        if (m->kind == BIRCH_AK_BOOL) {
+            uint8_t b = v->buf[pos + m->aoff];
+            if (b > 1) return fail(v, depth, "bool holds %u, not 0 or 1", b);
+            continue;
+        }
+        birch_archive_ref r;
+        memcpy(&r, v->buf + pos + m->aoff, sizeof r);
+        if (m->optional && r.off == 0 && r.len == 0) continue; /* absent */
+        const birch_archive_type *nt = m->type;
+        uint64_t esize, align;
+        switch (m->kind) {
+        case BIRCH_AK_STRING: esize = 1, align = 1; break;
+        case BIRCH_AK_BYTES: esize = 1, align = 1; break;
+        case BIRCH_AK_VEC: esize = m->esize, align = m->esize; break;
+        case BIRCH_AK_NESTED: esize = 1, align = nt->align; break;
+        case BIRCH_AK_VEC_NESTED: esize = nt->size, align = nt->align; break;
+        default: return fail(v, depth, "unknown member kind %u", m->kind);
+        }
+        char wbuf[80];
+#define AR_W what(m, wbuf, sizeof wbuf) /* only on failure */
+        /* The object's size in bytes must fit in 32 bits. */
+        if ((uint64_t)r.len > AR_MAX_SIZE / esize || (m->kind == BIRCH_AK_STRING && r.len == UINT32_MAX))
+            return fail(v, depth, "%s length %u overflows", AR_W, (unsigned)r.len);
+        uint64_t bytes = (uint64_t)r.len * esize + (m->kind == BIRCH_AK_STRING);
+        uint64_t start = pos + r.off;
+        if (m->kind == BIRCH_AK_NESTED && r.len < nt->size)
+            return fail(v, depth, "%s of %u bytes is shorter than its struct (%u bytes)", AR_W, (unsigned)r.len,
+                        (unsigned)nt->size);
+        if (start > v->size || bytes > v->size - start)
+            return fail(v, depth, "%s of %llu bytes at %llu is out of bounds (buffer of %llu bytes)", AR_W,
+                        (unsigned long long)bytes, (unsigned long long)start, (unsigned long long)v->size);
+        if (start > range_end || bytes > range_end - start)
+            return fail(v, depth, "%s of %llu bytes at %llu escapes its parent's range (ends at %llu)", AR_W,
+                        (unsigned long long)bytes, (unsigned long long)start, (unsigned long long)range_end);
+        if (start < v->claim)
+            return fail(v, depth, "%s at %llu overlaps an earlier object (free from %llu)", AR_W,
+                        (unsigned long long)start, (unsigned long long)v->claim);
+        if (((uintptr_t)(v->buf + start)) & (align - 1))
+            return fail(v, depth, "%s at %llu is misaligned (needs %llu)", AR_W, (unsigned long long)start,
+                        (unsigned long long)align);
+#undef AR_W
+        v->claim = start + bytes;
+        switch (m->kind) {
+        case BIRCH_AK_STRING:
+            if (v->buf[start + r.len] != 0) return fail(v, depth, "string at %llu lacks its NUL", (unsigned long long)start);
+            if (!bi_utf8_valid(v->buf + start, r.len))
+                return fail(v, depth, "string at %llu is not valid UTF-8", (unsigned long long)start);
+            break;
+        case BIRCH_AK_NESTED: {
+            if (depth + 1 > BIRCH_ARCHIVE_MAX_DEPTH)
+                return fail(v, depth, "nested deeper than %d", BIRCH_ARCHIVE_MAX_DEPTH);
+            v->claim = start + nt->size;
+            int rc = verify_obj(v, nt, start, start + bytes, depth + 1);
+            if (rc) return rc;
+            v->claim = start + bytes;
+            break;
+        }
+        case BIRCH_AK_VEC_NESTED:
+            if (r.len && depth + 1 > BIRCH_ARCHIVE_MAX_DEPTH)
+                return fail(v, depth, "nested deeper than %d", BIRCH_ARCHIVE_MAX_DEPTH);
+            for (uint64_t j = 0; j < r.len; j++) {
+                v->path[depth].idx = j;
+                int rc = verify_obj(v, nt, start + j * nt->size, range_end, depth + 1);
+                if (rc) return rc;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    v->path[depth].m = NULL;
+    return BIRCH_OK;
+}
+
+int birch_archive_check(const birch_archive_type *t, const void *buf, size_t size, char *msg, size_t cap)
+{
+    if (!t) return BIRCH_EINVAL;
+    if (msg && cap) msg[0] = 0;
+    verifier v;
+    v.buf = buf;
+    v.size = size;
+    v.claim = t->size;
+    v.root = t;
+    v.msg = msg;
+    v.cap = cap;
+    for (size_t d = 0; d < sizeof v.path / sizeof v.path[0]; d++) v.path[d].m = NULL;
+    if (AR_BIG_ENDIAN) return fail(&v, 0, "archives are not read on big-endian hosts");
+    if (!buf && size) return BIRCH_EINVAL;
+    if (size < t->size)
+        return fail(&v, 0, "buffer of %zu bytes is shorter than the %s struct (%u bytes)", size, t->name,
+                    (unsigned)t->size);
+    if ((uintptr_t)buf & (t->align - 1)) return fail(&v, 0, "buffer is misaligned (needs %u)", (unsigned)t->align);
+    return verify_obj(&v, t, 0, size, 1);
+}
+
+int birch_archive_verify(const birch_value_format *f, const void *data, size_t size, char *msg, size_t cap)
+{
+    return birch_archive_check(type_of(f), data, size, msg, cap);
+}
