@@ -353,6 +353,43 @@ typedef struct birch_stat {
 } birch_stat;
 int birch_stat_get(birch_db *db, birch_stat *st);
 
+/* ---- Backup and compaction ------------------------------------------- */
+
+/* Progress of a long operation: done grows from 0 to total (units of
+ * work, pages here; total may be revised upwards, and the last call has
+ * done == total).  Return 0 to go on; any other value cancels the
+ * operation, which then cleans up and returns that value as is (use
+ * positive values to tell them from BIRCH_E* codes). */
+typedef int (*birch_progress_fn)(uint64_t done, uint64_t total, void *ctx);
+
+/* birch_copy flags */
+#define BIRCH_COPY_COMPACT 0x1u /* leave out free pages, renumber pages in order */
+
+/* Writes a consistent copy of the last commit (a pinned read snapshot,
+ * so writers keep committing meanwhile) to the new file path.  Without
+ * flags the copy holds the snapshot's pages as they are, free pages
+ * included (as zeros); with BIRCH_COPY_COMPACT it holds only the pages in
+ * use, numbered in tree order, and no free page (pages are not refilled).
+ * The copy is written to path + ".tmp" (a leftover of a crashed copy is
+ * replaced), synced, then renamed to path and the directory synced, so a
+ * crash never leaves a partial file under path.  progress may be NULL.
+ * Errors: BIRCH_EINVAL (NULL, bad flags, path too long), BIRCH_EXISTS
+ * (path exists), BIRCH_EBUSY (no reader slot), BIRCH_ECORRUPT (a damaged
+ * tree in the source), BIRCH_EFULL, BIRCH_EIO, BIRCH_ENOMEM, or the
+ * non-zero value progress returned. */
+int birch_copy(birch_db *db, const char *path, unsigned flags, birch_progress_fn progress, void *ctx);
+
+/* Compacts the database file at path in place: opens it (taking its lock,
+ * so it must not be open elsewhere: BIRCH_EBUSY), writes a compact copy to
+ * path + ".compact.tmp", syncs it, renames it over path while still
+ * holding the lock, and syncs the directory.  A crash before the rename
+ * leaves the old file (and a stale .compact.tmp that the next compaction
+ * replaces), after it the compacted one.  opts as for birch_open (NULL for
+ * defaults); read_only, BIRCH_RECREATE_ALWAYS and the memory backend are
+ * BIRCH_EINVAL.  Errors: BIRCH_NOTFOUND (no file at path), those of
+ * birch_open and birch_copy. */
+int birch_compact(const char *path, const birch_options *opts, birch_progress_fn progress, void *ctx);
+
 /* A static description of a result code; never NULL. */
 const char *birch_strerror(int rc);
 

@@ -17,6 +17,7 @@
  *   readers.c    the published snapshot and the reader table (lock-free)
  *   txn.c        transactions, the commit, checkpoints
  *   check.c      birch_check
+ *   copy.c       birch_copy, birch_compact
  *   db.c         open, close, options, errors, statistics
  */
 #ifndef BIRCH_ENGINE_INTERNAL_H
@@ -283,5 +284,14 @@ void bi_cursors_free_all(birch_txn *txn);
 /* ---- txn.c ----------------------------------------------------------------- */
 /* Frees the finished handles kept in quarantine (birch_close). */
 void bi_quarantine_free(birch_db *db);
+
+/* ---- copy.c ---------------------------------------------------------------- */
+/* Steps of a compaction, for tests that simulate a crash at each. */
+enum { BI_COMPACT_COPIED = 1, /* path.compact.tmp written and synced, not renamed */
+       BI_COMPACT_RENAMED = 2 /* renamed over path, directory not yet synced */ };
+typedef void (*bi_compact_hook)(int step, void *ctx);
+/* birch_compact with a hook called after each step (hook may be NULL). */
+int bi_compact(const char *path, const birch_options *opts, birch_progress_fn progress, void *ctx,
+               bi_compact_hook hook, void *hook_ctx);
 
 #endif /* BIRCH_ENGINE_INTERNAL_H */
