@@ -267,6 +267,11 @@ static int fail(const verifier *v, unsigned depth, const char *fmt, ...)
     AR_ADD("archive %s", v->root->name);
     for (unsigned d = 1; d <= depth && d < sizeof v->path / sizeof v->path[0]; d++) {
         if (!v->path[d].m) break;
+        if (depth > 8 && d == 4) { /* a long path: its first and last three steps */
+            AR_ADD("...(%u more)", depth - 6);
+            d = depth - 3;
+            continue;
+        }
         AR_ADD(".%s", v->path[d].m->name);
         if (v->path[d].idx != AR_NO_INDEX) AR_ADD("[%llu]", (unsigned long long)v->path[d].idx);
     }
