@@ -1,7 +1,7 @@
 /*
  * test_fuzz_replay.c - the fuzz harnesses (fuzz/) in the test suite.
  *
- * Replays every input of fuzz/corpus/ops and fuzz/corpus/file (the seeds
+ * Replays every input of fuzz/corpus/ops, file and archive (the seeds
  * and the regression inputs the fuzzers found) through the harness
  * functions, so that the plain and ASan builds re-run them; then runs
  * fuzz_ops over a few hundred random programs.  The harnesses abort on a
@@ -14,6 +14,7 @@
 #include "../fuzz/fz_common.c"
 #include "../fuzz/fuzz_ops.c"
 #include "../fuzz/fuzz_file.c"
+#include "../fuzz/fuzz_archive.c"
 
 #include "support.h"
 
@@ -90,6 +91,37 @@ START_TEST(replay_file_corpus)
 }
 END_TEST
 
+START_TEST(replay_archive_corpus)
+{
+    ck_assert_int_gt(replay_dir("archive", fz_archive_run), 0);
+}
+END_TEST
+
+/* The archive seeds are what the builder writes today, and verify. */
+static void archive_seed_current(const char *name, const uint8_t *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    char path[4352];
+    snprintf(path, sizeof path, "%s/archive/%s", corpus_root(), name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "no seed %s (fuzz/fuzz_archive.c says how to write it)", path);
+    uint8_t buf[4096];
+    size_t got = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ck_assert_msg(got == n && memcmp(buf, p, n) == 0, "seed %s differs from the builder's output", name);
+    uint8_t *copy = malloc(n);
+    memcpy(copy, p + 1, n - 1);
+    uint64_t h;
+    ck_assert_int_eq(fa_check(&fa_types[p[0] & 3], copy, n - 1, &h), BIRCH_OK);
+    free(copy);
+}
+
+START_TEST(archive_seeds_current)
+{
+    fa_seeds(archive_seed_current, NULL);
+}
+END_TEST
+
 START_TEST(random_programs)
 {
     scratch_dir();
@@ -112,6 +144,8 @@ int main(void)
     TCase *tc = bt_tcase("fuzz_replay");
     tcase_add_test(tc, replay_ops_corpus);
     tcase_add_test(tc, replay_file_corpus);
+    tcase_add_test(tc, replay_archive_corpus);
+    tcase_add_test(tc, archive_seeds_current);
     tcase_add_test(tc, random_programs);
     suite_add_tcase(s, tc);
     return bt_run(s);
