@@ -24,8 +24,9 @@ JOBS=${BIRCH_JOBS:-2}
 # Debian packages: the build tools, both compilers (clang's sanitizer
 # runtimes are in libclang-rt-dev, which clang only recommends), the xxhash
 # library, the Check unit-test framework, and cJSON for examples/json_format.c
-# (a user-defined value format; the library itself does not use it).
-PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev)
+# (a user-defined value format; the library itself does not use it), and
+# lmdb-utils (mdb_dump, mdb_load) for tests/test_tool.c.
+PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev flatbuffers-compiler)
 
 say() { printf 'build.sh: %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }

@@ -402,5 +402,6 @@ const char *birch_version(void);
 
 #include "birch_key.h"   /* key formats */
 #include "birch_typed.h" /* value formats, typed tables, guards, streams */
+#include "birch_flatbuffers.h" /* the FlatBuffers format: verifier, accessors, builder */
 
 #endif /* BIRCH_H */

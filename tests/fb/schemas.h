@@ -1,0 +1,105 @@
+/*
+ * schemas.h - tests/fb/monster.fbs and tests/fb/kitchen.fbs declared for
+ * birch_flatbuffers.h (shared by tests/test_flatbuffers.c and
+ * fuzz/fuzz_flatbuffers.c).  Field ids as flatc numbers them: in order of
+ * declaration, a union taking two (its value gets the second).
+ */
+#ifndef BIRCH_TESTS_FB_SCHEMAS_H
+#define BIRCH_TESTS_FB_SCHEMAS_H
+
+#include "birch.h"
+#include "birch_flatbuffers.h"
+
+/* ---- monster.fbs (namespace MyGame.Sample) ---------------------------- */
+
+typedef struct Vec3 {
+    float x, y, z;
+} Vec3;
+_Static_assert(sizeof(Vec3) == 12 && _Alignof(Vec3) == 4, "struct Vec3: 12 bytes, align 4");
+
+enum { Color_Red = 0, Color_Green = 1, Color_Blue = 2 };
+
+BIRCH_FB_DECLARE(Weapon);
+#define Equipment_MEMBERS(_) _(Equipment, Weapon, 1)
+BIRCH_FB_UNION(Equipment, Equipment_MEMBERS);
+
+#define Weapon_FIELDS(_)                                                                      \
+    _(STRING, Weapon, name, 0)                                                                \
+    _(SCALAR, Weapon, damage, 1, i16, 0)
+BIRCH_FB_TABLE(Weapon, NULL, Weapon_FIELDS);
+
+/* id 4 is the deprecated `friendly`. */
+#define Monster_FIELDS(_)                                                                     \
+    _(STRUCT, Monster, pos, 0, Vec3)                                                          \
+    _(SCALAR, Monster, mana, 1, i16, 150)                                                     \
+    _(SCALAR, Monster, hp, 2, i16, 100)                                                       \
+    _(STRING, Monster, name, 3)                                                               \
+    _(VECTOR, Monster, inventory, 5, u8)                                                      \
+    _(SCALAR, Monster, color, 6, i8, Color_Blue)                                              \
+    _(VECTOR_TABLE, Monster, weapons, 7, Weapon)                                              \
+    _(UNION, Monster, equipped, 9, Equipment)                                                 \
+    _(VECTOR_STRUCT, Monster, path, 10, Vec3)
+BIRCH_FB_TABLE(Monster, "MONS", Monster_FIELDS);
+
+/* ---- kitchen.fbs (namespace birch.test) -------------------------------- */
+
+typedef struct Inner {
+    int8_t a;
+    uint8_t pad_[7];
+    double b;
+} Inner;
+typedef struct Outer {
+    Inner i;
+    int16_t c;
+    uint8_t pad_[2];
+    uint32_t d;
+} Outer;
+_Static_assert(sizeof(Inner) == 16 && _Alignof(Inner) == 8, "struct Inner: 16 bytes, align 8");
+_Static_assert(sizeof(Outer) == 24 && _Alignof(Outer) == 8, "struct Outer: 24 bytes, align 8");
+
+enum { Kind_A = 0, Kind_B = 1, Kind_C = 2 };
+
+BIRCH_FB_DECLARE(Point);
+BIRCH_FB_DECLARE(Note);
+BIRCH_FB_DECLARE(Kitchen);
+#define Thing_MEMBERS(_) _(Thing, Point, 1) _(Thing, Note, 2) _(Thing, Kitchen, 3)
+BIRCH_FB_UNION(Thing, Thing_MEMBERS);
+
+#define Point_FIELDS(_)                                                                       \
+    _(SCALAR, Point, x, 0, i32, 0)                                                            \
+    _(SCALAR, Point, y, 1, i32, -1)                                                           \
+    _(STRING, Point, label, 2)
+BIRCH_FB_TABLE(Point, NULL, Point_FIELDS);
+
+#define Note_FIELDS(_) _(REQUIRED, STRING, Note, text, 0)
+BIRCH_FB_TABLE(Note, NULL, Note_FIELDS);
+
+#define Kitchen_FIELDS(_)                                                                     \
+    _(SCALAR, Kitchen, b, 0, bool, true)                                                      \
+    _(SCALAR, Kitchen, i8v, 1, i8, -5)                                                        \
+    _(SCALAR, Kitchen, u8v, 2, u8, 200)                                                       \
+    _(SCALAR, Kitchen, i16v, 3, i16, -300)                                                    \
+    _(SCALAR, Kitchen, u16v, 4, u16, 60000)                                                   \
+    _(SCALAR, Kitchen, i32v, 5, i32, -70000)                                                  \
+    _(SCALAR, Kitchen, u32v, 6, u32, 4000000000u)                                             \
+    _(SCALAR, Kitchen, i64v, 7, i64, -5000000000ll)                                           \
+    _(SCALAR, Kitchen, u64v, 8, u64, 10000000000000000000ull)                                 \
+    _(SCALAR, Kitchen, f32v, 9, f32, 1.5f)                                                    \
+    _(SCALAR, Kitchen, f64v, 10, f64, -2.25)                                                  \
+    _(SCALAR, Kitchen, kind, 11, u8, Kind_B)                                                  \
+    _(STRING, Kitchen, s, 12)                                                                 \
+    _(STRUCT, Kitchen, outer, 13, Outer)                                                      \
+    _(TABLE, Kitchen, point, 14, Point)                                                       \
+    _(UNION, Kitchen, thing, 16, Thing)                                                       \
+    _(VECTOR_STRING, Kitchen, strings, 17)                                                    \
+    _(VECTOR_TABLE, Kitchen, points, 18, Point)                                               \
+    _(VECTOR_STRUCT, Kitchen, outers, 19, Outer)                                              \
+    _(VECTOR, Kitchen, longs, 20, i64)                                                        \
+    _(VECTOR, Kitchen, doubles, 21, f64)                                                      \
+    _(VECTOR, Kitchen, shorts, 22, i16)                                                       \
+    _(VECTOR, Kitchen, bools, 23, bool)                                                       \
+    _(NESTED, Kitchen, nested, 24, Kitchen)                                                   \
+    _(TABLE, Kitchen, child, 25, Kitchen)
+BIRCH_FB_TABLE(Kitchen, "KTCH", Kitchen_FIELDS);
+
+#endif /* BIRCH_TESTS_FB_SCHEMAS_H */
