@@ -1,7 +1,7 @@
 /*
  * test_fuzz_replay.c - the fuzz harnesses (fuzz/) in the test suite.
  *
- * Replays every input of fuzz/corpus/ops, file and archive (the seeds
+ * Replays every input of fuzz/corpus/ops, file, archive and flatbuffers (the seeds
  * and the regression inputs the fuzzers found) through the harness
  * functions, so that the plain and ASan builds re-run them; then runs
  * fuzz_ops over a few hundred random programs.  The harnesses abort on a
@@ -15,6 +15,7 @@
 #include "../fuzz/fuzz_ops.c"
 #include "../fuzz/fuzz_file.c"
 #include "../fuzz/fuzz_archive.c"
+#include "../fuzz/fuzz_flatbuffers.c"
 
 #include "support.h"
 
@@ -91,6 +92,12 @@ START_TEST(replay_file_corpus)
 }
 END_TEST
 
+START_TEST(replay_flatbuffers_corpus)
+{
+    ck_assert_int_gt(replay_dir("flatbuffers", fz_flatbuffers_run), 0);
+}
+END_TEST
+
 START_TEST(replay_archive_corpus)
 {
     ck_assert_int_gt(replay_dir("archive", fz_archive_run), 0);
@@ -145,6 +152,7 @@ int main(void)
     tcase_add_test(tc, replay_ops_corpus);
     tcase_add_test(tc, replay_file_corpus);
     tcase_add_test(tc, replay_archive_corpus);
+    tcase_add_test(tc, replay_flatbuffers_corpus);
     tcase_add_test(tc, archive_seeds_current);
     tcase_add_test(tc, random_programs);
     suite_add_tcase(s, tc);
