@@ -26,7 +26,7 @@ JOBS=${BIRCH_JOBS:-2}
 # library, the Check unit-test framework, and cJSON for examples/json_format.c
 # (a user-defined value format; the library itself does not use it), and
 # lmdb-utils (mdb_dump, mdb_load) for tests/test_tool.c.
-PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev flatbuffers-compiler)
+PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev flatbuffers-compiler lmdb-utils)
 
 say() { printf 'build.sh: %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
