@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "birch.h"
+#include "formats.h"
 
 /* Escape byte of a string or byte element inside a tuple, and the byte
  * after it: 0xFF for a 0x00 of the content, 0x01 for the end.  The end
@@ -155,39 +156,6 @@ int birch_key_name(const birch_key_format *f, char *buf, size_t cap)
     return (int)pos;
 }
 
-/* ---- UTF-8 -------------------------------------------------------------- */
-
-/* Whether s[0..n) is well-formed UTF-8 (Unicode table 3-7): no overlong
- * forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF, no
- * truncated sequence.  The range allowed for the second byte depends on
- * the first; the later ones are always 0x80..0xBF. */
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c == 0xE0) len = 3, lo = 0xA0;              /* not overlong */
-        else if (c == 0xED) len = 3, hi = 0x9F;              /* no surrogates */
-        else if (c >= 0xE1 && c <= 0xEF) len = 3;
-        else if (c == 0xF0) len = 4, lo = 0x90;              /* not overlong */
-        else if (c == 0xF4) len = 4, hi = 0x8F;              /* <= U+10FFFF */
-        else if (c >= 0xF1 && c <= 0xF3) len = 4;
-        else return false; /* 0x80..0xC1 (continuation, overlong), 0xF5..0xFF */
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) return false;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return false;
-        i += len;
-    }
-    return true;
-}
-
 /* ---- Numbers -------------------------------------------------------------- */
 
 /* The bits of the w-byte number at p (any alignment). */
@@ -295,7 +263,7 @@ static int varlen_bytes(int kind, const void *p, const uint8_t **s, size_t *n)
         *s = v.data;
         *n = v.size;
     }
-    if (kind != BIRCH_KEY_BYTES && !utf8_ok(*s, *n)) return BIRCH_EINVAL;
+    if (kind != BIRCH_KEY_BYTES && !bi_utf8_valid(*s, *n)) return BIRCH_EINVAL;
     return BIRCH_OK;
 }
 
@@ -413,7 +381,7 @@ static int decode_escaped(int kind, kin *r, void *dst)
         size_t run = (size_t)(z - (r->in + p));
         /* Each run between escapes is UTF-8 on its own: a multi-byte
          * sequence never contains 0x00, so none spans an escape. */
-        if (kind != BIRCH_KEY_BYTES && !utf8_ok(r->in + p, run)) return BIRCH_EFORMAT;
+        if (kind != BIRCH_KEY_BYTES && !bi_utf8_valid(r->in + p, run)) return BIRCH_EFORMAT;
         n += run;
         p += run + 1;
         if (p == r->len) return BIRCH_EFORMAT; /* escape cut short */
@@ -469,7 +437,7 @@ static int decode_elem(const birch_key_format *f, kin *r, bool escaped, void *ds
     }
     if (escaped) return decode_escaped(f->kind, r, dst);
     const uint8_t *s = r->in ? r->in + r->pos : NULL;
-    if (f->kind != BIRCH_KEY_BYTES && !utf8_ok(s, left)) return BIRCH_EFORMAT;
+    if (f->kind != BIRCH_KEY_BYTES && !bi_utf8_valid(s, left)) return BIRCH_EFORMAT;
     r->pos = r->len;
     return decode_string_out(f->kind, s, left, r, dst);
 }

@@ -1,40 +1,36 @@
 /*
- * utf8.c - UTF-8 validation for string keys and values.
+ * utf8.c - UTF-8 validation for string keys, string values and archives.
+ *
+ * Well-formed UTF-8 as Unicode's table 3-7 defines it: no overlong forms,
+ * no surrogates (U+D800..DFFF), nothing above U+10FFFF, no truncated
+ * sequence.  The range allowed for the second byte depends on the first;
+ * the later ones are always 0x80..0xBF.
  */
 #include "formats.h"
-
-/* Length of the sequence lead byte c starts, and the range its second byte
- * must fall in (which rules out overlongs, surrogates and > U+10FFFF). */
-static int lead(uint8_t c, uint8_t *lo, uint8_t *hi)
-{
-    *lo = 0x80, *hi = 0xBF;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return 2;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (c == 0xE0) *lo = 0xA0;
-        if (c == 0xED) *hi = 0x9F;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (c == 0xF0) *lo = 0x90;
-        if (c == 0xF4) *hi = 0x8F;
-        return 4;
-    }
-    return 0;
-}
 
 bool bi_utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        uint8_t lo, hi;
-        int len = lead(s[i], &lo, &hi);
-        if (len == 0 || (size_t)len > n - i) return false;
-        for (int k = 1; k < len; k++) {
-            uint8_t c = s[i + k];
-            if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) return false;
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
         }
-        i += (size_t)len;
+        size_t len;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) len = 3, lo = 0xA0;              /* not overlong */
+        else if (c == 0xED) len = 3, hi = 0x9F;              /* no surrogates */
+        else if (c >= 0xE1 && c <= 0xEF) len = 3;
+        else if (c == 0xF0) len = 4, lo = 0x90;              /* not overlong */
+        else if (c == 0xF4) len = 4, hi = 0x8F;              /* <= U+10FFFF */
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else return false; /* 0x80..0xC1 (continuation, overlong), 0xF5..0xFF */
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) return false;
+        for (size_t k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return false;
+        i += len;
     }
     return true;
 }
