@@ -530,7 +530,7 @@ static int cmd_compact(int argc, char **argv)
     if (rc == BIRCH_EBUSY || rc == BIRCH_ENOTDB || rc == BIRCH_EVERSION)
         return fail(EX_OPEN, "%s: %s", argv[1], birch_strerror(rc));
     if (rc) return fail(EX_ERROR, "%s: %s", argv[1], birch_strerror(rc));
-    if (stat(argv[1], &after) == 0)
+    if (p.tty && stat(argv[1], &after) == 0)
         fprintf(stderr, "%s: %lld -> %lld bytes\n", argv[1], (long long)before.st_size, (long long)after.st_size);
     return EX_OK;
 }
@@ -852,7 +852,7 @@ static int cmd_load(int argc, char **argv)
     free(l.line);
     free(l.schema);
     free(l.last);
-    if (code == EX_OK) fprintf(stderr, "%s: loaded %" PRIu64 " records\n", o.pos[0], l.records);
+    if (code == EX_OK && l.bar.tty) fprintf(stderr, "%s: loaded %" PRIu64 " records\n", o.pos[0], l.records);
     return close_db(l.db, o.pos[0], code);
 }
 
