@@ -20,7 +20,8 @@
  * transaction must succeed and leave a file that still passes; after any
  * commit that returned OK, check must pass or report BIRCH_ECORRUPT.
  *
- * BIRCH_SEED varies the random damage; BIRCH_CORRUPT_ITERS scales it.
+ * BIRCH_SEED varies the random damage; BIRCH_CORRUPT_SCALE multiplies the
+ * number of random cases (BIRCH_CORRUPT_VERBOSE=1 names each case).
  */
 #define FZ_NO_ENTRY
 #include "../fuzz/fz_common.c"
@@ -138,7 +139,8 @@ static void base_image(img *im, uint32_t ps)
     free(path);
 }
 
-static long iters(long dflt) { return (long)bt_env_u64("BIRCH_CORRUPT_ITERS", (uint64_t)dflt); }
+/* Random cases per kind: dflt times $BIRCH_CORRUPT_SCALE (default 1; soak runs raise it). */
+static long iters(long dflt) { return dflt * (long)bt_env_u64("BIRCH_CORRUPT_SCALE", 1); }
 
 /* ---- Whole pages and the file ------------------------------------------------ */
 
@@ -166,7 +168,7 @@ START_TEST(random_bytes)
     for (size_t s = 0; s < 3; s++) {
         img base;
         base_image(&base, page_sizes[s]);
-        long n = iters(s == 0 ? 300 : 120);
+        long n = iters(s == 0 ? 160 : 60);
         for (long it = 0; it < n; it++) {
             img im;
             img_copy(&im, &base);
@@ -201,7 +203,7 @@ START_TEST(zeroed_and_swapped_pages)
             run_img(&im, "zeroed page");
             free(im.b);
         }
-        long n = iters(60);
+        long n = iters(30);
         for (long it = 0; it < n; it++) {
             img im;
             img_copy(&im, &base);
@@ -325,7 +327,7 @@ START_TEST(hostile_tree_pages)
         ck_assert_uint_gt(nbr, 0);
         ck_assert_uint_gt(nlf, 0);
         ck_assert_uint_gt(nov, 0);
-        long n = iters(25);
+        long n = iters(12);
         for (int kind = 0; kind < 16; kind++) {
             for (long rep = 0; rep < n; rep++) {
                 img im;
@@ -455,7 +457,7 @@ START_TEST(hostile_free_list)
         ck_assert_uint_gt(nfl, 0);
         size_t nlive = pages_of(&base, BI_P_LEAF, live, 4096);
         nlive += pages_of(&base, BI_P_BRANCH, live + nlive, 4096 - nlive);
-        long n = iters(40);
+        long n = iters(20);
         for (int kind = 0; kind < 6; kind++) {
             for (long rep = 0; rep < n; rep++) {
                 img im;
@@ -520,7 +522,7 @@ START_TEST(hostile_catalog)
         uint64_t any[4096];
         size_t nany = pages_of(&base, BI_P_LEAF, any, 4096);
         nany += pages_of(&base, BI_P_BRANCH, any + nany, 4096 - nany);
-        long n = iters(30);
+        long n = iters(15);
         for (int kind = 0; kind < 6; kind++) {
             for (long rep = 0; rep < n; rep++) {
                 img im;
@@ -559,7 +561,7 @@ START_TEST(garbage_with_valid_meta)
 {
     set_scratch_dir();
     bt_rng r = {bt_seed(0x9a4b)};
-    long n = iters(150);
+    long n = iters(100);
     for (long it = 0; it < n; it++) {
         uint32_t ps = page_sizes[bt_below(&r, 3)];
         uint64_t npages = bt_range(&r, 2, 24);
