@@ -16,6 +16,7 @@
 #include "../fuzz/fuzz_file.c"
 #include "../fuzz/fuzz_archive.c"
 #include "../fuzz/fuzz_flatbuffers.c"
+#include "../fuzz/fuzz_keys.c"
 
 #include "support.h"
 
@@ -98,6 +99,12 @@ START_TEST(replay_flatbuffers_corpus)
 }
 END_TEST
 
+START_TEST(replay_keys_corpus)
+{
+    ck_assert_int_gt(replay_dir("keys", fz_keys_run), 0);
+}
+END_TEST
+
 START_TEST(replay_archive_corpus)
 {
     ck_assert_int_gt(replay_dir("archive", fz_archive_run), 0);
@@ -151,6 +158,7 @@ int main(void)
     TCase *tc = bt_tcase("fuzz_replay");
     tcase_add_test(tc, replay_ops_corpus);
     tcase_add_test(tc, replay_file_corpus);
+    tcase_add_test(tc, replay_keys_corpus);
     tcase_add_test(tc, replay_archive_corpus);
     tcase_add_test(tc, replay_flatbuffers_corpus);
     tcase_add_test(tc, archive_seeds_current);
