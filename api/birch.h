@@ -58,13 +58,16 @@
 extern "C" {
 #endif
 
+/* The version of these headers (CMakeLists.txt's project version; the test
+ * version_agrees checks that they match).  birch_version() gives the
+ * library's, which may differ when a program runs with another libbirch.so. */
 #define BIRCH_VERSION_MAJOR 0
 #define BIRCH_VERSION_MINOR 1
 #define BIRCH_VERSION_PATCH 0
 #define BIRCH_VERSION_STRING "0.1.0"
 
 /* ---- Result codes --------------------------------------------------- */
-#define BIRCH_OK        0
+#define BIRCH_OK        0     /* success */
 #define BIRCH_NOTFOUND  (-1)  /* key, table or (read-only open) file does not exist;
                                  cursor past the end */
 #define BIRCH_EXISTS    (-2)  /* NOOVERWRITE key exists; APPEND key not greater than the last */
@@ -87,6 +90,7 @@ extern "C" {
 #define BIRCH_EFORMAT   (-16) /* bytes that the key or value format rejects */
 
 /* ---- Limits ---------------------------------------------------------- */
+/* Page sizes that birch_options.page_size accepts, and its default. */
 #define BIRCH_MIN_PAGE_SIZE     512u
 #define BIRCH_MAX_PAGE_SIZE     65536u
 #define BIRCH_DEFAULT_PAGE_SIZE 4096u
@@ -140,6 +144,8 @@ extern "C" {
                                   space is tighter), then BIRCH_EFULL. */
 
 /* ---- Types ------------------------------------------------------------ */
+/* Opaque handles: a database (birch_open), a transaction (birch_txn_begin),
+ * a table (birch_table_open) and a cursor (birch_cursor_open). */
 typedef struct birch_db birch_db;
 typedef struct birch_txn birch_txn;
 typedef struct birch_table birch_table;
@@ -351,6 +357,7 @@ typedef struct birch_stat {
     uint64_t file_size;    /* bytes */
     uint64_t table_count;
 } birch_stat;
+/* Fills *st.  Errors: BIRCH_EINVAL (NULL db or st). */
 int birch_stat_get(birch_db *db, birch_stat *st);
 
 /* ---- Backup and compaction ------------------------------------------- */

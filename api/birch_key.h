@@ -59,6 +59,7 @@
 extern "C" {
 #endif
 
+/* Most elements in a BIRCH_KEY_TUPLE. */
 #define BIRCH_KEY_MAX_TUPLE 8
 /* Room for any canonical name with its NUL (birch_key_name). */
 #define BIRCH_KEY_NAME_MAX 256

@@ -81,6 +81,10 @@ typedef struct birch_pod {
     uint32_t version;
 } birch_pod;
 
+/* The functions of every pod format (BIRCH_POD_FORMAT fills them in; param
+ * is the birch_pod): describe gives "pod(NAME vVERSION, SIZE bytes, align
+ * ALIGN)", size is always the struct's, encode copies it, verify checks the
+ * size and the alignment. */
 int birch_pod_describe(const birch_value_format *f, char *buf, size_t cap);
 int birch_pod_size(const birch_value_format *f, const void *value, size_t *size);
 int birch_pod_encode(const birch_value_format *f, const void *value, void *out, size_t size);
@@ -215,6 +219,7 @@ typedef struct birch_stream_opts {
     size_t resume_len;
 } birch_stream_opts;
 
+/* An open stream (birch_stream_open); close it with birch_stream_close. */
 typedef struct birch_stream birch_stream;
 
 /* Iterator form.  The stream reads one snapshot: txn's, or (txn NULL) one
@@ -231,6 +236,8 @@ int birch_stream_next(birch_stream *s, birch_item *item);
  * once.  Copies at most cap bytes; *len gets the full length;
  * BIRCH_NOTFOUND before the first record. */
 int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len);
+/* Closes the stream, and the snapshot it pinned if it had one of its own
+ * (txn NULL).  NULL is a no-op. */
 void birch_stream_close(birch_stream *s);
 
 /* Callback form: calls fn for each record until it returns non-zero (which
