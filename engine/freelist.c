@@ -6,6 +6,16 @@
  * tree under its own transaction id (8 bytes, big-endian, so the oldest
  * record comes first).  A later writer takes a record once no reader and no
  * durable meta can see the pages in it (txn->reuse_limit), as LMDB does.
+ *
+ * Non-durable commits (BIRCH_DURABLE_NONE) add a second kind of record:
+ * pages that were themselves written after the durable state ("young"
+ * pages) are not part of it, so only readers constrain their reuse.  They
+ * are keyed by the commit id with the top bit set (BI_YOUNG), after every
+ * ordinary record, and taken once the oldest reader has passed that
+ * commit.  Without them, a non-durable workload could reuse nothing until
+ * the next checkpoint.  (Should a power loss return to an older weak meta
+ * that still names such a page, open's verification rejects that meta: the
+ * page no longer hashes to what its parent says.)
  * The free tree is an ordinary copy-on-write B+tree, so it is as crash-safe
  * as every other tree.
  *
@@ -91,18 +101,22 @@ static int take_pages(birch_txn *txn, birch_val val, uint64_t *count)
     return BIRCH_OK;
 }
 
-static int load_first(birch_txn *txn)
+#define BI_YOUNG (1ull << 63)
+
+/* Moves the record under the path into avail, if its kind's limit allows:
+ * 1 if it did, 0 if not. */
+static int load_at(birch_txn *txn, bi_path *path, int young)
 {
-    bi_path path;
-    int rc = bi_path_first(txn, &txn->meta.freetree, &path);
-    if (rc == BIRCH_NOTFOUND) return 0;
-    if (rc) return rc;
-    uint8_t *leaf = path.pg[path.depth - 1];
-    unsigned i = path.idx[path.depth - 1];
-    if (bi_node_klen(leaf, i) != 8) return BIRCH_ECORRUPT;
+    uint8_t *leaf = path->pg[path->depth - 1];
+    unsigned i = path->idx[path->depth - 1];
+    if (i >= bi_nkeys(leaf)) return 0; /* past the last record */
+    if (bi_slot_ok(txn, leaf, i) || bi_node_klen(leaf, i) != 8) return BIRCH_ECORRUPT;
     uint8_t key[8];
     memcpy(key, bi_node_key(leaf, i), 8);
-    if (get_be64(key) > txn->reuse_limit) return 0;
+    uint64_t k = get_be64(key);
+    if (young != ((k & BI_YOUNG) != 0)) return 0;
+    if ((k & ~BI_YOUNG) > (young ? txn->oldest_reader : txn->reuse_limit)) return 0;
+    int rc;
     birch_val val;
     rc = bi_leaf_value(txn, leaf, i, &val);
     uint64_t count = 0;
@@ -116,6 +130,29 @@ static int load_first(birch_txn *txn)
     return 1;
 }
 
+/* The oldest ordinary record, else the oldest young one. */
+static int load_first(birch_txn *txn)
+{
+    bi_path path;
+    int rc = bi_path_first(txn, &txn->meta.freetree, &path);
+    if (rc == BIRCH_NOTFOUND) return 0;
+    if (rc == BIRCH_OK) rc = load_at(txn, &path, 0);
+    if (rc) return rc;
+    uint8_t young[8];
+    put_be64(young, BI_YOUNG);
+    int exact;
+    rc = bi_tree_search(txn, &txn->meta.freetree, young, 8, &path, &exact);
+    if (rc || !path.depth) return rc;
+    unsigned n = bi_nkeys(path.pg[path.depth - 1]);
+    if (path.idx[path.depth - 1] >= n) { /* past this leaf's end: the next leaf */
+        if (n == 0) return 0;
+        path.idx[path.depth - 1] = n - 1;
+        rc = bi_path_next(txn, &path);
+        if (rc) return rc == BIRCH_NOTFOUND ? 0 : rc;
+    }
+    return load_at(txn, &path, 1);
+}
+
 int bi_freelist_load(birch_txn *txn)
 {
     if (!txn->meta.freetree.root) return 0;
@@ -125,14 +162,44 @@ int bi_freelist_load(birch_txn *txn)
     return rc;
 }
 
-/* Reserves room for the record, then fills it.  The put may allocate (from
- * avail or the file end) and free (old free-tree pages), which changes the
- * two vectors; the slack absorbs that, and a larger reservation is tried if
- * it was not enough. */
+/* Points *out at the reserved value of record key (a dirty page of this
+ * transaction, so writing it allocates nothing). */
+static int reserved(birch_txn *txn, const uint8_t key[8], size_t cap, uint8_t **out)
+{
+    birch_val v;
+    int rc = bi_tree_get(txn, &txn->meta.freetree, key, 8, &v);
+    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_ECORRUPT : rc;
+    if (v.size != cap * 8) return BIRCH_ECORRUPT;
+    *out = (uint8_t *)(uintptr_t)v.data;
+    return BIRCH_OK;
+}
+
+/* Writes vectors a and b into a record of cap entries, zero padded. */
+static int fill(birch_txn *txn, const uint8_t key[8], size_t cap, const bi_pgvec *a, const bi_pgvec *b)
+{
+    uint8_t *out;
+    int rc = reserved(txn, key, cap, &out);
+    if (rc) return rc;
+    if (a->n) memcpy(out, a->v, a->n * 8);
+    if (b && b->n) memcpy(out + a->n * 8, b->v, b->n * 8);
+    size_t used = a->n + (b ? b->n : 0);
+    memset(out + used * 8, 0, (cap - used) * 8);
+    txn->meta.free_pages += used;
+    return BIRCH_OK;
+}
+
+/* Reserves room for both records (ordinary: pending; young: young and
+ * unused available pages, which were reusable already), then fills them.
+ * The puts may allocate (from avail or the file end) and free (old
+ * free-tree pages), which changes the vectors; the slack absorbs that, and
+ * larger reservations are tried if it was not enough.  Only once both puts
+ * are done are the records found again and filled: the second put may
+ * have moved the first. */
 static int save(birch_txn *txn)
 {
-    uint8_t key[8];
+    uint8_t key[8], ykey[8];
     put_be64(key, birch_txn_id(txn));
+    put_be64(ykey, birch_txn_id(txn) | BI_YOUNG);
     /* A put copies at most one path (depth pages freed) and splits at
      * most one page per level. */
     size_t depth = 0;
@@ -142,20 +209,16 @@ static int save(birch_txn *txn)
         if (rc) return rc;
         depth = bi_level(root) + 1u;
     }
-    size_t slack = 2 * depth + 4;
+    size_t slack = 4 * depth + 8;
     for (;;) {
-        size_t cap = txn->pending.n + txn->avail.n + slack;
-        if (cap > BIRCH_MAX_VALUE_SIZE / 8) return BIRCH_EFULL;
-        uint8_t *out = NULL;
-        int rc = bi_tree_put(txn, &txn->meta.freetree, key, 8, NULL, cap * 8, 0, &out);
+        size_t cap = txn->pending.n + slack, ycap = txn->young.n + txn->avail.n + slack;
+        if (ycap > BIRCH_MAX_VALUE_SIZE / 8 || cap > BIRCH_MAX_VALUE_SIZE / 8) return BIRCH_EFULL;
+        int rc = bi_tree_put(txn, &txn->meta.freetree, key, 8, NULL, cap * 8, 0, NULL);
+        if (rc == BIRCH_OK) rc = bi_tree_put(txn, &txn->meta.freetree, ykey, 8, NULL, ycap * 8, 0, NULL);
         if (rc) return rc;
-        size_t total = txn->pending.n + txn->avail.n;
-        if (total <= cap) {
-            if (txn->pending.n) memcpy(out, txn->pending.v, txn->pending.n * 8);
-            if (txn->avail.n) memcpy(out + txn->pending.n * 8, txn->avail.v, txn->avail.n * 8);
-            memset(out + total * 8, 0, (cap - total) * 8);
-            txn->meta.free_pages += total;
-            return BIRCH_OK;
+        if (txn->pending.n <= cap && txn->young.n + txn->avail.n <= ycap) {
+            rc = fill(txn, key, cap, &txn->pending, NULL);
+            return rc ? rc : fill(txn, ykey, ycap, &txn->young, &txn->avail);
         }
         slack *= 2;
     }
@@ -163,7 +226,7 @@ static int save(birch_txn *txn)
 
 int bi_freelist_save(birch_txn *txn)
 {
-    if (!txn->pending.n && !txn->avail.n) return BIRCH_OK;
+    if (!txn->pending.n && !txn->young.n && !txn->avail.n) return BIRCH_OK;
     txn->freelist_busy = 1;
     int rc = save(txn);
     txn->freelist_busy = 0;

@@ -147,9 +147,13 @@ struct birch_txn {
     /* write transactions only */
     bi_dirty *dirty;
     size_t ndirty, dirty_cap;
-    bi_pgvec pending;     /* freed pages a snapshot may still see */
+    bi_pgvec pending;     /* freed pages a snapshot or the durable state may see */
+    bi_pgvec young;       /* freed pages written after the durable state:
+                             only snapshots may see them (freelist.c) */
     bi_pgvec avail;       /* free pages usable now, sorted descending */
     uint64_t reuse_limit; /* free records with txnid <= this are reusable */
+    uint64_t oldest_reader; /* young records with txnid <= this are reusable */
+    uint64_t durable_base;  /* the durable state's txnid at begin */
     int freelist_busy;    /* free tree being changed: take no records */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */

@@ -129,6 +129,8 @@ uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
 
 /* ---- Allocation ------------------------------------------------------------ */
 
+#define BI_RUN_LOADS 8 /* free records loaded at most to find a run of pages */
+
 /* Takes a run of n consecutive pages out of the descending avail vector. */
 static int take_run(bi_pgvec *av, uint32_t n, uint64_t *pgno)
 {
@@ -167,8 +169,10 @@ static int extend(birch_txn *txn, uint32_t n, uint64_t *pgno)
 int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
 {
     int found = take_run(&txn->avail, n, pgno);
-    /* Single pages come from the free tree before the file grows. */
-    while (!found && n == 1 && !txn->freelist_busy) {
+    /* Pages come from the free tree before the file grows: any number of
+     * records for a single page, a few for a run of pages (a run needs
+     * neighbours, which the next records may or may not hold). */
+    for (int loads = 0; !found && !txn->freelist_busy && (n == 1 || loads < BI_RUN_LOADS); loads++) {
         int rc = bi_freelist_load(txn);
         if (rc < 0) return rc;
         if (rc == 0) break;
@@ -209,8 +213,12 @@ int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
         }
         return BIRCH_OK;
     }
+    /* A page written after the durable state (by a non-durable commit) is
+     * not part of it, so only snapshots constrain its reuse. */
+    const uint8_t *p = bi_page_get(txn, pgno);
+    bi_pgvec *to = p && ((const bi_phdr *)(const void *)p)->txnid > txn->durable_base ? &txn->young : &txn->pending;
     for (uint32_t i = 0; i < n; i++) {
-        int rc = bi_pgvec_push(&txn->pending, pgno + i);
+        int rc = bi_pgvec_push(to, pgno + i);
         if (rc) return rc;
     }
     return BIRCH_OK;
@@ -307,6 +315,7 @@ void bi_pager_release(birch_txn *txn)
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
     bi_pgvec_free(&txn->pending);
+    bi_pgvec_free(&txn->young);
     bi_pgvec_free(&txn->avail);
     free(txn->scratch);
     txn->scratch = NULL;

@@ -67,6 +67,8 @@ static int snapshot(birch_db *db, birch_txn *txn)
     txn->map = db->map.addr;
     txn->snap_npages = db->meta.npages;
     uint64_t oldest = bi_oldest_reader(db);
+    txn->oldest_reader = oldest;
+    txn->durable_base = db->steady_txnid;
     txn->reuse_limit = oldest < db->steady_txnid ? oldest : db->steady_txnid;
     txn->meta.txnid++;
     db->live_txns++;
@@ -254,7 +256,7 @@ static int write_pages(birch_txn *txn)
 static int need_checkpoint(const birch_txn *txn)
 {
     const birch_db *db = txn->db;
-    uint64_t freed = db->weak_freed + txn->pending.n;
+    uint64_t freed = db->weak_freed + txn->pending.n; /* young pages need no checkpoint */
     uint64_t limit = txn->meta.npages / 4 > BI_CHECKPOINT_PAGES ? txn->meta.npages / 4 : BI_CHECKPOINT_PAGES;
     return db->weak_commits + 1 >= BI_CHECKPOINT_EVERY || freed >= limit;
 }
