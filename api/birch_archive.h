@@ -49,7 +49,7 @@
  * members called src, arch, vec, src_vec, format, or starting with
  * archive_ or has_.  The version (3 above) is the user's version of the
  * type: change it with the layout.  The table's schema holds
- * "archive(Customer v3, 64 bytes, align 8, layout 0x...)", where layout is
+ * "archive(Customer v3, 64 bytes, align 8, layout 1a2b3c4d)", where layout is
  * a hash of every member's kind and name (of nested types too), so a table
  * written with another version or another member list refuses to open with
  * BIRCH_ESCHEMA.
@@ -197,8 +197,10 @@ int birch_archive_verify(const birch_value_format *f, const void *data, size_t s
  * archives to (BIRCH_EINVAL for a source that cannot be archived: invalid
  * UTF-8 in a string, NULL data with a length, nesting deeper than
  * BIRCH_ARCHIVE_MAX_DEPTH; BIRCH_EVALSIZE past 2^32 - 1 bytes).  write:
- * zero-fills buf (aligned for the type; size from measure) and archives
- * src into it.  check: the verification above; BIRCH_OK or BIRCH_EFORMAT
+ * zero-fills buf (8-byte aligned, as every table value is; size from
+ * measure) and archives
+ * src into it.  check: the verification above (the buffer too must be
+ * 8-byte aligned); BIRCH_OK or BIRCH_EFORMAT
  * with the failed check in msg (which may be NULL). */
 int birch_archive_measure(const birch_archive_type *t, const void *src, size_t *size);
 int birch_archive_write(const birch_archive_type *t, const void *src, void *buf, size_t size);

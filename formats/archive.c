@@ -212,7 +212,10 @@ int birch_archive_measure(const birch_archive_type *t, const void *src, size_t *
 
 int birch_archive_write(const birch_archive_type *t, const void *src, void *buf, size_t size)
 {
-    if (!t || !src || !buf || ((uintptr_t)buf & (t->align - 1)) || size < t->size || AR_BIG_ENDIAN)
+    /* Objects inside are aligned relative to the buffer's start, so the
+     * buffer itself must be 8-aligned (as every value in a table is) for
+     * an 8-byte member deep inside to be aligned in memory. */
+    if (!t || !src || !buf || ((uintptr_t)buf & 7) || size < t->size || AR_BIG_ENDIAN)
         return BIRCH_EINVAL;
     memset(buf, 0, size);
     build b = {buf, size};
@@ -398,7 +401,7 @@ int birch_archive_check(const birch_archive_type *t, const void *buf, size_t siz
     if (size < t->size)
         return fail(&v, 0, "buffer of %zu bytes is shorter than the %s struct (%u bytes)", size, t->name,
                     (unsigned)t->size);
-    if ((uintptr_t)buf & (t->align - 1)) return fail(&v, 0, "buffer is misaligned (needs %u)", (unsigned)t->align);
+    if ((uintptr_t)buf & 7) return fail(&v, 0, "buffer is misaligned (needs 8)");
     return verify_obj(&v, t, 0, size, 1);
 }
 
