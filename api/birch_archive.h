@@ -198,10 +198,9 @@ int birch_archive_verify(const birch_value_format *f, const void *data, size_t s
  * UTF-8 in a string, NULL data with a length, nesting deeper than
  * BIRCH_ARCHIVE_MAX_DEPTH; BIRCH_EVALSIZE past 2^32 - 1 bytes).  write:
  * zero-fills buf (8-byte aligned, as every table value is; size from
- * measure) and archives
- * src into it.  check: the verification above (the buffer too must be
- * 8-byte aligned); BIRCH_OK or BIRCH_EFORMAT
- * with the failed check in msg (which may be NULL). */
+ * measure) and archives src into it.  check: the verification above (the
+ * buffer too must be 8-byte aligned); BIRCH_OK or BIRCH_EFORMAT with the
+ * failed check in msg (which may be NULL). */
 int birch_archive_measure(const birch_archive_type *t, const void *src, size_t *size);
 int birch_archive_write(const birch_archive_type *t, const void *src, void *buf, size_t size);
 int birch_archive_check(const birch_archive_type *t, const void *buf, size_t size, char *msg, size_t cap);
