@@ -138,9 +138,9 @@ int birch_typed_contains(birch_txn *txn, const birch_typed *t, const void *key);
 
 /* Stores n records from the arrays keys (n C keys, key->c_size bytes each)
  * and values (n C values, value->c_size bytes each).  The batch is sorted by
- * encoded key (of equal keys the last wins) and, where it sorts after every
- * key in the table, goes in through the append path, which fills pages
- * completely.  All or nothing: with txn NULL it commits once. */
+ * encoded key (of equal keys the last wins) and, when the whole batch sorts
+ * after every key in the table, goes in through the append path, which
+ * fills pages completely.  All or nothing: with txn NULL it commits once. */
 int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const void *keys,
                           const void *values);
 
