@@ -85,7 +85,7 @@ static int deref(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint
 static int vector(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos, uint64_t elem,
                   uint64_t align, uint64_t *data, uint64_t *count)
 {
-    uint64_t vp;
+    uint64_t vp = 0; /* set by deref on success; 0 keeps gcc -O3 from warning */
     int rc = deref(v, t, f, pos, &vp);
     if (rc) return rc;
     if (!aligned(v, vp, 4)) return fail(v, t, f, vp, "vector length not 4-byte aligned");
@@ -242,7 +242,7 @@ static int buffer(vctx *v, const birch_fb_table *root, unsigned flags)
             return fail(v, root, NULL, 4, "file identifier '%s', expected '%.4s'", got, root->ident);
         }
     }
-    uint64_t pos;
+    uint64_t pos = 0; /* set by deref on success (as vp in vector()) */
     int rc = deref(v, root, NULL, 0, &pos);
     return rc ? rc : table(v, root, pos);
 }
