@@ -10,7 +10,7 @@
 #                                  tsan   clang, TSan, threaded tests only   (build/tsan)
 #                                  fuzz   clang, libFuzzer: each harness for
 #                                         FUZZ_SECONDS (default 20)         (build/fuzz)
-#                                  bench  bench/run.sh --quick, every engine (build/bench)
+#                                  bench  bench/run.sh --quick and --formats --quick  (build/bench)
 #                                default: all five
 #
 # Environment: BIRCH_JOBS (parallel build and test jobs, default 2),
@@ -162,11 +162,13 @@ run_fuzz() {
 }
 
 # bench/run.sh --quick: every engine through every row of the reference
-# benchmark on a small data set; it checks the harness, not the speed.
+# benchmark on a small data set, then the value formats' verification cost
+# (--formats); it checks the harnesses, not the speed.
 run_bench() {
     local start=$SECONDS
-    say "=== bench: bench/run.sh --quick"
-    if bench/run.sh --quick --dir build/bench/quick; then
+    say "=== bench: bench/run.sh --quick, then --formats --quick"
+    if bench/run.sh --quick --dir build/bench/quick &&
+        bench/run.sh --formats --quick --dir build/bench/quick; then
         record bench 1 0 $((SECONDS - start))
     else
         record bench 0 1 $((SECONDS - start))

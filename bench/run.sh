@@ -4,6 +4,8 @@
 #   bench/run.sh --quick                 # small run that checks the harness (CI)
 #   bench/run.sh                         # full run, 1,000,000 records
 #   bench/run.sh --elements 5000000      # redb's size
+#   bench/run.sh --formats [--quick]     # the cost of verification per value
+#                                        # format (build/bench/birch-bench-formats)
 #
 # Installs the engines' Debian packages when missing (as root, or through
 # sudo), configures a Release build with -DBIRCH_BENCH=ON in build/bench,
@@ -40,14 +42,20 @@ fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRCH_BENCH=ON \
       -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target birch_bench >/dev/null
+cmake --build "$build" -j"$(nproc)" --target birch_bench birch_bench_formats >/dev/null
 
-args=("$@")
+args=()
 has_dir=0
+exe="$build/birch-bench"
 for a in "$@"; do
+    if [[ $a == --formats ]]; then
+        exe="$build/birch-bench-formats"
+        continue
+    fi
     [[ $a == --dir ]] && has_dir=1
+    args+=("$a")
 done
 if ((!has_dir)); then
     args+=(--dir "$build/results")
 fi
-exec "$build/birch-bench" "${args[@]}"
+exec "$exe" "${args[@]}"
