@@ -4,15 +4,20 @@
  *
  *   ./customer_store [path]   (default: customer_store.birch in the current dir)
  *
- * Three tables in one file:
+ * Five tables in one file:
  *   customers  u64 id                      -> Customer (a C struct, stored as is)
  *   orders     (customer id, order id)     -> Order    (a C struct)
  *   settings   string                      -> string
+ *   profiles   u64 customer id             -> Profile  (an archive: a string, a
+ *                                             vector and an optional string)
+ *   events     u64 event id                -> Event    (a FlatBuffers table)
  *
  * It creates, reads, updates and deletes records; lists one customer's
- * orders with a prefix scan; inserts 1,000 customers, one durable commit
- * each, and reads them back, timing both; and queries "customers with
- * revenue over X, the first 100" as a stream with a filter and a limit.
+ * orders with a prefix scan; stores profiles and events with variable-size
+ * members and reads them in place through guards and filtered streams;
+ * inserts 1,000 customers, one durable commit each, and reads them back,
+ * timing both; and queries "customers with revenue over X, the first 100"
+ * as a stream with a filter and a limit.
  * Every run starts from an empty database.  Exits non-zero, with
  * birch_strerror's message, on any error.
  */
@@ -66,6 +71,35 @@ BIRCH_POD_FORMAT(order_format, Order, 1);
 BIRCH_TYPED_TABLE(customers, uint64_t, Customer, birch_key_u64, customer_format);
 BIRCH_TYPED_TABLE(orders, OrderKey, Order, order_key_format, order_format);
 
+/* A profile has members of variable size, so it is an archive
+ * (api/birch_archive.h): put takes a Profile_src (plain C, pointers to the
+ * data), and a guard's view is a Profile_arch read in place, verified once
+ * when the guard is taken (strings in bounds, NUL-terminated and UTF-8,
+ * vectors in bounds and aligned).  The accessors Profile_<member>(view)
+ * read the members. */
+#define PROFILE_FIELDS(X)                                                        \
+    X(u64, customer) X(string, headline) X(vec_u16, visit_days)                  \
+    X(opt_string, website)
+BIRCH_ARCHIVE(Profile, 1, PROFILE_FIELDS);
+BIRCH_ARCHIVE_TABLE(profiles, uint64_t, Profile, birch_key_u64);
+
+/* An event is a FlatBuffers table (api/birch_flatbuffers.h), declared with
+ * macros instead of a .fbs file and flatc; the buffers are wire compatible
+ * with flatc's.  Field ids as flatc would number them.  Events are built
+ * with the builder (Event_start, Event_add_<field>, Event_end,
+ * Event_finish) and read in place with Event_<field>(table). */
+enum { EVENT_VISIT = 1, EVENT_PURCHASE = 2, EVENT_REFUND = 3 };
+#define Event_FIELDS(_)                                                          \
+    _(SCALAR, Event, customer, 0, u64, 0)                                        \
+    _(SCALAR, Event, kind, 1, u8, 0)                                             \
+    _(SCALAR, Event, amount, 2, f64, 0)                                          \
+    _(STRING, Event, note, 3)                                                    \
+    _(VECTOR_STRING, Event, labels, 4)
+BIRCH_FB_TABLE(Event, "EVNT", Event_FIELDS);
+/* The value format: put takes a birch_val holding a finished buffer (it is
+ * verified, then copied in); a guard's view is the root table in place. */
+BIRCH_FB_FORMAT(event_format, Event, 0);
+
 /* settings uses the generic calls (birch_typed_put, birch_typed_get): its
  * key is a C string (birch_key_cstr: the C value is a const char *) and its
  * value UTF-8 text (birch_value_string: the C value is a birch_val, and a
@@ -110,6 +144,8 @@ typedef struct store {
     birch_typed customers;
     birch_typed orders;
     birch_typed settings;
+    birch_typed profiles;
+    birch_typed events;
 } store;
 
 static double now_seconds(void)
@@ -158,7 +194,7 @@ static int open_store(const char *path, store *s)
     opts.recreate = BIRCH_RECREATE_ALWAYS; /* start from an empty database every run */
     TRY(birch_open(path, &opts, &s->db));
 
-    /* Open (and create) the three tables in one write transaction: one
+    /* Open (and create) the five tables in one write transaction: one
      * commit.  Each typed open checks the table's stored formats against
      * ours; the handles stay valid until birch_close. */
     birch_txn *txn;
@@ -168,6 +204,10 @@ static int open_store(const char *path, store *s)
     if (rc == BIRCH_OK)
         rc = birch_typed_open(s->db, txn, "settings", &birch_key_cstr, &birch_value_string,
                               BIRCH_CREATE, &s->settings);
+    if (rc == BIRCH_OK) rc = profiles_open(s->db, txn, BIRCH_CREATE, &s->profiles);
+    if (rc == BIRCH_OK)
+        rc = birch_typed_open(s->db, txn, "events", &birch_key_u64, &event_format, BIRCH_CREATE,
+                              &s->events);
     if (rc != BIRCH_OK) {
         birch_txn_abort(txn);
         TRY(rc);
@@ -330,6 +370,187 @@ static int orders_of_customer(store *s)
     return BIRCH_OK;
 }
 
+/* ---- Profiles: an archive with a string, a vector and an optional member ------------ */
+
+static int has_website(const birch_item *item, void *ctx)
+{
+    (void)ctx;
+    return Profile_has_website(item->view); /* item->view: a verified Profile_arch */
+}
+
+static int profiles_archive(store *s)
+{
+    printf("\n== profiles: u64 -> Profile (an archive)\n");
+    static const uint16_t ada_days[] = {3, 17, 18, 29};
+    static const uint16_t charles_days[] = {5};
+    Profile_src list[] = {
+        {.customer = 1,
+         .headline = {"Poet of numbers", 15},
+         .visit_days = {ada_days, sizeof ada_days / sizeof ada_days[0]},
+         .website = {"https://ada.example.com", 23}},
+        {.customer = 2,
+         .headline = {"Engines, difference and analytical", 34},
+         .visit_days = {charles_days, 1},
+         .website = {NULL, 0}}, /* optional: absent */
+        {.customer = 4,
+         .headline = {"", 0},
+         .visit_days = {NULL, 0}, /* an empty vector */
+         .website = {"https://example.org/~four", 25}},
+    };
+    birch_txn *txn;
+    TRY(birch_txn_begin(s->db, BIRCH_TXN_WRITE, &txn));
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+        int rc = profiles_put(txn, &s->profiles, list[i].customer, &list[i]);
+        if (rc != BIRCH_OK) {
+            birch_txn_abort(txn);
+            TRY(rc);
+        }
+    }
+    TRY(birch_txn_commit(txn));
+    printf("stored %zu profiles\n", sizeof list / sizeof list[0]);
+
+    /* Read one in place: the members are read where they are stored. */
+    profiles_guard g;
+    TRY(profiles_get(NULL, &s->profiles, 1, &g));
+    const Profile_arch *p = profiles_view(&g);
+    birch_val headline = Profile_headline(p); /* NUL-terminated, in the map */
+    birch_vec_u16 days = Profile_visit_days(p);
+    printf("profile #%" PRIu64 ": \"%s\", %zu visits (days", Profile_customer(p),
+           (const char *)headline.data, days.len);
+    for (size_t i = 0; i < days.len; i++) printf(" %u", (unsigned)days.data[i]);
+    printf("), website %s\n",
+           Profile_has_website(p) ? (const char *)Profile_website(p).data : "(none)");
+    int ok = Profile_customer(p) == 1 && days.len == 4 && days.data[3] == 29;
+    profiles_release(&g);
+    EXPECT(ok);
+
+    TRY(profiles_get(NULL, &s->profiles, 2, &g));
+    int absent = !Profile_has_website(profiles_view(&g));
+    profiles_release(&g);
+    EXPECT(absent);
+
+    /* A stream with a filter on the archived view: profiles with a website. */
+    birch_stream_opts o = {0};
+    o.filter = has_website;
+    birch_stream *st;
+    birch_item item;
+    int rc, n = 0;
+    TRY(profiles_stream(NULL, &s->profiles, &o, &st));
+    printf("profiles with a website:\n");
+    while ((rc = birch_stream_next(st, &item)) == BIRCH_OK) {
+        const Profile_arch *q = item.view;
+        printf("  #%" PRIu64 " %s\n", Profile_customer(q), (const char *)Profile_website(q).data);
+        n++;
+    }
+    birch_stream_close(st);
+    EXPECT(rc == BIRCH_NOTFOUND);
+    EXPECT(n == 2);
+    return BIRCH_OK;
+}
+
+/* ---- Events: FlatBuffers values ------------------------------------------------------- */
+
+/* Builds one event into b; *out points into b until its next reset. */
+static int build_event(birch_fb_builder *b, uint64_t customer, uint8_t kind, double amount,
+                       const char *note, const char *const *labels, size_t nlabels,
+                       birch_val *out)
+{
+    birch_fb_builder_reset(b);
+    /* Strings and vectors first, then the table that refers to them. */
+    birch_fb_ref refs[4];
+    if (nlabels > sizeof refs / sizeof refs[0]) return BIRCH_EINVAL;
+    for (size_t i = 0; i < nlabels; i++) refs[i] = birch_fb_cstring(b, labels[i]);
+    birch_fb_ref vlabels = nlabels ? Event_vec_labels(b, refs, nlabels) : 0;
+    birch_fb_ref vnote = note ? birch_fb_cstring(b, note) : 0;
+    Event_start(b);
+    Event_add_customer(b, customer);
+    Event_add_kind(b, kind);
+    Event_add_amount(b, amount);
+    Event_add_note(b, vnote);     /* 0: absent */
+    Event_add_labels(b, vlabels);
+    /* Errors are sticky: finish returns the first one. */
+    return Event_finish(b, Event_end(b), 0, out);
+}
+
+/* The filter: purchases of at least *ctx. */
+static int large_purchase(const birch_item *item, void *ctx)
+{
+    const Event_table *e = item->view; /* verified, in place */
+    return Event_kind(e) == EVENT_PURCHASE && Event_amount(e) >= *(const double *)ctx;
+}
+
+static int events_flatbuffers(store *s)
+{
+    printf("\n== events: u64 -> Event (FlatBuffers)\n");
+    static const char *const web[] = {"web"};
+    static const char *const shop[] = {"shop", "gift"};
+    static const struct {
+        uint64_t id, customer;
+        uint8_t kind;
+        double amount;
+        const char *note;
+        const char *const *labels;
+        size_t nlabels;
+    } list[] = {
+        {1, 1, EVENT_VISIT, 0, NULL, web, 1},
+        {2, 1, EVENT_PURCHASE, 129.15, "manual and cards", web, 1},
+        {3, 2, EVENT_PURCHASE, 310.00, "gears", shop, 2},
+        {4, 2, EVENT_REFUND, -40.00, "one gear was bent", NULL, 0},
+        {5, 1, EVENT_PURCHASE, 15.25, NULL, shop, 1},
+    };
+    birch_fb_builder *b = birch_fb_builder_new();
+    if (b == NULL) TRY(BIRCH_ENOMEM);
+    birch_txn *txn;
+    int rc = birch_txn_begin(s->db, BIRCH_TXN_WRITE, &txn);
+    for (size_t i = 0; rc == BIRCH_OK && i < sizeof list / sizeof list[0]; i++) {
+        birch_val buf;
+        rc = build_event(b, list[i].customer, list[i].kind, list[i].amount, list[i].note,
+                         list[i].labels, list[i].nlabels, &buf);
+        if (rc == BIRCH_OK) rc = birch_typed_put(txn, &s->events, &list[i].id, &buf, 0);
+        if (rc != BIRCH_OK) birch_txn_abort(txn);
+    }
+    birch_fb_builder_free(b);
+    TRY(rc);
+    TRY(birch_txn_commit(txn));
+    printf("stored %zu events\n", sizeof list / sizeof list[0]);
+
+    /* One event through a guard: Event_view gives the root table, read in
+     * place; absent fields read as their defaults (or NULL). */
+    uint64_t id = 3;
+    birch_guard g;
+    TRY(birch_typed_get(NULL, &s->events, &id, &g));
+    const Event_table *e = Event_view(&g);
+    printf("event 3: customer %" PRIu64 ", kind %u, %.2f, note \"%s\", labels", Event_customer(e),
+           (unsigned)Event_kind(e), Event_amount(e), Event_note(e) ? Event_note(e) : "");
+    for (size_t i = 0; i < Event_labels_len(e); i++) printf(" %s", Event_labels_at(e, i));
+    printf("\n");
+    int ok = Event_customer(e) == 2 && Event_labels_len(e) == 2;
+    birch_guard_release(&g);
+    EXPECT(ok);
+
+    /* A stream with a filter on the FlatBuffers view. */
+    double at_least = 100.00;
+    birch_stream_opts o = {0};
+    o.filter = large_purchase;
+    o.filter_ctx = &at_least;
+    birch_stream *st;
+    birch_item item;
+    int n = 0;
+    TRY(birch_stream_open(NULL, &s->events, &o, &st));
+    printf("purchases of at least %.2f:\n", at_least);
+    while ((rc = birch_stream_next(st, &item)) == BIRCH_OK) {
+        const Event_table *ev = item.view;
+        printf("  event %" PRIu64 ": customer %" PRIu64 ", %.2f (%s)\n",
+               *(const uint64_t *)item.key, Event_customer(ev), Event_amount(ev),
+               Event_note(ev) ? Event_note(ev) : "no note");
+        n++;
+    }
+    birch_stream_close(st);
+    EXPECT(rc == BIRCH_NOTFOUND);
+    EXPECT(n == 2);
+    return BIRCH_OK;
+}
+
 /* ---- 1,000 single-commit inserts and reads, timed ---------------------------------- */
 
 static double bulk_revenue(uint64_t i)
@@ -429,6 +650,8 @@ static int run(const char *path, store *s)
     TRY(customers_crud(s));
     TRY(settings_crud(s));
     TRY(orders_of_customer(s));
+    TRY(profiles_archive(s));
+    TRY(events_flatbuffers(s));
     TRY(timed_inserts_and_reads(s));
     TRY(query_top_revenue(s));
 
