@@ -357,7 +357,8 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     rc = txn ? birch_get(txn, t->table, k, &val) : pinned_get(t, k, g, &val);
     if (rc) return rc;
     if (verify) prefetch_value(val);
-    char why[200] = "";
+    char why[200]; /* written only when verification fails */
+    why[0] = 0;
     rc = verify ? t->value->verify(t->value, val.data, val.size, why, sizeof why) : BIRCH_OK;
     if (rc) {
         format_failure(t, k, why, g);
