@@ -113,12 +113,13 @@ extern "C" {
 /* Durability of commits (birch_options.durability). */
 #define BIRCH_DURABLE_FULL 0 /* a commit that returned survives power loss */
 #define BIRCH_DURABLE_NONE 1 /* no fsync: a process crash loses nothing, a power
-                                loss returns to some earlier commit, whole.
-                                Pages freed by such commits are reused only
-                                after a checkpoint (birch_sync, birch_close,
-                                or automatic: every 1000 commits or when they
-                                have freed a quarter of the file), so the
-                                file grows more between checkpoints. */
+                                loss returns to some earlier commit, whole,
+                                at most about a second old: a commit becomes
+                                durable (a checkpoint) once the last one is
+                                a second old, when such commits have freed a
+                                quarter of the file's pages that the durable
+                                state still holds (those wait for it), and
+                                at birch_sync and birch_close. */
 
 /* What birch_open does with an existing file (birch_options.recreate). */
 #define BIRCH_RECREATE_NEVER  0 /* open it, or create it when missing (default) */

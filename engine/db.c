@@ -95,6 +95,7 @@ static int load(birch_db *db)
      * builds on it (and reuses the pages of the state before it), make it
      * durable. */
     if (rc == BIRCH_OK && !db->opts.read_only) rc = bi_checkpoint(db);
+    db->durable_ms = bi_now_ms(); /* the state opened is durable (or read-only) */
     return rc;
 }
 

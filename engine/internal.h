@@ -96,6 +96,7 @@ struct birch_db {
     pthread_cond_t write_cv;
     int writer_active;
     unsigned weak_commits;      /* commits since the last durable meta */
+    uint64_t durable_ms;        /* when the last durable meta was written (monotonic) */
     uint64_t weak_freed;        /* pages those commits freed */
 
     pthread_mutex_t table_lock; /* guards the handle registry */
@@ -187,6 +188,8 @@ int bi_txn_writable(birch_txn *txn);
 /* Prepares a stack transaction that reads the pinned snapshot s (no
  * allocation; never pass it to birch_txn_commit or abort). */
 void bi_txn_on_snapshot(birch_txn *txn, birch_db *db, const bi_snap *s);
+/* Milliseconds on the monotonic clock. */
+uint64_t bi_now_ms(void);
 /* Makes the last (weak) commit durable; no other writer may run. */
 int bi_checkpoint(birch_db *db);
 /* ---- readers.c ------------------------------------------------------------- */
