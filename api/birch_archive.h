@@ -126,6 +126,8 @@
 extern "C" {
 #endif
 
+/* Deepest nesting an archive may have, counting the root as 1: deeper
+ * sources are refused when built, deeper buffers when verified. */
 #define BIRCH_ARCHIVE_MAX_DEPTH 64
 
 /* A relative pointer inside an archive (layout above). */
@@ -154,18 +156,20 @@ BIRCH_AR_VEC_TYPE_(f64, double)
 
 /* ---- Type descriptions (filled by BIRCH_ARCHIVE; read by formats/archive.c) */
 
+/* Kinds of archive member (birch_archive_member.kind). */
 enum {
     BIRCH_AK_SCALAR = 1, /* esize bytes copied as they are */
-    BIRCH_AK_BOOL,
-    BIRCH_AK_STRING,     /* UTF-8, NUL-terminated */
-    BIRCH_AK_BYTES,
-    BIRCH_AK_VEC,        /* of esize-byte scalars */
-    BIRCH_AK_NESTED,
-    BIRCH_AK_VEC_NESTED
+    BIRCH_AK_BOOL,       /* one byte, 0 or 1 */
+    BIRCH_AK_STRING,     /* relative pointer to UTF-8 text, NUL-terminated */
+    BIRCH_AK_BYTES,      /* relative pointer to raw bytes */
+    BIRCH_AK_VEC,        /* relative pointer to esize-byte scalars */
+    BIRCH_AK_NESTED,     /* relative pointer to another archived struct */
+    BIRCH_AK_VEC_NESTED  /* relative pointer to an array of archived structs */
 };
 
 typedef struct birch_archive_type birch_archive_type;
 
+/* One member of an archived struct, as BIRCH_ARCHIVE describes it. */
 typedef struct birch_archive_member {
     const char *name;
     const char *ename;               /* scalar or element type: "u32", ... */
@@ -177,6 +181,8 @@ typedef struct birch_archive_member {
     const birch_archive_type *type;  /* nested and vec_nested */
 } birch_archive_member;
 
+/* An archived struct type: what BIRCH_ARCHIVE declares as T_archive.type,
+ * and what the builder, the verifier and the schema text are driven by. */
 struct birch_archive_type {
     const char *name;
     uint32_t version;
@@ -187,7 +193,9 @@ struct birch_archive_type {
     const birch_archive_member *members;
 };
 
-/* The value-format functions of every archive type (param: the type). */
+/* The value-format functions of every archive type (param: the type):
+ * describe writes "archive(T vN, S bytes, align A, layout H)"; size and
+ * encode build from a T_src; verify is birch_archive_check's walk. */
 int birch_archive_describe(const birch_value_format *f, char *buf, size_t cap);
 int birch_archive_size(const birch_value_format *f, const void *value, size_t *size);
 int birch_archive_encode(const birch_value_format *f, const void *value, void *out, size_t size);

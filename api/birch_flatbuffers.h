@@ -129,6 +129,7 @@ extern "C" {
 
 /* ---- Schema descriptors (what the verifier checks) ------------------------- */
 
+/* Kinds of field (birch_fb_field.kind, and .elem for vectors). */
 enum {
     BIRCH_FB_BOOL = 1, BIRCH_FB_U8, BIRCH_FB_I8, BIRCH_FB_U16, BIRCH_FB_I16, BIRCH_FB_U32,
     BIRCH_FB_I32, BIRCH_FB_U64, BIRCH_FB_I64, BIRCH_FB_F32, BIRCH_FB_F64, /* scalars: 1..11 */
@@ -140,18 +141,21 @@ enum {
 typedef struct birch_fb_table birch_fb_table;
 typedef struct birch_fb_union birch_fb_union;
 
+/* One field of a table, as BIRCH_FB_TABLE's field list describes it: the
+ * verifier checks each present field by its kind. */
 typedef struct birch_fb_field {
     const char *name;
     uint16_t id;        /* UNION: the value's id; the type field is id - 1 */
     uint8_t kind;       /* BIRCH_FB_* */
     uint8_t elem;       /* VECTOR: the element kind */
-    uint8_t required;
+    uint8_t required;   /* absent is a verification failure */
     uint32_t size;      /* STRUCT, vector of STRUCT: sizeof */
     uint32_t align;     /* STRUCT, vector of STRUCT: alignment */
     const birch_fb_table *table; /* TABLE, vector of TABLE, NESTED (its root) */
     const birch_fb_union *u;     /* UNION */
 } birch_fb_field;
 
+/* A table type: its fields and, for a root type, its file identifier. */
 struct birch_fb_table {
     const char *name;
     const char *ident;  /* the file identifier (4 characters) when this table is a root; or NULL */
@@ -159,6 +163,7 @@ struct birch_fb_table {
     const birch_fb_field *fields;
 };
 
+/* A union type: the table type of each member. */
 struct birch_fb_union {
     const char *name;
     size_t n;                            /* members[i] has type value i + 1 (NULL: none) */
@@ -170,6 +175,8 @@ struct birch_fb_union {
 #define BIRCH_FB_SIZE_PREFIXED 0x1u /* a u32 size precedes the buffer */
 #define BIRCH_FB_ANY_IDENT     0x2u /* do not require the root table's file identifier */
 
+/* The official verifier's defaults: tables (and nested buffers) at most
+ * 64 deep, at most 1,000,000 tables in a buffer (birch_fb_opts overrides). */
 #define BIRCH_FB_MAX_DEPTH  64
 #define BIRCH_FB_MAX_TABLES 1000000
 
@@ -234,13 +241,17 @@ birch_fb_ref birch_fb_vector_refs(birch_fb_builder *b, const birch_fb_ref *refs,
  * aligned to 8. */
 birch_fb_ref birch_fb_nested(birch_fb_builder *b, const void *buf, size_t n);
 
+/* Starts a table; its fields follow, then birch_fb_end returns the table's
+ * reference (strings, vectors and sub-tables must be built before start). */
 void birch_fb_start(birch_fb_builder *b);
 /* A scalar field of size 1, 2, 4 or 8 (little-endian); skipped when
  * is_default unless force_defaults. */
 void birch_fb_add_scalar(birch_fb_builder *b, unsigned id, const void *v, size_t size, int is_default);
+/* A struct field: size bytes copied as they are, aligned to align. */
 void birch_fb_add_struct(birch_fb_builder *b, unsigned id, const void *v, size_t size, size_t align);
 /* An offset field (string, vector, table); ref 0 adds nothing. */
 void birch_fb_add_ref(birch_fb_builder *b, unsigned id, birch_fb_ref ref);
+/* Ends the table begun by birch_fb_start (writes its vtable). */
 birch_fb_ref birch_fb_end(birch_fb_builder *b);
 
 /* Finishes the buffer with root (and ident: 4 characters, or NULL; flags:
@@ -260,6 +271,10 @@ typedef struct birch_fb_format {
     birch_fb_opts opts;
 } birch_fb_format;
 
+/* The value-format functions behind BIRCH_FB_FORMAT (param: a
+ * birch_fb_format): describe writes the schema text above; size and encode
+ * verify the finished buffer and copy it; verify_value is birch_fb_verify
+ * with the format's options; view returns the root table. */
 int birch_fb_describe(const birch_value_format *f, char *buf, size_t cap);
 int birch_fb_size(const birch_value_format *f, const void *value, size_t *size);
 int birch_fb_encode(const birch_value_format *f, const void *value, void *out, size_t size);
