@@ -95,9 +95,8 @@ struct birch_db {
     pthread_mutex_t write_lock;
     pthread_cond_t write_cv;
     int writer_active;
-    unsigned weak_commits;      /* commits since the last durable meta */
     uint64_t durable_ms;        /* when the last durable meta was written (monotonic) */
-    uint64_t weak_freed;        /* pages those commits freed */
+    uint64_t weak_freed;        /* durable-state pages freed by commits since the last durable meta */
 
     pthread_mutex_t table_lock; /* guards the handle registry */
     birch_table **tables;

@@ -282,11 +282,9 @@ static void publish(birch_db *db, const bi_meta *m, int slot, uint64_t freed)
     if (!(m->flags & BI_META_WEAK)) {
         db->steady_slot = slot;
         db->steady_txnid = m->txnid;
-        db->weak_commits = 0;
         db->weak_freed = 0;
         db->durable_ms = bi_now_ms();
     } else {
-        db->weak_commits++;
         db->weak_freed += freed;
     }
     pthread_mutex_unlock(&db->lock);
