@@ -297,6 +297,46 @@ START_TEST(overflow_runs_reused)
 }
 END_TEST
 
+/* Non-durable commits reuse the pages that earlier non-durable commits
+ * wrote (they are not part of the durable state) without waiting for a
+ * checkpoint.  200 quick commits each rewriting 20 of the keys: no
+ * checkpoint is due (less than a second, far from a quarter of the file
+ * freed from the durable state), so without that reuse every page they
+ * free waits and the state grows by the pages written per commit, about
+ * 200 x (path + free tree) pages.  With it the state stays near the live
+ * data: at most 3 P + 64 pages, P being the pages after the load. */
+START_TEST(nondurable_reuses_its_own_pages)
+{
+    char *path = bt_path("young");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    birch_table *t;
+    load(db, &t);
+    BT_OK(birch_sync(db)); /* the loaded state is the durable one */
+    uint64_t p = bt_stat(db).page_count, most = p;
+    char k[32];
+    unsigned char v[VLEN];
+    for (int c = 0; c < 200; c++) {
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        for (int j = 0; j < 20; j++) {
+            int i = (c * 20 + j) % NKEYS;
+            fkey(i, k, sizeof k);
+            bt_pattern(v, VLEN, (uint64_t)(i + c));
+            bt_put(w, t, k, strlen(k), v, VLEN);
+        }
+        BT_OK(birch_txn_commit(w));
+        uint64_t n = bt_stat(db).page_count;
+        if (n > most) most = n;
+    }
+    ck_assert_msg(most <= 3 * p + 64, "non-durable churn grew the state to %llu pages (P = %llu)",
+                  (unsigned long long)most, (unsigned long long)p);
+    bt_check(db);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("freelist");
@@ -306,6 +346,7 @@ int main(void)
     tcase_add_test(tc, reader_pins_pages_until_it_ends);
     tcase_add_test(tc, delete_all_then_reload_reuses);
     tcase_add_test(tc, overflow_runs_reused);
+    tcase_add_test(tc, nondurable_reuses_its_own_pages);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
