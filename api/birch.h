@@ -46,7 +46,11 @@
  *
  * Errors
  *   Every function that returns int returns BIRCH_OK (0) or one of the
- *   negative BIRCH_E* codes below; birch_strerror() describes each.
+ *   negative BIRCH_E* codes below; birch_strerror() describes each code,
+ *   and birch_errmsg() says what went wrong in the call that just failed
+ *   on this thread: which argument, option or limit, the path and the
+ *   operating system's reason, or which check of a damaged file failed
+ *   and where.
  */
 #ifndef BIRCH_H
 #define BIRCH_H
@@ -88,6 +92,10 @@ extern "C" {
 #define BIRCH_ESCHEMA   (-15) /* typed table opened with another key or value
                                  format than it was created with */
 #define BIRCH_EFORMAT   (-16) /* bytes that the key or value format rejects */
+#define BIRCH_EACCES    (-17) /* the operating system denied access to the file
+                                 or its directory (permissions) */
+#define BIRCH_EFORK     (-18) /* the handle was opened by another process: a
+                                 child of fork() must open the database anew */
 
 /* ---- Limits ---------------------------------------------------------- */
 /* Page sizes that birch_options.page_size accepts, and its default. */
@@ -400,6 +408,17 @@ int birch_compact(const char *path, const birch_options *opts, birch_progress_fn
 
 /* A static description of a result code; never NULL. */
 const char *birch_strerror(int rc);
+
+/* The detail of the last error a birch call returned on the calling thread
+ * (like errno, each thread has its own): which argument, option or limit
+ * was wrong, the path and the operating system's reason, or, for
+ * BIRCH_ECORRUPT, which check failed, on which page, and where in birch's
+ * source ("damaged file: page 12: slot 3 runs past the page end
+ * [engine/pager.c:101]").  Read it right after the call that failed: the
+ * next failing call on the thread replaces it; calls that succeed leave
+ * it.  Never NULL; the text stays valid until the thread's next birch
+ * call. */
+const char *birch_errmsg(void);
 
 /* The library version, e.g. "0.1.0". */
 const char *birch_version(void);

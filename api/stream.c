@@ -70,7 +70,9 @@ static void lower_hi(bound *b, const uint8_t *k, size_t len, int excl)
 static int add_bound(birch_stream *s, const void *ckey, int mode, int upper)
 {
     if (mode == BIRCH_UNBOUNDED) return BIRCH_OK;
-    if ((mode != BIRCH_INCLUSIVE && mode != BIRCH_EXCLUSIVE) || !ckey) return BIRCH_EINVAL;
+    if (mode != BIRCH_INCLUSIVE && mode != BIRCH_EXCLUSIVE)
+        return bi_err(BIRCH_EINVAL, "birch_stream_open: bound mode %d is not UNBOUNDED, INCLUSIVE or EXCLUSIVE", mode);
+    if (!ckey) return bi_err(BIRCH_EINVAL, "birch_stream_open: a bound is set but its key is NULL");
     uint8_t kb[BI_KEY_BUF];
     birch_val k;
     int rc = bi_typed_key(s->t, ckey, kb, sizeof kb, &k);
@@ -88,7 +90,7 @@ static int add_prefix(birch_stream *s, const birch_stream_opts *o)
     unsigned k = f->kind == BIRCH_KEY_TUPLE ? o->prefix_len : 1;
     int rc = f->kind == BIRCH_KEY_TUPLE ? birch_key_encode_prefix(f, o->prefix, k, p, sizeof p, &len)
                                         : birch_key_encode(f, o->prefix, p, sizeof p, &len);
-    if (rc) return rc;
+    if (rc) return bi_err(rc, "birch_stream_open: the key format refused the prefix (%s)", birch_strerror(rc));
     if (len == 0) return BIRCH_OK; /* the empty prefix: every key (and no key is empty) */
     raise_lo(&s->lo, p, len, 0);
     while (len && p[len - 1] == 0xFF) len--; /* the successor of the prefix */
@@ -105,7 +107,9 @@ static int set_range(birch_stream *s, const birch_stream_opts *o)
     if (rc == BIRCH_OK) rc = add_bound(s, o->hi, o->hi_bound, 1);
     if (rc == BIRCH_OK && o->prefix) rc = add_prefix(s, o);
     if (rc || !o->resume) return rc;
-    if (o->resume_len == 0 || o->resume_len > BI_KEY_BUF) return BIRCH_EINVAL;
+    if (o->resume_len == 0 || o->resume_len > BI_KEY_BUF)
+        return bi_err(BIRCH_EINVAL, "birch_stream_open: a resume key of %zu bytes (1..%u)", o->resume_len,
+                      (unsigned)BI_KEY_BUF);
     if (o->reverse) lower_hi(&s->hi, o->resume, o->resume_len, 1);
     else raise_lo(&s->lo, o->resume, o->resume_len, 1);
     return BIRCH_OK;
@@ -120,7 +124,7 @@ static int alloc_stream(const birch_typed *t, birch_stream **out)
     if (!s || !buf) {
         free(s);
         free(buf);
-        return BIRCH_ENOMEM;
+        return bi_err(BIRCH_ENOMEM, "out of memory for a stream");
     }
     s->buf = buf;
     s->lo = (bound){buf, SIZE_MAX, 0};
@@ -146,10 +150,12 @@ void birch_stream_close(birch_stream *s)
 
 int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, birch_stream **out)
 {
-    if (!out) return BIRCH_EINVAL;
+    if (!out) return bi_err(BIRCH_EINVAL, "birch_stream_open: s is NULL");
     *out = NULL;
-    if (!t || !t->table || !o || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
-    birch_stream *s;
+    if (!t || !t->table || !o)
+        return bi_err(BIRCH_EINVAL, "birch_stream_open: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "o is NULL");
+    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_stream_open: txn belongs to another database");
+    birch_stream *s = NULL;
     int rc = alloc_stream(t, &s);
     if (rc) return rc;
     s->reverse = o->reverse != 0;
@@ -189,7 +195,7 @@ static int position(birch_stream *s)
     if (b->len == SIZE_MAX) return s->reverse ? birch_cursor_last(s->cur) : birch_cursor_first(s->cur);
     /* An empty bound key (an empty string or bytes key): every key is
      * above it, and the cursor cannot seek to it. */
-    if (b->len == 0) return s->reverse ? BIRCH_NOTFOUND : birch_cursor_first(s->cur);
+    if (b->len == 0) return s->reverse ? bi_err_s(BIRCH_NOTFOUND, "the range is empty") : birch_cursor_first(s->cur);
     int rc = birch_cursor_seek(s->cur, (birch_val){b->k, b->len});
     if (s->reverse) {
         if (rc == BIRCH_NOTFOUND) return birch_cursor_last(s->cur);
@@ -212,9 +218,11 @@ static int load_item(birch_stream *s, birch_val k, birch_val v, birch_item *item
 {
     const birch_typed *t = s->t;
     int rc = birch_key_decode(t->key, k.data, k.size, s->ckey, s->scratch, s->scratch_cap);
-    if (rc) return rc == BIRCH_EFORMAT ? rc : BIRCH_EFORMAT;
-    rc = t->value->verify(t->value, v.data, v.size, NULL, 0);
-    if (rc) return BIRCH_EFORMAT;
+    if (rc) return bi_err(BIRCH_EFORMAT, "table '%s': a stored key its key format cannot decode", t->table->name);
+    char why[200];
+    why[0] = 0;
+    rc = t->value->verify(t->value, v.data, v.size, why, sizeof why);
+    if (rc) return bi_err(BIRCH_EFORMAT, "table '%s': a stored value fails its format's check: %s", t->table->name, why);
     item->key = s->ckey;
     item->key_bytes = k;
     item->bytes = v;
@@ -234,13 +242,13 @@ static int step(birch_stream *s)
 
 int birch_stream_next(birch_stream *s, birch_item *item)
 {
-    if (!s || !item) return BIRCH_EINVAL;
+    if (!s || !item) return bi_err(BIRCH_EINVAL, "birch_stream_next: %s is NULL", s ? "item" : "s");
     while (!s->done) {
         if (s->limit && s->returned >= s->limit) break;
         int rc = step(s);
         birch_val k, v;
         if (rc == BIRCH_OK) rc = birch_cursor_get(s->cur, &k, &v);
-        if (rc == BIRCH_OK && past_end(s, k)) rc = BIRCH_NOTFOUND;
+        if (rc == BIRCH_OK && past_end(s, k)) rc = bi_err_s(BIRCH_NOTFOUND, "the end of the range");
         if (rc == BIRCH_OK) rc = load_item(s, k, v, item);
         if (rc) {
             s->done = 1;
@@ -257,22 +265,24 @@ int birch_stream_next(birch_stream *s, birch_item *item)
         return BIRCH_OK;
     }
     s->done = 1;
-    return BIRCH_NOTFOUND;
+    return bi_err_s(BIRCH_NOTFOUND, "the end of the stream");
 }
 
 int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len)
 {
-    if (!s || !len || (!buf && cap)) return BIRCH_EINVAL;
-    if (s->lastlen == SIZE_MAX) return BIRCH_NOTFOUND;
+    if (!s || !len || (!buf && cap))
+        return bi_err(BIRCH_EINVAL, "birch_stream_resume_key: %s", !s ? "s is NULL" : !len ? "len is NULL" : "buf is NULL");
+    if (s->lastlen == SIZE_MAX) return bi_err_s(BIRCH_NOTFOUND, "the stream has returned no record yet");
     *len = s->lastlen;
     memcpy(buf, s->last, s->lastlen < cap ? s->lastlen : cap);
-    return s->lastlen <= cap ? BIRCH_OK : BIRCH_EKEYSIZE;
+    if (s->lastlen <= cap) return BIRCH_OK;
+    return bi_err(BIRCH_EKEYSIZE, "birch_stream_resume_key: the key has %zu bytes, buf %zu", s->lastlen, cap);
 }
 
 int birch_stream_each(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o,
                       int (*fn)(const birch_item *item, void *ctx), void *ctx)
 {
-    if (!fn) return BIRCH_EINVAL;
+    if (!fn) return bi_err(BIRCH_EINVAL, "birch_stream_each: fn is NULL");
     birch_stream *s;
     int rc = birch_stream_open(txn, t, o, &s);
     if (rc) return rc;
@@ -298,11 +308,15 @@ static int fixed_width(const birch_key_format *f)
 int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, void *keys,
                          void *values, size_t cap, size_t *n)
 {
-    if (!n || !t || !t->key || !t->value) return BIRCH_EINVAL;
+    if (!n || !t || !t->key || !t->value)
+        return bi_err(BIRCH_EINVAL, "birch_stream_collect: %s", !n ? "n is NULL" : !t ? "t is NULL" : "t is not open");
     *n = 0;
     int pod = t->value->size == birch_pod_size;
     /* Copies that would point into memory gone when collect returns. */
-    if ((keys && !fixed_width(t->key)) || (values && !pod && !txn)) return BIRCH_EINVAL;
+    if (keys && !fixed_width(t->key))
+        return bi_err(BIRCH_EINVAL, "birch_stream_collect: keys of this format hold pointers; pass keys NULL");
+    if (values && !pod && !txn)
+        return bi_err(BIRCH_EINVAL, "birch_stream_collect: values of this format are views into the map: pass a txn");
     birch_stream_opts lim = o ? *o : (birch_stream_opts){0};
     if (!lim.limit || lim.limit > cap) lim.limit = cap;
     if (!cap) return BIRCH_OK;

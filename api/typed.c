@@ -43,7 +43,7 @@ int bi_typed_key(const birch_typed *t, const void *key, uint8_t *buf, size_t cap
 {
     size_t len = 0;
     int rc = birch_key_encode(t->key, key, buf, cap, &len);
-    if (rc) return rc;
+    if (rc) return bi_err(rc, "the key format refused the key (%s)", birch_strerror(rc));
     *out = (birch_val){buf, len};
     return BIRCH_OK;
 }
@@ -55,15 +55,17 @@ static int schema_text(const birch_key_format *key, const birch_value_format *va
 {
     char k[256], v[512];
     int kn = birch_key_name(key, k, sizeof k);
-    if (kn < 0) return kn;
-    int vn = value->describe ? value->describe(value, v, sizeof v) : BIRCH_EINVAL;
-    if (vn < 0) return vn;
+    if (kn < 0) return bi_err(kn, "the key format has no valid name");
+    if (!value->describe) return bi_err(BIRCH_EINVAL, "the value format '%s' has no describe function", value->name);
+    int vn = value->describe(value, v, sizeof v);
+    if (vn < 0) return bi_err(vn, "the value format '%s' cannot describe itself", value->name);
     /* A format's own encoding version is part of the schema too (shown
      * only past version 1, so that common schemas read naturally). */
     char ver[32] = "";
     if (value->version > 1) snprintf(ver, sizeof ver, " format v%u", (unsigned)value->version);
     int n = snprintf(buf, cap, SCHEMA_MAGIC "key %s\nvalue %s%s\n", k, v, ver);
-    return n < 0 || (size_t)n >= cap ? BIRCH_EINVAL : n;
+    if (n < 0 || (size_t)n >= cap) return bi_err(BIRCH_EINVAL, "the formats' schema text is too long");
+    return n;
 }
 
 /* The "key ... / value ..." part of a schema text, for messages. */
@@ -87,7 +89,7 @@ static int schema_mismatch(birch_typed *t, const char *name, birch_val have, con
     schema_summary(want, wlen, w, sizeof w);
     /* Bounded so the message always fits t->msg (512 bytes). */
     snprintf(t->msg, sizeof t->msg, "table '%.100s' holds %.190s; opened as %.190s", name, h, w);
-    return BIRCH_ESCHEMA;
+    return bi_err(BIRCH_ESCHEMA, "%s", t->msg);
 }
 
 /* Checks (or, on a new or empty untyped table in a write transaction,
@@ -116,10 +118,14 @@ static int match_schema(birch_txn *txn, birch_typed *t, const char *name)
 int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch_key_format *key,
                      const birch_value_format *value, unsigned flags, birch_typed *t)
 {
-    if (!t) return BIRCH_EINVAL;
+    if (!t) return bi_err(BIRCH_EINVAL, "birch_typed_open: t is NULL");
     memset(t, 0, sizeof *t);
-    if (!db || !key || !value || (txn && txn->db != db)) return BIRCH_EINVAL;
-    if (value->align > 8 || !value->size || !value->encode || !value->verify) return BIRCH_EINVAL;
+    if (!db || !key || !value)
+        return bi_err(BIRCH_EINVAL, "birch_typed_open: %s is NULL", !db ? "db" : !key ? "key" : "value");
+    if (txn && txn->db != db) return bi_err(BIRCH_EINVAL, "birch_typed_open: txn belongs to another database");
+    if (value->align > 8 || !value->size || !value->encode || !value->verify)
+        return bi_err(BIRCH_EINVAL, "birch_typed_open: value format '%s' %s", value->name ? value->name : "?",
+                      value->align > 8 ? "needs an alignment above 8" : "lacks size, encode or verify");
     t->key = key;
     t->value = value;
     birch_txn *use;
@@ -139,13 +145,15 @@ static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void
 {
     size_t size;
     int rc = t->value->size(t->value, value, &size);
-    if (rc) return rc;
+    if (rc) return bi_err(rc, "value format '%s' refused the value (%s)", t->value->name, birch_strerror(rc));
     void *out;
     rc = birch_put_reserve(txn, t->table, k, size, flags, &out);
     if (rc) return rc;
     rc = t->value->encode(t->value, value, out, size);
     /* The record is in place but not filled: the transaction must not commit it. */
-    return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
+    if (rc == BIRCH_OK) return BIRCH_OK;
+    return bi_txn_fail(txn, bi_err(rc, "value format '%s' failed to encode a value it had accepted; the "
+                                       "transaction can only be aborted", t->value->name));
 }
 
 /* Before a typed write into an empty table: stores the schema if the table
@@ -165,12 +173,15 @@ static int schema_before_write(birch_txn *txn, const birch_typed *t)
     rc = birch_table_schema(txn, t->table, &have);
     if (rc) return rc;
     if (have.size == 0) return birch_table_set_schema(txn, t->table, (birch_val){want, (size_t)n});
-    return have.size == (size_t)n && memcmp(have.data, want, (size_t)n) == 0 ? BIRCH_OK : BIRCH_ESCHEMA;
+    if (have.size == (size_t)n && memcmp(have.data, want, (size_t)n) == 0) return BIRCH_OK;
+    return bi_err(BIRCH_ESCHEMA, "table '%s' was given other formats by another handle meanwhile", t->table->name);
 }
 
 int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const void *value, unsigned flags)
 {
-    if (!t || !t->table || !key || !value || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
+    if (!t || !t->table || !key || !value)
+        return bi_err(BIRCH_EINVAL, "birch_typed_put: %s", !t ? "t is NULL" : !t->table ? "t is not open" : !key ? "key is NULL" : "value is NULL");
+    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_put: txn belongs to another database");
     uint8_t kb[BI_KEY_BUF];
     birch_val k;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -184,7 +195,9 @@ int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const
 
 int birch_typed_delete(birch_txn *txn, const birch_typed *t, const void *key)
 {
-    if (!t || !t->table || !key || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
+    if (!t || !t->table || !key)
+        return bi_err(BIRCH_EINVAL, "birch_typed_delete: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "key is NULL");
+    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_delete: txn belongs to another database");
     uint8_t kb[BI_KEY_BUF];
     birch_val k;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -235,11 +248,14 @@ static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, con
     for (size_t i = 0; i < n; i++) {
         size_t len = 0, vsize;
         int rc = birch_key_encode(t->key, keys + i * t->key->c_size, buf + used, cap - used, &len);
-        if (rc) return rc;
-        if (len == 0 || len > max_key) return BIRCH_EKEYSIZE;
+        if (rc) return bi_err(rc, "batch record %zu: the key format refused the key (%s)", i, birch_strerror(rc));
+        if (len == 0 || len > max_key)
+            return bi_err(BIRCH_EKEYSIZE, "batch record %zu: an encoded key of %zu bytes (1..%zu)", i, len, max_key);
         rc = t->value->size(t->value, values + i * t->value->c_size, &vsize);
-        if (rc) return rc;
-        if (vsize > BIRCH_MAX_VALUE_SIZE) return BIRCH_EVALSIZE;
+        if (rc) return bi_err(rc, "batch record %zu: value format '%s' refused the value", i, t->value->name);
+        if (vsize > BIRCH_MAX_VALUE_SIZE)
+            return bi_err(BIRCH_EVALSIZE, "batch record %zu: a value of %zu bytes (at most %u)", i, vsize,
+                          BIRCH_MAX_VALUE_SIZE);
         bk[i] = (batch_key){buf + used, len, i};
         used += len;
     }
@@ -278,11 +294,14 @@ static int load_batch(birch_txn *txn, const birch_typed *t, size_t n, const uint
 
 int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const void *keys, const void *values)
 {
-    if (!t || !t->table || (n && (!keys || !values)) || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
+    if (!t || !t->table || (n && (!keys || !values)))
+        return bi_err(BIRCH_EINVAL, "birch_typed_put_batch: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "keys or values is NULL");
+    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_put_batch: txn belongs to another database");
     size_t cap = n * (t->table->db->max_key + 1);
     batch_key *bk = malloc((n ? n : 1) * sizeof *bk);
     uint8_t *buf = malloc(cap ? cap : 1);
-    int rc = bk && buf ? encode_batch(t, n, keys, values, buf, cap, bk) : BIRCH_ENOMEM;
+    int rc = bk && buf ? encode_batch(t, n, keys, values, buf, cap, bk)
+                       : bi_err(BIRCH_ENOMEM, "birch_typed_put_batch: out of memory for %zu records", n);
     birch_txn *use = NULL;
     if (rc == BIRCH_OK) rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
     if (rc == BIRCH_OK) rc = bi_auto_end(txn, use, load_batch(use, t, n, values, bk));
@@ -342,12 +361,16 @@ static inline void prefetch_value(birch_val v)
 
 int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g, int verify)
 {
-    if (!g || g->state_ == GUARD_LIVE) return BIRCH_EINVAL; /* a live guard: release it first */
+    if (!g) return bi_err(BIRCH_EINVAL, "birch_typed_get: g is NULL");
+    if (g->state_ == GUARD_LIVE) /* a live guard: release it first */
+        return bi_err(BIRCH_EINVAL, "birch_typed_get: the guard is live; release it before reusing it");
     g->view = NULL;
     g->bytes = (birch_val){NULL, 0};
     g->state_ = 0;
     g->msg[0] = 0;
-    if (!t || !t->table || !key || (txn && txn->db != t->table->db)) return BIRCH_EINVAL;
+    if (!t || !t->table || !key)
+        return bi_err(BIRCH_EINVAL, "birch_typed_get: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "key is NULL");
+    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_get: txn belongs to another database");
     uint8_t kb[BI_KEY_BUF];
     birch_val k, val;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -363,7 +386,7 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     if (rc) {
         format_failure(t, k, why, g);
         if (!txn) bi_unpin(g->db_, g->slot_);
-        return rc == BIRCH_EFORMAT ? rc : BIRCH_EFORMAT;
+        return bi_err(BIRCH_EFORMAT, "%s", g->msg);
     }
     g->bytes = val;
     g->view = t->value->view ? t->value->view(t->value, val.data, val.size) : val.data;

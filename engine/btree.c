@@ -20,6 +20,9 @@
 
 static size_t usable(const birch_db *db) { return db->psize - BI_HDR; }
 
+/* The page number a validated page carries (for error details). */
+static unsigned long long pgno_of(uint8_t *p) { return (unsigned long long)bi_hdr(p)->pgno; }
+
 static size_t page_used(uint8_t *p, uint32_t psize)
 {
     return (psize - bi_hdr(p)->upper) + (size_t)BI_SLOT * bi_nkeys(p);
@@ -41,7 +44,8 @@ static int cmp_slot(const birch_txn *txn, uint8_t *p, unsigned i, uint32_t head,
         *c = h < head ? -1 : 1;
         return BIRCH_OK;
     }
-    if (bi_slot_ok(txn, p, i)) return BIRCH_ECORRUPT;
+    int rc = bi_slot_ok(txn, p, i);
+    if (rc) return rc;
     *c = bi_key_cmp(bi_node_key(p, i), bi_node_klen(p, i), key, klen);
     return BIRCH_OK;
 }
@@ -55,14 +59,16 @@ static int leaf_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, siz
     int c = 1;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
-        if (cmp_slot(txn, p, mid, head, key, klen, &c)) return BIRCH_ECORRUPT;
+        int rc = cmp_slot(txn, p, mid, head, key, klen, &c);
+        if (rc) return rc;
         if (c < 0) lo = mid + 1;
         else hi = mid;
     }
     *idx = lo;
     *exact = 0;
     if (lo < bi_nkeys(p)) {
-        if (cmp_slot(txn, p, lo, head, key, klen, &c)) return BIRCH_ECORRUPT;
+        int rc = cmp_slot(txn, p, lo, head, key, klen, &c);
+        if (rc) return rc;
         *exact = c == 0;
     }
     return BIRCH_OK;
@@ -76,8 +82,8 @@ static int branch_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, s
     unsigned lo = 1, hi = bi_nkeys(p);
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
-        int c;
-        if (cmp_slot(txn, p, mid, head, key, klen, &c)) return BIRCH_ECORRUPT;
+        int c, rc = cmp_slot(txn, p, mid, head, key, klen, &c);
+        if (rc) return rc;
         if (c <= 0) lo = mid + 1;
         else hi = mid;
     }
@@ -90,9 +96,11 @@ static int read_child(birch_txn *txn, bi_path *path, int d)
 {
     uint8_t *p = path->pg[d];
     unsigned i = path->idx[d];
-    if (d + 1 >= BI_MAX_DEPTH || bi_slot_ok(txn, p, i)) return BIRCH_ECORRUPT;
+    if (d + 1 >= BI_MAX_DEPTH) return BI_CORRUPT("page %llu: tree deeper than %d levels", pgno_of(p), BI_MAX_DEPTH);
+    int rc = bi_slot_ok(txn, p, i);
+    if (rc) return rc;
     uint64_t child = bi_branch_child(p, i);
-    int rc = bi_page_read(txn, child, (int)bi_level(p) - 1, &path->pg[d + 1]);
+    rc = bi_page_read(txn, child, (int)bi_level(p) - 1, &path->pg[d + 1]);
     if (rc) return rc;
     path->pgno[d + 1] = child;
     return BIRCH_OK;
@@ -101,7 +109,7 @@ static int read_child(birch_txn *txn, bi_path *path, int d)
 static int read_root(birch_txn *txn, const bi_tree *tree, bi_path *path)
 {
     path->depth = 0;
-    if (!tree->root) return BIRCH_NOTFOUND;
+    if (!tree->root) return bi_err_s(BIRCH_NOTFOUND, "the tree is empty");
     int rc = bi_page_read(txn, tree->root, -1, &path->pg[0]);
     if (rc) return rc;
     path->pgno[0] = tree->root;
@@ -120,7 +128,7 @@ int bi_tree_search(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size
             path->depth = d + 1;
             return leaf_search(txn, p, key, klen, &path->idx[d], exact);
         }
-        if (bi_nkeys(p) == 0) return BIRCH_ECORRUPT;
+        if (bi_nkeys(p) == 0) return BI_CORRUPT("page %llu: branch page with no children", pgno_of(p));
         rc = branch_search(txn, p, key, klen, &path->idx[d]);
         if (rc == BIRCH_OK) rc = read_child(txn, path, d);
         if (rc) return rc;
@@ -129,7 +137,8 @@ int bi_tree_search(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size
 
 int bi_leaf_value(birch_txn *txn, uint8_t *leaf, unsigned i, birch_val *val)
 {
-    if (bi_slot_ok(txn, leaf, i)) return BIRCH_ECORRUPT;
+    int rc = bi_slot_ok(txn, leaf, i);
+    if (rc) return rc;
     const bi_lnode *n = bi_leaf_node(leaf, i);
     uint8_t *v = bi_leaf_val(leaf, i);
     if (!(n->flags & BI_N_BIG)) {
@@ -140,9 +149,14 @@ int bi_leaf_value(birch_txn *txn, uint8_t *leaf, unsigned i, birch_val *val)
     memcpy(&ov, v, 8);
     uint32_t np = bi_overflow_pages(txn->db, n->vlen);
     uint8_t *p = bi_page_get(txn, ov);
-    if (!p || (!bi_page_is_dirty(txn, ov) && ov + np > txn->snap_npages)) return BIRCH_ECORRUPT;
+    if (!p || (!bi_page_is_dirty(txn, ov) && ov + np > txn->snap_npages))
+        return BI_CORRUPT("page %llu slot %u: overflow run %llu+%u outside the file's %llu pages", pgno_of(leaf), i,
+                          (unsigned long long)ov, np, (unsigned long long)txn->snap_npages);
     const bi_phdr *h = (const bi_phdr *)(const void *)p;
-    if (h->type != BI_P_OVERFLOW || h->pgno != ov || h->upper != np) return BIRCH_ECORRUPT;
+    if (h->type != BI_P_OVERFLOW || h->pgno != ov || h->upper != np)
+        return BI_CORRUPT("page %llu slot %u: overflow run %llu has type %u, number %llu, %u pages (want %u, %llu, %u)",
+                          pgno_of(leaf), i, (unsigned long long)ov, h->type, (unsigned long long)h->pgno, h->upper,
+                          BI_P_OVERFLOW, (unsigned long long)ov, np);
     *val = (birch_val){p + BI_HDR, n->vlen};
     return BIRCH_OK;
 }
@@ -153,7 +167,7 @@ int bi_tree_get(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t 
     int exact;
     int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
     if (rc) return rc;
-    if (!exact) return BIRCH_NOTFOUND;
+    if (!exact) return bi_err_s(BIRCH_NOTFOUND, "no such key");
     return bi_leaf_value(txn, path.pg[path.depth - 1], path.idx[path.depth - 1], val);
 }
 
@@ -167,11 +181,12 @@ static int descend(birch_txn *txn, bi_path *path, int d, int last)
         unsigned n = bi_nkeys(p);
         if (bi_is_leaf(p)) {
             path->depth = d + 1;
-            if (n == 0) return d == 0 ? BIRCH_NOTFOUND : BIRCH_ECORRUPT;
+            if (n == 0 && d == 0) return bi_err_s(BIRCH_NOTFOUND, "the tree is empty");
+            if (n == 0) return BI_CORRUPT("page %llu: empty leaf below the root", pgno_of(p));
             path->idx[d] = last ? n - 1 : 0;
             return BIRCH_OK;
         }
-        if (n == 0) return BIRCH_ECORRUPT;
+        if (n == 0) return BI_CORRUPT("page %llu: branch page with no children", pgno_of(p));
         path->idx[d] = last ? n - 1 : 0;
         int rc = read_child(txn, path, d);
         if (rc) return rc;
@@ -200,7 +215,7 @@ int bi_path_next(birch_txn *txn, bi_path *path)
             return rc ? rc : descend(txn, path, d + 1, 0);
         }
     }
-    return BIRCH_NOTFOUND;
+    return bi_err_s(BIRCH_NOTFOUND, "past the last key");
 }
 
 int bi_path_prev(birch_txn *txn, bi_path *path)
@@ -213,7 +228,7 @@ int bi_path_prev(birch_txn *txn, bi_path *path)
             return rc ? rc : descend(txn, path, d + 1, 1);
         }
     }
-    return BIRCH_NOTFOUND;
+    return bi_err_s(BIRCH_NOTFOUND, "before the first key");
 }
 
 /* ---- Page edits ---------------------------------------------------------- */
@@ -322,11 +337,12 @@ static int push_up(birch_txn *txn, bi_tree *tree, bi_path *path, int d,
 {
     size_t sz = bi_bnode_size(seplen);
     uint8_t *buf = malloc(sz);
-    if (!buf) return BIRCH_ENOMEM;
+    if (!buf) return bi_err(BIRCH_ENOMEM, "out of memory for a %zu-byte branch node", sz);
     make_bnode(buf, right, sep, seplen, 0);
     int rc;
     if (d == 0 && bi_level(path->pg[0]) + 1u >= BI_MAX_DEPTH) {
-        rc = BIRCH_EFULL; /* deeper trees would be read as corrupt */
+        rc = bi_err(BIRCH_EFULL, "the tree would grow past %d levels (keys too long for the page size?)",
+                    BI_MAX_DEPTH); /* deeper trees would be read as corrupt */
     } else if (d == 0) {
         uint64_t rootno;
         uint8_t *root;
@@ -378,11 +394,13 @@ static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, uns
     /* Every node is copied: validate them all (a damaged page may hold
      * nodes out of bounds, or overlapping ones whose sizes add up to more
      * than a page). */
-    for (unsigned j = 0; j < n; j++)
-        if (bi_slot_ok(txn, p, j)) return BIRCH_ECORRUPT;
+    for (unsigned j = 0; j < n; j++) {
+        int rc = bi_slot_ok(txn, p, j);
+        if (rc) return rc;
+    }
     memcpy(old, p, db->psize);
     ent *e = malloc(m * sizeof *e);
-    if (!e) return BIRCH_ENOMEM;
+    if (!e) return bi_err(BIRCH_ENOMEM, "out of memory splitting a page");
     for (unsigned i = 0, j = 0; i < m; i++) {
         if (i == idx) {
             e[i] = (ent){node, nsz, klen, head};
@@ -394,7 +412,7 @@ static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, uns
     unsigned k = split_point(e, m, branch, at_right_edge(path, d, idx), usable(db));
     if (k == 0) {
         free(e);
-        return BIRCH_ECORRUPT;
+        return BI_CORRUPT("page %llu: its nodes overlap (no split fits them in two pages)", pgno_of(p));
     }
     uint64_t rno;
     uint8_t *rp;
@@ -421,7 +439,7 @@ static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, uns
         if (i < seplen) seplen = i + 1;
     }
     uint8_t *sep = malloc(seplen ? seplen : 1);
-    if (!sep) rc = BIRCH_ENOMEM;
+    if (!sep) rc = bi_err(BIRCH_ENOMEM, "out of memory for a separator key");
     else memcpy(sep, rk, seplen);
     free(e);
     if (rc == BIRCH_OK) rc = push_up(txn, tree, path, d, sep, seplen, rno);
@@ -455,7 +473,9 @@ static int touch_path(birch_txn *txn, bi_tree *tree, bi_path *path)
         if (rc) return rc;
         /* Already dirty, it must be the page the search read: otherwise a
          * damaged free list handed it out while still in use. */
-        if (np == path->pgno[d] && buf != path->pg[d]) return BIRCH_ECORRUPT;
+        if (np == path->pgno[d] && buf != path->pg[d])
+            return BI_CORRUPT("page %llu: in use by the tree, yet already written in this transaction "
+                              "(the free list named a live page)", (unsigned long long)np);
         if (np != path->pgno[d]) {
             if (d == 0) tree->root = np;
             else bi_set_branch_child(path->pg[d - 1], path->idx[d - 1], np);
@@ -554,8 +574,10 @@ int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
     int exact;
     int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
     if (rc) return rc;
-    if (exact && (flags & (BI_PUT_NOOVERWRITE | BI_PUT_APPEND))) return BIRCH_EXISTS;
-    if ((flags & BI_PUT_APPEND) && path.depth && !is_rightmost(&path)) return BIRCH_EXISTS;
+    if (exact && (flags & (BI_PUT_NOOVERWRITE | BI_PUT_APPEND)))
+        return bi_err_s(BIRCH_EXISTS, "the key exists (BIRCH_NOOVERWRITE or BIRCH_APPEND)");
+    if ((flags & BI_PUT_APPEND) && path.depth && !is_rightmost(&path))
+        return bi_err_s(BIRCH_EXISTS, "BIRCH_APPEND: the key does not sort after the table's last key");
     txn->mod_seq++;
     rc = path.depth ? touch_path(txn, tree, &path) : new_root_leaf(txn, tree, &path);
     if (rc) return rc;
@@ -588,7 +610,10 @@ int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
  * its key (minus infinity). */
 static int branch_remove_first(const birch_txn *txn, uint8_t *p)
 {
-    if (bi_nkeys(p) > 1 && bi_slot_ok(txn, p, 1)) return BIRCH_ECORRUPT;
+    if (bi_nkeys(p) > 1) {
+        int rc = bi_slot_ok(txn, p, 1);
+        if (rc) return rc;
+    }
     page_remove(p, 0);
     if (!bi_nkeys(p)) return BIRCH_OK;
     uint8_t node[16];
@@ -626,19 +651,22 @@ static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsign
     uint8_t *parent = path->pg[d - 1];
     int self_left = path->idx[d - 1] == li;
     unsigned si = self_left ? li + 1 : li;
-    if (bi_slot_ok(txn, parent, si) || bi_slot_ok(txn, parent, li + 1)) return BIRCH_ECORRUPT;
+    int rc = bi_slot_ok(txn, parent, si);
+    if (rc == BIRCH_OK) rc = bi_slot_ok(txn, parent, li + 1);
+    if (rc) return rc;
     uint64_t sibno = bi_branch_child(parent, si);
     uint8_t *sib;
-    int rc = bi_page_read(txn, sibno, (int)bi_level(path->pg[d]), &sib);
+    rc = bi_page_read(txn, sibno, (int)bi_level(path->pg[d]), &sib);
     if (rc) return rc;
-    if (sib == path->pg[d]) return BIRCH_ECORRUPT; /* two slots name one page */
+    if (sib == path->pg[d])
+        return BI_CORRUPT("page %llu: two slots name child page %llu", pgno_of(parent), (unsigned long long)sibno);
     uint8_t *left = self_left ? path->pg[d] : sib, *right = self_left ? sib : path->pg[d];
     /* The right page's nodes are copied: validate them, and count their
      * real sizes (overlapping nodes of a damaged page add up to more than
      * its used space). */
     size_t right_used = 0;
     for (unsigned i = 0; i < bi_nkeys(right); i++) {
-        if (bi_slot_ok(txn, right, i)) return BIRCH_ECORRUPT;
+        if ((rc = bi_slot_ok(txn, right, i))) return rc;
         right_used += node_size(right, i) + BI_SLOT;
     }
     size_t seplen = bi_node_klen(parent, li + 1);
@@ -665,11 +693,12 @@ static int collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgn
         return bi_page_free(txn, pgno, 1);
     }
     while (!bi_is_leaf(p) && bi_nkeys(p) == 1) {
-        if (bi_slot_ok(txn, p, 0)) return BIRCH_ECORRUPT;
+        int rc = bi_slot_ok(txn, p, 0);
+        if (rc) return rc;
         uint64_t child = bi_branch_child(p, 0);
         uint64_t csum = bi_branch_csum(p, 0); /* the child may be clean: no reseal */
         int level = (int)bi_level(p) - 1;
-        int rc = bi_page_free(txn, pgno, 1); /* may release p's memory */
+        rc = bi_page_free(txn, pgno, 1); /* may release p's memory */
         if (rc == BIRCH_OK) rc = bi_page_read(txn, child, level, &p);
         if (rc) return rc;
         tree->root = pgno = child;
@@ -708,7 +737,7 @@ int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen)
     int exact;
     int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
     if (rc) return rc;
-    if (!exact) return BIRCH_NOTFOUND;
+    if (!exact) return bi_err_s(BIRCH_NOTFOUND, "no such key");
     txn->mod_seq++;
     rc = touch_path(txn, tree, &path);
     if (rc) return rc;
@@ -725,8 +754,8 @@ int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen)
 static int free_leaf_runs(birch_txn *txn, uint8_t *leaf)
 {
     for (unsigned i = 0; i < bi_nkeys(leaf); i++) {
-        if (bi_slot_ok(txn, leaf, i)) return BIRCH_ECORRUPT;
-        int rc = free_overflow(txn, leaf, i);
+        int rc = bi_slot_ok(txn, leaf, i);
+        if (rc == BIRCH_OK) rc = free_overflow(txn, leaf, i);
         if (rc) return rc;
     }
     return BIRCH_OK;
@@ -747,7 +776,10 @@ int bi_tree_free_all(birch_txn *txn, bi_tree *tree)
     for (;;) {
         uint8_t *p = path.pg[d];
         if (!bi_is_leaf(p) && path.idx[d] < bi_nkeys(p)) {
-            if (++visits > txn->meta.npages) return BIRCH_ECORRUPT;
+            if (++visits > txn->meta.npages)
+                return BI_CORRUPT("tree with root %llu visits more pages than the file's %llu: pages named "
+                                  "by several parents", (unsigned long long)tree->root,
+                                  (unsigned long long)txn->meta.npages);
             rc = read_child(txn, &path, d);
             if (rc) return rc;
             path.idx[++d] = 0;

@@ -12,20 +12,25 @@
 
 #include "internal.h"
 
-static int name_ok(const char *name, size_t *len)
+/* BIRCH_OK if name is a valid table name (its length in *len), else
+ * BIRCH_EINVAL with the reason; fn names the caller for the message. */
+static int name_ok(const char *fn, const char *name, size_t *len)
 {
-    if (!name) return 0;
+    if (!name) return bi_err(BIRCH_EINVAL, "%s: the table name is NULL", fn);
     *len = strnlen(name, BIRCH_MAX_NAME_SIZE + 1);
-    return *len >= 1 && *len <= BIRCH_MAX_NAME_SIZE;
+    if (*len == 0) return bi_err(BIRCH_EINVAL, "%s: the table name is empty", fn);
+    if (*len > BIRCH_MAX_NAME_SIZE)
+        return bi_err(BIRCH_EINVAL, "%s: the table name is longer than %u bytes", fn, BIRCH_MAX_NAME_SIZE);
+    return BIRCH_OK;
 }
 
 /* Parses a catalog value, checking that its lengths agree. */
 static int parse_rec(birch_val v, bi_table_rec *rec, const uint8_t **schema)
 {
-    if (v.size < sizeof *rec) return BIRCH_ECORRUPT;
+    if (v.size < sizeof *rec) return BI_CORRUPT("catalog: a table record of %zu bytes (at least %zu)", v.size, sizeof *rec);
     memcpy(rec, v.data, sizeof *rec);
     if (rec->schema_len > BIRCH_MAX_SCHEMA_SIZE || v.size != sizeof *rec + rec->schema_len)
-        return BIRCH_ECORRUPT;
+        return BI_CORRUPT("catalog: a table record of %zu bytes names a %u-byte schema", v.size, rec->schema_len);
     if (schema) *schema = (const uint8_t *)v.data + sizeof *rec;
     return BIRCH_OK;
 }
@@ -52,7 +57,7 @@ static int handle_for(birch_db *db, const char *name, birch_table **out)
         uint32_t cap = db->tables_cap ? db->tables_cap * 2 : 8;
         birch_table **nt = realloc(db->tables, cap * sizeof *nt);
         if (!nt) {
-            rc = BIRCH_ENOMEM;
+            rc = bi_err(BIRCH_ENOMEM, "out of memory for %u table handles", cap);
             goto done;
         }
         db->tables = nt;
@@ -60,7 +65,7 @@ static int handle_for(birch_db *db, const char *name, birch_table **out)
     }
     birch_table *t = calloc(1, sizeof *t);
     if (!t) {
-        rc = BIRCH_ENOMEM;
+        rc = bi_err(BIRCH_ENOMEM, "out of memory for a table handle");
         goto done;
     }
     t->db = db;
@@ -79,7 +84,7 @@ static int state_slot(birch_txn *txn, birch_table *t, bi_tstate **out)
     if (t->id >= txn->nts) {
         uint32_t n = t->id + 8;
         bi_tstate *ts = realloc(txn->ts, n * sizeof *ts);
-        if (!ts) return BIRCH_ENOMEM;
+        if (!ts) return bi_err(BIRCH_ENOMEM, "out of memory for %u table states", n);
         memset(ts + txn->nts, 0, (n - txn->nts) * sizeof *ts);
         txn->ts = ts;
         txn->nts = n;
@@ -99,11 +104,13 @@ static int state_slot(birch_txn *txn, birch_table *t, bi_tstate **out)
 
 int bi_table_state(birch_txn *txn, birch_table *t, bi_tstate **out)
 {
-    if (!t || t->db != txn->db) return BIRCH_EINVAL;
-    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (!t) return bi_err(BIRCH_EINVAL, "the table handle is NULL");
+    if (t->db != txn->db) return bi_err(BIRCH_EINVAL, "table '%s' belongs to another database", t->name);
+    if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "the transaction has ended or failed");
     int rc = state_slot(txn, t, out);
     if (rc) return rc;
-    return (*out)->exists ? BIRCH_OK : BIRCH_NOTFOUND;
+    if ((*out)->exists) return BIRCH_OK;
+    return bi_err(BIRCH_NOTFOUND, "table '%s' does not exist in this transaction's snapshot", t->name);
 }
 
 /* Writes rec + schema under the table's name. */
@@ -157,13 +164,17 @@ static int create(birch_txn *txn, birch_table *t)
 int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_table **table)
 {
     size_t len;
-    if (!txn || !table || !name_ok(name, &len) || (flags & ~BIRCH_CREATE)) return BIRCH_EINVAL;
-    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (!txn) return bi_err(BIRCH_EINVAL, "birch_table_open: txn is NULL");
+    if (!table) return bi_err(BIRCH_EINVAL, "birch_table_open: table is NULL");
+    int rc = name_ok("birch_table_open", name, &len);
+    if (rc) return rc;
+    if (flags & ~BIRCH_CREATE) return bi_err(BIRCH_EINVAL, "birch_table_open: unknown flags %#x", flags);
+    if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_open: the transaction has ended or failed");
     bi_table_rec rec;
-    int rc = bi_catalog_lookup(txn, name, len, &rec);
+    rc = bi_catalog_lookup(txn, name, len, &rec);
     if (rc && rc != BIRCH_NOTFOUND) return rc;
     int missing = rc == BIRCH_NOTFOUND;
-    if (missing && !(flags & BIRCH_CREATE)) return BIRCH_NOTFOUND;
+    if (missing && !(flags & BIRCH_CREATE)) return bi_err(BIRCH_NOTFOUND, "no table named '%s'", name);
     if (missing && (rc = bi_txn_writable(txn))) return rc;
     birch_table *t;
     rc = handle_for(txn->db, name, &t);
@@ -179,8 +190,9 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
 int birch_table_drop(birch_txn *txn, const char *name)
 {
     size_t len;
-    if (!txn || !name_ok(name, &len)) return BIRCH_EINVAL;
-    int rc = bi_txn_writable(txn);
+    if (!txn) return bi_err(BIRCH_EINVAL, "birch_table_drop: txn is NULL");
+    int rc = name_ok("birch_table_drop", name, &len);
+    if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc) return rc;
     birch_table *t;
     bi_tstate *ts;
@@ -197,17 +209,18 @@ int birch_table_drop(birch_txn *txn, const char *name)
 
 int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), void *ctx)
 {
-    if (!txn || !fn) return BIRCH_EINVAL;
-    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (!txn || !fn) return bi_err(BIRCH_EINVAL, "birch_table_list: %s is NULL", txn ? "fn" : "txn");
+    if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_list: the transaction has ended or failed");
     bi_path path;
     int rc = bi_path_first(txn, &txn->meta.catalog, &path);
     while (rc == BIRCH_OK) {
         uint8_t *leaf = path.pg[path.depth - 1];
         unsigned i = path.idx[path.depth - 1];
         size_t len = bi_node_klen(leaf, i);
-        if (bi_slot_ok(txn, leaf, i) || len == 0 || len > BIRCH_MAX_NAME_SIZE ||
-            memchr(bi_node_key(leaf, i), 0, len))
-            return BIRCH_ECORRUPT; /* names are C strings: no NUL inside */
+        if ((rc = bi_slot_ok(txn, leaf, i))) return rc;
+        if (len == 0 || len > BIRCH_MAX_NAME_SIZE || memchr(bi_node_key(leaf, i), 0, len))
+            return BI_CORRUPT("catalog page %llu slot %u: a table name of %zu bytes, or one holding NUL",
+                              (unsigned long long)bi_hdr(leaf)->pgno, i, len); /* names are C strings */
         char name[BIRCH_MAX_NAME_SIZE + 1];
         memcpy(name, bi_node_key(leaf, i), len);
         name[len] = 0;
@@ -220,7 +233,8 @@ int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), voi
 
 int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema)
 {
-    if (!txn || !t || !schema) return BIRCH_EINVAL;
+    if (!txn || !t || !schema)
+        return bi_err(BIRCH_EINVAL, "birch_table_schema: %s is NULL", !txn ? "txn" : !t ? "t" : "schema");
     bi_tstate *ts;
     int rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;
@@ -229,15 +243,20 @@ int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema)
     const uint8_t *s;
     rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)t->name, strlen(t->name), &v);
     if (rc == BIRCH_OK) rc = parse_rec(v, &rec, &s);
-    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_ECORRUPT : rc;
+    if (rc == BIRCH_NOTFOUND) return BI_CORRUPT("catalog: table '%s' is missing its record", t->name);
+    if (rc) return rc;
     *schema = (birch_val){s, rec.schema_len};
     return BIRCH_OK;
 }
 
 int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
 {
-    if (!txn || !t || (!schema.data && schema.size)) return BIRCH_EINVAL;
-    if (schema.size > BIRCH_MAX_SCHEMA_SIZE) return BIRCH_EVALSIZE;
+    if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_table_set_schema: %s is NULL", !txn ? "txn" : "t");
+    if (!schema.data && schema.size)
+        return bi_err(BIRCH_EINVAL, "birch_table_set_schema: schema.data is NULL with size %zu", schema.size);
+    if (schema.size > BIRCH_MAX_SCHEMA_SIZE)
+        return bi_err(BIRCH_EVALSIZE, "birch_table_set_schema: a schema of %zu bytes (at most %u)", schema.size,
+                      BIRCH_MAX_SCHEMA_SIZE);
     int rc = bi_txn_writable(txn);
     if (rc) return rc;
     bi_tstate *ts;

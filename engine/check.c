@@ -33,15 +33,17 @@ struct chk {
     size_t msg_size;
 };
 
+/* Reports the first problem found, in msg and in birch_errmsg(). */
+static int fail(chk *c, const char *fmt, ...) BI_PRINTF(2, 3);
 static int fail(chk *c, const char *fmt, ...)
 {
-    if (c->msg && c->msg_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->msg, c->msg_size, fmt, ap);
-        va_end(ap);
-    }
-    return BIRCH_ECORRUPT;
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (c->msg && c->msg_size) snprintf(c->msg, c->msg_size, "%s", buf);
+    return bi_err(BIRCH_ECORRUPT, "birch_check: %s", buf);
 }
 
 static int mark(chk *c, uint64_t pgno, uint64_t n, const char *what)
@@ -254,7 +256,7 @@ static int run(chk *c)
 
 int birch_check(birch_db *db, char *msg, size_t msg_size)
 {
-    if (!db) return BIRCH_EINVAL;
+    if (!db) return bi_err(BIRCH_EINVAL, "birch_check: db is NULL");
     if (msg && msg_size) msg[0] = 0;
     birch_txn *txn;
     int rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn);
@@ -262,7 +264,8 @@ int birch_check(birch_db *db, char *msg, size_t msg_size)
     chk c = {.txn = txn, .npages = txn->meta.npages, .msg = msg, .msg_size = msg_size};
     c.seen = calloc(c.npages / 8 + 1, 1);
     c.spans = malloc(db->psize / BI_SLOT * sizeof *c.spans);
-    rc = c.seen && c.spans ? run(&c) : BIRCH_ENOMEM;
+    rc = c.seen && c.spans ? run(&c) : bi_err(BIRCH_ENOMEM, "birch_check: out of memory for a map of %llu pages",
+                                              (unsigned long long)c.npages);
     if (rc == BIRCH_OK && msg && msg_size) snprintf(msg, msg_size, "ok: %llu pages checked", (unsigned long long)c.npages);
     free(c.seen);
     free(c.spans);

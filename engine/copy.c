@@ -47,11 +47,20 @@ typedef struct cp_out {
     uint64_t off; /* file offset of buf[0] */
 } cp_out;
 
-static int errno_rc(int e)
+/* The code and message for a failed system call; what names it. */
+static int errno_rc(int e, const char *what, const char *path)
 {
-    if (e == ENOSPC || e == EFBIG || e == EDQUOT) return BIRCH_EFULL;
-    if (e == ENOMEM) return BIRCH_ENOMEM;
-    return BIRCH_EIO;
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT) return bi_err_os(BIRCH_EFULL, e, "%s '%s'", what, path);
+    if (e == ENOMEM) return bi_err_os(BIRCH_ENOMEM, e, "%s '%s'", what, path);
+    if (e == EACCES || e == EPERM) return bi_err_os(BIRCH_EACCES, e, "%s '%s'", what, path);
+    if (e == EROFS) return bi_err_os(BIRCH_EREADONLY, e, "%s '%s'", what, path);
+    if (e == ENOENT || e == ENOTDIR) return bi_err_os(BIRCH_NOTFOUND, e, "%s '%s'", what, path);
+    return bi_err_os(BIRCH_EIO, e, "%s '%s'", what, path);
+}
+
+static int exists(const char *path)
+{
+    return bi_err(BIRCH_EXISTS, "'%s' exists already: a copy never replaces a file", path);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
@@ -59,7 +68,7 @@ static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
     while (n) {
         ssize_t w = pwrite(fd, p, n, (off_t)off);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return errno_rc(w < 0 ? errno : ENOSPC);
+        if (w <= 0) return errno_rc(w < 0 ? errno : ENOSPC, "writing the copy", "");
         p += w;
         n -= (size_t)w;
         off += (uint64_t)w;
@@ -119,8 +128,10 @@ static int report(cp *c, int force)
 
 static int page_buf(cp *c, int depth, uint8_t **out)
 {
-    if (depth >= (int)(sizeof c->pages / sizeof c->pages[0])) return BIRCH_ECORRUPT;
-    if (!c->pages[depth] && !(c->pages[depth] = malloc(c->psize))) return BIRCH_ENOMEM;
+    if (depth >= (int)(sizeof c->pages / sizeof c->pages[0]))
+        return BI_CORRUPT("tables nested deeper than the copy can follow (%d levels)", depth);
+    if (!c->pages[depth] && !(c->pages[depth] = malloc(c->psize)))
+        return bi_err(BIRCH_ENOMEM, "out of memory copying a page");
     *out = c->pages[depth];
     return BIRCH_OK;
 }
@@ -181,7 +192,9 @@ static int copy_record(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
     birch_val v;
     bi_table_rec rec;
     int rc = bi_leaf_value(c->txn, src, i, &v);
-    if (rc == BIRCH_OK && v.size < sizeof rec) rc = BIRCH_ECORRUPT;
+    if (rc == BIRCH_OK && v.size < sizeof rec)
+        rc = BI_CORRUPT("page %llu slot %u: a catalog record of %zu bytes", (unsigned long long)bi_hdr(src)->pgno, i,
+                        v.size);
     if (rc) return rc;
     memcpy(&rec, v.data, sizeof rec);
     rc = copy_tree(c, &rec.tree, depth + 1, 0);
@@ -191,7 +204,7 @@ static int copy_record(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
         return BIRCH_OK;
     }
     uint8_t *patched = malloc(v.size);
-    if (!patched) return BIRCH_ENOMEM;
+    if (!patched) return bi_err(BIRCH_ENOMEM, "out of memory copying a %zu-byte record", v.size);
     memcpy(patched, v.data, v.size);
     memcpy(patched, &rec, sizeof rec);
     rc = copy_big(c, src, dst, i, patched, v.size);
@@ -204,7 +217,8 @@ static int copy_record(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
 static int copy_page(cp *c, uint64_t pgno, int level, int depth, int catalog, uint64_t *newpg, uint64_t *csum)
 {
     uint8_t *src, *dst;
-    if (!c->budget--) return BIRCH_ECORRUPT;
+    if (!c->budget--)
+        return BI_CORRUPT("page %llu: the trees name pages from several parents", (unsigned long long)pgno);
     int rc = bi_page_read(c->txn, pgno, level, &src);
     if (rc == BIRCH_OK) rc = page_buf(c, depth, &dst);
     if (rc) return rc;
@@ -245,7 +259,8 @@ static int copy_tree(cp *c, bi_tree *tree, int depth, int catalog)
 static int mark_free_page(cp *c, uint8_t *free_map, uint64_t pgno, int level)
 {
     uint8_t *p;
-    if (!c->budget--) return BIRCH_ECORRUPT;
+    if (!c->budget--)
+        return BI_CORRUPT("free list page %llu: named from several parents", (unsigned long long)pgno);
     int rc = bi_page_read(c->txn, pgno, level, &p);
     for (unsigned i = 0; rc == BIRCH_OK && i < bi_nkeys(p); i++) {
         if (!bi_is_leaf(p)) {
@@ -258,7 +273,9 @@ static int mark_free_page(cp *c, uint8_t *free_map, uint64_t pgno, int level)
         for (size_t j = 0; rc == BIRCH_OK && j < v.size / 8; j++) {
             uint64_t f;
             memcpy(&f, (const uint8_t *)v.data + 8 * j, 8);
-            if (f >= c->txn->meta.npages) return BIRCH_ECORRUPT;
+            if (f >= c->txn->meta.npages)
+                return BI_CORRUPT("free list: page %llu past the file's %llu pages", (unsigned long long)f,
+                                  (unsigned long long)c->txn->meta.npages);
             free_map[f / 8] |= (uint8_t)(1u << (f % 8));
         }
     }
@@ -269,10 +286,10 @@ static int copy_pages(cp *c)
 {
     const bi_meta *m = &c->txn->meta;
     uint8_t *free_map = calloc(m->npages / 8 + 1, 1);
-    if (!free_map) return BIRCH_ENOMEM;
+    if (!free_map) return bi_err(BIRCH_ENOMEM, "out of memory for a map of %llu pages", (unsigned long long)m->npages);
     int rc = m->freetree.root ? mark_free_page(c, free_map, m->freetree.root, -1) : BIRCH_OK;
     uint8_t *zero = rc == BIRCH_OK ? calloc(1, c->psize) : NULL;
-    if (rc == BIRCH_OK && !zero) rc = BIRCH_ENOMEM;
+    if (rc == BIRCH_OK && !zero) rc = bi_err(BIRCH_ENOMEM, "out of memory copying a page");
     for (uint64_t p = BI_META_PAGES; rc == BIRCH_OK && p < m->npages; p++) {
         int is_free = (free_map[p / 8] >> (p % 8)) & 1;
         rc = out_put(&c->out, is_free ? zero : c->txn->map + p * c->psize, c->psize);
@@ -290,7 +307,7 @@ static int copy_pages(cp *c)
 static int write_metas(cp *c, const bi_meta *m)
 {
     uint8_t *page = calloc(1, c->psize);
-    if (!page) return BIRCH_ENOMEM;
+    if (!page) return bi_err(BIRCH_ENOMEM, "out of memory for a meta page");
     bi_meta meta = *m;
     meta.flags = 0;
     meta.base_txnid = meta.txnid;
@@ -346,16 +363,16 @@ static int copy_to(birch_db *db, const char *tmp, unsigned flags, birch_progress
     c.out.fd = -1;
     c.out.buf = malloc(CP_BUF_BYTES);
     c.xxh = XXH3_createState();
-    int rc = c.out.buf && c.xxh ? BIRCH_OK : BIRCH_ENOMEM;
+    int rc = c.out.buf && c.xxh ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory for the copy's buffers");
     if (rc == BIRCH_OK) rc = birch_txn_begin(db, BIRCH_TXN_READ, &c.txn);
     if (rc == BIRCH_OK) {
         (void)unlink(tmp); /* a leftover of a crashed copy */
         c.out.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (c.out.fd < 0) rc = errno == EEXIST ? BIRCH_EXISTS : errno_rc(errno);
+        if (c.out.fd < 0) rc = errno == EEXIST ? exists(tmp) : errno_rc(errno, "cannot create", tmp);
     }
     if (rc == BIRCH_OK) rc = run_copy(&c, flags);
-    if (rc == BIRCH_OK && fdatasync(c.out.fd) != 0) rc = BIRCH_EIO;
-    if (c.out.fd >= 0 && close(c.out.fd) != 0 && rc == BIRCH_OK) rc = BIRCH_EIO;
+    if (rc == BIRCH_OK && fdatasync(c.out.fd) != 0) rc = errno_rc(errno, "syncing", tmp);
+    if (c.out.fd >= 0 && close(c.out.fd) != 0 && rc == BIRCH_OK) rc = errno_rc(errno, "closing", tmp);
     if (c.out.fd >= 0 && rc != BIRCH_OK) (void)unlink(tmp);
     birch_txn_abort(c.txn);
     cp_free(&c);
@@ -371,8 +388,8 @@ static int sync_dir(const char *path)
     else if (slash == path) snprintf(dir, sizeof dir, "/");
     else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return BIRCH_EIO;
-    int rc = fsync(fd) == 0 ? BIRCH_OK : BIRCH_EIO;
+    if (fd < 0) return errno_rc(errno, "cannot open the directory", dir);
+    int rc = fsync(fd) == 0 ? BIRCH_OK : errno_rc(errno, "syncing the directory", dir);
     close(fd);
     return rc;
 }
@@ -381,10 +398,10 @@ static int sync_dir(const char *path)
 static int rename_new(const char *from, const char *to)
 {
     if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return BIRCH_OK;
-    if (errno == EEXIST) return BIRCH_EXISTS;
-    if (errno != EINVAL && errno != ENOSYS) return errno_rc(errno);
+    if (errno == EEXIST) return exists(to);
+    if (errno != EINVAL && errno != ENOSYS) return errno_rc(errno, "cannot rename the copy to", to);
     /* A file system without RENAME_NOREPLACE: link fails if to exists. */
-    if (link(from, to) != 0) return errno == EEXIST ? BIRCH_EXISTS : errno_rc(errno);
+    if (link(from, to) != 0) return errno == EEXIST ? exists(to) : errno_rc(errno, "cannot link the copy to", to);
     (void)unlink(from);
     return BIRCH_OK;
 }
@@ -392,17 +409,21 @@ static int rename_new(const char *from, const char *to)
 static int suffixed(char *buf, const char *path, const char *suffix)
 {
     int n = snprintf(buf, CP_PATH_MAX, "%s%s", path, suffix);
-    return n < 0 || n >= (int)CP_PATH_MAX ? BIRCH_EINVAL : BIRCH_OK;
+    if (n >= 0 && n < (int)CP_PATH_MAX) return BIRCH_OK;
+    return bi_err(BIRCH_EINVAL, "the path '%s' is too long (at most %d bytes with '%s')", path,
+                  (int)CP_PATH_MAX - 1, suffix);
 }
 
 int birch_copy(birch_db *db, const char *path, unsigned flags, birch_progress_fn progress, void *ctx)
 {
-    if (!db || !path || !*path || (flags & ~BIRCH_COPY_COMPACT)) return BIRCH_EINVAL;
+    if (!db || !path || !*path)
+        return bi_err(BIRCH_EINVAL, "birch_copy: %s", !db ? "db is NULL" : !path ? "path is NULL" : "path is empty");
+    if (flags & ~BIRCH_COPY_COMPACT) return bi_err(BIRCH_EINVAL, "birch_copy: unknown flags %#x", flags);
     char tmp[CP_PATH_MAX];
     int rc = suffixed(tmp, path, ".tmp");
     if (rc) return rc;
     struct stat st;
-    if (lstat(path, &st) == 0) return BIRCH_EXISTS;
+    if (lstat(path, &st) == 0) return exists(path);
     rc = copy_to(db, tmp, flags, progress, ctx);
     if (rc == BIRCH_OK) {
         rc = rename_new(tmp, path);
@@ -418,13 +439,15 @@ int bi_compact(const char *path, const birch_options *opts, birch_progress_fn pr
     birch_options o;
     birch_options_init(&o);
     if (opts) o = *opts;
-    if (!path || !*path || o.read_only || o.recreate != BIRCH_RECREATE_NEVER || o.backend != BIRCH_BACKEND_FILE)
-        return BIRCH_EINVAL;
+    if (!path || !*path) return bi_err(BIRCH_EINVAL, "birch_compact: path is %s", path ? "empty" : "NULL");
+    if (o.read_only || o.recreate != BIRCH_RECREATE_NEVER || o.backend != BIRCH_BACKEND_FILE)
+        return bi_err(BIRCH_EINVAL, "birch_compact: read_only, BIRCH_RECREATE_ALWAYS and BIRCH_BACKEND_MEMORY "
+                                    "make no sense for compaction");
     char tmp[CP_PATH_MAX];
     int rc = suffixed(tmp, path, ".compact.tmp");
     if (rc) return rc;
     struct stat st;
-    if (stat(path, &st) != 0) return errno == ENOENT ? BIRCH_NOTFOUND : BIRCH_EIO;
+    if (stat(path, &st) != 0) return errno_rc(errno, "cannot compact", path);
     birch_db *db;
     rc = birch_open(path, &o, &db); /* holds the file's lock until the swap is done */
     if (rc) return rc;
@@ -432,7 +455,7 @@ int bi_compact(const char *path, const birch_options *opts, birch_progress_fn pr
     if (rc == BIRCH_OK && hook) hook(BI_COMPACT_COPIED, hook_ctx);
     /* Renamed while the lock is held, so no commit can slip in between. */
     if (rc == BIRCH_OK && rename(tmp, path) != 0) {
-        rc = errno_rc(errno);
+        rc = errno_rc(errno, "cannot rename the compacted copy over", path);
         (void)unlink(tmp);
     }
     if (rc == BIRCH_OK && hook) hook(BI_COMPACT_RENAMED, hook_ctx);

@@ -16,6 +16,16 @@
 
 #include "internal.h"
 
+static int null_cursor(void)
+{
+    return bi_err_s(BIRCH_EINVAL, "the cursor is NULL");
+}
+
+static int ended(void)
+{
+    return bi_err_s(BIRCH_ETXN, "the cursor's transaction has ended or failed");
+}
+
 static int tree_of(birch_cursor *cur, bi_tree **tree)
 {
     bi_tstate *ts;
@@ -33,7 +43,7 @@ static int settle(birch_cursor *cur, int rc)
     bi_path *p = &cur->path;
     uint8_t *leaf = p->pg[p->depth - 1];
     unsigned i = p->idx[p->depth - 1];
-    if (bi_slot_ok(cur->txn, leaf, i)) return cur->positioned = 0, BIRCH_ECORRUPT;
+    if ((rc = bi_slot_ok(cur->txn, leaf, i))) return cur->positioned = 0, rc;
     cur->keylen = bi_node_klen(leaf, i);
     memcpy(cur->keybuf, bi_node_key(leaf, i), cur->keylen);
     cur->seq = cur->txn->mod_seq;
@@ -49,10 +59,10 @@ static int lower_bound(birch_cursor *cur, const uint8_t *key, size_t klen, int *
     if (rc == BIRCH_OK) rc = bi_tree_search(cur->txn, tree, key, klen, &cur->path, exact);
     if (rc) return rc;
     bi_path *p = &cur->path;
-    if (!p->depth) return BIRCH_NOTFOUND;
+    if (!p->depth) return bi_err_s(BIRCH_NOTFOUND, "the table is empty");
     unsigned n = bi_nkeys(p->pg[p->depth - 1]);
     if (p->idx[p->depth - 1] < n) return BIRCH_OK;
-    if (n == 0) return BIRCH_NOTFOUND;
+    if (n == 0) return bi_err_s(BIRCH_NOTFOUND, "no key at or after the one sought");
     p->idx[p->depth - 1] = n - 1; /* past the leaf's end: step to the next leaf */
     return bi_path_next(cur->txn, p);
 }
@@ -65,15 +75,16 @@ static int stale(const birch_cursor *cur)
 
 int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
 {
-    if (!txn || !t || !out) return BIRCH_EINVAL;
+    if (!txn || !t || !out)
+        return bi_err(BIRCH_EINVAL, "birch_cursor_open: %s is NULL", !txn ? "txn" : !t ? "the table" : "cur");
     bi_tstate *ts;
     int rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;
     birch_cursor *cur = calloc(1, sizeof *cur);
-    if (!cur) return BIRCH_ENOMEM;
+    if (!cur) return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
     if (txn->write && !(cur->keybuf = malloc(txn->db->max_key))) {
         free(cur);
-        return BIRCH_ENOMEM;
+        return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
     }
     cur->txn = txn;
     cur->table = t;
@@ -86,16 +97,18 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
 
 int birch_cursor_seek(birch_cursor *cur, birch_val key)
 {
-    if (!cur || (!key.data && key.size)) return BIRCH_EINVAL;
-    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
-    if (key.size == 0 || key.size > cur->txn->db->max_key) return BIRCH_EKEYSIZE;
+    if (!cur) return bi_err(BIRCH_EINVAL, "birch_cursor_seek: cur is NULL");
+    if (!key.data && key.size) return bi_err(BIRCH_EINVAL, "birch_cursor_seek: key.data is NULL with size %zu", key.size);
+    if (cur->txn->state != BI_TXN_LIVE) return ended();
+    if (key.size == 0 || key.size > cur->txn->db->max_key)
+        return bi_err(BIRCH_EKEYSIZE, "birch_cursor_seek: a key of %zu bytes (1..%zu)", key.size, cur->txn->db->max_key);
     int exact;
     return settle(cur, lower_bound(cur, key.data, key.size, &exact));
 }
 
 int birch_cursor_first(birch_cursor *cur)
 {
-    if (!cur) return BIRCH_EINVAL;
+    if (!cur) return null_cursor();
     bi_tree *tree;
     int rc = tree_of(cur, &tree);
     if (rc == BIRCH_OK) rc = bi_path_first(cur->txn, tree, &cur->path);
@@ -104,7 +117,7 @@ int birch_cursor_first(birch_cursor *cur)
 
 int birch_cursor_last(birch_cursor *cur)
 {
-    if (!cur) return BIRCH_EINVAL;
+    if (!cur) return null_cursor();
     bi_tree *tree;
     int rc = tree_of(cur, &tree);
     if (rc == BIRCH_OK) rc = bi_path_last(cur->txn, tree, &cur->path);
@@ -113,49 +126,50 @@ int birch_cursor_last(birch_cursor *cur)
 
 int birch_cursor_next(birch_cursor *cur)
 {
-    if (!cur) return BIRCH_EINVAL;
-    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (!cur) return null_cursor();
+    if (cur->txn->state != BI_TXN_LIVE) return ended();
     if (!cur->positioned) return birch_cursor_first(cur);
     if (stale(cur)) {
         int exact, rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
         if (rc || !exact) return settle(cur, rc); /* the saved key is gone: its successor is next */
     }
-    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (cur->txn->state != BI_TXN_LIVE) return ended();
     return settle(cur, bi_path_next(cur->txn, &cur->path));
 }
 
 int birch_cursor_prev(birch_cursor *cur)
 {
-    if (!cur) return BIRCH_EINVAL;
-    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (!cur) return null_cursor();
+    if (cur->txn->state != BI_TXN_LIVE) return ended();
     if (!cur->positioned) return birch_cursor_last(cur);
     if (stale(cur)) {
         bi_tree *tree;
         int exact, rc = tree_of(cur, &tree);
         if (rc == BIRCH_OK) rc = bi_tree_search(cur->txn, tree, cur->keybuf, cur->keylen, &cur->path, &exact);
-        if (rc == BIRCH_OK && !cur->path.depth) rc = BIRCH_NOTFOUND;
+        if (rc == BIRCH_OK && !cur->path.depth) rc = bi_err_s(BIRCH_NOTFOUND, "the table is empty");
         if (rc) return settle(cur, rc);
         /* the path is at the first key >= the saved one: the one before it is prev */
     }
-    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
+    if (cur->txn->state != BI_TXN_LIVE) return ended();
     return settle(cur, bi_path_prev(cur->txn, &cur->path));
 }
 
 int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
 {
-    if (!cur) return BIRCH_EINVAL;
-    if (cur->txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
-    if (!cur->positioned) return BIRCH_NOTFOUND;
+    if (!cur) return null_cursor();
+    if (cur->txn->state != BI_TXN_LIVE) return ended();
+    if (!cur->positioned) return bi_err_s(BIRCH_NOTFOUND, "the cursor is not positioned");
     bi_path *p = &cur->path;
     if (stale(cur)) {
         int exact, rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
-        if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_NOTFOUND : rc;
-        if (!exact) return BIRCH_NOTFOUND; /* deleted; next/prev still work */
+        if (rc) return rc;
+        if (!exact) return bi_err_s(BIRCH_NOTFOUND, "the cursor's record was deleted"); /* next/prev still work */
         cur->seq = cur->txn->mod_seq;
     }
     uint8_t *leaf = p->pg[p->depth - 1];
     unsigned i = p->idx[p->depth - 1];
-    if (bi_slot_ok(cur->txn, leaf, i)) return BIRCH_ECORRUPT;
+    int rc = bi_slot_ok(cur->txn, leaf, i);
+    if (rc) return rc;
     if (key) *key = (birch_val){bi_node_key(leaf, i), bi_node_klen(leaf, i)};
     return val ? bi_leaf_value(cur->txn, leaf, i, val) : BIRCH_OK;
 }

@@ -21,18 +21,33 @@ void birch_options_init(birch_options *opts)
     opts->backend = BIRCH_BACKEND_FILE;
 }
 
-static int options_ok(const birch_options *o)
+/* BIRCH_OK, or BIRCH_EINVAL naming the first option out of range. */
+static int options_check(const birch_options *o)
 {
     uint32_t ps = o->page_size;
-    if (ps < BIRCH_MIN_PAGE_SIZE || ps > BIRCH_MAX_PAGE_SIZE || (ps & (ps - 1))) return 0;
-    if (o->durability != BIRCH_DURABLE_FULL && o->durability != BIRCH_DURABLE_NONE) return 0;
-    if (o->max_readers == 0 || o->max_readers > 65536) return 0;
-    if (o->max_size && o->max_size < 4ull * ps) return 0;
-    if (o->recreate != BIRCH_RECREATE_NEVER && o->recreate != BIRCH_RECREATE_ALWAYS) return 0;
-    if (o->recreate == BIRCH_RECREATE_ALWAYS && o->read_only) return 0;
-    if (o->backend != BIRCH_BACKEND_FILE && o->backend != BIRCH_BACKEND_MEMORY) return 0;
-    if (o->backend == BIRCH_BACKEND_MEMORY && o->read_only) return 0; /* always empty */
-    return 1;
+    if (ps < BIRCH_MIN_PAGE_SIZE || ps > BIRCH_MAX_PAGE_SIZE || (ps & (ps - 1)))
+        return bi_err(BIRCH_EINVAL, "birch_open: page_size %u is not a power of two in %u..%u", ps,
+                      BIRCH_MIN_PAGE_SIZE, BIRCH_MAX_PAGE_SIZE);
+    if (o->durability != BIRCH_DURABLE_FULL && o->durability != BIRCH_DURABLE_NONE)
+        return bi_err(BIRCH_EINVAL, "birch_open: durability %d is neither BIRCH_DURABLE_FULL nor BIRCH_DURABLE_NONE",
+                      o->durability);
+    if (o->max_readers == 0)
+        return bi_err(BIRCH_EINVAL, "birch_open: max_readers is 0 (at least 1; were the options "
+                                    "zero-initialised without birch_options_init?)");
+    if (o->max_readers > 65536)
+        return bi_err(BIRCH_EINVAL, "birch_open: max_readers %u is above 65536", o->max_readers);
+    if (o->max_size && o->max_size < 4ull * ps)
+        return bi_err(BIRCH_EINVAL, "birch_open: max_size %llu is below 4 pages (%llu bytes)",
+                      (unsigned long long)o->max_size, 4ull * ps);
+    if (o->recreate != BIRCH_RECREATE_NEVER && o->recreate != BIRCH_RECREATE_ALWAYS)
+        return bi_err(BIRCH_EINVAL, "birch_open: recreate %d is neither BIRCH_RECREATE_NEVER nor _ALWAYS", o->recreate);
+    if (o->recreate == BIRCH_RECREATE_ALWAYS && o->read_only)
+        return bi_err(BIRCH_EINVAL, "birch_open: BIRCH_RECREATE_ALWAYS with read_only");
+    if (o->backend != BIRCH_BACKEND_FILE && o->backend != BIRCH_BACKEND_MEMORY)
+        return bi_err(BIRCH_EINVAL, "birch_open: backend %d is neither BIRCH_BACKEND_FILE nor _MEMORY", o->backend);
+    if (o->backend == BIRCH_BACKEND_MEMORY && o->read_only) /* always empty */
+        return bi_err(BIRCH_EINVAL, "birch_open: BIRCH_BACKEND_MEMORY with read_only (there would be nothing to read)");
+    return BIRCH_OK;
 }
 
 static void set_limits(birch_db *db)
@@ -78,7 +93,7 @@ static int load(birch_db *db)
     int rc = db->io.ops->size(db->file, &size);
     if (rc) return rc;
     if (size == 0) {
-        if (db->opts.read_only) return BIRCH_ENOTDB;
+        if (db->opts.read_only) return bi_err(BIRCH_ENOTDB, "the file is empty (0 bytes), not a birch database");
         db->psize = db->opts.page_size;
         rc = bi_meta_init(db);
         if (rc == BIRCH_OK) rc = map_file(db, 2ull * db->psize);
@@ -101,14 +116,16 @@ static int load(birch_db *db)
 
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
 {
-    if (!out || !io || !io->ops || (!path && io->ops != &bi_io_mem)) return BIRCH_EINVAL;
+    if (!out || !io || !io->ops) return bi_err(BIRCH_EINVAL, "birch_open: db is NULL");
     *out = NULL;
+    if (!path && io->ops != &bi_io_mem) return bi_err(BIRCH_EINVAL, "birch_open: path is NULL");
     birch_options defaults;
     birch_options_init(&defaults);
     if (!opts) opts = &defaults;
-    if (!options_ok(opts)) return BIRCH_EINVAL;
+    int rc = options_check(opts);
+    if (rc) return rc;
     birch_db *db = calloc(1, sizeof *db);
-    if (!db) return BIRCH_ENOMEM;
+    if (!db) return bi_err(BIRCH_ENOMEM, "birch_open: out of memory");
     db->io = *io;
     db->opts = *opts;
     pthread_mutex_init(&db->lock, NULL);
@@ -117,7 +134,7 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
     pthread_mutex_init(&db->table_lock, NULL);
     db->max_readers = opts->max_readers;
     db->readers = malloc(db->max_readers * sizeof *db->readers);
-    int rc = db->readers ? BIRCH_OK : BIRCH_ENOMEM;
+    rc = db->readers ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "birch_open: out of memory for %u reader slots", db->max_readers);
     if (rc == BIRCH_OK) {
         bi_readers_init(db);
         unsigned fl = opts->read_only ? BI_IO_RDONLY : BI_IO_CREATE;
@@ -157,7 +174,8 @@ int birch_close(birch_db *db)
     pthread_mutex_lock(&db->lock);
     unsigned live = db->live_txns + atomic_load(&db->pinned);
     pthread_mutex_unlock(&db->lock);
-    if (live) return BIRCH_ETXN;
+    if (live)
+        return bi_err(BIRCH_ETXN, "birch_close: %u transactions, guards or streams are still open; end them first", live);
     int rc = db->opts.read_only ? BIRCH_OK : bi_checkpoint(db);
     destroy(db);
     return rc;
@@ -175,7 +193,7 @@ uint32_t birch_page_size(const birch_db *db)
 
 int birch_stat_get(birch_db *db, birch_stat *st)
 {
-    if (!db || !st) return BIRCH_EINVAL;
+    if (!db || !st) return bi_err(BIRCH_EINVAL, "birch_stat_get: %s is NULL", db ? "st" : "db");
     pthread_mutex_lock(&db->lock);
     st->page_size = db->psize;
     st->txnid = db->meta.txnid;
@@ -207,6 +225,8 @@ const char *birch_strerror(int rc)
     case BIRCH_ETXN: return "transaction ended or failed earlier, or transactions still open at close";
     case BIRCH_ESCHEMA: return "table opened with other key or value formats than it holds";
     case BIRCH_EFORMAT: return "bytes rejected by the key or value format";
+    case BIRCH_EACCES: return "permission denied by the operating system";
+    case BIRCH_EFORK: return "handle used in another process than the one that opened it (after fork)";
     default: return "unknown error code";
     }
 }

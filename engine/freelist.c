@@ -35,7 +35,7 @@ int bi_pgvec_push(bi_pgvec *v, uint64_t pgno)
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
         uint64_t *nv = realloc(v->v, cap * sizeof *nv);
-        if (!nv) return BIRCH_ENOMEM;
+        if (!nv) return bi_err(BIRCH_ENOMEM, "out of memory for a list of %zu pages", cap);
         v->v = nv;
         v->cap = cap;
     }
@@ -86,13 +86,15 @@ static uint64_t get_be64(const uint8_t *b)
 /* Appends the record's page numbers (0 entries are padding) to avail. */
 static int take_pages(birch_txn *txn, birch_val val, uint64_t *count)
 {
-    if (val.size % 8) return BIRCH_ECORRUPT;
+    if (val.size % 8) return BI_CORRUPT("free list: a record of %zu bytes (a multiple of 8 belongs)", val.size);
     const uint64_t *pg = val.data;
     size_t n = val.size / 8;
     *count = 0;
     for (size_t i = 0; i < n; i++) {
         if (!pg[i]) continue;
-        if (pg[i] < BI_META_PAGES || pg[i] >= txn->snap_npages) return BIRCH_ECORRUPT;
+        if (pg[i] < BI_META_PAGES || pg[i] >= txn->snap_npages)
+            return BI_CORRUPT("free list: page %llu is not in 2..%llu", (unsigned long long)pg[i],
+                              (unsigned long long)txn->snap_npages - 1);
         int rc = bi_pgvec_push(&txn->avail, pg[i]);
         if (rc) return rc;
         (*count)++;
@@ -110,13 +112,16 @@ static int load_at(birch_txn *txn, bi_path *path, int young)
     uint8_t *leaf = path->pg[path->depth - 1];
     unsigned i = path->idx[path->depth - 1];
     if (i >= bi_nkeys(leaf)) return 0; /* past the last record */
-    if (bi_slot_ok(txn, leaf, i) || bi_node_klen(leaf, i) != 8) return BIRCH_ECORRUPT;
+    int rc = bi_slot_ok(txn, leaf, i);
+    if (rc) return rc;
+    if (bi_node_klen(leaf, i) != 8)
+        return BI_CORRUPT("free list page %llu slot %u: a key of %zu bytes (8 belong)",
+                          (unsigned long long)bi_hdr(leaf)->pgno, i, bi_node_klen(leaf, i));
     uint8_t key[8];
     memcpy(key, bi_node_key(leaf, i), 8);
     uint64_t k = get_be64(key);
     if (young != ((k & BI_YOUNG) != 0)) return 0;
     if ((k & ~BI_YOUNG) > (young ? txn->oldest_reader : txn->reuse_limit)) return 0;
-    int rc;
     birch_val val;
     rc = bi_leaf_value(txn, leaf, i, &val);
     uint64_t count = 0;
@@ -124,7 +129,8 @@ static int load_at(birch_txn *txn, bi_path *path, int young)
     /* The pages are in avail before the delete, so the delete's own
      * copy-on-write allocations are served from them. */
     if (rc == BIRCH_OK) rc = bi_tree_del(txn, &txn->meta.freetree, key, 8);
-    if (rc == BIRCH_NOTFOUND) rc = BIRCH_ECORRUPT; /* keys out of order */
+    if (rc == BIRCH_NOTFOUND) rc = BI_CORRUPT("free list: record %llu not found again (keys out of order)",
+                                              (unsigned long long)k);
     if (rc) return rc;
     txn->meta.free_pages = txn->meta.free_pages >= count ? txn->meta.free_pages - count : 0;
     return 1;
@@ -168,8 +174,9 @@ static int reserved(birch_txn *txn, const uint8_t key[8], size_t cap, uint8_t **
 {
     birch_val v;
     int rc = bi_tree_get(txn, &txn->meta.freetree, key, 8, &v);
-    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_ECORRUPT : rc;
-    if (v.size != cap * 8) return BIRCH_ECORRUPT;
+    if (rc == BIRCH_NOTFOUND) return BI_CORRUPT("free list: the record just reserved is missing");
+    if (rc) return rc;
+    if (v.size != cap * 8) return BI_CORRUPT("free list: the record just reserved has %zu bytes, not %zu", v.size, cap * 8);
     *out = (uint8_t *)(uintptr_t)v.data;
     return BIRCH_OK;
 }
@@ -212,7 +219,8 @@ static int save(birch_txn *txn)
     size_t slack = 4 * depth + 8;
     for (;;) {
         size_t cap = txn->pending.n + slack, ycap = txn->young.n + txn->avail.n + slack;
-        if (ycap > BIRCH_MAX_VALUE_SIZE / 8 || cap > BIRCH_MAX_VALUE_SIZE / 8) return BIRCH_EFULL;
+        if (ycap > BIRCH_MAX_VALUE_SIZE / 8 || cap > BIRCH_MAX_VALUE_SIZE / 8)
+            return bi_err(BIRCH_EFULL, "one commit freed too many pages for a free-list record");
         int rc = bi_tree_put(txn, &txn->meta.freetree, key, 8, NULL, cap * 8, 0, NULL);
         if (rc == BIRCH_OK) rc = bi_tree_put(txn, &txn->meta.freetree, ykey, 8, NULL, ycap * 8, 0, NULL);
         if (rc) return rc;

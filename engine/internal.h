@@ -3,6 +3,7 @@
  * offer each other.  Nothing here is public: applications include birch.h.
  *
  * Modules, lowest first:
+ *   err.c        error details (birch_errmsg) and invariant checks (err.h)
  *   io_posix.c   the default io layer (io.h)
  *   io_mem.c     the memory backend: the same operations over anonymous memory
  *   meta.c       meta pages: checksum, choice on open, writing
@@ -31,6 +32,7 @@
 
 #include "birch.h"
 #include "io.h"
+#include "err.h"
 #include "page.h"
 
 /* ---- Database ------------------------------------------------------------ */

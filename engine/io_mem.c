@@ -23,6 +23,7 @@
 #define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, MADV_DONTNEED */
 #endif
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "birch.h"
+#include "err.h"
 #include "io.h"
 
 #ifndef MAP_NORESERVE
@@ -58,6 +60,17 @@ static uint64_t round_up(uint64_t n, uint64_t to)
     return (n + to - 1) / to * to;
 }
 
+static int bad_args(void)
+{
+    return bi_err(BIRCH_EINVAL, "memory backend: invalid arguments");
+}
+
+static int too_big(uint64_t end, uint64_t reserve)
+{
+    return bi_err(BIRCH_EFULL, "memory backend: %llu bytes do not fit the %llu bytes of address space reserved",
+                  (unsigned long long)end, (unsigned long long)reserve);
+}
+
 /* Makes [0, end) accessible; end <= f->reserve.  Caller holds f->lock. */
 static int make_accessible(bi_file *f, uint64_t end)
 {
@@ -67,7 +80,8 @@ static int make_accessible(bi_file *f, uint64_t end)
     if (want > f->reserve)
         want = f->reserve;
     if (mprotect(f->base + f->open_len, (size_t)(want - f->open_len), PROT_READ | PROT_WRITE) != 0)
-        return BIRCH_EFULL; /* no memory to back it (strict overcommit) */
+        return bi_err_os(BIRCH_EFULL, errno, "memory backend: no memory for %llu bytes", /* strict overcommit */
+                         (unsigned long long)want);
     f->open_len = want;
     return BIRCH_OK;
 }
@@ -97,10 +111,10 @@ static int mem_open(void *ctx, const char *path, unsigned flags, bi_file **out)
 {
     (void)path; /* only a name: every open starts from an empty file */
     if (out == NULL)
-        return BIRCH_EINVAL;
+        return bad_args();
     *out = NULL;
-    if (flags & BI_IO_RDONLY)
-        return BIRCH_NOTFOUND; /* read-only never creates, and nothing exists */
+    if (flags & BI_IO_RDONLY) /* read-only never creates, and nothing exists */
+        return bi_err(BIRCH_NOTFOUND, "memory backend: a read-only open finds no database");
 
     uint64_t reserve = BI_IO_MEM_DEFAULT_RESERVE;
     if (ctx != NULL && *(const uint64_t *)ctx > reserve)
@@ -113,7 +127,7 @@ static int mem_open(void *ctx, const char *path, unsigned flags, bi_file **out)
 
     bi_file *f = calloc(1, sizeof *f);
     if (f == NULL)
-        return BIRCH_ENOMEM;
+        return bi_err(BIRCH_ENOMEM, "memory backend: out of memory");
     /* PROT_NONE reserves address space only; halve the request while the
      * address space (or RLIMIT_AS) is too tight for it. */
     void *p = MAP_FAILED;
@@ -125,12 +139,12 @@ static int mem_open(void *ctx, const char *path, unsigned flags, bi_file **out)
     }
     if (p == MAP_FAILED) {
         free(f);
-        return BIRCH_ENOMEM;
+        return bi_err_os(BIRCH_ENOMEM, errno, "memory backend: cannot reserve address space");
     }
     if (pthread_mutex_init(&f->lock, NULL) != 0) {
         munmap(p, (size_t)reserve);
         free(f);
-        return BIRCH_ENOMEM;
+        return bi_err(BIRCH_ENOMEM, "memory backend: cannot create a mutex");
     }
     f->base = p;
     f->reserve = reserve;
@@ -151,17 +165,17 @@ static void mem_close(bi_file *f)
 static int mem_lock(bi_file *f, int exclusive)
 {
     (void)exclusive; /* each open has a private region: nobody to conflict with */
-    return f == NULL ? BIRCH_EINVAL : BIRCH_OK;
+    return f == NULL ? bad_args() : BIRCH_OK;
 }
 
 static int mem_read(bi_file *f, void *buf, size_t len, uint64_t off)
 {
     if (f == NULL || (buf == NULL && len > 0))
-        return BIRCH_EINVAL;
+        return bad_args();
     pthread_mutex_lock(&f->lock);
     int rc = BIRCH_OK;
     if (off > f->size || len > f->size - off)
-        rc = BIRCH_EIO; /* past the end of the file, as io.h specifies */
+        rc = bi_err(BIRCH_EIO, "memory backend: a read past the end of the file"); /* as io.h specifies */
     else if (len > 0)
         memcpy(buf, f->base + off, len);
     pthread_mutex_unlock(&f->lock);
@@ -171,19 +185,19 @@ static int mem_read(bi_file *f, void *buf, size_t len, uint64_t off)
 static int mem_writev(bi_file *f, const struct iovec *iov, int cnt, uint64_t off)
 {
     if (f == NULL || cnt < 0 || (iov == NULL && cnt > 0))
-        return BIRCH_EINVAL;
+        return bad_args();
     uint64_t total = 0;
     for (int i = 0; i < cnt; i++) {
         if (iov[i].iov_base == NULL && iov[i].iov_len > 0)
-            return BIRCH_EINVAL;
+            return bad_args();
         total += iov[i].iov_len;
         if (total < iov[i].iov_len)
-            return BIRCH_EINVAL; /* wrapped around */
+            return bad_args(); /* wrapped around */
     }
     pthread_mutex_lock(&f->lock);
     int rc = BIRCH_OK;
     if (off > f->reserve || total > f->reserve - off)
-        rc = BIRCH_EFULL; /* a file that big does not fit the reservation */
+        rc = too_big(off + total, f->reserve);
     else
         rc = make_accessible(f, off + total);
     if (rc == BIRCH_OK) {
@@ -204,13 +218,13 @@ static int mem_sync(bi_file *f)
 {
     /* Nothing outlives the process, so there is nothing to make durable:
      * a completed write is as durable as it will ever be. */
-    return f == NULL ? BIRCH_EINVAL : BIRCH_OK;
+    return f == NULL ? bad_args() : BIRCH_OK;
 }
 
 static int mem_size(bi_file *f, uint64_t *size)
 {
     if (f == NULL || size == NULL)
-        return BIRCH_EINVAL;
+        return bad_args();
     pthread_mutex_lock(&f->lock);
     *size = f->size;
     pthread_mutex_unlock(&f->lock);
@@ -220,11 +234,11 @@ static int mem_size(bi_file *f, uint64_t *size)
 static int mem_resize(bi_file *f, uint64_t size)
 {
     if (f == NULL)
-        return BIRCH_EINVAL;
+        return bad_args();
     pthread_mutex_lock(&f->lock);
     int rc = BIRCH_OK;
     if (size > f->reserve)
-        rc = BIRCH_EFULL;
+        rc = too_big(size, f->reserve);
     else if (size > f->size)
         rc = make_accessible(f, size); /* bytes past the old size are zero already */
     else
@@ -238,7 +252,7 @@ static int mem_resize(bi_file *f, uint64_t size)
 static int mem_map(bi_file *f, uint64_t len, void **addr)
 {
     if (f == NULL || addr == NULL || len == 0)
-        return BIRCH_EINVAL;
+        return bad_args();
     /* The region never moves: the same base for any length.  Bytes past
      * the file size are not to be touched (io.h), and those past the
      * reservation never will be, since the file cannot grow there. */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "birch.h"
+#include "err.h"
 #include "io.h"
 
 /* The largest byte count passed to one pread/pwrite: stays far below
@@ -52,8 +53,8 @@ struct bi_file {
 
 /* errno after a failed write or space reservation: a full disk, file size
  * limit or quota is BIRCH_EFULL so the caller can tell "no room" from a
- * failing device; everything else is BIRCH_EIO. */
-static int full_or_eio(int e)
+ * failing device; everything else is BIRCH_EIO.  what names the call. */
+static int full_or_eio(int e, const char *what)
 {
     switch (e) {
     case ENOSPC:
@@ -61,10 +62,54 @@ static int full_or_eio(int e)
 #ifdef EDQUOT
     case EDQUOT:
 #endif
-        return BIRCH_EFULL;
+        return bi_err_os(BIRCH_EFULL, e, "%s: no room for the file", what);
     default:
-        return BIRCH_EIO;
+        return bi_err_os(BIRCH_EIO, e, "%s", what);
     }
+}
+
+static int bad_args(const char *what)
+{
+    return bi_err(BIRCH_EINVAL, "io: %s: invalid arguments", what);
+}
+
+/* The code and message for a failed open(2) of path. */
+static int open_error(int e, const char *path, int create)
+{
+    switch (e) {
+    case ENOMEM: return bi_err_os(BIRCH_ENOMEM, e, "cannot open '%s'", path);
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return bi_err_os(BIRCH_EFULL, e, "cannot create '%s'", path);
+    case ENOENT:
+        return bi_err_os(BIRCH_NOTFOUND, e, create ? "cannot create '%s' (does its directory exist?)" : "cannot open '%s'",
+                         path);
+    case ENOTDIR: return bi_err_os(BIRCH_NOTFOUND, e, "cannot open '%s' (a part of the path is not a directory)", path);
+    case EACCES:
+    case EPERM: return bi_err_os(BIRCH_EACCES, e, "cannot open '%s'", path);
+    case EROFS: return bi_err_os(BIRCH_EREADONLY, e, "cannot open '%s' for writing (open it read-only)", path);
+    case EISDIR: return bi_err_os(BIRCH_ENOTDB, e, "cannot open '%s'", path);
+    case ENAMETOOLONG:
+    case ELOOP: return bi_err_os(BIRCH_EINVAL, e, "cannot open '%s'", path);
+    default: return bi_err_os(BIRCH_EIO, e, "cannot open '%s'", path);
+    }
+}
+
+/* A database is a regular file: a directory, FIFO, socket or device is
+ * refused with BIRCH_ENOTDB (the FIFO was opened without blocking). */
+static int check_regular(int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) return bi_err_os(BIRCH_EIO, errno, "cannot stat '%s'", path);
+    if (S_ISREG(st.st_mode)) return BIRCH_OK;
+    const char *kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                     : "not a regular file";
+    return bi_err(BIRCH_ENOTDB, "'%s' is %s, not a birch database file", path, kind);
 }
 
 /* True when [off, off + len) is addressable with off_t. */
@@ -77,12 +122,14 @@ static int posix_open(void *ctx, const char *path, unsigned flags, bi_file **out
 {
     (void)ctx; /* bi_io_posix needs no context */
     if (path == NULL || out == NULL)
-        return BIRCH_EINVAL;
+        return bad_args("open");
     *out = NULL;
 
     /* O_CLOEXEC: a child started by the application must not inherit the
-     * descriptor, which would also keep the flock() lock alive in it. */
-    int oflags = O_CLOEXEC;
+     * descriptor, which would also keep the flock() lock alive in it.
+     * O_NONBLOCK: opening a FIFO must not wait for a writer; it is cleared
+     * once the file is known to be a regular file. */
+    int oflags = O_CLOEXEC | O_NONBLOCK;
     if (flags & BI_IO_RDONLY)
         oflags |= O_RDONLY; /* read-only never creates */
     else
@@ -90,7 +137,7 @@ static int posix_open(void *ctx, const char *path, unsigned flags, bi_file **out
 
     bi_file *f = malloc(sizeof *f);
     if (f == NULL)
-        return BIRCH_ENOMEM;
+        return bi_err(BIRCH_ENOMEM, "out of memory opening '%s'", path);
 
     int fd;
     do {
@@ -99,17 +146,15 @@ static int posix_open(void *ctx, const char *path, unsigned flags, bi_file **out
     if (fd < 0) {
         int e = errno;
         free(f);
-        if (e == ENOMEM)
-            return BIRCH_ENOMEM;
-        if (e == ENOSPC
-#ifdef EDQUOT
-            || e == EDQUOT
-#endif
-        )
-            return BIRCH_EFULL;
-        if (e == ENOENT)
-            return BIRCH_NOTFOUND; /* read-only open of a missing file */
-        return BIRCH_EIO; /* EACCES, EROFS, EISDIR, ... */
+        return open_error(e, path, (flags & BI_IO_CREATE) != 0);
+    }
+    int rc = check_regular(fd, path);
+    if (rc == BIRCH_OK && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+        rc = bi_err_os(BIRCH_EIO, errno, "cannot open '%s'", path);
+    if (rc) {
+        (void)close(fd);
+        free(f);
+        return rc;
     }
     f->fd = fd;
     *out = f;
@@ -130,7 +175,7 @@ static void posix_close(bi_file *f)
 static int posix_lock(bi_file *f, int exclusive)
 {
     if (f == NULL)
-        return BIRCH_EINVAL;
+        return bad_args("lock");
     /* flock() locks belong to the open file description, so a second open
      * of the same file in this process conflicts too, as birch.h promises
      * (fcntl locks would not: they are per process).  LOCK_NB: birch_open
@@ -143,14 +188,15 @@ static int posix_lock(bi_file *f, int exclusive)
     if (r == 0)
         return BIRCH_OK;
     if (errno == EWOULDBLOCK || errno == EAGAIN)
-        return BIRCH_EBUSY;
-    return errno == ENOLCK ? BIRCH_ENOMEM : BIRCH_EIO;
+        return bi_err(BIRCH_EBUSY, "the database file is locked by another handle (in this or another process)");
+    if (errno == ENOLCK) return bi_err_os(BIRCH_ENOMEM, errno, "cannot lock the database file");
+    return bi_err_os(BIRCH_EIO, errno, "cannot lock the database file");
 }
 
 static int posix_read(bi_file *f, void *buf, size_t len, uint64_t off)
 {
     if (f == NULL || (buf == NULL && len > 0) || !range_ok(off, len))
-        return BIRCH_EINVAL;
+        return bad_args("read");
     char *p = buf;
     while (len > 0) {
         size_t want = len < IO_CHUNK ? len : IO_CHUNK;
@@ -158,11 +204,10 @@ static int posix_read(bi_file *f, void *buf, size_t len, uint64_t off)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return BIRCH_EIO;
+            return bi_err_os(BIRCH_EIO, errno, "reading %zu bytes at offset %llu", want, (unsigned long long)off);
         }
-        if (n == 0)
-            return BIRCH_EIO; /* end of file: the engine asked for a page
-                                 that is not there (io.h: read past EOF) */
+        if (n == 0) /* end of file: the engine asked for a page that is not there (io.h: read past EOF) */
+            return bi_err(BIRCH_EIO, "reading at offset %llu: past the end of the file", (unsigned long long)off);
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
@@ -180,10 +225,10 @@ static int write_all(int fd, const char *p, size_t len, uint64_t off)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return full_or_eio(errno);
+            return full_or_eio(errno, "writing the database file");
         }
-        if (n == 0)
-            return BIRCH_EIO; /* no progress and no error: don't spin */
+        if (n == 0) /* no progress and no error: don't spin */
+            return bi_err(BIRCH_EIO, "writing the database file: no progress");
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
@@ -194,17 +239,17 @@ static int write_all(int fd, const char *p, size_t len, uint64_t off)
 static int posix_writev(bi_file *f, const struct iovec *iov, int cnt, uint64_t off)
 {
     if (f == NULL || cnt < 0 || (iov == NULL && cnt > 0))
-        return BIRCH_EINVAL;
+        return bad_args("writev");
     uint64_t total = 0;
     for (int i = 0; i < cnt; i++) {
         if (iov[i].iov_base == NULL && iov[i].iov_len > 0)
-            return BIRCH_EINVAL;
+            return bad_args("writev");
         total += iov[i].iov_len;
         if (total < iov[i].iov_len) /* wrapped around */
-            return BIRCH_EINVAL;
+            return bad_args("writev");
     }
     if (!range_ok(off, total))
-        return BIRCH_EINVAL;
+        return bad_args("writev");
 
     /* The caller's array is const, so a partly written iovec is never
      * adjusted in place: its tail is finished with write_all, and whole
@@ -217,13 +262,13 @@ static int posix_writev(bi_file *f, const struct iovec *iov, int cnt, uint64_t o
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return full_or_eio(errno);
+            return full_or_eio(errno, "writing the database file");
         }
         uint64_t want = 0;
         for (int k = 0; k < n; k++)
             want += iov[i + k].iov_len;
-        if (w == 0 && want > 0)
-            return BIRCH_EIO; /* no progress and no error: don't spin */
+        if (w == 0 && want > 0) /* no progress and no error: don't spin */
+            return bi_err(BIRCH_EIO, "writing the database file: no progress");
         off += (uint64_t)w;
 
         /* Skip the iovecs written whole; finish the one written in part. */
@@ -248,7 +293,7 @@ static int posix_writev(bi_file *f, const struct iovec *iov, int cnt, uint64_t o
 static int posix_sync(bi_file *f)
 {
     if (f == NULL)
-        return BIRCH_EINVAL;
+        return bad_args("sync");
     /* fdatasync, not fsync: the file's data and its size reach the disk,
      * but not timestamps, which birch never reads.  No retry on failure: after
      * a failed fsync Linux may have dropped the dirty pages, so the only safe
@@ -257,16 +302,17 @@ static int posix_sync(bi_file *f)
     do {
         r = fdatasync(f->fd);
     } while (r < 0 && errno == EINTR);
-    return r == 0 ? BIRCH_OK : BIRCH_EIO;
+    if (r == 0) return BIRCH_OK;
+    return bi_err_os(BIRCH_EIO, errno, "syncing the database file (fdatasync)");
 }
 
 static int posix_size(bi_file *f, uint64_t *size)
 {
     if (f == NULL || size == NULL)
-        return BIRCH_EINVAL;
+        return bad_args("size");
     struct stat st;
     if (fstat(f->fd, &st) < 0)
-        return BIRCH_EIO;
+        return bi_err_os(BIRCH_EIO, errno, "reading the database file's size");
     *size = (uint64_t)st.st_size;
     return BIRCH_OK;
 }
@@ -279,13 +325,13 @@ static int truncate_to(int fd, uint64_t size)
     do {
         r = ftruncate(fd, (off_t)size);
     } while (r < 0 && errno == EINTR);
-    return r == 0 ? BIRCH_OK : full_or_eio(errno);
+    return r == 0 ? BIRCH_OK : full_or_eio(errno, "setting the database file's size");
 }
 
 static int posix_resize(bi_file *f, uint64_t size)
 {
     if (f == NULL || size > IO_OFF_MAX)
-        return BIRCH_EINVAL;
+        return bad_args("resize");
     uint64_t cur;
     int rc = posix_size(f, &cur);
     if (rc != BIRCH_OK)
@@ -306,22 +352,22 @@ static int posix_resize(bi_file *f, uint64_t size)
         return BIRCH_OK;
     if (e == EOPNOTSUPP || e == EINVAL)
         return truncate_to(f->fd, size); /* e.g. tmpfs quirks, some NFS */
-    return full_or_eio(e);
+    return full_or_eio(e, "growing the database file");
 }
 
 static int posix_map(bi_file *f, uint64_t len, void **addr)
 {
     if (f == NULL || addr == NULL || len == 0)
-        return BIRCH_EINVAL;
+        return bad_args("map");
     *addr = NULL;
-    if (len > SIZE_MAX)
-        return BIRCH_ENOMEM; /* cannot reserve that much address space */
+    if (len > SIZE_MAX) /* cannot reserve that much address space */
+        return bi_err(BIRCH_ENOMEM, "cannot map %llu bytes: more than the address space", (unsigned long long)len);
     /* Read-only and shared: readers see completed pwrite()s through the map
      * (one page cache), and a stray store through a value pointer faults
      * instead of corrupting the file. */
     void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
     if (p == MAP_FAILED)
-        return BIRCH_ENOMEM;
+        return bi_err_os(BIRCH_ENOMEM, errno, "cannot map %llu bytes of the database file", (unsigned long long)len);
     *addr = p;
     return BIRCH_OK;
 }

@@ -94,9 +94,12 @@ int bi_meta_read(birch_db *db, uint64_t file_size, bi_meta m[2], int ok[2])
     ok[1] = usable(&m[1], &version_err);
     if (ok[0] && ok[1] && m[0].page_size != m[1].page_size) ok[1] = 0;
     if (!ok[0] && !ok[1]) {
-        if (version_err) return BIRCH_EVERSION;
-        if (!magic_ok(&m[0]) && !magic_ok(&m[1])) return BIRCH_ENOTDB;
-        return BIRCH_ECORRUPT;
+        if (version_err)
+            return bi_err(BIRCH_EVERSION, "the file's format version is not %u (written by another birch)",
+                          BI_FORMAT_VERSION);
+        if (!magic_ok(&m[0]) && !magic_ok(&m[1]))
+            return bi_err(BIRCH_ENOTDB, "not a birch database: neither meta page starts with birch's magic");
+        return BI_CORRUPT("both meta pages fail their checksum or hold impossible values");
     }
     db->psize = m[ok[0] ? 0 : 1].page_size;
     return BIRCH_OK;
@@ -125,14 +128,17 @@ int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const i
 {
     int order[2] = {0, 1};
     if (ok[0] && ok[1] && !newer(&m[0], &m[1])) order[0] = 1, order[1] = 0;
-    int rc = BIRCH_ECORRUPT;
+    int rc = BI_CORRUPT("no sound meta page");
     for (int k = 0; k < 2; k++) {
         int c = order[k];
         if (!ok[c]) continue;
         /* The newest meta may name pages (and a file size) its commit
          * never made durable.  Falling back one commit is always safe: a
          * commit never reuses a page of the durable state it builds on. */
-        rc = fits(&m[c], file_size) ? bi_verify_meta(db, &m[c]) : BIRCH_ECORRUPT;
+        rc = fits(&m[c], file_size)
+                 ? bi_verify_meta(db, &m[c])
+                 : BI_CORRUPT("meta page %d: %llu pages of %u bytes do not fit the %llu-byte file", c,
+                              (unsigned long long)m[c].npages, m[c].page_size, (unsigned long long)file_size);
         if (rc == BIRCH_OK) {
             adopt(db, &m[c], c);
             return BIRCH_OK;
@@ -154,7 +160,7 @@ int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync)
 int bi_meta_init(birch_db *db)
 {
     uint8_t *page = calloc(1, db->psize);
-    if (!page) return BIRCH_ENOMEM;
+    if (!page) return bi_err(BIRCH_ENOMEM, "out of memory for a meta page");
     bi_meta m;
     memset(&m, 0, sizeof m);
     memcpy(m.magic, BI_MAGIC, 8);

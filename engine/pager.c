@@ -46,7 +46,7 @@ static int dirty_add(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npage
     if ((txn->ndirty + 1) * 2 > txn->dirty_cap) {
         size_t cap = txn->dirty_cap ? txn->dirty_cap * 2 : 256;
         bi_dirty *tab = calloc(cap, sizeof *tab);
-        if (!tab) return BIRCH_ENOMEM;
+        if (!tab) return bi_err(BIRCH_ENOMEM, "out of memory for the table of %zu dirty pages", cap);
         for (size_t i = 0; i < txn->dirty_cap; i++)
             if (txn->dirty[i].pgno) dirty_insert_raw(tab, cap, txn->dirty[i]);
         free(txn->dirty);
@@ -96,14 +96,23 @@ uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno)
 int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out)
 {
     uint8_t *p = bi_page_get(txn, pgno);
-    if (!p) return BIRCH_ECORRUPT;
+    unsigned long long n = (unsigned long long)pgno;
+    if (!p)
+        return BI_CORRUPT("page %llu: named by a tree but outside the snapshot's pages 2..%llu", n,
+                          (unsigned long long)txn->snap_npages - 1);
     const bi_phdr *h = (const bi_phdr *)(const void *)p;
     uint32_t ps = txn->db->psize;
-    if (h->type != BI_P_BRANCH && h->type != BI_P_LEAF) return BIRCH_ECORRUPT;
-    if ((h->type == BI_P_LEAF) != (h->level == 0)) return BIRCH_ECORRUPT;
-    if (h->level >= BI_MAX_DEPTH || (level >= 0 && h->level != level)) return BIRCH_ECORRUPT;
-    if (h->pgno != pgno) return BIRCH_ECORRUPT;
-    if (h->upper > ps || h->upper < BI_HDR + (uint64_t)BI_SLOT * h->nkeys) return BIRCH_ECORRUPT;
+    if (h->type != BI_P_BRANCH && h->type != BI_P_LEAF)
+        return BI_CORRUPT("page %llu: type %u where a branch or leaf page belongs", n, h->type);
+    if ((h->type == BI_P_LEAF) != (h->level == 0))
+        return BI_CORRUPT("page %llu: type %u at level %u", n, h->type, h->level);
+    if (h->level >= BI_MAX_DEPTH || (level >= 0 && h->level != level))
+        return BI_CORRUPT("page %llu: level %u where level %d belongs", n, h->level, level);
+    if (h->pgno != pgno)
+        return BI_CORRUPT("page %llu: its header says page %llu (misplaced write)", n, (unsigned long long)h->pgno);
+    if (h->upper > ps || h->upper < BI_HDR + (uint64_t)BI_SLOT * h->nkeys)
+        return BI_CORRUPT("page %llu: %u slots and node area from %u do not fit a %u-byte page", n, h->nkeys,
+                          h->upper, ps);
     *out = p;
     return BIRCH_OK;
 }
@@ -113,13 +122,21 @@ int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
     const birch_db *db = txn->db;
     bi_slot s = bi_slots(p)[i];
     size_t end = (size_t)s.off + BI_NODE_HDR + BI_A8(s.klen);
-    if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > db->max_key || end > db->psize)
-        return BIRCH_ECORRUPT;
-    if (!bi_is_leaf(p)) return end + 8u <= db->psize ? BIRCH_OK : BIRCH_ECORRUPT; /* checksum */
+    unsigned long long pg = (unsigned long long)bi_hdr(p)->pgno;
+    if (s.off < bi_hdr(p)->upper || (s.off & 7))
+        return BI_CORRUPT("page %llu slot %u: node offset %u outside the node area (from %u, 8-aligned)", pg, i,
+                          s.off, bi_hdr(p)->upper);
+    if (s.klen > db->max_key) return BI_CORRUPT("page %llu slot %u: key of %u bytes (limit %zu)", pg, i, s.klen, db->max_key);
+    if (end > db->psize) return BI_CORRUPT("page %llu slot %u: node runs past the page end", pg, i);
+    if (!bi_is_leaf(p)) { /* the child's checksum follows the key */
+        if (end + 8u <= db->psize) return BIRCH_OK;
+        return BI_CORRUPT("page %llu slot %u: child checksum runs past the page end", pg, i);
+    }
     const bi_lnode *n = bi_leaf_node(p, i);
-    if (n->flags & ~BI_N_BIG) return BIRCH_ECORRUPT;
+    if (n->flags & ~BI_N_BIG) return BI_CORRUPT("page %llu slot %u: unknown node flags %#x", pg, i, n->flags);
     size_t vend = end + ((n->flags & BI_N_BIG) ? sizeof(bi_bigval) : n->vlen);
-    return vend <= db->psize ? BIRCH_OK : BIRCH_ECORRUPT;
+    if (vend <= db->psize) return BIRCH_OK;
+    return BI_CORRUPT("page %llu slot %u: value of %u bytes runs past the page end", pg, i, n->vlen);
 }
 
 uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
@@ -159,8 +176,10 @@ static int extend(birch_txn *txn, uint32_t n, uint64_t *pgno)
 {
     birch_db *db = txn->db;
     uint64_t next = txn->meta.npages + n;
-    if (next > UINT64_MAX / db->psize) return BIRCH_EFULL;
-    if (db->opts.max_size && next * db->psize > db->opts.max_size) return BIRCH_EFULL;
+    if (next > UINT64_MAX / db->psize) return bi_err(BIRCH_EFULL, "the file would exceed 2^64 bytes");
+    if (db->opts.max_size && next * db->psize > db->opts.max_size)
+        return bi_err(BIRCH_EFULL, "max_size reached: %llu pages of %u bytes would exceed %llu bytes",
+                      (unsigned long long)next, db->psize, (unsigned long long)db->opts.max_size);
     *pgno = txn->meta.npages;
     txn->meta.npages = next;
     return BIRCH_OK;
@@ -185,10 +204,12 @@ int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
     /* A damaged free list may list a page twice: it must not be handed
      * out while this transaction still holds it. */
     for (uint32_t i = 0; found && i < n; i++)
-        if (dirty_find(txn, *pgno + i)) return BIRCH_ECORRUPT;
+        if (dirty_find(txn, *pgno + i))
+            return BI_CORRUPT("free list: page %llu listed as free while this transaction uses it",
+                              (unsigned long long)(*pgno + i));
     size_t bytes = (size_t)n * txn->db->psize;
     void *mem = NULL;
-    if (posix_memalign(&mem, 64, bytes)) return BIRCH_ENOMEM;
+    if (posix_memalign(&mem, 64, bytes)) return bi_err(BIRCH_ENOMEM, "out of memory for %u dirty page(s)", n);
     memset(mem, 0, bytes);
     int rc = dirty_add(txn, *pgno, mem, n);
     if (rc) {
@@ -233,10 +254,11 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
         return BIRCH_OK;
     }
     uint8_t *src = bi_page_get(txn, pgno);
-    if (!src) return BIRCH_ECORRUPT;
+    if (!src) return BI_CORRUPT("page %llu: outside the file", (unsigned long long)pgno);
     int rc = bi_page_alloc(txn, 1, newpgno, buf);
     if (rc) return rc;
-    if (*newpgno == pgno) return BIRCH_ECORRUPT; /* the free list holds a live page */
+    if (*newpgno == pgno)
+        return BI_CORRUPT("free list: page %llu listed as free while a tree uses it", (unsigned long long)pgno);
     memcpy(*buf, src, txn->db->psize);
     bi_hdr(*buf)->pgno = *newpgno;
     return bi_page_free(txn, pgno, 1);
@@ -283,7 +305,7 @@ int bi_pager_flush(birch_txn *txn)
     if (!list || !iov) {
         free(list);
         free(iov);
-        return BIRCH_ENOMEM;
+        return bi_err(BIRCH_ENOMEM, "out of memory writing %zu pages", txn->ndirty);
     }
     size_t n = 0;
     for (size_t i = 0; i < txn->dirty_cap; i++)
@@ -336,7 +358,7 @@ int bi_map_cover(birch_db *db, uint64_t bytes)
         bi_map *m = realloc(db->old_maps, (db->n_old_maps + 1) * sizeof *m);
         if (!m) {
             db->io.ops->unmap(db->file, addr, len);
-            return BIRCH_ENOMEM;
+            return bi_err(BIRCH_ENOMEM, "out of memory keeping the old map");
         }
         db->old_maps = m;
         db->old_maps[db->n_old_maps++] = db->map;

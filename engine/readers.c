@@ -73,7 +73,9 @@ int bi_pin(birch_db *db, bi_snap *s)
             uint64_t want = BI_FREE_SLOT;
             if (atomic_compare_exchange_strong(&db->readers[i], &want, s->meta.txnid)) break;
         }
-        if (i == db->max_readers) return BIRCH_EBUSY;
+        if (i == db->max_readers)
+            return bi_err(BIRCH_EBUSY, "all %u reader slots are taken (read transactions, guards and streams; "
+                                       "see birch_options.max_readers)", db->max_readers);
         if (published_txnid(db) == s->meta.txnid) {
             s->slot = i;
             atomic_fetch_add(&db->pinned, 1);

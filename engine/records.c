@@ -11,8 +11,11 @@
 
 static int key_ok(const birch_db *db, birch_val key)
 {
-    if (!key.data && key.size) return BIRCH_EINVAL;
-    if (key.size == 0 || key.size > db->max_key) return BIRCH_EKEYSIZE;
+    if (!key.data && key.size) return bi_err(BIRCH_EINVAL, "key.data is NULL with key.size %zu", key.size);
+    if (key.size == 0) return bi_err_s(BIRCH_EKEYSIZE, "the key is empty (keys are 1..birch_max_key_size() bytes)");
+    if (key.size > db->max_key)
+        return bi_err(BIRCH_EKEYSIZE, "a key of %zu bytes; this database's limit is %zu (page size / 4)", key.size,
+                      db->max_key);
     return BIRCH_OK;
 }
 
@@ -20,10 +23,13 @@ static int key_ok(const birch_db *db, birch_val key)
 static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, size_t size,
                unsigned flags, uint8_t **out)
 {
-    if (!txn || !t || (flags & ~(unsigned)(BIRCH_NOOVERWRITE | BIRCH_APPEND))) return BIRCH_EINVAL;
+    if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_put: %s is NULL", txn ? "the table" : "txn");
+    if (flags & ~(unsigned)(BIRCH_NOOVERWRITE | BIRCH_APPEND))
+        return bi_err(BIRCH_EINVAL, "birch_put: unknown flags %#x", flags);
     int rc = key_ok(txn->db, key);
     if (rc) return rc;
-    if (size > BIRCH_MAX_VALUE_SIZE) return BIRCH_EVALSIZE;
+    if (size > BIRCH_MAX_VALUE_SIZE)
+        return bi_err(BIRCH_EVALSIZE, "a value of %zu bytes (at most %u)", size, BIRCH_MAX_VALUE_SIZE);
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
@@ -35,14 +41,14 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
 
 int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags)
 {
-    if (!val.data && val.size) return BIRCH_EINVAL;
+    if (!val.data && val.size) return bi_err(BIRCH_EINVAL, "birch_put: val.data is NULL with val.size %zu", val.size);
     return put(txn, t, key, val.data ? val.data : "", val.size, flags, NULL);
 }
 
 int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags,
                       void **out)
 {
-    if (!out) return BIRCH_EINVAL;
+    if (!out) return bi_err(BIRCH_EINVAL, "birch_put_reserve: out is NULL");
     uint8_t *p = NULL;
     int rc = put(txn, t, key, NULL, size, flags, &p);
     if (rc == BIRCH_OK) *out = p;
@@ -51,7 +57,7 @@ int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size
 
 int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
 {
-    if (!txn || !t || !val) return BIRCH_EINVAL;
+    if (!txn || !t || !val) return bi_err(BIRCH_EINVAL, "birch_get: %s is NULL", !txn ? "txn" : !t ? "the table" : "val");
     int rc = key_ok(txn->db, key);
     if (rc) return rc;
     bi_tstate *ts;
@@ -61,7 +67,7 @@ int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
 
 int birch_del(birch_txn *txn, birch_table *t, birch_val key)
 {
-    if (!txn || !t) return BIRCH_EINVAL;
+    if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_del: %s is NULL", txn ? "the table" : "txn");
     int rc = key_ok(txn->db, key);
     if (rc) return rc;
     if ((rc = bi_txn_writable(txn))) return rc;
@@ -75,7 +81,8 @@ int birch_del(birch_txn *txn, birch_table *t, birch_val key)
 
 int birch_count(birch_txn *txn, birch_table *t, uint64_t *count)
 {
-    if (!txn || !t || !count) return BIRCH_EINVAL;
+    if (!txn || !t || !count)
+        return bi_err(BIRCH_EINVAL, "birch_count: %s is NULL", !txn ? "txn" : !t ? "the table" : "count");
     bi_tstate *ts;
     int rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;

@@ -33,14 +33,15 @@ static int seal_runs(birch_txn *txn, uint8_t *leaf)
 {
     for (unsigned i = 0; i < bi_nkeys(leaf); i++) {
         /* A leaf copied from a damaged page may hold bad nodes. */
-        if (bi_slot_ok(txn, leaf, i)) return BIRCH_ECORRUPT;
+        int rc = bi_slot_ok(txn, leaf, i);
+        if (rc) return rc;
         bi_lnode *n = bi_leaf_node(leaf, i);
         if (!(n->flags & BI_N_BIG)) continue;
         bi_bigval bv;
         memcpy(&bv, bi_leaf_val(leaf, i), sizeof bv);
         if (!bi_page_is_dirty(txn, bv.pgno)) continue; /* an older run, already sealed */
         birch_val v;
-        if (bi_leaf_value(txn, leaf, i, &v)) return BIRCH_ECORRUPT; /* run length, type */
+        if ((rc = bi_leaf_value(txn, leaf, i, &v))) return rc; /* run length, type */
         uint8_t *run = bi_page_get(txn, bv.pgno);
         bi_hdr(run)->txnid = txn->meta.txnid;
         bv.csum = bi_sum(run, (size_t)bi_overflow_pages(txn->db, n->vlen) * txn->db->psize);
@@ -57,18 +58,23 @@ static int seal_page(birch_txn *txn, uint64_t pgno, int depth, uint64_t *budget,
     uint8_t *p = bi_page_get(txn, pgno);
     /* Each dirty page is sealed once; more visits mean a damaged tree
      * names pages from several parents. */
-    if (!p || depth >= BI_MAX_DEPTH || !(*budget)--) return BIRCH_ECORRUPT;
-    if ((size_t)BI_HDR + (size_t)BI_SLOT * bi_nkeys(p) > txn->db->psize) return BIRCH_ECORRUPT;
+    unsigned long long n = (unsigned long long)pgno;
+    if (!p) return BI_CORRUPT("page %llu: named by a changed tree but outside the file", n);
+    if (depth >= BI_MAX_DEPTH) return BI_CORRUPT("page %llu: tree deeper than %d levels", n, BI_MAX_DEPTH);
+    if (!(*budget)--) return BI_CORRUPT("page %llu: a changed tree names pages from several parents", n);
+    if ((size_t)BI_HDR + (size_t)BI_SLOT * bi_nkeys(p) > txn->db->psize)
+        return BI_CORRUPT("page %llu: %u slots do not fit the page", n, bi_nkeys(p));
     bi_hdr(p)->txnid = txn->meta.txnid;
     if (bi_is_leaf(p)) {
         int rc = seal_runs(txn, p);
         if (rc) return rc;
     } else {
         for (unsigned i = 0; i < bi_nkeys(p); i++) {
-            if (bi_slot_ok(txn, p, i)) return BIRCH_ECORRUPT;
+            int rc = bi_slot_ok(txn, p, i);
+            if (rc) return rc;
             uint64_t child = bi_branch_child(p, i), c;
             if (!bi_page_is_dirty(txn, child)) continue;
-            int rc = seal_page(txn, child, depth + 1, budget, &c);
+            rc = seal_page(txn, child, depth + 1, budget, &c);
             if (rc) return rc;
             bi_set_branch_csum(p, i, c);
         }
@@ -106,9 +112,13 @@ static int verify_run(verify *v, uint8_t *leaf, unsigned i)
     memcpy(&bv, bi_leaf_val(leaf, i), sizeof bv);
     uint64_t np = bi_overflow_pages(txn->db, n->vlen);
     if (bv.pgno < BI_META_PAGES || bv.pgno > txn->snap_npages || np > txn->snap_npages - bv.pgno)
-        return BIRCH_ECORRUPT;
+        return BI_CORRUPT("page %llu slot %u: overflow run %llu+%llu outside the file's %llu pages",
+                          (unsigned long long)bi_hdr(leaf)->pgno, i, (unsigned long long)bv.pgno,
+                          (unsigned long long)np, (unsigned long long)txn->snap_npages);
     uint8_t *run = txn->map + bv.pgno * txn->db->psize;
-    return bi_sum(run, np * txn->db->psize) == bv.csum ? BIRCH_OK : BIRCH_ECORRUPT;
+    if (bi_sum(run, np * txn->db->psize) == bv.csum) return BIRCH_OK;
+    return BI_CORRUPT("overflow run %llu (named by page %llu slot %u): checksum mismatch",
+                      (unsigned long long)bv.pgno, (unsigned long long)bi_hdr(leaf)->pgno, i);
 }
 
 /* A catalog record names a table tree, which is verified in turn. */
@@ -116,7 +126,11 @@ static int verify_record(verify *v, uint8_t *leaf, unsigned i)
 {
     birch_val val;
     bi_table_rec rec;
-    if (bi_leaf_value(v->txn, leaf, i, &val) || val.size < sizeof rec) return BIRCH_ECORRUPT;
+    int rc = bi_leaf_value(v->txn, leaf, i, &val);
+    if (rc) return rc;
+    if (val.size < sizeof rec)
+        return BI_CORRUPT("page %llu slot %u: catalog record of %zu bytes (at least %zu)",
+                          (unsigned long long)bi_hdr(leaf)->pgno, i, val.size, sizeof rec);
     memcpy(&rec, val.data, sizeof rec);
     return verify_tree(v, &rec.tree, 0);
 }
@@ -124,9 +138,11 @@ static int verify_record(verify *v, uint8_t *leaf, unsigned i)
 static int verify_page(verify *v, uint64_t pgno, int level, uint64_t csum, int catalog)
 {
     birch_txn *txn = v->txn;
-    if (!v->budget--) return BIRCH_ECORRUPT;
+    unsigned long long n = (unsigned long long)pgno;
+    if (!v->budget--) return BI_CORRUPT("page %llu: the trees name pages from several parents", n);
     uint8_t *p = bi_page_get(txn, pgno);
-    if (!p || bi_sum(p, txn->db->psize) != csum) return BIRCH_ECORRUPT;
+    if (!p) return BI_CORRUPT("page %llu: outside the file's %llu pages", n, (unsigned long long)txn->snap_npages);
+    if (bi_sum(p, txn->db->psize) != csum) return BI_CORRUPT("page %llu: checksum mismatch", n);
     if (bi_hdr(p)->txnid <= v->base) return BIRCH_OK; /* durable before the base */
     int rc = bi_page_read(txn, pgno, level, &p);
     for (unsigned i = 0; rc == BIRCH_OK && i < bi_nkeys(p); i++) {
@@ -144,7 +160,8 @@ static int verify_page(verify *v, uint64_t pgno, int level, uint64_t csum, int c
 
 static int verify_tree(verify *v, const bi_tree *tree, int catalog)
 {
-    if (!tree->root) return tree->csum == 0 ? BIRCH_OK : BIRCH_ECORRUPT;
+    if (!tree->root && tree->csum) return BI_CORRUPT("empty tree with a non-zero checksum");
+    if (!tree->root) return BIRCH_OK;
     return verify_page(v, tree->root, -1, tree->csum, catalog);
 }
 

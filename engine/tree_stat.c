@@ -9,7 +9,8 @@
 static int count_page(birch_txn *txn, uint64_t pgno, int level, uint64_t *budget, bi_tree_stat *st)
 {
     uint8_t *p;
-    if (!(*budget)--) return BIRCH_ECORRUPT;
+    if (!(*budget)--)
+        return BI_CORRUPT("page %llu: the table's tree names pages from several parents", (unsigned long long)pgno);
     int rc = bi_page_read(txn, pgno, level, &p);
     if (rc) return rc;
     if (!bi_is_leaf(p)) st->branch++;
@@ -26,7 +27,7 @@ static int count_page(birch_txn *txn, uint64_t pgno, int level, uint64_t *budget
 
 int bi_table_tree_stat(birch_txn *txn, birch_table *t, bi_tree_stat *st)
 {
-    if (!txn || !t || !st) return BIRCH_EINVAL;
+    if (!txn || !t || !st) return bi_err(BIRCH_EINVAL, "bi_table_tree_stat: a NULL argument");
     memset(st, 0, sizeof *st);
     bi_tstate *ts;
     int rc = bi_table_state(txn, t, &ts);

@@ -19,6 +19,7 @@
  * skip the sync, mark the meta weak, and are made durable every
  * BI_CHECKPOINT_MS milliseconds (or sooner, see need_checkpoint) and at close.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,8 +37,8 @@ int bi_txn_fail(birch_txn *txn, int rc)
 
 int bi_txn_writable(birch_txn *txn)
 {
-    if (txn->state != BI_TXN_LIVE) return BIRCH_ETXN;
-    if (!txn->write) return BIRCH_EREADONLY;
+    if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "the transaction has ended or failed earlier");
+    if (!txn->write) return bi_err(BIRCH_EREADONLY, "a write in a read transaction");
     return BIRCH_OK;
 }
 
@@ -92,7 +93,7 @@ static int lock_writer(birch_db *db, unsigned flags)
     pthread_mutex_lock(&db->write_lock);
     if (db->writer_active && (flags & BIRCH_TXN_TRY)) {
         pthread_mutex_unlock(&db->write_lock);
-        return BIRCH_EBUSY;
+        return bi_err(BIRCH_EBUSY, "another write transaction is active (BIRCH_TXN_TRY)");
     }
     while (db->writer_active) pthread_cond_wait(&db->write_cv, &db->write_lock);
     db->writer_active = 1;
@@ -102,7 +103,7 @@ static int lock_writer(birch_db *db, unsigned flags)
     pthread_mutex_unlock(&db->lock);
     if (failed) {
         unlock_writer(db);
-        return BIRCH_EIO;
+        return bi_err(BIRCH_EIO, "an earlier write failed, so the file's state is unknown: reopen the database");
     }
     return BIRCH_OK;
 }
@@ -122,11 +123,13 @@ static birch_txn *txn_new(birch_db *db, int write)
 
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
 {
-    if (!db || !out || (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))) return BIRCH_EINVAL;
+    if (!db || !out) return bi_err(BIRCH_EINVAL, "birch_txn_begin: %s is NULL", db ? "txn" : "db");
+    if (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))
+        return bi_err(BIRCH_EINVAL, "birch_txn_begin: unknown flags %#x", flags);
     int write = (flags & BIRCH_TXN_WRITE) != 0;
-    if (write && db->opts.read_only) return BIRCH_EREADONLY;
+    if (write && db->opts.read_only) return bi_err(BIRCH_EREADONLY, "a write transaction on a database opened read-only");
     birch_txn *txn = txn_new(db, write);
-    if (!txn) return BIRCH_ENOMEM;
+    if (!txn) return bi_err(BIRCH_ENOMEM, "out of memory for a transaction");
     int rc = write ? lock_writer(db, flags) : BIRCH_OK;
     if (rc == BIRCH_OK) {
         rc = snapshot(db, txn); /* fails only for readers (no free slot) */
@@ -218,6 +221,19 @@ static int io_failure(birch_db *db, int rc)
     return rc;
 }
 
+/* A failed meta write or sync leaves the file's state unknown, whatever
+ * the system said (a full disk included): the commit reports BIRCH_EIO and
+ * the handle refuses writes until the database is reopened. */
+static int meta_failure(birch_db *db, int rc)
+{
+    char why[256];
+    snprintf(why, sizeof why, "%s", birch_errmsg()); /* bi_err below overwrites it */
+    pthread_mutex_lock(&db->lock);
+    db->failed = 1;
+    pthread_mutex_unlock(&db->lock);
+    return bi_err(BIRCH_EIO, "writing the meta page failed (%s: %s); reopen the database", birch_strerror(rc), why);
+}
+
 /* Seals every table the transaction changed. */
 static int seal_tables(birch_txn *txn)
 {
@@ -300,7 +316,7 @@ static int write_meta(birch_txn *txn)
     m.base_txnid = db->steady_txnid;
     int slot = db->steady_slot ^ 1;
     int rc = bi_meta_write(db, &m, slot, durable);
-    if (rc) return io_failure(db, BIRCH_EIO);
+    if (rc) return meta_failure(db, rc);
     publish(db, &m, slot, txn->pending.n);
     return BIRCH_OK;
 }
@@ -320,14 +336,14 @@ int bi_checkpoint(birch_db *db)
     m.flags = 0;
     m.base_txnid = m.txnid;
     if (rc == BIRCH_OK) rc = bi_meta_write(db, &m, slot, 1);
-    if (rc) return io_failure(db, BIRCH_EIO);
+    if (rc) return meta_failure(db, rc);
     publish(db, &m, slot, 0);
     return BIRCH_OK;
 }
 
 int birch_sync(birch_db *db)
 {
-    if (!db) return BIRCH_EINVAL;
+    if (!db) return bi_err(BIRCH_EINVAL, "birch_sync: db is NULL");
     if (db->opts.read_only) return BIRCH_OK;
     int rc = lock_writer(db, 0); /* no commit may write a meta meanwhile */
     if (rc) return rc;
@@ -341,11 +357,13 @@ int birch_sync(birch_db *db)
 
 int birch_txn_commit(birch_txn *txn)
 {
-    if (!txn) return BIRCH_EINVAL;
-    if (txn->state == BI_TXN_DONE) return BIRCH_ETXN;
+    if (!txn) return bi_err(BIRCH_EINVAL, "birch_txn_commit: txn is NULL");
+    if (txn->state == BI_TXN_DONE) return bi_err(BIRCH_ETXN, "birch_txn_commit: the transaction has already ended");
     int rc = BIRCH_OK;
     if (txn->write) {
-        if (txn->state != BI_TXN_LIVE) rc = BIRCH_ETXN;
+        if (txn->state != BI_TXN_LIVE)
+            rc = bi_err(BIRCH_ETXN, "birch_txn_commit: an earlier call failed in this transaction, "
+                                    "so it was aborted");
         if (rc == BIRCH_OK) rc = write_pages(txn);
         if (rc == BIRCH_OK) rc = write_meta(txn);
         else rc = io_failure(txn->db, rc);

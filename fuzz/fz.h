@@ -35,7 +35,8 @@ void fz_fail(const char *file, int line, const char *fmt, ...);
         if (!(cond)) FZ_FAIL(__VA_ARGS__); \
     } while (0)
 
-/* A result code birch.h documents (BIRCH_OK .. BIRCH_ETXN). */
+/* A result code birch.h documents; a BIRCH_ECORRUPT must come with a detail
+ * in birch_errmsg() saying which check failed and where. */
 int fz_known_rc(int rc);
 
 /* A path for this process's scratch database (in $FZ_TMPDIR, else

@@ -41,10 +41,15 @@ int bt_run(Suite *s);
 #define BT_RC(expr, want)                                                            \
     do {                                                                             \
         int bt_rc_ = (expr), bt_want_ = (want);                                      \
-        ck_assert_msg(bt_rc_ == bt_want_, "%s returned %d (%s), expected %d (%s)",  \
-                      #expr, bt_rc_, birch_strerror(bt_rc_), bt_want_,               \
+        ck_assert_msg(bt_rc_ == bt_want_, "%s returned %d (%s: %s), expected %d (%s)", \
+                      #expr, bt_rc_, birch_strerror(bt_rc_), birch_errmsg(), bt_want_, \
                       birch_strerror(bt_want_));                                     \
     } while (0)
+
+/* birch_errmsg() (the detail of the last error on this thread) holds text. */
+#define BT_ERRMSG_HAS(text)                                                          \
+    ck_assert_msg(strstr(birch_errmsg(), (text)) != NULL, "birch_errmsg() is \"%s\", expected it to mention \"%s\"", \
+                  birch_errmsg(), (text))
 
 #define BT_ALIGNED(ptr) ((((uintptr_t)(const void *)(ptr)) & 7u) == 0)
 

@@ -289,7 +289,13 @@ START_TEST(test_copy_errors_and_progress)
     BT_RC(birch_copy(db, "", 0, NULL, NULL), BIRCH_EINVAL);
     BT_RC(birch_copy(db, dst, 0x80, NULL, NULL), BIRCH_EINVAL);
     BT_RC(birch_copy(db, src, 0, NULL, NULL), BIRCH_EXISTS);
-    BT_RC(birch_copy(db, "/nonexistent-dir/x.birch", 0, NULL, NULL), BIRCH_EIO);
+    /* A missing directory: NOTFOUND, and the detail names the path and the
+     * operating system's reason. */
+    BT_RC(birch_copy(db, "/nonexistent-dir/x.birch", 0, NULL, NULL), BIRCH_NOTFOUND);
+    BT_ERRMSG_HAS("/nonexistent-dir/x.birch.tmp");
+    BT_ERRMSG_HAS("No such file or directory");
+    BT_RC(birch_copy(db, src, 0, NULL, NULL), BIRCH_EXISTS);
+    BT_ERRMSG_HAS("exists already");
 
     /* Cancelled: the progress value comes back, and no file is left. */
     char *tmp = suffixed(dst, ".tmp");
