@@ -62,7 +62,8 @@
  *   _(VECTOR_TABLE, T, name, id, Sub)
  *   _(NESTED, T, name, id, Sub)             [ubyte] (nested_flatbuffer: "Sub")
  *   _(REQUIRED, kind, T, name, id, ...)     any of the above, (required)
- * A union's members: _(U, Table, type value); value 0 is NONE.
+ * A union's members: _(U, Table, type value); value 0 is NONE.  Vectors
+ * of unions ([U] in a schema) are not supported.
  *
  * BIRCH_FB_TABLE(T, ident, FIELDS) declares (name the fields so that these
  * do not collide: a field "start" would):
@@ -80,8 +81,11 @@
  *           for a type the union does not know)
  *   VECTOR  size_t T_name_len(t), const S *T_name(t) (the elements in
  *           place; bool vectors as uint8_t), C T_name_at(t, i) (0 past the
- *           end)
- *   VECTOR_STRUCT  _len, const CType *T_name(t), const CType *T_name_at(t, i)
+ *           end).  T_name is NULL only when the vector is absent; for an
+ *           empty one it is an aligned pointer to no element (flatc does
+ *           not align an empty vector's elements: see birch_fb_verify)
+ *   VECTOR_STRUCT  _len, const CType *T_name(t) (as for VECTOR),
+ *                  const CType *T_name_at(t, i)
  *   VECTOR_STRING  _len, const char *T_name_at(t, i) (birch_fb_strlen(s)
  *                  gives a string's length)
  *   VECTOR_TABLE   _len, const Sub_table *T_name_at(t, i)
@@ -195,8 +199,11 @@ typedef struct birch_fb_opts {
  * at least 4, its table's inline size at least 4 and inside the buffer;
  * every present field inside its table's inline size and aligned to its
  * type; strings NUL-terminated; vector counts that cannot overflow, the
- * elements inside the buffer and aligned; required fields present; union
- * values verified as the table their type names (unknown types are
+ * elements inside the buffer and aligned (flatc's verifier checks only the
+ * count's alignment; an empty vector has no element, and its count alone
+ * must be aligned: flatc writes an empty [long] right after its count,
+ * which may be 4 bytes off an 8-byte boundary); required fields present;
+ * union values verified as the table their type names (unknown types are
  * accepted, as flatc-generated code does); nested buffers verified as
  * buffers of their root (their identifier not required); at most
  * max_depth levels and max_tables tables.  Alignment is checked relative
@@ -319,6 +326,16 @@ static inline const uint8_t *birch_fb_ref_(const void *table, unsigned id)
 static inline size_t birch_fb_len_(const uint8_t *vec) { return vec ? birch_fb_u32_(vec) : 0; }
 /* The length of a string an accessor returned (it may hold NULs); 0 for NULL. */
 static inline size_t birch_fb_strlen(const char *s) { return s ? birch_fb_u32_((const uint8_t *)s - 4) : 0; }
+/* The elements of the vector whose count is at vec (NULL: absent), as a
+ * pointer aligned to align.  An empty vector has no element to align and
+ * flatc does not pad before one: an empty [long] may start 4 bytes off an
+ * 8-byte boundary.  Its count's own address, 8-aligned then, stands in. */
+static inline const void *birch_fb_elems_(const uint8_t *vec, size_t align)
+{
+    if (!vec) return NULL;
+    if (birch_fb_u32_(vec) == 0 && ((uintptr_t)(vec + 4) & (align - 1)) != 0) return vec;
+    return vec + 4;
+}
 /* Element i of a vector of offsets, or NULL. */
 static inline const uint8_t *birch_fb_ref_at_(const uint8_t *vec, size_t i)
 {
@@ -455,8 +472,8 @@ static inline int birch_fb_union_has_(const birch_fb_union *u, unsigned type)
     BIRCH_FB_A_VLEN_(T, n, fid)                                                                  \
     BIRCH_FB_FN_ const BIRCH_FB_S_##ty *T##_##n(const T##_table *t)                               \
     {                                                                                            \
-        const uint8_t *v_ = birch_fb_ref_(t, fid);                                               \
-        return v_ ? (const BIRCH_FB_S_##ty *)(const void *)(v_ + 4) : NULL;                     \
+        const void *e_ = birch_fb_elems_(birch_fb_ref_(t, fid), sizeof(BIRCH_FB_S_##ty));        \
+        return (const BIRCH_FB_S_##ty *)e_;                                                      \
     }                                                                                            \
     BIRCH_FB_FN_ BIRCH_FB_C_##ty T##_##n##_at(const T##_table *t, size_t i)                      \
     {                                                                                            \
@@ -470,8 +487,7 @@ static inline int birch_fb_union_has_(const birch_fb_union *u, unsigned type)
     BIRCH_FB_A_VLEN_(T, n, fid)                                                                  \
     BIRCH_FB_FN_ const CT *T##_##n(const T##_table *t)                                            \
     {                                                                                            \
-        const uint8_t *v_ = birch_fb_ref_(t, fid);                                               \
-        return v_ ? (const CT *)(const void *)(v_ + 4) : NULL;                                   \
+        return (const CT *)birch_fb_elems_(birch_fb_ref_(t, fid), _Alignof(CT));                 \
     }                                                                                            \
     BIRCH_FB_FN_ const CT *T##_##n##_at(const T##_table *t, size_t i)                            \
     {                                                                                            \

@@ -1,6 +1,6 @@
 /*
- * schemas.h - tests/fb/monster.fbs and tests/fb/kitchen.fbs declared for
- * birch_flatbuffers.h (shared by tests/test_flatbuffers.c and
+ * schemas.h - tests/fb/monster.fbs, kitchen.fbs and vectors.fbs declared
+ * for birch_flatbuffers.h (shared by tests/test_flatbuffers.c and
  * fuzz/fuzz_flatbuffers.c).  Field ids as flatc numbers them: in order of
  * declaration, a union taking two (its value gets the second).
  */
@@ -101,5 +101,50 @@ BIRCH_FB_TABLE(Note, NULL, Note_FIELDS);
     _(NESTED, Kitchen, nested, 24, Kitchen)                                                   \
     _(TABLE, Kitchen, child, 25, Kitchen)
 BIRCH_FB_TABLE(Kitchen, "KTCH", Kitchen_FIELDS);
+
+/* ---- vectors.fbs (namespace birch.test) -------------------------------- */
+
+typedef struct A1 {
+    uint8_t a;
+    int8_t b;
+} A1;
+typedef struct A4 {
+    int32_t a;
+    int16_t b;
+    uint8_t pad_[2];
+} A4;
+typedef struct A8 {
+    int64_t a;
+    uint8_t b;
+    uint8_t pad_[7];
+} A8;
+_Static_assert(sizeof(A1) == 2 && _Alignof(A1) == 1, "struct A1: 2 bytes, align 1");
+_Static_assert(sizeof(A4) == 8 && _Alignof(A4) == 4, "struct A4: 8 bytes, align 4");
+_Static_assert(sizeof(A8) == 16 && _Alignof(A8) == 8, "struct A8: 16 bytes, align 8");
+
+enum { Shade_Light = 1, Shade_Dark = 2 };
+
+#define Leaf_FIELDS(_) _(SCALAR, Leaf, x, 0, i32, 0)
+BIRCH_FB_TABLE(Leaf, NULL, Leaf_FIELDS);
+
+#define Vectors_FIELDS(_)                                                                     \
+    _(VECTOR, Vectors, bools, 0, bool)                                                        \
+    _(VECTOR, Vectors, bytes, 1, i8)                                                          \
+    _(VECTOR, Vectors, ubytes, 2, u8)                                                         \
+    _(VECTOR, Vectors, shorts, 3, i16)                                                        \
+    _(VECTOR, Vectors, ushorts, 4, u16)                                                       \
+    _(VECTOR, Vectors, ints, 5, i32)                                                          \
+    _(VECTOR, Vectors, uints, 6, u32)                                                         \
+    _(VECTOR, Vectors, longs, 7, i64)                                                         \
+    _(VECTOR, Vectors, ulongs, 8, u64)                                                        \
+    _(VECTOR, Vectors, floats, 9, f32)                                                        \
+    _(VECTOR, Vectors, doubles, 10, f64)                                                      \
+    _(VECTOR, Vectors, shades, 11, i16)                                                       \
+    _(VECTOR_STRING, Vectors, strings, 12)                                                    \
+    _(VECTOR_TABLE, Vectors, leaves, 13, Leaf)                                                \
+    _(VECTOR_STRUCT, Vectors, a1s, 14, A1)                                                    \
+    _(VECTOR_STRUCT, Vectors, a4s, 15, A4)                                                    \
+    _(VECTOR_STRUCT, Vectors, a8s, 16, A8)
+BIRCH_FB_TABLE(Vectors, "VECS", Vectors_FIELDS);
 
 #endif /* BIRCH_TESTS_FB_SCHEMAS_H */
