@@ -274,7 +274,8 @@ int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t
         return bi_err(BIRCH_EINVAL, "birch_stream_resume_key: %s", !s ? "s is NULL" : !len ? "len is NULL" : "buf is NULL");
     if (s->lastlen == SIZE_MAX) return bi_err_s(BIRCH_NOTFOUND, "the stream has returned no record yet");
     *len = s->lastlen;
-    memcpy(buf, s->last, s->lastlen < cap ? s->lastlen : cap);
+    size_t n = s->lastlen < cap ? s->lastlen : cap;
+    if (n) memcpy(buf, s->last, n); /* buf may be NULL when cap is 0: no memcpy(NULL, ...) */
     if (s->lastlen <= cap) return BIRCH_OK;
     return bi_err(BIRCH_EKEYSIZE, "birch_stream_resume_key: the key has %zu bytes, buf %zu", s->lastlen, cap);
 }

@@ -628,6 +628,43 @@ START_TEST(stream_paged_resume)
 }
 END_TEST
 
+/* birch_stream_resume_key's buffer: NULL with cap 0 asks for the length
+ * (BIRCH_EKEYSIZE, *len set; under UBSan this also proves that no
+ * memcpy(NULL, ...) happens), a short buffer gets the first cap bytes. */
+START_TEST(stream_resume_key_buffer)
+{
+    birch_db *db = open_db("resume_buf");
+    birch_typed t;
+    BT_OK(birch_typed_open(db, NULL, "r", &birch_key_u64, &rec_fmt, BIRCH_CREATE, &t));
+    uint64_t k = 0x0102030405060708u;
+    Rec v = mk_rec(k, 0);
+    BT_OK(birch_typed_put(NULL, &t, &k, &v, 0));
+    birch_stream_opts o = {0};
+    birch_stream *s;
+    BT_OK(birch_stream_open(NULL, &t, &o, &s));
+    size_t len = 99;
+    BT_RC(birch_stream_resume_key(s, NULL, 0, &len), BIRCH_NOTFOUND); /* nothing returned yet */
+    ck_assert_uint_eq(len, 99);
+    birch_item it;
+    BT_OK(birch_stream_next(s, &it));
+    BT_RC(birch_stream_resume_key(s, NULL, 0, &len), BIRCH_EKEYSIZE);
+    ck_assert_uint_eq(len, 8);
+    uint8_t buf[9] = {0};
+    len = 0;
+    BT_RC(birch_stream_resume_key(s, buf, 3, &len), BIRCH_EKEYSIZE);
+    ck_assert_uint_eq(len, 8);
+    ck_assert(buf[0] == 1 && buf[1] == 2 && buf[2] == 3 && buf[3] == 0);
+    BT_OK(birch_stream_resume_key(s, buf, sizeof buf, &len));
+    ck_assert_uint_eq(len, 8);
+    ck_assert(memcmp(buf, "\x01\x02\x03\x04\x05\x06\x07\x08", 8) == 0);
+    BT_RC(birch_stream_resume_key(s, NULL, 8, &len), BIRCH_EINVAL);
+    BT_RC(birch_stream_resume_key(s, buf, sizeof buf, NULL), BIRCH_EINVAL);
+    BT_RC(birch_stream_resume_key(NULL, buf, sizeof buf, &len), BIRCH_EINVAL);
+    birch_stream_close(s);
+    BT_OK(birch_close(db));
+}
+END_TEST
+
 /* Resume keys in tuple tables with 0xFF bytes, against the model: paging
  * through every prefix, forward and reverse, equals the full stream. */
 START_TEST(stream_paged_model)
@@ -732,6 +769,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = bt_tcase("paged");
     tcase_add_test(tc, stream_paged_resume);
+    tcase_add_test(tc, stream_resume_key_buffer);
     tcase_add_loop_test(tc, stream_paged_model, 0, 2);
     suite_add_tcase(s, tc);
     tc = bt_tcase("strings");
