@@ -33,7 +33,9 @@
  *   u8 u16 u32 u64    uint8_t ... uint64_t   the same
  *   i8 i16 i32 i64    int8_t ... int64_t     the same
  *   f32 f64           float, double          the same
- *   bool              bool                   bool (stored as one byte, 0 or 1)
+ *   bool              bool                   bool (stored as one byte, 0 or 1;
+ *                                            a source bool whose byte is
+ *                                            neither is refused: BIRCH_EINVAL)
  *   string            birch_val (UTF-8)      birch_val; data is NUL-terminated
  *   bytes             birch_val              birch_val
  *   opt_string        birch_val, data NULL   birch_val, data NULL when absent;
@@ -107,8 +109,9 @@
  * it starts at or after the end of every object verified before it (so
  * no two objects overlap and every child follows its parent; a cursor
  * makes this O(1), like rkyv's subtree ranges); it is aligned for its
- * kind; a string ends with a NUL and is valid UTF-8; a bool is 0 or 1; a
- * nested length covers its struct; nesting is at most
+ * kind; a string ends with a NUL and is valid UTF-8; a bool is 0 or 1 (any
+ * other byte is refused, as rkyv does, so an accessor only ever reads 0 or
+ * 1); a nested length covers its struct; nesting is at most
  * BIRCH_ARCHIVE_MAX_DEPTH deep (the root is depth 1).  Each object
  * claims at least one byte or is an empty vector, so verification is
  * linear in the buffer's size.  Bytes between objects are not read.
@@ -203,8 +206,9 @@ int birch_archive_verify(const birch_value_format *f, const void *data, size_t s
 
 /* The same on a type, outside a table.  measure: the exact size src
  * archives to (BIRCH_EINVAL for a source that cannot be archived: invalid
- * UTF-8 in a string, NULL data with a length, nesting deeper than
- * BIRCH_ARCHIVE_MAX_DEPTH; BIRCH_EVALSIZE past 2^32 - 1 bytes).  write:
+ * UTF-8 in a string, NULL data with a length, a bool whose byte is neither
+ * 0 nor 1 (it is read as a byte, never loaded as a bool), nesting deeper
+ * than BIRCH_ARCHIVE_MAX_DEPTH; BIRCH_EVALSIZE past 2^32 - 1 bytes).  write:
  * zero-fills buf (8-byte aligned, as every table value is; size from
  * measure) and archives src into it.  check: the verification above (the
  * buffer too must be 8-byte aligned); BIRCH_OK or BIRCH_EFORMAT with the

@@ -26,6 +26,11 @@ typedef struct ar_span {
 _Static_assert(sizeof(birch_vec_u32) == sizeof(ar_span) && offsetof(birch_vec_u32, len) == offsetof(ar_span, len),
                "vector sources share one layout");
 
+/* A source bool is read as its one byte: loading a bool object that holds
+ * anything but 0 or 1 (put there by memset or memcpy) is undefined
+ * behaviour.  Such a byte is refused, as bool keys refuse it (key.c). */
+_Static_assert(sizeof(bool) == 1, "bool members assume a one-byte _Bool");
+
 static const birch_archive_type *type_of(const birch_value_format *f)
 {
     return f ? f->param : NULL;
@@ -113,9 +118,10 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
             if (b->out) memcpy(b->out + pos + m->aoff, s, m->esize);
             continue;
         case BIRCH_AK_BOOL: {
-            bool v;
-            memcpy(&v, s, sizeof v);
-            if (b->out) b->out[pos + m->aoff] = v ? 1 : 0;
+            uint8_t v;
+            memcpy(&v, s, 1);
+            if (v > 1) return BIRCH_EINVAL;
+            if (b->out) b->out[pos + m->aoff] = v;
             continue;
         }
         case BIRCH_AK_STRING:

@@ -352,6 +352,34 @@ START_TEST(builder_refusals)
     chain[2].next = &chain[0];
     BT_RC(Node_archive_size(&chain[0], &n), BIRCH_EINVAL);
     BT_OK(birch_txn_commit(w));
+    /* A source bool whose byte is neither 0 nor 1 (loading it as a bool
+     * would be undefined behaviour): refused by size, build and put. */
+    {
+        Address_src others[3] = {mk_addr("a", 1, NULL), mk_addr("b", 2, NULL), mk_addr("c", 3, NULL)};
+        All_src s;
+        birch_typed ta;
+        typed_create(db, "all", &All_format, &ta);
+        for (uint8_t byte = 0; byte < 4; byte++) {
+            mk_all(&s, 0, others, NULL);
+            memcpy(&s.a_bool, &byte, 1);
+            if (byte <= 1) {
+                size_t an;
+                uint8_t *ab = build_all(&s, &an);
+                BT_OK(All_archive_verify(ab, an, NULL, 0));
+                ck_assert(All_a_bool(All_archive_root(ab)) == (byte == 1));
+                free(ab);
+                continue;
+            }
+            BT_RC(All_archive_size(&s, &n), BIRCH_EINVAL);
+            _Alignas(8) static uint8_t big[1 << 14];
+            s.a_bool = false;
+            BT_OK(All_archive_size(&s, &n));
+            ck_assert_uint_le(n, sizeof big);
+            memcpy(&s.a_bool, &byte, 1);
+            BT_RC(All_archive_build(&s, big, n), BIRCH_EINVAL);
+            BT_RC(birch_typed_put(NULL, &ta, &k, &s, 0), BIRCH_EINVAL);
+        }
+    }
     /* build into the wrong size or a misaligned buffer */
     mk_chain(chain, 2);
     BT_OK(Node_archive_size(&chain[0], &n));
@@ -546,7 +574,7 @@ START_TEST(verify_contents)
     refuse_mutated(&f, m_name_nul, "lacks its NUL");
     vfix_close(&f);
 
-    /* bool: 0 and 1 only. */
+    /* bool: 0 and 1 only (0 and 1 are accepted: builder_refusals). */
     birch_db *db = open_db("bool");
     birch_typed t;
     typed_create(db, "all", &All_format, &t);
