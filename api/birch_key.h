@@ -46,6 +46,19 @@
  * Decoding is strict: every byte string that is not the encoding of some
  * value is refused (BIRCH_EFORMAT), so decode(encode(x)) == x (floats bit
  * for bit: NaN payloads, -0.0) and encode(decode(b)) == b.
+ *
+ * Empty keys.  An empty top-level string, cstr or bytes value encodes to
+ * zero bytes (and zero bytes decode to it), but no table can hold it: the
+ * engine's keys are 1 to birch_max_key_size() bytes.  A typed put,
+ * put_batch or delete of one is refused with BIRCH_EKEYSIZE (as birch_put
+ * and birch_del refuse any empty key), and get and contains never find
+ * one.  It is still a valid stream bound (below every key) and prefix
+ * (every key).  It is not given a non-empty encoding because every
+ * non-empty byte string already encodes a non-empty key: an encoding for
+ * "" would have to change the encoding of other keys (a marker byte in
+ * front of every key, say), and with it the order and the keys of every
+ * table already written.  Inside a tuple an empty string or bytes element
+ * is an ordinary element (00 01).
  */
 #ifndef BIRCH_KEY_H
 #define BIRCH_KEY_H
@@ -119,7 +132,9 @@ extern const birch_key_format birch_key_string, birch_key_cstr, birch_key_bytes;
 int birch_key_name(const birch_key_format *f, char *buf, size_t cap);
 
 /* Encodes the C value at key into out (cap bytes).  *len gets the encoded
- * length.  out may be NULL when cap is 0, to learn the size.  Errors:
+ * length (0 for an empty top-level string or bytes value, which no table
+ * can store: see "Empty keys" above).  out may be NULL when cap is 0, to
+ * learn the size.  Errors:
  * BIRCH_EINVAL (NULL, invalid UTF-8, bool byte other than 0/1, bad
  * format), BIRCH_EKEYSIZE (does not fit in cap; *len then tells the size
  * needed).  On error out's contents are unspecified. */

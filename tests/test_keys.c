@@ -9,7 +9,8 @@
  * with it.  Every short
  * byte string (over a small alphabet) and mutations of valid encodings
  * either decode to a value that re-encodes to the same bytes or are
- * refused.  Then names, known encodings, and every bad input.
+ * refused.  Then names, known encodings, every bad input, and empty
+ * top-level string and bytes keys in a table (refused: BIRCH_EKEYSIZE).
  *
  * Randomized parts print their seed on failure; BIRCH_SEED=N reruns one.
  */
@@ -1198,6 +1199,102 @@ START_TEST(keys_bad_formats)
 }
 END_TEST
 
+/* Empty top-level string, cstr and bytes keys.  The format encodes one (to
+ * zero bytes, which decode back), but the engine's keys are 1 to
+ * birch_max_key_size() bytes, so a typed table refuses it with
+ * BIRCH_EKEYSIZE: put, delete and put_batch with or without a transaction,
+ * get and contains in a read or write transaction; nothing is written and
+ * the transaction stays usable.  As a stream bound it is accepted and lies
+ * below every key; as a prefix it is every key.  Inside a tuple an empty
+ * string is an ordinary element. */
+START_TEST(keys_empty_top_level)
+{
+    char *path = bt_path("empty_keys");
+    birch_options opts = bt_opts_fast();
+    birch_db *db = bt_open(path, &opts);
+    free(path);
+    const birch_key_format *const fmts[] = {&birch_key_string, &birch_key_cstr, &birch_key_bytes};
+    static const char *const names[] = {"string", "cstr", "bytes"};
+    for (size_t f = 0; f < 3; f++) {
+        char tname[16];
+        snprintf(tname, sizeof tname, "t%zu", f);
+        birch_typed t;
+        int rc = birch_typed_open(db, NULL, tname, fmts[f], &birch_value_string, BIRCH_CREATE, &t);
+        ck_assert_msg(rc == BIRCH_OK, "%s: typed_open %d: %s", names[f], rc, t.msg);
+        birch_val ev = bt_val("", 0), nv = bt_val(NULL, 0), kv = bt_val("k", 1), val = bt_str("v");
+        const char *ec = "", *kc = "k";
+        const void *empty = f == 1 ? (const void *)&ec : (const void *)&ev;
+        const void *key = f == 1 ? (const void *)&kc : (const void *)&kv;
+        /* The encoding exists: zero bytes, which decode to the empty value. */
+        uint8_t out[8];
+        size_t len = 99;
+        BT_OK(birch_key_encode(fmts[f], empty, out, sizeof out, &len));
+        ck_assert_uint_eq(len, 0);
+        if (f != 1) {
+            BT_OK(birch_key_encode(fmts[f], &nv, NULL, 0, &len)); /* {NULL, 0} is empty too */
+            ck_assert_uint_eq(len, 0);
+        }
+        BT_OK(birch_typed_put(NULL, &t, key, &val, 0));
+        /* Refused by the table, with or without a transaction. */
+        for (int in_txn = 0; in_txn < 2; in_txn++) {
+            birch_txn *w = in_txn ? bt_begin(db, BIRCH_TXN_WRITE) : NULL;
+            BT_RC(birch_typed_put(w, &t, empty, &val, 0), BIRCH_EKEYSIZE);
+            if (f != 1) BT_RC(birch_typed_put(w, &t, &nv, &val, 0), BIRCH_EKEYSIZE);
+            if (w) {
+                birch_guard g = {0};
+                BT_RC(birch_typed_get(w, &t, empty, &g), BIRCH_EKEYSIZE);
+                BT_RC(birch_typed_contains(w, &t, empty), BIRCH_EKEYSIZE);
+            }
+            BT_RC(birch_typed_delete(w, &t, empty), BIRCH_EKEYSIZE);
+            const void *keys2[2] = {key, empty};
+            birch_val ks2[2], vs2[2] = {val, val};
+            const char *cs2[2];
+            for (int i = 0; i < 2; i++) {
+                if (f == 1) cs2[i] = *(const char *const *)keys2[i];
+                else ks2[i] = *(const birch_val *)keys2[i];
+            }
+            BT_RC(birch_typed_put_batch(w, &t, 2, f == 1 ? (const void *)cs2 : (const void *)ks2, vs2),
+                  BIRCH_EKEYSIZE);
+            if (w) BT_OK(birch_txn_commit(w)); /* still usable: nothing was written */
+        }
+        birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+        birch_guard g = {0};
+        BT_RC(birch_typed_get(r, &t, empty, &g), BIRCH_EKEYSIZE);
+        BT_RC(birch_typed_contains(r, &t, empty), BIRCH_EKEYSIZE);
+        ck_assert_uint_eq(bt_count(r, t.table), 1);
+        birch_txn_abort(r);
+        /* A stream bound: below every key.  A prefix: every key. */
+        for (int mode = BIRCH_INCLUSIVE; mode <= BIRCH_EXCLUSIVE; mode++)
+            for (int rev = 0; rev < 2; rev++) {
+                size_t n = 99;
+                birch_stream_opts o = {0};
+                o.reverse = rev;
+                o.lo = empty, o.lo_bound = mode;
+                BT_OK(birch_stream_collect(NULL, &t, &o, NULL, NULL, 4, &n));
+                ck_assert_uint_eq(n, 1);
+                o.lo_bound = BIRCH_UNBOUNDED;
+                o.hi = empty, o.hi_bound = mode;
+                BT_OK(birch_stream_collect(NULL, &t, &o, NULL, NULL, 4, &n));
+                ck_assert_uint_eq(n, 0);
+                o.hi_bound = BIRCH_UNBOUNDED;
+                o.prefix = empty;
+                BT_OK(birch_stream_collect(NULL, &t, &o, NULL, NULL, 4, &n));
+                ck_assert_uint_eq(n, 1);
+            }
+    }
+    /* Inside a tuple an empty string is an element like any other. */
+    birch_typed tt;
+    int rc = birch_typed_open(db, NULL, "tuple", &tk_us, &birch_value_string, BIRCH_CREATE, &tt);
+    ck_assert_msg(rc == BIRCH_OK, "tuple: typed_open %d: %s", rc, tt.msg);
+    t_us tk = {7, bt_val("", 0)};
+    birch_val val = bt_str("v");
+    BT_OK(birch_typed_put(NULL, &tt, &tk, &val, 0));
+    ck_assert_int_eq(birch_typed_contains(NULL, &tt, &tk), 1);
+    bt_check(db);
+    BT_OK(birch_close(db));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("keys");
@@ -1219,6 +1316,7 @@ int main(void)
     tcase_add_test(tc, keys_bad_bytes);
     tcase_add_test(tc, keys_bad_args);
     tcase_add_test(tc, keys_bad_formats);
+    tcase_add_test(tc, keys_empty_top_level);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
