@@ -50,9 +50,9 @@
  * Empty keys.  An empty top-level string, cstr or bytes value encodes to
  * zero bytes (and zero bytes decode to it), but no table can hold it: the
  * engine's keys are 1 to birch_max_key_size() bytes.  A typed put,
- * put_batch or delete of one is refused with BIRCH_EKEYSIZE (as birch_put
- * and birch_del refuse any empty key), and get and contains never find
- * one.  It is still a valid stream bound (below every key) and prefix
+ * put_batch, delete, get or contains of one is refused with
+ * BIRCH_EKEYSIZE (as birch_put, birch_get and birch_del refuse any empty
+ * key), with or without a transaction.  It is still a valid stream bound (below every key) and prefix
  * (every key).  It is not given a non-empty encoding because every
  * non-empty byte string already encodes a non-empty key: an encoding for
  * "" would have to change the encoding of other keys (a marker byte in

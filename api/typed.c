@@ -375,6 +375,11 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     birch_val k, val;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
     if (rc) return rc;
+    /* birch_get checks this with a transaction; the pinned path reads the
+     * tree directly and must refuse the same keys. */
+    size_t max_key = t->table->db->max_key;
+    if (k.size == 0 || k.size > max_key)
+        return bi_err(BIRCH_EKEYSIZE, "birch_typed_get: an encoded key of %zu bytes (1..%zu)", k.size, max_key);
     g->db_ = t->table->db;
     g->txn_ = txn;
     rc = txn ? birch_get(txn, t->table, k, &val) : pinned_get(t, k, g, &val);
