@@ -61,9 +61,9 @@ extern const tool_command tool_cmd_get, tool_cmd_put, tool_cmd_del, tool_cmd_sca
 
 /* ---- Messages (util.c) ---- */
 
-/* The text of birch error rc.  Every message about a birch error takes its
- * text from here, so that a more detailed message of the engine (the last
- * error of this thread) can replace birch_strerror in one place. */
+/* The text of birch error rc, just returned by a birch call: its detail
+ * (birch_errmsg: the option, path, OS reason or failed check).  Every
+ * message about a birch error takes its text from here. */
 const char *tool_errmsg(int rc);
 
 /* "birch: MESSAGE" on stderr; returns TOOL_FAIL. */

@@ -14,9 +14,12 @@
 
 /* ---- Messages ---------------------------------------------------------------------- */
 
+/* rc is what a birch call just returned: its detail (birch_errmsg) says
+ * more than the code's description (which option, path, OS reason, which
+ * check failed); a positive rc (a cancelled progress callback) has none. */
 const char *tool_errmsg(int rc)
 {
-    return birch_strerror(rc);
+    return rc < 0 ? birch_errmsg() : birch_strerror(rc);
 }
 
 static void vmessage(const char *who, const char *fmt, va_list ap)
