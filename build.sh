@@ -2,16 +2,19 @@
 # build.sh - install what birch needs, build it, run the example or the tests.
 #
 #   ./build.sh deps              install missing Debian packages (quiet if none)
-#   ./build.sh example           Release build in build/release, run the examples:
+#   ./build.sh example           Release build in build/release: the libraries
+#                                (libbirch.a, libbirch.so), the birch command
+#                                (tools/birch) and the examples, which it runs:
 #                                quickstart, customer_store, json_format
 #   ./build.sh test [CONFIG...]  build and run the test suite in each CONFIG:
 #                                  plain  gcc, RelWithDebInfo, -Werror       (build/plain)
+#                                  debug  gcc, Debug (-O0 -g), -Werror       (build/debug)
 #                                  asan   clang, ASan+UBSan, -Werror         (build/asan)
 #                                  tsan   clang, TSan, threaded tests only   (build/tsan)
 #                                  fuzz   clang, libFuzzer: each harness for
 #                                         FUZZ_SECONDS (default 20)         (build/fuzz)
 #                                  bench  bench/run.sh --quick and --formats --quick  (build/bench)
-#                                default: all five
+#                                default: all six
 #
 # Environment: BIRCH_JOBS (parallel build and test jobs, default 2),
 # FUZZ_SECONDS.  Longer randomized runs: tests/soak.sh.
@@ -83,7 +86,9 @@ cmd_example() {
     local dir=build/release name
     configure "$dir" -DCMAKE_BUILD_TYPE=Release -DBIRCH_WERROR=OFF \
         -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=ON
-    cmake --build "$dir" -j"$JOBS" --target "${EXAMPLES[@]/#/example_}"
+    # The libraries and the birch command too: README.md points to them.
+    cmake --build "$dir" -j"$JOBS" --target birch_static birch_shared birch_tool \
+        "${EXAMPLES[@]/#/example_}"
     # Run each in a scratch directory so its database file lands there.
     local tmp rc=0
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/birch-example.XXXXXX")
@@ -96,13 +101,18 @@ cmd_example() {
     rm -rf "$tmp"
     [ "$rc" -eq 0 ] || die "$name failed (exit $rc)"
     say "examples: ok"
+    say "built in $dir: libbirch.a, libbirch.so, tools/birch, examples/"
 }
 
 # The cmake arguments of one test configuration, into the array ARGS.
 # NDEBUG is left out of every test build so that assert()s run in the tests.
+# debug is the build a developer steps through: unoptimised, where some
+# warnings (format truncation, say) come out differently than at -O2.
 config_args() {
+    local type=RelWithDebInfo
     case $1 in
     plain) ARGS=(-DCMAKE_C_COMPILER=gcc "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g") ;;
+    debug) type=Debug; ARGS=(-DCMAKE_C_COMPILER=gcc "-DCMAKE_C_FLAGS_DEBUG=-O0 -g") ;;
     asan) ARGS=(-DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
         -DBIRCH_ASAN=ON) ;;
     tsan) ARGS=(-DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
@@ -110,9 +120,9 @@ config_args() {
     fuzz) ARGS=(-DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g"
         -DBIRCH_FUZZ=ON -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF) ;;
     bench) ARGS=() ;;
-    *) die "unknown test configuration '$1' (plain, asan, tsan, fuzz, bench)" ;;
+    *) die "unknown test configuration '$1' (plain, debug, asan, tsan, fuzz, bench)" ;;
     esac
-    ARGS+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBIRCH_WERROR=ON)
+    ARGS+=(-DCMAKE_BUILD_TYPE="$type" -DBIRCH_WERROR=ON)
 }
 
 # record NAME PASSED FAILED SECONDS: one summary line and the totals.
@@ -226,7 +236,7 @@ run_config() {
 cmd_test() {
     cmd_deps
     local -a configs=("$@")
-    [ ${#configs[@]} -gt 0 ] || configs=(plain asan tsan fuzz bench)
+    [ ${#configs[@]} -gt 0 ] || configs=(plain debug asan tsan fuzz bench)
     local c
     for c in "${configs[@]}"; do
         config_args "$c" # reject unknown names before building anything
@@ -249,7 +259,7 @@ cmd_test() {
 }
 
 usage() {
-    sed -n '2,17s/^# \{0,1\}//p' "$ROOT/build.sh"
+    sed -n '2,20s/^# \{0,1\}//p' "$ROOT/build.sh"
 }
 
 case ${1:-} in

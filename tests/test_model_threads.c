@@ -532,7 +532,7 @@ static void do_reopen(state *st)
     st->opts.durability = st->reopens % 2 ? BIRCH_DURABLE_FULL : BIRCH_DURABLE_NONE;
     rc = birch_open(st->path, &st->opts, &st->db);
     if (rc) FAIL(st, "reopen returned %d (%s)", rc, birch_strerror(rc));
-    char msg[1024] = "";
+    char msg[ERRSZ] = ""; /* fits in FAIL's buffer with the text around it */
     rc = birch_check(st->db, msg, sizeof msg);
     if (rc) FAIL(st, "birch_check after reopen %ld returned %d: %s", st->reopens, rc, msg);
     open_tables(st, 0);
