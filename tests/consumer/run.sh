@@ -35,6 +35,12 @@ for f in include/birch.h lib*/libbirch.a lib*/libbirch.so lib*/pkgconfig/birch.p
     set -- "$prefix"/$f
     [ -e "$1" ] || fail "not installed: $f"
 done
+# The installed libbirch.a defines no global symbol but the birch_* API.
+# shellcheck disable=SC2086 # the lib* glob is meant
+sh "$src/tests/check_exports.sh" static "$prefix"/lib*/libbirch.a >"$work/nm.log" 2>&1 || {
+    cat "$work/nm.log" >&2
+    fail "the installed libbirch.a defines internal global symbols"
+}
 # Every header that an installed header includes ("...") is installed too.
 for hdr in "$prefix"/include/*.h; do
     sed -n 's/^#include "\(.*\)".*/\1/p' "$hdr" | while read -r h; do
