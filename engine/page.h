@@ -25,8 +25,15 @@
 #ifndef BIRCH_ENGINE_PAGE_H
 #define BIRCH_ENGINE_PAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* The structures below are the file format (docs/FORMAT.md): existing files
+ * hold them as laid out here.  The asserts after each one pin its size and
+ * field offsets to the tables of FORMAT.md, so that no compiler, ABI or
+ * edit can change the layout without failing the build. */
+#define BI_LAYOUT(cond, what) _Static_assert(cond, "on-disk layout (docs/FORMAT.md): " what)
 
 enum {
     BI_P_BRANCH = 2,
@@ -50,6 +57,10 @@ typedef struct bi_phdr {
     uint64_t pgno;   /* the page's own number: detects misplaced pages */
     uint64_t txnid;  /* the commit that wrote the page */
 } bi_phdr;
+BI_LAYOUT(sizeof(bi_phdr) == BI_HDR, "bi_phdr is 24 bytes");
+BI_LAYOUT(offsetof(bi_phdr, type) == 0 && offsetof(bi_phdr, level) == 1 && offsetof(bi_phdr, nkeys) == 2 &&
+              offsetof(bi_phdr, upper) == 4 && offsetof(bi_phdr, pgno) == 8 && offsetof(bi_phdr, txnid) == 16,
+          "bi_phdr fields at 0, 1, 2, 4, 8, 16");
 
 /* Slot: first four key bytes big-endian (zero padded), node offset, key length. */
 typedef struct bi_slot {
@@ -57,6 +68,9 @@ typedef struct bi_slot {
     uint16_t off;
     uint16_t klen;
 } bi_slot;
+BI_LAYOUT(sizeof(bi_slot) == BI_SLOT, "bi_slot is 8 bytes");
+BI_LAYOUT(offsetof(bi_slot, head) == 0 && offsetof(bi_slot, off) == 4 && offsetof(bi_slot, klen) == 6,
+          "bi_slot fields at 0, 4, 6");
 
 /* Leaf node flags */
 #define BI_N_BIG 0x1u /* value is in an overflow run; the node holds its pgno */
@@ -67,11 +81,15 @@ typedef struct bi_lnode {
     uint32_t vlen;
     uint32_t flags;
 } bi_lnode;
+BI_LAYOUT(sizeof(bi_lnode) == BI_NODE_HDR, "bi_lnode is 8 bytes");
+BI_LAYOUT(offsetof(bi_lnode, vlen) == 0 && offsetof(bi_lnode, flags) == 4, "bi_lnode fields at 0, 4");
 
 typedef struct bi_bigval {
     uint64_t pgno;   /* first page of the run */
     uint64_t csum;   /* XXH3-64 of the whole run */
 } bi_bigval;
+BI_LAYOUT(sizeof(bi_bigval) == 16, "bi_bigval is 16 bytes");
+BI_LAYOUT(offsetof(bi_bigval, pgno) == 0 && offsetof(bi_bigval, csum) == 8, "bi_bigval fields at 0, 8");
 
 /* Branch node: the child page number, the key padded to 8, then the
  * child's checksum (in the place a leaf node keeps its value).  The key of
@@ -79,6 +97,7 @@ typedef struct bi_bigval {
 typedef struct bi_bnode {
     uint64_t child;
 } bi_bnode;
+BI_LAYOUT(sizeof(bi_bnode) == BI_NODE_HDR, "bi_bnode is 8 bytes");
 
 #define BI_A8(x) (((x) + 7u) & ~(size_t)7u)
 
@@ -162,6 +181,9 @@ typedef struct bi_tree {
     uint64_t count;
     uint64_t csum;  /* XXH3-64 of the root page; 0 for an empty tree */
 } bi_tree;
+BI_LAYOUT(sizeof(bi_tree) == 24, "bi_tree is 24 bytes");
+BI_LAYOUT(offsetof(bi_tree, root) == 0 && offsetof(bi_tree, count) == 8 && offsetof(bi_tree, csum) == 16,
+          "bi_tree fields at 0, 8, 16");
 
 typedef struct bi_meta {
     uint8_t magic[8];
@@ -179,6 +201,16 @@ typedef struct bi_meta {
     uint32_t reserved;
     uint64_t checksum;    /* XXH3-64 of every byte above */
 } bi_meta;
+BI_LAYOUT(sizeof(bi_meta) == 112, "bi_meta is 112 bytes");
+BI_LAYOUT(sizeof BI_MAGIC - 1 == sizeof(((bi_meta *)0)->magic), "the magic is 8 bytes");
+BI_LAYOUT(offsetof(bi_meta, magic) == 0 && offsetof(bi_meta, version) == 8 && offsetof(bi_meta, page_size) == 12 &&
+              offsetof(bi_meta, txnid) == 16 && offsetof(bi_meta, base_txnid) == 24 &&
+              offsetof(bi_meta, npages) == 32 && offsetof(bi_meta, catalog) == 40 &&
+              offsetof(bi_meta, freetree) == 64 && offsetof(bi_meta, free_pages) == 88 &&
+              offsetof(bi_meta, flags) == 96 && offsetof(bi_meta, reserved) == 100,
+          "bi_meta fields at 0, 8, 12, 16, 24, 32, 40, 64, 88, 96, 100");
+BI_LAYOUT(offsetof(bi_meta, checksum) == 104 && offsetof(bi_meta, checksum) + 8 == sizeof(bi_meta),
+          "the meta checksum is the last 8 bytes, at 104, and covers bytes 0..103");
 
 /* Catalog value: followed by schema_len bytes of schema. */
 typedef struct bi_table_rec {
@@ -186,5 +218,11 @@ typedef struct bi_table_rec {
     uint32_t flags;
     uint32_t schema_len;
 } bi_table_rec;
+BI_LAYOUT(sizeof(bi_table_rec) == 32, "bi_table_rec is 32 bytes");
+BI_LAYOUT(offsetof(bi_table_rec, tree) == 0 && offsetof(bi_table_rec, flags) == 24 &&
+              offsetof(bi_table_rec, schema_len) == 28,
+          "bi_table_rec fields at 0, 24, 28");
+
+#undef BI_LAYOUT
 
 #endif /* BIRCH_ENGINE_PAGE_H */
