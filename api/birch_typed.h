@@ -14,8 +14,8 @@
  *
  * Every call that takes a `birch_txn *txn` also accepts NULL: it then runs
  * in a transaction of its own (a read snapshot for reads, a write
- * transaction committed before the call returns for writes), like the
- * single-operation calls of the seed system.  Pass a transaction to group
+ * transaction committed before the call returns for writes), so that one
+ * call is one complete operation.  Pass a transaction to group
  * many operations; that is also much faster for writes (one commit).
  *
  * BIRCH_TYPED_TABLE (at the end) declares type-safe wrappers, so that a

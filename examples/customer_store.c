@@ -105,8 +105,8 @@ BIRCH_FB_FORMAT(event_format, Event, 0);
  * value UTF-8 text (birch_value_string: the C value is a birch_val, and a
  * guard's .bytes are the text). */
 
-/* The figures the seed system reported on redb, for comparison only: they
- * are not measured here. */
+/* Reference figures for redb (another embedded store) doing the same: quoted
+ * for comparison only, not measured here nor on this machine. */
 #define REDB_INSERT_MS 1.77 /* per insert, one durable commit each */
 #define REDB_READ_US 8.2    /* per read */
 
@@ -589,7 +589,7 @@ static int timed_inserts_and_reads(store *s)
     double insert_ms = (t1 - t0) * 1e3 / BULK_COUNT;
     double read_us = (t2 - t1) * 1e6 / BULK_COUNT;
     printf("read back all %d (revenue total %.2f)\n", BULK_COUNT, sum);
-    printf("                    birch (measured)   redb (seed system's reported figure)\n");
+    printf("                    birch (measured)   redb (reference figure, not measured)\n");
     printf("  per insert        %9.3f ms       %9.3f ms\n", insert_ms, REDB_INSERT_MS);
     printf("  per read          %9.3f us       %9.3f us\n", read_us, REDB_READ_US);
     printf("  (inserts: typed put with txn NULL, one durable commit each;\n"
