@@ -8,7 +8,9 @@
 #                                quickstart, customer_store, json_format
 #   ./build.sh test [CONFIG...]  build and run the test suite in each CONFIG:
 #                                  plain  gcc, RelWithDebInfo, -Werror       (build/plain)
-#                                  debug  gcc, Debug (-O0 -g), -Werror       (build/debug)
+#                                  debug  gcc, Debug (-O0 -g), -Werror, strict:
+#                                         birch_check after every commit of
+#                                         the model tests      (build/debug)
 #                                  asan   clang, ASan+UBSan, -Werror         (build/asan)
 #                                  tsan   clang, TSan, threaded tests only   (build/tsan)
 #                                  fuzz   clang, libFuzzer: each harness for
@@ -211,8 +213,13 @@ run_config() {
 
     say "=== $name: ctest"
     log="$dir/ctest.log"
+    # The debug configuration is also the strict one: the randomized model
+    # tests run birch_check after every commit (tests/support.h,
+    # bt_strict_check).
+    local -a env=()
+    [ "$name" = debug ] && env=(BIRCH_STRICT=1)
     local rc=0
-    ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$JOBS" \
+    env "${env[@]}" ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$JOBS" \
         --timeout 1200 2>&1 | tee "$log" || rc=$?
     # Count the test programs from ctest's result lines, e.g.
     #   " 3/11 Test  #3: test_cursor ......   Passed    1.47 sec"

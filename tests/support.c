@@ -187,6 +187,17 @@ void bt_fill(bt_rng *r, void *buf, size_t n)
     }
 }
 
+int bt_strict_check(birch_db *db, uint64_t commit, const char *ctx)
+{
+    uint64_t every = bt_env_u64("BIRCH_STRICT", 0);
+    if (!every || commit % every) return 0;
+    char msg[512];
+    int rc = birch_check(db, msg, sizeof msg);
+    ck_assert_msg(rc == BIRCH_OK, "%s: strict mode: birch_check after commit %llu returned %d: %s (%s)", ctx,
+                  (unsigned long long)commit, rc, msg, birch_errmsg());
+    return 1;
+}
+
 uint64_t bt_env_u64(const char *name, uint64_t dflt)
 {
     const char *s = getenv(name);

@@ -123,6 +123,11 @@ void bt_fill(bt_rng *r, void *buf, size_t n);
 uint64_t bt_seed(uint64_t dflt);
 /* An unsigned number from the environment, or dflt. */
 uint64_t bt_env_u64(const char *name, uint64_t dflt);
+/* Strict mode (BIRCH_STRICT=N, set by build.sh's debug configuration):
+ * randomized model tests call this after every commit, and it runs
+ * birch_check on every Nth call (N = 0, the default: never), failing with
+ * ctx in the message.  Returns 1 if it checked. */
+int bt_strict_check(birch_db *db, uint64_t commit, const char *ctx);
 
 /* Deterministic content: n bytes generated from seed. */
 void bt_pattern(void *buf, size_t n, uint64_t seed);

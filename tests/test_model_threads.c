@@ -6,7 +6,9 @@
  * changes, reads in a read transaction beside the writer) with keys of 1 to
  * birch_max_key_size() bytes and values of 0 to 3 pages, over two tables,
  * in transactions that commit or abort, with the database closed and
- * reopened (and checked with birch_check) every few dozen transactions.
+ * reopened (and checked with birch_check) every few dozen transactions;
+ * in strict mode (BIRCH_STRICT=N, build.sh's debug configuration) also
+ * checked after every Nth commit.
  * Everything is compared with a sorted-array model of each table.
  *
  * A reader thread runs all the time: it begins read transactions, finds the
@@ -437,7 +439,7 @@ typedef struct state {
     size_t maxk;
     uint32_t ps;
     bt_model committed[NT], work[NT];
-    long ops, txns, commits, aborts, reopens;
+    long ops, txns, commits, aborts, reopens, strict_checks;
     size_t target;
     reader rd;
     unsigned char *key, *key2, *val;
@@ -748,6 +750,7 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
                 st->work[i] = tmp;
             }
             st->commits++;
+            if (bt_strict_check(st->db, (uint64_t)st->commits, "model")) st->strict_checks++;
             pthread_mutex_lock(&st->rd.mu);
             st->rd.commits++;
             pthread_cond_broadcast(&st->rd.cv);
@@ -768,8 +771,8 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
     BT_OK(birch_close(st->db));
     fprintf(stderr,
             "model %s: seed %" PRIu64 ", %ld ops, %ld txns (%ld commits, %ld aborts), %ld reopens, "
-            "reader %ld rounds (%ld without snapshot, %ld held across commits)\n",
-            tag, seed, st->ops, st->txns, st->commits, st->aborts, st->reopens, st->rd.rounds,
+            "%ld strict checks, reader %ld rounds (%ld without snapshot, %ld held across commits)\n",
+            tag, seed, st->ops, st->txns, st->commits, st->aborts, st->reopens, st->strict_checks, st->rd.rounds,
             st->rd.misses, st->rd.holds);
     ring_clear();
     for (int i = 0; i < NT; i++) {
