@@ -236,10 +236,14 @@ uint32_t birch_page_size(const birch_db *db);
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 
 /* Commits and frees the transaction (also for read transactions, where it
- * just ends it).  On error the transaction is aborted and freed all the
- * same, and the database holds the state before it.  Errors: BIRCH_ETXN
- * (the transaction had failed earlier; it is aborted), BIRCH_EFULL,
- * BIRCH_EIO. */
+ * just ends it).  A write transaction that changed nothing (no put, del,
+ * table create or drop, or schema change succeeded in it) writes nothing
+ * and syncs nothing, and its id is not used up: the next write
+ * transaction gets the same birch_txn_id.  A put undone by a del did
+ * change pages, and commits as usual.  On error the transaction is aborted
+ * and freed all the same, and the database holds the state before it.
+ * Errors: BIRCH_ETXN (the transaction had failed earlier; it is aborted),
+ * BIRCH_EFULL, BIRCH_EIO. */
 int birch_txn_commit(birch_txn *txn);
 
 /* Discards the transaction's changes and frees it.  NULL is a no-op.
@@ -247,7 +251,7 @@ int birch_txn_commit(birch_txn *txn);
 void birch_txn_abort(birch_txn *txn);
 
 /* The id of the snapshot a transaction reads (for a write transaction, the
- * id its commit will get). */
+ * id its commit will get, if it changes anything: see birch_txn_commit). */
 uint64_t birch_txn_id(const birch_txn *txn);
 
 /* ---- Tables ----------------------------------------------------------- */

@@ -18,6 +18,7 @@
  * slot, whose pages no commit since has overwritten.  Non-durable commits
  * skip the sync, mark the meta weak, and are made durable every
  * BI_CHECKPOINT_MS milliseconds (or sooner, see need_checkpoint) and at close.
+ * A write transaction that changed nothing writes nothing (txn_changed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +356,25 @@ int birch_sync(birch_db *db)
     return rc;
 }
 
+/* Whether a write transaction changed anything.  Every change to a tree
+ * (put, del, table create or drop, schema) copies at least one page, and
+ * every page a transaction allocates ends up dirty or, freed again, in
+ * avail; every page it frees ends up in pending or young.  So a
+ * transaction that holds none of these changed nothing: its commit writes
+ * no page and no meta, syncs nothing, and leaves its id to the next
+ * writer, as LMDB does.  A put undone by a del did copy pages (to new
+ * places) and commits like any other: telling that its trees are equal
+ * would cost a comparison of every page it touched.  A weak commit whose
+ * checkpoint is due stays weak until the next commit, birch_sync or
+ * birch_close. */
+static int txn_changed(const birch_txn *txn)
+{
+    if (txn->ndirty || txn->avail.n || txn->pending.n || txn->young.n) return 1;
+    BI_ASSERT(txn->meta.npages == txn->snap_npages);
+    for (uint32_t i = 0; i < txn->nts; i++) BI_ASSERT(!txn->ts[i].dirty);
+    return 0;
+}
+
 int birch_txn_commit(birch_txn *txn)
 {
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_txn_commit: txn is NULL");
@@ -364,9 +384,10 @@ int birch_txn_commit(birch_txn *txn)
         if (txn->state != BI_TXN_LIVE)
             rc = bi_err(BIRCH_ETXN, "birch_txn_commit: an earlier call failed in this transaction, "
                                     "so it was aborted");
-        if (rc == BIRCH_OK) rc = write_pages(txn);
-        if (rc == BIRCH_OK) rc = write_meta(txn);
-        else rc = io_failure(txn->db, rc);
+        else if (txn_changed(txn)) {
+            rc = write_pages(txn);
+            rc = rc == BIRCH_OK ? write_meta(txn) : io_failure(txn->db, rc);
+        }
     }
     finish(txn);
     return rc;
