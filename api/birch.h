@@ -11,6 +11,14 @@
  *   - At most one write transaction exists at a time.  A second
  *     birch_txn_begin(BIRCH_TXN_WRITE) waits until the first ends, or returns
  *     BIRCH_EBUSY at once when BIRCH_TXN_TRY is also given.
+ *   - The thread that began the write transaction gets BIRCH_EBUSY at once
+ *     (instead of waiting for itself forever) from
+ *     birch_txn_begin(BIRCH_TXN_WRITE) and birch_sync until that
+ *     transaction ends; birch_close there gives BIRCH_ETXN.  The thread
+ *     recorded is the one that began it, even if the transaction was handed
+ *     to another thread: the first thread then gets BIRCH_EBUSY instead of
+ *     waiting, and a thread that was handed a write transaction must not
+ *     begin another before it ended (it would wait for itself).
  *   - Any number of read transactions run concurrently with each other and
  *     with the writer.  Each sees the snapshot that was committed when it
  *     began, byte for byte, until it ends.  Reads (get, cursor moves) take no
@@ -82,7 +90,9 @@ extern "C" {
 #define BIRCH_ENOTDB    (-6)  /* the file is not a birch database */
 #define BIRCH_EVERSION  (-7)  /* the file was written by an unknown format version */
 #define BIRCH_ECORRUPT  (-8)  /* the file is damaged */
-#define BIRCH_EBUSY     (-9)  /* file locked by another handle; writer busy with BIRCH_TXN_TRY */
+#define BIRCH_EBUSY     (-9)  /* file locked by another handle; writer busy with
+                                 BIRCH_TXN_TRY; a write transaction or birch_sync
+                                 in the thread that holds the write transaction */
 #define BIRCH_EREADONLY (-10) /* write attempted in a read transaction or read-only database */
 #define BIRCH_EFULL     (-11) /* max_size reached, or the disk is full */
 #define BIRCH_EIO       (-12) /* the operating system reported an I/O error */
@@ -210,13 +220,16 @@ int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
 /* Closes the handle (after making a BIRCH_DURABLE_NONE commit durable).
  * Every transaction must have ended first; otherwise BIRCH_ETXN is returned
- * and nothing is closed.  NULL is a no-op.  BIRCH_EIO if the final sync
+ * and nothing is closed (also when called by the thread that holds the
+ * write transaction).  NULL is a no-op.  BIRCH_EIO if the final sync
  * failed (the handle is closed all the same). */
 int birch_close(birch_db *db);
 
 /* Makes every commit so far durable (for BIRCH_DURABLE_NONE; a no-op
  * otherwise), like mdb_env_sync.  Waits for a running write transaction to
- * end.  Errors: BIRCH_EIO. */
+ * end, unless the calling thread began it: then BIRCH_EBUSY at once
+ * (commit or abort it first).  Errors: BIRCH_EBUSY, BIRCH_EIO (the sync
+ * failed, or an earlier write did: reopen). */
 int birch_sync(birch_db *db);
 
 /* The longest key this database accepts: page_size / 4 bytes (1024 at the
@@ -229,9 +242,11 @@ uint32_t birch_page_size(const birch_db *db);
 /* ---- Transactions ----------------------------------------------------- */
 
 /* Begins a transaction: BIRCH_TXN_READ, or BIRCH_TXN_WRITE optionally with
- * BIRCH_TXN_TRY.  Errors: BIRCH_EINVAL, BIRCH_EREADONLY (write on a
- * read-only database), BIRCH_EBUSY (TRY and a writer is active, or
- * max_readers reached), BIRCH_EIO (an earlier write failed: reopen),
+ * BIRCH_TXN_TRY.  A write transaction waits for the one active (or, with
+ * TRY, gets BIRCH_EBUSY).  Errors: BIRCH_EINVAL, BIRCH_EREADONLY (write on
+ * a read-only database), BIRCH_EBUSY (TRY and a writer is active; WRITE in
+ * the thread that began the active write transaction, with or without
+ * TRY; max_readers reached), BIRCH_EIO (an earlier write failed: reopen),
  * BIRCH_ENOMEM. */
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 

@@ -96,7 +96,8 @@ struct birch_db {
      * it, and a mutex must be unlocked by its owner. */
     pthread_mutex_t write_lock;
     pthread_cond_t write_cv;
-    int writer_active;
+    int writer_active;          /* BI_GATE_FREE or BI_GATE_TXN */
+    pthread_t writer_thread;    /* with BI_GATE_TXN: the thread that took the gate */
     uint64_t durable_ms;        /* when the last durable meta was written (monotonic) */
     uint64_t weak_freed;        /* durable-state pages freed by commits since the last durable meta */
 
@@ -193,6 +194,8 @@ void bi_txn_on_snapshot(birch_txn *txn, birch_db *db, const bi_snap *s);
 uint64_t bi_now_ms(void);
 /* Makes the last (weak) commit durable; no other writer may run. */
 int bi_checkpoint(birch_db *db);
+/* Who holds the writer gate (db->writer_active). */
+enum { BI_GATE_FREE = 0, BI_GATE_TXN = 1 /* a write transaction or birch_sync */ };
 /* ---- readers.c ------------------------------------------------------------- */
 void bi_readers_init(birch_db *db);
 /* Makes m (readable through map) the snapshot new readers pin.  Callers

@@ -82,29 +82,38 @@ static int snapshot(birch_db *db, birch_txn *txn)
 static void unlock_writer(birch_db *db)
 {
     pthread_mutex_lock(&db->write_lock);
-    db->writer_active = 0;
+    db->writer_active = BI_GATE_FREE;
     pthread_cond_signal(&db->write_cv);
     pthread_mutex_unlock(&db->write_lock);
 }
 
-/* Becomes the writer (waiting, or BIRCH_EBUSY with BIRCH_TXN_TRY), unless
- * an earlier I/O error forbids writing. */
-static int lock_writer(birch_db *db, unsigned flags)
+/* Becomes the writer for who (birch_txn_begin or birch_sync): waits for
+ * the gate, or BIRCH_EBUSY when BIRCH_TXN_TRY is given and a transaction
+ * (or birch_sync) holds it.  A thread that holds the write transaction
+ * gets BIRCH_EBUSY at once: it would wait for itself.  BIRCH_EIO if an
+ * earlier I/O error forbids writing. */
+static int lock_writer(birch_db *db, unsigned flags, const char *who)
 {
+    pthread_t self = pthread_self();
     pthread_mutex_lock(&db->write_lock);
-    if (db->writer_active && (flags & BIRCH_TXN_TRY)) {
+    int mine = db->writer_active == BI_GATE_TXN && pthread_equal(db->writer_thread, self);
+    if (mine || (db->writer_active == BI_GATE_TXN && (flags & BIRCH_TXN_TRY))) {
         pthread_mutex_unlock(&db->write_lock);
-        return bi_err(BIRCH_EBUSY, "another write transaction is active (BIRCH_TXN_TRY)");
+        if (mine)
+            return bi_err(BIRCH_EBUSY, "%s: this thread holds the write transaction: commit or abort it first", who);
+        return bi_err(BIRCH_EBUSY, "%s: another write transaction is active (BIRCH_TXN_TRY)", who);
     }
-    while (db->writer_active) pthread_cond_wait(&db->write_cv, &db->write_lock);
-    db->writer_active = 1;
+    while (db->writer_active != BI_GATE_FREE) pthread_cond_wait(&db->write_cv, &db->write_lock);
+    db->writer_active = BI_GATE_TXN;
+    db->writer_thread = self;
     pthread_mutex_unlock(&db->write_lock);
     pthread_mutex_lock(&db->lock);
     int failed = db->failed;
     pthread_mutex_unlock(&db->lock);
     if (failed) {
         unlock_writer(db);
-        return bi_err(BIRCH_EIO, "an earlier write failed, so the file's state is unknown: reopen the database");
+        return bi_err(BIRCH_EIO, "%s: an earlier write failed, so the file's state is unknown: reopen the database",
+                      who);
     }
     return BIRCH_OK;
 }
@@ -131,7 +140,7 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
     if (write && db->opts.read_only) return bi_err(BIRCH_EREADONLY, "a write transaction on a database opened read-only");
     birch_txn *txn = txn_new(db, write);
     if (!txn) return bi_err(BIRCH_ENOMEM, "out of memory for a transaction");
-    int rc = write ? lock_writer(db, flags) : BIRCH_OK;
+    int rc = write ? lock_writer(db, flags, "birch_txn_begin") : BIRCH_OK;
     if (rc == BIRCH_OK) {
         rc = snapshot(db, txn); /* fails only for readers (no free slot) */
     }
@@ -346,7 +355,7 @@ int birch_sync(birch_db *db)
 {
     if (!db) return bi_err(BIRCH_EINVAL, "birch_sync: db is NULL");
     if (db->opts.read_only) return BIRCH_OK;
-    int rc = lock_writer(db, 0); /* no commit may write a meta meanwhile */
+    int rc = lock_writer(db, 0, "birch_sync"); /* no commit may write a meta meanwhile */
     if (rc) return rc;
     pthread_mutex_lock(&db->lock);
     int weak = (db->meta.flags & BI_META_WEAK) != 0;
