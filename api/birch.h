@@ -29,6 +29,10 @@
  *     committed on another thread than the one that began it).
  *   - A file opened for writing is locked against every other open (in this
  *     or another process) until birch_close; the second open gets BIRCH_EBUSY.
+ *   - A database opened for writing with BIRCH_DURABLE_NONE (on a file) has
+ *     one background thread of its own, from birch_open to birch_close,
+ *     that makes idle commits durable (see BIRCH_DURABLE_NONE).  It blocks
+ *     every signal and does not keep the process from exiting.
  *
  * Memory rules
  *   - birch_val pointers returned by reads point into the database map (or,
@@ -130,14 +134,25 @@ extern "C" {
 
 /* Durability of commits (birch_options.durability). */
 #define BIRCH_DURABLE_FULL 0 /* a commit that returned survives power loss */
-#define BIRCH_DURABLE_NONE 1 /* no fsync: a process crash loses nothing, a power
-                                loss returns to some earlier commit, whole,
-                                at most about a second old: a commit becomes
-                                durable (a checkpoint) once the last one is
-                                a second old, when such commits have freed a
-                                quarter of the file's pages that the durable
-                                state still holds (those wait for it), and
-                                at birch_sync and birch_close. */
+#define BIRCH_DURABLE_NONE 1 /* commits do not sync: a process crash loses
+                                nothing; a power loss returns to an earlier
+                                commit, whole.  The rule: while the process
+                                lives, a commit is durable at most about one
+                                second after it returned, or, if a write
+                                transaction is active at that second, once
+                                that transaction ends (if it commits, its
+                                commit is the durable one).  Commits become
+                                durable (a checkpoint) when the last durable
+                                one is a second old or when such commits
+                                have freed a quarter of the file's pages the
+                                durable state still holds; birch_open starts
+                                a thread that does the checkpoint when no
+                                commit follows (a file opened for writing);
+                                and at birch_sync and birch_close.  Commits
+                                not yet durable when the process dies
+                                without birch_close survive unless the
+                                machine loses power before the operating
+                                system writes them. */
 
 /* What birch_open does with an existing file (birch_options.recreate). */
 #define BIRCH_RECREATE_NEVER  0 /* open it, or create it when missing (default) */
@@ -215,14 +230,16 @@ void birch_options_init(birch_options *opts);
  * and the file does not exist), BIRCH_ENOTDB (not a birch file, or an empty
  * file opened read-only), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
  * points past the end of the file), BIRCH_EBUSY (locked by another handle),
- * BIRCH_EIO, BIRCH_ENOMEM. */
+ * BIRCH_EIO, BIRCH_ENOMEM (also: the background thread of a
+ * BIRCH_DURABLE_NONE database could not be started). */
 int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
-/* Closes the handle (after making a BIRCH_DURABLE_NONE commit durable).
- * Every transaction must have ended first; otherwise BIRCH_ETXN is returned
- * and nothing is closed (also when called by the thread that holds the
- * write transaction).  NULL is a no-op.  BIRCH_EIO if the final sync
- * failed (the handle is closed all the same). */
+/* Closes the handle (after stopping the background flush thread and making
+ * a BIRCH_DURABLE_NONE commit durable).  Every transaction must have ended
+ * first; otherwise BIRCH_ETXN is returned and nothing is closed (also when
+ * called by the thread that holds the write transaction).  NULL is a
+ * no-op.  BIRCH_EIO if the final sync failed (the handle is closed all the
+ * same). */
 int birch_close(birch_db *db);
 
 /* Makes every commit so far durable (for BIRCH_DURABLE_NONE; a no-op
@@ -243,11 +260,13 @@ uint32_t birch_page_size(const birch_db *db);
 
 /* Begins a transaction: BIRCH_TXN_READ, or BIRCH_TXN_WRITE optionally with
  * BIRCH_TXN_TRY.  A write transaction waits for the one active (or, with
- * TRY, gets BIRCH_EBUSY).  Errors: BIRCH_EINVAL, BIRCH_EREADONLY (write on
- * a read-only database), BIRCH_EBUSY (TRY and a writer is active; WRITE in
- * the thread that began the active write transaction, with or without
- * TRY; max_readers reached), BIRCH_EIO (an earlier write failed: reopen),
- * BIRCH_ENOMEM. */
+ * TRY, gets BIRCH_EBUSY); a background flush in progress (a
+ * BIRCH_DURABLE_NONE checkpoint) is waited for even with TRY.  Errors:
+ * BIRCH_EINVAL, BIRCH_EREADONLY (write on a read-only database),
+ * BIRCH_EBUSY (TRY and a writer is active; WRITE in the thread that began
+ * the active write transaction, with or without TRY; max_readers
+ * reached), BIRCH_EIO (an earlier write failed, a background flush
+ * included: reopen), BIRCH_ENOMEM. */
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 
 /* Commits and frees the transaction (also for read transactions, where it

@@ -116,6 +116,11 @@ static int load(birch_db *db)
 
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
 {
+    return bi_open_io_ex(path, opts, io, 0, out);
+}
+
+int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, int flusher, birch_db **out)
+{
     if (!out || !io || !io->ops) return bi_err(BIRCH_EINVAL, "birch_open: db is NULL");
     *out = NULL;
     if (!path && io->ops != &bi_io_mem) return bi_err(BIRCH_EINVAL, "birch_open: path is NULL");
@@ -147,6 +152,7 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
     if (rc == BIRCH_OK) {
         rc = load(db);
     }
+    if (rc == BIRCH_OK && flusher) rc = bi_flusher_start(db); /* last: nothing after it fails */
     if (rc) {
         destroy(db);
         return rc;
@@ -163,7 +169,7 @@ int birch_open(const char *path, const birch_options *opts, birch_db **db)
         mem_reserve = opts->max_size; /* room for max_size if it is larger than the default */
         io = (bi_io){&bi_io_mem, &mem_reserve};
     }
-    int rc = bi_open_io(path, opts, &io, db);
+    int rc = bi_open_io_ex(path, opts, &io, io.ops == &bi_io_posix, db); /* files get the flusher */
     if (rc == BIRCH_OK) (*db)->io.ctx = NULL; /* &mem_reserve is read by open only */
     return rc;
 }
@@ -176,6 +182,7 @@ int birch_close(birch_db *db)
     pthread_mutex_unlock(&db->lock);
     if (live)
         return bi_err(BIRCH_ETXN, "birch_close: %u transactions, guards or streams are still open; end them first", live);
+    bi_flusher_stop(db); /* no flush may run beside the final checkpoint */
     int rc = db->opts.read_only ? BIRCH_OK : bi_checkpoint(db);
     destroy(db);
     return rc;

@@ -17,6 +17,7 @@
  *   cursor.c     cursors
  *   readers.c    the published snapshot and the reader table (lock-free)
  *   txn.c        transactions, the commit, checkpoints
+ *   flush.c      the background flush of BIRCH_DURABLE_NONE commits
  *   check.c      birch_check
  *   copy.c       birch_copy, birch_compact
  *   tree_stat.c  a table's depth and pages (for tools/birch.c)
@@ -29,6 +30,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "birch.h"
 #include "io.h"
@@ -90,14 +92,25 @@ struct birch_db {
     struct birch_txn *q_head, *q_tail; /* finished handles, oldest first */
     unsigned q_len;
     int failed;           /* an I/O error left the file state unknown: reopen */
+    char failed_why[256]; /* what failed, for the BIRCH_EIO of later writers */
 
     /* The writer gate.  A flag under a mutex, not a held mutex, because a
      * write transaction may end on another thread than the one that began
-     * it, and a mutex must be unlocked by its owner. */
+     * it, and a mutex must be unlocked by its owner.  Taken and released by
+     * lock_writer / unlock_writer (txn.c) and by the flusher (flush.c). */
     pthread_mutex_t write_lock;
     pthread_cond_t write_cv;
-    int writer_active;          /* BI_GATE_FREE or BI_GATE_TXN */
+    int writer_active;          /* BI_GATE_FREE, _TXN or _FLUSH */
     pthread_t writer_thread;    /* with BI_GATE_TXN: the thread that took the gate */
+    /* The background flush of BIRCH_DURABLE_NONE commits (flush.c), under
+     * write_lock.  The thread exists only in process flusher_pid (0: none
+     * was started): a fork child has a copy of these fields but no thread,
+     * so it must never signal or join it. */
+    pthread_t flusher;
+    pid_t flusher_pid;
+    pthread_cond_t flush_cv;    /* wakes the flusher (monotonic clock) */
+    int flush_waiting;          /* the flusher waits for the gate to open: signal flush_cv */
+    int flush_stop;             /* birch_close asks the flusher to end */
     uint64_t durable_ms;        /* when the last durable meta was written (monotonic) */
     uint64_t weak_freed;        /* durable-state pages freed by commits since the last durable meta */
 
@@ -183,6 +196,12 @@ struct birch_cursor {
 
 /* ---- db.c / txn.c ----------------------------------------------------------- */
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **db);
+/* bi_open_io, and with flusher set, a writable BIRCH_DURABLE_NONE database
+ * gets the background flush thread (flush.c), as birch_open gives files.
+ * bi_open_io leaves it out, so that the calls a test or fuzz io layer
+ * counts all happen inside calls the test made; tests of the flusher ask
+ * for it here. */
+int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, int flusher, birch_db **db);
 /* Marks a transaction failed with rc and returns rc. */
 int bi_txn_fail(birch_txn *txn, int rc);
 /* BIRCH_OK if txn may write, else the code to return. */
@@ -195,7 +214,26 @@ uint64_t bi_now_ms(void);
 /* Makes the last (weak) commit durable; no other writer may run. */
 int bi_checkpoint(birch_db *db);
 /* Who holds the writer gate (db->writer_active). */
-enum { BI_GATE_FREE = 0, BI_GATE_TXN = 1 /* a write transaction or birch_sync */ };
+enum { BI_GATE_FREE = 0, BI_GATE_TXN = 1 /* a write transaction or birch_sync */, BI_GATE_FLUSH = 2 };
+/* The writer gate's release (db->write_lock held): opens the gate and wakes
+ * one waiting writer, and the flusher if it waits for the gate. */
+void bi_gate_open_locked(birch_db *db);
+/* Records that the database failed (db->failed) and why: every later write
+ * transaction gets BIRCH_EIO with "what: detail".  Takes db->lock. */
+void bi_mark_failed(birch_db *db, const char *what, const char *detail);
+/* BIRCH_DURABLE_NONE promises durability within about a second: a weak
+ * commit older than this is made durable by the next commit or the flusher. */
+#define BI_CHECKPOINT_MS 1000u
+
+/* ---- flush.c --------------------------------------------------------------- */
+/* Starts the flusher thread if the database is writable and
+ * BIRCH_DURABLE_NONE; does nothing otherwise.  Call last in open.
+ * BIRCH_ENOMEM if the thread cannot be created. */
+int bi_flusher_start(birch_db *db);
+/* Stops and joins the flusher (birch_close, before its final checkpoint).
+ * Does nothing if none was started, or in another process than the one
+ * that started it (a fork child has no thread to join). */
+void bi_flusher_stop(birch_db *db);
 /* ---- readers.c ------------------------------------------------------------- */
 void bi_readers_init(birch_db *db);
 /* Makes m (readable through map) the snapshot new readers pin.  Callers

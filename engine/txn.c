@@ -17,8 +17,9 @@
  * its pages missing; open then fails to verify it and returns to the other
  * slot, whose pages no commit since has overwritten.  Non-durable commits
  * skip the sync, mark the meta weak, and are made durable every
- * BI_CHECKPOINT_MS milliseconds (or sooner, see need_checkpoint) and at close.
- * A write transaction that changed nothing writes nothing (txn_changed).
+ * BI_CHECKPOINT_MS milliseconds (or sooner, see need_checkpoint), by the
+ * flusher when no commit follows (flush.c), and at close.  A write
+ * transaction that changed nothing writes nothing (txn_changed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,6 @@
 
 #include "internal.h"
 
-#define BI_CHECKPOINT_MS 1000u
 #define BI_CHECKPOINT_PAGES 1024u
 
 int bi_txn_fail(birch_txn *txn, int rc)
@@ -79,19 +79,34 @@ static int snapshot(birch_db *db, birch_txn *txn)
     return BIRCH_OK;
 }
 
+void bi_gate_open_locked(birch_db *db)
+{
+    db->writer_active = BI_GATE_FREE;
+    pthread_cond_signal(&db->write_cv);
+    if (db->flush_waiting) pthread_cond_signal(&db->flush_cv);
+}
+
 static void unlock_writer(birch_db *db)
 {
     pthread_mutex_lock(&db->write_lock);
-    db->writer_active = BI_GATE_FREE;
-    pthread_cond_signal(&db->write_cv);
+    bi_gate_open_locked(db);
     pthread_mutex_unlock(&db->write_lock);
+}
+
+void bi_mark_failed(birch_db *db, const char *what, const char *detail)
+{
+    pthread_mutex_lock(&db->lock);
+    db->failed = 1;
+    snprintf(db->failed_why, sizeof db->failed_why, "%s: %s", what, detail);
+    pthread_mutex_unlock(&db->lock);
 }
 
 /* Becomes the writer for who (birch_txn_begin or birch_sync): waits for
  * the gate, or BIRCH_EBUSY when BIRCH_TXN_TRY is given and a transaction
- * (or birch_sync) holds it.  A thread that holds the write transaction
- * gets BIRCH_EBUSY at once: it would wait for itself.  BIRCH_EIO if an
- * earlier I/O error forbids writing. */
+ * (or birch_sync) holds it; a flush in progress is waited for even then,
+ * since it is no writer the caller could know of.  A thread that holds the
+ * write transaction gets BIRCH_EBUSY at once: it would wait for itself.
+ * BIRCH_EIO if an earlier I/O error forbids writing. */
 static int lock_writer(birch_db *db, unsigned flags, const char *who)
 {
     pthread_t self = pthread_self();
@@ -109,11 +124,13 @@ static int lock_writer(birch_db *db, unsigned flags, const char *who)
     pthread_mutex_unlock(&db->write_lock);
     pthread_mutex_lock(&db->lock);
     int failed = db->failed;
+    char why[sizeof db->failed_why];
+    memcpy(why, db->failed_why, sizeof why);
     pthread_mutex_unlock(&db->lock);
     if (failed) {
         unlock_writer(db);
-        return bi_err(BIRCH_EIO, "%s: an earlier write failed, so the file's state is unknown: reopen the database",
-                      who);
+        return bi_err(BIRCH_EIO, "%s: an earlier write failed, so the file's state is unknown: reopen the database "
+                                 "(%s)", who, why[0] ? why : "no detail");
     }
     return BIRCH_OK;
 }
@@ -223,11 +240,7 @@ void birch_txn_abort(birch_txn *txn)
  * database is reopened, which re-reads the metas. */
 static int io_failure(birch_db *db, int rc)
 {
-    if (rc == BIRCH_EIO) {
-        pthread_mutex_lock(&db->lock);
-        db->failed = 1;
-        pthread_mutex_unlock(&db->lock);
-    }
+    if (rc == BIRCH_EIO) bi_mark_failed(db, "a commit failed writing its pages", birch_errmsg());
     return rc;
 }
 
@@ -237,11 +250,9 @@ static int io_failure(birch_db *db, int rc)
 static int meta_failure(birch_db *db, int rc)
 {
     char why[256];
-    snprintf(why, sizeof why, "%s", birch_errmsg()); /* bi_err below overwrites it */
-    pthread_mutex_lock(&db->lock);
-    db->failed = 1;
-    pthread_mutex_unlock(&db->lock);
-    return bi_err(BIRCH_EIO, "writing the meta page failed (%s: %s); reopen the database", birch_strerror(rc), why);
+    snprintf(why, sizeof why, "%s: %s", birch_strerror(rc), birch_errmsg()); /* bi_err below overwrites it */
+    bi_mark_failed(db, "syncing the file or writing the meta page failed", why);
+    return bi_err(BIRCH_EIO, "syncing the file or writing the meta page failed (%s); reopen the database", why);
 }
 
 /* Seals every table the transaction changed. */
@@ -374,8 +385,7 @@ int birch_sync(birch_db *db)
  * writer, as LMDB does.  A put undone by a del did copy pages (to new
  * places) and commits like any other: telling that its trees are equal
  * would cost a comparison of every page it touched.  A weak commit whose
- * checkpoint is due stays weak until the next commit, birch_sync or
- * birch_close. */
+ * checkpoint is due stays weak until the next commit or the flusher. */
 static int txn_changed(const birch_txn *txn)
 {
     if (txn->ndirty || txn->avail.n || txn->pending.n || txn->young.n) return 1;
