@@ -90,7 +90,7 @@ static int add_prefix(birch_stream *s, const birch_stream_opts *o)
     unsigned k = f->kind == BIRCH_KEY_TUPLE ? o->prefix_len : 1;
     int rc = f->kind == BIRCH_KEY_TUPLE ? birch_key_encode_prefix(f, o->prefix, k, p, sizeof p, &len)
                                         : birch_key_encode(f, o->prefix, p, sizeof p, &len);
-    if (rc) return bi_err(rc, "birch_stream_open: the key format refused the prefix (%s)", birch_strerror(rc));
+    if (rc) return bi_key_refused(f, rc, len, sizeof p, "the stream's prefix");
     if (len == 0) return BIRCH_OK; /* the empty prefix: every key (and no key is empty) */
     raise_lo(&s->lo, p, len, 0);
     while (len && p[len - 1] == 0xFF) len--; /* the successor of the prefix */

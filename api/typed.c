@@ -43,9 +43,21 @@ int bi_typed_key(const birch_typed *t, const void *key, uint8_t *buf, size_t cap
 {
     size_t len = 0;
     int rc = birch_key_encode(t->key, key, buf, cap, &len);
-    if (rc) return bi_err(rc, "the key format refused the key (%s)", birch_strerror(rc));
+    if (rc) return bi_key_refused(t->key, rc, len, cap, "the key");
     *out = (birch_val){buf, len};
     return BIRCH_OK;
+}
+
+int bi_key_refused(const birch_key_format *f, int rc, size_t len, size_t cap, const char *what)
+{
+    char name[BIRCH_KEY_NAME_MAX];
+    if (birch_key_name(f, name, sizeof name) < 0) snprintf(name, sizeof name, "?");
+    if (rc == BIRCH_EKEYSIZE)
+        return bi_err(rc, "%s encodes to %zu bytes in key format %s, more than any key has (%zu)", what, len, name, cap);
+    if (rc == BIRCH_EINVAL)
+        return bi_err(rc, "key format %s refused %s: a NULL string, invalid UTF-8, or a bool other than 0 or 1", name,
+                      what);
+    return bi_err(rc, "key format %s refused %s (%s)", name, what, birch_strerror(rc));
 }
 
 /* ---- Schema ---------------------------------------------------------------- */
@@ -248,7 +260,11 @@ static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, con
     for (size_t i = 0; i < n; i++) {
         size_t len = 0, vsize;
         int rc = birch_key_encode(t->key, keys + i * t->key->c_size, buf + used, cap - used, &len);
-        if (rc) return bi_err(rc, "batch record %zu: the key format refused the key (%s)", i, birch_strerror(rc));
+        if (rc) {
+            char what[64];
+            snprintf(what, sizeof what, "the key of batch record %zu", i);
+            return bi_key_refused(t->key, rc, len, cap - used, what);
+        }
         if (len == 0 || len > max_key)
             return bi_err(BIRCH_EKEYSIZE, "batch record %zu: an encoded key of %zu bytes (1..%zu)", i, len, max_key);
         rc = t->value->size(t->value, values + i * t->value->c_size, &vsize);

@@ -16,6 +16,10 @@ int bi_auto_begin(birch_db *db, birch_txn *txn, unsigned flags, birch_txn **use)
 int bi_auto_end(birch_txn *txn, birch_txn *use, int rc);
 /* Encodes a C key of t's key format into buf. */
 int bi_typed_key(const birch_typed *t, const void *key, uint8_t *buf, size_t cap, birch_val *out);
+/* Records why format f refused to encode `what` ("the key", "the prefix")
+ * with rc (len: the size it needed, cap: the room there was) and returns
+ * rc. */
+int bi_key_refused(const birch_key_format *f, int rc, size_t len, size_t cap, const char *what);
 /* Looks key up into a guard; verify 0 skips the value format's check. */
 int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g, int verify);
 
