@@ -117,8 +117,20 @@ extern "C" {
 #define BIRCH_MAX_PAGE_SIZE     65536u
 #define BIRCH_DEFAULT_PAGE_SIZE 4096u
 #define BIRCH_MAX_VALUE_SIZE    0xffffffffu /* 2^32 - 1 bytes */
-#define BIRCH_MAX_NAME_SIZE     255u        /* table names: 1..255 bytes */
-#define BIRCH_MAX_SCHEMA_SIZE   1024u       /* opaque schema blob per table */
+/* Table names: 1..255 bytes at most; a database's own limit is
+ * birch_max_name_size(): min(255, page_size / 4), since names are keys
+ * of the catalog and obey birch_max_key_size() (128 bytes at 512-byte
+ * pages, 255 from 1024-byte pages up). */
+#define BIRCH_MAX_NAME_SIZE     255u
+#define BIRCH_MAX_SCHEMA_SIZE   1024u       /* opaque schema blob per table, at any page size */
+/* birch_options.max_readers: 1..BIRCH_MAX_READERS. */
+#define BIRCH_MAX_READERS       65536u
+/* birch_options.map_reserve: 0 (the default, 1 GiB), else
+ * BIRCH_MIN_MAP_RESERVE..BIRCH_MAX_MAP_RESERVE bytes: 1 MiB to 64 TiB
+ * where pointers have 64 bits (x86-64 gives a process 128 TiB), 2 GiB
+ * where they have 32. */
+#define BIRCH_MIN_MAP_RESERVE   ((uint64_t)1 << 20)
+#define BIRCH_MAX_MAP_RESERVE   ((uint64_t)1 << (sizeof(void *) >= 8 ? 46 : 31))
 
 /* ---- Flags ------------------------------------------------------------ */
 /* birch_txn_begin */
@@ -192,22 +204,31 @@ typedef struct birch_val {
 } birch_val;
 
 /* Options for birch_open.  Always call birch_options_init first, then set
- * the fields you care about, so that fields added later get defaults. */
+ * the fields you care about, so that fields added later get defaults.
+ * birch_open checks every field: a value outside its range is
+ * BIRCH_EINVAL, and birch_errmsg() names the field and the range. */
 typedef struct birch_options {
     uint32_t page_size;   /* power of two, 512..65536; used only when the file
-                             is created, an existing file keeps its own.
+                             is created, an existing file keeps its own
+                             (but the option is checked all the same).
                              Default 4096. */
     int durability;       /* BIRCH_DURABLE_FULL (default) or BIRCH_DURABLE_NONE */
     uint64_t max_size;    /* file size limit in bytes; 0 = no limit, else at
-                             least 4 pages.  The put (or commit) that would
-                             need a page past it fails with BIRCH_EFULL and
-                             the transaction must be aborted. */
-    uint32_t max_readers; /* concurrent read transactions, 1..65536; default
-                             126.  One more gives BIRCH_EBUSY. */
-    int read_only;        /* open without writing; write txns give BIRCH_EREADONLY */
-    uint64_t map_reserve; /* address space reserved for the map in bytes;
-                             default 1 GiB.  Grows (by remapping) when the file
-                             outgrows it; only tests need to set it. */
+                             least 4 pages (of page_size), any larger value
+                             up to UINT64_MAX.  The put (or commit) that
+                             would need a page past it fails with
+                             BIRCH_EFULL and the transaction must be
+                             aborted. */
+    uint32_t max_readers; /* concurrent read transactions,
+                             1..BIRCH_MAX_READERS; default 126.  One more
+                             gives BIRCH_EBUSY. */
+    int read_only;        /* 0 or 1: open without writing; write txns give
+                             BIRCH_EREADONLY */
+    uint64_t map_reserve; /* address space reserved for the map in bytes:
+                             0 or BIRCH_MIN_MAP_RESERVE..BIRCH_MAX_MAP_RESERVE;
+                             default (and 0) 1 GiB.  Grows (by remapping)
+                             when the file outgrows it; only tests need to
+                             set it. */
     int recreate;         /* BIRCH_RECREATE_NEVER (default) or
                              BIRCH_RECREATE_ALWAYS; ALWAYS with read_only is
                              BIRCH_EINVAL. */
@@ -250,8 +271,13 @@ int birch_close(birch_db *db);
 int birch_sync(birch_db *db);
 
 /* The longest key this database accepts: page_size / 4 bytes (1024 at the
- * default 4096-byte pages). */
+ * default 4096-byte pages).  0 for a NULL db. */
 size_t birch_max_key_size(const birch_db *db);
+
+/* The longest table name this database accepts: min(BIRCH_MAX_NAME_SIZE,
+ * birch_max_key_size(db)), that is 128 bytes at 512-byte pages and 255 at
+ * every larger page size.  0 for a NULL db. */
+size_t birch_max_name_size(const birch_db *db);
 
 /* The page size of the open database. */
 uint32_t birch_page_size(const birch_db *db);
@@ -290,18 +316,21 @@ uint64_t birch_txn_id(const birch_txn *txn);
 
 /* ---- Tables ----------------------------------------------------------- */
 
-/* Opens the table called name (1..255 bytes, NUL-terminated).  With
+/* Opens the table called name (NUL-terminated, 1..birch_max_name_size()
+ * bytes: 128 at 512-byte pages, else 255).  With
  * BIRCH_CREATE in a write transaction, creates it when missing.  The handle
  * belongs to the database and stays valid until birch_close; using it in a
  * transaction where the table does not exist (not yet created, or dropped)
  * gives BIRCH_NOTFOUND, and using it with another database BIRCH_EINVAL.
- * Errors: BIRCH_NOTFOUND, BIRCH_EINVAL (bad name or flags), BIRCH_EREADONLY
- * (CREATE in a read transaction and the table is missing), BIRCH_ETXN. */
+ * Errors: BIRCH_NOTFOUND, BIRCH_EINVAL (bad name, a name longer than
+ * birch_max_name_size(), bad flags), BIRCH_EREADONLY (CREATE in a read
+ * transaction and the table is missing), BIRCH_ETXN. */
 int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_table **table);
 
 /* Deletes the table and all its records.  Handles to it stay valid and can
  * be used again once the table is created again.  Errors: BIRCH_NOTFOUND,
- * BIRCH_EREADONLY, BIRCH_ETXN. */
+ * BIRCH_EINVAL (bad name, as for birch_table_open), BIRCH_EREADONLY,
+ * BIRCH_ETXN. */
 int birch_table_drop(birch_txn *txn, const char *name);
 
 /* Lists the tables of the transaction's snapshot: calls fn(name, ctx) for

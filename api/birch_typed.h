@@ -140,7 +140,12 @@ int birch_typed_contains(birch_txn *txn, const birch_typed *t, const void *key);
  * and values (n C values, value->c_size bytes each).  The batch is sorted by
  * encoded key (of equal keys the last wins) and, when the whole batch sorts
  * after every key in the table, goes in through the append path, which
- * fills pages completely.  All or nothing: with txn NULL it commits once. */
+ * fills pages completely.  All or nothing: with txn NULL it commits once.
+ * The batch needs n * (birch_max_key_size() + 1) bytes of key space and a
+ * sort entry per record, allocated at once.  Errors: those of
+ * birch_typed_put (a refused record is named by its index in the detail),
+ * BIRCH_EINVAL (NULL, or n so large that those sizes overflow size_t),
+ * BIRCH_ENOMEM (they cannot be allocated). */
 int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const void *keys,
                           const void *values);
 
@@ -203,9 +208,12 @@ typedef struct birch_stream_opts {
     int hi_bound;
     /* Prefix scan: every key whose first prefix_len tuple elements equal
      * those of prefix (a C key of the table's tuple type; only those
-     * elements are read).  For string and bytes keys: every key that starts
-     * with the bytes of prefix (a birch_val, or const char * for cstr);
-     * prefix_len is then ignored.  Combined with lo/hi, both apply. */
+     * elements are read; prefix_len 0..the tuple's number of elements).
+     * For string and bytes keys: every key that starts with the bytes of
+     * prefix (a birch_val, or const char * for cstr); prefix_len is then
+     * ignored.  Combined with lo/hi, both apply.  Bounds and prefixes may
+     * be longer than any key (birch_max_key_size()): they are compared,
+     * never stored. */
     const void *prefix;
     unsigned prefix_len;
     int reverse;           /* largest key first */
@@ -223,7 +231,12 @@ typedef struct birch_stream_opts {
 typedef struct birch_stream birch_stream;
 
 /* Iterator form.  The stream reads one snapshot: txn's, or (txn NULL) one
- * of its own that it pins until birch_stream_close. */
+ * of its own that it pins until birch_stream_close.  Errors: BIRCH_EINVAL
+ * (NULL, a bound mode other than the three, a bound set with a NULL key,
+ * prefix_len beyond the tuple's elements, a resume key of 0 or more than
+ * BIRCH_MAX_PAGE_SIZE / 4 bytes, a bound or prefix the key format
+ * refuses), BIRCH_ENOMEM, and those of birch_txn_begin (txn NULL) and
+ * birch_cursor_open. */
 int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, birch_stream **s);
 /* Fills *item with the next record: BIRCH_OK, BIRCH_NOTFOUND at the end
  * (or once the limit is reached), BIRCH_EFORMAT for a value that fails its

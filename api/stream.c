@@ -87,6 +87,9 @@ static int add_prefix(birch_stream *s, const birch_stream_opts *o)
     const birch_key_format *f = s->t->key;
     uint8_t p[BI_KEY_BUF];
     size_t len = 0;
+    if (f->kind == BIRCH_KEY_TUPLE && o->prefix_len > f->n)
+        return bi_err(BIRCH_EINVAL, "birch_stream_open: prefix_len %u is beyond the key tuple's %u elements",
+                      o->prefix_len, f->n);
     unsigned k = f->kind == BIRCH_KEY_TUPLE ? o->prefix_len : 1;
     int rc = f->kind == BIRCH_KEY_TUPLE ? birch_key_encode_prefix(f, o->prefix, k, p, sizeof p, &len)
                                         : birch_key_encode(f, o->prefix, p, sizeof p, &len);
@@ -196,7 +199,12 @@ static int position(birch_stream *s)
     /* An empty bound key (an empty string or bytes key): every key is
      * above it, and the cursor cannot seek to it. */
     if (b->len == 0) return s->reverse ? bi_err_s(BIRCH_NOTFOUND, "the range is empty") : birch_cursor_first(s->cur);
-    int rc = birch_cursor_seek(s->cur, (birch_val){b->k, b->len});
+    /* A bound longer than any key (a long string bound or prefix at small
+     * pages) is sought by its first max_key bytes T: no key of at most
+     * max_key bytes lies strictly between T and the bound, so the step
+     * below that skips T when it sorts before the bound is enough. */
+    size_t max = s->t->table->db->max_key, len = b->len < max ? b->len : max;
+    int rc = birch_cursor_seek(s->cur, (birch_val){b->k, len});
     if (s->reverse) {
         if (rc == BIRCH_NOTFOUND) return birch_cursor_last(s->cur);
         if (rc) return rc;
@@ -206,10 +214,11 @@ static int position(birch_stream *s)
         int c = cmp_key(k.data, k.size, b->k, b->len);
         return c > 0 || (c == 0 && b->excl) ? birch_cursor_prev(s->cur) : BIRCH_OK;
     }
-    if (rc || !b->excl) return rc;
+    if (rc || (!b->excl && len == b->len)) return rc;
     birch_val k;
     rc = birch_cursor_get(s->cur, &k, NULL);
-    if (rc == BIRCH_OK && cmp_key(k.data, k.size, b->k, b->len) == 0) rc = birch_cursor_next(s->cur);
+    int c = rc == BIRCH_OK ? cmp_key(k.data, k.size, b->k, b->len) : 1;
+    if (c < 0 || (c == 0 && b->excl)) rc = birch_cursor_next(s->cur);
     return rc;
 }
 

@@ -313,11 +313,18 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
     if (!t || !t->table || (n && (!keys || !values)))
         return bi_err(BIRCH_EINVAL, "birch_typed_put_batch: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "keys or values is NULL");
     if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_put_batch: txn belongs to another database");
-    size_t cap = n * (t->table->db->max_key + 1);
+    /* Room for n keys of the longest size and n sort entries: a count so
+     * large that these sizes overflow could never be allocated anyway. */
+    size_t per_key = t->table->db->max_key + 1;
+    if (n > SIZE_MAX / per_key || n > SIZE_MAX / sizeof(batch_key))
+        return bi_err(BIRCH_EINVAL, "birch_typed_put_batch: n = %zu records is more than memory can hold "
+                                    "(%zu bytes of key space each)", n, per_key);
+    size_t cap = n * per_key;
     batch_key *bk = malloc((n ? n : 1) * sizeof *bk);
     uint8_t *buf = malloc(cap ? cap : 1);
     int rc = bk && buf ? encode_batch(t, n, keys, values, buf, cap, bk)
-                       : bi_err(BIRCH_ENOMEM, "birch_typed_put_batch: out of memory for %zu records", n);
+                       : bi_err(BIRCH_ENOMEM, "birch_typed_put_batch: out of memory for %zu records (%zu bytes)", n,
+                                cap + n * sizeof *bk);
     birch_txn *use = NULL;
     if (rc == BIRCH_OK) rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
     if (rc == BIRCH_OK) rc = bi_auto_end(txn, use, load_batch(use, t, n, values, bk));

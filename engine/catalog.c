@@ -7,20 +7,30 @@
  * transaction, so each transaction keeps a bi_tstate per handle, read from
  * the catalog on first use and written back at commit when it changed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* BIRCH_OK if name is a valid table name (its length in *len), else
- * BIRCH_EINVAL with the reason; fn names the caller for the message. */
-static int name_ok(const char *fn, const char *name, size_t *len)
+/* BIRCH_OK if name is a valid table name for db (its length in *len),
+ * else BIRCH_EINVAL with the reason; fn names the caller for the message.
+ * Names are catalog keys, so the limit is db->max_name (the key limit
+ * where that is below BIRCH_MAX_NAME_SIZE): a longer name must be refused
+ * here, not by the catalog put at commit as a damaged page. */
+static int name_ok(const char *fn, const birch_db *db, const char *name, size_t *len)
 {
     if (!name) return bi_err(BIRCH_EINVAL, "%s: the table name is NULL", fn);
     *len = strnlen(name, BIRCH_MAX_NAME_SIZE + 1);
     if (*len == 0) return bi_err(BIRCH_EINVAL, "%s: the table name is empty", fn);
-    if (*len > BIRCH_MAX_NAME_SIZE)
-        return bi_err(BIRCH_EINVAL, "%s: the table name is longer than %u bytes", fn, BIRCH_MAX_NAME_SIZE);
+    if (*len > db->max_name) {
+        char n[32]; /* strnlen stopped one past the absolute limit */
+        if (*len > BIRCH_MAX_NAME_SIZE) snprintf(n, sizeof n, "more than %u", BIRCH_MAX_NAME_SIZE);
+        else snprintf(n, sizeof n, "%zu", *len);
+        return bi_err(BIRCH_EINVAL, "%s: a table name of %s bytes; this database's limit is %zu "
+                                    "(birch_max_name_size: min(%u, page size %u / 4))",
+                      fn, n, db->max_name, BIRCH_MAX_NAME_SIZE, db->psize);
+    }
     return BIRCH_OK;
 }
 
@@ -166,7 +176,7 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     size_t len;
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_table_open: txn is NULL");
     if (!table) return bi_err(BIRCH_EINVAL, "birch_table_open: table is NULL");
-    int rc = name_ok("birch_table_open", name, &len);
+    int rc = name_ok("birch_table_open", txn->db, name, &len);
     if (rc) return rc;
     if (flags & ~BIRCH_CREATE) return bi_err(BIRCH_EINVAL, "birch_table_open: unknown flags %#x", flags);
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_open: the transaction has ended or failed");
@@ -191,7 +201,7 @@ int birch_table_drop(birch_txn *txn, const char *name)
 {
     size_t len;
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_table_drop: txn is NULL");
-    int rc = name_ok("birch_table_drop", name, &len);
+    int rc = name_ok("birch_table_drop", txn->db, name, &len);
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc) return rc;
     birch_table *t;
@@ -218,7 +228,7 @@ int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), voi
         unsigned i = path.idx[path.depth - 1];
         size_t len = bi_node_klen(leaf, i);
         if ((rc = bi_slot_ok(txn, leaf, i))) return rc;
-        if (len == 0 || len > BIRCH_MAX_NAME_SIZE || memchr(bi_node_key(leaf, i), 0, len))
+        if (len == 0 || len > txn->db->max_name || memchr(bi_node_key(leaf, i), 0, len))
             return BI_CORRUPT("catalog page %llu slot %u: a table name of %zu bytes, or one holding NUL",
                               (unsigned long long)bi_hdr(leaf)->pgno, i, len); /* names are C strings */
         char name[BIRCH_MAX_NAME_SIZE + 1];

@@ -8,6 +8,7 @@
 
 #define BI_DEFAULT_READERS 126u
 #define BI_DEFAULT_RESERVE (1ull << 30)
+_Static_assert(BI_DEFAULT_RESERVE >= BIRCH_MIN_MAP_RESERVE, "the default map reserve is in range");
 
 void birch_options_init(birch_options *opts)
 {
@@ -21,24 +22,36 @@ void birch_options_init(birch_options *opts)
     opts->backend = BIRCH_BACKEND_FILE;
 }
 
-/* BIRCH_OK, or BIRCH_EINVAL naming the first option out of range. */
+/* BIRCH_OK, or BIRCH_EINVAL naming the first option out of range.  Every
+ * field is checked, so that a value the engine would misread (a boolean
+ * of 2, a reserve whose rounding overflows) is refused here, by name,
+ * rather than misbehaving later. */
 static int options_check(const birch_options *o)
 {
     uint32_t ps = o->page_size;
+    /* Checked first: options zero-initialised without birch_options_init
+     * have page_size 0 too, but max_readers is the field that names the
+     * mistake (birch_options_init sets it; 0 is never meant). */
+    if (o->max_readers == 0)
+        return bi_err(BIRCH_EINVAL, "birch_open: max_readers is 0 (at least 1; were the options "
+                                    "zero-initialised without birch_options_init?)");
     if (ps < BIRCH_MIN_PAGE_SIZE || ps > BIRCH_MAX_PAGE_SIZE || (ps & (ps - 1)))
         return bi_err(BIRCH_EINVAL, "birch_open: page_size %u is not a power of two in %u..%u", ps,
                       BIRCH_MIN_PAGE_SIZE, BIRCH_MAX_PAGE_SIZE);
     if (o->durability != BIRCH_DURABLE_FULL && o->durability != BIRCH_DURABLE_NONE)
         return bi_err(BIRCH_EINVAL, "birch_open: durability %d is neither BIRCH_DURABLE_FULL nor BIRCH_DURABLE_NONE",
                       o->durability);
-    if (o->max_readers == 0)
-        return bi_err(BIRCH_EINVAL, "birch_open: max_readers is 0 (at least 1; were the options "
-                                    "zero-initialised without birch_options_init?)");
-    if (o->max_readers > 65536)
-        return bi_err(BIRCH_EINVAL, "birch_open: max_readers %u is above 65536", o->max_readers);
+    if (o->max_readers > BIRCH_MAX_READERS)
+        return bi_err(BIRCH_EINVAL, "birch_open: max_readers %u is above %u", o->max_readers, BIRCH_MAX_READERS);
     if (o->max_size && o->max_size < 4ull * ps)
-        return bi_err(BIRCH_EINVAL, "birch_open: max_size %llu is below 4 pages (%llu bytes)",
-                      (unsigned long long)o->max_size, 4ull * ps);
+        return bi_err(BIRCH_EINVAL, "birch_open: max_size %llu is below 4 pages (%llu bytes at page_size %u)",
+                      (unsigned long long)o->max_size, 4ull * ps, ps);
+    if (o->read_only != 0 && o->read_only != 1)
+        return bi_err(BIRCH_EINVAL, "birch_open: read_only %d is neither 0 nor 1", o->read_only);
+    if (o->map_reserve && (o->map_reserve < BIRCH_MIN_MAP_RESERVE || o->map_reserve > BIRCH_MAX_MAP_RESERVE))
+        return bi_err(BIRCH_EINVAL, "birch_open: map_reserve %llu is outside %llu..%llu (0 for the default)",
+                      (unsigned long long)o->map_reserve, (unsigned long long)BIRCH_MIN_MAP_RESERVE,
+                      (unsigned long long)BIRCH_MAX_MAP_RESERVE);
     if (o->recreate != BIRCH_RECREATE_NEVER && o->recreate != BIRCH_RECREATE_ALWAYS)
         return bi_err(BIRCH_EINVAL, "birch_open: recreate %d is neither BIRCH_RECREATE_NEVER nor _ALWAYS", o->recreate);
     if (o->recreate == BIRCH_RECREATE_ALWAYS && o->read_only)
@@ -53,6 +66,8 @@ static int options_check(const birch_options *o)
 static void set_limits(birch_db *db)
 {
     db->max_key = db->psize / 4;
+    /* Names are catalog keys, so they obey the key limit too. */
+    db->max_name = db->max_key < BIRCH_MAX_NAME_SIZE ? db->max_key : BIRCH_MAX_NAME_SIZE;
     /* Nodes up to a third of a page: any split of a full page plus one
      * node leaves both halves within a page. */
     db->node_max = (((db->psize - BI_HDR) / 3) & ~(size_t)7) - BI_SLOT;
@@ -191,6 +206,11 @@ int birch_close(birch_db *db)
 size_t birch_max_key_size(const birch_db *db)
 {
     return db ? db->max_key : 0;
+}
+
+size_t birch_max_name_size(const birch_db *db)
+{
+    return db ? db->max_name : 0;
 }
 
 uint32_t birch_page_size(const birch_db *db)

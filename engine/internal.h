@@ -67,6 +67,7 @@ struct birch_db {
     birch_options opts;
     uint32_t psize;
     size_t max_key;       /* psize / 4 */
+    size_t max_name;      /* min(BIRCH_MAX_NAME_SIZE, max_key): names are catalog keys */
     size_t node_max;      /* largest node a page must accept (without slot) */
 
     /* Readers take no lock: they copy the published snapshot and claim a

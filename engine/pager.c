@@ -175,12 +175,15 @@ static int take_run(bi_pgvec *av, uint32_t n, uint64_t *pgno)
 static int extend(birch_txn *txn, uint32_t n, uint64_t *pgno)
 {
     birch_db *db = txn->db;
-    uint64_t next = txn->meta.npages + n;
-    if (next > UINT64_MAX / db->psize) return bi_err(BIRCH_EFULL, "the file would exceed 2^64 bytes");
+    uint64_t have = txn->meta.npages, limit = UINT64_MAX / db->psize; /* pages with a byte offset */
+    if (n > limit || have > limit - n)
+        return bi_err(BIRCH_EFULL, "%llu + %u pages of %u bytes would exceed 2^64 bytes", (unsigned long long)have, n,
+                      db->psize);
+    uint64_t next = have + n;
     if (db->opts.max_size && next * db->psize > db->opts.max_size)
         return bi_err(BIRCH_EFULL, "max_size reached: %llu pages of %u bytes would exceed %llu bytes",
                       (unsigned long long)next, db->psize, (unsigned long long)db->opts.max_size);
-    *pgno = txn->meta.npages;
+    *pgno = have;
     txn->meta.npages = next;
     return BIRCH_OK;
 }
@@ -274,7 +277,8 @@ static int cmp_dirty(const void *a, const void *b)
 
 /* Grows the file to hold the transaction's pages.  Growing in steps of an
  * eighth of the file (at least 1 MiB, at most 1 GiB) keeps small commits
- * from paying for a resize each time. */
+ * from paying for a resize each time.  The arithmetic saturates: extend()
+ * keeps need below 2^64, and near that the step just shrinks to need. */
 static int grow_file(birch_txn *txn)
 {
     birch_db *db = txn->db;
@@ -283,8 +287,9 @@ static int grow_file(birch_txn *txn)
     uint64_t step = db->file_size / 8;
     if (step < (1u << 20)) step = 1u << 20;
     if (step > (1u << 30)) step = 1u << 30;
-    uint64_t want = need > db->file_size + step ? need : db->file_size + step;
-    want = (want + db->psize - 1) / db->psize * db->psize;
+    uint64_t want = db->file_size > UINT64_MAX - step ? need : db->file_size + step;
+    if (want < need) want = need;
+    if (want % db->psize) want = want > UINT64_MAX - db->psize ? need : want + (db->psize - want % db->psize);
     if (db->opts.max_size && want > db->opts.max_size) want = need;
     int rc = db->io.ops->resize(db->file, want);
     if (rc == BIRCH_EFULL && want > need) rc = db->io.ops->resize(db->file, need), want = need;
@@ -345,11 +350,23 @@ void bi_pager_release(birch_txn *txn)
 
 /* ---- The map ----------------------------------------------------------------- */
 
+/* The map length for bytes: the smallest 1 MiB * 2^k that covers them, or
+ * bytes itself past 2^63, where doubling would overflow (the map then
+ * fails as more than the address space, BIRCH_ENOMEM, never loops). */
+static uint64_t map_len_for(uint64_t cur, uint64_t bytes)
+{
+    uint64_t len = cur ? cur : (1u << 20);
+    while (len < bytes) {
+        if (len > UINT64_MAX / 2) return bytes;
+        len *= 2;
+    }
+    return len;
+}
+
 int bi_map_cover(birch_db *db, uint64_t bytes)
 {
     if (bytes <= db->map.len) return BIRCH_OK;
-    uint64_t len = db->map.len ? db->map.len : (1u << 20);
-    while (len < bytes) len *= 2;
+    uint64_t len = map_len_for(db->map.len, bytes);
     void *addr = NULL;
     int rc = db->io.ops->map(db->file, len, &addr);
     if (rc) return rc;
