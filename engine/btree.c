@@ -91,6 +91,24 @@ static int branch_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, s
     return bi_slot_ok(txn, p, *idx);
 }
 
+/* Whether p is a committed page read from the map, not one this
+ * transaction wrote (those live in their own buffers). */
+static int in_map(const birch_txn *txn, const uint8_t *p)
+{
+    return p >= txn->map && p < txn->map + txn->snap_npages * txn->db->psize;
+}
+
+/* Copy-on-write writes a page's parent whenever it writes the page, so a
+ * writer never reaches a page it wrote through a parent it did not: if it
+ * does, the free list handed the page out while a tree still used it
+ * (DESIGN.md section 5.4).  Two pointer compares per level. */
+static int child_fresh(const birch_txn *txn, uint8_t *parent, uint8_t *child)
+{
+    if (!in_map(txn, parent) || in_map(txn, child)) return BIRCH_OK;
+    return BI_CORRUPT("page %llu: written in this transaction, yet named by page %llu, which was not (the free "
+                      "list handed out a page in use)", pgno_of(child), pgno_of(parent));
+}
+
 /* Reads the child of branch slot i, which must be one level below. */
 static int read_child(birch_txn *txn, bi_path *path, int d)
 {
@@ -101,6 +119,8 @@ static int read_child(birch_txn *txn, bi_path *path, int d)
     if (rc) return rc;
     uint64_t child = bi_branch_child(p, i);
     rc = bi_page_read(txn, child, (int)bi_level(p) - 1, &path->pg[d + 1]);
+    if (rc == BIRCH_OK) rc = child_fresh(txn, p, path->pg[d + 1]);
+    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, child, path->pg[d + 1], bi_branch_csum(p, i));
     if (rc) return rc;
     path->pgno[d + 1] = child;
     return BIRCH_OK;
@@ -111,6 +131,7 @@ static int read_root(birch_txn *txn, const bi_tree *tree, bi_path *path)
     path->depth = 0;
     if (!tree->root) return bi_err_s(BIRCH_NOTFOUND, "the tree is empty");
     int rc = bi_page_read(txn, tree->root, -1, &path->pg[0]);
+    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, tree->root, path->pg[0], tree->csum);
     if (rc) return rc;
     path->pgno[0] = tree->root;
     return BIRCH_OK;
@@ -657,6 +678,7 @@ static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsign
     uint64_t sibno = bi_branch_child(parent, si);
     uint8_t *sib;
     rc = bi_page_read(txn, sibno, (int)bi_level(path->pg[d]), &sib);
+    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, sibno, sib, bi_branch_csum(parent, si));
     if (rc) return rc;
     if (sib == path->pg[d])
         return BI_CORRUPT("page %llu: two slots name child page %llu", pgno_of(parent), (unsigned long long)sibno);
@@ -700,6 +722,7 @@ static int collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgn
         int level = (int)bi_level(p) - 1;
         rc = bi_page_free(txn, pgno, 1); /* may release p's memory */
         if (rc == BIRCH_OK) rc = bi_page_read(txn, child, level, &p);
+        if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, child, p, csum);
         if (rc) return rc;
         tree->root = pgno = child;
         tree->csum = csum;

@@ -120,6 +120,7 @@ static int load(birch_db *db)
         if (rc == BIRCH_OK) rc = bi_meta_choose(db, size, m, ok);
     }
     if (rc == BIRCH_OK) bi_publish(db, &db->meta, db->map.addr);
+    db->open_txnid = db->meta.txnid; /* later pages are this handle's own (freelist.c) */
     /* After a crash the chosen meta may sit only in the page cache (its
      * sync never ran), where verification found it.  Before any commit
      * builds on it (and reuses the pages of the state before it), make it

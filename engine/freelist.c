@@ -24,6 +24,12 @@
  * (txn->freelist_busy) the allocator takes no records and grows the file
  * instead, and the commit's record is written in reserved space and filled
  * only after the last page has been allocated.
+ *
+ * A free list that names a page still in use would let the writer
+ * overwrite live data, so the writer does not trust it (DESIGN.md 5.4):
+ * it verifies the checksum of every free-tree page and record it reads,
+ * refuses a page listed twice, and, at commit, a page that a tree freed in
+ * this transaction while the free list also offered it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +89,39 @@ static uint64_t get_be64(const uint8_t *b)
     return v;
 }
 
+/* Whether the free-list page p (a header checked by bi_page_read, or an
+ * overflow run's) needs its checksum verified: not when this transaction
+ * wrote it, nor when this handle did (a commit after the open): that page
+ * came from the handle's own memory, so once each free-tree page of the
+ * file as opened has been copied (the first commits after open), the
+ * writer hashes nothing more. */
+static int untrusted(birch_txn *txn, uint64_t pgno, const uint8_t *p)
+{
+    return !bi_page_is_dirty(txn, pgno) && ((const bi_phdr *)(const void *)p)->txnid <= txn->db->open_txnid;
+}
+
+int bi_freelist_verify(birch_txn *txn, uint64_t pgno, const uint8_t *p, uint64_t csum)
+{
+    if (!untrusted(txn, pgno, p) || bi_sum(p, txn->db->psize) == csum) return BIRCH_OK;
+    return BI_CORRUPT("free list page %llu: checksum mismatch (the free list is damaged: none of its pages is reused)",
+                      (unsigned long long)pgno);
+}
+
+/* The overflow run of a big free record, like its pages (the leaf keeps
+ * its checksum); inline records are covered by their leaf's checksum. */
+static int record_verify(birch_txn *txn, uint8_t *leaf, unsigned i, birch_val val)
+{
+    const bi_lnode *n = bi_leaf_node(leaf, i);
+    if (!(n->flags & BI_N_BIG)) return BIRCH_OK;
+    bi_bigval bv;
+    memcpy(&bv, bi_leaf_val(leaf, i), sizeof bv);
+    const uint8_t *run = (const uint8_t *)val.data - BI_HDR; /* bi_leaf_value checked the run */
+    if (!untrusted(txn, bv.pgno, run)) return BIRCH_OK;
+    if (bi_sum(run, (size_t)bi_overflow_pages(txn->db, n->vlen) * txn->db->psize) == bv.csum) return BIRCH_OK;
+    return BI_CORRUPT("free list: the record in overflow run %llu (page %llu slot %u): checksum mismatch",
+                      (unsigned long long)bv.pgno, (unsigned long long)bi_hdr(leaf)->pgno, i);
+}
+
 /* Appends the record's page numbers (0 entries are padding) to avail. */
 static int take_pages(birch_txn *txn, birch_val val, uint64_t *count)
 {
@@ -99,7 +138,13 @@ static int take_pages(birch_txn *txn, birch_val val, uint64_t *count)
         if (rc) return rc;
         (*count)++;
     }
-    if (*count) qsort(txn->avail.v, txn->avail.n, sizeof *txn->avail.v, cmp_desc);
+    if (!*count) return BIRCH_OK;
+    qsort(txn->avail.v, txn->avail.n, sizeof *txn->avail.v, cmp_desc);
+    /* Sorted, a page listed twice (in this record, an earlier one, or
+     * among the pages this transaction freed) sits next to itself. */
+    for (size_t i = 1; i < txn->avail.n; i++)
+        if (txn->avail.v[i] == txn->avail.v[i - 1])
+            return BI_CORRUPT("free list: page %llu is listed as free twice", (unsigned long long)txn->avail.v[i]);
     return BIRCH_OK;
 }
 
@@ -124,6 +169,7 @@ static int load_at(birch_txn *txn, bi_path *path, int young)
     if ((k & ~BI_YOUNG) > (young ? txn->oldest_reader : txn->reuse_limit)) return 0;
     birch_val val;
     rc = bi_leaf_value(txn, leaf, i, &val);
+    if (rc == BIRCH_OK) rc = record_verify(txn, leaf, i, val);
     uint64_t count = 0;
     if (rc == BIRCH_OK) rc = take_pages(txn, val, &count);
     /* The pages are in avail before the delete, so the delete's own
@@ -161,10 +207,13 @@ static int load_first(birch_txn *txn)
 
 int bi_freelist_load(birch_txn *txn)
 {
-    if (!txn->meta.freetree.root) return 0;
+    /* The limits are fixed at begin and only the commit adds records, so
+     * once none is reusable, none will be in this transaction. */
+    if (!txn->meta.freetree.root || txn->freelist_dry) return 0;
     txn->freelist_busy = 1;
     int rc = load_first(txn);
     txn->freelist_busy = 0;
+    if (rc == 0) txn->freelist_dry = 1;
     return rc;
 }
 
@@ -220,7 +269,8 @@ static int save(birch_txn *txn)
     for (;;) {
         size_t cap = txn->pending.n + slack, ycap = txn->young.n + txn->avail.n + slack;
         if (ycap > BIRCH_MAX_VALUE_SIZE / 8 || cap > BIRCH_MAX_VALUE_SIZE / 8)
-            return bi_err(BIRCH_EFULL, "one commit freed too many pages for a free-list record");
+            return bi_err(BIRCH_EFULL, "one commit freed %zu pages, more than a free-list record holds (%u): "
+                                       "commit more often", cap > ycap ? cap : ycap, BIRCH_MAX_VALUE_SIZE / 8);
         int rc = bi_tree_put(txn, &txn->meta.freetree, key, 8, NULL, cap * 8, 0, NULL);
         if (rc == BIRCH_OK) rc = bi_tree_put(txn, &txn->meta.freetree, ykey, 8, NULL, ycap * 8, 0, NULL);
         if (rc) return rc;
@@ -232,11 +282,43 @@ static int save(birch_txn *txn)
     }
 }
 
+int bi_pgvec_has_desc(const bi_pgvec *v, uint64_t pgno)
+{
+    size_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->v[mid] == pgno) return 1;
+        if (v->v[mid] > pgno) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
+
+/* A page a tree freed in this transaction (pending, young) was in use
+ * until then, so the free list must not have offered it: it must be
+ * neither still available nor handed out again (dirty).  Such a page was
+ * never reused within the transaction legitimately: freed pages wait for
+ * a later one.  One hash lookup and one binary search per freed page. */
+static int freed_not_offered(birch_txn *txn, const bi_pgvec *freed)
+{
+    for (size_t i = 0; i < freed->n; i++) {
+        uint64_t p = freed->v[i];
+        if (bi_page_is_dirty(txn, p) || bi_pgvec_has_desc(&txn->avail, p))
+            return BI_CORRUPT("free list: page %llu was listed as free while a tree still used it (the tree freed it "
+                              "in this transaction, and it was %s)", (unsigned long long)p,
+                              bi_page_is_dirty(txn, p) ? "handed out again" : "offered for reuse");
+    }
+    return BIRCH_OK;
+}
+
 int bi_freelist_save(birch_txn *txn)
 {
+    int rc = freed_not_offered(txn, &txn->pending);
+    if (rc == BIRCH_OK) rc = freed_not_offered(txn, &txn->young);
+    if (rc) return rc;
     if (!txn->pending.n && !txn->young.n && !txn->avail.n) return BIRCH_OK;
     txn->freelist_busy = 1;
-    int rc = save(txn);
+    rc = save(txn);
     txn->freelist_busy = 0;
     return rc;
 }

@@ -69,6 +69,7 @@ struct birch_db {
     size_t max_key;       /* psize / 4 */
     size_t max_name;      /* min(BIRCH_MAX_NAME_SIZE, max_key): names are catalog keys */
     size_t node_max;      /* largest node a page must accept (without slot) */
+    uint64_t open_txnid;  /* the last commit when the file was opened */
 
     /* Readers take no lock: they copy the published snapshot and claim a
      * reader slot with atomics (readers.c). */
@@ -172,6 +173,8 @@ struct birch_txn {
     uint64_t oldest_reader; /* young records with txnid <= this are reusable */
     uint64_t durable_base;  /* the durable state's txnid at begin */
     int freelist_busy;    /* free tree being changed: take no records */
+    int freelist_dry;     /* a load found no reusable record: none will
+                             appear before this transaction's commit */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */
 };
@@ -293,11 +296,19 @@ int bi_pgvec_push(bi_pgvec *v, uint64_t pgno);
 void bi_pgvec_free(bi_pgvec *v);
 /* Inserts pgno into the descending vector, keeping its order. */
 int bi_pgvec_insert_desc(bi_pgvec *v, uint64_t pgno);
+/* Whether the descending vector holds pgno (a binary search). */
+int bi_pgvec_has_desc(const bi_pgvec *v, uint64_t pgno);
 /* Moves the oldest reusable free record into txn->avail: 1 if it did, 0 if
  * none is reusable. */
 int bi_freelist_load(birch_txn *txn);
-/* Records pending and unused available pages under this commit's id. */
+/* Records pending and unused available pages under this commit's id.
+ * BIRCH_ECORRUPT if a page a tree freed in this transaction is also free
+ * or was handed out again (the free list named a page in use). */
 int bi_freelist_save(birch_txn *txn);
+/* While the writer reads the free tree (txn->freelist_busy): BIRCH_OK if
+ * page pgno (at p) is one this transaction wrote or hashes to csum, the
+ * checksum its parent (or the meta) keeps for it; else BIRCH_ECORRUPT. */
+int bi_freelist_verify(birch_txn *txn, uint64_t pgno, const uint8_t *p, uint64_t csum);
 
 /* ---- btree.c --------------------------------------------------------------- */
 #define BI_PUT_NOOVERWRITE BIRCH_NOOVERWRITE

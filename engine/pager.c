@@ -242,6 +242,11 @@ int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
     const uint8_t *p = bi_page_get(txn, pgno);
     bi_pgvec *to = p && ((const bi_phdr *)(const void *)p)->txnid > txn->durable_base ? &txn->young : &txn->pending;
     for (uint32_t i = 0; i < n; i++) {
+        /* A tree used the page until now: the free list must not offer it
+         * (if it was already handed out, the commit finds it dirty). */
+        if (bi_pgvec_has_desc(&txn->avail, pgno + i))
+            return BI_CORRUPT("free list: page %llu listed as free while a tree still used it (the tree just freed it)",
+                              (unsigned long long)(pgno + i));
         int rc = bi_pgvec_push(to, pgno + i);
         if (rc) return rc;
     }
