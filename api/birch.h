@@ -246,13 +246,20 @@ void birch_options_init(birch_options *opts);
  * file) when missing unless opts->read_only.  opts may be NULL for defaults.
  * opts->recreate and opts->backend change this (BIRCH_RECREATE_ALWAYS,
  * BIRCH_BACKEND_MEMORY).  On success *db is a handle to close with birch_close.
- * Errors: BIRCH_EINVAL (NULL db, NULL path with the file backend, bad
- * option), BIRCH_NOTFOUND (read_only
- * and the file does not exist), BIRCH_ENOTDB (not a birch file, or an empty
- * file opened read-only), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page, or the meta
- * points past the end of the file), BIRCH_EBUSY (locked by another handle),
- * BIRCH_EIO, BIRCH_ENOMEM (also: the background thread of a
- * BIRCH_DURABLE_NONE database could not be started). */
+ * Errors (birch_errmsg() names the path and the operating system's reason):
+ * BIRCH_EINVAL (NULL db, NULL path with the file backend, an option out of
+ * range, a path too long or with a symbolic-link loop), BIRCH_NOTFOUND
+ * (read_only and the file does not exist; a directory of the path does
+ * not exist), BIRCH_EACCES (no permission for the file or its directory),
+ * BIRCH_EREADONLY (the file is on a read-only file system and read_only
+ * is 0), BIRCH_ENOTDB (not a birch file, an empty file opened read-only,
+ * or not a regular file: a directory, FIFO, socket or device; a FIFO is
+ * never waited on), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page,
+ * or the meta points past the end of the file), BIRCH_EBUSY (locked by
+ * another handle), BIRCH_EFULL (no room to create the file), BIRCH_EIO,
+ * BIRCH_ENOMEM (including a map_reserve the address space cannot hold,
+ * and a background thread of a BIRCH_DURABLE_NONE database that could
+ * not be started). */
 int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
 /* Closes the handle (after stopping the background flush thread and making
@@ -456,10 +463,14 @@ typedef int (*birch_progress_fn)(uint64_t done, uint64_t total, void *ctx);
  * The copy is written to path + ".tmp" (a leftover of a crashed copy is
  * replaced), synced, then renamed to path and the directory synced, so a
  * crash never leaves a partial file under path.  progress may be NULL.
- * Errors: BIRCH_EINVAL (NULL, bad flags, path too long), BIRCH_EXISTS
- * (path exists), BIRCH_EBUSY (no reader slot), BIRCH_ECORRUPT (a damaged
- * tree in the source), BIRCH_EFULL, BIRCH_EIO, BIRCH_ENOMEM, or the
- * non-zero value progress returned. */
+ * Errors (birch_errmsg() names the path and the operating system's
+ * reason): BIRCH_EINVAL (NULL, bad flags, path too long), BIRCH_EXISTS
+ * (path exists), BIRCH_NOTFOUND (path's directory does not exist),
+ * BIRCH_EACCES (no permission to create the file in its directory),
+ * BIRCH_EREADONLY (the directory is on a read-only file system),
+ * BIRCH_EBUSY (no reader slot), BIRCH_ECORRUPT (a damaged tree in the
+ * source), BIRCH_EFULL, BIRCH_EIO, BIRCH_ENOMEM, or the non-zero value
+ * progress returned. */
 int birch_copy(birch_db *db, const char *path, unsigned flags, birch_progress_fn progress, void *ctx);
 
 /* Compacts the database file at path in place: opens it (taking its lock,
@@ -469,8 +480,9 @@ int birch_copy(birch_db *db, const char *path, unsigned flags, birch_progress_fn
  * leaves the old file (and a stale .compact.tmp that the next compaction
  * replaces), after it the compacted one.  opts as for birch_open (NULL for
  * defaults); read_only, BIRCH_RECREATE_ALWAYS and the memory backend are
- * BIRCH_EINVAL.  Errors: BIRCH_NOTFOUND (no file at path), those of
- * birch_open and birch_copy. */
+ * BIRCH_EINVAL.  Errors: BIRCH_NOTFOUND (no file at path), BIRCH_EACCES
+ * (no permission for the file, or to create the copy in its directory),
+ * those of birch_open and birch_copy. */
 int birch_compact(const char *path, const birch_options *opts, birch_progress_fn progress, void *ctx);
 
 /* A static description of a result code; never NULL. */

@@ -61,6 +61,12 @@ typedef struct bi_io {
 
 /* The POSIX implementation; its ctx is unused (NULL). */
 extern const bi_io_ops bi_io_posix;
+/* The code and detail bi_io_posix's open gives for errno e on path
+ * (create: BI_IO_CREATE was asked), e.g. EACCES -> BIRCH_EACCES, EROFS ->
+ * BIRCH_EREADONLY, ENOENT -> BIRCH_NOTFOUND, EISDIR and ENXIO on a socket
+ * -> BIRCH_ENOTDB.  Exposed so that tests can check every mapping, also
+ * those the test machine cannot provoke. */
+int bi_io_posix_open_error(int e, const char *path, int create);
 
 /* The in-memory implementation (io_mem.c, BIRCH_BACKEND_MEMORY): every open
  * creates a new, empty "file" in anonymous memory, private to that open and

@@ -73,9 +73,19 @@ static int bad_args(const char *what)
     return bi_err(BIRCH_EINVAL, "io: %s: invalid arguments", what);
 }
 
-/* The code and message for a failed open(2) of path. */
-static int open_error(int e, const char *path, int create)
+/* What a file that is not a regular file is, for messages. */
+static const char *kind_of(mode_t m)
 {
+    return S_ISDIR(m)                    ? "a directory"
+           : S_ISFIFO(m)                 ? "a FIFO"
+           : S_ISSOCK(m)                 ? "a socket"
+           : S_ISCHR(m) || S_ISBLK(m)    ? "a device"
+                                         : "not a regular file";
+}
+
+int bi_io_posix_open_error(int e, const char *path, int create)
+{
+    struct stat st;
     switch (e) {
     case ENOMEM: return bi_err_os(BIRCH_ENOMEM, e, "cannot open '%s'", path);
     case ENOSPC:
@@ -88,9 +98,15 @@ static int open_error(int e, const char *path, int create)
                          path);
     case ENOTDIR: return bi_err_os(BIRCH_NOTFOUND, e, "cannot open '%s' (a part of the path is not a directory)", path);
     case EACCES:
-    case EPERM: return bi_err_os(BIRCH_EACCES, e, "cannot open '%s'", path);
+    case EPERM:
+        return bi_err_os(BIRCH_EACCES, e, create ? "cannot open or create '%s' (the permissions of the file or its "
+                                                   "directory)" : "cannot open '%s' (the file's permissions)", path);
     case EROFS: return bi_err_os(BIRCH_EREADONLY, e, "cannot open '%s' for writing (open it read-only)", path);
     case EISDIR: return bi_err_os(BIRCH_ENOTDB, e, "cannot open '%s'", path);
+    case ENXIO: /* a socket, or a device with nothing behind it */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return bi_err_os(BIRCH_ENOTDB, e, "'%s' is %s, not a birch database file", path, kind_of(st.st_mode));
+        return bi_err_os(BIRCH_EIO, e, "cannot open '%s'", path);
     case ENAMETOOLONG:
     case ELOOP: return bi_err_os(BIRCH_EINVAL, e, "cannot open '%s'", path);
     default: return bi_err_os(BIRCH_EIO, e, "cannot open '%s'", path);
@@ -104,12 +120,7 @@ static int check_regular(int fd, const char *path)
     struct stat st;
     if (fstat(fd, &st) < 0) return bi_err_os(BIRCH_EIO, errno, "cannot stat '%s'", path);
     if (S_ISREG(st.st_mode)) return BIRCH_OK;
-    const char *kind = S_ISDIR(st.st_mode)    ? "a directory"
-                       : S_ISFIFO(st.st_mode) ? "a FIFO"
-                       : S_ISSOCK(st.st_mode) ? "a socket"
-                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                                                                     : "not a regular file";
-    return bi_err(BIRCH_ENOTDB, "'%s' is %s, not a birch database file", path, kind);
+    return bi_err(BIRCH_ENOTDB, "'%s' is %s, not a birch database file", path, kind_of(st.st_mode));
 }
 
 /* True when [off, off + len) is addressable with off_t. */
@@ -146,7 +157,7 @@ static int posix_open(void *ctx, const char *path, unsigned flags, bi_file **out
     if (fd < 0) {
         int e = errno;
         free(f);
-        return open_error(e, path, (flags & BI_IO_CREATE) != 0);
+        return bi_io_posix_open_error(e, path, (flags & BI_IO_CREATE) != 0);
     }
     int rc = check_regular(fd, path);
     if (rc == BIRCH_OK && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)

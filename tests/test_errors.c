@@ -9,11 +9,25 @@
  * come from a fault-injecting io table (support.c) passed to bi_open_io.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include "internal.h"
 #include "support.h"
 
 /* ---- A database with known contents -------------------------------------- */
@@ -952,6 +966,784 @@ START_TEST(err_txn_failed_transaction)
 }
 END_TEST
 
+/* ---- What the operating system refused at open ---------------------------------- */
+
+/* What a child process (run_child) recorded: the code and detail of each
+ * call it made, in order, and a note for the parent. */
+typedef struct os_result {
+    int n;
+    int rc[8];
+    char msg[8][400];
+    char note[200];
+} os_result;
+
+static void rec(os_result *r, int rc)
+{
+    if (r->n >= 8) return;
+    r->rc[r->n] = rc;
+    snprintf(r->msg[r->n], sizeof r->msg[0], "%s", birch_errmsg());
+    r->n++;
+}
+
+/* Runs fn(arg, result) in a child process and hands back what it recorded.
+ * A watchdog kills the child after `seconds`: a call that blocks (an open
+ * waiting on a FIFO) fails the test instead of hanging it.  The child may
+ * give up its privileges or enter namespaces without touching this
+ * process. */
+static void run_child(void (*fn)(void *arg, os_result *r), void *arg, unsigned seconds, os_result *out)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(seconds); /* SIGALRM's default action ends the process */
+        os_result r;
+        memset(&r, 0, sizeof r);
+        fn(arg, &r);
+        const char *p = (const char *)&r;
+        for (size_t done = 0; done < sizeof r;) {
+            ssize_t w = write(fds[1], p + done, sizeof r - done);
+            if (w <= 0) _exit(2);
+            done += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    memset(out, 0, sizeof *out);
+    size_t got = 0;
+    while (got < sizeof *out) {
+        ssize_t n = read(fds[0], (char *)out + got, sizeof *out - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(!WIFSIGNALED(st), "the child was killed by signal %d (%s): a call blocked or crashed",
+                  WTERMSIG(st), WTERMSIG(st) == SIGALRM ? "the watchdog" : "not the watchdog");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && got == sizeof *out, "the child failed (status %d)", st);
+}
+
+/* Call i of r returned want, and its detail mentions each text given. */
+static void expect_call(const os_result *r, int i, int want, const char *t1, const char *t2, const char *t3)
+{
+    ck_assert_msg(i < r->n, "call %d was not made (%d calls; note: %s)", i, r->n, r->note);
+    ck_assert_msg(r->rc[i] == want, "call %d returned %d (%s: %s), expected %d (%s)", i, r->rc[i],
+                  birch_strerror(r->rc[i]), r->msg[i], want, birch_strerror(want));
+    const char *t[3] = {t1, t2, t3};
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(!t[k] || strstr(r->msg[i], t[k]), "call %d: detail \"%s\" does not mention \"%s\"", i,
+                      r->msg[i], t[k]);
+}
+
+static birch_options ro_opts(void)
+{
+    birch_options o = bt_opts();
+    o.read_only = 1;
+    return o;
+}
+
+/* A directory of its own under the test directory (mode 0755), for files
+ * whose permissions or kind the tests set.  Remove it with rm_dir. */
+static char *make_dir(const char *tag)
+{
+    char *d = bt_path(tag);
+    ck_assert_msg(mkdir(d, 0755) == 0, "mkdir(%s): %s", d, strerror(errno));
+    ck_assert_int_eq(chmod(d, 0755), 0); /* whatever the umask */
+    return d;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    ck_assert_ptr_nonnull(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static void rm_dir(char *dir)
+{
+    chmod(dir, 0755);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = join(dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    closedir(d);
+    ck_assert_msg(rmdir(dir) == 0, "rmdir(%s): %s", dir, strerror(errno));
+    free(dir);
+}
+
+static void missing_dir_calls(void *arg, os_result *r)
+{
+    const char *dir = arg;
+    birch_options o = bt_opts(), ro = ro_opts();
+    birch_db *db = NULL;
+    char *p = join(dir, "no-such-dir/x.db");
+    rec(r, birch_open(p, &o, &db));  /* 0 */
+    rec(r, birch_open(p, &ro, &db)); /* 1 */
+    free(p);
+    p = join(dir, "file.db/x.db"); /* a regular file used as a directory */
+    rec(r, birch_open(p, &o, &db));  /* 2 */
+    free(p);
+    rec(r, birch_open(dir, &o, &db));  /* 3: the directory itself */
+    rec(r, birch_open(dir, &ro, &db)); /* 4 */
+    o.recreate = BIRCH_RECREATE_ALWAYS;
+    rec(r, birch_open(dir, &o, &db)); /* 5 */
+}
+
+/* A path whose directory does not exist, a regular file in the middle of
+ * a path, and a directory: specific codes, and details naming the path and
+ * the operating system's reason. */
+START_TEST(err_os_missing_dir_and_directory)
+{
+    char *dir = make_dir("osdir");
+    char *file = join(dir, "file.db");
+    birch_options o = bt_opts();
+    make_base(file, &o);
+    os_result r;
+    run_child(missing_dir_calls, dir, 60, &r);
+    expect_call(&r, 0, BIRCH_NOTFOUND, "no-such-dir/x.db", "No such file or directory", "does its directory exist");
+    expect_call(&r, 1, BIRCH_NOTFOUND, "no-such-dir/x.db", "No such file or directory", NULL);
+    expect_call(&r, 2, BIRCH_NOTFOUND, "file.db/x.db", "Not a directory", NULL);
+    expect_call(&r, 3, BIRCH_ENOTDB, dir, "Is a directory", NULL);
+    expect_call(&r, 4, BIRCH_ENOTDB, dir, "is a directory", NULL);
+    expect_call(&r, 5, BIRCH_ENOTDB, dir, "Is a directory", NULL);
+    expect_base_file(file);
+    free(file);
+    rm_dir(dir);
+}
+END_TEST
+
+static void special_file_calls(void *arg, os_result *r)
+{
+    const char *path = arg;
+    birch_options o = bt_opts(), ro = ro_opts();
+    birch_db *db = NULL;
+    rec(r, birch_open(path, &o, &db));
+    rec(r, birch_open(path, &ro, &db));
+    o.recreate = BIRCH_RECREATE_ALWAYS;
+    rec(r, birch_open(path, &o, &db));
+    rec(r, birch_compact(path, NULL, NULL, NULL));
+}
+
+static void expect_special(const char *path, const char *kind)
+{
+    os_result r;
+    run_child(special_file_calls, (void *)path, 30, &r);
+    for (int i = 0; i < 4; i++) expect_call(&r, i, BIRCH_ENOTDB, path, kind, "not a birch database file");
+}
+
+/* A FIFO with no writer (an open must neither block nor read it), a
+ * socket (open(2) says ENXIO) and a device are refused as not databases,
+ * by every call that opens a file. */
+START_TEST(err_os_fifo_socket_device)
+{
+    char *dir = make_dir("osspecial");
+    char *fifo = join(dir, "fifo.db");
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    expect_special(fifo, "is a FIFO");
+
+    char *sock = join(dir, "sock.db");
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(s, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    ck_assert_uint_lt(strlen(sock), sizeof sa.sun_path);
+    strcpy(sa.sun_path, sock);
+    ck_assert_msg(bind(s, (struct sockaddr *)&sa, sizeof sa) == 0, "bind(%s): %s", sock, strerror(errno));
+    expect_special(sock, "is a socket");
+    close(s);
+
+    struct stat st;
+    ck_assert_msg(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null is not a character device");
+    expect_special("/dev/null", "is a device");
+    ck_assert_msg(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null was replaced");
+    free(fifo);
+    free(sock);
+    rm_dir(dir);
+}
+END_TEST
+
+/* Permission tests.  Files in dir: secret.db (mode 0000), readable.db
+ * (0444); dir itself 0555.  Run as an unprivileged user: when the test
+ * runs as root (as CI does), the child gives up root for uid/gid 65534
+ * first, since root's permission checks pass whatever the mode. */
+static void permission_calls(void *arg, os_result *r)
+{
+    const char *dir = arg;
+    if (chdir(dir) != 0) {
+        snprintf(r->note, sizeof r->note, "chdir(%s): %s", dir, strerror(errno));
+        return;
+    }
+    if (geteuid() == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+            snprintf(r->note, sizeof r->note, "cannot give up root: %s", strerror(errno));
+            return;
+        }
+    }
+    snprintf(r->note, sizeof r->note, "running as uid %ld", (long)geteuid());
+    birch_options o = bt_opts(), ro = ro_opts();
+    birch_db *db = NULL;
+    rec(r, birch_open("secret.db", &o, &db));             /* 0: no read or write permission */
+    rec(r, birch_open("secret.db", &ro, &db));            /* 1 */
+    rec(r, birch_open("readable.db", &o, &db));           /* 2: no write permission */
+    rec(r, birch_open("new.db", &o, &db));                /* 3: no permission to create in dir */
+    rec(r, birch_compact("secret.db", NULL, NULL, NULL)); /* 4 */
+    int rc = birch_open("readable.db", &ro, &db);         /* 5: reading what one may read works */
+    rec(r, rc);
+    if (rc == BIRCH_OK) {
+        rec(r, birch_copy(db, "copy.db", 0, NULL, NULL)); /* 6: no permission to create the copy */
+        rec(r, birch_close(db));                          /* 7 */
+    }
+}
+
+START_TEST(err_os_permission)
+{
+    char *dir = make_dir("osperm");
+    char *secret = join(dir, "secret.db"), *readable = join(dir, "readable.db");
+    birch_options o = bt_opts();
+    make_base(secret, &o);
+    make_base(readable, &o);
+    ck_assert_int_eq(chmod(secret, 0000), 0);
+    ck_assert_int_eq(chmod(readable, 0444), 0);
+    ck_assert_int_eq(chmod(dir, 0555), 0);
+    os_result r;
+    run_child(permission_calls, dir, 60, &r);
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    ck_assert_int_eq(chmod(secret, 0644), 0);
+    ck_assert_int_eq(chmod(readable, 0644), 0);
+    expect_call(&r, 0, BIRCH_EACCES, "secret.db", "Permission denied", NULL);
+    expect_call(&r, 1, BIRCH_EACCES, "secret.db", "Permission denied", "the file's permissions");
+    expect_call(&r, 2, BIRCH_EACCES, "readable.db", "Permission denied", NULL);
+    expect_call(&r, 3, BIRCH_EACCES, "new.db", "Permission denied", "directory");
+    expect_call(&r, 4, BIRCH_EACCES, "secret.db", "Permission denied", NULL);
+    expect_call(&r, 5, BIRCH_OK, NULL, NULL, NULL);
+    expect_call(&r, 6, BIRCH_EACCES, "copy.db", "Permission denied", NULL);
+    expect_call(&r, 7, BIRCH_OK, NULL, NULL, NULL);
+    /* Nothing was changed or created. */
+    expect_base_file(secret);
+    expect_base_file(readable);
+    char *copy = join(dir, "copy.db"), *created = join(dir, "new.db");
+    ck_assert_int_ne(access(copy, F_OK), 0);
+    ck_assert_int_ne(access(created, F_OK), 0);
+    free(copy);
+    free(created);
+    free(secret);
+    free(readable);
+    rm_dir(dir);
+}
+END_TEST
+
+/* Read-only file systems.  The child makes one where it can: a tmpfs
+ * mounted in a mount namespace of its own (as root, or as the root of a
+ * new user namespace), holding a database, then remounted read-only.  The
+ * namespace, and the mount, die with the child.  Where neither is allowed
+ * (a container without CAP_SYS_ADMIN and without user namespaces), it
+ * looks for a read-only mount the machine already has (containers mount
+ * /sys and parts of /proc read-only) and creates, or opens for writing,
+ * a file there.  The note says which way was taken. */
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int private_tmpfs(const char *dir)
+{
+    if (geteuid() == 0) {
+        if (unshare(CLONE_NEWNS) != 0) return -1;
+    } else {
+        char map[64];
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return -1;
+        snprintf(map, sizeof map, "0 %ld 1", (long)uid);
+        if (write_file("/proc/self/uid_map", map) != 0) return -1;
+        if (write_file("/proc/self/setgroups", "deny") != 0) return -1;
+        snprintf(map, sizeof map, "0 %ld 1", (long)gid);
+        if (write_file("/proc/self/gid_map", map) != 0) return -1;
+    }
+    /* Private first, so that nothing mounted here reaches the parent's
+     * namespace through shared propagation. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return -1;
+    return mount("birch-test", dir, "tmpfs", 0, "size=8m,mode=0755");
+}
+
+static void rofs_namespace_calls(const char *dir, os_result *r)
+{
+    char *db_path = join(dir, "ro.db"), *fresh = join(dir, "fresh.db"), *copy = join(dir, "copy.db");
+    birch_options o = bt_opts(), ro = ro_opts();
+    birch_db *db = NULL;
+    int rc = birch_open(db_path, &o, &db);
+    if (rc == BIRCH_OK) {
+        birch_txn *w = NULL;
+        birch_table *t = NULL;
+        rc = birch_txn_begin(db, BIRCH_TXN_WRITE, &w);
+        if (rc == BIRCH_OK) rc = birch_table_open(w, "t", BIRCH_CREATE, &t);
+        if (rc == BIRCH_OK) rc = birch_put(w, t, bt_str("k"), bt_str("v"), 0);
+        rc = rc == BIRCH_OK ? birch_txn_commit(w) : (birch_txn_abort(w), rc);
+        int crc = birch_close(db);
+        if (rc == BIRCH_OK) rc = crc;
+    }
+    if (rc == BIRCH_OK && mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0) rc = -1000 - errno;
+    if (rc != BIRCH_OK) {
+        snprintf(r->note, sizeof r->note, "preparing the read-only tmpfs failed: %d (%s)", rc, birch_errmsg());
+    } else {
+        rec(r, birch_open(db_path, &o, &db));                 /* 0: the existing file, for writing */
+        rec(r, birch_open(fresh, &o, &db));                   /* 1: a new file */
+        rec(r, birch_compact(db_path, NULL, NULL, NULL));     /* 2 */
+        rc = birch_open(db_path, &ro, &db);                   /* 3: reading works */
+        rec(r, rc);
+        if (rc == BIRCH_OK) {
+            birch_txn *t = NULL;
+            birch_table *tab = NULL;
+            birch_val v = {NULL, 0};
+            int g = birch_txn_begin(db, BIRCH_TXN_READ, &t);
+            if (g == BIRCH_OK) g = birch_table_open(t, "t", 0, &tab);
+            if (g == BIRCH_OK) g = birch_get(t, tab, bt_str("k"), &v);
+            if (g == BIRCH_OK && (v.size != 1 || memcmp(v.data, "v", 1))) g = BIRCH_ECORRUPT;
+            birch_txn_abort(t);
+            rec(r, g);                                        /* 4 */
+            rec(r, birch_copy(db, copy, 0, NULL, NULL));      /* 5: no copy on a read-only file system */
+            rec(r, birch_close(db));                          /* 6 */
+        }
+        snprintf(r->note, sizeof r->note, "namespace");
+    }
+    free(db_path);
+    free(fresh);
+    free(copy);
+}
+
+/* A read-only mount the machine has: r->note becomes "existing <path>"
+ * and the calls are a create under it and, if it holds a regular file at
+ * its top, an open of that file for writing. */
+static void rofs_existing_calls(os_result *r)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    if (!f) return;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        /* id parent major:minor root mount-point mount-options ... - type source super-options */
+        char mnt[1024], opts[1024];
+        if (sscanf(line, "%*s %*s %*s %*s %1023s %1023s", mnt, opts) != 2) continue;
+        char *sep = strstr(line, " - ");
+        char super[1024] = "";
+        if (sep && sscanf(sep, " - %*s %*s %1023s", super) != 1) super[0] = 0;
+        int ro = 0;
+        for (char *tok = strtok(opts, ","); tok; tok = strtok(NULL, ",")) ro |= strcmp(tok, "ro") == 0;
+        for (char *tok = strtok(super, ","); tok; tok = strtok(NULL, ",")) ro |= strcmp(tok, "ro") == 0;
+        struct stat st;
+        if (!ro || strchr(mnt, '\\') || stat(mnt, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/birch-rofs-test-%ld.db", strcmp(mnt, "/") ? mnt : "", (long)getpid());
+        birch_options o = bt_opts();
+        birch_db *db = NULL;
+        int rc = birch_open(path, &o, &db);
+        if (rc == BIRCH_OK) birch_close(db); /* not read-only after all */
+        if (rc != BIRCH_EREADONLY) continue;
+        r->n = 0;
+        rec(r, rc);
+        snprintf(r->note, sizeof r->note, "existing %.180s", path);
+        DIR *d = opendir(mnt);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            snprintf(path, sizeof path, "%s/%.256s", strcmp(mnt, "/") ? mnt : "", e->d_name);
+            if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            rec(r, birch_open(path, &o, &db)); /* refused before anything is read or written */
+            if (r->rc[1] == BIRCH_OK) birch_close(db);
+            snprintf(r->note, sizeof r->note, "existing %.180s", path);
+            break;
+        }
+        if (d) closedir(d);
+        break;
+    }
+    fclose(f);
+}
+
+static void rofs_calls(void *arg, os_result *r)
+{
+    const char *dir = arg;
+    if (private_tmpfs(dir) == 0) {
+        rofs_namespace_calls(dir, r);
+        return;
+    }
+    rofs_existing_calls(r);
+}
+
+START_TEST(err_os_readonly_fs)
+{
+    char *dir = make_dir("osrofs");
+    os_result r;
+    run_child(rofs_calls, dir, 120, &r);
+    if (strcmp(r.note, "namespace") == 0) {
+        expect_call(&r, 0, BIRCH_EREADONLY, "ro.db", "Read-only file system", "open it read-only");
+        expect_call(&r, 1, BIRCH_EREADONLY, "fresh.db", "Read-only file system", NULL);
+        expect_call(&r, 2, BIRCH_EREADONLY, "ro.db", "Read-only file system", NULL);
+        expect_call(&r, 3, BIRCH_OK, NULL, NULL, NULL);
+        expect_call(&r, 4, BIRCH_OK, NULL, NULL, NULL);
+        expect_call(&r, 5, BIRCH_EREADONLY, "copy.db", "Read-only file system", NULL);
+        expect_call(&r, 6, BIRCH_OK, NULL, NULL, NULL);
+    } else if (strncmp(r.note, "existing ", 9) == 0) {
+        fprintf(stderr, "err_os_readonly_fs: no mount namespace here; used the read-only mount of %s\n", r.note + 9);
+        expect_call(&r, 0, BIRCH_EREADONLY, "birch-rofs-test", "Read-only file system", "open it read-only");
+        if (r.n > 1) expect_call(&r, 1, BIRCH_EREADONLY, "Read-only file system", NULL, NULL);
+    } else {
+        /* Neither a namespace nor a read-only mount: the open path cannot
+         * meet EROFS on this machine.  err_os_open_error_mapping checks the
+         * mapping EROFS -> BIRCH_EREADONLY that open would apply. */
+        fprintf(stderr, "err_os_readonly_fs: no mount namespace and no read-only mount on this machine (%s); "
+                        "only the EROFS mapping is checked\n", r.note);
+        int rc = bi_io_posix_open_error(EROFS, "/ro/x.db", 1);
+        ck_assert_int_eq(rc, BIRCH_EREADONLY);
+        BT_ERRMSG_HAS("Read-only file system");
+    }
+    rm_dir(dir);
+}
+END_TEST
+
+/* Every errno the open path maps, including those a test machine cannot
+ * provoke (ENOSPC, EDQUOT, ENOMEM, ELOOP): the code and a detail naming
+ * the path and the system's reason. */
+START_TEST(err_os_open_error_mapping)
+{
+    static const struct {
+        int e, create, rc;
+        const char *text;
+    } cases[] = {
+        {EACCES, 1, BIRCH_EACCES, "Permission denied"},
+        {EPERM, 0, BIRCH_EACCES, "not permitted"},
+        {EROFS, 1, BIRCH_EREADONLY, "Read-only file system"},
+        {ENOENT, 1, BIRCH_NOTFOUND, "does its directory exist"},
+        {ENOENT, 0, BIRCH_NOTFOUND, "No such file"},
+        {ENOTDIR, 0, BIRCH_NOTFOUND, "Not a directory"},
+        {EISDIR, 1, BIRCH_ENOTDB, "Is a directory"},
+        {ENOSPC, 1, BIRCH_EFULL, "No space left"},
+        {EDQUOT, 1, BIRCH_EFULL, "quota"},
+        {ENOMEM, 0, BIRCH_ENOMEM, "memory"},
+        {ENAMETOOLONG, 0, BIRCH_EINVAL, "too long"},
+        {ELOOP, 0, BIRCH_EINVAL, "symbolic links"},
+        {ENXIO, 0, BIRCH_EIO, "No such device or address"}, /* a path that is not a socket */
+        {EIO, 0, BIRCH_EIO, "Input/output error"},
+        {EMFILE, 0, BIRCH_EIO, "Too many open files"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = bi_io_posix_open_error(cases[i].e, "/some/dir/x.db", cases[i].create);
+        ck_assert_msg(rc == cases[i].rc, "errno %d gave %d (%s)", cases[i].e, rc, birch_errmsg());
+        BT_ERRMSG_HAS("/some/dir/x.db");
+        BT_ERRMSG_HAS(cases[i].text);
+    }
+}
+END_TEST
+
+/* ---- The free list names a page in use -------------------------------------- */
+
+/* A file image in memory. */
+typedef struct image {
+    unsigned char *b;
+    uint64_t size;
+    uint32_t ps;
+} image;
+
+static unsigned char *ipage(image *im, uint64_t pgno)
+{
+    ck_assert_msg(pgno >= BI_META_PAGES && (pgno + 1) * im->ps <= im->size, "page %" PRIu64 " outside the image", pgno);
+    return im->b + pgno * im->ps;
+}
+
+static bi_meta *imeta(image *im, int slot) { return (bi_meta *)(void *)(im->b + (uint64_t)slot * im->ps); }
+
+/* The root-to-leaf path to the first record of the free tree. */
+typedef struct ipath {
+    int depth;
+    uint64_t pg[BI_MAX_DEPTH];
+} ipath;
+
+static void free_first(image *im, const bi_meta *m, ipath *p)
+{
+    p->depth = 0;
+    uint64_t pg = m->freetree.root;
+    ck_assert_uint_ne(pg, 0);
+    for (;;) {
+        ck_assert_int_lt(p->depth, BI_MAX_DEPTH);
+        p->pg[p->depth++] = pg;
+        uint8_t *page = ipage(im, pg);
+        ck_assert_uint_gt(bi_nkeys(page), 0);
+        if (bi_is_leaf(page)) return;
+        pg = bi_branch_child(page, 0);
+    }
+}
+
+/* The root page of table name, from the catalog. */
+static uint64_t table_root(image *im, const bi_meta *m, const char *name)
+{
+    uint64_t pg = m->catalog.root;
+    size_t len = strlen(name);
+    for (int depth = 0; depth < BI_MAX_DEPTH; depth++) {
+        uint8_t *page = ipage(im, pg);
+        unsigned n = bi_nkeys(page), i;
+        if (!bi_is_leaf(page)) { /* the last child whose separator is <= name */
+            for (i = 1; i < n && bi_key_cmp(bi_node_key(page, i), bi_node_klen(page, i), (const uint8_t *)name, len) <= 0;)
+                i++;
+            pg = bi_branch_child(page, i - 1);
+            continue;
+        }
+        for (i = 0; i < n; i++) {
+            if (bi_node_klen(page, i) != len || memcmp(bi_node_key(page, i), name, len)) continue;
+            bi_table_rec rec;
+            memcpy(&rec, bi_leaf_val(page, i), sizeof rec);
+            return rec.tree.root;
+        }
+        break;
+    }
+    ck_abort_msg("table %s not found in the catalog", name);
+    return 0;
+}
+
+/* After the free tree's first leaf changed: its checksum into its parent,
+ * and so on up, then into every meta whose free tree has this root, as a
+ * birch that wrote the record would have done.  The file is then damaged
+ * only in what the record says. */
+static void reseal_free_path(image *im, const ipath *p)
+{
+    uint64_t sum = bi_sum(ipage(im, p->pg[p->depth - 1]), im->ps);
+    for (int d = p->depth - 2; d >= 0; d--) {
+        uint8_t *page = ipage(im, p->pg[d]);
+        bi_set_branch_csum(page, 0, sum);
+        sum = bi_sum(page, im->ps);
+    }
+    for (int slot = 0; slot < 2; slot++) {
+        bi_meta *m = imeta(im, slot);
+        if (m->freetree.root != p->pg[0]) continue;
+        m->freetree.csum = sum;
+        bi_meta_seal(m);
+    }
+}
+
+/* The entries of record i of the free tree's first leaf (inline: the
+ * base file's are).  Record 0 is the oldest ordinary one; the base file
+ * has one ordinary record (the last commit's) and, after it, one young
+ * record (with BIRCH_DURABLE_FULL: empty, eight zero entries). */
+static uint64_t *free_record(image *im, const ipath *p, unsigned i, size_t *n)
+{
+    uint8_t *leaf = ipage(im, p->pg[p->depth - 1]);
+    ck_assert_uint_gt(bi_nkeys(leaf), i);
+    ck_assert_uint_eq(bi_node_klen(leaf, i), 8);
+    ck_assert_msg(!(bi_leaf_node(leaf, i)->flags & BI_N_BIG), "free record %u is an overflow value", i);
+    *n = bi_leaf_node(leaf, i)->vlen / 8;
+    ck_assert_uint_ge(*n, 2);
+    return (uint64_t *)(void *)bi_leaf_val(leaf, i);
+}
+
+/* Table "base" and table "victim", then deletes over a few commits so
+ * that the free tree holds records; closed cleanly (so open verifies no
+ * page: the damage below is met by the writer, not at open). */
+static void make_free_base(const char *path)
+{
+    birch_options o = bt_opts();
+    make_base(path, &o);
+    birch_db *db = bt_open(path, &o);
+    for (int c = 0; c < 3; c++) {
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        birch_table *v = bt_table(w, "victim", BIRCH_CREATE), *b = bt_table(w, "base", 0);
+        char k[32];
+        for (int i = 0; i < 300; i++) {
+            snprintf(k, sizeof k, "victim-%04d-%d", i, c);
+            bt_put_s(w, v, k, k);
+        }
+        for (int i = c; i < BASE_KEYS; i += 7) {
+            base_key(i, k, sizeof k);
+            BT_OK(birch_put(w, b, bt_str(k), bt_str(k), 0)); /* rewritten: its old pages are freed */
+        }
+        BT_OK(birch_txn_commit(w));
+    }
+    BT_OK(birch_close(db));
+}
+
+/* A write transaction on the damaged file: a put into table `first` if
+ * not NULL, then puts of 1000-byte values into table `into` (enough to use
+ * up the first free record), then a put of key "a" into table `last` if
+ * not NULL, until one fails; the failure (or else the commit's, which
+ * at_commit requires) must be BIRCH_ECORRUPT with a detail mentioning
+ * want, the commit must not happen, and the file must be unchanged, byte
+ * for byte. */
+static void expect_write_refused(const char *path, const char *first, const char *into, const char *last,
+                                 const char *want, int at_commit)
+{
+    uint64_t size0;
+    unsigned char *before = slurp(path, &size0);
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, into, 0);
+    char k[32], v[1000];
+    memset(v, 'v', sizeof v);
+    int rc = first ? birch_put(w, bt_table(w, first, 0), bt_str("new-first"), bt_str("v"), 0) : BIRCH_OK;
+    for (int i = 0; i < 200 && rc == BIRCH_OK; i++) {
+        snprintf(k, sizeof k, "new-%04d", i);
+        rc = birch_put(w, t, bt_str(k), bt_val(v, sizeof v), 0);
+    }
+    if (rc == BIRCH_OK && last) rc = birch_put(w, bt_table(w, last, 0), bt_str("a"), bt_str("v"), 0);
+    ck_assert_msg(!at_commit || rc == BIRCH_OK, "a put returned %d (%s); the commit was to find it", rc,
+                  birch_errmsg());
+    if (rc == BIRCH_OK) {
+        rc = birch_txn_commit(w);
+        ck_assert_msg(rc == BIRCH_ECORRUPT, "the commit returned %d (%s)", rc, birch_errmsg());
+        BT_ERRMSG_HAS(want);
+    } else {
+        ck_assert_msg(rc == BIRCH_ECORRUPT, "a put returned %d (%s)", rc, birch_errmsg());
+        BT_ERRMSG_HAS(want);
+        BT_ERRMSG_HAS("damaged file");
+        BT_RC(birch_txn_commit(w), BIRCH_ETXN);
+    }
+    /* No commit happened: a reader sees none of the puts. */
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    bt_expect_absent(r, bt_table(r, into, 0), "new-0000", 8);
+    birch_txn_abort(r);
+    BT_OK(birch_close(db));
+    uint64_t size1;
+    unsigned char *after = slurp(path, &size1);
+    ck_assert_uint_eq(size0, size1);
+    ck_assert_msg(memcmp(before, after, size0) == 0, "the refused transaction changed the file");
+    free(before);
+    free(after);
+}
+
+/* A free list that names a page still in use is caught by the first write
+ * transaction that takes it, which fails with BIRCH_ECORRUPT before it
+ * commits, leaving the file as it was:
+ *   0 damaged  the record's bytes changed (as a disk or a stray write
+ *              would change them): the checksum of the free-list page
+ *              fails when the writer reads it, whatever table it changes;
+ *   1 sealed   the record names the root of table "victim", checksums
+ *              right (as a bug in birch that wrote it would leave it), and
+ *              the writer changes "victim": the page is offered as free
+ *              when the tree frees it;
+ *   2 twice    the record lists one page twice, checksums right;
+ *   3 later    the young record names the root of "victim"; the writer
+ *              changes "victim" first (the record is not loaded yet), then
+ *              uses up the ordinary record so that the young one is
+ *              loaded and its pages handed out: the commit finds a page
+ *              that a tree freed among those handed out or offered;
+ *   4 reached  the record names the first leaf of "victim"; the writer
+ *              uses the record's pages for table "base", then puts into
+ *              that leaf of "victim": its search reaches a page written
+ *              in this transaction through a parent that was not. */
+START_TEST(err_corrupt_free_list_names_live_page)
+{
+    for (int variant = 0; variant < 5; variant++) {
+        char *path = bt_path("freelive");
+        make_free_base(path);
+        image im;
+        im.ps = 4096;
+        im.b = slurp(path, &im.size);
+        int slot = bt_meta_current(path);
+        ipath p;
+        free_first(&im, imeta(&im, slot), &p);
+        size_t n;
+        uint64_t *ent = free_record(&im, &p, variant == 3, &n);
+        uint64_t live = table_root(&im, imeta(&im, slot), "victim");
+        if (variant == 4) { /* the first leaf below the root */
+            uint8_t *root = ipage(&im, live);
+            ck_assert_msg(!bi_is_leaf(root), "table victim is one page");
+            live = bi_branch_child(root, 0);
+            ck_assert(bi_is_leaf(ipage(&im, live)));
+        }
+        if (variant == 2) {
+            ck_assert_uint_ne(ent[1], 0);
+            ent[0] = ent[1];
+        } else {
+            ent[0] = live;
+        }
+        if (variant > 0) reseal_free_path(&im, &p);
+        bt_file_write(path, im.b, im.size, 0);
+        free(im.b);
+        /* birch_check sees it too. */
+        birch_options o = bt_opts();
+        birch_db *db = bt_open(path, &o);
+        BT_RC(birch_check(db, NULL, 0), BIRCH_ECORRUPT);
+        BT_OK(birch_close(db));
+        if (variant == 0) expect_write_refused(path, NULL, "base", NULL, "checksum mismatch", 0);
+        else if (variant == 1) expect_write_refused(path, NULL, "victim", NULL, "free list", 0);
+        else if (variant == 2) expect_write_refused(path, NULL, "base", NULL, "listed as free twice", 0);
+        else if (variant == 3) expect_write_refused(path, "victim", "base", NULL, "a tree still used it", 1);
+        else expect_write_refused(path, NULL, "base", "victim", "yet named by page", 0);
+        bt_remove(path);
+        free(path);
+    }
+}
+END_TEST
+
+/* ---- birch_errmsg is per thread ---------------------------------------------- */
+
+typedef struct errmsg_arg {
+    birch_db *db;
+    int which;
+    pthread_barrier_t *bar;
+    char fail[256];
+} errmsg_arg;
+
+/* Fails in its own way, again and again, in step with the other thread,
+ * and checks after each failure that the detail is its own. */
+static void *errmsg_thread(void *p)
+{
+    errmsg_arg *a = p;
+    birch_options bad = bt_opts();
+    bad.page_size = 3000;
+    for (int i = 0; i < 2000 && !a->fail[0]; i++) {
+        pthread_barrier_wait(a->bar);
+        int rc;
+        const char *want;
+        if (a->which == 0) {
+            birch_db *db = NULL;
+            rc = birch_open("/nonexistent-dir/x.db", &bad, &db);
+            want = "page_size 3000";
+        } else {
+            birch_txn *t = NULL;
+            rc = birch_txn_begin(a->db, 0x40, &t);
+            want = "unknown flags 0x40";
+        }
+        pthread_barrier_wait(a->bar); /* both have failed: now each reads */
+        if (rc != BIRCH_EINVAL || !strstr(birch_errmsg(), want))
+            snprintf(a->fail, sizeof a->fail, "thread %d round %d: %d, \"%s\"", a->which, i, rc, birch_errmsg());
+    }
+    return NULL;
+}
+
+START_TEST(err_errmsg_per_thread)
+{
+    char *path = bt_path("errmsg");
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    birch_txn *t = NULL;
+    BT_RC(birch_txn_begin(db, 0x80, &t), BIRCH_EINVAL); /* this thread's own detail */
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    errmsg_arg a[2] = {{db, 0, &bar, ""}, {db, 1, &bar, ""}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, errmsg_thread, &a[i]), 0);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    ck_assert_msg(!a[0].fail[0], "%s", a[0].fail);
+    ck_assert_msg(!a[1].fail[0], "%s", a[1].fail);
+    BT_ERRMSG_HAS("unknown flags 0x80"); /* untouched by the threads */
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("errors");
@@ -977,6 +1769,13 @@ int main(void)
     tcase_add_test(tc, err_nomem_map);
     tcase_add_test(tc, err_txn_close_with_open_txn);
     tcase_add_test(tc, err_txn_failed_transaction);
+    tcase_add_test(tc, err_os_missing_dir_and_directory);
+    tcase_add_test(tc, err_os_fifo_socket_device);
+    tcase_add_test(tc, err_os_permission);
+    tcase_add_test(tc, err_os_readonly_fs);
+    tcase_add_test(tc, err_os_open_error_mapping);
+    tcase_add_test(tc, err_corrupt_free_list_names_live_page);
+    tcase_add_test(tc, err_errmsg_per_thread);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
