@@ -419,15 +419,33 @@ void birch_cursor_close(birch_cursor *cur);
 
 /* ---- Maintenance ------------------------------------------------------ */
 
-/* Checks the whole file against the last committed state: the checksum of
- * the meta page that holds it; every tree (catalog, free list, each table):
- * page headers, levels and depth, node bounds with no overlap, key order
- * within and across pages, no empty page but an empty root, record counts;
- * no page referenced twice; every page in use or free.  Returns
- * BIRCH_OK, or BIRCH_ECORRUPT with a message naming the page and the
- * problem in msg (which may be NULL; on success it says how many pages
- * were checked).  Check reads a snapshot: it runs beside readers and a
- * writer. */
+/* Checks one snapshot: the last commit when it starts, pinned like a read
+ * transaction, so it runs beside readers and writers and never reports a
+ * healthy database as damaged, whatever they commit meanwhile.  It checks:
+ *   - the snapshot's meta as this handle holds it (read and verified at
+ *     open, or written by this handle's commits): its checksum recomputed,
+ *     format version, page size, page count;
+ *   - the meta page on disk, on a read-only handle only: the page that
+ *     holds the snapshot must hold exactly its meta.  A read-only handle
+ *     keeps every writer out of the file, so the page cannot change during
+ *     the read; a handle open for writing does not read its meta pages,
+ *     which its own commits may be rewriting at that instant (a damaged
+ *     meta page is otherwise found by the next open, which falls back to
+ *     the other one or fails);
+ *   - every tree (catalog, free tree, each table): each page's checksum
+ *     against the one its parent (or the meta, or the catalog) keeps, page
+ *     headers, levels and depth, node bounds with no overlap, key order
+ *     within and across pages, no empty page but an empty root, record
+ *     counts, each big value's run and its checksum;
+ *   - the pages of the snapshot (2 up to its page count; the file may be
+ *     longer): each in exactly one tree or listed by the snapshot's free
+ *     tree.  Free pages are counted, never read: a writer may be reusing
+ *     them.
+ * Returns BIRCH_OK, or BIRCH_ECORRUPT with a message naming the page and
+ * the problem in msg (which may be NULL; on success it says how many pages
+ * were checked) and in birch_errmsg().  Errors also: BIRCH_EINVAL (NULL
+ * db), BIRCH_EBUSY (no reader slot free), BIRCH_ENOMEM, BIRCH_EIO (reading
+ * the meta page). */
 int birch_check(birch_db *db, char *msg, size_t msg_size);
 
 /* Statistics of the last committed state.  file_size counts space that

@@ -1,6 +1,14 @@
 /*
  * check.c - birch_check: verifies the last committed state page by page.
  *
+ * It checks exactly one snapshot: the one a read transaction pins (its
+ * meta as published, its trees, its npages), so it runs beside a writer
+ * without false reports.  The writer may reuse and overwrite the pages
+ * that snapshot lists as free while check runs, so check reads only their
+ * numbers (from the free tree's pages, which the snapshot pins), never
+ * their contents.  What check does with the meta pages on disk is in
+ * check_meta_on_disk.
+ *
  * Every page's checksum is verified against the one its parent (or the
  * meta, or the table's catalog record) keeps, so check also finds bit rot
  * that leaves a page's structure plausible.
@@ -171,6 +179,7 @@ static int walk_tree(chk *c, const bi_tree *t, const char *name, entry_fn fn)
     c->entries = 0;
     c->on_entry = fn;
     range r = {0};
+    if (!t->root && t->csum) return fail(c, "%s: empty tree with a non-zero checksum", name);
     if (t->root) {
         int rc = walk(c, t->root, -1, &r, 1, t->csum);
         if (rc) return rc;
@@ -226,22 +235,50 @@ static int free_entry(chk *c, uint8_t *leaf, unsigned i)
     return BIRCH_OK;
 }
 
+/* The snapshot's meta, as the handle published it: the copy must still
+ * hash to its checksum and describe a state of this database. */
 static int check_meta(chk *c)
 {
+    const bi_meta *m = &c->txn->meta;
+    unsigned long long id = (unsigned long long)m->txnid;
+    if (!bi_meta_valid(m)) return fail(c, "meta of transaction %llu: checksum mismatch", id);
+    if (m->version != BI_FORMAT_VERSION)
+        return fail(c, "meta of transaction %llu: format version %u", id, m->version);
+    if (m->page_size != c->txn->db->psize)
+        return fail(c, "meta of transaction %llu: page size %u, the database's is %u", id, m->page_size,
+                    c->txn->db->psize);
+    if (m->npages < BI_META_PAGES) return fail(c, "meta of transaction %llu: %llu pages", id, (unsigned long long)m->npages);
+    return BIRCH_OK;
+}
+
+/* The meta page on disk that holds the snapshot must hold exactly its
+ * meta.  Done on read-only handles only: their shared lock keeps every
+ * writer out of the file, so the page cannot change under the read.  A
+ * handle open for writing may be rewriting its meta pages this instant
+ * (a commit writes its meta before it publishes it, and a non-durable
+ * commit overwrites the slot of the one before), so there the snapshot's
+ * copy is all there is to check. */
+static int check_meta_on_disk(chk *c)
+{
     birch_db *db = c->txn->db;
-    for (int slot = 0; slot < 2; slot++) {
-        bi_meta m;
-        if (db->io.ops->read(db->file, &m, sizeof m, (uint64_t)slot * db->psize)) continue;
-        if (bi_meta_valid(&m) && m.txnid == c->txn->meta.txnid) return BIRCH_OK;
-    }
-    return fail(c, "meta: no meta page with a valid checksum for transaction %llu",
-                (unsigned long long)c->txn->meta.txnid);
+    if (!db->opts.read_only) return BIRCH_OK;
+    pthread_mutex_lock(&db->lock);
+    int slot = db->meta_slot;
+    pthread_mutex_unlock(&db->lock);
+    bi_meta disk;
+    int rc = db->io.ops->read(db->file, &disk, sizeof disk, (uint64_t)slot * db->psize);
+    if (rc) return rc;
+    if (memcmp(&disk, &c->txn->meta, sizeof disk) == 0) return BIRCH_OK;
+    return fail(c, "meta page %d on disk no longer holds the meta of transaction %llu (it holds %s, transaction %llu)",
+                slot, (unsigned long long)c->txn->meta.txnid, bi_meta_valid(&disk) ? "a sound meta" : "a damaged meta",
+                (unsigned long long)disk.txnid);
 }
 
 static int run(chk *c)
 {
     const bi_meta *m = &c->txn->meta;
     int rc = check_meta(c);
+    if (rc == BIRCH_OK) rc = check_meta_on_disk(c);
     if (rc == BIRCH_OK) rc = walk_tree(c, &m->catalog, "catalog", catalog_entry);
     if (rc == BIRCH_OK) rc = walk_tree(c, &m->freetree, "free tree", free_entry);
     if (rc) return rc;

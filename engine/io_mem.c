@@ -49,7 +49,7 @@ struct bi_file {
     uint64_t reserve;   /* bytes of address space at base */
     size_t pagesz;      /* the system's page size */
     /* Guards the fields below and the copies in read and writev, so that a
-     * meta read (birch_check) never races with a meta write. */
+     * read never meets a write half done. */
     pthread_mutex_t lock;
     uint64_t size;      /* the logical file size */
     uint64_t open_len;  /* [base, base + open_len) is readable and writable */

@@ -1,7 +1,8 @@
 /*
  * test_check.c - birch_check: passes on every valid file (page sizes,
  * overflow values, many tables, after deletes), reports damage made per the
- * layout in engine/page.h with BIRCH_ECORRUPT and a message, and a damaged
+ * layout in engine/page.h with BIRCH_ECORRUPT and a message (on a
+ * read-only handle, damage to the meta page on disk too), and a damaged
  * file never crashes the engine: every call returns a result code.
  */
 #define _GNU_SOURCE
@@ -331,6 +332,33 @@ START_TEST(other_meta_checksum)
 }
 END_TEST
 
+/* A read-only handle (no writer can touch the file) also compares the
+ * meta page that holds its snapshot with the snapshot's meta: damage to it
+ * after the open is reported, naming the meta page. */
+START_TEST(meta_on_disk_read_only)
+{
+    char *path = bt_path("metadisk");
+    make_db(path, 4096, 400, 20);
+    int cur = bt_meta_current(path);
+    birch_options o = bt_opts();
+    o.read_only = 1;
+    birch_db *db = bt_open(path, &o);
+    char msg[512];
+    BT_OK(check_rc(db, msg, sizeof msg));
+    bi_meta m;
+    bt_meta_read(path, cur, &m);
+    m.free_pages ^= 1; /* a flipped bit: the checksum no longer matches */
+    bt_meta_write(path, cur, &m, 0);
+    int rc = check_rc(db, msg, sizeof msg);
+    ck_assert_msg(rc == BIRCH_ECORRUPT && strstr(msg, "meta page"), "check returned %d (%s): %s", rc,
+                  birch_strerror(rc), msg);
+    BT_ERRMSG_HAS("meta page");
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 /* Random damage to random pages: the engine returns codes, never crashes
  * (ASan/UBSan builds catch out-of-bounds reads). */
 START_TEST(random_damage_never_crashes)
@@ -472,6 +500,7 @@ int main(void)
     tcase_add_test(tc, leaked_page);
     tcase_add_test(tc, wrong_count_in_meta);
     tcase_add_test(tc, other_meta_checksum);
+    tcase_add_test(tc, meta_on_disk_read_only);
     tcase_add_test(tc, random_damage_never_crashes);
     suite_add_tcase(s, tc);
     return bt_run(s);
