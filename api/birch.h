@@ -478,6 +478,13 @@ typedef int (*birch_progress_fn)(uint64_t done, uint64_t total, void *ctx);
  * flags the copy holds the snapshot's pages as they are, free pages
  * included (as zeros); with BIRCH_COPY_COMPACT it holds only the pages in
  * use, numbered in tree order, and no free page (pages are not refilled).
+ * Every page read is verified against the checksum its parent keeps
+ * (every page of every tree, each big value's run, the free tree's pages),
+ * each page may belong to one tree or free record only, and the free tree
+ * must list as many pages as the meta says: a damaged source is refused
+ * with BIRCH_ECORRUPT naming the page, and no file is left at path or
+ * path + ".tmp".  (Pages that are neither in a tree nor free, a leak that
+ * birch_check reports, are written as zeros by a plain copy.)
  * The copy is written to path + ".tmp" (a leftover of a crashed copy is
  * replaced), synced, then renamed to path and the directory synced, so a
  * crash never leaves a partial file under path.  progress may be NULL.
@@ -493,8 +500,10 @@ int birch_copy(birch_db *db, const char *path, unsigned flags, birch_progress_fn
 
 /* Compacts the database file at path in place: opens it (taking its lock,
  * so it must not be open elsewhere: BIRCH_EBUSY), writes a compact copy to
- * path + ".compact.tmp", syncs it, renames it over path while still
- * holding the lock, and syncs the directory.  A crash before the rename
+ * path + ".compact.tmp" (verified as birch_copy does: a damaged file gives
+ * BIRCH_ECORRUPT naming the page, is left as it was, and no .compact.tmp
+ * remains), syncs it, renames it over path while still holding the lock,
+ * and syncs the directory.  A crash before the rename
  * leaves the old file (and a stale .compact.tmp that the next compaction
  * replaces), after it the compacted one.  opts as for birch_open (NULL for
  * defaults); read_only, BIRCH_RECREATE_ALWAYS and the memory backend are

@@ -3,17 +3,26 @@
  * birch_compact (copy-then-swap compaction of a file).
  *
  * Both read one pinned snapshot (a read transaction), so writers keep
- * committing meanwhile, and write a new file front to back:
- *   - a plain copy writes the snapshot's pages 2..npages-1 as they are (the
- *     free pages as zeros) and two fresh metas naming the same roots, so
- *     the copy keeps the free tree and every checksum;
+ * committing meanwhile, and write a new file front to back.  Every page
+ * they read is verified against the checksum its parent keeps (the Merkle
+ * tree of seal.c), every page of the snapshot may belong to one tree, run
+ * or free record only, and the free tree must list as many pages as the
+ * meta says: a damaged source gives BIRCH_ECORRUPT naming the page, and
+ * no output file, instead of a clean-looking copy of damaged bytes.
+ *   - a plain copy first walks every tree (catalog, tables, their runs,
+ *     the free tree), verifying; then it writes the snapshot's pages
+ *     2..npages-1, the verified ones as they are and every other page
+ *     (free, or a leak) as zeros, and two fresh metas naming the same
+ *     roots, so the copy keeps the free tree and every checksum;
  *   - a compact copy walks the catalog and every table tree depth first
  *     and writes each page after its children, numbered from 2 upwards in
  *     that order; each parent gets its children's new numbers and
  *     checksums (recomputed, since a page's own number is part of it).  The
  *     free tree is left out, so the copy holds exactly the pages in use,
  *     with no free page.  Pages are not refilled: a half-full page stays
- *     half full (as with LMDB's MDB_CP_COMPACT).
+ *     half full (as with LMDB's MDB_CP_COMPACT).  The free tree is still
+ *     read and verified, after the walk: a compaction refuses a damaged
+ *     file rather than replace it with a copy that hides the damage.
  * The metas are written last, with base_txnid = txnid (a clean copy: open
  * verifies nothing).  The file is written as path.tmp, synced, and renamed
  * to path, and the directory synced, so a crash never leaves half a copy
@@ -106,15 +115,18 @@ static int out_put(cp_out *o, const void *data, size_t n)
 typedef struct cp {
     birch_txn *txn;      /* the source snapshot */
     uint32_t psize;
+    int compact;         /* BIRCH_COPY_COMPACT: the walk writes; else it only verifies */
     cp_out out;
     uint64_t next;       /* next page number of the copy */
-    uint64_t budget;     /* page visits left: a damaged tree may share pages */
     uint64_t total;      /* for progress */
     uint64_t reported;   /* page count at the last progress call */
     birch_progress_fn progress;
     void *ctx;
+    uint8_t *used;       /* one bit per source page: verified, in a tree or run */
+    uint8_t *free_map;   /* one bit per source page: listed by the free tree */
+    uint64_t free_found; /* non-zero entries of the free tree */
     uint8_t *pages[2 * BI_MAX_DEPTH + 2]; /* one page buffer per walk depth */
-    XXH3_state_t *xxh;
+    XXH3_state_t *xxh, *xxh_src;
 } cp;
 
 static int report(cp *c, int force)
@@ -126,44 +138,81 @@ static int report(cp *c, int force)
     return c->progress(done, c->total, c->ctx);
 }
 
+#define CP_MAX_DEPTH ((int)(sizeof((cp *)0)->pages / sizeof((cp *)0)->pages[0]))
+
+/* The page buffer of walk depth depth (< CP_MAX_DEPTH). */
 static int page_buf(cp *c, int depth, uint8_t **out)
 {
-    if (depth >= (int)(sizeof c->pages / sizeof c->pages[0]))
-        return BI_CORRUPT("tables nested deeper than the copy can follow (%d levels)", depth);
     if (!c->pages[depth] && !(c->pages[depth] = malloc(c->psize)))
         return bi_err(BIRCH_ENOMEM, "out of memory copying a page");
     *out = c->pages[depth];
     return BIRCH_OK;
 }
 
-/* ---- Compact copy: renumbering walk ----------------------------------------------- */
+static int bit(const uint8_t *map, uint64_t p) { return (map[p / 8] >> (p % 8)) & 1; }
+static void set_bit(uint8_t *map, uint64_t p) { map[p / 8] |= (uint8_t)(1u << (p % 8)); }
 
-/* Writes an overflow run of np pages read from src under the next page
- * numbers, with its header's page number changed and, when patch is not
- * NULL, the value bytes replaced by patch (same length).  *csum gets the
- * checksum of the run as written. */
-static int emit_run(cp *c, const uint8_t *src, uint32_t np, const void *patch, size_t plen,
+/* Claims pages [pgno, pgno + n) for the tree or run being read: each page
+ * of the snapshot belongs to one owner, so a page reached twice (a damaged
+ * tree naming it from two parents) is refused rather than copied twice. */
+static int claim(cp *c, uint64_t pgno, uint64_t n, const char *what)
+{
+    for (uint64_t p = pgno; p < pgno + n; p++) {
+        if (bit(c->used, p))
+            return BI_CORRUPT("%s at page %llu: page %llu is referenced twice", what, (unsigned long long)pgno,
+                              (unsigned long long)p);
+        set_bit(c->used, p);
+    }
+    return BIRCH_OK;
+}
+
+/* ---- The walk: every page read is verified ---------------------------------------- */
+
+/* Both walks (the compact copy's and the plain copy's verification) read
+ * each page of the snapshot's trees once and compare its XXH3-64 with the
+ * one its parent keeps: a branch node for its child, a big value's leaf
+ * node for its run, a catalog record for its table's root, the meta for
+ * the catalog's and the free tree's roots.  A mismatch is BIRCH_ECORRUPT
+ * naming the page, so a damaged page never reaches a copy. */
+
+/* Verifies, and with compact writes, an overflow run of np pages read from
+ * src under the next page numbers, with its header's page number changed
+ * and, when patch is not NULL, the value bytes replaced by patch (same
+ * length).  want is the checksum its leaf keeps; *pgno and *csum get the
+ * copy's run. */
+static int emit_run(cp *c, const uint8_t *src, uint32_t np, uint64_t want, const void *patch, size_t plen,
                     uint64_t *pgno, uint64_t *csum)
 {
     uint64_t len = (uint64_t)np * c->psize, newpg = c->next;
+    uint64_t srcpg = bi_hdr((uint8_t *)src)->pgno;
+    int rc = claim(c, srcpg, np, "overflow run");
+    if (rc) return rc;
+    if (!c->compact) {
+        if (bi_sum(src, (size_t)len) == want) return BIRCH_OK;
+        return BI_CORRUPT("overflow run at page %llu (%u pages): checksum mismatch", (unsigned long long)srcpg, np);
+    }
     bi_phdr h;
     memcpy(&h, src, sizeof h);
     h.pgno = newpg;
     XXH3_64bits_reset(c->xxh);
+    XXH3_64bits_reset(c->xxh_src);
     uint8_t chunk[4096];
     for (uint64_t at = 0; at < len;) {
         size_t k = len - at < sizeof chunk ? (size_t)(len - at) : sizeof chunk;
         memcpy(chunk, src + at, k);
+        XXH3_64bits_update(c->xxh_src, chunk, k); /* the run as read */
         if (at < sizeof h) memcpy(chunk, &h, sizeof h); /* chunks start at 0, 4096, ... */
         if (patch && at + k > BI_HDR && at < BI_HDR + plen) {
             uint64_t from = at > BI_HDR ? at : BI_HDR, to = at + k < BI_HDR + plen ? at + k : BI_HDR + plen;
             memcpy(chunk + (from - at), (const uint8_t *)patch + (from - BI_HDR), (size_t)(to - from));
         }
         XXH3_64bits_update(c->xxh, chunk, k);
-        int rc = out_put(&c->out, chunk, k);
+        rc = out_put(&c->out, chunk, k);
         if (rc) return rc;
         at += k;
     }
+    if (XXH3_64bits_digest(c->xxh_src) != want)
+        return BI_CORRUPT("overflow run at page %llu (%u pages): checksum mismatch", (unsigned long long)srcpg, np);
     c->next += np;
     *pgno = newpg;
     *csum = XXH3_64bits_digest(c->xxh);
@@ -172,26 +221,38 @@ static int emit_run(cp *c, const uint8_t *src, uint32_t np, const void *patch, s
 
 static int copy_tree(cp *c, bi_tree *tree, int depth, int catalog);
 
-/* A leaf node's big value: its run is written and the node repointed. */
+/* A leaf node's big value: its run is verified (and written, the node
+ * repointed). */
 static int copy_big(cp *c, uint8_t *src, uint8_t *dst, unsigned i, const void *patch, size_t plen)
 {
     birch_val v;
     int rc = bi_leaf_value(c->txn, src, i, &v);
     if (rc) return rc;
     bi_bigval bv;
+    memcpy(&bv, bi_leaf_val(src, i), sizeof bv);
     const uint8_t *run = (const uint8_t *)v.data - BI_HDR;
-    rc = emit_run(c, run, bi_overflow_pages(c->txn->db, v.size), patch, plen, &bv.pgno, &bv.csum);
-    if (rc == BIRCH_OK) memcpy(bi_leaf_val(dst, i), &bv, sizeof bv);
+    rc = emit_run(c, run, bi_overflow_pages(c->txn->db, v.size), bv.csum, patch, plen, &bv.pgno, &bv.csum);
+    if (rc == BIRCH_OK && dst) memcpy(bi_leaf_val(dst, i), &bv, sizeof bv);
     return rc;
 }
 
-/* A catalog record: the table's tree is copied first, then the record
- * (inline in dst, or as a new run) names the copy's root. */
+/* A catalog record: the table's tree is walked first, then the record
+ * (inline in dst, or as a new run) names the copy's root.  A record in an
+ * overflow run is verified before a byte of it is used. */
 static int copy_record(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
 {
     birch_val v;
     bi_table_rec rec;
+    int big = (bi_leaf_node(src, i)->flags & BI_N_BIG) != 0;
     int rc = bi_leaf_value(c->txn, src, i, &v);
+    if (rc == BIRCH_OK && big) {
+        bi_bigval bv;
+        memcpy(&bv, bi_leaf_val(src, i), sizeof bv);
+        uint32_t np = bi_overflow_pages(c->txn->db, v.size);
+        if (bi_sum((const uint8_t *)v.data - BI_HDR, (size_t)np * c->psize) != bv.csum)
+            rc = BI_CORRUPT("overflow run at page %llu (%u pages, a catalog record): checksum mismatch",
+                            (unsigned long long)bv.pgno, np);
+    }
     if (rc == BIRCH_OK && v.size < sizeof rec)
         rc = BI_CORRUPT("page %llu slot %u: a catalog record of %zu bytes", (unsigned long long)bi_hdr(src)->pgno, i,
                         v.size);
@@ -199,10 +260,11 @@ static int copy_record(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
     memcpy(&rec, v.data, sizeof rec);
     rc = copy_tree(c, &rec.tree, depth + 1, 0);
     if (rc) return rc;
-    if (!(bi_leaf_node(src, i)->flags & BI_N_BIG)) {
-        memcpy(bi_leaf_val(dst, i), &rec, sizeof rec);
+    if (!big) {
+        if (dst) memcpy(bi_leaf_val(dst, i), &rec, sizeof rec);
         return BIRCH_OK;
     }
+    if (!c->compact) return copy_big(c, src, NULL, i, NULL, 0);
     uint8_t *patched = malloc(v.size);
     if (!patched) return bi_err(BIRCH_ENOMEM, "out of memory copying a %zu-byte record", v.size);
     memcpy(patched, v.data, v.size);
@@ -212,24 +274,40 @@ static int copy_record(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
     return rc;
 }
 
-/* Copies the page and everything under it; the copy is written after its
- * children, and gets the next page number. */
-static int copy_page(cp *c, uint64_t pgno, int level, int depth, int catalog, uint64_t *newpg, uint64_t *csum)
+/* Reads page pgno, which its parent says hashes to want, and claims it. */
+static int read_page(cp *c, uint64_t pgno, int level, uint64_t want, uint8_t **src)
 {
-    uint8_t *src, *dst;
-    if (!c->budget--)
-        return BI_CORRUPT("page %llu: the trees name pages from several parents", (unsigned long long)pgno);
-    int rc = bi_page_read(c->txn, pgno, level, &src);
-    if (rc == BIRCH_OK) rc = page_buf(c, depth, &dst);
+    int rc = bi_page_read(c->txn, pgno, level, src);
+    if (rc == BIRCH_OK) rc = claim(c, pgno, 1, "tree page");
+    if (rc == BIRCH_OK && bi_sum(*src, c->psize) != want)
+        rc = BI_CORRUPT("page %llu: checksum mismatch (its parent keeps %016llx)", (unsigned long long)pgno,
+                        (unsigned long long)want);
+    return rc;
+}
+
+/* Walks the page and everything under it.  With compact, the copy is
+ * written after its children and gets the next page number. */
+static int copy_page(cp *c, uint64_t pgno, int level, uint64_t want, int depth, int catalog, uint64_t *newpg,
+                     uint64_t *csum)
+{
+    uint8_t *src, *dst = NULL;
+    /* Levels are checked per tree (24 at most), so only a damaged catalog
+     * could nest deeper: a table inside a table. */
+    if (depth >= CP_MAX_DEPTH)
+        return BI_CORRUPT("page %llu: trees nested deeper than the copy can follow (%d levels)",
+                          (unsigned long long)pgno, depth);
+    int rc = read_page(c, pgno, level, want, &src);
+    if (rc == BIRCH_OK && c->compact) rc = page_buf(c, depth, &dst);
     if (rc) return rc;
-    memcpy(dst, src, c->psize);
+    if (dst) memcpy(dst, src, c->psize);
     for (unsigned i = 0; rc == BIRCH_OK && i < bi_nkeys(src); i++) {
         rc = bi_slot_ok(c->txn, src, i);
         if (rc) break;
         if (!bi_is_leaf(src)) {
             uint64_t child, sum;
-            rc = copy_page(c, bi_branch_child(src, i), (int)bi_level(src) - 1, depth + 1, catalog, &child, &sum);
-            if (rc == BIRCH_OK) {
+            rc = copy_page(c, bi_branch_child(src, i), (int)bi_level(src) - 1, bi_branch_csum(src, i), depth + 1,
+                           catalog, &child, &sum);
+            if (rc == BIRCH_OK && dst) {
                 bi_set_branch_child(dst, i, child);
                 bi_set_branch_csum(dst, i, sum);
             }
@@ -239,7 +317,7 @@ static int copy_page(cp *c, uint64_t pgno, int level, int depth, int catalog, ui
             rc = copy_big(c, src, dst, i, NULL, 0);
         }
     }
-    if (rc) return rc;
+    if (rc || !dst) return rc;
     *newpg = c->next++;
     bi_hdr(dst)->pgno = *newpg;
     *csum = bi_sum(dst, c->psize);
@@ -249,55 +327,90 @@ static int copy_page(cp *c, uint64_t pgno, int level, int depth, int catalog, ui
 
 static int copy_tree(cp *c, bi_tree *tree, int depth, int catalog)
 {
-    if (!tree->root) return BIRCH_OK;
-    return copy_page(c, tree->root, -1, depth, catalog, &tree->root, &tree->csum);
+    if (!tree->root) return tree->csum ? BI_CORRUPT("an empty tree with a non-zero checksum") : BIRCH_OK;
+    uint64_t root = tree->root, csum = tree->csum;
+    return copy_page(c, root, -1, csum, depth, catalog, &tree->root, &tree->csum);
 }
 
-/* ---- Plain copy: the pages as they are ------------------------------------------- */
+/* ---- The free tree: verified, its pages listed ------------------------------------- */
 
-/* Marks the pages the free tree lists (and checks them against npages). */
-static int mark_free_page(cp *c, uint8_t *free_map, uint64_t pgno, int level)
+/* Marks the pages one free record lists, which must lie in the snapshot
+ * and belong to nothing else. */
+static int mark_free_record(cp *c, uint8_t *leaf, unsigned i)
+{
+    birch_val v;
+    int rc = bi_leaf_value(c->txn, leaf, i, &v);
+    if (rc) return rc;
+    unsigned long long pg = (unsigned long long)bi_hdr(leaf)->pgno;
+    if (bi_node_klen(leaf, i) != 8 || v.size % 8)
+        return BI_CORRUPT("free tree page %llu slot %u: a malformed record (key %zu bytes, value %zu)", pg, i,
+                          bi_node_klen(leaf, i), v.size);
+    uint64_t np = c->txn->meta.npages;
+    for (size_t j = 0; j < v.size / 8; j++) {
+        uint64_t f;
+        memcpy(&f, (const uint8_t *)v.data + 8 * j, 8);
+        if (!f) continue;
+        if (f < BI_META_PAGES || f >= np)
+            return BI_CORRUPT("free tree page %llu slot %u: page %llu outside the snapshot's pages 2..%llu", pg, i,
+                              (unsigned long long)f, (unsigned long long)np - 1);
+        if (bit(c->free_map, f) || bit(c->used, f))
+            return BI_CORRUPT("free tree page %llu slot %u: page %llu is listed %s", pg, i, (unsigned long long)f,
+                              bit(c->used, f) ? "as free but is in use" : "twice");
+        set_bit(c->free_map, f);
+        c->free_found++;
+    }
+    return BIRCH_OK;
+}
+
+static int walk_free(cp *c, uint64_t pgno, int level, uint64_t want)
 {
     uint8_t *p;
-    if (!c->budget--)
-        return BI_CORRUPT("free list page %llu: named from several parents", (unsigned long long)pgno);
-    int rc = bi_page_read(c->txn, pgno, level, &p);
+    int rc = read_page(c, pgno, level, want, &p);
     for (unsigned i = 0; rc == BIRCH_OK && i < bi_nkeys(p); i++) {
+        rc = bi_slot_ok(c->txn, p, i);
+        if (rc) break;
         if (!bi_is_leaf(p)) {
-            rc = bi_slot_ok(c->txn, p, i);
-            if (rc == BIRCH_OK) rc = mark_free_page(c, free_map, bi_branch_child(p, i), (int)bi_level(p) - 1);
+            rc = walk_free(c, bi_branch_child(p, i), (int)bi_level(p) - 1, bi_branch_csum(p, i));
             continue;
         }
-        birch_val v;
-        rc = bi_leaf_value(c->txn, p, i, &v);
-        for (size_t j = 0; rc == BIRCH_OK && j < v.size / 8; j++) {
-            uint64_t f;
-            memcpy(&f, (const uint8_t *)v.data + 8 * j, 8);
-            if (f >= c->txn->meta.npages)
-                return BI_CORRUPT("free list: page %llu past the file's %llu pages", (unsigned long long)f,
-                                  (unsigned long long)c->txn->meta.npages);
-            free_map[f / 8] |= (uint8_t)(1u << (f % 8));
-        }
+        if (bi_leaf_node(p, i)->flags & BI_N_BIG) rc = copy_big(c, p, NULL, i, NULL, 0); /* verified only */
+        if (rc == BIRCH_OK) rc = mark_free_record(c, p, i);
     }
     return rc;
 }
 
+/* Verifies the free tree after the other trees (so that a page listed as
+ * free but in use is caught), and its count against the meta's. */
+static int verify_free(cp *c)
+{
+    const bi_meta *m = &c->txn->meta;
+    int saved = c->compact;
+    c->compact = 0; /* read, never written: the compact copy leaves it out */
+    int rc = m->freetree.root ? walk_free(c, m->freetree.root, -1, m->freetree.csum)
+             : m->freetree.csum ? BI_CORRUPT("the free tree is empty but has a non-zero checksum")
+                                : BIRCH_OK;
+    c->compact = saved;
+    if (rc == BIRCH_OK && c->free_found != m->free_pages)
+        rc = BI_CORRUPT("the free tree lists %llu pages, the meta says %llu", (unsigned long long)c->free_found,
+                        (unsigned long long)m->free_pages);
+    return rc;
+}
+
+/* ---- Plain copy: the pages as they are ------------------------------------------- */
+
+/* Writes pages 2..npages-1 in order: the verified pages of the trees as
+ * they are, every other page (free, or a leak) as zeros. */
 static int copy_pages(cp *c)
 {
     const bi_meta *m = &c->txn->meta;
-    uint8_t *free_map = calloc(m->npages / 8 + 1, 1);
-    if (!free_map) return bi_err(BIRCH_ENOMEM, "out of memory for a map of %llu pages", (unsigned long long)m->npages);
-    int rc = m->freetree.root ? mark_free_page(c, free_map, m->freetree.root, -1) : BIRCH_OK;
-    uint8_t *zero = rc == BIRCH_OK ? calloc(1, c->psize) : NULL;
-    if (rc == BIRCH_OK && !zero) rc = bi_err(BIRCH_ENOMEM, "out of memory copying a page");
+    uint8_t *zero = calloc(1, c->psize);
+    int rc = zero ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory copying a page");
     for (uint64_t p = BI_META_PAGES; rc == BIRCH_OK && p < m->npages; p++) {
-        int is_free = (free_map[p / 8] >> (p % 8)) & 1;
-        rc = out_put(&c->out, is_free ? zero : c->txn->map + p * c->psize, c->psize);
+        rc = out_put(&c->out, bit(c->used, p) ? c->txn->map + p * c->psize : zero, c->psize);
         c->next = p + 1;
         if (rc == BIRCH_OK) rc = report(c, 0);
     }
     free(zero);
-    free(free_map);
     return rc;
 }
 
@@ -320,21 +433,26 @@ static int write_metas(cp *c, const bi_meta *m)
     return rc;
 }
 
-static int run_copy(cp *c, unsigned flags)
+static int run_copy(cp *c)
 {
     bi_meta m = c->txn->meta;
     c->next = BI_META_PAGES;
     c->out.off = (uint64_t)BI_META_PAGES * c->psize;
-    c->budget = 2 * m.npages + 16;
-    int rc;
-    if (flags & BIRCH_COPY_COMPACT) {
-        c->total = m.npages - BI_META_PAGES - m.free_pages;
-        rc = copy_tree(c, &m.catalog, 0, 1);
+    c->used = calloc(m.npages / 8 + 1, 1);
+    c->free_map = calloc(m.npages / 8 + 1, 1);
+    if (!c->used || !c->free_map)
+        return bi_err(BIRCH_ENOMEM, "out of memory for two maps of %llu pages", (unsigned long long)m.npages);
+    /* The trees first (written as they are walked when compact), then the
+     * free tree. */
+    c->total = c->compact ? m.npages - BI_META_PAGES - m.free_pages : m.npages - BI_META_PAGES;
+    int rc = copy_tree(c, &m.catalog, 0, 1);
+    if (rc == BIRCH_OK) rc = verify_free(c);
+    if (rc) return rc;
+    if (c->compact) {
         m.freetree = (bi_tree){0, 0, 0};
         m.free_pages = 0;
         m.npages = c->next;
     } else {
-        c->total = m.npages - BI_META_PAGES;
         rc = copy_pages(c);
     }
     if (rc == BIRCH_OK) rc = out_flush(&c->out);
@@ -348,7 +466,10 @@ static void cp_free(cp *c)
 {
     for (size_t i = 0; i < sizeof c->pages / sizeof c->pages[0]; i++) free(c->pages[i]);
     free(c->out.buf);
+    free(c->used);
+    free(c->free_map);
     if (c->xxh) XXH3_freeState(c->xxh);
+    if (c->xxh_src) XXH3_freeState(c->xxh_src);
 }
 
 /* Writes the copy of db's current snapshot into the new file tmp and
@@ -361,16 +482,18 @@ static int copy_to(birch_db *db, const char *tmp, unsigned flags, birch_progress
     c.progress = progress;
     c.ctx = ctx;
     c.out.fd = -1;
+    c.compact = (flags & BIRCH_COPY_COMPACT) != 0;
     c.out.buf = malloc(CP_BUF_BYTES);
     c.xxh = XXH3_createState();
-    int rc = c.out.buf && c.xxh ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory for the copy's buffers");
+    c.xxh_src = XXH3_createState();
+    int rc = c.out.buf && c.xxh && c.xxh_src ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory for the copy's buffers");
     if (rc == BIRCH_OK) rc = birch_txn_begin(db, BIRCH_TXN_READ, &c.txn);
     if (rc == BIRCH_OK) {
         (void)unlink(tmp); /* a leftover of a crashed copy */
         c.out.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (c.out.fd < 0) rc = errno == EEXIST ? exists(tmp) : errno_rc(errno, "cannot create", tmp);
     }
-    if (rc == BIRCH_OK) rc = run_copy(&c, flags);
+    if (rc == BIRCH_OK) rc = run_copy(&c);
     if (rc == BIRCH_OK && fdatasync(c.out.fd) != 0) rc = errno_rc(errno, "syncing", tmp);
     if (c.out.fd >= 0 && close(c.out.fd) != 0 && rc == BIRCH_OK) rc = errno_rc(errno, "closing", tmp);
     if (c.out.fd >= 0 && rc != BIRCH_OK) (void)unlink(tmp);

@@ -7,7 +7,10 @@
  * free tree's, so after deletes it is smaller than the source.  Compaction
  * shrinks a file with many free pages, keeps its data, and is safe against
  * a crash at each step (simulated with fork and _exit at a hook, or inside
- * the copy from the progress callback).  The copy beside a committing
+ * the copy from the progress callback).  A source with a damaged page (a
+ * table's leaf, branch or overflow run, the catalog, the free tree) is
+ * refused with BIRCH_ECORRUPT naming the page, leaving no file and the
+ * original untouched.  The copy beside a committing
  * writer is in test_copy_threads.c.
  */
 #define _GNU_SOURCE
@@ -494,6 +497,146 @@ END_TEST
 START_TEST(test_compact_crash_after_rename) { crash_case(BI_COMPACT_RENAMED, 0); }
 END_TEST
 
+/* ---- Damaged sources ------------------------------------------------------------------ */
+
+/* Pages of the file at path, found by walking its current meta's trees. */
+typedef struct found {
+    uint64_t leaf, branch, run; /* of table "t0": a leaf, a branch, an overflow run's first page */
+    uint64_t catalog;           /* the catalog's root */
+    uint64_t catrun;            /* the run of table "big"'s catalog record */
+    uint64_t freepage;          /* the free tree's root */
+} found;
+
+static void find_in_table(const uint8_t *b, uint32_t ps, uint64_t pgno, found *f)
+{
+    uint8_t *p = (uint8_t *)b + pgno * ps;
+    if (!bi_is_leaf(p)) {
+        if (!f->branch) f->branch = pgno;
+        for (unsigned i = 0; i < bi_nkeys(p); i++) find_in_table(b, ps, bi_branch_child(p, i), f);
+        return;
+    }
+    if (!f->leaf) f->leaf = pgno;
+    for (unsigned i = 0; i < bi_nkeys(p) && !f->run; i++) {
+        if (!(bi_leaf_node(p, i)->flags & BI_N_BIG)) continue;
+        bi_bigval bv;
+        memcpy(&bv, bi_leaf_val(p, i), sizeof bv);
+        f->run = bv.pgno;
+    }
+}
+
+static found find_pages(const char *path, uint32_t ps)
+{
+    found f = {0};
+    uint8_t *b;
+    uint64_t n;
+    slurp(path, &b, &n);
+    bi_meta m;
+    bt_meta_read(path, bt_meta_current(path), &m);
+    f.catalog = m.catalog.root;
+    f.freepage = m.freetree.root;
+    uint8_t *cat = b + m.catalog.root * ps;
+    ck_assert_msg(bi_is_leaf(cat), "the catalog is one leaf");
+    for (unsigned i = 0; i < bi_nkeys(cat); i++) {
+        if (bi_leaf_node(cat, i)->flags & BI_N_BIG) {
+            bi_bigval bv;
+            memcpy(&bv, bi_leaf_val(cat, i), sizeof bv);
+            f.catrun = bv.pgno;
+        }
+        if (bi_node_klen(cat, i) != 2 || memcmp(bi_node_key(cat, i), "t0", 2) != 0) continue;
+        bi_table_rec rec;
+        memcpy(&rec, bi_leaf_val(cat, i), sizeof rec);
+        find_in_table(b, ps, rec.tree.root, &f);
+    }
+    free(b);
+    ck_assert_msg(f.leaf && f.branch && f.run && f.catalog && f.catrun && f.freepage,
+                  "pages %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64, f.leaf, f.branch,
+                  f.run, f.catalog, f.catrun, f.freepage);
+    return f;
+}
+
+/* The copy or compaction of a damaged file: BIRCH_ECORRUPT naming the
+ * page, no output file (nor a temporary one), the original untouched. */
+static void refused(const char *src, uint64_t page, const char *what)
+{
+    char *dst = bt_path("dst"), *dtmp = suffixed(dst, ".tmp"), *ctmp = suffixed(src, ".compact.tmp");
+    char name[32];
+    snprintf(name, sizeof name, "page %" PRIu64, page);
+    uint8_t *before, *after;
+    uint64_t nb, na;
+    slurp(src, &before, &nb);
+    birch_db *db = bt_open(src, NULL); /* opens: only pages after the durable base are verified */
+    for (unsigned flags = 0; flags <= BIRCH_COPY_COMPACT; flags++) {
+        int rc = birch_copy(db, dst, flags, NULL, NULL);
+        ck_assert_msg(rc == BIRCH_ECORRUPT, "%s: birch_copy(flags %u) returned %d (%s): %s", what, flags, rc,
+                      birch_strerror(rc), birch_errmsg());
+        ck_assert_msg(strstr(birch_errmsg(), name), "%s: the detail \"%s\" does not name %s", what, birch_errmsg(),
+                      name);
+        ck_assert_msg(!exists(dst) && !exists(dtmp), "%s: birch_copy(flags %u) left a file", what, flags);
+    }
+    BT_OK(birch_close(db));
+    int rc = birch_compact(src, NULL, NULL, NULL);
+    ck_assert_msg(rc == BIRCH_ECORRUPT, "%s: birch_compact returned %d (%s): %s", what, rc, birch_strerror(rc),
+                  birch_errmsg());
+    ck_assert_msg(strstr(birch_errmsg(), name), "%s: the detail \"%s\" does not name %s", what, birch_errmsg(), name);
+    ck_assert_msg(!exists(ctmp), "%s: birch_compact left %s", what, ctmp);
+    slurp(src, &after, &na);
+    ck_assert_msg(na == nb && memcmp(before, after, nb) == 0, "%s: birch_compact changed the original", what);
+    free(before);
+    free(after);
+    free(dst);
+    free(dtmp);
+    free(ctmp);
+}
+
+/* One byte of page pgno (at offset off in it) flipped in a copy of the
+ * clean file at orig; the refusal names page named (the first page of a
+ * run). */
+static void damage_case(const char *orig, uint32_t ps, uint64_t pgno, uint32_t off, uint64_t named, const char *what)
+{
+    char *path = bt_path("damaged");
+    bt_file_copy(orig, path);
+    uint8_t byte;
+    bt_file_read(path, &byte, 1, pgno * ps + off);
+    byte ^= 0x20;
+    bt_file_write(path, &byte, 1, pgno * ps + off);
+    refused(path, named, what);
+    bt_remove(path);
+    free(path);
+}
+
+START_TEST(test_copy_refuses_damage)
+{
+    uint32_t ps = 1024;
+    char *orig = bt_path("orig");
+    birch_options o = bt_opts();
+    o.page_size = ps;
+    birch_db *db = bt_open(orig, &o);
+    fill(db, 2, 1500);
+    thin(db, 2, 1500, 3); /* free pages, so a free tree */
+    bt_check(db);
+    BT_OK(birch_close(db));
+    found f = find_pages(orig, ps);
+    /* The last byte of a page: a node's value or key; a header byte would
+     * be refused for its own reason. */
+    damage_case(orig, ps, f.leaf, ps - 1, f.leaf, "a table leaf");
+    damage_case(orig, ps, f.branch, ps - 1, f.branch, "a table branch");
+    damage_case(orig, ps, f.run, BI_HDR + 5, f.run, "an overflow run");
+    damage_case(orig, ps, f.run + 1, 7, f.run, "an overflow run's second page");
+    damage_case(orig, ps, f.catalog, ps - 1, f.catalog, "the catalog");
+    damage_case(orig, ps, f.catrun, BI_HDR + 3, f.catrun, "a catalog record's run (the table's root)");
+    damage_case(orig, ps, f.catrun, ps - 1, f.catrun, "a catalog record's run (its schema)");
+    damage_case(orig, ps, f.freepage, ps - 1, f.freepage, "the free tree");
+    /* The clean file copies and compacts. */
+    db = bt_open(orig, NULL);
+    char *dst = bt_path("dst");
+    BT_OK(birch_copy(db, dst, 0, NULL, NULL));
+    BT_OK(birch_close(db));
+    BT_OK(birch_compact(orig, NULL, NULL, NULL));
+    free(dst);
+    free(orig);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("copy");
@@ -509,6 +652,7 @@ int main(void)
     tcase_add_test(tc, test_compact_crash_late_in_copy);
     tcase_add_test(tc, test_compact_crash_before_rename);
     tcase_add_test(tc, test_compact_crash_after_rename);
+    tcase_add_test(tc, test_copy_refuses_damage);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
