@@ -169,9 +169,11 @@ extern "C" {
 /* What birch_open does with an existing file (birch_options.recreate). */
 #define BIRCH_RECREATE_NEVER  0 /* open it, or create it when missing (default) */
 #define BIRCH_RECREATE_ALWAYS 1 /* start from an empty database: an existing
-                                   file, whatever it holds, is emptied and
-                                   initialised anew.  For tests and caches.
-                                   The file is emptied only once this open
+                                   file, whatever it holds, is replaced by a
+                                   new empty one (built beside it, then
+                                   renamed over it, so a failure leaves the
+                                   old file whole).  For tests and caches.
+                                   The file is replaced only once this open
                                    holds its lock, so a file another handle
                                    has open gives BIRCH_EBUSY, untouched. */
 
@@ -242,10 +244,29 @@ typedef struct birch_options {
 /* Fills *opts with the defaults. */
 void birch_options_init(birch_options *opts);
 
-/* Opens the database file at path, creating it (and initialising an empty
- * file) when missing unless opts->read_only.  opts may be NULL for defaults.
- * opts->recreate and opts->backend change this (BIRCH_RECREATE_ALWAYS,
- * BIRCH_BACKEND_MEMORY).  On success *db is a handle to close with birch_close.
+/* Opens the database file at path, creating it when missing unless
+ * opts->read_only.  opts may be NULL for defaults.  opts->recreate and
+ * opts->backend change this (BIRCH_RECREATE_ALWAYS, BIRCH_BACKEND_MEMORY).
+ * On success *db is a handle to close with birch_close.
+ *
+ * Creation is all-or-nothing: the new database is built in a temporary
+ * file in path's directory, synced, given the name path only if path is
+ * still absent, and the directory synced.  After any failure (a full disk,
+ * a file size limit, an I/O error, a kill, a power loss) path holds what
+ * it held before or a whole new empty database, never a file that opens
+ * as BIRCH_ENOTDB or BIRCH_ECORRUPT.  Where the file system lacks
+ * O_TMPFILE, the temporary file is named path + ".new-<pid>-<unique>", and
+ * a crash or power loss during the creation may leave it behind (a
+ * partial or whole empty database that nothing opens; delete it).  Two
+ * opens creating the same path at once end on one database: the second
+ * opens the first one's (or gets BIRCH_EBUSY while that is open).  An
+ * empty file (0 bytes) opened for writing is replaced the same way by a
+ * new database, under its lock, and so is any file with
+ * BIRCH_RECREATE_ALWAYS: the old file stays whole until the new one
+ * replaces it.  The new file takes the replaced one's permission bits
+ * (and its owner where the process may set it); it is a new file, so
+ * hard links to the old one keep the old contents.
+ *
  * Errors (birch_errmsg() names the path and the operating system's reason):
  * BIRCH_EINVAL (NULL db, NULL path with the file backend, an option out of
  * range, a path too long or with a symbolic-link loop), BIRCH_NOTFOUND
@@ -256,10 +277,11 @@ void birch_options_init(birch_options *opts);
  * or not a regular file: a directory, FIFO, socket or device; a FIFO is
  * never waited on), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page,
  * or the meta points past the end of the file), BIRCH_EBUSY (locked by
- * another handle), BIRCH_EFULL (no room to create the file), BIRCH_EIO,
- * BIRCH_ENOMEM (including a map_reserve the address space cannot hold,
- * and a background thread of a BIRCH_DURABLE_NONE database that could
- * not be started). */
+ * another handle, or path replaced again and again while opening it),
+ * BIRCH_EFULL (no room to create the file), BIRCH_EIO, BIRCH_ENOMEM
+ * (including a map_reserve the address space cannot hold, and a
+ * background thread of a BIRCH_DURABLE_NONE database that could not be
+ * started). */
 int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
 /* Closes the handle (after stopping the background flush thread and making

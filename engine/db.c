@@ -101,24 +101,27 @@ static int map_file(birch_db *db, uint64_t size)
     return bi_map_cover(db, reserve > size ? reserve : size);
 }
 
-/* Reads an existing database or initialises an empty file. */
+/* Reads the database.  An empty file is initialised in place only on the
+ * memory backend, whose file no other open can see; open_file never leaves
+ * an empty file here. */
 static int load(birch_db *db)
 {
     uint64_t size;
     int rc = db->io.ops->size(db->file, &size);
     if (rc) return rc;
+    if (size == 0 && db->opts.read_only)
+        return bi_err(BIRCH_ENOTDB, "the file is empty (0 bytes), not a birch database");
     if (size == 0) {
-        if (db->opts.read_only) return bi_err(BIRCH_ENOTDB, "the file is empty (0 bytes), not a birch database");
         db->psize = db->opts.page_size;
-        rc = bi_meta_init(db);
-        if (rc == BIRCH_OK) rc = map_file(db, 2ull * db->psize);
-    } else {
-        bi_meta m[2];
-        int ok[2];
-        rc = bi_meta_read(db, size, m, ok);
-        if (rc == BIRCH_OK) rc = map_file(db, size); /* verification reads through the map */
-        if (rc == BIRCH_OK) rc = bi_meta_choose(db, size, m, ok);
+        rc = bi_meta_init(db, db->file);
+        if (rc == BIRCH_OK) rc = db->io.ops->size(db->file, &size);
+        if (rc) return rc;
     }
+    bi_meta m[2];
+    int ok[2];
+    rc = bi_meta_read(db, size, m, ok);
+    if (rc == BIRCH_OK) rc = map_file(db, size); /* verification reads through the map */
+    if (rc == BIRCH_OK) rc = bi_meta_choose(db, size, m, ok);
     if (rc == BIRCH_OK) bi_publish(db, &db->meta, db->map.addr);
     db->open_txnid = db->meta.txnid; /* later pages are this handle's own (freelist.c) */
     /* After a crash the chosen meta may sit only in the page cache (its
@@ -130,6 +133,84 @@ static int load(birch_db *db)
     return rc;
 }
 
+/* ---- Creating a file all-or-nothing (docs/DESIGN.md, 3.4) ------------------ */
+
+/* Opens that meet a file replaced or removed under them start over; so
+ * many in a row mean something else keeps changing the path. */
+#define BI_OPEN_TRIES 64
+
+/* Builds a new empty database in a temporary file beside path, syncs it,
+ * and publishes it under path: only while path is absent (BIRCH_EXISTS if
+ * another open created it meanwhile), or, with replace, atomically in
+ * place of the file there, whose lock the caller holds.  The new file is
+ * locked before it has a name, so whoever opens it after the publication
+ * meets the lock.  On failure nothing is left under path that was not
+ * there before (an unpublished temporary file is removed by close). */
+static int create_file(birch_db *db, const char *path, int replace, bi_file **out)
+{
+    const bi_io *io = &db->io;
+    bi_file *t = NULL;
+    int rc = io->ops->create_temp(io->ctx, path, &t);
+    if (rc) return rc;
+    db->psize = db->opts.page_size;
+    rc = io->ops->lock(t, 1);
+    if (rc == BIRCH_OK) rc = bi_meta_init(db, t); /* both metas, synced */
+    if (rc == BIRCH_OK) rc = io->ops->publish(t, path, replace);
+    /* Past the publication the file at path is whole whatever happens;
+     * a failed directory sync only leaves its name's durability unknown. */
+    if (rc == BIRCH_OK) rc = io->ops->sync_dir(io->ctx, path);
+    if (rc) {
+        io->ops->close(t);
+        return rc;
+    }
+    *out = t;
+    return BIRCH_OK;
+}
+
+/* Opens and locks the database file at path into db->file.  A missing file
+ * is created, and an empty one (or any, with BIRCH_RECREATE_ALWAYS) is
+ * replaced by a new database, all-or-nothing.  After the lock, the path
+ * must still name the locked file: a file replaced meanwhile (by another
+ * open initialising it) was locked too late, and the open starts over on
+ * the file that took its place. */
+static int open_file(birch_db *db, const char *path)
+{
+    const bi_io_ops *ops = db->io.ops;
+    int ro = db->opts.read_only, recreate = db->opts.recreate == BIRCH_RECREATE_ALWAYS;
+    for (int tries = 0; tries < BI_OPEN_TRIES; tries++) {
+        bi_file *f = NULL;
+        int rc = ops->open(db->io.ctx, path, ro ? BI_IO_RDONLY : 0, &f);
+        if (rc == BIRCH_NOTFOUND && !ro) {
+            rc = create_file(db, path, 0, &db->file);
+            if (rc == BIRCH_EXISTS) continue; /* another open created it: open that one */
+            return rc;
+        }
+        if (rc) return rc;
+        uint64_t size = 0;
+        rc = ops->lock(f, !ro);
+        if (rc == BIRCH_OK) rc = ops->at_path(f, path);
+        if (rc == BIRCH_OK) rc = ops->size(f, &size);
+        if (rc == BIRCH_OK && !ro && (size == 0 || recreate)) {
+            /* Replaced while holding f's exclusive lock: any other open that
+             * wants to replace it needs that lock, and one that locks f
+             * later finds f no longer at path. */
+            bi_file *t = NULL;
+            rc = create_file(db, path, 1, &t);
+            ops->close(f);
+            if (rc == BIRCH_OK) db->file = t;
+            return rc;
+        }
+        if (rc == BIRCH_OK) {
+            db->file = f;
+            return BIRCH_OK;
+        }
+        ops->close(f);
+        if (rc != BIRCH_NOTFOUND) return rc; /* NOTFOUND: replaced or removed under the lock */
+    }
+    return bi_err(BIRCH_EBUSY, "birch_open: '%s' was replaced or removed %d times while it was being opened", path,
+                  BI_OPEN_TRIES);
+}
+
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
 {
     return bi_open_io_ex(path, opts, io, 0, out);
@@ -139,7 +220,8 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
 {
     if (!out || !io || !io->ops) return bi_err(BIRCH_EINVAL, "birch_open: db is NULL");
     *out = NULL;
-    if (!path && io->ops != &bi_io_mem) return bi_err(BIRCH_EINVAL, "birch_open: path is NULL");
+    int memory = io->ops == &bi_io_mem;
+    if (!path && !memory) return bi_err(BIRCH_EINVAL, "birch_open: path is NULL");
     birch_options defaults;
     birch_options_init(&defaults);
     if (!opts) opts = &defaults;
@@ -156,18 +238,13 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
     db->max_readers = opts->max_readers;
     db->readers = malloc(db->max_readers * sizeof *db->readers);
     rc = db->readers ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "birch_open: out of memory for %u reader slots", db->max_readers);
-    if (rc == BIRCH_OK) {
-        bi_readers_init(db);
-        unsigned fl = opts->read_only ? BI_IO_RDONLY : BI_IO_CREATE;
-        rc = io->ops->open(io->ctx, path, fl, &db->file);
-    }
-    if (rc == BIRCH_OK) rc = io->ops->lock(db->file, !opts->read_only);
-    /* Recreate empties the file only under the exclusive lock, so that a
-     * handle that holds the file (EBUSY above) never sees it change. */
-    if (rc == BIRCH_OK && opts->recreate == BIRCH_RECREATE_ALWAYS) rc = io->ops->resize(db->file, 0);
-    if (rc == BIRCH_OK) {
-        rc = load(db);
-    }
+    if (rc == BIRCH_OK) bi_readers_init(db);
+    /* A memory file is new and private to this open: nothing to create
+     * atomically, nothing to lock against. */
+    if (rc == BIRCH_OK && memory) rc = io->ops->open(io->ctx, path, BI_IO_CREATE, &db->file);
+    if (rc == BIRCH_OK && memory) rc = io->ops->lock(db->file, 1);
+    if (rc == BIRCH_OK && !memory) rc = open_file(db, path);
+    if (rc == BIRCH_OK) rc = load(db);
     if (rc == BIRCH_OK && flusher) rc = bi_flusher_start(db); /* last: nothing after it fails */
     if (rc) {
         destroy(db);

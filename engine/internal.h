@@ -257,8 +257,9 @@ int bi_meta_valid(const bi_meta *m);
 int bi_meta_read(birch_db *db, uint64_t file_size, bi_meta m[2], int ok[2]);
 /* Adopts the newest sound meta whose pages verify (needs the map). */
 int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const int ok[2]);
-/* Writes a fresh database's two metas and syncs. */
-int bi_meta_init(birch_db *db);
+/* Writes a fresh database's two metas (page size db->psize) to f, which
+ * is empty, and syncs it. */
+int bi_meta_init(birch_db *db, bi_file *f);
 /* Writes m to slot; syncs when durable. */
 int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync);
 

@@ -51,6 +51,29 @@ typedef struct bi_io_ops {
      * until the file covers it. */
     int (*map)(bi_file *f, uint64_t len, void **addr);
     void (*unmap)(bi_file *f, void *addr, uint64_t len);
+
+    /* Creating a file all-or-nothing (docs/DESIGN.md, 3.4): a new database
+     * is built in a temporary file, synced, then published under its name.
+     *
+     * Creates a new, empty file in the directory of path, open for reading
+     * and writing, under no name birch would open: an unnamed file
+     * (O_TMPFILE) where the file system supports it, which a crash leaves
+     * nowhere; else a new file named path + ".new-<unique>", which close
+     * removes unless it was published, and which a crash before publish
+     * leaves behind.  ctx is the table's own context (bi_io.ctx). */
+    int (*create_temp)(void *ctx, const char *path, bi_file **out);
+    /* Gives the temporary file f the name path.  replace 0: only while path
+     * does not exist, else BIRCH_EXISTS (a file another open created
+     * meanwhile is never replaced); replace 1: atomically in place of the
+     * file at path (rename).  f stays open, locks included.  Durable only
+     * after sync_dir. */
+    int (*publish)(bi_file *f, const char *path, int replace);
+    /* Makes the names in the directory of path durable (fsync of the
+     * directory). */
+    int (*sync_dir)(void *ctx, const char *path);
+    /* BIRCH_OK if path still names the file f is open on; BIRCH_NOTFOUND if
+     * it names another file or none (replaced or removed since the open). */
+    int (*at_path)(bi_file *f, const char *path);
 } bi_io_ops;
 
 /* An io layer: an operations table and its context. */
@@ -59,7 +82,7 @@ typedef struct bi_io {
     void *ctx;
 } bi_io;
 
-/* The POSIX implementation; its ctx is unused (NULL). */
+/* The POSIX implementation.  Its ctx is NULL, or a bi_posix_ctx. */
 extern const bi_io_ops bi_io_posix;
 /* The code and detail bi_io_posix's open gives for errno e on path
  * (create: BI_IO_CREATE was asked), e.g. EACCES -> BIRCH_EACCES, EROFS ->
@@ -67,11 +90,18 @@ extern const bi_io_ops bi_io_posix;
  * -> BIRCH_ENOTDB.  Exposed so that tests can check every mapping, also
  * those the test machine cannot provoke. */
 int bi_io_posix_open_error(int e, const char *path, int create);
+typedef struct bi_posix_ctx {
+    int no_tmpfile; /* create_temp makes named files, as where O_TMPFILE is
+                       not supported (for tests of that path) */
+} bi_posix_ctx;
 
 /* The in-memory implementation (io_mem.c, BIRCH_BACKEND_MEMORY): every open
  * creates a new, empty "file" in anonymous memory, private to that open and
  * gone at close; path is only a name (may be NULL), lock always succeeds,
- * sync does nothing, and a read-only open is BIRCH_NOTFOUND.  The file can
+ * sync does nothing, and a read-only open is BIRCH_NOTFOUND.  The engine
+ * initialises such a file in place (it is private: nothing can see it half
+ * made); create_temp makes one more such file, and publish, sync_dir and
+ * at_path succeed without doing anything.  The file can
  * grow up to the address space reserved at open: the larger of
  * BI_IO_MEM_DEFAULT_RESERVE and *(const uint64_t *)ctx when ctx is not NULL
  * (ctx is read by open only), or less if the address space is too tight;

@@ -268,6 +268,34 @@ static void mem_unmap(bi_file *f, void *addr, uint64_t len)
     (void)len;
 }
 
+/* Creating: the engine initialises a memory file in place (no other open
+ * can see it), so these only keep the table whole: a temporary file is one
+ * more private region, and naming and syncing directories do nothing. */
+static int mem_create_temp(void *ctx, const char *path, bi_file **out)
+{
+    return mem_open(ctx, path, BI_IO_CREATE, out);
+}
+
+static int mem_publish(bi_file *f, const char *path, int replace)
+{
+    (void)path;
+    (void)replace;
+    return f == NULL ? bad_args() : BIRCH_OK;
+}
+
+static int mem_sync_dir(void *ctx, const char *path)
+{
+    (void)ctx;
+    (void)path;
+    return BIRCH_OK;
+}
+
+static int mem_at_path(bi_file *f, const char *path)
+{
+    (void)path; /* only a name: the file is this open's own */
+    return f == NULL ? bad_args() : BIRCH_OK;
+}
+
 const bi_io_ops bi_io_mem = {
     .open = mem_open,
     .close = mem_close,
@@ -279,4 +307,8 @@ const bi_io_ops bi_io_mem = {
     .resize = mem_resize,
     .map = mem_map,
     .unmap = mem_unmap,
+    .create_temp = mem_create_temp,
+    .publish = mem_publish,
+    .sync_dir = mem_sync_dir,
+    .at_path = mem_at_path,
 };

@@ -7,7 +7,7 @@
  * because the engine treats every io operation as all-or-nothing.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pwritev, flock, fdatasync, posix_fallocate, EDQUOT */
+#define _GNU_SOURCE /* pwritev, flock, fdatasync, posix_fallocate, EDQUOT, O_TMPFILE, renameat2 */
 #endif
 #ifndef _FILE_OFFSET_BITS
 #define _FILE_OFFSET_BITS 64 /* 64-bit off_t on 32-bit systems too */
@@ -17,12 +17,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "birch.h"
@@ -49,6 +52,9 @@ _Static_assert(sizeof(off_t) == 8, "birch needs a 64-bit off_t");
 
 struct bi_file {
     int fd;
+    /* A temporary file not yet published (create_temp): */
+    int unnamed;     /* an O_TMPFILE file, which vanishes at close */
+    char *temp_name; /* a named one, which close removes */
 };
 
 /* errno after a failed write or space reservation: a full disk, file size
@@ -146,7 +152,7 @@ static int posix_open(void *ctx, const char *path, unsigned flags, bi_file **out
     else
         oflags |= O_RDWR | ((flags & BI_IO_CREATE) ? O_CREAT : 0);
 
-    bi_file *f = malloc(sizeof *f);
+    bi_file *f = calloc(1, sizeof *f);
     if (f == NULL)
         return bi_err(BIRCH_ENOMEM, "out of memory opening '%s'", path);
 
@@ -176,6 +182,10 @@ static void posix_close(bi_file *f)
 {
     if (f == NULL)
         return;
+    if (f->temp_name) { /* never published: nothing may find it */
+        (void)unlink(f->temp_name);
+        free(f->temp_name);
+    }
     /* No retry on EINTR: Linux releases the descriptor even then, and a
      * retry could close a descriptor another thread just opened.  Errors of
      * earlier writes have already been reported by sync. */
@@ -391,6 +401,254 @@ static void posix_unmap(bi_file *f, void *addr, uint64_t len)
     (void)munmap(addr, (size_t)len); /* fails only on bad arguments */
 }
 
+/* ---- Creating a file all-or-nothing ------------------------------------------ */
+
+/* How many unique names a named temporary file tries before giving up. */
+#define TEMP_TRIES 100
+
+/* The directory of path, malloc'd ("." for a bare name); NULL if out of
+ * memory. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* The code and message for a failed creation or naming (what) of path. */
+static int create_error(int e, const char *what, const char *path)
+{
+    switch (e) {
+    case ENOMEM: return bi_err_os(BIRCH_ENOMEM, e, "%s '%s'", what, path);
+    case ENOSPC:
+    case EFBIG:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return bi_err_os(BIRCH_EFULL, e, "%s '%s'", what, path);
+    case ENOENT: return bi_err_os(BIRCH_NOTFOUND, e, "%s '%s' (does its directory exist?)", what, path);
+    case ENOTDIR: return bi_err_os(BIRCH_NOTFOUND, e, "%s '%s' (a part of the path is not a directory)", what, path);
+    case EACCES:
+    case EPERM: return bi_err_os(BIRCH_EACCES, e, "%s '%s'", what, path);
+    case EROFS: return bi_err_os(BIRCH_EREADONLY, e, "%s '%s' (open it read-only)", what, path);
+    case EEXIST: return bi_err(BIRCH_EXISTS, "%s '%s': it exists already", what, path);
+    case ENAMETOOLONG:
+    case ELOOP: return bi_err_os(BIRCH_EINVAL, e, "%s '%s'", what, path);
+    default: return bi_err_os(BIRCH_EIO, e, "%s '%s'", what, path);
+    }
+}
+
+/* path + ".new-<unique>", malloc'd: unique per call (the address of a
+ * local, the time and the try), so that concurrent creations in one
+ * directory, in this process or another, try different names. */
+static char *temp_name(const char *path, unsigned attempt)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long u = (unsigned long long)(uintptr_t)&ts ^ (unsigned long long)ts.tv_nsec * 0x9E3779B97F4A7C15ull;
+    size_t n = strlen(path) + 64;
+    char *name = malloc(n);
+    if (name) snprintf(name, n, "%s.new-%ld-%llx-%u", path, (long)getpid(), u & 0xffffffffffull, attempt);
+    return name;
+}
+
+/* An unnamed file in dir (O_TMPFILE), or -1 with errno.  Only where it can
+ * be given a name later: through /proc/self/fd (linkat with
+ * AT_EMPTY_PATH needs a capability on older kernels). */
+static int open_unnamed(const char *dir)
+{
+#ifdef O_TMPFILE
+    if (access("/proc/self/fd", X_OK) != 0) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    int fd;
+    do {
+        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+#else
+    (void)dir;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+/* A named temporary file beside path; its name goes to f->temp_name. */
+static int open_named(bi_file *f, const char *path)
+{
+    for (unsigned attempt = 0; attempt < TEMP_TRIES; attempt++) {
+        char *name = temp_name(path, attempt);
+        if (!name) return bi_err(BIRCH_ENOMEM, "out of memory creating a file beside '%s'", path);
+        int fd;
+        do {
+            fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        } while (fd < 0 && errno == EINTR);
+        if (fd >= 0) {
+            f->fd = fd;
+            f->temp_name = name;
+            return BIRCH_OK;
+        }
+        int e = errno;
+        free(name);
+        if (e != EEXIST) return create_error(e, "cannot create a temporary file beside", path);
+    }
+    return bi_err(BIRCH_EIO, "cannot create a temporary file beside '%s': %d names taken", path, TEMP_TRIES);
+}
+
+static int posix_create_temp(void *ctx, const char *path, bi_file **out)
+{
+    const bi_posix_ctx *pc = ctx;
+    if (path == NULL || out == NULL)
+        return bad_args("create_temp");
+    *out = NULL;
+    bi_file *f = calloc(1, sizeof *f);
+    char *dir = dir_of(path);
+    if (!f || !dir) {
+        free(f);
+        free(dir);
+        return bi_err(BIRCH_ENOMEM, "out of memory creating '%s'", path);
+    }
+    int rc = BIRCH_OK;
+    f->fd = pc && pc->no_tmpfile ? -1 : open_unnamed(dir);
+    if (f->fd >= 0) {
+        f->unnamed = 1;
+    } else if (pc && pc->no_tmpfile) {
+        rc = open_named(f, path);
+    } else {
+        /* Not supported here (an old kernel: EISDIR; the file system:
+         * EOPNOTSUPP), or no /proc: a named file instead.  Other errors
+         * (a missing directory, permissions, a full disk) are the
+         * answer. */
+        int e = errno;
+        if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOSYS) rc = open_named(f, path);
+        else rc = create_error(e, "cannot create a file in the directory of", path);
+    }
+    free(dir);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return BIRCH_OK;
+}
+
+/* Links the unnamed file fd as name: 0, or -1 with errno. */
+static int link_unnamed(int fd, const char *name)
+{
+    if (linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH) == 0) return 0;
+    if (errno == EEXIST) return -1;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
+}
+
+/* Gives the unnamed file a unique name beside path (f->temp_name), as the
+ * first step of replacing path with it. */
+static int name_unnamed(bi_file *f, const char *path)
+{
+    for (unsigned attempt = 0; attempt < TEMP_TRIES; attempt++) {
+        char *name = temp_name(path, attempt);
+        if (!name) return bi_err(BIRCH_ENOMEM, "out of memory naming a file beside '%s'", path);
+        if (link_unnamed(f->fd, name) == 0) {
+            f->temp_name = name;
+            f->unnamed = 0;
+            return BIRCH_OK;
+        }
+        int e = errno;
+        free(name);
+        if (e != EEXIST) return create_error(e, "cannot name the new file beside", path);
+    }
+    return bi_err(BIRCH_EIO, "cannot name the new file beside '%s': %d names taken", path, TEMP_TRIES);
+}
+
+/* Moves the named temporary file to path, only while path does not
+ * exist. */
+static int rename_noreplace(bi_file *f, const char *path)
+{
+    if (renameat2(AT_FDCWD, f->temp_name, AT_FDCWD, path, RENAME_NOREPLACE) == 0) return BIRCH_OK;
+    if (errno != EINVAL && errno != ENOSYS) return create_error(errno, "cannot create", path);
+    /* A file system without RENAME_NOREPLACE: link fails if path exists. */
+    if (link(f->temp_name, path) != 0) return create_error(errno, "cannot create", path);
+    (void)unlink(f->temp_name);
+    return BIRCH_OK;
+}
+
+/* Moves the named temporary file over path, atomically.  The new file
+ * takes the old one's permission bits (an application that made the empty
+ * file 0600 keeps it private) and, where allowed, its owner. */
+static int rename_over(bi_file *f, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (fchmod(f->fd, st.st_mode & 07777) != 0)
+            return create_error(errno, "cannot give the new file the permissions of", path);
+        if (fchown(f->fd, st.st_uid, st.st_gid) != 0) {
+            /* needs privileges: best effort */
+        }
+    }
+    return rename(f->temp_name, path) == 0 ? BIRCH_OK : create_error(errno, "cannot replace", path);
+}
+
+static int posix_publish(bi_file *f, const char *path, int replace)
+{
+    if (f == NULL || path == NULL || (!f->unnamed && !f->temp_name))
+        return bad_args("publish");
+    int rc = BIRCH_OK;
+    if (f->unnamed && !replace) {
+        if (link_unnamed(f->fd, path) != 0) return create_error(errno, "cannot create", path);
+        f->unnamed = 0;
+        return BIRCH_OK;
+    }
+    /* rename() replaces atomically, but needs a name to move: an unnamed
+     * file gets one first (a crash right then leaves it behind, whole). */
+    if (f->unnamed) rc = name_unnamed(f, path);
+    if (rc == BIRCH_OK) rc = replace ? rename_over(f, path) : rename_noreplace(f, path);
+    if (rc) return rc;
+    free(f->temp_name);
+    f->temp_name = NULL;
+    return BIRCH_OK;
+}
+
+static int posix_sync_dir(void *ctx, const char *path)
+{
+    (void)ctx;
+    if (path == NULL)
+        return bad_args("sync_dir");
+    char *dir = dir_of(path);
+    if (!dir) return bi_err(BIRCH_ENOMEM, "out of memory syncing the directory of '%s'", path);
+    int fd;
+    do {
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    int rc = BIRCH_OK;
+    if (fd < 0) {
+        rc = bi_err_os(BIRCH_EIO, errno, "cannot open the directory '%s' to sync it", dir);
+    } else {
+        /* EINVAL: a file system that cannot sync directories (nothing to
+         * make durable there). */
+        if (fsync(fd) != 0 && errno != EINVAL) rc = bi_err_os(BIRCH_EIO, errno, "syncing the directory '%s'", dir);
+        (void)close(fd);
+    }
+    free(dir);
+    return rc;
+}
+
+static int posix_at_path(bi_file *f, const char *path)
+{
+    if (f == NULL || path == NULL)
+        return bad_args("at_path");
+    struct stat mine, named;
+    if (fstat(f->fd, &mine) != 0) return bi_err_os(BIRCH_EIO, errno, "cannot stat '%s'", path);
+    if (stat(path, &named) != 0) {
+        if (errno == ENOENT) return bi_err(BIRCH_NOTFOUND, "'%s' was removed while it was being opened", path);
+        return bi_err_os(BIRCH_EIO, errno, "cannot stat '%s'", path);
+    }
+    if (mine.st_dev == named.st_dev && mine.st_ino == named.st_ino) return BIRCH_OK;
+    return bi_err(BIRCH_NOTFOUND, "'%s' was replaced while it was being opened", path);
+}
+
 const bi_io_ops bi_io_posix = {
     .open = posix_open,
     .close = posix_close,
@@ -402,4 +660,8 @@ const bi_io_ops bi_io_posix = {
     .resize = posix_resize,
     .map = posix_map,
     .unmap = posix_unmap,
+    .create_temp = posix_create_temp,
+    .publish = posix_publish,
+    .sync_dir = posix_sync_dir,
+    .at_path = posix_at_path,
 };

@@ -157,7 +157,7 @@ int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync)
     return rc;
 }
 
-int bi_meta_init(birch_db *db)
+int bi_meta_init(birch_db *db, bi_file *f)
 {
     uint8_t *page = calloc(1, db->psize);
     if (!page) return bi_err(BIRCH_ENOMEM, "out of memory for a meta page");
@@ -170,10 +170,8 @@ int bi_meta_init(birch_db *db)
     bi_meta_seal(&m);
     memcpy(page, &m, sizeof m);
     struct iovec iov[2] = {{page, db->psize}, {page, db->psize}};
-    int rc = db->io.ops->writev(db->file, iov, 2, 0);
-    if (rc == BIRCH_OK) rc = db->io.ops->sync(db->file);
+    int rc = db->io.ops->writev(f, iov, 2, 0);
+    if (rc == BIRCH_OK) rc = db->io.ops->sync(f);
     free(page);
-    if (rc) return rc;
-    adopt(db, &m, 0);
-    return BIRCH_OK;
+    return rc;
 }

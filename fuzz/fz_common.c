@@ -137,10 +137,31 @@ static int fz_resize(bi_file *f, uint64_t s) { return bi_io_posix.resize(f, s); 
 static int fz_map(bi_file *f, uint64_t len, void **a) { return bi_io_posix.map(f, len, a); }
 static void fz_unmap(bi_file *f, void *a, uint64_t len) { bi_io_posix.unmap(f, a, len); }
 
+/* Creation: the temporary file's writes and syncs trip like any other;
+ * publishing and the directory sync count as syncs. */
+static int fz_create_temp(void *ctx, const char *path, bi_file **out)
+{
+    fz_cur = ctx;
+    return bi_io_posix.create_temp(NULL, path, out);
+}
+static int fz_publish(bi_file *f, const char *path, int replace)
+{
+    if (fz_cur && fz_trip(&fz_cur->fail_sync)) return BIRCH_EIO;
+    return bi_io_posix.publish(f, path, replace);
+}
+static int fz_sync_dir(void *ctx, const char *path)
+{
+    (void)ctx;
+    if (fz_cur && fz_trip(&fz_cur->fail_sync)) return BIRCH_EIO;
+    return bi_io_posix.sync_dir(NULL, path);
+}
+static int fz_at_path(bi_file *f, const char *path) { return bi_io_posix.at_path(f, path); }
+
 static const bi_io_ops fz_ops = {
     .open = fz_open, .close = fz_close, .lock = fz_lock, .read = fz_read,
     .writev = fz_writev, .sync = fz_sync, .size = fz_size, .resize = fz_resize,
     .map = fz_map, .unmap = fz_unmap,
+    .create_temp = fz_create_temp, .publish = fz_publish, .sync_dir = fz_sync_dir, .at_path = fz_at_path,
 };
 
 bi_io fz_faults_io(fz_faults *f)

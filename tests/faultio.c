@@ -17,13 +17,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-const char *const fio_kind_name[FIO_KINDS] = {"write", "sync", "resize", "map", "read"};
+const char *const fio_kind_name[FIO_KINDS] = {"write",       "sync",    "resize",  "map",
+                                              "read",        "create",  "publish", "directory sync"};
 
 /* ---- The io layer ------------------------------------------------------------ */
 
 typedef struct fio_file {
     bi_file *inner;
     fio *f;
+    int img; /* index into f->img: the file's durable image */
 } fio_file;
 
 static fio_file *fio_ff(bi_file *file) { return (fio_file *)(void *)file; }
@@ -40,59 +42,99 @@ static int fio_trip(fio *f, int kind, int *rc)
     return 1;
 }
 
-/* Raises SIGKILL when the kill countdown is reached. */
-static void fio_maybe_kill(fio *f)
+/* Counts an operation that changes the disk: raises SIGKILL at the kill
+ * countdown, and the power goes out (the operation never happens) at
+ * loss_at_op.  Returns 1 if the machine is off. */
+static int fio_step(fio *f)
 {
     f->ops++;
     if (f->kill_at > 0 && f->ops == f->kill_at) {
         raise(SIGKILL);
         for (;;) pause(); /* not reached */
     }
+    if (!f->dead && f->track && f->loss_at_op > 0 && f->ops == f->loss_at_op)
+        fio_powerloss(f, f->loss_path, f->loss_seed);
+    return f->dead;
 }
 
-static int fio_reserve(fio *f, uint64_t size)
+static int fio_reserve(fio_img *m, uint64_t size)
 {
-    if (size <= f->durable_cap) return 0;
-    uint64_t cap = f->durable_cap ? f->durable_cap : 65536;
+    if (size <= m->durable_cap) return 0;
+    uint64_t cap = m->durable_cap ? m->durable_cap : 65536;
     while (cap < size) cap *= 2;
-    uint8_t *p = realloc(f->durable, cap);
+    uint8_t *p = realloc(m->durable, cap);
     if (!p) return -1;
-    memset(p + f->durable_cap, 0, cap - f->durable_cap);
-    f->durable = p;
-    f->durable_cap = cap;
+    memset(p + m->durable_cap, 0, cap - m->durable_cap);
+    m->durable = p;
+    m->durable_cap = cap;
     return 0;
+}
+
+/* Forgets an image: an empty file with nothing pending. */
+static void fio_img_clear(fio_img *m)
+{
+    for (size_t i = 0; i < m->npend; i++) free(m->pend[i].data);
+    m->npend = 0;
+    if (m->durable) memset(m->durable, 0, m->durable_cap);
+    m->durable_size = m->cur_size = 0;
+}
+
+static void fio_img_free(fio_img *m)
+{
+    fio_img_clear(m);
+    free(m->pend);
+    free(m->durable);
+    memset(m, 0, sizeof *m);
+}
+
+/* Takes the durable image of the file at the db's path as it is now (the
+ * test made it durable). */
+static int fio_image(fio *f, bi_file *inner, int idx)
+{
+    fio_img *m = &f->img[idx];
+    uint64_t size = 0;
+    fio_img_clear(m);
+    int rc = bi_io_posix.size(inner, &size);
+    if (rc == BIRCH_OK && fio_reserve(m, size + 1)) rc = BIRCH_ENOMEM;
+    if (rc == BIRCH_OK && size) rc = bi_io_posix.read(inner, m->durable, size, 0);
+    if (rc) return rc;
+    m->durable_size = m->cur_size = size;
+    return BIRCH_OK;
 }
 
 static int fio_open(void *ctx, const char *path, unsigned flags, bi_file **out)
 {
     fio *f = ctx;
     if (f->dead) return BIRCH_EIO;
-    if (f->open_files) return BIRCH_EINVAL; /* one file at a time */
+    if (f->open_files >= 2) return BIRCH_EINVAL; /* the file and one temporary file */
     fio_file *w = calloc(1, sizeof *w);
     if (!w) return BIRCH_ENOMEM;
-    int rc = bi_io_posix.open(NULL, path, flags, &w->inner);
+    int rc = bi_io_posix.open(f->io_ctx, path, flags, &w->inner);
     if (rc) {
+        /* The first open finds no file: none is durable at the path. */
+        if (rc == BIRCH_NOTFOUND && f->track && !f->imaged) {
+            f->imaged = 1;
+            f->at_path = -1;
+        }
         free(w);
         return rc;
     }
     w->f = f;
-    if (f->track && !f->imaged) {
+    if (f->track && (!f->imaged || f->at_path < 0)) {
         /* The file as it is at the first open is durable (the test made it
          * so).  Later opens (a reopen on the same machine) keep the image
          * and the pending writes: closing a file makes nothing durable. */
-        uint64_t size = 0;
-        rc = bi_io_posix.size(w->inner, &size);
-        if (rc == BIRCH_OK && fio_reserve(f, size + 1)) rc = BIRCH_ENOMEM;
-        if (rc == BIRCH_OK && size) rc = bi_io_posix.read(w->inner, f->durable, size, 0);
+        int idx = f->fresh == 0 ? 1 : 0;
+        rc = fio_image(f, w->inner, idx);
         if (rc) {
             bi_io_posix.close(w->inner);
             free(w);
             return rc;
         }
-        memset(f->durable + size, 0, f->durable_cap - size);
-        f->durable_size = f->cur_size = size;
+        f->at_path = idx;
         f->imaged = 1;
     }
+    w->img = f->at_path < 0 ? 0 : f->at_path;
     f->open_files++;
     *out = (bi_file *)(void *)w;
     return BIRCH_OK;
@@ -121,17 +163,17 @@ static int fio_read(bi_file *file, void *buf, size_t len, uint64_t off)
     return bi_io_posix.read(w->inner, buf, len, off);
 }
 
-static int fio_push(fio *f, const struct iovec *iov, int cnt, uint64_t off)
+static int fio_push(fio_img *m, const struct iovec *iov, int cnt, uint64_t off)
 {
     size_t len = 0;
     for (int i = 0; i < cnt; i++) len += iov[i].iov_len;
     if (!len) return 0;
-    if (f->npend == f->pend_cap) {
-        size_t cap = f->pend_cap ? f->pend_cap * 2 : 64;
-        fio_pending *p = realloc(f->pend, cap * sizeof *p);
+    if (m->npend == m->pend_cap) {
+        size_t cap = m->pend_cap ? m->pend_cap * 2 : 64;
+        fio_pending *p = realloc(m->pend, cap * sizeof *p);
         if (!p) return -1;
-        f->pend = p;
-        f->pend_cap = cap;
+        m->pend = p;
+        m->pend_cap = cap;
     }
     uint8_t *data = malloc(len);
     if (!data) return -1;
@@ -140,9 +182,29 @@ static int fio_push(fio *f, const struct iovec *iov, int cnt, uint64_t off)
         memcpy(data + at, iov[i].iov_base, iov[i].iov_len);
         at += iov[i].iov_len;
     }
-    f->pend[f->npend++] = (fio_pending){off, len, data};
-    if (off + len > f->cur_size) f->cur_size = off + len;
+    m->pend[m->npend++] = (fio_pending){off, len, data};
+    if (off + len > m->cur_size) m->cur_size = off + len;
     return 0;
+}
+
+/* A write that fails with partial set writes the first half of its bytes
+ * first (rounded down to a sector), as a disk that fills up mid-write. */
+static int fio_write_part(fio_file *w, const struct iovec *iov, int cnt, uint64_t off)
+{
+    size_t len = 0;
+    for (int i = 0; i < cnt; i++) len += iov[i].iov_len;
+    size_t part = len / 2 / FIO_SECTOR * FIO_SECTOR;
+    struct iovec v[64];
+    int n = 0;
+    for (int i = 0; i < cnt && part && n < 64; i++) {
+        size_t k = iov[i].iov_len < part ? iov[i].iov_len : part;
+        v[n++] = (struct iovec){iov[i].iov_base, k};
+        part -= k;
+    }
+    if (!n) return BIRCH_OK;
+    int rc = bi_io_posix.writev(w->inner, v, n, off);
+    if (rc == BIRCH_OK && w->f->track && fio_push(&w->f->img[w->img], v, n, off)) rc = BIRCH_ENOMEM;
+    return rc;
 }
 
 static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t off)
@@ -150,15 +212,15 @@ static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t 
     fio_file *w = fio_ff(file);
     fio *f = w->f;
     int rc;
-    fio_maybe_kill(f);
-    if (f->dead) return BIRCH_EIO;
+    if (fio_step(f)) return BIRCH_EIO;
     if (fio_trip(f, FIO_WRITE, &rc)) {
         f->last_fail_off = off;
+        if (f->partial) (void)fio_write_part(w, iov, cnt, off);
         return rc;
     }
     rc = bi_io_posix.writev(w->inner, iov, cnt, off);
     if (rc) return rc;
-    if (f->track && fio_push(f, iov, cnt, off)) return BIRCH_ENOMEM;
+    if (f->track && fio_push(&f->img[w->img], iov, cnt, off)) return BIRCH_ENOMEM;
     if (f->track && f->loss_at_write > 0 && f->calls[FIO_WRITE] == f->loss_at_write) {
         fio_powerloss(f, f->loss_path, f->loss_seed);
         return BIRCH_EIO;
@@ -166,30 +228,30 @@ static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t 
     return BIRCH_OK;
 }
 
-/* Everything pending becomes durable. */
-static void fio_settle(fio *f)
+/* Everything pending on image m becomes durable. */
+static void fio_settle(fio *f, fio_img *m)
 {
     int meta = 0;
-    if (fio_reserve(f, f->cur_size + 1)) {
+    if (fio_reserve(m, m->cur_size + 1)) {
         f->loss_error = 1;
         snprintf(f->loss_msg, sizeof f->loss_msg, "out of memory for the durable image");
         return;
     }
-    for (size_t i = 0; i < f->npend; i++) {
-        fio_pending *p = &f->pend[i];
-        memcpy(f->durable + p->off, p->data, p->len);
+    for (size_t i = 0; i < m->npend; i++) {
+        fio_pending *p = &m->pend[i];
+        memcpy(m->durable + p->off, p->data, p->len);
         /* A durable (not weak) meta reaches the disk. */
         if (p->off < f->meta_end && p->len >= sizeof(bi_meta)) {
-            bi_meta m;
-            memcpy(&m, p->data, sizeof m);
-            if (!(m.flags & BI_META_WEAK)) meta = 1;
+            bi_meta meta_page;
+            memcpy(&meta_page, p->data, sizeof meta_page);
+            if (!(meta_page.flags & BI_META_WEAK)) meta = 1;
         }
         free(p->data);
     }
-    f->npend = 0;
-    if (f->cur_size < f->durable_size) /* shrunk: forget the cut tail */
-        memset(f->durable + f->cur_size, 0, f->durable_size - f->cur_size);
-    f->durable_size = f->cur_size;
+    m->npend = 0;
+    if (m->cur_size < m->durable_size) /* shrunk: forget the cut tail */
+        memset(m->durable + m->cur_size, 0, m->durable_size - m->cur_size);
+    m->durable_size = m->cur_size;
     if (meta) f->durable_tag = f->tag;
 }
 
@@ -198,15 +260,14 @@ static int fio_sync(bi_file *file)
     fio_file *w = fio_ff(file);
     fio *f = w->f;
     int rc;
-    fio_maybe_kill(f);
-    if (f->dead) return BIRCH_EIO;
+    if (fio_step(f)) return BIRCH_EIO;
     if (fio_trip(f, FIO_SYNC, &rc)) return rc;
     if (f->track && f->loss_at_sync > 0 && f->calls[FIO_SYNC] == f->loss_at_sync) {
         fio_powerloss(f, f->loss_path, f->loss_seed);
         return BIRCH_EIO;
     }
     if (f->real_sync && (rc = bi_io_posix.sync(w->inner))) return rc;
-    if (f->track) fio_settle(f);
+    if (f->track) fio_settle(f, &f->img[w->img]);
     return BIRCH_OK;
 }
 
@@ -220,18 +281,18 @@ static int fio_resize(bi_file *file, uint64_t size)
     fio_file *w = fio_ff(file);
     fio *f = w->f;
     int rc;
-    fio_maybe_kill(f);
-    if (f->dead) return BIRCH_EIO;
+    if (fio_step(f)) return BIRCH_EIO;
     if (fio_trip(f, FIO_RESIZE, &rc)) return rc;
     rc = bi_io_posix.resize(w->inner, size);
     if (rc == BIRCH_OK && f->track) {
         /* Cut pending writes past a shrink (the engine never shrinks). */
-        for (size_t i = 0; i < f->npend; i++) {
-            fio_pending *p = &f->pend[i];
+        fio_img *m = &f->img[w->img];
+        for (size_t i = 0; i < m->npend; i++) {
+            fio_pending *p = &m->pend[i];
             if (p->off >= size) p->len = 0;
             else if (p->off + p->len > size) p->len = (size_t)(size - p->off);
         }
-        f->cur_size = size;
+        m->cur_size = size;
     }
     return rc;
 }
@@ -251,6 +312,67 @@ static void fio_unmap(bi_file *file, void *addr, uint64_t len)
     bi_io_posix.unmap(fio_ff(file)->inner, addr, len);
 }
 
+/* Creation.  A temporary file has an image of its own (empty at first);
+ * publishing it makes it the file at the path once the directory is
+ * synced; before that a power loss leaves the old name or the new one. */
+static int fio_create_temp(void *ctx, const char *path, bi_file **out)
+{
+    fio *f = ctx;
+    int rc;
+    if (fio_step(f)) return BIRCH_EIO;
+    if (fio_trip(f, FIO_CREATE, &rc)) return rc;
+    if (f->open_files >= 2) return BIRCH_EINVAL;
+    fio_file *w = calloc(1, sizeof *w);
+    if (!w) return BIRCH_ENOMEM;
+    rc = bi_io_posix.create_temp(f->io_ctx, path, &w->inner);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    w->f = f;
+    w->img = f->at_path == 0 ? 1 : 0;
+    if (f->track) {
+        fio_img_clear(&f->img[w->img]);
+        f->fresh = w->img;
+        f->published = 0;
+    }
+    f->open_files++;
+    *out = (bi_file *)(void *)w;
+    return BIRCH_OK;
+}
+
+static int fio_publish(bi_file *file, const char *path, int replace)
+{
+    fio_file *w = fio_ff(file);
+    fio *f = w->f;
+    int rc;
+    if (fio_step(f)) return BIRCH_EIO;
+    if (fio_trip(f, FIO_PUBLISH, &rc)) return rc;
+    rc = bi_io_posix.publish(w->inner, path, replace);
+    if (rc == BIRCH_OK && f->track && f->fresh == w->img) f->published = 1;
+    return rc;
+}
+
+static int fio_sync_dir(void *ctx, const char *path)
+{
+    fio *f = ctx;
+    int rc;
+    if (fio_step(f)) return BIRCH_EIO;
+    if (fio_trip(f, FIO_SYNCDIR, &rc)) return rc;
+    if (f->real_sync && (rc = bi_io_posix.sync_dir(NULL, path))) return rc;
+    if (f->track && f->published) { /* the new name is durable */
+        f->at_path = f->fresh;
+        f->fresh = -1;
+        f->published = 0;
+    }
+    return BIRCH_OK;
+}
+
+static int fio_at_path(bi_file *file, const char *path)
+{
+    return bi_io_posix.at_path(fio_ff(file)->inner, path);
+}
+
 static const bi_io_ops fio_ops = {
     .open = fio_open,
     .close = fio_close,
@@ -262,6 +384,10 @@ static const bi_io_ops fio_ops = {
     .resize = fio_resize,
     .map = fio_map,
     .unmap = fio_unmap,
+    .create_temp = fio_create_temp,
+    .publish = fio_publish,
+    .sync_dir = fio_sync_dir,
+    .at_path = fio_at_path,
 };
 
 void fio_init(fio *f, uint64_t boot_seed)
@@ -272,26 +398,25 @@ void fio_init(fio *f, uint64_t boot_seed)
     for (int k = 0; k < FIO_KINDS; k++) f->fail_rc[k] = BIRCH_EIO;
     f->last_kind = -1;
     f->meta_end = 2u * BIRCH_MIN_PAGE_SIZE;
+    f->at_path = -1;
+    f->fresh = -1;
     bt_pattern(f->boot, sizeof f->boot, boot_seed ^ 0xb007b007ull);
 }
 
 void fio_free(fio *f)
 {
-    for (size_t i = 0; i < f->npend; i++) free(f->pend[i].data);
-    free(f->pend);
-    free(f->durable);
-    f->pend = NULL;
-    f->durable = NULL;
-    f->npend = f->pend_cap = 0;
-    f->durable_cap = f->durable_size = 0;
+    fio_img_free(&f->img[0]);
+    fio_img_free(&f->img[1]);
     f->imaged = 0;
+    f->at_path = f->fresh = -1;
+    f->published = 0;
 }
 
 void fio_disarm(fio *f)
 {
     for (int k = 0; k < FIO_KINDS; k++) f->fail_at[k] = 0;
     f->sticky = 0;
-    f->loss_at_sync = f->loss_at_write = 0;
+    f->loss_at_sync = f->loss_at_write = f->loss_at_op = 0;
     f->kill_at = 0;
     f->dead = 0;
 }
@@ -311,29 +436,41 @@ static int fio_pair_cmp(const void *a, const void *b)
 int fio_powerloss(fio *f, const char *path, uint64_t seed)
 {
     f->dead = 1;
-    f->pending_at_loss = (long)f->npend;
     if (!f->track || !path) {
         f->loss_error = 1;
         snprintf(f->loss_msg, sizeof f->loss_msg, "power loss without tracking or path");
         return -1;
     }
     bt_rng r = {bt_mix(seed ^ 0x10551055ull)};
+    /* The file at the path: the one durably there, or a file published
+     * since whose name the directory has not synced (either name may
+     * survive), or none. */
+    int idx = f->at_path;
+    if (f->fresh >= 0 && f->published && bt_chance(&r, 50)) idx = f->fresh;
+    f->loss_absent = idx < 0;
+    if (idx < 0) {
+        f->pending_at_loss = 0;
+        unlink(path);
+        return 0;
+    }
+    fio_img *m = &f->img[idx];
+    f->pending_at_loss = (long)m->npend;
     /* How the pending writes fare, per run: mostly landed, a mix, mostly
      * lost, or all landed. */
     static const unsigned profiles[4][2] = {{90, 98}, {55, 85}, {20, 80}, {100, 100}};
     const unsigned *pf = profiles[bt_below(&r, 4)];
-    uint64_t top = f->durable_size > f->cur_size ? f->durable_size : f->cur_size;
-    uint64_t size = f->durable_size;
+    uint64_t top = m->durable_size > m->cur_size ? m->durable_size : m->cur_size;
+    uint64_t size = m->durable_size;
     f->size_kept = 0;
-    if (f->cur_size != f->durable_size && bt_chance(&r, 50)) {
-        size = f->cur_size;
+    if (m->cur_size != m->durable_size && bt_chance(&r, 50)) {
+        size = m->cur_size;
         f->size_kept = 1;
     }
     uint8_t *img = calloc(1, top + FIO_SECTOR);
     size_t npairs = 0;
-    for (size_t i = 0; i < f->npend; i++)
-        if (f->pend[i].len)
-            npairs += (f->pend[i].off + f->pend[i].len - 1) / FIO_SECTOR - f->pend[i].off / FIO_SECTOR + 1;
+    for (size_t i = 0; i < m->npend; i++)
+        if (m->pend[i].len)
+            npairs += (m->pend[i].off + m->pend[i].len - 1) / FIO_SECTOR - m->pend[i].off / FIO_SECTOR + 1;
     fio_pair *pairs = malloc((npairs ? npairs : 1) * sizeof *pairs);
     if (!img || !pairs) {
         free(img);
@@ -342,10 +479,10 @@ int fio_powerloss(fio *f, const char *path, uint64_t seed)
         snprintf(f->loss_msg, sizeof f->loss_msg, "out of memory building the crash image");
         return -1;
     }
-    memcpy(img, f->durable, f->durable_size);
+    memcpy(img, m->durable, m->durable_size);
     size_t np = 0;
-    for (size_t i = 0; i < f->npend; i++) {
-        const fio_pending *p = &f->pend[i];
+    for (size_t i = 0; i < m->npend; i++) {
+        const fio_pending *p = &m->pend[i];
         if (!p->len) continue;
         for (uint64_t s = p->off / FIO_SECTOR; s <= (p->off + p->len - 1) / FIO_SECTOR; s++)
             pairs[np++] = (fio_pair){s, i};
@@ -365,7 +502,7 @@ int fio_powerloss(fio *f, const char *path, uint64_t seed)
         }
         for (size_t i = g; i < e; i++) {
             uint64_t s0 = pairs[i].sector * FIO_SECTOR, s1 = s0 + FIO_SECTOR;
-            const fio_pending *p = &f->pend[pairs[i].w];
+            const fio_pending *p = &m->pend[pairs[i].w];
             unsigned roll = (unsigned)bt_below(&r, 100);
             if (roll < pf[0]) { /* kept */
                 uint64_t a = p->off > s0 ? p->off : s0;

@@ -24,12 +24,18 @@
  *   - Reboot: the image is reopened by a fresh layer.  (fio.boot is left
  *     from when weak metas were trusted per boot; since the format verifies
  *     page checksums on open, the engine needs no boot id.)
+ *   - Creation: a temporary file (create_temp) has an image of its own;
+ *     publish names it, and once the directory is synced (sync_dir) it is
+ *     the file at the path.  A power loss between the two leaves either
+ *     name; before publish, the old file (or none).
  *   - Process kill: the process raises SIGKILL on itself just before the
- *     Nth write, sync or resize (for tests that run the engine in a child).
+ *     Nth write, sync, resize or creation step (for tests that run the
+ *     engine in a child).
  *   - Real fdatasync is skipped unless real_sync is set: the durability the
  *     tests check is simulated, and a real sync costs milliseconds.
  *
- * One fio serves one open file at a time and is not thread safe.
+ * One fio serves one database file at a time (and a temporary file while
+ * it is created) and is not thread safe.
  */
 #ifndef BIRCH_TEST_FAULTIO_H
 #define BIRCH_TEST_FAULTIO_H
@@ -41,7 +47,9 @@
 
 /* ---- The io layer --------------------------------------------------------- */
 
-enum { FIO_WRITE, FIO_SYNC, FIO_RESIZE, FIO_MAP, FIO_READ, FIO_KINDS };
+/* Kinds of calls, for faults and counts: the last three are creation's
+ * (create_temp, publish, sync_dir). */
+enum { FIO_WRITE, FIO_SYNC, FIO_RESIZE, FIO_MAP, FIO_READ, FIO_CREATE, FIO_PUBLISH, FIO_SYNCDIR, FIO_KINDS };
 
 extern const char *const fio_kind_name[FIO_KINDS];
 
@@ -53,8 +61,19 @@ typedef struct fio_pending {
     uint8_t *data;
 } fio_pending;
 
+/* A file as the disk holds it: its content and size as of its last
+ * completed sync, and the writes since. */
+typedef struct fio_img {
+    uint8_t *durable;
+    uint64_t durable_size, durable_cap;
+    uint64_t cur_size;
+    fio_pending *pend;
+    size_t npend, pend_cap;
+} fio_img;
+
 typedef struct fio {
     bi_io io; /* pass &io to bi_open_io */
+    bi_posix_ctx *io_ctx; /* passed to bi_io_posix (NULL: defaults) */
 
     /* Faults.  fail_at[kind] = N > 0 fails the Nth call of that kind
      * counted in calls[kind] (which counts every call since fio_init), with
@@ -66,14 +85,20 @@ typedef struct fio {
     long injected;
     int last_kind;          /* kind of the last injected fault */
     uint64_t last_fail_off; /* offset of the last write that was failed */
+    int partial;            /* a failed write first writes half its bytes
+                               (a disk filling up mid-write) */
 
     /* Power loss.  Set track before the open to keep the durable image.
      * loss_at_sync / loss_at_write = N > 0: the power goes out at the Nth
      * sync (before it completes) or the Nth write (after it was issued, so
-     * that it may land partly).  The image goes to loss_path, with fates
-     * drawn from loss_seed. */
+     * that it may land partly).  loss_at_op = N > 0: the power goes out
+     * instead of the Nth operation that changes the disk (write, sync,
+     * resize, create_temp, publish, sync_dir; counted in ops).  The image
+     * goes to loss_path, with fates drawn from loss_seed; when no file
+     * would be at the path after the loss, loss_path is removed and
+     * loss_absent set. */
     int track;
-    long loss_at_sync, loss_at_write;
+    long loss_at_sync, loss_at_write, loss_at_op;
     uint64_t loss_seed;
     const char *loss_path;
     int dead;      /* power lost: every operation fails with BIRCH_EIO */
@@ -83,6 +108,7 @@ typedef struct fio {
     long sectors_kept, sectors_dropped, sectors_garbled, sectors_reordered;
     long pending_at_loss;
     int size_kept; /* the newest size survived (when it differed) */
+    int loss_absent; /* no file at the path after the loss */
 
     /* Bookkeeping the tests use to know what is durable: `tag` is set by
      * the test (e.g. the number of the transaction being committed); a sync
@@ -93,19 +119,19 @@ typedef struct fio {
 
     /* Process kill: raise SIGKILL just before the Nth write/sync/resize. */
     long kill_at;
-    long ops; /* writes + syncs + resizes so far */
+    long ops; /* operations that change the disk so far (see loss_at_op) */
 
     int real_sync;
     uint8_t boot[16];
 
-    /* Internal state of the tracked file. */
-    uint8_t *durable;
-    uint64_t durable_size, durable_cap;
-    uint64_t cur_size;
-    fio_pending *pend;
-    size_t npend, pend_cap;
-    int open_files;
-    int imaged; /* the durable image was read at the first open */
+    /* Internal state of the tracked files: the one at the path
+     * (img[at_path]; -1: none) and a temporary one being created
+     * (img[fresh]; -1: none), published under the path but its directory
+     * not yet synced when published is set. */
+    fio_img img[2];
+    int at_path, fresh, published;
+    int open_files; /* at most two: the file and a temporary one */
+    int imaged; /* the first open took the durable image (or found no file) */
 } fio;
 
 /* Initialises f: no faults, no tracking, EIO for every kind, boot id

@@ -719,6 +719,39 @@ static void fault_unmap(bi_file *file, void *addr, uint64_t len)
     bi_io_posix.unmap(ff(file)->inner, addr, len);
 }
 
+/* Creation: forwarded (the crash tests' layer, faultio.c, injects faults
+ * into it). */
+static int fault_create_temp(void *ctx, const char *path, bi_file **out)
+{
+    bt_fault *f = ctx;
+    fault_file *w = calloc(1, sizeof *w);
+    if (!w) return BIRCH_ENOMEM;
+    int rc = bi_io_posix.create_temp(NULL, path, &w->inner);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    w->f = f;
+    *out = (bi_file *)(void *)w;
+    return BIRCH_OK;
+}
+
+static int fault_publish(bi_file *file, const char *path, int replace)
+{
+    return bi_io_posix.publish(ff(file)->inner, path, replace);
+}
+
+static int fault_sync_dir(void *ctx, const char *path)
+{
+    (void)ctx;
+    return bi_io_posix.sync_dir(NULL, path);
+}
+
+static int fault_at_path(bi_file *file, const char *path)
+{
+    return bi_io_posix.at_path(ff(file)->inner, path);
+}
+
 static const bi_io_ops fault_ops = {
     .open = fault_open,
     .close = fault_close,
@@ -730,6 +763,10 @@ static const bi_io_ops fault_ops = {
     .resize = fault_resize,
     .map = fault_map,
     .unmap = fault_unmap,
+    .create_temp = fault_create_temp,
+    .publish = fault_publish,
+    .sync_dir = fault_sync_dir,
+    .at_path = fault_at_path,
 };
 
 void bt_fault_init(bt_fault *f)
