@@ -158,7 +158,7 @@ static int create_file(birch_db *db, const char *path, int replace, bi_file **ou
     if (rc == BIRCH_OK) rc = io->ops->publish(t, path, replace);
     /* Past the publication the file at path is whole whatever happens;
      * a failed directory sync only leaves its name's durability unknown. */
-    if (rc == BIRCH_OK) rc = io->ops->sync_dir(io->ctx, path);
+    if (rc == BIRCH_OK) rc = io->ops->sync_dir(t);
     if (rc) {
         io->ops->close(t);
         return rc;

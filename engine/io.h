@@ -55,22 +55,25 @@ typedef struct bi_io_ops {
     /* Creating a file all-or-nothing (docs/DESIGN.md, 3.4): a new database
      * is built in a temporary file, synced, then published under its name.
      *
-     * Creates a new, empty file in the directory of path, open for reading
-     * and writing, under no name birch would open: an unnamed file
-     * (O_TMPFILE) where the file system supports it, which a crash leaves
-     * nowhere; else a new file named path + ".new-<unique>", which close
-     * removes unless it was published, and which a crash before publish
-     * leaves behind.  ctx is the table's own context (bi_io.ctx). */
+     * Creates a new, empty file for path, open for reading and writing,
+     * under no name birch would open, in the directory of path's target
+     * (path, or the file its chain of symbolic links ends at, so that
+     * publishing replaces or creates that file, not the link): an unnamed
+     * file (O_TMPFILE) where the file system supports it, which a crash
+     * leaves nowhere; else a new file named target + ".new-<unique>",
+     * which close removes unless it was published, and which a crash
+     * before publish leaves behind.  ctx is the table's own context
+     * (bi_io.ctx). */
     int (*create_temp)(void *ctx, const char *path, bi_file **out);
-    /* Gives the temporary file f the name path.  replace 0: only while path
-     * does not exist, else BIRCH_EXISTS (a file another open created
-     * meanwhile is never replaced); replace 1: atomically in place of the
-     * file at path (rename).  f stays open, locks included.  Durable only
-     * after sync_dir. */
+    /* Gives the temporary file f the name of its target (path is the one
+     * given to create_temp, for messages).  replace 0: only while the
+     * target does not exist, else BIRCH_EXISTS (a file another open
+     * created meanwhile is never replaced); replace 1: atomically in place
+     * of the file there (rename), taking its permission bits.  f stays
+     * open, locks included.  Durable only after sync_dir. */
     int (*publish)(bi_file *f, const char *path, int replace);
-    /* Makes the names in the directory of path durable (fsync of the
-     * directory). */
-    int (*sync_dir)(void *ctx, const char *path);
+    /* Makes the name publish gave f durable (fsync of its directory). */
+    int (*sync_dir)(bi_file *f);
     /* BIRCH_OK if path still names the file f is open on; BIRCH_NOTFOUND if
      * it names another file or none (replaced or removed since the open). */
     int (*at_path)(bi_file *f, const char *path);

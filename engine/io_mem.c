@@ -283,11 +283,9 @@ static int mem_publish(bi_file *f, const char *path, int replace)
     return f == NULL ? bad_args() : BIRCH_OK;
 }
 
-static int mem_sync_dir(void *ctx, const char *path)
+static int mem_sync_dir(bi_file *f)
 {
-    (void)ctx;
-    (void)path;
-    return BIRCH_OK;
+    return f == NULL ? bad_args() : BIRCH_OK;
 }
 
 static int mem_at_path(bi_file *f, const char *path)

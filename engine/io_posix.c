@@ -55,6 +55,7 @@ struct bi_file {
     /* A temporary file not yet published (create_temp): */
     int unnamed;     /* an O_TMPFILE file, which vanishes at close */
     char *temp_name; /* a named one, which close removes */
+    char *target;    /* where publish puts it (path, symbolic links followed) */
 };
 
 /* errno after a failed write or space reservation: a full disk, file size
@@ -186,6 +187,7 @@ static void posix_close(bi_file *f)
         (void)unlink(f->temp_name);
         free(f->temp_name);
     }
+    free(f->target);
     /* No retry on EINTR: Linux releases the descriptor even then, and a
      * retry could close a descriptor another thread just opened.  Errors of
      * earlier writes have already been reported by sync. */
@@ -416,6 +418,31 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* The file path's chain of symbolic links ends at (path itself when it is
+ * no link), malloc'd; NULL if out of memory.  Only the last component:
+ * links among the directories are followed by every call anyway.  A loop
+ * stops after 40 links, and the calls on the result report it. */
+static char *resolve_links(const char *path)
+{
+    char *p = strdup(path);
+    for (int hops = 0; p && hops < 40; hops++) {
+        struct stat st;
+        char link[4096];
+        if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode)) break;
+        ssize_t n = readlink(p, link, sizeof link - 1);
+        if (n <= 0) break;
+        link[n] = 0;
+        char *dir = link[0] == '/' ? NULL : dir_of(p);
+        size_t len = (dir ? strlen(dir) + 1 : 0) + (size_t)n + 1;
+        char *next = (link[0] == '/' || dir) ? malloc(len) : NULL;
+        if (next) snprintf(next, len, "%s%s%s", dir ? dir : "", dir ? "/" : "", link);
+        free(dir);
+        free(p);
+        p = next;
+    }
+    return p;
+}
+
 /* The code and message for a failed creation or naming (what) of path. */
 static int create_error(int e, const char *what, const char *path)
 {
@@ -504,29 +531,33 @@ static int posix_create_temp(void *ctx, const char *path, bi_file **out)
         return bad_args("create_temp");
     *out = NULL;
     bi_file *f = calloc(1, sizeof *f);
-    char *dir = dir_of(path);
-    if (!f || !dir) {
+    char *target = f ? resolve_links(path) : NULL;
+    char *dir = target ? dir_of(target) : NULL;
+    if (!f || !target || !dir) {
         free(f);
+        free(target);
         free(dir);
         return bi_err(BIRCH_ENOMEM, "out of memory creating '%s'", path);
     }
+    f->target = target;
     int rc = BIRCH_OK;
     f->fd = pc && pc->no_tmpfile ? -1 : open_unnamed(dir);
     if (f->fd >= 0) {
         f->unnamed = 1;
     } else if (pc && pc->no_tmpfile) {
-        rc = open_named(f, path);
+        rc = open_named(f, target);
     } else {
         /* Not supported here (an old kernel: EISDIR; the file system:
          * EOPNOTSUPP), or no /proc: a named file instead.  Other errors
          * (a missing directory, permissions, a full disk) are the
          * answer. */
         int e = errno;
-        if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOSYS) rc = open_named(f, path);
+        if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOSYS) rc = open_named(f, target);
         else rc = create_error(e, "cannot create a file in the directory of", path);
     }
     free(dir);
     if (rc) {
+        free(f->target);
         free(f);
         return rc;
     }
@@ -596,28 +627,28 @@ static int posix_publish(bi_file *f, const char *path, int replace)
     if (f == NULL || path == NULL || (!f->unnamed && !f->temp_name))
         return bad_args("publish");
     int rc = BIRCH_OK;
+    const char *to = f->target;
     if (f->unnamed && !replace) {
-        if (link_unnamed(f->fd, path) != 0) return create_error(errno, "cannot create", path);
+        if (link_unnamed(f->fd, to) != 0) return create_error(errno, "cannot create", path);
         f->unnamed = 0;
         return BIRCH_OK;
     }
     /* rename() replaces atomically, but needs a name to move: an unnamed
      * file gets one first (a crash right then leaves it behind, whole). */
-    if (f->unnamed) rc = name_unnamed(f, path);
-    if (rc == BIRCH_OK) rc = replace ? rename_over(f, path) : rename_noreplace(f, path);
+    if (f->unnamed) rc = name_unnamed(f, to);
+    if (rc == BIRCH_OK) rc = replace ? rename_over(f, to) : rename_noreplace(f, to);
     if (rc) return rc;
     free(f->temp_name);
     f->temp_name = NULL;
     return BIRCH_OK;
 }
 
-static int posix_sync_dir(void *ctx, const char *path)
+static int posix_sync_dir(bi_file *f)
 {
-    (void)ctx;
-    if (path == NULL)
+    if (f == NULL || f->target == NULL)
         return bad_args("sync_dir");
-    char *dir = dir_of(path);
-    if (!dir) return bi_err(BIRCH_ENOMEM, "out of memory syncing the directory of '%s'", path);
+    char *dir = dir_of(f->target);
+    if (!dir) return bi_err(BIRCH_ENOMEM, "out of memory syncing the directory of '%s'", f->target);
     int fd;
     do {
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

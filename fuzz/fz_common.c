@@ -149,11 +149,10 @@ static int fz_publish(bi_file *f, const char *path, int replace)
     if (fz_cur && fz_trip(&fz_cur->fail_sync)) return BIRCH_EIO;
     return bi_io_posix.publish(f, path, replace);
 }
-static int fz_sync_dir(void *ctx, const char *path)
+static int fz_sync_dir(bi_file *f)
 {
-    (void)ctx;
     if (fz_cur && fz_trip(&fz_cur->fail_sync)) return BIRCH_EIO;
-    return bi_io_posix.sync_dir(NULL, path);
+    return bi_io_posix.sync_dir(f);
 }
 static int fz_at_path(bi_file *f, const char *path) { return bi_io_posix.at_path(f, path); }
 

@@ -353,13 +353,14 @@ static int fio_publish(bi_file *file, const char *path, int replace)
     return rc;
 }
 
-static int fio_sync_dir(void *ctx, const char *path)
+static int fio_sync_dir(bi_file *file)
 {
-    fio *f = ctx;
+    fio_file *w = fio_ff(file);
+    fio *f = w->f;
     int rc;
     if (fio_step(f)) return BIRCH_EIO;
     if (fio_trip(f, FIO_SYNCDIR, &rc)) return rc;
-    if (f->real_sync && (rc = bi_io_posix.sync_dir(NULL, path))) return rc;
+    if (f->real_sync && (rc = bi_io_posix.sync_dir(w->inner))) return rc;
     if (f->track && f->published) { /* the new name is durable */
         f->at_path = f->fresh;
         f->fresh = -1;

@@ -741,10 +741,9 @@ static int fault_publish(bi_file *file, const char *path, int replace)
     return bi_io_posix.publish(ff(file)->inner, path, replace);
 }
 
-static int fault_sync_dir(void *ctx, const char *path)
+static int fault_sync_dir(bi_file *file)
 {
-    (void)ctx;
-    return bi_io_posix.sync_dir(NULL, path);
+    return bi_io_posix.sync_dir(ff(file)->inner);
 }
 
 static int fault_at_path(bi_file *file, const char *path)

@@ -21,7 +21,8 @@
  *     and SIGKILL from the parent at random instants until it has landed
  *     in the middle of creations many times.
  * Opens racing to create, or to initialise the same empty file, all end
- * on one database: each commits a record and every record is there.
+ * on one database: each commits a record and every record is there.  A
+ * path that is a symbolic link stays one: the file it leads to is made.
  */
 #include "faultio.c"
 
@@ -568,6 +569,35 @@ START_TEST(creation_leaves_nothing_else)
 }
 END_TEST
 
+/* A path that is a symbolic link: the file it leads to is created or
+ * replaced, and the link stays a link. */
+START_TEST(through_a_symbolic_link)
+{
+    for (int mode = 0; mode < MODES; mode++)
+        for (int start = 0; start < STARTS; start++) {
+            char *dir = case_dir(), *path = in_dir(dir, "db"), *link = in_dir(dir, "link");
+            prepare(path, start);
+            ck_assert_int_eq(symlink("db", link), 0); /* relative, dangling for FRESH */
+            bi_posix_ctx pctx = {mode == NAMED};
+            bi_io io = {&bi_io_posix, &pctx};
+            birch_options o = create_opts(start);
+            birch_db *db = NULL;
+            BT_OK(bi_open_io(link, &o, &io, &db));
+            BT_OK(birch_close(db));
+            struct stat st;
+            ck_assert_int_eq(lstat(link, &st), 0);
+            ck_assert_msg(S_ISLNK(st.st_mode), "%s, %s: the link was replaced", mode_name[mode], start_name[start]);
+            ck_assert_int_eq(verify(path, start, "through a symbolic link"), GOT_NEW);
+            unlink(link);
+            char left[256] = "";
+            ck_assert_msg(others_in(dir, "db", 0, left, sizeof left) == 0, "left %s behind", left);
+            free(link);
+            remove_dir_all(dir);
+            free(path);
+        }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("create");
@@ -583,6 +613,7 @@ int main(void)
     tcase_add_test(tc, kill_at_each_step);
     tcase_add_test(tc, kill_at_random_instants);
     tcase_add_test(tc, racing_creations);
+    tcase_add_test(tc, through_a_symbolic_link);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
