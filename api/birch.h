@@ -254,16 +254,21 @@ void birch_options_init(birch_options *opts);
  * still absent, and the directory synced.  After any failure (a full disk,
  * a file size limit, an I/O error, a kill, a power loss) path holds what
  * it held before or a whole new empty database, never a file that opens
- * as BIRCH_ENOTDB or BIRCH_ECORRUPT.  Where the file system lacks
- * O_TMPFILE, the temporary file is named path + ".new-<pid>-<unique>", and
- * a crash or power loss during the creation may leave it behind (a
- * partial or whole empty database that nothing opens; delete it).  Two
+ * as BIRCH_ENOTDB or BIRCH_ECORRUPT.  A crash or power loss during the
+ * creation may leave a file named path + ".new-<pid>-<unique>" beside it
+ * (where the file system lacks O_TMPFILE, whose unnamed files vanish; or,
+ * when a file is replaced, in the instant between naming the new one and
+ * renaming it): a partial or whole empty database that nothing opens;
+ * delete it.  When path is a symbolic link, the file it leads to is
+ * created or replaced, and the link stays.  Two
  * opens creating the same path at once end on one database: the second
  * opens the first one's (or gets BIRCH_EBUSY while that is open).  An
  * empty file (0 bytes) opened for writing is replaced the same way by a
  * new database, under its lock, and so is any file with
  * BIRCH_RECREATE_ALWAYS: the old file stays whole until the new one
- * replaces it.  The new file takes the replaced one's permission bits
+ * replaces it.  Creating or initialising a file therefore needs write
+ * permission on its directory (else BIRCH_EACCES); opening an existing
+ * database does not.  The new file takes the replaced one's permission bits
  * (and its owner where the process may set it); it is a new file, so
  * hard links to the old one keep the old contents.
  *
