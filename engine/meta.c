@@ -128,10 +128,11 @@ int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const i
 {
     int order[2] = {0, 1};
     if (ok[0] && ok[1] && !newer(&m[0], &m[1])) order[0] = 1, order[1] = 0;
-    int rc = BI_CORRUPT("no sound meta page");
+    int rc = BIRCH_OK, tried = 0;
     for (int k = 0; k < 2; k++) {
         int c = order[k];
         if (!ok[c]) continue;
+        tried = 1;
         /* The newest meta may name pages (and a file size) its commit
          * never made durable.  Falling back one commit is always safe: a
          * commit never reuses a page of the durable state it builds on. */
@@ -145,7 +146,7 @@ int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const i
         }
         if (rc != BIRCH_ECORRUPT) return rc;
     }
-    return rc;
+    return tried ? rc : BI_CORRUPT("no sound meta page");
 }
 
 int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync)

@@ -1721,6 +1721,32 @@ static void *errmsg_thread(void *p)
     return NULL;
 }
 
+/* Calls that succeed leave the detail alone: a successful open, commit
+ * and read after a failure still show the failure's detail (nothing inside
+ * them records a spurious one, e.g. while choosing the meta page). */
+START_TEST(err_errmsg_success_leaves_it)
+{
+    char *path = bt_path("succ");
+    birch_db *db = bt_open(path, NULL);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+    BT_OK(birch_put(w, t, bt_str("k"), bt_str("v"), 0));
+    BT_OK(birch_txn_commit(w));
+    BT_OK(birch_close(db));
+    BT_RC(birch_txn_begin(NULL, BIRCH_TXN_READ, NULL), BIRCH_EINVAL);
+    char before[512];
+    snprintf(before, sizeof before, "%s", birch_errmsg());
+    db = bt_open(path, NULL); /* reopen: chooses and verifies a meta */
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    birch_table *rt = bt_table(r, "t", 0);
+    birch_val v;
+    BT_OK(birch_get(r, rt, bt_str("k"), &v));
+    birch_txn_abort(r);
+    ck_assert_str_eq(birch_errmsg(), before);
+    BT_OK(birch_close(db));
+}
+END_TEST
+
 START_TEST(err_errmsg_per_thread)
 {
     char *path = bt_path("errmsg");
@@ -1776,6 +1802,7 @@ int main(void)
     tcase_add_test(tc, err_os_open_error_mapping);
     tcase_add_test(tc, err_corrupt_free_list_names_live_page);
     tcase_add_test(tc, err_errmsg_per_thread);
+    tcase_add_test(tc, err_errmsg_success_leaves_it);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
