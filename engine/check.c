@@ -39,6 +39,9 @@ struct chk {
     uint32_t *spans;     /* per page: node offset << 16 | node size / 8 */
     char *msg;
     size_t msg_size;
+    birch_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+    uint64_t marked, reported; /* pages marked so far, and at the last report */
 };
 
 /* Reports the first problem found, in msg and in birch_errmsg(). */
@@ -63,6 +66,13 @@ static int mark(chk *c, uint64_t pgno, uint64_t n, const char *what)
         if (c->seen[p / 8] & (1u << (p % 8)))
             return fail(c, "%s: page %llu is referenced twice", what, (unsigned long long)p);
         c->seen[p / 8] |= (uint8_t)(1u << (p % 8));
+    }
+    c->marked += n;
+    /* Every page of the state is marked once (or check fails), so the
+     * marks count the work done out of npages - 2. */
+    if (c->progress && c->marked - c->reported >= 4096) {
+        c->reported = c->marked;
+        return c->progress(c->marked, c->npages - BI_META_PAGES, c->progress_ctx);
     }
     return BIRCH_OK;
 }
@@ -291,21 +301,28 @@ static int run(chk *c)
     return BIRCH_OK;
 }
 
-int birch_check(birch_db *db, char *msg, size_t msg_size)
+int bi_check(birch_db *db, char *msg, size_t msg_size, birch_progress_fn progress, void *ctx)
 {
     if (!db) return bi_err(BIRCH_EINVAL, "birch_check: db is NULL");
     if (msg && msg_size) msg[0] = 0;
     birch_txn *txn;
     int rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn);
     if (rc) return rc;
-    chk c = {.txn = txn, .npages = txn->meta.npages, .msg = msg, .msg_size = msg_size};
+    chk c = {.txn = txn, .npages = txn->meta.npages, .msg = msg, .msg_size = msg_size, .progress = progress,
+             .progress_ctx = ctx};
     c.seen = calloc(c.npages / 8 + 1, 1);
     c.spans = malloc(db->psize / BI_SLOT * sizeof *c.spans);
     rc = c.seen && c.spans ? run(&c) : bi_err(BIRCH_ENOMEM, "birch_check: out of memory for a map of %llu pages",
                                               (unsigned long long)c.npages);
+    if (rc == BIRCH_OK && progress) rc = progress(c.npages - BI_META_PAGES, c.npages - BI_META_PAGES, ctx);
     if (rc == BIRCH_OK && msg && msg_size) snprintf(msg, msg_size, "ok: %llu pages checked", (unsigned long long)c.npages);
     free(c.seen);
     free(c.spans);
     birch_txn_abort(txn);
     return rc;
+}
+
+int birch_check(birch_db *db, char *msg, size_t msg_size)
+{
+    return bi_check(db, msg, msg_size, NULL, NULL);
 }

@@ -348,6 +348,12 @@ void bi_cursors_free_all(birch_txn *txn);
 /* Frees the finished handles kept in quarantine (birch_close). */
 void bi_quarantine_free(birch_db *db);
 
+/* ---- check.c --------------------------------------------------------------- */
+/* birch_check with a progress callback (may be NULL): done counts the
+ * snapshot's pages verified so far out of its npages - 2; a non-zero
+ * return cancels the check and is returned as is (for tools/cmd_info.c). */
+int bi_check(birch_db *db, char *msg, size_t msg_size, birch_progress_fn progress, void *ctx);
+
 /* ---- copy.c ---------------------------------------------------------------- */
 /* Steps of a compaction, for tests that simulate a crash at each. */
 enum { BI_COMPACT_COPIED = 1, /* path.compact.tmp written and synced, not renamed */

@@ -772,7 +772,9 @@ START_TEST(test_terminal)
     ck_assert_msg(strstr(out, "stat [") && strstr(out, "100%") && strstr(out, "table table-2"), "%s", out);
     free(out);
     ck_assert_int_eq(on_terminal(&out, "%s check %s", tool, src), 0);
-    ck_assert_msg(strstr(out, "check: checking ") && strstr(out, "ok: "), "%s", out);
+    ck_assert_msg(strstr(out, "check: checking ") && strstr(out, "check [") && strstr(out, "100%") &&
+                      strstr(out, "ok: "),
+                  "%s", out);
     free(out);
     /* dump: a bar when the dump goes elsewhere, and the same dump. */
     ck_assert_int_eq(on_terminal(&out, "%s dump %s >%s", tool, src, d1), 0);

@@ -2,17 +2,18 @@
  * cmd_info.c - birch stat, tables and check: what a database file holds
  * and whether it is sound.  Read-only: they never create or change a file.
  *
- * stat includes the engine's internal.h for bi_table_tree_stat, a table's
- * depth and pages by kind: the public API has no table statistics yet
- * (birch_stat covers the whole file only).  It is the only engine
- * internal the command uses.
+ * This file includes the engine's internal.h for two calls the public API
+ * lacks: bi_table_tree_stat (stat: a table's depth and pages by kind;
+ * birch_stat covers the whole file only) and bi_check (check: birch_check
+ * with a progress callback).  They are the only engine internals the
+ * command uses.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h" /* bi_table_tree_stat: no public per-table statistics */
+#include "internal.h" /* bi_table_tree_stat, bi_check: see above */
 #include "tool.h"
 
 /* ---- stat -------------------------------------------------------------------------------- */
@@ -162,13 +163,13 @@ static int run_check(int argc, char **argv)
     char msg[1024];
     int code = tool_parse_opts("check", argc, argv, 0, 1, "FILE", &o);
     if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db))) return code;
-    /* birch_check reports no progress: on a terminal, say at least what it
-     * is doing and how much there is to read. */
+    /* bi_check is birch_check with a progress callback (the public call
+     * has none): on a terminal, a bar of the pages verified. */
     tool_progress_init(&p, "check");
     if (birch_stat_get(db, &st) == BIRCH_OK)
         tool_progress_note(&p, "checking %" PRIu64 " pages (%" PRIu64 " bytes)...", st.page_count,
                            st.page_count * st.page_size);
-    int rc = birch_check(db, msg, sizeof msg);
+    int rc = bi_check(db, msg, sizeof msg, tool_on_progress, &p);
     tool_progress_end(&p);
     tool_out_init(&out);
     if (rc == BIRCH_OK) tool_printf(&out, "%s: %s\n", o.pos[0], msg);
