@@ -304,7 +304,7 @@ static int copy_page(cp *c, uint64_t pgno, int level, uint64_t want, int depth, 
         rc = bi_slot_ok(c->txn, src, i);
         if (rc) break;
         if (!bi_is_leaf(src)) {
-            uint64_t child, sum;
+            uint64_t child = 0, sum = 0; /* set on success; zero quiets -Wmaybe-uninitialized at -O3 */
             rc = copy_page(c, bi_branch_child(src, i), (int)bi_level(src) - 1, bi_branch_csum(src, i), depth + 1,
                            catalog, &child, &sum);
             if (rc == BIRCH_OK && dst) {

@@ -1744,6 +1744,7 @@ START_TEST(err_errmsg_success_leaves_it)
     birch_txn_abort(r);
     ck_assert_str_eq(birch_errmsg(), before);
     BT_OK(birch_close(db));
+    free(path);
 }
 END_TEST
 
