@@ -167,6 +167,7 @@ typedef struct birch_guard {
     /* private */
     birch_db *db_;
     birch_txn *txn_;
+    uint64_t pin_;     /* the reader slot's pin generation, or the id in txn_ */
     uint32_t slot_;
     uint32_t state_;
     char msg[256];     /* BIRCH_EFORMAT: table, key and the failed check */
@@ -178,9 +179,14 @@ typedef struct birch_guard {
  * needs no release. */
 int birch_typed_get(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g);
 
-/* Releases the guard and its snapshot.  Debug builds (without NDEBUG)
- * abort with a message on a second release of the same guard. */
-void birch_guard_release(birch_guard *g);
+/* Releases the guard and its snapshot.  Returns BIRCH_OK; BIRCH_ETXN (in
+ * every build, never an abort) for a second release of the same guard or
+ * of a copy of it (even after its reader slot was taken by another guard),
+ * and for a guard taken in a transaction that has ended since (release
+ * guards before their transaction ends: the value they viewed is gone);
+ * BIRCH_EFORK in a child of fork().  NULL and a zero-initialised guard
+ * are BIRCH_OK. */
+int birch_guard_release(birch_guard *g);
 
 /* ---- Streams -------------------------------------------------------------- */
 
@@ -288,7 +294,7 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
  *   const Customer *customers_view(const customers_guard *);
  *       (the typed view: meant for formats whose view is the C value type,
  *       pod and archives; for bytes and string values read g.g.bytes)
- *   void customers_release(customers_guard *);
+ *   int customers_release(customers_guard *);
  *   int customers_delete(birch_txn *, const birch_typed *, uint64_t key);
  *   int customers_contains(birch_txn *, const birch_typed *, uint64_t key);
  *   int customers_stream(birch_txn *, const birch_typed *, const birch_stream_opts *, birch_stream **);
@@ -321,7 +327,7 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
     {                                                                                            \
         return (const ValT *)g->g.view;                                                          \
     }                                                                                            \
-    BIRCH_MAYBE_UNUSED_ static inline void name##_release(name##_guard *g) { birch_guard_release(&g->g); }         \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_release(name##_guard *g) { return birch_guard_release(&g->g); }   \
     BIRCH_MAYBE_UNUSED_ static inline int name##_delete(birch_txn *txn, const birch_typed *t, KeyT key)              \
     {                                                                                            \
         return birch_typed_delete(txn, t, &key);                                                 \
