@@ -445,6 +445,7 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     size_t max_key = t->table->db->max_key;
     if (k.size == 0 || k.size > max_key)
         return bi_err(BIRCH_EKEYSIZE, "birch_typed_get: an encoded key of %zu bytes (1..%zu)", k.size, max_key);
+    if (!txn && (rc = bi_db_check(t->table->db, "birch_typed_get"))) return rc; /* a fork child pins nothing */
     g->db_ = t->table->db;
     g->txn_ = txn;
     rc = txn ? birch_get(txn, t->table, k, &val) : pinned_get(t, k, g, &val);
