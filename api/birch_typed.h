@@ -154,9 +154,10 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
 /* A guard: a stored value, verified once by its format, viewed in place.
  * It keeps its snapshot readable until birch_guard_release: taken with a
  * transaction it shares it (and must be released before the transaction
- * ends); taken with txn NULL it pins a snapshot of its own, cheaply (a slot
+ * ends: a release after the end is BIRCH_ETXN); taken with txn NULL it pins a snapshot of its own, cheaply (a slot
  * in the reader table taken with atomics: no syscall, no lock).  Release
- * every guard exactly once; a zero-initialised guard may be released.
+ * every guard exactly once (a second release of it, or of a copy, is
+ * BIRCH_ETXN); a zero-initialised guard may be released.
  * A guard taken in a write transaction points into a page that the next
  * change in that transaction may move: release it before writing.  Do not
  * copy a live guard (both copies would release one snapshot); getting into
@@ -255,8 +256,11 @@ int birch_stream_next(birch_stream *s, birch_item *item);
  * once.  Copies at most cap bytes; *len gets the full length;
  * BIRCH_NOTFOUND before the first record. */
 int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len);
-/* Closes the stream, and the snapshot it pinned if it had one of its own
- * (txn NULL).  NULL is a no-op. */
+/* Closes (frees) the stream, and the snapshot it pinned if it had one of
+ * its own (txn NULL).  The stream is the caller's: close it whenever,
+ * before or after the transaction it reads ends (birch_stream_next then
+ * returns BIRCH_ETXN), but before birch_close, which counts open streams.
+ * NULL is a no-op. */
 void birch_stream_close(birch_stream *s);
 
 /* Callback form: calls fn for each record until it returns non-zero (which
