@@ -75,10 +75,14 @@ static int region_new(birch_db *db, bi_tokhdr **out)
         return bi_err_os(BIRCH_ENOMEM, e, "setting up transaction handles");
     }
 #ifdef MADV_WIPEONFORK
-    db->tok_wiped = madvise((void *)a, ps, MADV_WIPEONFORK) == 0;
+    int wiped = madvise((void *)a, ps, MADV_WIPEONFORK) == 0;
 #else
-    db->tok_wiped = 0;
+    int wiped = 0;
 #endif
+    /* One region the kernel would not wipe puts the whole database on the
+     * pid check (read by every begin: an atomic). */
+    if (!db->nregions) atomic_init(&db->tok_wiped, wiped);
+    else if (!wiped) atomic_store(&db->tok_wiped, 0);
     for (uint64_t i = 0; i < db->tok_nslots; i++) atomic_init(&slots[i].cur, BI_TOK_FREE);
     bi_tokhdr *h = (bi_tokhdr *)a;
     h->magic = BI_TOK_MAGIC;
@@ -101,8 +105,10 @@ int bi_handles_init(birch_db *db)
     db->pid = getpid();
     bi_tokhdr *h;
     int rc = region_new(db, &h);
-    if (rc == BIRCH_OK) atomic_init(&db->tok, h);
-    return rc;
+    if (rc) return rc;
+    atomic_init(&db->tok, h);
+    db->tok_first = h; /* never changes: the fork check reads it without a lock */
+    return BIRCH_OK;
 }
 
 void bi_handles_free(birch_db *db)
@@ -124,10 +130,10 @@ void bi_handles_free(birch_db *db)
     db->nregions = 0;
 }
 
-int bi_db_forked(const birch_db *db)
+int bi_db_forked(birch_db *db)
 {
-    if (db->regions[0].hdr->magic != BI_TOK_MAGIC) return 1;
-    return !db->tok_wiped && getpid() != db->pid;
+    if (db->tok_first->magic != BI_TOK_MAGIC) return 1;
+    return !atomic_load_explicit(&db->tok_wiped, memory_order_relaxed) && getpid() != db->pid;
 }
 
 int bi_db_check(birch_db *db, const char *who)

@@ -93,7 +93,8 @@ struct birch_db {
     unsigned nregions;
     uint64_t tok_nslots;        /* slots per region, a power of two */
     uint64_t tok_limit;         /* tests: numbers per region (0: the region's size) */
-    int tok_wiped;              /* the header pages are MADV_WIPEONFORK */
+    struct bi_tokhdr *tok_first; /* the first region's header (set at open) */
+    _Atomic int tok_wiped;      /* every header page is MADV_WIPEONFORK */
     pid_t pid;                  /* the process that opened the database */
 
     /* Guards everything below up to the writer fields: the writer's view
@@ -259,7 +260,7 @@ int bi_txn_claim(birch_db *db, birch_txn **txn);
 /* Frees the slot: from now on its token decodes to BIRCH_ETXN. */
 void bi_txn_unclaim(birch_txn *txn);
 /* Whether db is used in another process than the one that opened it. */
-int bi_db_forked(const birch_db *db);
+int bi_db_forked(birch_db *db);
 /* BIRCH_EINVAL for a NULL db, BIRCH_EFORK in a fork child, else BIRCH_OK. */
 int bi_db_check(birch_db *db, const char *who);
 /* The errors of a token that does not decode (cold). */

@@ -381,7 +381,7 @@ int birch_txn_commit(birch_txn *txn)
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_txn_commit: txn is NULL");
     int rc = bi_txn_use(&txn);
     if (rc) return rc;
-    if (!txn->db->tok_wiped && bi_db_forked(txn->db)) /* no MADV_WIPEONFORK: the pid tells */
+    if (!atomic_load_explicit(&txn->db->tok_wiped, memory_order_relaxed) && bi_db_forked(txn->db)) /* no MADV_WIPEONFORK: the pid tells */
         return bi_db_check(txn->db, "birch_txn_commit");
     if (txn->write) {
         if (txn->state != BI_TXN_LIVE)
