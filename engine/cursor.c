@@ -32,11 +32,15 @@ static int ended(void)
  * (BIRCH_ETXN once it ended, BIRCH_EFORK in a fork child). */
 static int live(birch_cursor *cur)
 {
-    birch_txn *txn = cur->tok;
-    int rc = bi_txn_use(&txn);
-    if (rc) return rc;
-    cur->txn = txn;
-    return txn->state == BI_TXN_LIVE ? BIRCH_OK : ended();
+    /* The full decode's answer, without its arithmetic: the header still
+     * has its magic and the slot still holds this transaction's number. */
+    if (cur->hdr->magic != BI_TOK_MAGIC || atomic_load_explicit(cur->word, memory_order_acquire) != cur->n) {
+        birch_txn *txn = cur->tok;
+        int rc = bi_txn_use(&txn); /* says why: ended, or a fork child */
+        if (rc) return rc;
+        return ended();
+    }
+    return cur->txn->state == BI_TXN_LIVE ? BIRCH_OK : ended();
 }
 
 static int tree_of(birch_cursor *cur, bi_tree **tree)
@@ -104,6 +108,9 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     }
     cur->tok = tok;
     cur->txn = txn;
+    cur->hdr = (const bi_tokhdr *)((uintptr_t)tok & ~(BI_TOK_REGION - 1));
+    cur->word = &txn->tslot->cur;
+    cur->n = (uint64_t)((uintptr_t)tok - cur->hdr->first);
     cur->table = t;
     *out = cur;
     return BIRCH_OK;

@@ -215,6 +215,11 @@ typedef struct bi_path {
 struct birch_cursor {
     birch_txn *tok;
     birch_txn *txn;
+    /* The decode's result, checked in two loads on every move: the region
+     * header's magic (zeros in a fork child) and the slot's number. */
+    const struct bi_tokhdr *hdr;
+    _Atomic uint64_t *word;
+    uint64_t n;
     birch_table *table;
     bi_path path;
     int positioned;
