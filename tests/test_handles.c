@@ -306,6 +306,8 @@ typedef struct handle {
  * open, a stale cursor or stream answers BIRCH_ETXN, a guard of an ended
  * transaction BIRCH_ETXN, and cursors are closed even after the
  * database. */
+static int closed_after_db; /* cursors closed after birch_close, over all rounds */
+
 static void one_round(bt_rng *rng, birch_typed *ty)
 {
     handle h[32];
@@ -359,6 +361,7 @@ static void one_round(bt_rng *rng, birch_typed *ty)
                 else ck_assert_msg(rc == BIRCH_OK || rc == BIRCH_NOTFOUND, "cursor_next %d", rc);
             }
             birch_cursor_close(x->cur); /* also after birch_close */
+            closed_after_db += db_closed;
             break;
         case H_STREAM: {
             birch_item it;
@@ -408,6 +411,7 @@ START_TEST(close_in_random_orders)
         one_round(&rng, &ty);
         ck_assert_ptr_null(db);
     }
+    ck_assert_msg(closed_after_db > 0, "no cursor was closed after birch_close (seed %#llx)", (unsigned long long)seed);
 }
 END_TEST
 
