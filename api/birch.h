@@ -46,15 +46,51 @@
  *     maps it again at a new address and keeps the old map until
  *     birch_close, so pointers a transaction already holds stay valid.
  *
- * Handle lifetimes
- *   - birch_txn_commit and birch_txn_abort end a transaction.  Its handle
- *     and its cursors are then kept for a while, so that using them again
- *     returns BIRCH_ETXN (and birch_cursor_close on them is safe) rather
- *     than touching freed memory; they are freed for good after 256 later
- *     transactions have ended, or at birch_close.  Don't rely on the
- *     error: it is a safety net, not a way to test whether a transaction
- *     ended.
+ * Handle lifetimes (who owns what, until when)
+ *   - A birch_db is the caller's from birch_open to birch_close.  Every
+ *     other handle of a database must be done with before birch_close
+ *     (which refuses with BIRCH_ETXN, naming what is still open, while a
+ *     transaction, a guard taken without a transaction, or a stream is
+ *     open); after birch_close no handle of it may be used, except that
+ *     birch_cursor_close is still safe.
+ *   - A birch_txn is the database's: birch_txn_commit or birch_txn_abort
+ *     ends it, and from then on the handle is only a checked name: every
+ *     call given it returns BIRCH_ETXN ("the transaction has ended"),
+ *     whatever ran since (any number of later transactions, on any
+ *     thread), birch_txn_abort does nothing and birch_txn_id returns 0.
+ *     The handle is not a pointer to memory: it cannot be dereferenced
+ *     (doing so faults), and it is recognised until birch_close.
+ *   - A birch_cursor is the caller's: birch_cursor_open allocates it and
+ *     only birch_cursor_close frees it, before or after its transaction
+ *     ends (even after birch_close).  Ending a transaction does not close
+ *     its cursors: close every cursor, in read and write transactions
+ *     alike (LMDB asks the same of read transactions).  A cursor whose
+ *     transaction ended answers BIRCH_ETXN until it is closed.
+ *   - A birch_stream (birch_typed.h) is the caller's likewise:
+ *     birch_stream_close frees it, and ends the snapshot it took for
+ *     itself; one over a transaction that ended answers BIRCH_ETXN.
+ *   - A birch_guard (birch_typed.h) is released exactly once with
+ *     birch_guard_release; a second release of it or of a copy of it is
+ *     BIRCH_ETXN in every build.  A guard taken in a transaction is
+ *     released before that transaction ends (after, the release is
+ *     BIRCH_ETXN and its view is gone).
  *   - Table handles belong to the database and die with birch_close.
+ *   Handles may be closed in any order that respects these rules.
+ *
+ * fork()
+ *   A database handle, and everything taken from it, belongs to the
+ *   process that opened it.  In a child of fork() every call with an
+ *   inherited handle (database, transaction, cursor, stream, guard)
+ *   returns BIRCH_EFORK without touching the file; birch_close there
+ *   frees the child's copy of the handle (memory, maps, descriptor),
+ *   writes nothing, and returns BIRCH_EFORK; birch_cursor_close,
+ *   birch_stream_close and birch_txn_abort free the child's copies.  The
+ *   parent's handle is unaffected.  A child opens the database anew (a
+ *   file the parent has open for writing stays locked: BIRCH_EBUSY).  On
+ *   kernels without MADV_WIPEONFORK (before Linux 4.14) only
+ *   birch_txn_begin, birch_txn_commit, birch_sync and birch_close check
+ *   the process; reads through an inherited transaction are then
+ *   undefined.
  *
  * Errors
  *   Every function that returns int returns BIRCH_OK (0) or one of the
@@ -101,8 +137,10 @@ extern "C" {
 #define BIRCH_EFULL     (-11) /* max_size reached, or the disk is full */
 #define BIRCH_EIO       (-12) /* the operating system reported an I/O error */
 #define BIRCH_ENOMEM    (-13) /* out of memory */
-#define BIRCH_ETXN      (-14) /* transaction ended or failed earlier; database
-                                 closed with transactions still open */
+#define BIRCH_ETXN      (-14) /* transaction ended or failed earlier (also a
+                                 cursor, stream or guard of an ended one);
+                                 a guard released twice; database closed
+                                 with transactions, guards or streams open */
 #define BIRCH_ESCHEMA   (-15) /* typed table opened with another key or value
                                  format than it was created with */
 #define BIRCH_EFORMAT   (-16) /* bytes that the key or value format rejects */
@@ -291,10 +329,13 @@ int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
 /* Closes the handle (after stopping the background flush thread and making
  * a BIRCH_DURABLE_NONE commit durable).  Every transaction must have ended
- * first; otherwise BIRCH_ETXN is returned and nothing is closed (also when
- * called by the thread that holds the write transaction).  NULL is a
- * no-op.  BIRCH_EIO if the final sync failed (the handle is closed all the
- * same). */
+ * first, every guard taken without a transaction been released and every
+ * stream closed; otherwise BIRCH_ETXN is returned, birch_errmsg() counts
+ * each ("1 transaction still open, 2 guards still unreleased, 1 stream
+ * still open"), and nothing is closed (also when called by the thread
+ * that holds the write transaction).  NULL is a no-op.  BIRCH_EIO if the
+ * final sync failed (the handle is closed all the same).  In a child of
+ * fork(): BIRCH_EFORK, see "fork()" above. */
 int birch_close(birch_db *db);
 
 /* Makes every commit so far durable (for BIRCH_DURABLE_NONE; a no-op
@@ -326,26 +367,29 @@ uint32_t birch_page_size(const birch_db *db);
  * BIRCH_EBUSY (TRY and a writer is active; WRITE in the thread that began
  * the active write transaction, with or without TRY; max_readers
  * reached), BIRCH_EIO (an earlier write failed, a background flush
- * included: reopen), BIRCH_ENOMEM. */
+ * included: reopen), BIRCH_ENOMEM, BIRCH_EFORK (a child of fork()). */
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 
-/* Commits and frees the transaction (also for read transactions, where it
- * just ends it).  A write transaction that changed nothing (no put, del,
+/* Commits and ends the transaction (also for read transactions, where it
+ * just ends it).  The handle is dead afterwards (see "Handle lifetimes").  A write transaction that changed nothing (no put, del,
  * table create or drop, or schema change succeeded in it) writes nothing
  * and syncs nothing, and its id is not used up: the next write
  * transaction gets the same birch_txn_id.  A put undone by a del did
  * change pages, and commits as usual.  On error the transaction is aborted
  * and freed all the same, and the database holds the state before it.
- * Errors: BIRCH_ETXN (the transaction had failed earlier; it is aborted),
- * BIRCH_EFULL, BIRCH_EIO. */
+ * Errors: BIRCH_ETXN (the transaction had failed earlier: it is aborted;
+ * or it had ended already: nothing happens), BIRCH_EFULL, BIRCH_EIO,
+ * BIRCH_EFORK (in a child of fork(): nothing happens). */
 int birch_txn_commit(birch_txn *txn);
 
-/* Discards the transaction's changes and frees it.  NULL is a no-op.
- * Cursors still open in it are closed. */
+/* Discards the transaction's changes and ends it.  NULL, a transaction
+ * that has ended, and (in a child of fork()) an inherited one are no-ops.
+ * Cursors opened in it stay allocated until birch_cursor_close. */
 void birch_txn_abort(birch_txn *txn);
 
 /* The id of the snapshot a transaction reads (for a write transaction, the
- * id its commit will get, if it changes anything: see birch_txn_commit). */
+ * id its commit will get, if it changes anything: see birch_txn_commit).
+ * 0 for NULL and for a transaction that has ended. */
 uint64_t birch_txn_id(const birch_txn *txn);
 
 /* ---- Tables ----------------------------------------------------------- */
@@ -420,8 +464,9 @@ int birch_count(birch_txn *txn, birch_table *t, uint64_t *count);
 /* ---- Cursors ---------------------------------------------------------- */
 
 /* Opens a cursor over table t; it is unpositioned until seek/first/last.
- * Close every cursor with birch_cursor_close, before or after its
- * transaction ends (after the end it only refuses moves with BIRCH_ETXN).
+ * The cursor is the caller's: close every one with birch_cursor_close,
+ * before or after its transaction ends (ending the transaction does not
+ * close it; after the end every call but close returns BIRCH_ETXN).
  * Every cursor call may also return BIRCH_ECORRUPT, BIRCH_ETXN, and
  * BIRCH_NOTFOUND when the table is missing from the snapshot.
  * In a write transaction a cursor stays usable across puts and deletes: it
@@ -441,7 +486,8 @@ int birch_cursor_prev(birch_cursor *cur);
 /* The record under the cursor.  Either pointer may be NULL.  BIRCH_NOTFOUND
  * if the cursor is unpositioned or (write txn) its record was deleted. */
 int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val);
-/* Closes the cursor.  NULL is a no-op. */
+/* Closes (frees) the cursor.  NULL is a no-op.  Safe at any time: it
+ * touches neither the transaction nor the database, which may be gone. */
 void birch_cursor_close(birch_cursor *cur);
 
 /* ---- Maintenance ------------------------------------------------------ */

@@ -491,9 +491,9 @@ static inline birch_val birch_archive_val_(const void *obj, birch_archive_ref r)
     {                                                                                              \
         return (const T##_arch *)g->g.view;                                                        \
     }                                                                                              \
-    BIRCH_MAYBE_UNUSED_ static inline void name##_release(name##_guard *g)                         \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_release(name##_guard *g)                          \
     {                                                                                              \
-        birch_guard_release(&g->g);                                                                \
+        return birch_guard_release(&g->g);                                                         \
     }                                                                                              \
     BIRCH_MAYBE_UNUSED_ static inline int name##_delete(birch_txn *txn, const birch_typed *t, KeyT key) \
     {                                                                                              \

@@ -154,9 +154,10 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
 /* A guard: a stored value, verified once by its format, viewed in place.
  * It keeps its snapshot readable until birch_guard_release: taken with a
  * transaction it shares it (and must be released before the transaction
- * ends); taken with txn NULL it pins a snapshot of its own, cheaply (a slot
+ * ends: a release after the end is BIRCH_ETXN); taken with txn NULL it pins a snapshot of its own, cheaply (a slot
  * in the reader table taken with atomics: no syscall, no lock).  Release
- * every guard exactly once; a zero-initialised guard may be released.
+ * every guard exactly once (a second release of it, or of a copy, is
+ * BIRCH_ETXN); a zero-initialised guard may be released.
  * A guard taken in a write transaction points into a page that the next
  * change in that transaction may move: release it before writing.  Do not
  * copy a live guard (both copies would release one snapshot); getting into
@@ -167,6 +168,7 @@ typedef struct birch_guard {
     /* private */
     birch_db *db_;
     birch_txn *txn_;
+    uint64_t pin_;     /* the reader slot's pin generation, or the id in txn_ */
     uint32_t slot_;
     uint32_t state_;
     char msg[256];     /* BIRCH_EFORMAT: table, key and the failed check */
@@ -178,9 +180,14 @@ typedef struct birch_guard {
  * needs no release. */
 int birch_typed_get(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g);
 
-/* Releases the guard and its snapshot.  Debug builds (without NDEBUG)
- * abort with a message on a second release of the same guard. */
-void birch_guard_release(birch_guard *g);
+/* Releases the guard and its snapshot.  Returns BIRCH_OK; BIRCH_ETXN (in
+ * every build, never an abort) for a second release of the same guard or
+ * of a copy of it (even after its reader slot was taken by another guard),
+ * and for a guard taken in a transaction that has ended since (release
+ * guards before their transaction ends: the value they viewed is gone);
+ * BIRCH_EFORK in a child of fork().  NULL and a zero-initialised guard
+ * are BIRCH_OK. */
+int birch_guard_release(birch_guard *g);
 
 /* ---- Streams -------------------------------------------------------------- */
 
@@ -249,8 +256,11 @@ int birch_stream_next(birch_stream *s, birch_item *item);
  * once.  Copies at most cap bytes; *len gets the full length;
  * BIRCH_NOTFOUND before the first record. */
 int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len);
-/* Closes the stream, and the snapshot it pinned if it had one of its own
- * (txn NULL).  NULL is a no-op. */
+/* Closes (frees) the stream, and the snapshot it pinned if it had one of
+ * its own (txn NULL).  The stream is the caller's: close it whenever,
+ * before or after the transaction it reads ends (birch_stream_next then
+ * returns BIRCH_ETXN), but before birch_close, which counts open streams.
+ * NULL is a no-op. */
 void birch_stream_close(birch_stream *s);
 
 /* Callback form: calls fn for each record until it returns non-zero (which
@@ -288,7 +298,7 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
  *   const Customer *customers_view(const customers_guard *);
  *       (the typed view: meant for formats whose view is the C value type,
  *       pod and archives; for bytes and string values read g.g.bytes)
- *   void customers_release(customers_guard *);
+ *   int customers_release(customers_guard *);
  *   int customers_delete(birch_txn *, const birch_typed *, uint64_t key);
  *   int customers_contains(birch_txn *, const birch_typed *, uint64_t key);
  *   int customers_stream(birch_txn *, const birch_typed *, const birch_stream_opts *, birch_stream **);
@@ -321,7 +331,7 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
     {                                                                                            \
         return (const ValT *)g->g.view;                                                          \
     }                                                                                            \
-    BIRCH_MAYBE_UNUSED_ static inline void name##_release(name##_guard *g) { birch_guard_release(&g->g); }         \
+    BIRCH_MAYBE_UNUSED_ static inline int name##_release(name##_guard *g) { return birch_guard_release(&g->g); }   \
     BIRCH_MAYBE_UNUSED_ static inline int name##_delete(birch_txn *txn, const birch_typed *t, KeyT key)              \
     {                                                                                            \
         return birch_typed_delete(txn, t, &key);                                                 \

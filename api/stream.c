@@ -25,7 +25,8 @@ typedef struct bound {
 
 struct birch_stream {
     const birch_typed *t;
-    birch_txn *txn;       /* the caller's, or own */
+    birch_db *db;         /* counts the stream as open (birch_close) */
+    birch_txn *txn;       /* the caller's, or own (tokens) */
     int own;
     birch_cursor *cur;
     bound lo, hi;
@@ -142,13 +143,26 @@ static int alloc_stream(const birch_typed *t, birch_stream **out)
     return BIRCH_OK;
 }
 
+/* A stream belongs to its caller: closing it frees it, ends the snapshot
+ * it took for itself (a no-op once that ended), and never touches the
+ * caller's transaction, which may have ended. */
 void birch_stream_close(birch_stream *s)
 {
     if (!s) return;
     birch_cursor_close(s->cur);
     if (s->own) birch_txn_abort(s->txn);
+    if (s->db) atomic_fetch_sub(&s->db->open_streams, 1);
     free(s->buf);
     free(s);
+}
+
+/* The stream's own transaction is counted as a stream, not a transaction. */
+static void own_txn(birch_stream *s)
+{
+    birch_txn *real = s->txn;
+    if (bi_txn_use(&real)) return;
+    real->internal = 1;
+    atomic_fetch_sub(&s->db->open_txns, 1);
 }
 
 int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, birch_stream **out)
@@ -157,9 +171,10 @@ int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_o
     *out = NULL;
     if (!t || !t->table || !o)
         return bi_err(BIRCH_EINVAL, "birch_stream_open: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "o is NULL");
-    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_stream_open: txn belongs to another database");
+    int rc = bi_txn_db(txn, t->table->db, "birch_stream_open");
+    if (rc) return rc;
     birch_stream *s = NULL;
-    int rc = alloc_stream(t, &s);
+    rc = alloc_stream(t, &s);
     if (rc) return rc;
     s->reverse = o->reverse != 0;
     s->filter = o->filter;
@@ -170,6 +185,9 @@ int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_o
     if (rc == BIRCH_OK) rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_READ, &s->txn);
     if (rc == BIRCH_OK) {
         s->own = s->txn != txn;
+        s->db = t->table->db;
+        atomic_fetch_add(&s->db->open_streams, 1);
+        if (s->own) own_txn(s);
         rc = birch_cursor_open(s->txn, t->table, &s->cur);
     }
     if (rc) {

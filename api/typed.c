@@ -19,6 +19,16 @@
 
 /* ---- Running with or without a caller's transaction ------------------------ */
 
+int bi_txn_db(birch_txn *txn, birch_db *db, const char *who)
+{
+    if (!txn) return BIRCH_OK;
+    birch_txn *real = txn;
+    int rc = bi_txn_use(&real);
+    if (rc) return rc;
+    if (real->db != db) return bi_err(BIRCH_EINVAL, "%s: txn belongs to another database", who);
+    return BIRCH_OK;
+}
+
 int bi_auto_begin(birch_db *db, birch_txn *txn, unsigned flags, birch_txn **use)
 {
     if (txn) {
@@ -134,7 +144,8 @@ int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch
     memset(t, 0, sizeof *t);
     if (!db || !key || !value)
         return bi_err(BIRCH_EINVAL, "birch_typed_open: %s is NULL", !db ? "db" : !key ? "key" : "value");
-    if (txn && txn->db != db) return bi_err(BIRCH_EINVAL, "birch_typed_open: txn belongs to another database");
+    int rc_txn = bi_txn_db(txn, db, "birch_typed_open");
+    if (rc_txn) return rc_txn;
     if (value->align > 8 || !value->size || !value->encode || !value->verify)
         return bi_err(BIRCH_EINVAL, "birch_typed_open: value format '%s' %s", value->name ? value->name : "?",
                       value->align > 8 ? "needs an alignment above 8" : "lacks size, encode or verify");
@@ -152,6 +163,14 @@ int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch
 
 /* ---- Writes ---------------------------------------------------------------- */
 
+/* bi_txn_fail on the caller's token (a no-op if it has ended). */
+static int fail_txn(birch_txn *txn, int rc)
+{
+    birch_txn *real = txn;
+    if (bi_txn_use(&real) == BIRCH_OK) bi_txn_fail(real, rc);
+    return rc;
+}
+
 /* Encodes value straight into the page. */
 static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void *value, unsigned flags)
 {
@@ -164,7 +183,7 @@ static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void
     rc = t->value->encode(t->value, value, out, size);
     /* The record is in place but not filled: the transaction must not commit it. */
     if (rc == BIRCH_OK) return BIRCH_OK;
-    return bi_txn_fail(txn, bi_err(rc, "value format '%s' failed to encode a value it had accepted; the "
+    return fail_txn(txn, bi_err(rc, "value format '%s' failed to encode a value it had accepted; the "
                                        "transaction can only be aborted", t->value->name));
 }
 
@@ -193,7 +212,8 @@ int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const
 {
     if (!t || !t->table || !key || !value)
         return bi_err(BIRCH_EINVAL, "birch_typed_put: %s", !t ? "t is NULL" : !t->table ? "t is not open" : !key ? "key is NULL" : "value is NULL");
-    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_put: txn belongs to another database");
+    int rc_txn = bi_txn_db(txn, t->table->db, "birch_typed_put");
+    if (rc_txn) return rc_txn;
     uint8_t kb[BI_KEY_BUF];
     birch_val k;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -209,7 +229,8 @@ int birch_typed_delete(birch_txn *txn, const birch_typed *t, const void *key)
 {
     if (!t || !t->table || !key)
         return bi_err(BIRCH_EINVAL, "birch_typed_delete: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "key is NULL");
-    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_delete: txn belongs to another database");
+    int rc_txn = bi_txn_db(txn, t->table->db, "birch_typed_delete");
+    if (rc_txn) return rc_txn;
     uint8_t kb[BI_KEY_BUF];
     birch_val k;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -312,7 +333,8 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
 {
     if (!t || !t->table || (n && (!keys || !values)))
         return bi_err(BIRCH_EINVAL, "birch_typed_put_batch: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "keys or values is NULL");
-    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_put_batch: txn belongs to another database");
+    int rc_txn = bi_txn_db(txn, t->table->db, "birch_typed_put_batch");
+    if (rc_txn) return rc_txn;
     /* Room for n keys of the longest size and n sort entries: a count so
      * large that these sizes overflow could never be allocated anyway. */
     size_t per_key = t->table->db->max_key + 1;
@@ -348,10 +370,11 @@ static int pinned_get(const birch_typed *t, birch_val k, birch_guard *g, birch_v
     rc = bi_catalog_lookup(&tx, t->table->name, strlen(t->table->name), &rec);
     if (rc == BIRCH_OK) rc = bi_tree_get(&tx, &rec.tree, k.data, k.size, val);
     if (rc) {
-        bi_unpin(db, snap.slot);
+        bi_unpin(db, snap.slot, snap.gen);
         return rc;
     }
     g->slot_ = snap.slot;
+    g->pin_ = snap.gen;
     return BIRCH_OK;
 }
 
@@ -382,6 +405,24 @@ static inline void prefetch_value(birch_val v)
 #endif
 }
 
+/* Records a guard taken in txn (a token, live): its id joins the
+ * transaction's live guards, which its release must find. */
+static int guard_register(birch_txn *txn, birch_guard *g)
+{
+    int rc = bi_txn_use(&txn);
+    if (rc) return rc;
+    if (txn->nguards == txn->guards_cap) {
+        size_t cap = txn->guards_cap ? 2 * txn->guards_cap : 8;
+        uint64_t *v = realloc(txn->guards, cap * sizeof *v);
+        if (!v) return bi_err(BIRCH_ENOMEM, "birch_typed_get: out of memory for the transaction's guards");
+        txn->guards = v;
+        txn->guards_cap = cap;
+    }
+    g->pin_ = ++txn->guard_next;
+    txn->guards[txn->nguards++] = g->pin_;
+    return BIRCH_OK;
+}
+
 int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch_guard *g, int verify)
 {
     if (!g) return bi_err(BIRCH_EINVAL, "birch_typed_get: g is NULL");
@@ -393,7 +434,8 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     g->msg[0] = 0;
     if (!t || !t->table || !key)
         return bi_err(BIRCH_EINVAL, "birch_typed_get: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "key is NULL");
-    if (txn && txn->db != t->table->db) return bi_err(BIRCH_EINVAL, "birch_typed_get: txn belongs to another database");
+    int rc_txn = bi_txn_db(txn, t->table->db, "birch_typed_get");
+    if (rc_txn) return rc_txn;
     uint8_t kb[BI_KEY_BUF];
     birch_val k, val;
     int rc = bi_typed_key(t, key, kb, sizeof kb, &k);
@@ -403,6 +445,7 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     size_t max_key = t->table->db->max_key;
     if (k.size == 0 || k.size > max_key)
         return bi_err(BIRCH_EKEYSIZE, "birch_typed_get: an encoded key of %zu bytes (1..%zu)", k.size, max_key);
+    if (!txn && (rc = bi_db_check(t->table->db, "birch_typed_get"))) return rc; /* a fork child pins nothing */
     g->db_ = t->table->db;
     g->txn_ = txn;
     rc = txn ? birch_get(txn, t->table, k, &val) : pinned_get(t, k, g, &val);
@@ -413,9 +456,12 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     rc = verify ? t->value->verify(t->value, val.data, val.size, why, sizeof why) : BIRCH_OK;
     if (rc) {
         format_failure(t, k, why, g);
-        if (!txn) bi_unpin(g->db_, g->slot_);
+        if (!txn) bi_unpin(g->db_, g->slot_, g->pin_);
         return bi_err(BIRCH_EFORMAT, "%s", g->msg);
     }
+    rc = txn ? guard_register(txn, g) : BIRCH_OK;
+    if (rc) return rc;
+    if (!txn) atomic_fetch_add(&g->db_->open_guards, 1);
     g->bytes = val;
     g->view = t->value->view ? t->value->view(t->value, val.data, val.size) : val.data;
     g->state_ = GUARD_LIVE;
@@ -427,19 +473,50 @@ int birch_typed_get(birch_txn *txn, const birch_typed *t, const void *key, birch
     return bi_typed_lookup(txn, t, key, g, 1);
 }
 
-void birch_guard_release(birch_guard *g)
+/* A release of a guard taken outside a transaction: lets its reader slot
+ * go by compare-and-swap of the pin's generation, so that a copy released
+ * after the original (or the original after a copy) is refused, even once
+ * another pin holds the slot. */
+static int release_pinned(birch_guard *g)
 {
-    if (!g || g->state_ == 0) return; /* zero-initialised or never filled */
-    if (g->state_ != GUARD_LIVE) {
-#ifndef NDEBUG
-        fprintf(stderr, "birch: guard %p released twice (or corrupted)\n", (void *)g);
-        abort();
-#else
-        return;
-#endif
+    birch_db *db = g->db_;
+    int rc = bi_db_check(db, "birch_guard_release");
+    if (rc) return rc;
+    if (bi_unpin(db, g->slot_, g->pin_))
+        return bi_err(BIRCH_ETXN, "birch_guard_release: the guard was released twice (a copy of it was released "
+                                  "already)");
+    atomic_fetch_sub(&db->open_guards, 1);
+    return BIRCH_OK;
+}
+
+/* A release of a guard taken in a transaction: its id must still be among
+ * the transaction's live guards. */
+static int release_in_txn(birch_guard *g)
+{
+    birch_txn *txn = g->txn_;
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_ETXN)
+        return bi_err(BIRCH_ETXN, "birch_guard_release: the guard's transaction has ended (release guards "
+                                  "before it ends)");
+    if (rc) return rc;
+    for (size_t i = txn->nguards; i-- > 0;) { /* guards are mostly released last-taken first */
+        if (txn->guards[i] != g->pin_) continue;
+        txn->guards[i] = txn->guards[--txn->nguards];
+        return BIRCH_OK;
     }
-    if (!g->txn_) bi_unpin(g->db_, g->slot_);
+    return bi_err(BIRCH_ETXN, "birch_guard_release: the guard was released twice (a copy of it was released "
+                              "already)");
+}
+
+int birch_guard_release(birch_guard *g)
+{
+    if (!g || g->state_ == 0) return BIRCH_OK; /* zero-initialised or never filled */
+    if (g->state_ != GUARD_LIVE)
+        return bi_err(BIRCH_ETXN, "birch_guard_release: the guard was released twice (or its memory was "
+                                  "overwritten)");
+    int rc = g->txn_ ? release_in_txn(g) : release_pinned(g);
     g->state_ = GUARD_RELEASED;
     g->view = NULL;
     g->bytes = (birch_val){NULL, 0};
+    return rc;
 }

@@ -9,6 +9,9 @@
 /* Room for any encoded key: keys are at most page_size / 4 bytes. */
 #define BI_KEY_BUF (BIRCH_MAX_PAGE_SIZE / 4)
 
+/* BIRCH_OK if txn (a token; NULL is fine) is live and belongs to db;
+ * else BIRCH_ETXN, BIRCH_EFORK or BIRCH_EINVAL naming who. */
+int bi_txn_db(birch_txn *txn, birch_db *db, const char *who);
 /* Uses txn, or (txn NULL) begins one with flags into *use. */
 int bi_auto_begin(birch_db *db, birch_txn *txn, unsigned flags, birch_txn **use);
 /* Ends *use if bi_auto_begin began it: commit when rc >= 0, else abort.

@@ -176,7 +176,9 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     size_t len;
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_table_open: txn is NULL");
     if (!table) return bi_err(BIRCH_EINVAL, "birch_table_open: table is NULL");
-    int rc = name_ok("birch_table_open", txn->db, name, &len);
+    int rc = bi_txn_use(&txn);
+    if (rc) return rc;
+    rc = name_ok("birch_table_open", txn->db, name, &len);
     if (rc) return rc;
     if (flags & ~BIRCH_CREATE) return bi_err(BIRCH_EINVAL, "birch_table_open: unknown flags %#x", flags);
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_open: the transaction has ended or failed");
@@ -201,7 +203,9 @@ int birch_table_drop(birch_txn *txn, const char *name)
 {
     size_t len;
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_table_drop: txn is NULL");
-    int rc = name_ok("birch_table_drop", txn->db, name, &len);
+    int rc = bi_txn_use(&txn);
+    if (rc) return rc;
+    rc = name_ok("birch_table_drop", txn->db, name, &len);
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc) return rc;
     birch_table *t;
@@ -220,6 +224,8 @@ int birch_table_drop(birch_txn *txn, const char *name)
 int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), void *ctx)
 {
     if (!txn || !fn) return bi_err(BIRCH_EINVAL, "birch_table_list: %s is NULL", txn ? "fn" : "txn");
+    int rc0 = bi_txn_use(&txn);
+    if (rc0) return rc0;
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_list: the transaction has ended or failed");
     bi_path path;
     int rc = bi_path_first(txn, &txn->meta.catalog, &path);
@@ -246,7 +252,8 @@ int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema)
     if (!txn || !t || !schema)
         return bi_err(BIRCH_EINVAL, "birch_table_schema: %s is NULL", !txn ? "txn" : !t ? "t" : "schema");
     bi_tstate *ts;
-    int rc = bi_table_state(txn, t, &ts);
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;
     birch_val v;
     bi_table_rec rec;
@@ -262,6 +269,8 @@ int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema)
 int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
 {
     if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_table_set_schema: %s is NULL", !txn ? "txn" : "t");
+    int rc0 = bi_txn_use(&txn);
+    if (rc0) return rc0;
     if (!schema.data && schema.size)
         return bi_err(BIRCH_EINVAL, "birch_table_set_schema: schema.data is NULL with size %zu", schema.size);
     if (schema.size > BIRCH_MAX_SCHEMA_SIZE)

@@ -305,9 +305,11 @@ int bi_check(birch_db *db, char *msg, size_t msg_size, birch_progress_fn progres
 {
     if (!db) return bi_err(BIRCH_EINVAL, "birch_check: db is NULL");
     if (msg && msg_size) msg[0] = 0;
-    birch_txn *txn;
-    int rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn);
+    birch_txn *tok, *txn;
+    int rc = birch_txn_begin(db, BIRCH_TXN_READ, &tok);
     if (rc) return rc;
+    txn = tok;
+    (void)bi_txn_use(&txn); /* just begun: live */
     chk c = {.txn = txn, .npages = txn->meta.npages, .msg = msg, .msg_size = msg_size, .progress = progress,
              .progress_ctx = ctx};
     c.seen = calloc(c.npages / 8 + 1, 1);
@@ -318,7 +320,7 @@ int bi_check(birch_db *db, char *msg, size_t msg_size, birch_progress_fn progres
     if (rc == BIRCH_OK && msg && msg_size) snprintf(msg, msg_size, "ok: %llu pages checked", (unsigned long long)c.npages);
     free(c.seen);
     free(c.spans);
-    birch_txn_abort(txn);
+    birch_txn_abort(tok);
     return rc;
 }
 

@@ -487,8 +487,11 @@ static int copy_to(birch_db *db, const char *tmp, unsigned flags, birch_progress
     c.xxh = XXH3_createState();
     c.xxh_src = XXH3_createState();
     int rc = c.out.buf && c.xxh && c.xxh_src ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory for the copy's buffers");
-    if (rc == BIRCH_OK) rc = birch_txn_begin(db, BIRCH_TXN_READ, &c.txn);
+    birch_txn *tok = NULL;
+    if (rc == BIRCH_OK) rc = birch_txn_begin(db, BIRCH_TXN_READ, &tok);
     if (rc == BIRCH_OK) {
+        c.txn = tok;
+        (void)bi_txn_use(&c.txn); /* just begun: live; internal code uses the struct */
         (void)unlink(tmp); /* a leftover of a crashed copy */
         c.out.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (c.out.fd < 0) rc = errno == EEXIST ? exists(tmp) : errno_rc(errno, "cannot create", tmp);
@@ -497,7 +500,7 @@ static int copy_to(birch_db *db, const char *tmp, unsigned flags, birch_progress
     if (rc == BIRCH_OK && fdatasync(c.out.fd) != 0) rc = errno_rc(errno, "syncing", tmp);
     if (c.out.fd >= 0 && close(c.out.fd) != 0 && rc == BIRCH_OK) rc = errno_rc(errno, "closing", tmp);
     if (c.out.fd >= 0 && rc != BIRCH_OK) (void)unlink(tmp);
-    birch_txn_abort(c.txn);
+    birch_txn_abort(tok);
     cp_free(&c);
     return rc;
 }

@@ -7,9 +7,11 @@
  * copy of its current key and, when the transaction has changed since
  * (txn->mod_seq), finds its place again by searching for that key.
  *
- * When the transaction ends its cursors stay allocated but refuse every
- * move with BIRCH_ETXN (every entry point reaches bi_table_state or checks
- * the state), until birch_cursor_close or the handle's final release.
+ * A cursor belongs to its caller: birch_cursor_open allocates it and
+ * birch_cursor_close frees it, whenever it is called, touching nothing
+ * else.  It holds its transaction's token (handles.c) and decodes it on
+ * every call, so a cursor of an ended transaction answers BIRCH_ETXN,
+ * whatever ran since, until it is closed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,21 @@ static int null_cursor(void)
 static int ended(void)
 {
     return bi_err_s(BIRCH_ETXN, "the cursor's transaction has ended or failed");
+}
+
+/* Every call's first step: decodes the cursor's transaction into cur->txn
+ * (BIRCH_ETXN once it ended, BIRCH_EFORK in a fork child). */
+static int live(birch_cursor *cur)
+{
+    /* The full decode's answer, without its arithmetic: the header still
+     * has its magic and the slot still holds this transaction's number. */
+    if (cur->hdr->magic != BI_TOK_MAGIC || atomic_load_explicit(cur->word, memory_order_acquire) != cur->n) {
+        birch_txn *txn = cur->tok;
+        int rc = bi_txn_use(&txn); /* says why: ended, or a fork child */
+        if (rc) return rc;
+        return ended();
+    }
+    return cur->txn->state == BI_TXN_LIVE ? BIRCH_OK : ended();
 }
 
 static int tree_of(birch_cursor *cur, bi_tree **tree)
@@ -77,8 +94,11 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
 {
     if (!txn || !t || !out)
         return bi_err(BIRCH_EINVAL, "birch_cursor_open: %s is NULL", !txn ? "txn" : !t ? "the table" : "cur");
+    birch_txn *tok = txn;
+    int rc = bi_txn_use(&txn);
+    if (rc) return rc;
     bi_tstate *ts;
-    int rc = bi_table_state(txn, t, &ts);
+    rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;
     birch_cursor *cur = calloc(1, sizeof *cur);
     if (!cur) return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
@@ -86,11 +106,12 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
         free(cur);
         return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
     }
+    cur->tok = tok;
     cur->txn = txn;
+    cur->hdr = (const bi_tokhdr *)((uintptr_t)tok & ~(BI_TOK_REGION - 1));
+    cur->word = &txn->tslot->cur;
+    cur->n = (uint64_t)((uintptr_t)tok - cur->hdr->first);
     cur->table = t;
-    cur->next = txn->cursors;
-    if (txn->cursors) txn->cursors->prev = cur;
-    txn->cursors = cur;
     *out = cur;
     return BIRCH_OK;
 }
@@ -99,7 +120,8 @@ int birch_cursor_seek(birch_cursor *cur, birch_val key)
 {
     if (!cur) return bi_err(BIRCH_EINVAL, "birch_cursor_seek: cur is NULL");
     if (!key.data && key.size) return bi_err(BIRCH_EINVAL, "birch_cursor_seek: key.data is NULL with size %zu", key.size);
-    if (cur->txn->state != BI_TXN_LIVE) return ended();
+    int rc = live(cur);
+    if (rc) return rc;
     if (key.size == 0 || key.size > cur->txn->db->max_key)
         return bi_err(BIRCH_EKEYSIZE, "birch_cursor_seek: a key of %zu bytes (1..%zu)", key.size, cur->txn->db->max_key);
     int exact;
@@ -110,7 +132,8 @@ int birch_cursor_first(birch_cursor *cur)
 {
     if (!cur) return null_cursor();
     bi_tree *tree;
-    int rc = tree_of(cur, &tree);
+    int rc = live(cur);
+    if (rc == BIRCH_OK) rc = tree_of(cur, &tree);
     if (rc == BIRCH_OK) rc = bi_path_first(cur->txn, tree, &cur->path);
     return settle(cur, rc);
 }
@@ -119,7 +142,8 @@ int birch_cursor_last(birch_cursor *cur)
 {
     if (!cur) return null_cursor();
     bi_tree *tree;
-    int rc = tree_of(cur, &tree);
+    int rc = live(cur);
+    if (rc == BIRCH_OK) rc = tree_of(cur, &tree);
     if (rc == BIRCH_OK) rc = bi_path_last(cur->txn, tree, &cur->path);
     return settle(cur, rc);
 }
@@ -127,7 +151,8 @@ int birch_cursor_last(birch_cursor *cur)
 int birch_cursor_next(birch_cursor *cur)
 {
     if (!cur) return null_cursor();
-    if (cur->txn->state != BI_TXN_LIVE) return ended();
+    int rc0 = live(cur);
+    if (rc0) return rc0;
     if (!cur->positioned) return birch_cursor_first(cur);
     if (stale(cur)) {
         int exact, rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
@@ -140,7 +165,8 @@ int birch_cursor_next(birch_cursor *cur)
 int birch_cursor_prev(birch_cursor *cur)
 {
     if (!cur) return null_cursor();
-    if (cur->txn->state != BI_TXN_LIVE) return ended();
+    int rc0 = live(cur);
+    if (rc0) return rc0;
     if (!cur->positioned) return birch_cursor_last(cur);
     if (stale(cur)) {
         bi_tree *tree;
@@ -157,7 +183,8 @@ int birch_cursor_prev(birch_cursor *cur)
 int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
 {
     if (!cur) return null_cursor();
-    if (cur->txn->state != BI_TXN_LIVE) return ended();
+    int rc0 = live(cur);
+    if (rc0) return rc0;
     if (!cur->positioned) return bi_err_s(BIRCH_NOTFOUND, "the cursor is not positioned");
     bi_path *p = &cur->path;
     if (stale(cur)) {
@@ -176,19 +203,9 @@ int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
 
 void birch_cursor_close(birch_cursor *cur)
 {
+    /* The caller's memory only: never the transaction or the database,
+     * which may be gone (ended, closed) by now. */
     if (!cur) return;
-    /* The handle of an ended transaction still owns its cursors (txn.c
-     * keeps it in quarantine), so closing a cursor after its transaction
-     * is safe, as LMDB users are used to for read transactions. */
-    birch_txn *txn = cur->txn;
-    if (cur->prev) cur->prev->next = cur->next;
-    else txn->cursors = cur->next;
-    if (cur->next) cur->next->prev = cur->prev;
     free(cur->keybuf);
     free(cur);
-}
-
-void bi_cursors_free_all(birch_txn *txn)
-{
-    while (txn->cursors) birch_cursor_close(txn->cursors);
 }

@@ -1,6 +1,7 @@
 /*
  * db.c - opening and closing a database, options, result codes, statistics.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,7 +82,8 @@ static void destroy(birch_db *db)
             db->io.ops->unmap(db->file, db->old_maps[i].addr, db->old_maps[i].len);
         db->io.ops->close(db->file);
     }
-    bi_quarantine_free(db);
+    bi_handles_free(db);
+    free((void *)db->reader_gen);
     for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);
     free(db->tables);
     free(db->old_maps);
@@ -237,8 +239,10 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
     pthread_mutex_init(&db->table_lock, NULL);
     db->max_readers = opts->max_readers;
     db->readers = malloc(db->max_readers * sizeof *db->readers);
-    rc = db->readers ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "birch_open: out of memory for %u reader slots", db->max_readers);
+    db->reader_gen = malloc(db->max_readers * sizeof *db->reader_gen);
+    rc = db->readers && db->reader_gen ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "birch_open: out of memory for %u reader slots", db->max_readers);
     if (rc == BIRCH_OK) bi_readers_init(db);
+    if (rc == BIRCH_OK) rc = bi_handles_init(db);
     /* A memory file is new and private to this open: nothing to create
      * atomically, nothing to lock against. */
     if (rc == BIRCH_OK && memory) rc = io->ops->open(io->ctx, path, BI_IO_CREATE, &db->file);
@@ -267,14 +271,46 @@ int birch_open(const char *path, const birch_options *opts, birch_db **db)
     return rc;
 }
 
+/* "1 transaction, 2 guards" for birch_close's refusal: what is still open. */
+static void open_handles(birch_db *db, char *buf, size_t cap)
+{
+    unsigned n[3] = {atomic_load(&db->open_txns), atomic_load(&db->open_guards), atomic_load(&db->open_streams)};
+    static const char *const what[3][2] = {{"transaction", "transactions"}, {"guard", "guards"},
+                                           {"stream", "streams"}};
+    static const char *const state[3] = {"still open", "still unreleased", "still open"};
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!n[i]) continue;
+        int k = snprintf(buf + o, cap - o, "%s%u %s %s", o ? ", " : "", n[i], what[i][n[i] != 1], state[i]);
+        if (k < 0 || (size_t)k >= cap - o) break;
+        o += (size_t)k;
+    }
+}
+
+/* In a fork child: frees this process's copy of the handle (its memory,
+ * maps and descriptor; the flock() lock stays the parent's) and writes
+ * nothing.  The flusher thread and every lock holder are the parent's. */
+static int close_in_child(birch_db *db)
+{
+    destroy(db);
+    return bi_err(BIRCH_EFORK, "birch_close: the database was opened by another process (this is a child of "
+                               "fork()): this process's copy was freed, the file was not touched");
+}
+
 int birch_close(birch_db *db)
 {
     if (!db) return BIRCH_OK;
+    if (bi_db_forked(db)) return close_in_child(db);
     pthread_mutex_lock(&db->lock);
-    unsigned live = db->live_txns + atomic_load(&db->pinned);
+    unsigned live = db->live_txns + atomic_load(&db->pinned) + atomic_load(&db->open_txns) +
+                    atomic_load(&db->open_guards) + atomic_load(&db->open_streams);
     pthread_mutex_unlock(&db->lock);
-    if (live)
-        return bi_err(BIRCH_ETXN, "birch_close: %u transactions, guards or streams are still open; end them first", live);
+    if (live) {
+        char what[160];
+        open_handles(db, what, sizeof what);
+        return bi_err(BIRCH_ETXN, "birch_close: %s; end them first", what[0] ? what : "transactions still open");
+    }
     bi_flusher_stop(db); /* no flush may run beside the final checkpoint */
     int rc = db->opts.read_only ? BIRCH_OK : bi_checkpoint(db);
     destroy(db);
@@ -298,7 +334,9 @@ uint32_t birch_page_size(const birch_db *db)
 
 int birch_stat_get(birch_db *db, birch_stat *st)
 {
-    if (!db || !st) return bi_err(BIRCH_EINVAL, "birch_stat_get: %s is NULL", db ? "st" : "db");
+    if (!st) return bi_err(BIRCH_EINVAL, "birch_stat_get: st is NULL");
+    int rc = bi_db_check(db, "birch_stat_get");
+    if (rc) return rc;
     pthread_mutex_lock(&db->lock);
     st->page_size = db->psize;
     st->txnid = db->meta.txnid;

@@ -254,8 +254,8 @@ static int fill(birch_txn *txn, const uint8_t key[8], size_t cap, const bi_pgvec
 static int save(birch_txn *txn)
 {
     uint8_t key[8], ykey[8];
-    put_be64(key, birch_txn_id(txn));
-    put_be64(ykey, birch_txn_id(txn) | BI_YOUNG);
+    put_be64(key, txn->meta.txnid);
+    put_be64(ykey, txn->meta.txnid | BI_YOUNG);
     /* A put copies at most one path (depth pages freed) and splits at
      * most one page per level. */
     size_t depth = 0;

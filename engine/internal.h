@@ -16,6 +16,7 @@
  *   records.c    birch_put / get / del / count
  *   cursor.c     cursors
  *   readers.c    the published snapshot and the reader table (lock-free)
+ *   handles.c    transaction handles as checked tokens; the fork() check
  *   txn.c        transactions, the commit, checkpoints
  *   flush.c      the background flush of BIRCH_DURABLE_NONE commits
  *   check.c      birch_check
@@ -50,6 +51,7 @@ typedef struct bi_snap {
     bi_meta meta;
     uint8_t *map;
     uint32_t slot;
+    uint64_t gen;   /* the slot's pin generation (readers.c) */
 } bi_snap;
 
 /* The published snapshot: a bi_meta and the map pointer, as 64-bit words. */
@@ -77,7 +79,23 @@ struct birch_db {
     _Atomic uint64_t pub[BI_PUB_WORDS];
     _Atomic uint64_t *readers;  /* snapshot txnid per slot, UINT64_MAX when free */
     uint32_t max_readers;
+    _Atomic uint64_t *reader_gen; /* per slot: odd while pinned, bumped at pin and unpin */
     _Atomic unsigned pinned;    /* read transactions and guards holding a slot */
+    /* What is open, for birch_close's refusal (atomics: readers take no lock). */
+    _Atomic unsigned open_txns;    /* transactions begun by the user (read or write) */
+    _Atomic unsigned open_guards;  /* guards taken outside a transaction */
+    _Atomic unsigned open_streams; /* streams (their own transactions are not counted above) */
+
+    /* Transaction handles (handles.c): the region tokens are taken from,
+     * every region mapped so far (kept until close), and the fork check. */
+    _Atomic(struct bi_tokhdr *) tok;
+    struct bi_region *regions;
+    unsigned nregions;
+    uint64_t tok_nslots;        /* slots per region, a power of two */
+    uint64_t tok_limit;         /* tests: numbers per region (0: the region's size) */
+    struct bi_tokhdr *tok_first; /* the first region's header (set at open) */
+    _Atomic int tok_wiped;      /* every header page is MADV_WIPEONFORK */
+    pid_t pid;                  /* the process that opened the database */
 
     /* Guards everything below up to the writer fields: the writer's view
      * of the committed meta, the map list, the write count. */
@@ -91,8 +109,6 @@ struct birch_db {
     unsigned n_old_maps;
     uint64_t file_size;
     unsigned live_txns;   /* write transactions */
-    struct birch_txn *q_head, *q_tail; /* finished handles, oldest first */
-    unsigned q_len;
     int failed;           /* an I/O error left the file state unknown: reopen */
     char failed_why[256]; /* what failed, for the BIRCH_EIO of later writers */
 
@@ -144,10 +160,9 @@ typedef struct bi_pgvec {
     size_t n, cap;
 } bi_pgvec;
 
-/* A finished transaction keeps its handle for a while (see txn.c) so that
- * using it again is reported as BIRCH_ETXN instead of touching freed memory. */
-enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1, BI_TXN_DONE = 2 };
-#define BI_TXN_QUARANTINE 256u
+/* A live transaction's state; an ended one has no state, its token no
+ * longer decodes (handles.c). */
+enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1 };
 
 struct birch_txn {
     birch_db *db;
@@ -159,8 +174,14 @@ struct birch_txn {
     bi_snap snap;         /* read transactions: the pinned snapshot */
     bi_tstate *ts;
     uint32_t nts;
-    struct birch_cursor *cursors; /* cursors opened in it, freed with the handle */
-    struct birch_txn *qnext;      /* next finished handle in db's quarantine */
+    birch_txn *token;     /* the handle the user holds (handles.c) */
+    struct bi_tslot *tslot; /* the slot this struct lives in */
+    int internal;         /* begun by a stream for itself: not counted as open */
+    /* Guards taken in this transaction and not yet released (typed.c):
+     * ids from guard_next, so that a copy released twice is told. */
+    uint64_t guard_next;
+    uint64_t *guards;
+    size_t nguards, guards_cap;
 
     /* write transactions only */
     bi_dirty *dirty;
@@ -187,16 +208,89 @@ typedef struct bi_path {
     unsigned idx[BI_MAX_DEPTH];
 } bi_path;
 
+/* A cursor belongs to its caller (birch_cursor_close frees it, whenever):
+ * it holds its transaction's token and decodes it on every move, so it
+ * never touches an ended transaction.  txn is the decoded struct, valid
+ * only right after a successful decode. */
 struct birch_cursor {
+    birch_txn *tok;
     birch_txn *txn;
+    /* The decode's result, checked in two loads on every move: the region
+     * header's magic (zeros in a fork child) and the slot's number. */
+    const struct bi_tokhdr *hdr;
+    _Atomic uint64_t *word;
+    uint64_t n;
     birch_table *table;
-    struct birch_cursor *next, *prev;
     bi_path path;
     int positioned;
     uint64_t seq;       /* txn->mod_seq when path was valid (write txns) */
     uint8_t *keybuf;    /* copy of the current key (write txns) */
     size_t keylen;
 };
+
+/* ---- handles.c ------------------------------------------------------------- */
+/* A region of tokens (see handles.c): its size, alignment and header. */
+#define BI_TOK_REGION ((uintptr_t)1 << (sizeof(void *) >= 8 ? 32 : 24))
+#define BI_TOK_MAGIC 0x6e656b6f74686372ull
+#define BI_TOK_FREE UINT64_MAX
+
+typedef struct bi_tslot {
+    _Atomic uint64_t cur;  /* the number of the live transaction here, or BI_TOK_FREE */
+    struct birch_txn txn;
+} bi_tslot;
+
+/* The header page of a region: only what decoding needs.  Zeros in a fork
+ * child (MADV_WIPEONFORK). */
+typedef struct bi_tokhdr {
+    uint64_t magic;
+    birch_db *db;
+    bi_tslot *slots;
+    uint64_t mask;         /* nslots - 1 */
+    uint64_t limit;        /* numbers below this are tokens of this region */
+    uintptr_t first;       /* the token of number 0 (the page after the header) */
+    _Atomic uint64_t next; /* the next number to try */
+} bi_tokhdr;
+
+typedef struct bi_region {
+    bi_tokhdr *hdr;
+    bi_tslot *slots;
+} bi_region;
+
+int bi_handles_init(birch_db *db);
+/* Unmaps every region and frees its slots (and, in a fork child, the
+ * copies of transactions live in the parent). */
+void bi_handles_free(birch_db *db);
+/* Takes a free slot and its token (txn->token); the struct is zeroed. */
+int bi_txn_claim(birch_db *db, birch_txn **txn);
+/* Frees the slot: from now on its token decodes to BIRCH_ETXN. */
+void bi_txn_unclaim(birch_txn *txn);
+/* Whether db is used in another process than the one that opened it. */
+int bi_db_forked(birch_db *db);
+/* BIRCH_EINVAL for a NULL db, BIRCH_EFORK in a fork child, else BIRCH_OK. */
+int bi_db_check(birch_db *db, const char *who);
+/* The errors of a token that does not decode (cold). */
+int bi_txn_bad(const void *hdr);
+int bi_txn_ended(void);
+
+/* Decodes the user's token *txn into the live transaction's struct, in
+ * place: BIRCH_ETXN if it has ended, BIRCH_EFORK in a fork child.  Every
+ * public function that takes a birch_txn * calls it first (and passes the
+ * token, never the struct, to other public functions). */
+static inline int bi_txn_use(birch_txn **txn)
+{
+    uintptr_t t = (uintptr_t)*txn;
+    const bi_tokhdr *h = (const bi_tokhdr *)(t & ~(BI_TOK_REGION - 1));
+    if (h->magic != BI_TOK_MAGIC) return bi_txn_bad(h);
+    uint64_t n = (uint64_t)(t - h->first);
+    if (n < h->limit) {
+        bi_tslot *s = &h->slots[n & h->mask];
+        if (atomic_load_explicit(&s->cur, memory_order_acquire) == n) {
+            *txn = &s->txn;
+            return BIRCH_OK;
+        }
+    }
+    return bi_txn_ended();
+}
 
 /* ---- db.c / txn.c ----------------------------------------------------------- */
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **db);
@@ -245,7 +339,10 @@ void bi_readers_init(birch_db *db);
 void bi_publish(birch_db *db, const bi_meta *m, uint8_t *map);
 /* Pins the published snapshot: BIRCH_EBUSY when every reader slot is taken. */
 int bi_pin(birch_db *db, bi_snap *s);
-void bi_unpin(birch_db *db, uint32_t slot);
+/* Lets the slot go if gen is still its pin (compare-and-swap): 0, or -1
+ * when it was let go already (a copied guard released twice), even if
+ * another pin has taken the slot since. */
+int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen);
 /* Oldest snapshot any reader holds, or the last commit if none. */
 uint64_t bi_oldest_reader(birch_db *db);
 
@@ -341,12 +438,6 @@ int bi_table_state(birch_txn *txn, birch_table *t, bi_tstate **out);
 /* Writes changed table roots back to the catalog. */
 int bi_catalog_flush(birch_txn *txn);
 
-/* ---- cursor.c -------------------------------------------------------------- */
-/* Frees every cursor of a finished transaction's handle. */
-void bi_cursors_free_all(birch_txn *txn);
-/* ---- txn.c ----------------------------------------------------------------- */
-/* Frees the finished handles kept in quarantine (birch_close). */
-void bi_quarantine_free(birch_db *db);
 
 /* ---- check.c --------------------------------------------------------------- */
 /* birch_check with a progress callback (may be NULL): done counts the

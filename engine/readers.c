@@ -13,6 +13,11 @@
  * see.  If it is not, the reader lets the slot go and starts over.  LMDB
  * registers its readers the same way.
  *
+ * Each slot also has a generation, bumped when it is pinned and when it is
+ * let go (by compare-and-swap against the pin's own): a guard copied and
+ * released twice finds the generation moved on and is refused, even when
+ * another pin holds the slot by then.
+ *
  * All shared words are C11 atomics, so the scheme is also clean under
  * ThreadSanitizer.
  */
@@ -24,7 +29,10 @@
 
 void bi_readers_init(birch_db *db)
 {
-    for (uint32_t i = 0; i < db->max_readers; i++) atomic_init(&db->readers[i], BI_FREE_SLOT);
+    for (uint32_t i = 0; i < db->max_readers; i++) {
+        atomic_init(&db->readers[i], BI_FREE_SLOT);
+        atomic_init(&db->reader_gen[i], 0);
+    }
     atomic_init(&db->pub_seq, 0);
     for (size_t i = 0; i < BI_PUB_WORDS; i++) atomic_init(&db->pub[i], 0);
     atomic_init(&db->pinned, 0);
@@ -78,6 +86,9 @@ int bi_pin(birch_db *db, bi_snap *s)
                                        "see birch_options.max_readers)", db->max_readers);
         if (published_txnid(db) == s->meta.txnid) {
             s->slot = i;
+            /* Only the holder moves the generation while it holds the slot:
+             * pins get odd numbers, unpins even ones, never reused. */
+            s->gen = atomic_fetch_add(&db->reader_gen[i], 1) + 1;
             atomic_fetch_add(&db->pinned, 1);
             return BIRCH_OK;
         }
@@ -85,10 +96,12 @@ int bi_pin(birch_db *db, bi_snap *s)
     }
 }
 
-void bi_unpin(birch_db *db, uint32_t slot)
+int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen)
 {
+    if (!atomic_compare_exchange_strong(&db->reader_gen[slot], &gen, gen + 1)) return -1;
     atomic_store(&db->readers[slot], BI_FREE_SLOT);
     atomic_fetch_sub(&db->pinned, 1);
+    return 0;
 }
 
 uint64_t bi_oldest_reader(birch_db *db)

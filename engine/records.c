@@ -24,6 +24,8 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
                unsigned flags, uint8_t **out)
 {
     if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_put: %s is NULL", txn ? "the table" : "txn");
+    int rc0 = bi_txn_use(&txn);
+    if (rc0) return rc0;
     if (flags & ~(unsigned)(BIRCH_NOOVERWRITE | BIRCH_APPEND))
         return bi_err(BIRCH_EINVAL, "birch_put: unknown flags %#x", flags);
     int rc = key_ok(txn->db, key);
@@ -58,7 +60,8 @@ int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size
 int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
 {
     if (!txn || !t || !val) return bi_err(BIRCH_EINVAL, "birch_get: %s is NULL", !txn ? "txn" : !t ? "the table" : "val");
-    int rc = key_ok(txn->db, key);
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = key_ok(txn->db, key);
     if (rc) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
@@ -68,7 +71,8 @@ int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
 int birch_del(birch_txn *txn, birch_table *t, birch_val key)
 {
     if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_del: %s is NULL", txn ? "the table" : "txn");
-    int rc = key_ok(txn->db, key);
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = key_ok(txn->db, key);
     if (rc) return rc;
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
@@ -84,7 +88,8 @@ int birch_count(birch_txn *txn, birch_table *t, uint64_t *count)
     if (!txn || !t || !count)
         return bi_err(BIRCH_EINVAL, "birch_count: %s is NULL", !txn ? "txn" : !t ? "the table" : "count");
     bi_tstate *ts;
-    int rc = bi_table_state(txn, t, &ts);
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;
     *count = ts->tree.count;
     return BIRCH_OK;

@@ -30,7 +30,8 @@ int bi_table_tree_stat(birch_txn *txn, birch_table *t, bi_tree_stat *st)
     if (!txn || !t || !st) return bi_err(BIRCH_EINVAL, "bi_table_tree_stat: a NULL argument");
     memset(st, 0, sizeof *st);
     bi_tstate *ts;
-    int rc = bi_table_state(txn, t, &ts);
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
     if (rc || !ts->tree.root) return rc;
     uint8_t *root;
     rc = bi_page_read(txn, ts->tree.root, -1, &root);

@@ -135,82 +135,59 @@ static int lock_writer(birch_db *db, unsigned flags, const char *who)
     return BIRCH_OK;
 }
 
-static birch_txn *txn_new(birch_db *db, int write)
+/* Takes a slot for a transaction (handles.c); a writer gets its scratch. */
+static int txn_new(birch_db *db, int write, birch_txn **out)
 {
-    birch_txn *txn = calloc(1, sizeof *txn);
-    if (!txn) return NULL;
+    birch_txn *txn;
+    int rc = bi_txn_claim(db, &txn);
+    if (rc) return rc;
     txn->db = db;
     txn->write = write;
     if (write && !(txn->scratch = malloc(2 * (size_t)db->psize))) {
-        free(txn);
-        return NULL;
-    }
-    return txn;
-}
-
-int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
-{
-    if (!db || !out) return bi_err(BIRCH_EINVAL, "birch_txn_begin: %s is NULL", db ? "txn" : "db");
-    if (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))
-        return bi_err(BIRCH_EINVAL, "birch_txn_begin: unknown flags %#x", flags);
-    int write = (flags & BIRCH_TXN_WRITE) != 0;
-    if (write && db->opts.read_only) return bi_err(BIRCH_EREADONLY, "a write transaction on a database opened read-only");
-    birch_txn *txn = txn_new(db, write);
-    if (!txn) return bi_err(BIRCH_ENOMEM, "out of memory for a transaction");
-    int rc = write ? lock_writer(db, flags, "birch_txn_begin") : BIRCH_OK;
-    if (rc == BIRCH_OK) {
-        rc = snapshot(db, txn); /* fails only for readers (no free slot) */
-    }
-    if (rc) {
-        free(txn->scratch);
-        free(txn);
-        return rc;
+        bi_txn_unclaim(txn);
+        return bi_err(BIRCH_ENOMEM, "out of memory for a transaction");
     }
     *out = txn;
     return BIRCH_OK;
 }
 
+int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
+{
+    int rc = bi_db_check(db, "birch_txn_begin");
+    if (rc) return rc;
+    if (!out) return bi_err(BIRCH_EINVAL, "birch_txn_begin: txn is NULL");
+    if (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))
+        return bi_err(BIRCH_EINVAL, "birch_txn_begin: unknown flags %#x", flags);
+    int write = (flags & BIRCH_TXN_WRITE) != 0;
+    if (write && db->opts.read_only) return bi_err(BIRCH_EREADONLY, "a write transaction on a database opened read-only");
+    /* The writer gate first: a writer waiting for it holds no slot. */
+    if (write && (rc = lock_writer(db, flags, "birch_txn_begin"))) return rc;
+    birch_txn *txn = NULL;
+    rc = txn_new(db, write, &txn);
+    if (rc == BIRCH_OK) rc = snapshot(db, txn); /* fails only for readers (no free slot) */
+    if (rc) {
+        if (txn) {
+            free(txn->scratch);
+            bi_txn_unclaim(txn);
+        }
+        if (write) unlock_writer(db);
+        return rc;
+    }
+    atomic_fetch_add(&db->open_txns, 1);
+    *out = txn->token;
+    return BIRCH_OK;
+}
+
 uint64_t birch_txn_id(const birch_txn *txn)
 {
-    return txn ? txn->meta.txnid : 0;
+    birch_txn *t = (birch_txn *)txn;
+    if (!t || bi_txn_use(&t)) return 0;
+    return t->meta.txnid;
 }
 
-static void txn_free(birch_txn *txn)
-{
-    bi_cursors_free_all(txn);
-    free(txn);
-}
-
-/* Keeps the finished handle; frees the oldest once BI_TXN_QUARANTINE are
- * kept.  Caller holds db->lock. */
-static birch_txn *quarantine(birch_db *db, birch_txn *txn)
-{
-    txn->qnext = NULL;
-    if (db->q_tail) db->q_tail->qnext = txn;
-    else db->q_head = txn;
-    db->q_tail = txn;
-    if (++db->q_len <= BI_TXN_QUARANTINE) return NULL;
-    birch_txn *old = db->q_head;
-    db->q_head = old->qnext;
-    db->q_len--;
-    return old;
-}
-
-void bi_quarantine_free(birch_db *db)
-{
-    while (db->q_head) {
-        birch_txn *t = db->q_head;
-        db->q_head = t->qnext;
-        txn_free(t);
-    }
-    db->q_tail = NULL;
-    db->q_len = 0;
-}
-
-/* Ends the transaction: releases its slot or the writer gate and its
- * memory, and parks the small handle in quarantine: using it (or one of
- * its cursors) again gives BIRCH_ETXN until BI_TXN_QUARANTINE later
- * transactions have ended, as a guard against the commonest misuse. */
+/* Ends the transaction: releases its reader slot or the writer gate and
+ * its memory, then its handle slot, after which its token (and every
+ * cursor's) decodes to BIRCH_ETXN. */
 static void finish(birch_txn *txn)
 {
     birch_db *db = txn->db;
@@ -221,18 +198,22 @@ static void finish(birch_txn *txn)
     free(txn->ts);
     txn->ts = NULL;
     txn->nts = 0;
-    txn->state = BI_TXN_DONE;
-    if (!txn->write) bi_unpin(db, txn->snap.slot);
-    pthread_mutex_lock(&db->lock);
-    if (txn->write) db->live_txns--;
-    birch_txn *old = quarantine(db, txn);
-    pthread_mutex_unlock(&db->lock);
-    if (old) txn_free(old);
+    free(txn->guards);
+    txn->guards = NULL;
+    if (!txn->write) bi_unpin(db, txn->snap.slot, txn->snap.gen);
+    if (txn->write) {
+        pthread_mutex_lock(&db->lock);
+        db->live_txns--;
+        pthread_mutex_unlock(&db->lock);
+    }
+    if (!txn->internal) atomic_fetch_sub(&db->open_txns, 1);
+    bi_txn_unclaim(txn);
 }
 
 void birch_txn_abort(birch_txn *txn)
 {
-    if (txn && txn->state != BI_TXN_DONE) finish(txn);
+    /* An ended transaction (or one of another process) is left alone. */
+    if (txn && bi_txn_use(&txn) == BIRCH_OK) finish(txn);
 }
 
 /* An I/O error after writing began leaves the file's state unknown to this
@@ -364,9 +345,10 @@ int bi_checkpoint(birch_db *db)
 
 int birch_sync(birch_db *db)
 {
-    if (!db) return bi_err(BIRCH_EINVAL, "birch_sync: db is NULL");
+    int rc = bi_db_check(db, "birch_sync");
+    if (rc) return rc;
     if (db->opts.read_only) return BIRCH_OK;
-    int rc = lock_writer(db, 0, "birch_sync"); /* no commit may write a meta meanwhile */
+    rc = lock_writer(db, 0, "birch_sync"); /* no commit may write a meta meanwhile */
     if (rc) return rc;
     pthread_mutex_lock(&db->lock);
     int weak = (db->meta.flags & BI_META_WEAK) != 0;
@@ -397,8 +379,10 @@ static int txn_changed(const birch_txn *txn)
 int birch_txn_commit(birch_txn *txn)
 {
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_txn_commit: txn is NULL");
-    if (txn->state == BI_TXN_DONE) return bi_err(BIRCH_ETXN, "birch_txn_commit: the transaction has already ended");
-    int rc = BIRCH_OK;
+    int rc = bi_txn_use(&txn);
+    if (rc) return rc;
+    if (!atomic_load_explicit(&txn->db->tok_wiped, memory_order_relaxed) && bi_db_forked(txn->db)) /* no MADV_WIPEONFORK: the pid tells */
+        return bi_db_check(txn->db, "birch_txn_commit");
     if (txn->write) {
         if (txn->state != BI_TXN_LIVE)
             rc = bi_err(BIRCH_ETXN, "birch_txn_commit: an earlier call failed in this transaction, "

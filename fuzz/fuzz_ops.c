@@ -12,7 +12,10 @@
  *   backward / count / commit / abort / reopen / drop table / arm an I/O
  *   fault (fail the Nth write or sync with EIO) / begin, read from and end
  *   a long-lived snapshot reader / next and prev of a cursor that lives
- *   across the write transaction's changes / birch_check.
+ *   across the write transaction's changes / birch_check / handle orders:
+ *   end the reader while a cursor of it is open, use ended transactions
+ *   and their cursors (BIRCH_ETXN), close those cursors in any order,
+ *   before or after the database is reopened (see "Handle orders").
  *
  * Three tables ("a", "b", "c") of up to 256 keys each; keys share prefixes
  * and their heads, some are long; values run from empty to three pages.
@@ -147,6 +150,13 @@ typedef struct st {
     int wcpos;         /* its key id, -1 unpositioned */
     birch_txn *r;      /* long-lived reader and its snapshot */
     mstate rm;
+    /* Handle orders: cursors of ended transactions (caller-owned, closed
+     * whenever) and ended transactions' handles (dropped at reopen: a
+     * handle of a closed database must not be used). */
+    birch_cursor *stale_c[4];
+    unsigned stale_epoch[4]; /* the database epoch the cursor was opened in */
+    birch_txn *stale_t[4];
+    unsigned epoch;          /* bumped by every reopen */
     uint8_t *vbuf;
     size_t vmax;
     unsigned op;       /* operation number, for messages */
@@ -266,15 +276,21 @@ static void open_db(st *s)
     if (rc) FAILF(s, "open returned %d (%s)", rc, birch_strerror(rc));
 }
 
+static void park_cursor(st *s, birch_cursor *c);
+static void park_txn(st *s, birch_txn *t);
+
 static void end_reader(st *s)
 {
     if (s->r) birch_txn_abort(s->r);
+    park_txn(s, s->r);
     s->r = NULL;
 }
 
 static void abort_writer(st *s)
 {
     if (s->w) birch_txn_abort(s->w);
+    park_txn(s, s->w);
+    park_cursor(s, s->wc); /* the caller's to close, later */
     s->w = NULL;
     s->wc = NULL;
 }
@@ -284,8 +300,10 @@ static void reopen(st *s)
 {
     end_reader(s);
     abort_writer(s);
+    memset(s->stale_t, 0, sizeof s->stale_t);
     int rc = birch_close(s->db);
     s->db = NULL;
+    s->epoch++;
     if (rc && !(rc == BIRCH_EIO && s->faults.injected)) FAILF(s, "close returned %d", rc);
     fz_faults_reset(&s->faults);
     open_db(s);
@@ -371,6 +389,7 @@ enum {
     OP_PUT, OP_PUT_NOOVER, OP_PUT_APPEND, OP_OVERWRITE, OP_DEL, OP_DEL_PRESENT, OP_GET, OP_SEEK,
     OP_SCAN_FWD, OP_SCAN_BACK, OP_COUNT, OP_COMMIT, OP_ABORT, OP_REOPEN, OP_DROP, OP_FAULT,
     OP_RBEGIN, OP_RREAD, OP_REND, OP_LIVE_NEXT, OP_LIVE_PREV, OP_CHECK, OP_PUT2, OP_DEL2,
+    OP_READER_CURSOR_END, OP_STALE_USE, OP_STALE_CLOSE,
     OP_COUNT_OPS
 };
 
@@ -487,6 +506,8 @@ static void do_commit(st *s)
     if (!s->w) return;
     long before = s->faults.injected;
     int rc = birch_txn_commit(s->w);
+    park_txn(s, s->w);
+    park_cursor(s, s->wc);
     s->w = NULL;
     s->wc = NULL;
     if (rc == BIRCH_OK) {
@@ -537,6 +558,67 @@ static void do_fault(st *s)
     if (s->faults.tripped) return;
     if (kind & 1) s->faults.fail_sync = n;
     else s->faults.fail_write = n;
+}
+
+/* ---- Handle orders ------------------------------------------------------------ */
+
+/* Keeps a cursor whose transaction ended, closing the one it replaces. */
+static void park_cursor(st *s, birch_cursor *c)
+{
+    if (!c) return;
+    unsigned i = byte(s) % 4;
+    birch_cursor_close(s->stale_c[i]); /* maybe from a closed database: still safe */
+    s->stale_c[i] = c;
+    s->stale_epoch[i] = s->epoch;
+}
+
+static void park_txn(st *s, birch_txn *t)
+{
+    if (t) s->stale_t[byte(s) % 4] = t;
+}
+
+/* Opens a cursor on the long-lived reader, moves it, ends the reader
+ * while the cursor is open, and keeps the cursor. */
+static void do_reader_cursor_end(st *s)
+{
+    if (!s->r) return;
+    birch_table *t;
+    birch_cursor *c = NULL;
+    if (table_in(s, s->r, &s->rm.t[0], 0, 0, &t)) return;
+    EXPECT(s, birch_cursor_open(s->r, t, &c), BIRCH_OK, "reader cursor_open");
+    int at = model_from(&s->rm.t[0], 0, 1);
+    expect_at(s, c, birch_cursor_first(c), &s->rm.t[0], at, "reader cursor first");
+    end_reader(s);
+    park_cursor(s, c);
+}
+
+/* Uses an ended transaction or a cursor of one: BIRCH_ETXN for every
+ * call (nothing else may change), whatever ran since. */
+static void do_stale_use(st *s)
+{
+    unsigned b = byte(s), i = b % 4;
+    birch_cursor *c = s->stale_c[i];
+    if ((b & 4) && c && s->stale_epoch[i] == s->epoch) {
+        birch_val k, v;
+        int rc = (b & 8) ? birch_cursor_next(c) : (b & 16) ? birch_cursor_seek(c, kval(0)) : birch_cursor_get(c, &k, &v);
+        EXPECT(s, rc, BIRCH_ETXN, "a cursor of an ended transaction");
+        return;
+    }
+    birch_txn *t = s->stale_t[i];
+    if (!t) return;
+    if (birch_txn_id(t) != 0) FAILF(s, "birch_txn_id of an ended transaction is %llu", (unsigned long long)birch_txn_id(t));
+    birch_table *tb = NULL;
+    EXPECT(s, birch_table_open(t, tnames[0], 0, &tb), BIRCH_ETXN, "table_open in an ended transaction");
+    EXPECT(s, birch_txn_commit(t), BIRCH_ETXN, "commit of an ended transaction");
+    birch_txn_abort(t); /* a no-op: must not end the live writer or reader */
+}
+
+/* Closes a kept cursor, of this database or of one closed since. */
+static void do_stale_close(st *s)
+{
+    unsigned i = byte(s) % 4;
+    birch_cursor_close(s->stale_c[i]);
+    s->stale_c[i] = NULL;
 }
 
 static void run_op(st *s, unsigned opc)
@@ -600,6 +682,9 @@ static void run_op(st *s, unsigned opc)
         if (rc) FAILF(s, "check returned %d: %s", rc, msg);
         break;
     }
+    case OP_READER_CURSOR_END: do_reader_cursor_end(s); break;
+    case OP_STALE_USE: do_stale_use(s); break;
+    case OP_STALE_CLOSE: do_stale_close(s); break;
     }
 }
 
@@ -638,6 +723,7 @@ int fz_ops_run(const uint8_t *data, size_t size)
                 s.faults.injected);
     int rc = birch_close(s.db);
     if (rc) FAILF(&s, "final close returned %d", rc);
+    for (int i = 0; i < 4; i++) birch_cursor_close(s.stale_c[i]); /* after the database: safe */
     fz_remove(s.path);
     free(s.vbuf);
     return 0;

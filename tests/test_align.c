@@ -197,6 +197,7 @@ START_TEST(dense_small_records)
         ck_assert_ptr_eq(g.data, val.data);
     }
     ck_assert_int_eq(seen, n);
+    birch_cursor_close(c);
     birch_txn_abort(r);
     BT_OK(birch_close(db));
     bt_remove(path);

@@ -228,7 +228,9 @@ START_TEST(write_txn_cursor_survives_changes)
     }
     BT_OK(birch_cursor_next(c));
     at_s(c, "k004000");
-    BT_OK(birch_txn_commit(w)); /* closes c */
+    BT_OK(birch_txn_commit(w));
+    BT_RC(birch_cursor_next(c), BIRCH_ETXN); /* the caller closes it, after the end too */
+    birch_cursor_close(c);
 }
 END_TEST
 
@@ -261,6 +263,7 @@ START_TEST(modify_during_scan)
     ck_assert_int_eq(inserted, N);
     ck_assert_int_eq(visited, 2 * N); /* every inserted key was visited too */
     ck_assert_uint_eq(bt_count(w, t), N);
+    birch_cursor_close(c);
     BT_OK(birch_txn_commit(w));
 }
 END_TEST
@@ -298,6 +301,7 @@ START_TEST(read_cursor_ignores_later_commits)
         if (i < 3999) BT_OK(rc);
         else BT_RC(rc, BIRCH_NOTFOUND);
     }
+    birch_cursor_close(c);
     birch_txn_abort(r);
 }
 END_TEST
@@ -392,6 +396,7 @@ START_TEST(random_moves_vs_model)
             }
         }
         birch_txn_abort(txn);
+        birch_cursor_close(c);
     }
     bt_model_free(&m);
 }

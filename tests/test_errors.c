@@ -111,10 +111,12 @@ START_TEST(err_notfound)
     BT_OK(birch_cursor_open(w, e, &c));
     BT_RC(birch_cursor_first(c), BIRCH_NOTFOUND);
     BT_RC(birch_cursor_seek(c, bt_str("a")), BIRCH_NOTFOUND);
+    birch_cursor_close(c);
     BT_OK(birch_cursor_open(w, t, &c));
     BT_RC(birch_cursor_seek(c, bt_str("zzz")), BIRCH_NOTFOUND);
     BT_OK(birch_cursor_last(c));
     BT_RC(birch_cursor_next(c), BIRCH_NOTFOUND);
+    birch_cursor_close(c);
     /* NOTFOUND from get/del/open does not fail the transaction. */
     bt_put_s(w, e, "k", "v");
     BT_OK(birch_txn_commit(w));

@@ -138,6 +138,7 @@ START_TEST(reader_pointers_survive_growth)
     birch_table *bulk = NULL;
     BT_RC(birch_table_open(r, "bulk", 0, &bulk), BIRCH_NOTFOUND);
     check_pins(pins, "after new reads");
+    birch_cursor_close(c);
     birch_txn_abort(r);
     free_pins(pins);
 

@@ -18,6 +18,14 @@
  * the end of each round that a value pointer it took at the start still
  * holds the same bytes.
  *
+ * Handle orders (issue 11): read transactions kept across many later
+ * commits, with cursors checked against their snapshot's model, are ended
+ * while their cursors are open; cursors of the writer are left open at
+ * its commit or abort; every cursor and transaction of an ended
+ * transaction must then answer BIRCH_ETXN, and the cursors are closed in
+ * random order, many transactions later, some after the database was
+ * closed and reopened (see "Handle orders").
+ *
  * The seed is printed in every failure; BIRCH_SEED=<n> reruns one (the
  * writer's operations are fully determined by it; the reader's timing is
  * not).  BIRCH_MODEL_OPS=<n> changes the number of operations (default
@@ -700,6 +708,145 @@ static void one_op(state *st, birch_txn *w)
     }
 }
 
+/* ---- Handle orders ------------------------------------------------------------ */
+
+enum { HO_KEEP = 4, HO_STALE = 8 };
+
+/* A read transaction kept across commits, with its snapshot's model. */
+typedef struct ho_reader {
+    birch_txn *txn;
+    birch_cursor *c;
+    bt_model m[NT];
+    int ti;
+} ho_reader;
+
+/* Cursors of ended transactions (epoch: st->reopens when opened; one of a
+ * database closed since may only be closed) and ended transactions'
+ * handles (dropped at reopen). */
+static struct {
+    bt_rng r; /* separate from the writer's, so its operations stay those of the seed */
+    ho_reader rd[HO_KEEP];
+    birch_cursor *stale[HO_STALE];
+    long stale_epoch[HO_STALE];
+    birch_txn *dead[HO_STALE];
+    long used, closed;
+} ho;
+
+static void ho_park(state *st, birch_cursor *c)
+{
+    if (!c) return;
+    unsigned i = (unsigned)bt_below(&ho.r, HO_STALE);
+    if (ho.stale[i]) ho.closed++;
+    birch_cursor_close(ho.stale[i]); /* maybe of a closed database: safe */
+    ho.stale[i] = c;
+    ho.stale_epoch[i] = st->reopens;
+}
+
+static void ho_end_reader(state *st, ho_reader *h)
+{
+    if (bt_chance(&ho.r, 50)) EXPECT_RC(st, birch_txn_commit(h->txn), BIRCH_OK);
+    else birch_txn_abort(h->txn);
+    ho.dead[bt_below(&ho.r, HO_STALE)] = h->txn;
+    ho_park(st, h->c); /* ended while its cursor is open */
+    for (int i = 0; i < NT; i++) bt_model_free(&h->m[i]);
+    memset(h, 0, sizeof *h);
+}
+
+/* Positions h's cursor on a random record of its snapshot and walks a few
+ * steps, against the snapshot's model. */
+static void ho_walk(state *st, ho_reader *h)
+{
+    const bt_model *m = &h->m[h->ti];
+    if (!m->n) {
+        EXPECT_RC(st, birch_cursor_first(h->c), BIRCH_NOTFOUND);
+        return;
+    }
+    size_t i = bt_below(&ho.r, m->n);
+    EXPECT_RC(st, birch_cursor_seek(h->c, bt_val(m->v[i]->key, m->v[i]->klen)), BIRCH_OK);
+    for (int step = 0; step < 4 && i < m->n; step++, i++) {
+        CHECK(st, check_at(err, h->c, m, i, "kept reader's cursor"), "handle orders: %s", err);
+        int rc = birch_cursor_next(h->c);
+        if (i + 1 == m->n) EXPECT_RC(st, rc, BIRCH_NOTFOUND);
+        else EXPECT_RC(st, rc, BIRCH_OK);
+    }
+}
+
+/* Stale handles: every call but close gives BIRCH_ETXN. */
+static void ho_use_stale(state *st)
+{
+    unsigned i = (unsigned)bt_below(&ho.r, HO_STALE);
+    if (ho.stale[i] && ho.stale_epoch[i] == st->reopens) {
+        birch_val k, v;
+        EXPECT_RC(st, birch_cursor_next(ho.stale[i]), BIRCH_ETXN);
+        EXPECT_RC(st, birch_cursor_get(ho.stale[i], &k, &v), BIRCH_ETXN);
+        ho.used++;
+    }
+    birch_txn *t = ho.dead[bt_below(&ho.r, HO_STALE)];
+    if (t) {
+        birch_val v;
+        EXPECT_RC(st, birch_get(t, st->t[0], bt_str("k"), &v), BIRCH_ETXN);
+        EXPECT_RC(st, birch_txn_commit(t), BIRCH_ETXN);
+        birch_txn_abort(t); /* must not end whoever holds its slot now */
+        if (birch_txn_id(t) != 0) FAIL(st, "birch_txn_id of an ended transaction is not 0");
+        ho.used++;
+    }
+}
+
+/* Called once per write transaction w, before its operations: begins,
+ * walks and ends kept readers, leaves a cursor of w open for its end, uses
+ * and closes stale handles. */
+static void handle_orders(state *st, birch_txn *w)
+{
+    ho_reader *h = &ho.rd[bt_below(&ho.r, HO_KEEP)];
+    uint64_t x = bt_below(&ho.r, 100);
+    if (!h->txn && x < 15) {
+        EXPECT_RC(st, birch_txn_begin(st->db, BIRCH_TXN_READ, &h->txn), BIRCH_OK);
+        for (int i = 0; i < NT; i++) {
+            bt_model_init(&h->m[i]);
+            bt_model_copy(&h->m[i], &st->committed[i]);
+        }
+        h->ti = (int)bt_below(&ho.r, NT);
+        EXPECT_RC(st, birch_cursor_open(h->txn, st->t[h->ti], &h->c), BIRCH_OK);
+        ho_walk(st, h);
+    } else if (h->txn && x < 50) {
+        ho_walk(st, h); /* many commits later: still its snapshot */
+    } else if (h->txn && x < 60) {
+        ho_end_reader(st, h);
+    }
+    if (bt_chance(&ho.r, 30)) ho_use_stale(st);
+    if (bt_chance(&ho.r, 10)) {
+        unsigned i = (unsigned)bt_below(&ho.r, HO_STALE);
+        if (ho.stale[i]) ho.closed++;
+        birch_cursor_close(ho.stale[i]);
+        ho.stale[i] = NULL;
+    }
+    if (bt_chance(&ho.r, 10)) { /* a cursor of w left open at its commit or abort: stale from the next call */
+        birch_cursor *c = NULL;
+        EXPECT_RC(st, birch_cursor_open(w, st->t[bt_below(&ho.r, NT)], &c), BIRCH_OK);
+        int rc = birch_cursor_first(c);
+        if (rc != BIRCH_OK && rc != BIRCH_NOTFOUND) FAIL(st, "cursor_first returned %d", rc);
+        ho_park(st, c);
+    }
+}
+
+/* Before birch_close: kept readers end (their cursors stay open, to be
+ * closed after the close), handles of ended transactions are dropped. */
+static void ho_before_close(state *st)
+{
+    for (int i = 0; i < HO_KEEP; i++)
+        if (ho.rd[i].txn) ho_end_reader(st, &ho.rd[i]);
+    memset(ho.dead, 0, sizeof ho.dead);
+}
+
+static void ho_finish(void)
+{
+    for (int i = 0; i < HO_STALE; i++) {
+        if (ho.stale[i]) ho.closed++;
+        birch_cursor_close(ho.stale[i]);
+        ho.stale[i] = NULL;
+    }
+}
+
 static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t seed,
                       const char *tag)
 {
@@ -727,9 +874,12 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
     open_tables(st, 1);
     publish(bt_stat(st->db).txnid, st->committed);
     reader_start(st);
+    memset(&ho, 0, sizeof ho);
+    ho.r.s = seed ^ 0x68616e646c6573ull;
 
     while (st->ops < total) {
         st->txns++;
+        if (st->txns % REOPEN_EVERY == 0) ho_before_close(st);
         if (st->txns % REOPEN_EVERY == 0) do_reopen(st);
         /* Phases: grow to ~1500 records per table, shrink to ~150, and so on. */
         st->target = (st->txns / 400) % 2 ? 150 : 1500;
@@ -737,6 +887,7 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
         birch_txn *w = bt_begin(st->db, BIRCH_TXN_WRITE);
         uint64_t id = birch_txn_id(w);
         for (int i = 0; i < NT; i++) bt_model_copy(&st->work[i], &st->committed[i]);
+        handle_orders(st, w);
         long n = bt_chance(&st->r, 4) ? (long)bt_range(&st->r, 300, 1500)
                                       : (long)bt_range(&st->r, 1, 120);
         for (long i = 0; i < n; i++, st->ops++) one_op(st, w);
@@ -763,7 +914,9 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
     }
     reader_stop(st);
     full_verify(st, "at the end");
+    ho_before_close(st);
     BT_OK(birch_close(st->db));
+    ho_finish(); /* after the close: cursors are still the caller's to free */
     st->db = bt_open(path, &st->opts);
     bt_check(st->db);
     open_tables(st, 0);
@@ -771,9 +924,10 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
     BT_OK(birch_close(st->db));
     fprintf(stderr,
             "model %s: seed %" PRIu64 ", %ld ops, %ld txns (%ld commits, %ld aborts), %ld reopens, "
-            "%ld strict checks, reader %ld rounds (%ld without snapshot, %ld held across commits)\n",
+            "%ld strict checks, reader %ld rounds (%ld without snapshot, %ld held across commits), "
+            "%ld stale handle uses, %ld stale cursors closed\n",
             tag, seed, st->ops, st->txns, st->commits, st->aborts, st->reopens, st->strict_checks, st->rd.rounds,
-            st->rd.misses, st->rd.holds);
+            st->rd.misses, st->rd.holds, ho.used, ho.closed);
     ring_clear();
     for (int i = 0; i < NT; i++) {
         bt_model_free(&st->committed[i]);

@@ -347,6 +347,7 @@ START_TEST(delete_everything)
     BT_OK(birch_cursor_open(w, t, &c));
     BT_RC(birch_cursor_first(c), BIRCH_NOTFOUND);
     BT_RC(birch_cursor_last(c), BIRCH_NOTFOUND);
+    birch_cursor_close(c);
     BT_OK(birch_txn_commit(w));
     bt_check(db);
     birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
