@@ -323,6 +323,215 @@ START_TEST(del_cursor_key)
 }
 END_TEST
 
+/* ---- The typed layer ------------------------------------------------------- */
+
+typedef struct Order {
+    uint64_t id;
+    uint64_t customer;
+    double total;
+    uint32_t qty;
+    uint32_t flags;
+    char sku[16];
+} Order;
+BIRCH_POD_FORMAT(order_fmt, Order, 1);
+
+static Order order_of(uint64_t id)
+{
+    Order o;
+    memset(&o, 0, sizeof o);
+    o.id = id;
+    o.customer = id * 31 + 7;
+    o.total = (double)id * 1.5;
+    o.qty = (uint32_t)id % 17;
+    snprintf(o.sku, sizeof o.sku, "sku-%llu", (unsigned long long)id);
+    return o;
+}
+
+static void expect_order(birch_txn *txn, const birch_typed *t, uint64_t key, const Order *want)
+{
+    birch_guard g;
+    memset(&g, 0, sizeof g);
+    BT_OK(birch_typed_get(txn, t, &key, &g));
+    ck_assert_msg(memcmp(g.view, want, sizeof *want) == 0, "order %llu: stored bytes differ",
+                  (unsigned long long)key);
+    birch_guard_release(&g);
+}
+
+/* birch_typed_put(key, guard.view): the value was encoded after its bytes
+ * were cleared (same key: zeros stored) or moved by a split (other keys). */
+START_TEST(typed_put_from_guard)
+{
+    char *path = bt_path("typed_guard");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    birch_typed t;
+    BT_OK(birch_typed_open(db, NULL, "orders", &birch_key_u64, &order_fmt, BIRCH_CREATE, &t));
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    for (uint64_t i = 0; i < 200; i++) {
+        Order ord = order_of(i);
+        BT_OK(birch_typed_put(w, &t, &i, &ord, 0));
+    }
+    for (uint64_t i = 0; i < 200; i++) {
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &i, &g));
+        BT_OK(birch_typed_put(w, &t, &i, g.view, 0)); /* itself */
+        birch_guard_release(&g);
+        Order want = order_of(i);
+        expect_order(w, &t, i, &want);
+        /* Under a new key: the leaf fills and splits as the copies go in. */
+        uint64_t nk = 1000 + i * 3 % 200;
+        BT_OK(birch_typed_get(w, &t, &i, &g));
+        BT_OK(birch_typed_put(w, &t, &nk, g.view, 0));
+        birch_guard_release(&g);
+        expect_order(w, &t, nk, &want);
+    }
+    BT_OK(birch_txn_commit(w));
+    /* A guard on its own snapshot (the map), put with txn NULL. */
+    birch_guard g;
+    memset(&g, 0, sizeof g);
+    uint64_t k = 5, k2 = 6;
+    BT_OK(birch_typed_get(NULL, &t, &k, &g));
+    BT_OK(birch_typed_put(NULL, &t, &k2, g.view, 0));
+    birch_guard_release(&g);
+    Order want = order_of(5);
+    expect_order(NULL, &t, k2, &want);
+    bt_check(db);
+    birch_close(db);
+    free(path);
+}
+END_TEST
+
+/* A big bytes value through the guard's birch_val, and stream items
+ * written back: the run was freed before encode copied from it. */
+START_TEST(typed_bytes_guard_and_stream)
+{
+    char *path = bt_path("typed_bytes");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    birch_typed t;
+    BT_OK(birch_typed_open(db, NULL, "blobs", &birch_key_u64, &birch_value_bytes, BIRCH_CREATE, &t));
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    enum { N = 12 };
+    unsigned char *want[N];
+    size_t wlen[N];
+    for (uint64_t i = 0; i < N; i++) {
+        wlen[i] = i % 2 ? sizes[i % NSIZES] : 50 + i;
+        want[i] = malloc(wlen[i]);
+        ck_assert_ptr_nonnull(want[i]);
+        bt_pattern(want[i], wlen[i], 300 + i);
+        birch_val v = bt_val(want[i], wlen[i]);
+        BT_OK(birch_typed_put(w, &t, &i, &v, 0));
+    }
+    for (uint64_t i = 0; i < N; i++) {
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &i, &g));
+        birch_val sub = {(const char *)g.bytes.data + 1, g.bytes.size - 1};
+        BT_OK(birch_typed_put(w, &t, &i, &sub, 0));
+        birch_guard_release(&g);
+        memmove(want[i], want[i] + 1, --wlen[i]);
+    }
+    /* Every stream item stored again under its own key, from the item. */
+    birch_stream_opts so;
+    memset(&so, 0, sizeof so);
+    birch_stream *s;
+    BT_OK(birch_stream_open(w, &t, &so, &s));
+    birch_item it;
+    int seen = 0;
+    while (birch_stream_next(s, &it) == BIRCH_OK) {
+        birch_val sub = {it.bytes.data, it.bytes.size - 1};
+        uint64_t key = *(const uint64_t *)it.key;
+        BT_OK(birch_typed_put(w, &t, it.key, &sub, 0));
+        wlen[key]--;
+        seen++;
+    }
+    birch_stream_close(s);
+    ck_assert_int_eq(seen, N);
+    for (uint64_t i = 0; i < N; i++) {
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &i, &g));
+        ck_assert_msg(g.bytes.size == wlen[i] && memcmp(g.bytes.data, want[i], wlen[i]) == 0,
+                      "blob %llu: %zu bytes stored, want %zu", (unsigned long long)i, g.bytes.size, wlen[i]);
+        birch_guard_release(&g);
+        free(want[i]);
+    }
+    BT_OK(birch_txn_commit(w));
+    bt_check(db);
+    birch_close(db);
+    free(path);
+}
+END_TEST
+
+/* birch_typed_put_batch whose values point into the records it replaces:
+ * keys 0..N-1 get the values of keys rotated by one, as they were when
+ * the batch was called. */
+START_TEST(typed_batch_rotation)
+{
+    char *path = bt_path("typed_batch");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    birch_typed t;
+    BT_OK(birch_typed_open(db, NULL, "blobs", &birch_key_u64, &birch_value_bytes, BIRCH_CREATE, &t));
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    enum { N = 8 };
+    unsigned char *want[N];
+    size_t wlen[N];
+    uint64_t keys[N];
+    birch_val vals[N];
+    for (uint64_t i = 0; i < N; i++) {
+        wlen[i] = _i ? sizes[(i * 3) % NSIZES] : 16 + i * 9;
+        want[i] = malloc(wlen[i]);
+        ck_assert_ptr_nonnull(want[i]);
+        bt_pattern(want[i], wlen[i], 400 + i);
+        birch_val v = bt_val(want[i], wlen[i]);
+        BT_OK(birch_typed_put(w, &t, &i, &v, 0));
+    }
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t from = (i + 1) % N;
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &from, &g));
+        keys[i] = i;
+        vals[i] = g.bytes;
+        birch_guard_release(&g);
+    }
+    BT_OK(birch_typed_put_batch(w, &t, N, keys, vals));
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t from = (i + 1) % N;
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &i, &g));
+        ck_assert_msg(g.bytes.size == wlen[from] && memcmp(g.bytes.data, want[from], wlen[from]) == 0,
+                      "key %llu: %zu bytes stored, want key %llu's %zu", (unsigned long long)i, g.bytes.size,
+                      (unsigned long long)from, wlen[from]);
+        birch_guard_release(&g);
+    }
+    /* A pod batch whose values array is a guard's view (one record). */
+    birch_typed ot;
+    BT_OK(birch_typed_open(db, w, "orders", &birch_key_u64, &order_fmt, BIRCH_CREATE, &ot));
+    for (uint64_t i = 0; i < 50; i++) {
+        Order ord = order_of(i);
+        BT_OK(birch_typed_put(w, &ot, &i, &ord, 0));
+    }
+    for (uint64_t i = 0; i < 50; i++) {
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &ot, &i, &g));
+        BT_OK(birch_typed_put_batch(w, &ot, 1, &i, g.view));
+        birch_guard_release(&g);
+        Order want_o = order_of(i);
+        expect_order(w, &ot, i, &want_o);
+    }
+    for (uint64_t i = 0; i < N; i++) free(want[i]);
+    BT_OK(birch_txn_commit(w));
+    bt_check(db);
+    birch_close(db);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alias");
@@ -333,6 +542,11 @@ int main(void)
     tcase_add_test(tc, value_from_neighbour);
     tcase_add_test(tc, reserve_cursor_key);
     tcase_add_test(tc, del_cursor_key);
+    suite_add_tcase(s, tc);
+    tc = bt_tcase("typed");
+    tcase_add_test(tc, typed_put_from_guard);
+    tcase_add_test(tc, typed_bytes_guard_and_stream);
+    tcase_add_loop_test(tc, typed_batch_rotation, 0, 2);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
