@@ -524,6 +524,52 @@ START_TEST(typed_batch_rotation)
         Order want_o = order_of(i);
         expect_order(w, &ot, i, &want_o);
     }
+    /* Committed records (in the map, so no copy aside): rotate again. */
+    BT_OK(birch_txn_commit(w));
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t from = (i + 1) % N;
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &from, &g));
+        vals[i] = g.bytes;
+        birch_guard_release(&g);
+    }
+    BT_OK(birch_typed_put_batch(w, &t, N, keys, vals));
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t from = (i + 2) % N;
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &i, &g));
+        ck_assert_msg(g.bytes.size == wlen[from] && memcmp(g.bytes.data, want[from], wlen[from]) == 0,
+                      "committed, key %llu: %zu bytes stored, want key %llu's %zu", (unsigned long long)i,
+                      g.bytes.size, (unsigned long long)from, wlen[from]);
+        birch_guard_release(&g);
+    }
+    /* Bytes keys and values that are another table's records (keys and
+     * values both in pages of this transaction). */
+    birch_typed bt;
+    BT_OK(birch_typed_open(db, w, "bb", &birch_key_bytes, &birch_value_bytes, BIRCH_CREATE, &bt));
+    birch_val bkeys[N], bvals[N];
+    for (uint64_t i = 0; i < N; i++) {
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &t, &i, &g));
+        bkeys[i] = bt_val(g.bytes.data, g.bytes.size < 100 ? g.bytes.size : 100);
+        bvals[i] = g.bytes;
+        birch_guard_release(&g);
+    }
+    BT_OK(birch_typed_put_batch(w, &bt, N, bkeys, bvals));
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t from = (i + 2) % N;
+        birch_val key = bt_val(want[from], wlen[from] < 100 ? wlen[from] : 100);
+        birch_guard g;
+        memset(&g, 0, sizeof g);
+        BT_OK(birch_typed_get(w, &bt, &key, &g));
+        ck_assert_msg(g.bytes.size == wlen[from] && memcmp(g.bytes.data, want[from], wlen[from]) == 0,
+                      "bytes table, key of record %llu: wrong value", (unsigned long long)from);
+        birch_guard_release(&g);
+    }
     for (uint64_t i = 0; i < N; i++) free(want[i]);
     BT_OK(birch_txn_commit(w));
     bt_check(db);
