@@ -130,7 +130,9 @@ int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch
  * birch_put, and BIRCH_EINVAL for a key or value its format rejects (its
  * size function refuses it; the transaction stays usable).  A format whose
  * encode fails after its size function accepted the value leaves a
- * half-written record, so the transaction then fails (BIRCH_ETXN after). */
+ * half-written record, so the transaction then fails (BIRCH_ETXN after);
+ * when the value was being encoded into the buffer, nothing was written
+ * and the transaction stays usable. */
 int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const void *value,
                     unsigned flags);
 
