@@ -578,6 +578,42 @@ START_TEST(typed_batch_rotation)
 }
 END_TEST
 
+static int fail_encode(const birch_value_format *f, const void *value, void *out, size_t size)
+{
+    (void)f, (void)value, (void)out, (void)size;
+    return BIRCH_EINVAL;
+}
+
+/* A value encoded aside whose encode fails: nothing was written, so the
+ * transaction stays usable (in place, it would have to fail). */
+START_TEST(typed_aside_encode_failure)
+{
+    char *path = bt_path("typed_fail");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    birch_value_format failing = birch_value_bytes; /* same schema text, encode fails */
+    failing.encode = fail_encode;
+    birch_typed tb, tf;
+    BT_OK(birch_typed_open(db, NULL, "f", &birch_key_u64, &birch_value_bytes, BIRCH_CREATE, &tb));
+    BT_OK(birch_typed_open(db, NULL, "f", &birch_key_u64, &failing, 0, &tf));
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    uint64_t k1 = 1, k2 = 2, k3 = 3;
+    birch_val v = bt_str("hello");
+    BT_OK(birch_typed_put(w, &tb, &k1, &v, 0));
+    birch_guard g;
+    memset(&g, 0, sizeof g);
+    BT_OK(birch_typed_get(w, &tb, &k1, &g));
+    BT_RC(birch_typed_put(w, &tf, &k2, &g.bytes, 0), BIRCH_EINVAL);
+    birch_guard_release(&g);
+    BT_OK(birch_typed_put(w, &tb, &k3, &v, 0));
+    BT_OK(birch_txn_commit(w));
+    BT_RC(birch_typed_contains(NULL, &tb, &k2), 0);
+    BT_RC(birch_typed_contains(NULL, &tb, &k3), 1);
+    birch_close(db);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alias");
@@ -593,6 +629,7 @@ int main(void)
     tcase_add_test(tc, typed_put_from_guard);
     tcase_add_test(tc, typed_bytes_guard_and_stream);
     tcase_add_loop_test(tc, typed_batch_rotation, 0, 2);
+    tcase_add_test(tc, typed_aside_encode_failure);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
