@@ -40,6 +40,15 @@
  *     read transaction they stay valid until the transaction ends.  In a
  *     write transaction they stay valid until the next put, del, table
  *     create or drop in that transaction, or its end.
+ *   - Arguments may point anywhere, including into values read in this
+ *     transaction: birch_put, birch_put_reserve, birch_del and the typed
+ *     puts and batches (birch_typed.h) behave as if every key and value had
+ *     been copied before anything changed.  A key or value got by
+ *     birch_get, a cursor, a guard or a stream item may be passed to the
+ *     next write even when that write replaces, moves or frees the very
+ *     bytes it points to (put(k, get(k)) is fine), and a batch stores what
+ *     its values held when it was called.  The pointer must still be valid
+ *     by the rule above when passed: taken since the last change.
  *   - Every value pointer is 8-byte aligned, so a value that holds a C
  *     struct of alignment 8 or less can be read in place.
  *   - When the file outgrows the address space reserved for the map, birch
@@ -433,11 +442,16 @@ const char *birch_table_name(const birch_table *t);
 /* Reserves size bytes for key's value and points *out at them (8-byte
  * aligned, zero-filled, inside the page or overflow run), so the caller
  * can build the value in place, like LMDB's MDB_RESERVE.  *out is valid
- * until the next change in the transaction.  Errors as for birch_put. */
+ * until the next put, del, table create, drop or set_schema in this
+ * transaction, or its end (commit or abort): fill it before either.  It
+ * may itself be passed to that next put, like any value read (see Memory
+ * rules).  key may point anywhere.  Errors as for birch_put. */
 int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags,
                       void **out);
 
-/* Stores key -> val.  flags: 0 (insert or overwrite), BIRCH_NOOVERWRITE,
+/* Stores key -> val.  key and val may point anywhere, including into the
+ * record being replaced or values read in this transaction (Memory
+ * rules).  flags: 0 (insert or overwrite), BIRCH_NOOVERWRITE,
  * BIRCH_APPEND (key must be greater than every key in the table, else
  * BIRCH_EXISTS; lets sorted bulk loads fill pages completely).
  * Errors: BIRCH_EKEYSIZE, BIRCH_EVALSIZE, BIRCH_EXISTS, BIRCH_EREADONLY,
@@ -454,7 +468,9 @@ int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsi
  * BIRCH_EKEYSIZE, BIRCH_EINVAL, BIRCH_ECORRUPT, BIRCH_ETXN. */
 int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val);
 
-/* Deletes key.  BIRCH_NOTFOUND if absent.  Errors as for birch_put. */
+/* Deletes key.  key may point anywhere, including into the record it
+ * deletes (a cursor's key).  BIRCH_NOTFOUND if absent.  Errors as for
+ * birch_put. */
 int birch_del(birch_txn *txn, birch_table *t, birch_val key);
 
 /* Number of records in the table, in O(1).  Errors: BIRCH_NOTFOUND (no

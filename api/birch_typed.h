@@ -122,11 +122,17 @@ int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch
                      const birch_value_format *value, unsigned flags, birch_typed *t);
 
 /* Stores key -> value (C values of the table's formats).  The value is
- * encoded straight into the page.  flags as for birch_put.  Errors: those of
+ * encoded straight into the page; when it may point into a page this write
+ * transaction wrote (a guard, stream item or birch_get of the same
+ * transaction, since its last change), it is first encoded into a buffer
+ * of the transaction, so key and value may point anywhere (birch.h,
+ * Memory rules).  flags as for birch_put.  Errors: those of
  * birch_put, and BIRCH_EINVAL for a key or value its format rejects (its
  * size function refuses it; the transaction stays usable).  A format whose
  * encode fails after its size function accepted the value leaves a
- * half-written record, so the transaction then fails (BIRCH_ETXN after). */
+ * half-written record, so the transaction then fails (BIRCH_ETXN after);
+ * when the value was being encoded into the buffer, nothing was written
+ * and the transaction stays usable. */
 int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const void *value,
                     unsigned flags);
 
@@ -140,7 +146,9 @@ int birch_typed_contains(birch_txn *txn, const birch_typed *t, const void *key);
  * and values (n C values, value->c_size bytes each).  The batch is sorted by
  * encoded key (of equal keys the last wins) and, when the whole batch sorts
  * after every key in the table, goes in through the append path, which
- * fills pages completely.  All or nothing: with txn NULL it commits once.
+ * fills pages completely.  Keys and values may point anywhere: the batch stores
+ * what they held when it was called, even when they point into records it
+ * replaces.  All or nothing: with txn NULL it commits once.
  * The batch needs n * (birch_max_key_size() + 1) bytes of key space and a
  * sort entry per record, allocated at once.  Errors: those of
  * birch_typed_put (a refused record is named by its index in the detail),
@@ -159,7 +167,9 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
  * every guard exactly once (a second release of it, or of a copy, is
  * BIRCH_ETXN); a zero-initialised guard may be released.
  * A guard taken in a write transaction points into a page that the next
- * change in that transaction may move: release it before writing.  Do not
+ * change in that transaction may move: its view and bytes may be passed to
+ * that change (a put of them stores what they held), but not read after
+ * it; release it before the transaction ends.  Do not
  * copy a live guard (both copies would release one snapshot); getting into
  * a guard that is still live gives BIRCH_EINVAL. */
 typedef struct birch_guard {
@@ -196,7 +206,8 @@ enum { BIRCH_UNBOUNDED = 0, BIRCH_INCLUSIVE = 1, BIRCH_EXCLUSIVE = 2 };
 
 /* One record of a stream.  Everything points into the map or the stream and
  * stays valid until the next step of the stream (or, in the callback form,
- * until the callback returns). */
+ * until the callback returns), and in a write transaction until the next
+ * change in it; an item's key and value may be passed to that change. */
 typedef struct birch_item {
     const void *key;   /* the decoded C key */
     birch_val key_bytes;

@@ -171,14 +171,50 @@ static int fail_txn(birch_txn *txn, int rc)
     return rc;
 }
 
-/* Encodes value straight into the page. */
-static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void *value, unsigned flags)
+/* bi_lent on the caller's token: 0 if it does not decode (the call that
+ * uses it next reports why). */
+static int lent(birch_txn *txn)
+{
+    birch_txn *real = txn;
+    return bi_txn_use(&real) == BIRCH_OK && bi_lent(real);
+}
+
+/* bi_txn_argbuf on the caller's token. */
+static int argbuf(birch_txn *txn, size_t size, uint8_t **buf)
+{
+    birch_txn *real = txn;
+    int rc = bi_txn_use(&real);
+    return rc ? rc : bi_txn_argbuf(real, size, buf);
+}
+
+/* Encodes value into out (size bytes, zero-filled by the caller). */
+static int encode_aside(const birch_typed *t, const void *value, uint8_t *out, size_t size)
+{
+    int rc = t->value->encode(t->value, value, out, size);
+    if (rc) return bi_err(rc, "value format '%s' failed to encode a value it had accepted", t->value->name);
+    return BIRCH_OK;
+}
+
+/* Encodes value straight into the page, or, with aside set, into the
+ * transaction's buffer first: the value (or what it points to) may lie in
+ * a page this transaction wrote, which the reservation may move or free
+ * before encode reads it.  Only a read in this transaction since its last
+ * change can have handed out such a pointer (bi_lent), so the common case
+ * pays nothing. */
+static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void *value, unsigned flags, int aside)
 {
     size_t size;
     int rc = t->value->size(t->value, value, &size);
     if (rc) return bi_err(rc, "value format '%s' refused the value (%s)", t->value->name, birch_strerror(rc));
+    if (aside) {
+        uint8_t *buf;
+        if ((rc = argbuf(txn, size, &buf))) return rc;
+        memset(buf, 0, size);
+        if ((rc = encode_aside(t, value, buf, size))) return rc; /* nothing changed yet */
+        return birch_put(txn, t->table, k, (birch_val){buf, size}, flags);
+    }
     void *out;
-    rc = birch_put_reserve(txn, t->table, k, size, flags, &out);
+    rc = bi_put_reserve(txn, t->table, k, size, flags, &out);
     if (rc) return rc;
     rc = t->value->encode(t->value, value, out, size);
     /* The record is in place but not filled: the transaction must not commit it. */
@@ -221,8 +257,9 @@ int birch_typed_put(birch_txn *txn, const birch_typed *t, const void *key, const
     birch_txn *use;
     rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
     if (rc) return rc;
+    int aside = lent(use); /* before schema_before_write, whose reads lend too */
     rc = schema_before_write(use, t);
-    return bi_auto_end(txn, use, rc ? rc : put_one(use, t, k, value, flags));
+    return bi_auto_end(txn, use, rc ? rc : put_one(use, t, k, value, flags, aside));
 }
 
 int birch_typed_delete(birch_txn *txn, const birch_typed *t, const void *key)
@@ -259,6 +296,8 @@ typedef struct batch_key {
     const uint8_t *k;
     size_t len;
     size_t idx;
+    size_t vsize; /* its value's encoded size */
+    size_t off;   /* where it was encoded aside (load_batch) */
 } batch_key;
 
 static int cmp_batch(const void *a, const void *b)
@@ -293,7 +332,7 @@ static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, con
         if (vsize > BIRCH_MAX_VALUE_SIZE)
             return bi_err(BIRCH_EVALSIZE, "batch record %zu: a value of %zu bytes (at most %u)", i, vsize,
                           BIRCH_MAX_VALUE_SIZE);
-        bk[i] = (batch_key){buf + used, len, i};
+        bk[i] = (batch_key){buf + used, len, i, vsize, 0};
         used += len;
     }
     return BIRCH_OK;
@@ -313,17 +352,43 @@ static int after_last(birch_txn *txn, const birch_typed *t, const batch_key *fir
     return after;
 }
 
+/* Encodes every value of the batch into the transaction's buffer before
+ * the first put: a value may point into a page that an earlier record of
+ * the batch changes (see put_one), and the batch must store what every
+ * value held when it was called.  *aside gets the buffer. */
+static int encode_batch_aside(birch_txn *txn, const birch_typed *t, size_t n, const uint8_t *values,
+                              batch_key *bk, uint8_t **aside)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (total > SIZE_MAX - 8 - bk[i].vsize)
+            return bi_err(BIRCH_ENOMEM, "birch_typed_put_batch: the values' total size overflows size_t");
+        bk[i].off = total;
+        total += BI_A8(bk[i].vsize);
+    }
+    int rc = argbuf(txn, total, aside);
+    if (rc) return rc;
+    memset(*aside, 0, total);
+    for (size_t i = 0; i < n && rc == BIRCH_OK; i++)
+        rc = encode_aside(t, values + bk[i].idx * t->value->c_size, *aside + bk[i].off, bk[i].vsize);
+    return rc;
+}
+
 static int load_batch(birch_txn *txn, const birch_typed *t, size_t n, const uint8_t *values, batch_key *bk)
 {
+    uint8_t *aside = NULL;
+    int rc = n && lent(txn) ? encode_batch_aside(txn, t, n, values, bk, &aside) : BIRCH_OK;
+    if (rc) return rc;
     qsort(bk, n, sizeof *bk, cmp_batch);
-    int rc = n ? schema_before_write(txn, t) : BIRCH_OK;
+    rc = n ? schema_before_write(txn, t) : BIRCH_OK;
     if (rc) return rc;
     unsigned flags = n && after_last(txn, t, &bk[0]) ? BIRCH_APPEND : 0;
     for (size_t i = 0; i < n; i++) {
         if (i + 1 < n && bk[i + 1].len == bk[i].len && memcmp(bk[i + 1].k, bk[i].k, bk[i].len) == 0)
             continue; /* a later record with the same key wins */
-        rc = put_one(txn, t, (birch_val){bk[i].k, bk[i].len},
-                     values + bk[i].idx * t->value->c_size, flags);
+        birch_val k = {bk[i].k, bk[i].len};
+        rc = aside ? birch_put(txn, t->table, k, (birch_val){aside + bk[i].off, bk[i].vsize}, flags)
+                   : put_one(txn, t, k, values + bk[i].idx * t->value->c_size, flags, 0);
         if (rc) return rc;
     }
     return BIRCH_OK;

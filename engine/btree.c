@@ -540,14 +540,16 @@ static int is_rightmost(const bi_path *path)
     return at_right_edge(path, leaf, path->idx[leaf]);
 }
 
-/* Overwrites an inline value of the same padded size in place. */
+/* Overwrites an inline value of the same padded size in place.  val may
+ * be the old value itself or overlap it (a value read in this
+ * transaction): memmove. */
 static int overwrite_in_place(uint8_t *leaf, unsigned i, const void *val, size_t vlen, uint8_t **valp)
 {
     bi_lnode *n = bi_leaf_node(leaf, i);
     if ((n->flags & BI_N_BIG) || BI_A8(n->vlen) != BI_A8(vlen)) return 0;
     uint8_t *v = bi_leaf_val(leaf, i);
     n->vlen = (uint32_t)vlen;
-    if (val) memcpy(v, val, vlen);
+    if (val) memmove(v, val, vlen);
     else memset(v, 0, vlen);
     memset(v + vlen, 0, BI_A8(vlen) - vlen);
     if (valp) *valp = v;
@@ -605,20 +607,25 @@ int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
     int d = path.depth - 1;
     uint8_t *leaf = path.pg[d];
     unsigned idx = path.idx[d];
-    if (exact) {
-        if (overwrite_in_place(leaf, idx, val, vlen, valp)) return BIRCH_OK;
-        rc = free_overflow(txn, leaf, idx);
-        if (rc) return rc;
-        page_remove(leaf, idx);
-    }
+    if (exact && overwrite_in_place(leaf, idx, val, vlen, valp)) return BIRCH_OK;
+    /* key and val may point into this leaf or into the old value's
+     * overflow run (birch_get, a cursor, a guard in this transaction):
+     * copy both into the new node and run before the old record is
+     * removed and its run freed (birch.h: arguments may point anywhere).
+     * touch_path above only copied pages; it moved nothing. */
+    uint32_t head = bi_key_head(key, klen);
     size_t nsz;
     uint8_t *bigval;
     rc = build_leaf_node(txn, key, klen, val, vlen, &nsz, &bigval);
     if (rc) return rc;
+    if (exact) {
+        rc = free_overflow(txn, leaf, idx);
+        if (rc) return rc;
+        page_remove(leaf, idx);
+    }
     uint8_t *pg;
     unsigned at;
-    rc = insert_node(txn, tree, &path, d, idx, txn->scratch + txn->db->psize, nsz, klen,
-                     bi_key_head(key, klen), &pg, &at);
+    rc = insert_node(txn, tree, &path, d, idx, txn->scratch + txn->db->psize, nsz, klen, head, &pg, &at);
     if (rc) return rc;
     if (!exact) tree->count++;
     if (valp) *valp = bigval ? bigval : bi_leaf_val(pg, at);

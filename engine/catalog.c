@@ -263,6 +263,7 @@ int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema)
     if (rc == BIRCH_NOTFOUND) return BI_CORRUPT("catalog: table '%s' is missing its record", t->name);
     if (rc) return rc;
     *schema = (birch_val){s, rec.schema_len};
+    if (txn->write) bi_lend(txn, s);
     return BIRCH_OK;
 }
 

@@ -198,7 +198,12 @@ int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
     int rc = bi_slot_ok(cur->txn, leaf, i);
     if (rc) return rc;
     if (key) *key = (birch_val){bi_node_key(leaf, i), bi_node_klen(leaf, i)};
-    return val ? bi_leaf_value(cur->txn, leaf, i, val) : BIRCH_OK;
+    if (val) rc = bi_leaf_value(cur->txn, leaf, i, val);
+    if (rc == BIRCH_OK && cur->txn->write) { /* pointers a later put may be given (internal.h) */
+        bi_lend(cur->txn, leaf);
+        if (val) bi_lend(cur->txn, val->data);
+    }
+    return rc;
 }
 
 void birch_cursor_close(birch_cursor *cur)

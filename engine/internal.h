@@ -198,7 +198,34 @@ struct birch_txn {
                              appear before this transaction's commit */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */
+    /* mod_seq + 1 when a read last handed the caller a pointer into a page
+     * this transaction wrote (bi_lend): until the next change, an argument
+     * may point there, and the typed layer encodes values aside first. */
+    uint64_t lent_seq;
+    uint8_t *argbuf;      /* that aside copy (typed.c), grown as needed */
+    size_t argcap;
 };
+
+/* Records that p, about to be handed to the caller by a read in txn, may
+ * point into a page this transaction wrote (not the map, whose bytes no
+ * change in the transaction touches).  A few instructions: every get and
+ * cursor_get of a write transaction pays them. */
+static inline void bi_lend(birch_txn *txn, const void *p)
+{
+    uintptr_t a = (uintptr_t)p, m = (uintptr_t)txn->map;
+    if (txn->write && (a < m || a - m >= txn->snap_npages * txn->db->psize)) txn->lent_seq = txn->mod_seq + 1;
+}
+
+/* Whether a pointer handed out by bi_lend may still point into a page this
+ * transaction wrote: one was lent since the last change (a change ends the
+ * life of every such pointer, birch.h "Memory rules"). */
+static inline int bi_lent(const birch_txn *txn)
+{
+    return txn->lent_seq == txn->mod_seq + 1;
+}
+
+/* txn->argbuf with room for size bytes (8-byte aligned). */
+int bi_txn_argbuf(birch_txn *txn, size_t size, uint8_t **buf);
 
 /* A root-to-leaf position. */
 typedef struct bi_path {
@@ -419,6 +446,9 @@ int bi_tree_get(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t 
 int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
                 const void *val, size_t vlen, unsigned flags, uint8_t **valp);
 int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen);
+/* birch_put_reserve for the typed layer: the pointer it returns is filled
+ * by the caller at once, so it is not lent (bi_lend). */
+int bi_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags, void **out);
 /* Frees every page of the tree. */
 int bi_tree_free_all(birch_txn *txn, bi_tree *tree);
 /* The value of leaf slot i (resolving overflow runs, with bounds checks). */

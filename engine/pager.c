@@ -351,6 +351,24 @@ void bi_pager_release(birch_txn *txn)
     bi_pgvec_free(&txn->avail);
     free(txn->scratch);
     txn->scratch = NULL;
+    free(txn->argbuf);
+    txn->argbuf = NULL;
+    txn->argcap = 0;
+}
+
+int bi_txn_argbuf(birch_txn *txn, size_t size, uint8_t **buf)
+{
+    if (size > txn->argcap) {
+        size_t cap = txn->argcap ? txn->argcap : 4096;
+        while (cap < size) cap = cap > SIZE_MAX / 2 ? size : cap * 2;
+        uint8_t *p = malloc(cap); /* malloc's alignment is at least 8 */
+        if (!p) return bi_err(BIRCH_ENOMEM, "out of memory for a %zu-byte copy of a value", size);
+        free(txn->argbuf);
+        txn->argbuf = p;
+        txn->argcap = cap;
+    }
+    *buf = txn->argbuf;
+    return BIRCH_OK;
 }
 
 /* ---- The map ----------------------------------------------------------------- */

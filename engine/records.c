@@ -47,13 +47,21 @@ int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsi
     return put(txn, t, key, val.data ? val.data : "", val.size, flags, NULL);
 }
 
-int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags,
-                      void **out)
+int bi_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags, void **out)
 {
     if (!out) return bi_err(BIRCH_EINVAL, "birch_put_reserve: out is NULL");
     uint8_t *p = NULL;
     int rc = put(txn, t, key, NULL, size, flags, &p);
     if (rc == BIRCH_OK) *out = p;
+    return rc;
+}
+
+int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags,
+                      void **out)
+{
+    int rc = bi_put_reserve(txn, t, key, size, flags, out);
+    birch_txn *real = txn; /* the token decodes: put just used it */
+    if (rc == BIRCH_OK && bi_txn_use(&real) == BIRCH_OK) bi_lend(real, *out); /* the caller may pass it to the next put */
     return rc;
 }
 
@@ -65,7 +73,9 @@ int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
     if (rc) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
-    return bi_tree_get(txn, &ts->tree, key.data, key.size, val);
+    rc = bi_tree_get(txn, &ts->tree, key.data, key.size, val);
+    if (rc == BIRCH_OK && txn->write) bi_lend(txn, val->data);
+    return rc;
 }
 
 int birch_del(birch_txn *txn, birch_table *t, birch_val key)

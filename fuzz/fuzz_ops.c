@@ -12,10 +12,14 @@
  *   backward / count / commit / abort / reopen / drop table / arm an I/O
  *   fault (fail the Nth write or sync with EIO) / begin, read from and end
  *   a long-lived snapshot reader / next and prev of a cursor that lives
- *   across the write transaction's changes / birch_check / handle orders:
- *   end the reader while a cursor of it is open, use ended transactions
- *   and their cursors (BIRCH_ETXN), close those cursors in any order,
- *   before or after the database is reopened (see "Handle orders").
+ *   across the write transaction's changes / birch_check / handle orders
+ *   (opcode bytes 224..239): end the reader while a cursor of it is open,
+ *   use ended transactions and their cursors (BIRCH_ETXN), close those
+ *   cursors in any order, before or after the database is reopened (see
+ *   "Handle orders") / alias writes (opcode bytes 240..255): a value got in
+ *   the write transaction (by get, or with its key by a cursor), or part of
+ *   it, stored under its own key, another key or a neighbour's, or the
+ *   cursor's key given to put_reserve, del or a put (see do_alias).
  *
  * Three tables ("a", "b", "c") of up to 256 keys each; keys share prefixes
  * and their heads, some are long; values run from empty to three pages.
@@ -41,11 +45,17 @@
 
 static const char *const tnames[NT] = {"a", "b", "c"};
 
+/* Key id's value is vlen bytes from offset voff of gen(vsrc, vfull,
+ * vseed): its own generated value (vsrc = id, voff = 0, vfull = vlen), or
+ * a part of another key's, stored by an alias operation. */
 typedef struct mtable {
     uint8_t exists;
     uint8_t present[NK];
     uint32_t vlen[NK];
     uint8_t vseed[NK];
+    uint8_t vsrc[NK];
+    uint32_t vfull[NK];
+    uint32_t voff[NK];
 } mtable;
 
 typedef struct mstate {
@@ -207,7 +217,7 @@ static int rec_matches(st *s, const mtable *m, int id, birch_val k, birch_val v)
     if (k.size != klens[id] || memcmp(k.data, keys[id], k.size)) return 0;
     if (v.size != m->vlen[id]) return 0;
     if (((uintptr_t)v.data & 7) && v.size) FAILF(s, "value of key %d not 8-byte aligned", id);
-    return memcmp(v.data, gen(s, id, m->vlen[id], m->vseed[id]), v.size) == 0;
+    return memcmp(v.data, gen(s, m->vsrc[id], m->vfull[id], m->vseed[id]) + m->voff[id], v.size) == 0;
 }
 
 /* The cursor must be at key id of m (or, id < 0, have returned NOTFOUND). */
@@ -389,9 +399,20 @@ enum {
     OP_PUT, OP_PUT_NOOVER, OP_PUT_APPEND, OP_OVERWRITE, OP_DEL, OP_DEL_PRESENT, OP_GET, OP_SEEK,
     OP_SCAN_FWD, OP_SCAN_BACK, OP_COUNT, OP_COMMIT, OP_ABORT, OP_REOPEN, OP_DROP, OP_FAULT,
     OP_RBEGIN, OP_RREAD, OP_REND, OP_LIVE_NEXT, OP_LIVE_PREV, OP_CHECK, OP_PUT2, OP_DEL2,
-    OP_READER_CURSOR_END, OP_STALE_USE, OP_STALE_CLOSE,
     OP_COUNT_OPS
 };
+/* Handle orders (opcode bytes 224..239). */
+enum { HO_READER_CURSOR_END, HO_STALE_USE, HO_STALE_CLOSE, HO_KINDS };
+
+/* Key id holds its own generated value of vlen bytes. */
+static void set_own(mtable *m, int id, size_t vlen, unsigned vseed)
+{
+    m->present[id] = 1;
+    m->vlen[id] = m->vfull[id] = (uint32_t)vlen;
+    m->vseed[id] = (uint8_t)vseed;
+    m->vsrc[id] = (uint8_t)id;
+    m->voff[id] = 0;
+}
 
 static void do_put(st *s, int kind)
 {
@@ -414,11 +435,89 @@ static void do_put(st *s, int kind)
         want = BIRCH_EXISTS;
     int rc = birch_put(s->w, t, kval(id), (birch_val){gen(s, id, vlen, vseed), vlen}, flags);
     EXPECT(s, rc, want, "put");
-    if (rc == BIRCH_OK) {
-        m->present[id] = 1;
-        m->vlen[id] = (uint32_t)vlen;
-        m->vseed[id] = (uint8_t)vseed;
+    if (rc == BIRCH_OK) set_own(m, id, vlen, vseed);
+}
+
+/* An alias operation (opcode bytes 240..255, variant = byte - 240): a
+ * write whose key or value points into the database.  Record a's value
+ * is got in the write transaction, by birch_get or (variant bit 0) by a
+ * cursor with its key, and all or part of it stored under a's key, under
+ * another key, or under a's neighbour (often on the same leaf); or the
+ * cursor's key goes to put_reserve, del, or a put of a fresh value.
+ * birch must store what the pointers held before the write (birch.h,
+ * Memory rules). */
+enum { AL_SAME, AL_OTHER, AL_NEIGHBOUR, AL_RESERVE, AL_DEL, AL_FRESH, AL_KINDS };
+
+static void do_alias(st *s, unsigned variant)
+{
+    int ti = (int)(byte(s) % NT);
+    unsigned ab = byte(s), bb = byte(s), ob = byte(s), lb = byte(s);
+    ensure_writer(s);
+    mtable *m = &s->wm.t[ti];
+    birch_table *t;
+    if (table_in(s, s->w, m, ti, 0, &t)) return;
+    int a = pick_present(m, ab);
+    if (a < 0) return;
+    int kind = (int)((variant >> 1) % AL_KINDS);
+    birch_cursor *c = NULL;
+    birch_val k = kval(a), v;
+    if (variant & 1) {
+        EXPECT(s, birch_cursor_open(s->w, t, &c), BIRCH_OK, "cursor_open");
+        expect_at(s, c, birch_cursor_seek(c, kval(a)), m, a, "alias seek");
+        EXPECT(s, birch_cursor_get(c, &k, &v), BIRCH_OK, "alias cursor_get"); /* into the leaf */
+    } else {
+        EXPECT(s, birch_get(s->w, t, kval(a), &v), BIRCH_OK, "alias get");
     }
+    /* All of a's value, or (lb odd) a part of it. */
+    size_t off = 0, len = v.size;
+    if ((lb & 1) && v.size) {
+        off = ob % v.size;
+        len = (lb >> 1) * (v.size / 127 + 1) % (v.size - off + 1);
+    }
+    birch_val part = {(const uint8_t *)v.data + off, len};
+    int id = a, rc;
+    size_t flen = vsize(s, lb, ob); /* AL_RESERVE, AL_FRESH: a new value */
+    switch (kind) {
+    case AL_SAME: rc = birch_put(s->w, t, k, part, 0); break;
+    case AL_OTHER:
+        id = (int)bb;
+        rc = birch_put(s->w, t, kval(id), part, 0);
+        break;
+    case AL_NEIGHBOUR:
+        id = model_from(m, rank_of[a] + 1, 1); /* the next key, else the one before, else a */
+        if (id < 0 && rank_of[a] > 0) id = model_from(m, rank_of[a] - 1, -1);
+        if (id < 0) id = a;
+        rc = birch_put(s->w, t, kval(id), part, 0);
+        break;
+    case AL_RESERVE: {
+        void *out = NULL;
+        rc = birch_put_reserve(s->w, t, k, flen, 0, &out);
+        if (rc == BIRCH_OK) memcpy(out, gen(s, a, flen, bb), flen);
+        break;
+    }
+    case AL_DEL: rc = birch_del(s->w, t, k); break;
+    default: rc = birch_put(s->w, t, k, (birch_val){gen(s, a, flen, bb), flen}, 0); break;
+    }
+    EXPECT(s, rc, BIRCH_OK, kind == AL_DEL ? "alias del" : kind == AL_RESERVE ? "alias put_reserve" : "alias put");
+    if (c) birch_cursor_close(c);
+    if (kind == AL_DEL) {
+        m->present[a] = 0;
+    } else if (kind == AL_RESERVE || kind == AL_FRESH) {
+        set_own(m, a, flen, bb);
+    } else { /* id now holds part of a's value */
+        m->present[id] = 1;
+        m->vsrc[id] = m->vsrc[a];
+        m->vseed[id] = m->vseed[a];
+        m->vfull[id] = m->vfull[a];
+        m->voff[id] = m->voff[a] + (uint32_t)off;
+        m->vlen[id] = (uint32_t)len;
+    }
+    birch_val got;
+    rc = birch_get(s->w, t, kval(id), &got);
+    EXPECT(s, rc, m->present[id] ? BIRCH_OK : BIRCH_NOTFOUND, "get after an alias write");
+    if (rc == BIRCH_OK && !rec_matches(s, m, id, kval(id), got))
+        FAILF(s, "alias kind %d (%s): key %d holds the wrong value (%zu bytes, model %u)", kind,
+              variant & 1 ? "cursor" : "get", id, got.size, m->vlen[id]);
 }
 
 static void do_del(st *s, int present)
@@ -621,11 +720,30 @@ static void do_stale_close(st *s)
     s->stale_c[i] = NULL;
 }
 
+/* Opcode bytes 0..223 pick opc % OP_COUNT_OPS, as before the handle-order
+ * and alias operations existed, so most programs of the corpus keep their
+ * meaning; 224..239 pick a handle-order operation, 240..255 an alias
+ * operation. */
+#define OP_HANDLE_BYTE 224u
+#define OP_ALIAS_BYTE 240u
+
 static void run_op(st *s, unsigned opc)
 {
     mstate *m;
     int temp;
     birch_txn *txn;
+    if (opc >= OP_ALIAS_BYTE) {
+        do_alias(s, opc - OP_ALIAS_BYTE);
+        return;
+    }
+    if (opc >= OP_HANDLE_BYTE) {
+        switch ((opc - OP_HANDLE_BYTE) % HO_KINDS) {
+        case HO_READER_CURSOR_END: do_reader_cursor_end(s); break;
+        case HO_STALE_USE: do_stale_use(s); break;
+        default: do_stale_close(s); break;
+        }
+        return;
+    }
     switch (opc % OP_COUNT_OPS) {
     case OP_PUT:
     case OP_PUT2: do_put(s, OP_PUT); break;
@@ -682,9 +800,6 @@ static void run_op(st *s, unsigned opc)
         if (rc) FAILF(s, "check returned %d: %s", rc, msg);
         break;
     }
-    case OP_READER_CURSOR_END: do_reader_cursor_end(s); break;
-    case OP_STALE_USE: do_stale_use(s); break;
-    case OP_STALE_CLOSE: do_stale_close(s); break;
     }
 }
 
@@ -711,7 +826,7 @@ int fz_ops_run(const uint8_t *data, size_t size)
     for (memset(&s.com, 0, sizeof s.com); s.pos < s.n && s.op < MAX_OPS; s.op++) {
         unsigned opc = byte(&s);
         if (verbose > 1 || (verbose && getenv("FZ_VERBOSE")[0] == '2'))
-            fprintf(stderr, "op %u: %u (writer %d, faults %ld)\n", s.op, opc % OP_COUNT_OPS, s.w != NULL,
+            fprintf(stderr, "op %u: byte %u (writer %d, faults %ld)\n", s.op, opc, s.w != NULL,
                     s.faults.injected);
         run_op(&s, opc);
     }

@@ -3,7 +3,10 @@
  *
  * At least 200,000 operations (put, overwrite, NOOVERWRITE, APPEND, delete,
  * get, seeks, forward and reverse scans, counts, cursor moves across
- * changes, reads in a read transaction beside the writer) with keys of 1 to
+ * changes, reads in a read transaction beside the writer, and writes whose
+ * key or value points into the database: values got in the same write
+ * transaction, cursor keys and values, sub-ranges of a neighbour's value,
+ * given to put, put_reserve and del) with keys of 1 to
  * birch_max_key_size() bytes and values of 0 to 3 pages, over two tables,
  * in transactions that commit or abort, with the database closed and
  * reopened (and checked with birch_check) every few dozen transactions;
@@ -552,6 +555,88 @@ static void do_reopen(state *st)
     reader_start(st);
 }
 
+/* Where an alias operation writes the bytes it got from the database. */
+enum { A_SAME, A_NEIGHBOUR, A_NEW, A_RESERVE, A_DEL, A_CURSOR_KEY, A_KINDS };
+
+/* A write whose key or value points into the database (birch.h, Memory
+ * rules): record a's value, got in this transaction by birch_get or by a
+ * cursor (with its key), or a sub-range of it, stored back under a's key,
+ * under a neighbour's (often on the same leaf, which the put changes), or
+ * under a new key; or a's cursor key given to put, put_reserve or del.
+ * Every pointer is taken after the last change.  The model takes its
+ * bytes from its own copies, taken before the write. */
+static void alias_op(state *st, birch_txn *w, int ti)
+{
+    bt_rng *r = &st->r;
+    birch_table *t = st->t[ti];
+    bt_model *m = &st->work[ti];
+    if (!m->n) return;
+    size_t ia = bt_below(r, m->n);
+    size_t ib = bt_chance(r, 60) ? (ia + 1 < m->n ? ia + 1 : ia ? ia - 1 : 0) : bt_below(r, m->n);
+    unsigned char *ak = st->key2, *val = st->val;
+    size_t akn = m->v[ia]->klen;
+    memcpy(ak, m->v[ia]->key, akn);
+    int via_cursor = bt_chance(r, 50);
+    int kind = (int)bt_below(r, via_cursor ? A_KINDS : A_RESERVE);
+    birch_cursor *c = NULL;
+    birch_val k = bt_val(ak, akn), v = {NULL, 0};
+    if (via_cursor) {
+        EXPECT_RC(st, birch_cursor_open(w, t, &c), BIRCH_OK);
+        EXPECT_RC(st, birch_cursor_seek(c, bt_val(ak, akn)), BIRCH_OK);
+        CHECK(st, check_at(err, c, m, ia, "alias seek"), "table %s: %s", tnames[ti], err);
+        EXPECT_RC(st, birch_cursor_get(c, &k, &v), BIRCH_OK); /* k and v point into the leaf */
+    } else {
+        EXPECT_RC(st, birch_get(w, t, bt_val(ak, akn), &v), BIRCH_OK);
+    }
+    /* The value to store: all of v, or a sub-range of it. */
+    size_t off = 0, len = v.size;
+    if (v.size && bt_chance(r, 50)) {
+        off = bt_below(r, v.size);
+        len = bt_below(r, v.size - off + 1);
+    }
+    memcpy(val, m->v[ia]->val + off, len);
+    birch_val sub = bt_val((const unsigned char *)v.data + off, len);
+    unsigned char *tk = st->key; /* the key the model changes */
+    size_t tkn = akn;
+    memcpy(tk, ak, akn);
+    switch (kind) {
+    case A_SAME:
+        EXPECT_RC(st, birch_put(w, t, k, sub, 0), BIRCH_OK);
+        break;
+    case A_NEIGHBOUR:
+        tkn = m->v[ib]->klen;
+        memcpy(tk, m->v[ib]->key, tkn);
+        EXPECT_RC(st, birch_put(w, t, bt_val(tk, tkn), sub, 0), BIRCH_OK);
+        break;
+    case A_NEW:
+        tkn = gen_key(r, m, st->maxk, tk);
+        EXPECT_RC(st, birch_put(w, t, bt_val(tk, tkn), sub, 0), BIRCH_OK);
+        break;
+    case A_RESERVE: {
+        void *out = NULL;
+        len = gen_vlen(r, st->ps);
+        bt_fill(r, val, len);
+        EXPECT_RC(st, birch_put_reserve(w, t, k, len, 0, &out), BIRCH_OK);
+        memcpy(out, val, len);
+        break;
+    }
+    case A_DEL:
+        EXPECT_RC(st, birch_del(w, t, k), BIRCH_OK);
+        break;
+    default: /* A_CURSOR_KEY: the cursor's key with a fresh value */
+        len = gen_vlen(r, st->ps);
+        bt_fill(r, val, len);
+        EXPECT_RC(st, birch_put(w, t, k, bt_val(val, len), 0), BIRCH_OK);
+        break;
+    }
+    if (c) birch_cursor_close(c);
+    if (kind == A_DEL) bt_model_del(m, tk, tkn);
+    else bt_model_put(m, tk, tkn, val, len);
+    if (bt_chance(r, 50))
+        CHECK(st, check_get(err, w, t, m, tk, tkn, NULL), "after alias op %d (%s): %s", kind,
+              via_cursor ? "cursor" : "get", err);
+}
+
 /* One random operation inside the write transaction w. */
 static void one_op(state *st, birch_txn *w)
 {
@@ -623,6 +708,8 @@ static void one_op(state *st, birch_txn *w)
         size_t kn = gen_key(r, m, st->maxk, key);
         int exists = bt_model_del(m, key, kn);
         EXPECT_RC(st, birch_del(w, t, bt_val(key, kn)), exists ? BIRCH_OK : BIRCH_NOTFOUND);
+    } else if (op < 58) { /* a write through pointers into the database */
+        alias_op(st, w, ti);
     } else if (op < 70) { /* get */
         size_t kn = gen_key(r, m, st->maxk, key);
         CHECK(st, check_get(err, w, t, m, key, kn, NULL), "table %s: %s", tnames[ti], err);
