@@ -18,7 +18,9 @@
  *     recorded is the one that began it, even if the transaction was handed
  *     to another thread: the first thread then gets BIRCH_EBUSY instead of
  *     waiting, and a thread that was handed a write transaction must not
- *     begin another before it ended (it would wait for itself).
+ *     begin another before it ended (it would wait for itself).  A thread
+ *     created after that thread exited is never taken for it, even if the
+ *     system gives it the same pthread_t.
  *   - Any number of read transactions run concurrently with each other and
  *     with the writer.  Each sees the snapshot that was committed when it
  *     began, byte for byte, until it ends.  Reads (get, cursor moves) take no

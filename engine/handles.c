@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -49,6 +50,21 @@ int bi_txn_bad(const void *hdr)
 int bi_txn_ended(void)
 {
     return bi_err_s(BIRCH_ETXN, "the transaction has ended (committed or aborted)");
+}
+
+/* Where a region's numbering starts: somewhere in its first half, drawn
+ * from the clock and the address.  A database closed and opened again
+ * often gets its region at the same address; were numbering to start at 0
+ * each time, the first transaction of the new handle would get the very
+ * token of the first one of the old, and a handle kept across the close
+ * (undefined, but the commonest such mistake) would act on another
+ * transaction instead of getting BIRCH_ETXN. */
+static uint64_t first_number(const bi_tokhdr *h, uint64_t limit)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return bi_mix64(x ^ (uint64_t)(uintptr_t)h) % (limit / 2 + 1);
 }
 
 /* Maps a new region: BI_TOK_REGION bytes aligned on their size, the
@@ -91,7 +107,7 @@ static int region_new(birch_db *db, bi_tokhdr **out)
     h->mask = db->tok_nslots - 1;
     h->first = a + ps;
     h->limit = db->tok_limit ? db->tok_limit : size - ps;
-    atomic_init(&h->next, 0);
+    atomic_init(&h->next, db->tok_limit ? 0 : first_number(h, h->limit));
     db->regions[db->nregions++] = (bi_region){h, slots};
     *out = h;
     return BIRCH_OK;

@@ -119,7 +119,7 @@ struct birch_db {
     pthread_mutex_t write_lock;
     pthread_cond_t write_cv;
     int writer_active;          /* BI_GATE_FREE, _TXN or _FLUSH */
-    pthread_t writer_thread;    /* with BI_GATE_TXN: the thread that took the gate */
+    uint64_t writer_thread;     /* with BI_GATE_TXN: the id (txn.c) of the thread that took the gate */
     /* The background flush of BIRCH_DURABLE_NONE commits (flush.c), under
      * write_lock.  The thread exists only in process flusher_pid (0: none
      * was started): a fork child has a copy of these fields but no thread,
@@ -254,6 +254,17 @@ struct birch_cursor {
     uint8_t *keybuf;    /* copy of the current key (write txns) */
     size_t keylen;
 };
+
+/* splitmix64's finaliser: every bit of x moves every bit of the result.
+ * For identities drawn from a clock and an address (handles.c, txn.c). */
+static inline uint64_t bi_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
 
 /* ---- handles.c ------------------------------------------------------------- */
 /* A region of tokens (see handles.c): its size, alignment and header. */

@@ -101,6 +101,25 @@ void bi_mark_failed(birch_db *db, const char *what, const char *detail)
     pthread_mutex_unlock(&db->lock);
 }
 
+/* This thread's identity for the writer gate: random, never 0, drawn the
+ * first time the thread asks.  Not pthread_self(), which the system gives
+ * again to a thread created after one has exited: a new thread would then
+ * pass for a gone thread that began a write transaction and handed it
+ * over, and get BIRCH_EBUSY instead of waiting.  A fresh thread's
+ * thread-local starts at 0, so it draws its own. */
+static uint64_t thread_id(void)
+{
+    static _Thread_local uint64_t id;
+    if (!id) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        x ^= (uint64_t)(uintptr_t)&id * 0x9e3779b97f4a7c15ull; /* threads alive at once differ here */
+        id = bi_mix64(x) | 1;
+    }
+    return id;
+}
+
 /* Becomes the writer for who (birch_txn_begin or birch_sync): waits for
  * the gate, or BIRCH_EBUSY when BIRCH_TXN_TRY is given and a transaction
  * (or birch_sync) holds it; a flush in progress is waited for even then,
@@ -109,9 +128,9 @@ void bi_mark_failed(birch_db *db, const char *what, const char *detail)
  * BIRCH_EIO if an earlier I/O error forbids writing. */
 static int lock_writer(birch_db *db, unsigned flags, const char *who)
 {
-    pthread_t self = pthread_self();
+    uint64_t self = thread_id();
     pthread_mutex_lock(&db->write_lock);
-    int mine = db->writer_active == BI_GATE_TXN && pthread_equal(db->writer_thread, self);
+    int mine = db->writer_active == BI_GATE_TXN && db->writer_thread == self;
     if (mine || (db->writer_active == BI_GATE_TXN && (flags & BIRCH_TXN_TRY))) {
         pthread_mutex_unlock(&db->write_lock);
         if (mine)

@@ -418,6 +418,57 @@ static int image_holds(const char *img, const char *k)
     return has;
 }
 
+/* A thread created after the writer's thread exited may get the same
+ * pthread_t (glibc reuses them with their stacks).  It holds nothing, so
+ * it must be told that another transaction is active, not that it holds
+ * one (the gate once compared pthread_self()). */
+typedef struct reused {
+    birch_db *db;
+    birch_txn *txn;
+    int rc;
+    char msg[512];
+} reused;
+
+static void *begin_and_exit(void *arg)
+{
+    reused *r = arg;
+    r->rc = birch_txn_begin(r->db, BIRCH_TXN_WRITE, &r->txn);
+    return NULL;
+}
+
+static void *try_begin(void *arg)
+{
+    reused *r = arg;
+    birch_txn *w = NULL;
+    r->rc = birch_txn_begin(r->db, BIRCH_TXN_WRITE | BIRCH_TXN_TRY, &w);
+    snprintf(r->msg, sizeof r->msg, "%s", birch_errmsg());
+    if (r->rc == BIRCH_OK) birch_txn_abort(w);
+    return NULL;
+}
+
+START_TEST(new_thread_is_not_the_gone_writer)
+{
+    char *path = bt_path("reused");
+    birch_options opts = bt_opts_fast();
+    reused r;
+    memset(&r, 0, sizeof r);
+    r.db = bt_open(path, &opts);
+    for (int round = 0; round < 8; round++) {
+        pthread_t a, c;
+        ck_assert_int_eq(pthread_create(&a, NULL, begin_and_exit, &r), 0);
+        ck_assert_int_eq(pthread_join(a, NULL), 0);
+        BT_OK(r.rc); /* the write transaction is main's now; its thread is gone */
+        ck_assert_int_eq(pthread_create(&c, NULL, try_begin, &r), 0);
+        ck_assert_int_eq(pthread_join(c, NULL), 0);
+        ck_assert_msg(r.rc == BIRCH_EBUSY && strstr(r.msg, "another write transaction"),
+                      "round %d: a new thread got %d (%s), not the TRY refusal", round, r.rc, r.msg);
+        BT_OK(birch_txn_commit(r.txn));
+    }
+    BT_OK(birch_close(r.db));
+    free(path);
+}
+END_TEST
+
 START_TEST(flusher_makes_an_idle_commit_durable)
 {
     char *path = bt_path("flush"), *img = bt_path("flush-img");
@@ -633,6 +684,7 @@ int main(void)
     tcase_add_test(tc, writer_thread_gets_ebusy_none);
     tcase_add_test(tc, other_threads_still_wait);
     tcase_add_test(tc, handed_over_transaction);
+    tcase_add_test(tc, new_thread_is_not_the_gone_writer);
     tcase_add_test(tc, flusher_makes_an_idle_commit_durable);
     tcase_add_test(tc, without_a_flush_nothing_syncs_the_commit);
     tcase_add_test(tc, flusher_failure_fails_the_database);
