@@ -109,8 +109,19 @@ static int child_fresh(const birch_txn *txn, uint8_t *parent, uint8_t *child)
                       "list handed out a page in use)", pgno_of(child), pgno_of(parent));
 }
 
-/* Reads the child of branch slot i, which must be one level below. */
-static int read_child(birch_txn *txn, bi_path *path, int d)
+/* What a writer checks of a child page it reached (read_child): that it
+ * is fresh, and while the free list is saved, its checksum.  Out of line:
+ * readers never need it, and read_child is on every level of every search. */
+static int writer_child_ok(birch_txn *txn, uint8_t *parent, unsigned i, uint64_t child, uint8_t *p)
+{
+    int rc = child_fresh(txn, parent, p);
+    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, child, p, bi_branch_csum(parent, i));
+    return rc;
+}
+
+/* Reads the child of branch slot i, which must be one level below.
+ * Inlined into its callers: it runs at every level of every search. */
+static BI_HOT_INLINE int read_child(birch_txn *txn, bi_path *path, int d)
 {
     uint8_t *p = path->pg[d];
     unsigned i = path->idx[d];
@@ -119,8 +130,7 @@ static int read_child(birch_txn *txn, bi_path *path, int d)
     if (rc) return rc;
     uint64_t child = bi_branch_child(p, i);
     rc = bi_page_read(txn, child, (int)bi_level(p) - 1, &path->pg[d + 1]);
-    if (rc == BIRCH_OK) rc = child_fresh(txn, p, path->pg[d + 1]);
-    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, child, path->pg[d + 1], bi_branch_csum(p, i));
+    if (rc == BIRCH_OK && txn->write) rc = writer_child_ok(txn, p, i, child, path->pg[d + 1]);
     if (rc) return rc;
     path->pgno[d + 1] = child;
     return BIRCH_OK;

@@ -195,11 +195,11 @@ int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
     }
     uint8_t *leaf = p->pg[p->depth - 1];
     unsigned i = p->idx[p->depth - 1];
-    int rc = bi_slot_ok(cur->txn, leaf, i);
+    /* bi_leaf_value validates the slot too: once is enough */
+    int rc = val ? bi_leaf_value(cur->txn, leaf, i, val) : bi_slot_ok(cur->txn, leaf, i);
     if (rc) return rc;
     if (key) *key = (birch_val){bi_node_key(leaf, i), bi_node_klen(leaf, i)};
-    if (val) rc = bi_leaf_value(cur->txn, leaf, i, val);
-    if (rc == BIRCH_OK && cur->txn->write) { /* pointers a later put may be given (internal.h) */
+    if (cur->txn->write) { /* pointers a later put may be given (internal.h) */
         bi_lend(cur->txn, leaf);
         if (val) bi_lend(cur->txn, val->data);
     }

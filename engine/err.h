@@ -22,10 +22,12 @@
 #define BI_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define BI_NORETURN __attribute__((noreturn))
 #define BI_COLD __attribute__((cold))
+#define BI_HOT_INLINE __attribute__((always_inline)) inline
 #else
 #define BI_PRINTF(f, a)
 #define BI_NORETURN
 #define BI_COLD
+#define BI_HOT_INLINE inline
 #endif
 
 /* Each of these records this thread's error detail and evaluates to rc

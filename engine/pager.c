@@ -93,9 +93,11 @@ uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno)
     return txn->map + pgno * txn->db->psize;
 }
 
-int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out)
+/* Why page p (NULL: outside the snapshot) fails bi_page_read's checks.
+ * The checks run on every level of every search, so they are one
+ * condition there; this cold path finds which one failed for the message. */
+static BI_COLD int page_bad(const birch_txn *txn, const uint8_t *p, uint64_t pgno, int level)
 {
-    uint8_t *p = bi_page_get(txn, pgno);
     unsigned long long n = (unsigned long long)pgno;
     if (!p)
         return BI_CORRUPT("page %llu: named by a tree but outside the snapshot's pages 2..%llu", n,
@@ -110,14 +112,28 @@ int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out)
         return BI_CORRUPT("page %llu: level %u where level %d belongs", n, h->level, level);
     if (h->pgno != pgno)
         return BI_CORRUPT("page %llu: its header says page %llu (misplaced write)", n, (unsigned long long)h->pgno);
-    if (h->upper > ps || h->upper < BI_HDR + (uint64_t)BI_SLOT * h->nkeys)
-        return BI_CORRUPT("page %llu: %u slots and node area from %u do not fit a %u-byte page", n, h->nkeys,
-                          h->upper, ps);
-    *out = p;
-    return BIRCH_OK;
+    return BI_CORRUPT("page %llu: %u slots and node area from %u do not fit a %u-byte page", n, h->nkeys, h->upper,
+                      ps);
 }
 
-int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
+int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out)
+{
+    uint8_t *p = bi_page_get(txn, pgno);
+    if (p) {
+        const bi_phdr *h = (const bi_phdr *)(const void *)p;
+        uint32_t ps = txn->db->psize;
+        int kind = h->type == BI_P_LEAF ? h->level == 0 : h->type == BI_P_BRANCH && h->level != 0;
+        if (kind && h->level < BI_MAX_DEPTH && (level < 0 || h->level == level) && h->pgno == pgno &&
+            h->upper <= ps && h->upper >= BI_HDR + (uint64_t)BI_SLOT * h->nkeys) {
+            *out = p;
+            return BIRCH_OK;
+        }
+    }
+    return page_bad(txn, p, pgno, level);
+}
+
+/* Why slot i of page p fails bi_slot_ok's checks (cold, as page_bad). */
+static BI_COLD int slot_bad(const birch_txn *txn, uint8_t *p, unsigned i)
 {
     const birch_db *db = txn->db;
     bi_slot s = bi_slots(p)[i];
@@ -128,15 +144,25 @@ int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
                           s.off, bi_hdr(p)->upper);
     if (s.klen > db->max_key) return BI_CORRUPT("page %llu slot %u: key of %u bytes (limit %zu)", pg, i, s.klen, db->max_key);
     if (end > db->psize) return BI_CORRUPT("page %llu slot %u: node runs past the page end", pg, i);
-    if (!bi_is_leaf(p)) { /* the child's checksum follows the key */
-        if (end + 8u <= db->psize) return BIRCH_OK;
-        return BI_CORRUPT("page %llu slot %u: child checksum runs past the page end", pg, i);
-    }
+    if (!bi_is_leaf(p)) return BI_CORRUPT("page %llu slot %u: child checksum runs past the page end", pg, i);
     const bi_lnode *n = bi_leaf_node(p, i);
     if (n->flags & ~BI_N_BIG) return BI_CORRUPT("page %llu slot %u: unknown node flags %#x", pg, i, n->flags);
-    size_t vend = end + ((n->flags & BI_N_BIG) ? sizeof(bi_bigval) : n->vlen);
-    if (vend <= db->psize) return BIRCH_OK;
     return BI_CORRUPT("page %llu slot %u: value of %u bytes runs past the page end", pg, i, n->vlen);
+}
+
+int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
+{
+    const birch_db *db = txn->db;
+    bi_slot s = bi_slots(p)[i];
+    size_t end = (size_t)s.off + BI_NODE_HDR + BI_A8(s.klen);
+    if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > db->max_key || end > db->psize)
+        return slot_bad(txn, p, i);
+    if (!bi_is_leaf(p)) /* the child's checksum follows the key */
+        return end + 8u <= db->psize ? BIRCH_OK : slot_bad(txn, p, i);
+    const bi_lnode *n = bi_leaf_node(p, i);
+    size_t vend = end + ((n->flags & BI_N_BIG) ? sizeof(bi_bigval) : n->vlen);
+    if (!(n->flags & ~BI_N_BIG) && vend <= db->psize) return BIRCH_OK;
+    return slot_bad(txn, p, i);
 }
 
 uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
