@@ -97,7 +97,15 @@
  *   writes nothing, and returns BIRCH_EFORK; birch_cursor_close,
  *   birch_stream_close and birch_txn_abort free the child's copies.  The
  *   parent's handle is unaffected.  A child opens the database anew (a
- *   file the parent has open for writing stays locked: BIRCH_EBUSY).  On
+ *   file the parent has open for writing stays locked: BIRCH_EBUSY).
+ *   The file's lock belongs to the open file description, which the child
+ *   shares through its inherited descriptor and maps: a child that does
+ *   not exec should call birch_close on every inherited database handle,
+ *   or else, while the child lives, the file stays locked even after the
+ *   parent closes it, and the parent's next birch_open of it returns
+ *   BIRCH_EBUSY.  (The child's close does not release the lock while the
+ *   parent's handle is open.)  The descriptor is close-on-exec, so a child
+ *   that execs keeps nothing.  On
  *   kernels without MADV_WIPEONFORK (before Linux 4.14) only
  *   birch_txn_begin, birch_txn_commit, birch_sync and birch_close check
  *   the process; reads through an inherited transaction are then
