@@ -139,9 +139,10 @@ extern "C" {
 
 /* ---- Result codes --------------------------------------------------- */
 #define BIRCH_OK        0     /* success */
-#define BIRCH_NOTFOUND  (-1)  /* key, table or (read-only open) file does not exist;
-                                 cursor past the end */
-#define BIRCH_EXISTS    (-2)  /* NOOVERWRITE key exists; APPEND key not greater than the last */
+#define BIRCH_NOTFOUND  (-1)  /* key, table, (read-only open) file or a path's
+                                 directory does not exist; cursor past the end */
+#define BIRCH_EXISTS    (-2)  /* NOOVERWRITE key exists; APPEND key not greater
+                                 than the last; the target file of a copy exists */
 #define BIRCH_EINVAL    (-3)  /* bad argument: NULL pointer, bad flag, bad option */
 #define BIRCH_EKEYSIZE  (-4)  /* key empty or longer than birch_max_key_size() */
 #define BIRCH_EVALSIZE  (-5)  /* value longer than BIRCH_MAX_VALUE_SIZE, schema

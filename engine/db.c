@@ -352,8 +352,8 @@ const char *birch_strerror(int rc)
 {
     switch (rc) {
     case BIRCH_OK: return "success";
-    case BIRCH_NOTFOUND: return "not found: no such key or table, or the cursor is past the end";
-    case BIRCH_EXISTS: return "key exists (NOOVERWRITE), or APPEND key not after the last key";
+    case BIRCH_NOTFOUND: return "not found: no such key, table, file or directory, or the cursor is past the end";
+    case BIRCH_EXISTS: return "already exists: the key (NOOVERWRITE) or the file, or APPEND key not after the last key";
     case BIRCH_EINVAL: return "invalid argument";
     case BIRCH_EKEYSIZE: return "key is empty or longer than birch_max_key_size()";
     case BIRCH_EVALSIZE: return "value or schema is too large";
