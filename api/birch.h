@@ -622,7 +622,10 @@ const char *birch_strerror(int rc);
  * source ("damaged file: page 12: slot 3 runs past the page end
  * [engine/pager.c:101]").  Read it right after the call that failed: the
  * next failing call on the thread replaces it; calls that succeed leave
- * it.  Never NULL; the text stays valid until the thread's next birch
+ * it, also those that answer "no" with a non-negative result
+ * (birch_typed_contains or birch_typed_delete returning 0) and those
+ * that recover from an internal miss (birch_open creating the file, a
+ * table created, a stream or list walked to its end).  Never NULL; the text stays valid until the thread's next birch
  * call. */
 const char *birch_errmsg(void);
 

@@ -247,8 +247,13 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
      * atomically, nothing to lock against. */
     if (rc == BIRCH_OK && memory) rc = io->ops->open(io->ctx, path, BI_IO_CREATE, &db->file);
     if (rc == BIRCH_OK && memory) rc = io->ops->lock(db->file, 1);
+    /* open_file probes (is the file there? was it replaced under the
+     * lock?) and load may fall back to the older meta: a successful open
+     * leaves birch_errmsg() as it was (err.h). */
+    bi_errmark mark = bi_err_mark();
     if (rc == BIRCH_OK && !memory) rc = open_file(db, path);
     if (rc == BIRCH_OK) rc = load(db);
+    bi_err_end(mark, rc == BIRCH_OK);
     if (rc == BIRCH_OK && flusher) rc = bi_flusher_start(db); /* last: nothing after it fails */
     if (rc) {
         destroy(db);
