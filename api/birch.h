@@ -97,7 +97,15 @@
  *   writes nothing, and returns BIRCH_EFORK; birch_cursor_close,
  *   birch_stream_close and birch_txn_abort free the child's copies.  The
  *   parent's handle is unaffected.  A child opens the database anew (a
- *   file the parent has open for writing stays locked: BIRCH_EBUSY).  On
+ *   file the parent has open for writing stays locked: BIRCH_EBUSY).
+ *   The file's lock belongs to the open file description, which the child
+ *   shares through its inherited descriptor and maps: a child that does
+ *   not exec should call birch_close on every inherited database handle,
+ *   or else, while the child lives, the file stays locked even after the
+ *   parent closes it, and the parent's next birch_open of it returns
+ *   BIRCH_EBUSY.  (The child's close does not release the lock while the
+ *   parent's handle is open.)  The descriptor is close-on-exec, so a child
+ *   that execs keeps nothing.  On
  *   kernels without MADV_WIPEONFORK (before Linux 4.14) only
  *   birch_txn_begin, birch_txn_commit, birch_sync and birch_close check
  *   the process; reads through an inherited transaction are then
@@ -131,9 +139,10 @@ extern "C" {
 
 /* ---- Result codes --------------------------------------------------- */
 #define BIRCH_OK        0     /* success */
-#define BIRCH_NOTFOUND  (-1)  /* key, table or (read-only open) file does not exist;
-                                 cursor past the end */
-#define BIRCH_EXISTS    (-2)  /* NOOVERWRITE key exists; APPEND key not greater than the last */
+#define BIRCH_NOTFOUND  (-1)  /* key, table, (read-only open) file or a path's
+                                 directory does not exist; cursor past the end */
+#define BIRCH_EXISTS    (-2)  /* NOOVERWRITE key exists; APPEND key not greater
+                                 than the last; the target file of a copy exists */
 #define BIRCH_EINVAL    (-3)  /* bad argument: NULL pointer, bad flag, bad option */
 #define BIRCH_EKEYSIZE  (-4)  /* key empty or longer than birch_max_key_size() */
 #define BIRCH_EVALSIZE  (-5)  /* value longer than BIRCH_MAX_VALUE_SIZE, schema
@@ -613,7 +622,10 @@ const char *birch_strerror(int rc);
  * source ("damaged file: page 12: slot 3 runs past the page end
  * [engine/pager.c:101]").  Read it right after the call that failed: the
  * next failing call on the thread replaces it; calls that succeed leave
- * it.  Never NULL; the text stays valid until the thread's next birch
+ * it, also those that answer "no" with a non-negative result
+ * (birch_typed_contains or birch_typed_delete returning 0) and those
+ * that recover from an internal miss (birch_open creating the file, a
+ * table created, a stream or list walked to its end).  Never NULL; the text stays valid until the thread's next birch
  * call. */
 const char *birch_errmsg(void);
 

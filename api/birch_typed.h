@@ -264,8 +264,15 @@ int birch_stream_next(birch_stream *s, birch_item *item);
  * birch_stream_opts.resume) in a later stream, typically on a fresh
  * snapshot: a long scan then runs in pages and never pins one snapshot for
  * long.  A key that exists throughout a paged scan is returned exactly
- * once.  Copies at most cap bytes; *len gets the full length;
- * BIRCH_NOTFOUND before the first record. */
+ * once.  Sets *len to the key's full length and copies at most cap bytes
+ * of it into buf.  To size a buffer, pass buf NULL and cap 0 (the size
+ * query): BIRCH_EKEYSIZE and *len, then call again with *len bytes (never
+ * more than birch_max_key_size()).
+ * Returns BIRCH_OK when the whole key fit in buf (cap >= *len).
+ * Errors: BIRCH_EKEYSIZE (buf too small, or NULL with cap 0: *len is the
+ * length needed and buf holds the key's first cap bytes), BIRCH_NOTFOUND
+ * (the stream has returned no record yet; *len is not set), BIRCH_EINVAL
+ * (s or len NULL, or buf NULL with cap > 0). */
 int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len);
 /* Closes (frees) the stream, and the snapshot it pinned if it had one of
  * its own (txn NULL).  The stream is the caller's: close it whenever,

@@ -222,7 +222,11 @@ static int position(birch_stream *s)
      * max_key bytes lies strictly between T and the bound, so the step
      * below that skips T when it sorts before the bound is enough. */
     size_t max = s->t->table->db->max_key, len = b->len < max ? b->len : max;
+    bi_errmark mark = bi_err_mark();
     int rc = birch_cursor_seek(s->cur, (birch_val){b->k, len});
+    /* Reverse, no key at or after the bound: the range starts at the last
+     * key, a miss the stream recovers from (err.h). */
+    bi_err_end(mark, s->reverse && rc == BIRCH_NOTFOUND);
     if (s->reverse) {
         if (rc == BIRCH_NOTFOUND) return birch_cursor_last(s->cur);
         if (rc) return rc;
@@ -307,6 +311,17 @@ int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t
     return bi_err(BIRCH_EKEYSIZE, "birch_stream_resume_key: the key has %zu bytes, buf %zu", s->lastlen, cap);
 }
 
+/* birch_stream_next for the loops below, whose end (BIRCH_NOTFOUND) is
+ * their success: it leaves birch_errmsg() alone (err.h).  Only the step
+ * is marked, not the caller's callback between steps. */
+static int next_or_end(birch_stream *s, birch_item *item)
+{
+    bi_errmark mark = bi_err_mark();
+    int rc = birch_stream_next(s, item);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
+    return rc;
+}
+
 int birch_stream_each(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o,
                       int (*fn)(const birch_item *item, void *ctx), void *ctx)
 {
@@ -315,7 +330,7 @@ int birch_stream_each(birch_txn *txn, const birch_typed *t, const birch_stream_o
     int rc = birch_stream_open(txn, t, o, &s);
     if (rc) return rc;
     birch_item item;
-    while ((rc = birch_stream_next(s, &item)) == BIRCH_OK) {
+    while ((rc = next_or_end(s, &item)) == BIRCH_OK) {
         rc = fn(&item, ctx);
         if (rc) break;
     }
@@ -352,7 +367,7 @@ int birch_stream_collect(birch_txn *txn, const birch_typed *t, const birch_strea
     int rc = birch_stream_open(txn, t, &lim, &s);
     if (rc) return rc;
     birch_item item;
-    while ((rc = birch_stream_next(s, &item)) == BIRCH_OK) {
+    while ((rc = next_or_end(s, &item)) == BIRCH_OK) {
         if (keys) memcpy((uint8_t *)keys + *n * t->key->c_size, item.key, t->key->c_size);
         if (values && pod) memcpy((uint8_t *)values + *n * t->value->c_size, item.view, t->value->c_size);
         else if (values) ((birch_val *)values)[*n] = item.bytes;

@@ -130,8 +130,10 @@ static int match_schema(birch_txn *txn, birch_typed *t, const char *name)
         rc = birch_count(txn, t->table, &count);
         if (rc) return rc;
         if (count == 0) {
+            bi_errmark mark = bi_err_mark();
             rc = birch_table_set_schema(txn, t->table, (birch_val){want, (size_t)n});
-            return rc == BIRCH_EREADONLY ? BIRCH_OK : rc; /* a reader may use an empty table */
+            bi_err_end(mark, rc == BIRCH_EREADONLY); /* a reader may use an empty table: no failure */
+            return rc == BIRCH_EREADONLY ? BIRCH_OK : rc;
         }
     }
     return schema_mismatch(t, name, have, want, (size_t)n);
@@ -275,7 +277,9 @@ int birch_typed_delete(birch_txn *txn, const birch_typed *t, const void *key)
     birch_txn *use;
     rc = bi_auto_begin(t->table->db, txn, BIRCH_TXN_WRITE, &use);
     if (rc) return rc;
+    bi_errmark mark = bi_err_mark(); /* an absent key is the answer 0, not a failure */
     rc = birch_del(use, t->table, k);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
     rc = rc == BIRCH_OK ? 1 : rc == BIRCH_NOTFOUND ? 0 : rc;
     return bi_auto_end(txn, use, rc);
 }
@@ -284,7 +288,9 @@ int birch_typed_contains(birch_txn *txn, const birch_typed *t, const void *key)
 {
     birch_guard g;
     memset(&g, 0, sizeof g);
+    bi_errmark mark = bi_err_mark(); /* an absent key is the answer 0, not a failure */
     int rc = bi_typed_lookup(txn, t, key, &g, 0);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
     if (rc == BIRCH_NOTFOUND) return 0;
     if (rc) return rc;
     birch_guard_release(&g);
@@ -341,14 +347,21 @@ static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, con
 /* Whether the batch's first key sorts after every key in the table. */
 static int after_last(birch_txn *txn, const birch_typed *t, const batch_key *first)
 {
+    /* A question, not a step that can fail: whatever it meets (an empty
+     * table, an error the batch's puts will meet again) leaves
+     * birch_errmsg() alone (err.h). */
+    bi_errmark mark = bi_err_mark();
     birch_cursor *c;
-    if (birch_cursor_open(txn, t->table, &c)) return 0;
-    birch_val last;
-    int rc = birch_cursor_last(c);
-    int after = rc == BIRCH_NOTFOUND;
-    if (rc == BIRCH_OK && birch_cursor_get(c, &last, NULL) == BIRCH_OK)
-        after = bi_key_cmp(first->k, first->len, last.data, last.size) > 0;
-    birch_cursor_close(c);
+    int after = 0;
+    if (birch_cursor_open(txn, t->table, &c) == BIRCH_OK) {
+        birch_val last;
+        int rc = birch_cursor_last(c);
+        after = rc == BIRCH_NOTFOUND;
+        if (rc == BIRCH_OK && birch_cursor_get(c, &last, NULL) == BIRCH_OK)
+            after = bi_key_cmp(first->k, first->len, last.data, last.size) > 0;
+        birch_cursor_close(c);
+    }
+    bi_err_end(mark, 1);
     return after;
 }
 

@@ -151,8 +151,15 @@ int bi_tree_search(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size
                    bi_path *path, int *exact)
 {
     *exact = 0;
+    /* An empty tree is an answer (depth 0), not a failure: asked before
+     * read_root, which records a message that a successful put into an
+     * empty table must not leave behind (err.h). */
+    if (!tree->root) {
+        path->depth = 0;
+        return BIRCH_OK;
+    }
     int rc = read_root(txn, tree, path);
-    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
+    if (rc) return rc;
     for (int d = 0;; d++) {
         uint8_t *p = path->pg[d];
         if (bi_is_leaf(p)) {
@@ -803,9 +810,10 @@ static int free_leaf_runs(birch_txn *txn, uint8_t *leaf)
 
 int bi_tree_free_all(birch_txn *txn, bi_tree *tree)
 {
+    if (!tree->root) return BIRCH_OK; /* nothing to free; read_root would record a message */
     bi_path path;
     int rc = read_root(txn, tree, &path);
-    if (rc) return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
+    if (rc) return rc;
     /* Depth-first, post-order: a page is freed after its children.  A
      * damaged tree may name a page from several parents; visiting more
      * pages than the file holds means that, and would take exponential

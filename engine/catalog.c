@@ -102,7 +102,9 @@ static int state_slot(birch_txn *txn, birch_table *t, bi_tstate **out)
     bi_tstate *ts = &txn->ts[t->id];
     if (!ts->loaded) {
         bi_table_rec rec;
+        bi_errmark mark = bi_err_mark(); /* a table missing from the snapshot is a state, not a failure */
         int rc = bi_catalog_lookup(txn, t->name, strlen(t->name), &rec);
+        bi_err_end(mark, rc == BIRCH_NOTFOUND);
         if (rc && rc != BIRCH_NOTFOUND) return rc;
         ts->loaded = 1;
         ts->exists = rc == BIRCH_OK;
@@ -183,7 +185,9 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     if (flags & ~BIRCH_CREATE) return bi_err(BIRCH_EINVAL, "birch_table_open: unknown flags %#x", flags);
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_open: the transaction has ended or failed");
     bi_table_rec rec;
+    bi_errmark mark = bi_err_mark(); /* a miss creates the table (or fails below with its own message) */
     rc = bi_catalog_lookup(txn, name, len, &rec);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
     if (rc && rc != BIRCH_NOTFOUND) return rc;
     int missing = rc == BIRCH_NOTFOUND;
     if (missing && !(flags & BIRCH_CREATE)) return bi_err(BIRCH_NOTFOUND, "no table named '%s'", name);
@@ -221,6 +225,16 @@ int birch_table_drop(birch_txn *txn, const char *name)
     return BIRCH_OK;
 }
 
+/* The first or next catalog entry.  BIRCH_NOTFOUND past the last is how
+ * the walk ends, not a failure: it leaves birch_errmsg() alone (err.h). */
+static int catalog_step(birch_txn *txn, bi_path *path, int first)
+{
+    bi_errmark mark = bi_err_mark();
+    int rc = first ? bi_path_first(txn, &txn->meta.catalog, path) : bi_path_next(txn, path);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
+    return rc;
+}
+
 int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), void *ctx)
 {
     if (!txn || !fn) return bi_err(BIRCH_EINVAL, "birch_table_list: %s is NULL", txn ? "fn" : "txn");
@@ -228,7 +242,7 @@ int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), voi
     if (rc0) return rc0;
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_list: the transaction has ended or failed");
     bi_path path;
-    int rc = bi_path_first(txn, &txn->meta.catalog, &path);
+    int rc = catalog_step(txn, &path, 1);
     while (rc == BIRCH_OK) {
         uint8_t *leaf = path.pg[path.depth - 1];
         unsigned i = path.idx[path.depth - 1];
@@ -242,7 +256,7 @@ int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), voi
         name[len] = 0;
         int r = fn(name, ctx);
         if (r) return r;
-        rc = bi_path_next(txn, &path);
+        rc = catalog_step(txn, &path, 0);
     }
     return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
 }

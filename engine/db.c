@@ -247,8 +247,13 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
      * atomically, nothing to lock against. */
     if (rc == BIRCH_OK && memory) rc = io->ops->open(io->ctx, path, BI_IO_CREATE, &db->file);
     if (rc == BIRCH_OK && memory) rc = io->ops->lock(db->file, 1);
+    /* open_file probes (is the file there? was it replaced under the
+     * lock?) and load may fall back to the older meta: a successful open
+     * leaves birch_errmsg() as it was (err.h). */
+    bi_errmark mark = bi_err_mark();
     if (rc == BIRCH_OK && !memory) rc = open_file(db, path);
     if (rc == BIRCH_OK) rc = load(db);
+    bi_err_end(mark, rc == BIRCH_OK);
     if (rc == BIRCH_OK && flusher) rc = bi_flusher_start(db); /* last: nothing after it fails */
     if (rc) {
         destroy(db);
@@ -352,8 +357,8 @@ const char *birch_strerror(int rc)
 {
     switch (rc) {
     case BIRCH_OK: return "success";
-    case BIRCH_NOTFOUND: return "not found: no such key or table, or the cursor is past the end";
-    case BIRCH_EXISTS: return "key exists (NOOVERWRITE), or APPEND key not after the last key";
+    case BIRCH_NOTFOUND: return "not found: no such key, table, file or directory, or the cursor is past the end";
+    case BIRCH_EXISTS: return "already exists: the key (NOOVERWRITE) or the file, or APPEND key not after the last key";
     case BIRCH_EINVAL: return "invalid argument";
     case BIRCH_EKEYSIZE: return "key is empty or longer than birch_max_key_size()";
     case BIRCH_EVALSIZE: return "value or schema is too large";

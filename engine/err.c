@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,27 +11,74 @@
 #include "err.h"
 
 #define BI_ERR_MAX 512
+#define BI_ERR_BUFS 4
 
-/* This thread's last error detail: msg points at buf or at a static
- * string.  The only object of static storage duration that birch writes,
- * and it is per thread (see err.h). */
+/* This thread's last error detail: msg points at one of the buffers or at
+ * a static string.  The only object of static storage duration that birch
+ * writes, and it is per thread (see err.h).
+ *
+ * Several buffers, so that a message is written into a buffer that holds
+ * neither the current message (which may be an argument of the new one:
+ * bi_mark_failed(..., birch_errmsg())) nor one that a bi_err_mark keeps
+ * for its bi_err_end to restore (held counts those marks per buffer).
+ * Four: the current message, two nested marks, and the one to write. */
 typedef struct bi_errstate {
     const char *msg;
-    char buf[BI_ERR_MAX];
+    unsigned char held[BI_ERR_BUFS];
+    char buf[BI_ERR_BUFS][BI_ERR_MAX];
 } bi_errstate;
 
 static _Thread_local bi_errstate err_tls;
 
+/* The buffer msg points into, or -1 (a static string, or none). */
+static int buf_of(const bi_errstate *e, const char *msg)
+{
+    uintptr_t p = (uintptr_t)msg, b = (uintptr_t)e->buf;
+    return p - b < sizeof e->buf ? (int)((p - b) / BI_ERR_MAX) : -1;
+}
+
+/* A buffer to write the next message into: not the current message's and
+ * not a held one.  Marks nested deeper than the buffers allow give up the
+ * oldest held text rather than fail (a bug, not a user's error). */
+static char *free_buf(bi_errstate *e)
+{
+    int cur = buf_of(e, e->msg), spare = cur == 0 ? 1 : 0;
+    for (int i = 0; i < BI_ERR_BUFS; i++)
+        if (i != cur && !e->held[i]) return e->buf[i];
+    BI_ASSERT(!"bi_err_mark nested too deep");
+    return e->buf[spare];
+}
+
 static void vrecord(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
     bi_errstate *e = &err_tls;
-    size_t n = (size_t)snprintf(e->buf, sizeof e->buf, "%s", prefix);
-    if (n < sizeof e->buf) {
-        int k = vsnprintf(e->buf + n, sizeof e->buf - n, fmt, ap);
+    char *buf = free_buf(e);
+    size_t n = (size_t)snprintf(buf, BI_ERR_MAX, "%s", prefix);
+    if (n < BI_ERR_MAX) {
+        int k = vsnprintf(buf + n, BI_ERR_MAX - n, fmt, ap);
         if (k > 0) n += (size_t)k;
     }
-    if (n < sizeof e->buf && suffix) snprintf(e->buf + n, sizeof e->buf - n, "%s", suffix);
-    e->msg = e->buf;
+    if (n < BI_ERR_MAX && suffix) snprintf(buf + n, BI_ERR_MAX - n, "%s", suffix);
+    e->msg = buf;
+}
+
+bi_errmark bi_err_mark(void)
+{
+    bi_errstate *e = &err_tls;
+    int i = buf_of(e, e->msg);
+    if (i >= 0) e->held[i]++;
+    return (bi_errmark){e->msg};
+}
+
+void bi_err_end(bi_errmark m, int restore)
+{
+    bi_errstate *e = &err_tls;
+    int i = buf_of(e, m.msg);
+    if (i >= 0) {
+        BI_ASSERT(e->held[i] > 0);
+        e->held[i]--;
+    }
+    if (restore) e->msg = m.msg;
 }
 
 void bi_err_record(const char *fmt, ...)

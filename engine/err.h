@@ -49,6 +49,30 @@ void bi_err_static(const char *msg);
 void bi_err_record_os(int errnum, const char *fmt, ...) BI_PRINTF(2, 3) BI_COLD;
 void bi_corrupt_record(const char *file, int line, const char *fmt, ...) BI_PRINTF(3, 4) BI_COLD;
 
+/* A call that succeeds leaves birch_errmsg() as it was (birch.h), also
+ * when it got there through an internal call that failed and that it
+ * recovered from: a probe (is the file there? is the table in the
+ * catalog?) or a loop that ends at BIRCH_NOTFOUND.  Such a call takes a
+ * mark before the probe and ends it after, restoring the message it had
+ * when the probe's failure is recovered (restore nonzero), keeping what
+ * was recorded since when it is not (the call fails with that error):
+ *
+ *     bi_errmark m = bi_err_mark();
+ *     int rc = bi_catalog_lookup(...);
+ *     bi_err_end(m, rc == BIRCH_NOTFOUND);
+ *
+ * The marked text is kept safe from overwriting until the end (err.c).
+ * Every mark is ended exactly once; marks nest (at most two live marks
+ * may hold different texts: more is a bug).  Both are a few loads and stores: cheap enough
+ * for hot paths such as birch_typed_contains.  A probe on a hot path that
+ * can be answered without failing (an empty tree) is better asked that
+ * way. */
+typedef struct bi_errmark {
+    const char *msg;
+} bi_errmark;
+bi_errmark bi_err_mark(void);
+void bi_err_end(bi_errmark m, int restore);
+
 /* Internal invariants: checked in every build without NDEBUG (the test and
  * debug builds), compiled out of Release builds.  A failure prints the
  * condition and where, then aborts: it is a bug in birch, not a bad file

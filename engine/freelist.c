@@ -186,7 +186,9 @@ static int load_at(birch_txn *txn, bi_path *path, int young)
 static int load_first(birch_txn *txn)
 {
     bi_path path;
+    bi_errmark mark = bi_err_mark(); /* an empty free list is no failure of the commit (err.h) */
     int rc = bi_path_first(txn, &txn->meta.freetree, &path);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
     if (rc == BIRCH_NOTFOUND) return 0;
     if (rc == BIRCH_OK) rc = load_at(txn, &path, 0);
     if (rc) return rc;
@@ -199,7 +201,9 @@ static int load_first(birch_txn *txn)
     if (path.idx[path.depth - 1] >= n) { /* past this leaf's end: the next leaf */
         if (n == 0) return 0;
         path.idx[path.depth - 1] = n - 1;
+        mark = bi_err_mark(); /* no young record after this leaf: none at all, no failure */
         rc = bi_path_next(txn, &path);
+        bi_err_end(mark, rc == BIRCH_NOTFOUND);
         if (rc) return rc == BIRCH_NOTFOUND ? 0 : rc;
     }
     return load_at(txn, &path, 1);

@@ -322,8 +322,14 @@ static int grow_file(birch_txn *txn)
     if (want < need) want = need;
     if (want % db->psize) want = want > UINT64_MAX - db->psize ? need : want + (db->psize - want % db->psize);
     if (db->opts.max_size && want > db->opts.max_size) want = need;
+    /* The growth step is a wish: if the disk cannot hold it, the pages
+     * needed will do, and the first attempt's failure is no failure of
+     * the commit (err.h). */
+    bi_errmark mark = bi_err_mark();
     int rc = db->io.ops->resize(db->file, want);
-    if (rc == BIRCH_EFULL && want > need) rc = db->io.ops->resize(db->file, need), want = need;
+    int retry = rc == BIRCH_EFULL && want > need;
+    bi_err_end(mark, retry);
+    if (retry) rc = db->io.ops->resize(db->file, need), want = need;
     if (rc) return rc;
     pthread_mutex_lock(&db->lock); /* birch_stat_get reads it */
     db->file_size = want;

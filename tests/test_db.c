@@ -162,6 +162,17 @@ START_TEST(strerror_describes_every_code)
 }
 END_TEST
 
+/* BIRCH_NOTFOUND and BIRCH_EXISTS are also about files and paths (open,
+ * copy, compact), not only keys: their texts say so. */
+START_TEST(strerror_notfound_exists_are_generic)
+{
+    const char *nf = birch_strerror(BIRCH_NOTFOUND), *ex = birch_strerror(BIRCH_EXISTS);
+    ck_assert_msg(strstr(nf, "key") && strstr(nf, "table") && strstr(nf, "file"), "NOTFOUND: '%s'", nf);
+    ck_assert_msg(strstr(ex, "key") && strstr(ex, "file"), "EXISTS: '%s'", ex);
+    ck_assert_msg(strncmp(ex, "key", 3) != 0, "EXISTS speaks of keys only: '%s'", ex);
+}
+END_TEST
+
 START_TEST(stat_tracks_commits_tables_and_file_size)
 {
     char *path = bt_path("stat");
@@ -420,6 +431,7 @@ int main(void)
     tcase_add_test(tc, close_null_is_noop);
     tcase_add_test(tc, version_string);
     tcase_add_test(tc, strerror_describes_every_code);
+    tcase_add_test(tc, strerror_notfound_exists_are_generic);
     tcase_add_test(tc, stat_tracks_commits_tables_and_file_size);
     tcase_add_test(tc, read_only_handle);
     tcase_add_test(tc, read_only_open_of_missing_file_fails_without_creating);

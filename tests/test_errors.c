@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1773,6 +1774,212 @@ START_TEST(err_errmsg_per_thread)
 }
 END_TEST
 
+/* ---- Successful calls leave birch_errmsg() alone (issue 11) -------------- */
+
+/* The detail every successful call below must leave: a formatted message
+ * (in err.c's buffers, which a probe's message could overwrite). */
+static const char *const KNOWN_ERR = "birch_stream_resume_key: s is NULL";
+
+static void set_known_error(void)
+{
+    BT_RC(birch_stream_resume_key(NULL, NULL, 0, NULL), BIRCH_EINVAL);
+    ck_assert_str_eq(birch_errmsg(), KNOWN_ERR);
+}
+
+/* Every call that changed the detail, listed, then the known error again
+ * so that the next call is judged on its own. */
+static char changed[4096];
+
+static void leaves_errmsg(int rc, const char *call, int line)
+{
+    ck_assert_msg(rc >= 0, "line %d: %s returned %d (%s)", line, call, rc, birch_errmsg());
+    if (strcmp(birch_errmsg(), KNOWN_ERR) == 0) return;
+    size_t n = strlen(changed);
+    snprintf(changed + n, sizeof changed - n, "\n  line %d: %s set '%s'", line, call, birch_errmsg());
+    set_known_error();
+}
+#define LEAVES(expr) leaves_errmsg((expr), #expr, __LINE__)
+
+static int count_name(const char *name, void *ctx)
+{
+    (void)name;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int count_item(const birch_item *it, void *ctx)
+{
+    (void)it;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* Successful calls that get there through an internal failure they
+ * recover from: open creating the file (its probe: the file is missing),
+ * open falling back to the older meta, table and typed-table creation
+ * (the catalog lookup misses), puts into an empty tree, typed contains
+ * and delete of an absent key, streams and lists that end at
+ * BIRCH_NOTFOUND, a batch into an empty table, commits that allocate from
+ * the free list, cursors re-seeking after a change, copy and compact. */
+START_TEST(err_errmsg_success_paths_leave_it)
+{
+    changed[0] = 0;
+    char *path = bt_path("succ-paths");
+    bt_remove(path);
+    birch_options o = bt_opts();
+    birch_db *db = NULL;
+    set_known_error();
+    LEAVES(birch_open(path, &o, &db)); /* creates the file */
+
+    birch_txn *w = NULL;
+    birch_table *t = NULL, *raw = NULL;
+    LEAVES(birch_txn_begin(db, BIRCH_TXN_WRITE, &w));
+    LEAVES(birch_table_open(w, "t", BIRCH_CREATE, &t));
+    LEAVES(birch_table_open(w, "raw", BIRCH_CREATE, &raw)); /* no schema: a reader may type it */
+    LEAVES(birch_put(w, t, bt_str("k0"), bt_str("v0"), 0)); /* into an empty tree */
+    char k[32];
+    for (int i = 1; i < 300; i++) {
+        snprintf(k, sizeof k, "k%03d", i);
+        BT_OK(birch_put(w, t, bt_str(k), bt_str("a value long enough to fill a few pages"), 0));
+    }
+    LEAVES(birch_txn_commit(w));
+
+    birch_typed ty, tr;
+    LEAVES(birch_typed_open(db, NULL, "typed", &birch_key_u64, &birch_value_bytes, BIRCH_CREATE, &ty));
+    LEAVES(birch_typed_open(db, NULL, "raw", &birch_key_u64, &birch_value_bytes, 0, &tr));
+    uint64_t keys[3] = {10, 11, 12}, absent = 99;
+    birch_val vals[3] = {bt_str("a"), bt_str("b"), bt_str("c")};
+    LEAVES(birch_typed_put_batch(NULL, &ty, 3, keys, vals)); /* into an empty table */
+    LEAVES(birch_typed_contains(NULL, &ty, &absent));
+    LEAVES(birch_typed_contains(NULL, &ty, &keys[0]));
+    LEAVES(birch_typed_delete(NULL, &ty, &absent));
+    LEAVES(birch_typed_delete(NULL, &ty, &keys[2]));
+    LEAVES(birch_typed_put(NULL, &ty, &keys[2], &vals[2], 0));
+    birch_guard g;
+    memset(&g, 0, sizeof g);
+    LEAVES(birch_typed_get(NULL, &ty, &keys[1], &g));
+    LEAVES(birch_guard_release(&g));
+
+    int n = 0;
+    birch_stream_opts all = {0};
+    LEAVES(birch_stream_each(NULL, &ty, &all, count_item, &n));
+    ck_assert_int_eq(n, 3);
+    uint64_t got[4];
+    size_t ng = 0;
+    LEAVES(birch_stream_collect(NULL, &ty, &all, got, NULL, 4, &ng));
+    ck_assert_uint_eq(ng, 3);
+    uint64_t hi = 1000; /* beyond every key: the reverse stream's seek misses */
+    birch_stream_opts so = {.hi = &hi, .hi_bound = BIRCH_INCLUSIVE, .reverse = 1};
+    birch_stream *s = NULL;
+    birch_item it;
+    LEAVES(birch_stream_open(NULL, &ty, &so, &s));
+    LEAVES(birch_stream_next(s, &it));
+    ck_assert_uint_eq(*(const uint64_t *)it.key, 12);
+    birch_stream_close(s);
+
+    /* Deletes, then commits that reuse the freed pages; a cursor that
+     * moves after the records under it changed. */
+    LEAVES(birch_txn_begin(db, BIRCH_TXN_WRITE, &w));
+    LEAVES(birch_table_open(w, "t", 0, &t));
+    for (int i = 1; i < 300; i += 2) {
+        snprintf(k, sizeof k, "k%03d", i);
+        BT_OK(birch_del(w, t, bt_str(k)));
+    }
+    LEAVES(birch_txn_commit(w));
+    for (int round = 0; round < 3; round++) {
+        LEAVES(birch_txn_begin(db, BIRCH_TXN_WRITE, &w));
+        LEAVES(birch_table_open(w, "t", 0, &t));
+        birch_cursor *c = NULL;
+        LEAVES(birch_cursor_open(w, t, &c));
+        LEAVES(birch_cursor_first(c));
+        for (int i = 1; i < 300; i += 2) {
+            snprintf(k, sizeof k, "k%03d", i);
+            BT_OK(birch_put(w, t, bt_str(k), bt_str(round ? "again" : "back"), 0));
+        }
+        LEAVES(birch_cursor_next(c));
+        LEAVES(birch_cursor_prev(c));
+        birch_cursor_close(c);
+        LEAVES(birch_txn_commit(w));
+    }
+    n = 0;
+    LEAVES(birch_txn_begin(db, BIRCH_TXN_READ, &w));
+    LEAVES(birch_table_list(w, count_name, &n));
+    ck_assert_int_eq(n, 3);
+    birch_txn_abort(w);
+    LEAVES(birch_txn_begin(db, BIRCH_TXN_WRITE, &w));
+    LEAVES(birch_table_drop(w, "raw")); /* an empty tree */
+    LEAVES(birch_txn_commit(w));
+    char msg[128];
+    LEAVES(birch_check(db, msg, sizeof msg));
+    LEAVES(birch_sync(db));
+    char *copy = bt_path("succ-paths-copy");
+    bt_remove(copy);
+    LEAVES(birch_copy(db, copy, 0, NULL, NULL));
+    LEAVES(birch_close(db));
+    LEAVES(birch_compact(path, &o, NULL, NULL));
+
+    /* The newest meta damaged: open falls back to the other one. */
+    int cur = bt_meta_current(path);
+    bi_meta m;
+    bt_meta_read(path, cur, &m);
+    m.txnid ^= 1;
+    bt_meta_write(path, cur, &m, 0);
+    db = NULL;
+    o.read_only = 1;
+    LEAVES(birch_open(path, &o, &db));
+    LEAVES(birch_close(db));
+
+    ck_assert_msg(changed[0] == 0, "successful calls changed birch_errmsg():%s", changed);
+    bt_remove(copy);
+    free(copy);
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* A commit whose growth step does not fit (here: RLIMIT_FSIZE, the step
+ * of at least 1 MiB refused with EFBIG) falls back to the pages it needs,
+ * and succeeds: the refused step is no failure of it. */
+START_TEST(err_errmsg_growth_fallback_leaves_it)
+{
+    changed[0] = 0;
+    char *path = bt_path("succ-grow");
+    birch_options o = bt_opts();
+    make_base(path, &o);
+    birch_db *db = bt_open(path, &o);
+    struct rlimit old, rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    rl = old;
+    rl.rlim_cur = (rlim_t)(bt_file_size(path) + (512u << 10)); /* room for the pages, not the step */
+    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    unsigned char v[4000];
+    memset(v, 'g', sizeof v);
+    char k[32];
+    int grew = 0;
+    for (int c = 0; c < 20 && !grew; c++) {
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        birch_table *t = bt_table(w, "grow", BIRCH_CREATE);
+        for (int i = 0; i < 25; i++) {
+            snprintf(k, sizeof k, "%05d-%02d", c, i);
+            BT_OK(birch_put(w, t, bt_str(k), bt_val(v, sizeof v), 0));
+        }
+        uint64_t before = bt_file_size(path);
+        set_known_error();
+        LEAVES(birch_txn_commit(w));
+        grew = bt_file_size(path) > before;
+    }
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_sig);
+    ck_assert_msg(grew, "no commit grew the file");
+    ck_assert_msg(changed[0] == 0, "successful calls changed birch_errmsg():%s", changed);
+    expect_base(db);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("errors");
@@ -1806,6 +2013,8 @@ int main(void)
     tcase_add_test(tc, err_corrupt_free_list_names_live_page);
     tcase_add_test(tc, err_errmsg_per_thread);
     tcase_add_test(tc, err_errmsg_success_leaves_it);
+    tcase_add_test(tc, err_errmsg_success_paths_leave_it);
+    tcase_add_test(tc, err_errmsg_growth_fallback_leaves_it);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }

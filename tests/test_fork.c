@@ -10,6 +10,7 @@
  * should, else the line of the first that did not (printed on stderr).
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,115 @@ START_TEST(pid_check_without_wipeonfork)
 }
 END_TEST
 
+/* A child that stays alive after fork(): it runs fn (if any), tells the
+ * parent through the ready pipe, then waits until the parent closes its
+ * end of the release pipe.  With exec set it runs cat on that pipe
+ * instead, as a program started by the application would; the ready pipe
+ * is then close-on-exec, so the parent's read ends (0 bytes) only once the
+ * exec has happened. */
+typedef struct sleeper {
+    pid_t pid;
+    int release; /* the parent's write end: closing it ends the child */
+} sleeper;
+
+static sleeper sleeper_start(void (*fn)(void *), int exec)
+{
+    int ready[2], release[2];
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe(release), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(release[1]);
+        if (fn) fn(NULL);
+        if (exec) { /* cat exits at the end of its input: the parent's close */
+            if (dup2(release[0], STDIN_FILENO) < 0) _exit(2);
+            execlp("cat", "cat", (char *)NULL);
+            _exit(4);
+        }
+        if (write(ready[1], "x", 1) != 1) _exit(3);
+        char c;
+        while (read(release[0], &c, 1) > 0) {
+        }
+        _exit(0);
+    }
+    close(ready[1]);
+    close(release[0]);
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), exec ? 0 : 1);
+    close(ready[0]);
+    return (sleeper){pid, release[1]};
+}
+
+static void sleeper_end(sleeper s)
+{
+    close(s.release);
+    int status = 0;
+    ck_assert_int_eq(waitpid(s.pid, &status, 0), s.pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed (status %#x): see stderr",
+                  status);
+}
+
+/* The parent closes its handle and opens the file again while the child
+ * lives; returns what the open gave (db is the new handle if BIRCH_OK). */
+static int parent_reopen(void)
+{
+    BT_OK(birch_close(db));
+    db = NULL;
+    birch_options o = bt_opts();
+    return birch_open(path, &o, &db);
+}
+
+static void child_close_only(void *arg)
+{
+    (void)arg;
+    CHILD_RC(birch_close(db), BIRCH_EFORK);
+}
+
+/* A child that goes on without exec closes its inherited handle: that
+ * drops its reference to the open file description (descriptor and maps),
+ * so once the parent closes too the flock() lock is gone and the parent
+ * can open the file again while the child still runs. */
+START_TEST(child_close_lets_parent_reopen)
+{
+    sleeper s = sleeper_start(child_close_only, 0);
+    BT_OK(parent_reopen());
+    reopen_expect("k", "v0");
+    sleeper_end(s);
+}
+END_TEST
+
+/* A child that neither closes nor execs keeps the lock alive through the
+ * shared open file description: the parent's reopen is BIRCH_EBUSY until
+ * the child exits.  (The rule birch.h states, checked.) */
+START_TEST(child_without_close_holds_the_lock)
+{
+    sleeper s = sleeper_start(NULL, 0);
+    BT_RC(parent_reopen(), BIRCH_EBUSY);
+    ck_assert_ptr_null(db);
+    sleeper_end(s);
+    BT_OK(parent_reopen());
+    reopen_expect("k", "v0");
+}
+END_TEST
+
+/* The descriptor is O_CLOEXEC: a child that execs another program does not
+ * take the database file, or its lock, with it.  Both descriptors: the one
+ * birch_open created the file with (setup) and the one of an open of an
+ * existing file. */
+START_TEST(exec_drops_the_descriptor)
+{
+    for (int round = 0; round < 2; round++) {
+        sleeper s = sleeper_start(NULL, 1);
+        BT_OK(parent_reopen());
+        sleeper_end(s);
+    }
+    reopen_expect("k", "v0");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("fork");
@@ -312,6 +422,9 @@ static Suite *suite(void)
     tcase_add_test(tc, child_reads_get_efork);
     tcase_add_test(tc, db_opened_in_child_works);
     tcase_add_test(tc, pid_check_without_wipeonfork);
+    tcase_add_test(tc, child_close_lets_parent_reopen);
+    tcase_add_test(tc, child_without_close_holds_the_lock);
+    tcase_add_test(tc, exec_drops_the_descriptor);
     suite_add_tcase(s, tc);
     return s;
 }
