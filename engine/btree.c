@@ -286,6 +286,11 @@ static uint8_t *page_insert(uint8_t *p, unsigned idx, const uint8_t *node, size_
 {
     bi_phdr *h = bi_hdr(p);
     bi_slot *s = bi_slots(p);
+    /* Every caller made room first (insert_node asks bi_free_space,
+     * split_point sizes both halves, try_merge counts the real sizes of a
+     * possibly damaged page): a node that does not fit is a bug here. */
+    BI_ASSERT(nsz % 8 == 0 && idx <= h->nkeys);
+    BI_ASSERT(h->upper >= BI_HDR + (size_t)BI_SLOT * (h->nkeys + 1u) + nsz);
     h->upper -= (uint32_t)nsz;
     memmove(s + idx + 1, s + idx, (h->nkeys - idx) * sizeof *s);
     s[idx] = (bi_slot){head, (uint16_t)h->upper, (uint16_t)klen};
@@ -459,6 +464,7 @@ static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, uns
         free(e);
         return rc;
     }
+    BI_ASSERT(k < m); /* split_point leaves both halves a node */
     page_init(rp, bi_hdr(old)->type, bi_level(old), db->psize);
     page_init(p, bi_hdr(old)->type, bi_level(old), db->psize);
     refill(p, e, 0, k, 0);

@@ -56,6 +56,7 @@ static int tree_of(birch_cursor *cur, bi_tree **tree)
 static int settle(birch_cursor *cur, int rc)
 {
     cur->positioned = rc == BIRCH_OK;
+    BI_ASSERT(rc || (cur->path.depth >= 1 && cur->path.depth <= BI_MAX_DEPTH));
     if (rc || !cur->txn->write) return rc;
     bi_path *p = &cur->path;
     uint8_t *leaf = p->pg[p->depth - 1];

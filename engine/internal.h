@@ -272,8 +272,11 @@ static inline uint64_t bi_mix64(uint64_t x)
 #define BI_TOK_MAGIC 0x6e656b6f74686372ull
 #define BI_TOK_FREE UINT64_MAX
 
+/* Cache-line aligned: every call of a transaction loads its slot's cur,
+ * and a neighbouring writer's struct tail (mod_seq, lent_seq) changes on
+ * every put and get; sharing a line would make each reader's call miss. */
 typedef struct bi_tslot {
-    _Atomic uint64_t cur;  /* the number of the live transaction here, or BI_TOK_FREE */
+    _Alignas(64) _Atomic uint64_t cur; /* the number of the live transaction here, or BI_TOK_FREE */
     struct birch_txn txn;
 } bi_tslot;
 

@@ -43,6 +43,9 @@ static void dirty_insert_raw(bi_dirty *tab, size_t cap, bi_dirty e)
 
 static int dirty_add(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npages)
 {
+    /* A page is dirty once: bi_page_alloc refuses a free-list page this
+     * transaction already holds, and extend() gives pages past all others. */
+    BI_ASSERT(pgno >= BI_META_PAGES && npages > 0 && !dirty_find(txn, pgno));
     if ((txn->ndirty + 1) * 2 > txn->dirty_cap) {
         size_t cap = txn->dirty_cap ? txn->dirty_cap * 2 : 256;
         bi_dirty *tab = calloc(cap, sizeof *tab);

@@ -89,6 +89,7 @@ int bi_pin(birch_db *db, bi_snap *s)
             /* Only the holder moves the generation while it holds the slot:
              * pins get odd numbers, unpins even ones, never reused. */
             s->gen = atomic_fetch_add(&db->reader_gen[i], 1) + 1;
+            BI_ASSERT(s->gen & 1); /* an even generation would be a free slot's */
             atomic_fetch_add(&db->pinned, 1);
             return BIRCH_OK;
         }

@@ -333,6 +333,7 @@ static int write_meta(birch_txn *txn)
     birch_db *db = txn->db;
     int durable = db->opts.durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
     bi_meta m = txn->meta;
+    BI_ASSERT(m.txnid == db->meta.txnid + 1); /* the gate kept every other writer out since begin */
     m.flags = durable ? 0 : BI_META_WEAK;
     m.base_txnid = db->steady_txnid;
     int slot = db->steady_slot ^ 1;
