@@ -625,8 +625,8 @@ const char *birch_strerror(int rc);
  * it, also those that answer "no" with a non-negative result
  * (birch_typed_contains or birch_typed_delete returning 0) and those
  * that recover from an internal miss (birch_open creating the file, a
- * table created, a stream or list walked to its end).  Never NULL; the text stays valid until the thread's next birch
- * call. */
+ * table created, a stream or list walked to its end).  Never NULL; the
+ * text stays valid until the thread's next birch call. */
 const char *birch_errmsg(void);
 
 /* The library version, e.g. "0.1.0". */
