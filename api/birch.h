@@ -11,15 +11,15 @@
  *   - At most one write transaction exists at a time.  A second
  *     birch_txn_begin(BIRCH_TXN_WRITE) waits until the first ends, or returns
  *     BIRCH_EBUSY at once when BIRCH_TXN_TRY is also given.
- *   - The thread that began the write transaction gets BIRCH_EBUSY at once
+ *   - The thread that holds the write transaction gets BIRCH_EBUSY at once
  *     (instead of waiting for itself forever) from
  *     birch_txn_begin(BIRCH_TXN_WRITE) and birch_sync until that
- *     transaction ends; birch_close there gives BIRCH_ETXN.  The thread
- *     recorded is the one that began it, even if the transaction was handed
- *     to another thread: the first thread then gets BIRCH_EBUSY instead of
- *     waiting, and a thread that was handed a write transaction must not
- *     begin another before it ended (it would wait for itself).  A thread
- *     created after that thread exited is never taken for it, even if the
+ *     transaction ends; birch_close there gives BIRCH_ETXN.  The holder is
+ *     the thread that began it until a write transaction handed to another
+ *     thread is used there: from that thread's first call through it (a
+ *     put, a get, a cursor move, a commit...) that thread holds it, and
+ *     the first thread's begin waits like any other thread's.  A thread
+ *     created after the holder exited is never taken for it, even if the
  *     system gives it the same pthread_t.
  *   - Any number of read transactions run concurrently with each other and
  *     with the writer.  Each sees the snapshot that was committed when it

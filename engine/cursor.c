@@ -40,7 +40,9 @@ static int live(birch_cursor *cur)
         if (rc) return rc;
         return ended();
     }
-    return cur->txn->state == BI_TXN_LIVE ? BIRCH_OK : ended();
+    if (cur->txn->state != BI_TXN_LIVE) return ended();
+    if (cur->txn->write) bi_txn_seen(cur->txn); /* this thread holds it now (txn.c) */
+    return BIRCH_OK;
 }
 
 static int tree_of(birch_cursor *cur, bi_tree **tree)

@@ -119,7 +119,11 @@ struct birch_db {
     pthread_mutex_t write_lock;
     pthread_cond_t write_cv;
     int writer_active;          /* BI_GATE_FREE, _TXN or _FLUSH */
-    uint64_t writer_thread;     /* with BI_GATE_TXN: the id (txn.c) of the thread that took the gate */
+    /* With BI_GATE_TXN: the id (bi_thread_id) of the thread that holds the
+     * gate: the one that took it, then whichever thread last called into the
+     * write transaction (bi_txn_seen), so that a handed-over transaction's
+     * new thread is told, not left waiting for itself. */
+    _Atomic uint64_t writer_thread;
     /* The background flush of BIRCH_DURABLE_NONE commits (flush.c), under
      * write_lock.  The thread exists only in process flusher_pid (0: none
      * was started): a fork child has a copy of these fields but no thread,
@@ -317,6 +321,12 @@ int bi_txn_ended(void);
  * place: BIRCH_ETXN if it has ended, BIRCH_EFORK in a fork child.  Every
  * public function that takes a birch_txn * calls it first (and passes the
  * token, never the struct, to other public functions). */
+/* This thread's identity for the writer gate (txn.c): random, never 0. */
+uint64_t bi_thread_id(void);
+/* Records that the calling thread now holds write transaction txn (it
+ * called into it): out of line, and a load when nothing changed. */
+void bi_txn_seen(birch_txn *txn);
+
 static inline int bi_txn_use(birch_txn **txn)
 {
     uintptr_t t = (uintptr_t)*txn;
@@ -327,6 +337,7 @@ static inline int bi_txn_use(birch_txn **txn)
         bi_tslot *s = &h->slots[n & h->mask];
         if (atomic_load_explicit(&s->cur, memory_order_acquire) == n) {
             *txn = &s->txn;
+            if (s->txn.write) bi_txn_seen(&s->txn);
             return BIRCH_OK;
         }
     }

@@ -107,7 +107,7 @@ void bi_mark_failed(birch_db *db, const char *what, const char *detail)
  * pass for a gone thread that began a write transaction and handed it
  * over, and get BIRCH_EBUSY instead of waiting.  A fresh thread's
  * thread-local starts at 0, so it draws its own. */
-static uint64_t thread_id(void)
+uint64_t bi_thread_id(void)
 {
     static _Thread_local uint64_t id;
     if (!id) {
@@ -120,6 +120,19 @@ static uint64_t thread_id(void)
     return id;
 }
 
+/* A write transaction's holder is the thread that last called into it:
+ * the one that began it, or the one it was handed to, from its first call
+ * on.  One relaxed load per call of a write transaction (the store only
+ * when a hand-over changed the thread); the field lives beside the gate,
+ * which readers never read, so a writer's calls dirty no line of theirs. */
+void bi_txn_seen(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    uint64_t self = bi_thread_id();
+    if (atomic_load_explicit(&db->writer_thread, memory_order_relaxed) != self)
+        atomic_store_explicit(&db->writer_thread, self, memory_order_relaxed);
+}
+
 /* Becomes the writer for who (birch_txn_begin or birch_sync): waits for
  * the gate, or BIRCH_EBUSY when BIRCH_TXN_TRY is given and a transaction
  * (or birch_sync) holds it; a flush in progress is waited for even then,
@@ -128,9 +141,10 @@ static uint64_t thread_id(void)
  * BIRCH_EIO if an earlier I/O error forbids writing. */
 static int lock_writer(birch_db *db, unsigned flags, const char *who)
 {
-    uint64_t self = thread_id();
+    uint64_t self = bi_thread_id();
     pthread_mutex_lock(&db->write_lock);
-    int mine = db->writer_active == BI_GATE_TXN && db->writer_thread == self;
+    int mine = db->writer_active == BI_GATE_TXN &&
+               atomic_load_explicit(&db->writer_thread, memory_order_relaxed) == self;
     if (mine || (db->writer_active == BI_GATE_TXN && (flags & BIRCH_TXN_TRY))) {
         pthread_mutex_unlock(&db->write_lock);
         if (mine)
@@ -139,7 +153,7 @@ static int lock_writer(birch_db *db, unsigned flags, const char *who)
     }
     while (db->writer_active != BI_GATE_FREE) pthread_cond_wait(&db->write_cv, &db->write_lock);
     db->writer_active = BI_GATE_TXN;
-    db->writer_thread = self;
+    atomic_store_explicit(&db->writer_thread, self, memory_order_relaxed);
     pthread_mutex_unlock(&db->write_lock);
     pthread_mutex_lock(&db->lock);
     int failed = db->failed;

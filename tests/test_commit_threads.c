@@ -10,9 +10,10 @@
  *     BIRCH_ETXN.  The calls run in a worker thread watched by the main
  *     thread, so that a deadlock fails the test instead of hanging it;
  *   - another thread's birch_txn_begin(WRITE) still waits for the writer;
- *   - a transaction handed to another thread: its first thread gets
- *     BIRCH_EBUSY while it is live (the documented consequence), and may
- *     begin again once it ended.
+ *   - a transaction handed to another thread: until that thread calls into
+ *     it, its first thread still holds it (BIRCH_EBUSY), and may begin
+ *     again once it ended; from its first call on, the new thread holds it
+ *     (BIRCH_EBUSY for its begin and sync) and the first thread waits.
  * The flusher:
  *   - on the power-loss layer (faultio.c), a BIRCH_DURABLE_NONE commit
  *     followed by nothing is durable after a while: the image of a power
@@ -284,9 +285,9 @@ START_TEST(other_threads_still_wait)
 END_TEST
 
 /* A write transaction begun by one thread and handed to another, which
- * commits it: while it is live, the first thread is still its writer
- * thread (BIRCH_EBUSY, as birch.h says, where it used to wait), and once it
- * ended the first thread may begin again.  The first thread is a worker
+ * commits it without another call first: until then the first thread is
+ * still its holder (BIRCH_EBUSY, as birch.h says, where it used to wait),
+ * and once it ended the first thread may begin again.  The first thread is a worker
  * under the watchdog. */
 typedef struct handed {
     watched w;
@@ -362,6 +363,85 @@ START_TEST(handed_over_transaction)
     bt_expect_s(r, bt_table(r, "t", 0), "a", "1");
     birch_txn_abort(r);
     BT_OK(birch_close(h.db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* The thread a write transaction was handed to holds it from its first
+ * call on: its birch_txn_begin(WRITE) and birch_sync get BIRCH_EBUSY
+ * saying so, instead of waiting for itself, while the thread that began
+ * it is no longer taken for its holder (TRY tells it another transaction
+ * is active, and without TRY it waits, then begins once the transaction
+ * ended).  The new thread is a worker under the watchdog, since the gate
+ * once knew only the thread that began the transaction. */
+typedef struct taken {
+    watched w;        /* the worker's calls are done */
+    birch_db *db;
+    birch_txn *txn;
+    birch_table *t;
+    pthread_barrier_t b;
+    int rc_put, rc_begin, rc_sync, rc_commit;
+    char msg_begin[512], msg_sync[512];
+} taken;
+
+static void *use_then_begin(void *arg)
+{
+    taken *k = arg;
+    pthread_barrier_wait(&k->b); /* handed over */
+    k->rc_put = birch_put(k->txn, k->t, bt_str("b"), bt_str("2"), 0);
+    birch_txn *w2 = NULL;
+    k->rc_begin = birch_txn_begin(k->db, BIRCH_TXN_WRITE, &w2);
+    snprintf(k->msg_begin, sizeof k->msg_begin, "%s", birch_errmsg());
+    if (k->rc_begin == BIRCH_OK) birch_txn_abort(w2);
+    k->rc_sync = birch_sync(k->db);
+    snprintf(k->msg_sync, sizeof k->msg_sync, "%s", birch_errmsg());
+    watched_done(&k->w);
+    pthread_barrier_wait(&k->b); /* the first thread has tried to begin */
+    sleep_ms(50);                /* let its waiting begin wait (either order passes) */
+    k->rc_commit = birch_txn_commit(k->txn);
+    return NULL;
+}
+
+START_TEST(handed_over_transaction_new_thread_holds_it)
+{
+    char *path = bt_path("taken");
+    birch_options opts = bt_opts_fast();
+    taken k;
+    memset(&k, 0, sizeof k);
+    watched_init(&k.w);
+    pthread_barrier_init(&k.b, NULL, 2);
+    k.db = bt_open(path, &opts);
+    k.txn = bt_begin(k.db, BIRCH_TXN_WRITE);
+    BT_OK(birch_table_open(k.txn, "t", BIRCH_CREATE, &k.t));
+    BT_OK(birch_put(k.txn, k.t, bt_str("a"), bt_str("1"), 0));
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, use_then_begin, &k), 0);
+    pthread_barrier_wait(&k.b);
+    if (!watched_wait(&k.w, WATCHDOG_SECS))
+        ck_abort_msg("the thread the write transaction was handed to did not come back within %d s: its "
+                     "birch_txn_begin(WRITE) or birch_sync waits for the transaction it holds", WATCHDOG_SECS);
+    BT_OK(k.rc_put);
+    ck_assert_msg(k.rc_begin == BIRCH_EBUSY && strstr(k.msg_begin, "this thread holds the write transaction"),
+                  "birch_txn_begin(WRITE) in the thread holding a handed-over transaction: %d (%s)", k.rc_begin,
+                  k.msg_begin);
+    ck_assert_msg(k.rc_sync == BIRCH_EBUSY && strstr(k.msg_sync, "this thread holds the write transaction"),
+                  "birch_sync in the thread holding a handed-over transaction: %d (%s)", k.rc_sync, k.msg_sync);
+    birch_txn *w = NULL;
+    int rc = birch_txn_begin(k.db, BIRCH_TXN_WRITE | BIRCH_TXN_TRY, &w);
+    ck_assert_msg(rc == BIRCH_EBUSY && strstr(birch_errmsg(), "another write transaction is active"),
+                  "TRY in the thread that handed its transaction over: %d (%s)", rc, birch_errmsg());
+    pthread_barrier_wait(&k.b);
+    BT_OK(birch_txn_begin(k.db, BIRCH_TXN_WRITE, &w)); /* waits for the commit, not for itself */
+    birch_txn_abort(w);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&k.b);
+    BT_OK(k.rc_commit);
+    birch_txn *r = bt_begin(k.db, BIRCH_TXN_READ);
+    bt_expect_s(r, bt_table(r, "t", 0), "a", "1");
+    bt_expect_s(r, bt_table(r, "t", 0), "b", "2");
+    birch_txn_abort(r);
+    BT_OK(birch_close(k.db));
     bt_remove(path);
     free(path);
 }
@@ -685,6 +765,7 @@ int main(void)
     tcase_add_test(tc, other_threads_still_wait);
     tcase_add_test(tc, handed_over_transaction);
     tcase_add_test(tc, new_thread_is_not_the_gone_writer);
+    tcase_add_test(tc, handed_over_transaction_new_thread_holds_it);
     tcase_add_test(tc, flusher_makes_an_idle_commit_durable);
     tcase_add_test(tc, without_a_flush_nothing_syncs_the_commit);
     tcase_add_test(tc, flusher_failure_fails_the_database);
