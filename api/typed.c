@@ -21,9 +21,10 @@
 
 int bi_txn_db(birch_txn *txn, birch_db *db, const char *who)
 {
-    if (!txn) return BIRCH_OK;
+    int rc = bi_db_check(db, who); /* a fork child is told under the caller's name */
+    if (rc || !txn) return rc;
     birch_txn *real = txn;
-    int rc = bi_txn_use(&real);
+    rc = bi_txn_use(&real);
     if (rc) return rc;
     if (real->db != db) return bi_err(BIRCH_EINVAL, "%s: txn belongs to another database", who);
     return BIRCH_OK;

@@ -303,10 +303,11 @@ static int run(chk *c)
 
 int bi_check(birch_db *db, char *msg, size_t msg_size, birch_progress_fn progress, void *ctx)
 {
-    if (!db) return bi_err(BIRCH_EINVAL, "birch_check: db is NULL");
+    int rc = bi_db_check(db, "birch_check"); /* its own name in the message, not birch_txn_begin's */
+    if (rc) return rc;
     if (msg && msg_size) msg[0] = 0;
     birch_txn *tok, *txn;
-    int rc = birch_txn_begin(db, BIRCH_TXN_READ, &tok);
+    rc = birch_txn_begin(db, BIRCH_TXN_READ, &tok);
     if (rc) return rc;
     txn = tok;
     (void)bi_txn_use(&txn); /* just begun: live */

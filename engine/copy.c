@@ -545,8 +545,10 @@ int birch_copy(birch_db *db, const char *path, unsigned flags, birch_progress_fn
     if (!db || !path || !*path)
         return bi_err(BIRCH_EINVAL, "birch_copy: %s", !db ? "db is NULL" : !path ? "path is NULL" : "path is empty");
     if (flags & ~BIRCH_COPY_COMPACT) return bi_err(BIRCH_EINVAL, "birch_copy: unknown flags %#x", flags);
+    int rc = bi_db_check(db, "birch_copy"); /* before any file is made, and under its own name */
+    if (rc) return rc;
     char tmp[CP_PATH_MAX];
-    int rc = suffixed(tmp, path, ".tmp");
+    rc = suffixed(tmp, path, ".tmp");
     if (rc) return rc;
     struct stat st;
     if (lstat(path, &st) == 0) return exists(path);

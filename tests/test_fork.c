@@ -129,12 +129,21 @@ static void child_begin(void *arg)
     birch_stat st;
     CHILD_RC(birch_stat_get(db, &st), BIRCH_EFORK);
     CHILD_RC(birch_check(db, NULL, 0), BIRCH_EFORK);
+    if (!strstr(birch_errmsg(), "birch_check:")) _exit(202); /* the call's own name */
+    char *copy = bt_path("fork-copy");
+    CHILD_RC(birch_copy(db, copy, 0, NULL, NULL), BIRCH_EFORK);
+    if (!strstr(birch_errmsg(), "birch_copy:")) _exit(203);
+    if (access(copy, F_OK) == 0) _exit(204); /* nothing made */
+    free(copy);
     uint64_t k = 1;
     birch_guard g;
     memset(&g, 0, sizeof g);
     CHILD_RC(birch_typed_get(NULL, &ty, &k, &g), BIRCH_EFORK);
     birch_val v = bt_str("x");
     CHILD_RC(birch_typed_put(NULL, &ty, &k, &v, 0), BIRCH_EFORK);
+    birch_typed ty2;
+    CHILD_RC(birch_typed_open(db, NULL, "typed", &birch_key_u64, &birch_value_bytes, 0, &ty2), BIRCH_EFORK);
+    if (!strstr(birch_errmsg(), "birch_typed_open:")) _exit(205);
 }
 
 START_TEST(child_begin_gets_efork)
