@@ -44,17 +44,23 @@ struct chk {
     uint64_t marked, reported; /* pages marked so far, and at the last report */
 };
 
-/* Reports the first problem found, in msg and in birch_errmsg(). */
-static int fail(chk *c, const char *fmt, ...) BI_PRINTF(2, 3);
-static int fail(chk *c, const char *fmt, ...)
+/* Reports the first problem found, in msg and in birch_errmsg(), with the
+ * check's place in this file (as BI_CORRUPT does), so that a report names
+ * the check that failed. */
+#define fail(c, ...) fail_at(c, __FILE__, __LINE__, __VA_ARGS__)
+static int fail_at(chk *c, const char *file, int line, const char *fmt, ...) BI_PRINTF(4, 5);
+static int fail_at(chk *c, const char *file, int line, const char *fmt, ...)
 {
     char buf[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (c->msg && c->msg_size) snprintf(c->msg, c->msg_size, "%s", buf);
-    return bi_err(BIRCH_ECORRUPT, "birch_check: %s", buf);
+    bi_corrupt_record(file, line, "birch_check: %s", buf); /* formats the place as BI_CORRUPT does */
+    char full[512];
+    snprintf(full, sizeof full, "%s", birch_errmsg());
+    if (c->msg && c->msg_size) snprintf(c->msg, c->msg_size, "%s", full);
+    return bi_err(BIRCH_ECORRUPT, "%s", full);
 }
 
 static int mark(chk *c, uint64_t pgno, uint64_t n, const char *what)
@@ -110,7 +116,8 @@ static int check_slots(chk *c, uint8_t *p, uint64_t pgno, const range *r)
     unsigned n = bi_nkeys(p);
     int branch = !bi_is_leaf(p);
     for (unsigned i = 0; i < n; i++) {
-        if (bi_slot_ok(c->txn, p, i)) return fail(c, "page %llu: slot %u out of bounds", (unsigned long long)pgno, i);
+        if (bi_slot_ok(c->txn, p, i))
+            return fail(c, "page %llu: slot %u out of bounds (%s)", (unsigned long long)pgno, i, birch_errmsg());
         const uint8_t *k = bi_node_key(p, i);
         size_t kl = bi_node_klen(p, i);
         size_t size = branch ? bi_bnode_size(kl)
@@ -164,8 +171,8 @@ static int check_leaf(chk *c, uint8_t *p, uint64_t pgno)
 static int walk(chk *c, uint64_t pgno, int level, const range *r, int root, uint64_t csum)
 {
     uint8_t *p;
-    if (bi_page_read(c->txn, pgno, level, &p))
-        return fail(c, "page %llu: bad page header or wrong level", (unsigned long long)pgno);
+    if (bi_page_read(c->txn, pgno, level, &p)) /* its message says what is wrong: keep it */
+        return fail(c, "page %llu: bad page header or wrong level (%s)", (unsigned long long)pgno, birch_errmsg());
     if (bi_sum(p, c->txn->db->psize) != csum)
         return fail(c, "page %llu: checksum mismatch", (unsigned long long)pgno);
     int rc = mark(c, pgno, 1, "tree page");
