@@ -316,8 +316,9 @@ static int encode_k(const birch_key_format *f, const void *key, unsigned k, void
     }
     if (rc) return rc;
     *len = o.pos;
+    /* Static: cap 0 is the documented size query, which may run in a loop. */
     if (o.pos > cap)
-        return bi_err(BIRCH_EKEYSIZE, "birch_key_encode: the key encodes to %zu bytes, cap is %zu", o.pos, cap);
+        return bi_err_s(BIRCH_EKEYSIZE, "birch_key_encode: the key does not fit in cap bytes (*len is the size it needs)");
     return BIRCH_OK;
 }
 
@@ -477,9 +478,8 @@ int birch_key_decode(const birch_key_format *f, const void *in, size_t len, void
     kin check = {in, len, 0, NULL, 0};
     int rc = decode_pass(f, &check, NULL);
     if (rc) return rc;
-    if (check.used > scratch_cap)
-        return bi_err(BIRCH_EKEYSIZE, "birch_key_decode: the key needs %zu scratch bytes, scratch_cap is %zu", check.used,
-                      scratch_cap);
+    if (check.used > scratch_cap) /* static: a caller may retry with more, in a loop */
+        return bi_err_s(BIRCH_EKEYSIZE, "birch_key_decode: scratch_cap too small for the key (len + 1 bytes always suffice)");
     kin r = {in, len, 0, scratch, 0};
     return decode_pass(f, &r, key);
 }

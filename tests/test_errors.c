@@ -2041,7 +2041,8 @@ START_TEST(err_errmsg_key_failures)
     FMT_FAILS(birch_key_encode(&birch_key_bool, &two, out, sizeof out, &len), BIRCH_EINVAL,
               "a bool element holds a byte other than 0 or 1");
     uint64_t u = 7;
-    FMT_FAILS(birch_key_encode(&birch_key_u64, &u, out, 4, &len), BIRCH_EKEYSIZE, "encodes to 8 bytes, cap is 4");
+    FMT_FAILS(birch_key_encode(&birch_key_u64, &u, out, 4, &len), BIRCH_EKEYSIZE, "does not fit in cap bytes");
+    ck_assert_uint_eq(len, 8);
     FMT_FAILS(birch_key_decode(&birch_key_u64, out, 3, &u, NULL, 0), BIRCH_EFORMAT,
               "birch_key_decode: the key ends inside a number");
     bool b;
