@@ -78,7 +78,8 @@ int birch_archive_describe(const birch_value_format *f, char *buf, size_t cap)
     const birch_archive_type *t = type_of(f);
     if (!t) return bi_err_s(BIRCH_EINVAL, "birch_archive_describe: not an archive format (NULL format or type)");
     if (!buf) return bi_err_s(BIRCH_EINVAL, "birch_archive_describe: buf is NULL");
-    if (AR_BIG_ENDIAN) return bi_err_s(BIRCH_EINVAL, "birch_archive_describe: archives are not read on big-endian hosts");
+    if (AR_BIG_ENDIAN)
+        return bi_err_s(BIRCH_EINVAL, "birch_archive_describe: archives are not read on big-endian hosts");
     int n = snprintf(buf, cap, "archive(%s v%u, %u bytes, align %u, layout %08x)", t->name, (unsigned)t->version,
                      (unsigned)t->size, (unsigned)t->align, (unsigned)layout_hash(t, 2166136261u, 0));
     if (n < 0 || (size_t)n >= cap)
@@ -126,7 +127,8 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
         case BIRCH_AK_BOOL: {
             uint8_t v;
             memcpy(&v, s, 1);
-            if (v > 1) return bi_err(BIRCH_EINVAL, "archive %s.%s: bool holds a byte other than 0 or 1", t->name, m->name);
+            if (v > 1)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: bool holds a byte other than 0 or 1", t->name, m->name);
             if (b->out) b->out[pos + m->aoff] = v;
             continue;
         }
@@ -135,18 +137,21 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
             birch_val v;
             memcpy(&v, s, sizeof v);
             if (m->optional && !v.data) {
-                if (v.size) return bi_err(BIRCH_EINVAL, "archive %s.%s: absent (data NULL) but size is not 0", t->name, m->name);
+                if (v.size)
+                    return bi_err(BIRCH_EINVAL, "archive %s.%s: absent (data NULL) but size is not 0", t->name, m->name);
                 put_ref(b, pos, m, 0, 0);
                 continue;
             }
-            if (!v.data && v.size) return bi_err(BIRCH_EINVAL, "archive %s.%s: data is NULL and size is not 0", t->name, m->name);
+            if (!v.data && v.size)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: data is NULL and size is not 0", t->name, m->name);
             if (v.size >= AR_MAX_SIZE) return bi_err(BIRCH_EVALSIZE, "archive %s.%s: 4 GiB or more", t->name, m->name);
             if (m->kind == BIRCH_AK_STRING && !bi_utf8_valid(v.data, v.size))
                 return bi_err(BIRCH_EINVAL, "archive %s.%s: string is not valid UTF-8", t->name, m->name);
             start = *end;
             len = v.size;
             uint64_t bytes = len + (m->kind == BIRCH_AK_STRING);
-            if (!room(b, start, bytes)) return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
+            if (!room(b, start, bytes))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             if (b->out && len) memcpy(b->out + start, v.data, len); /* the NUL is already there */
             *end = start + bytes;
             break;
@@ -154,12 +159,15 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
         case BIRCH_AK_VEC: {
             ar_span v;
             memcpy(&v, s, sizeof v);
-            if (!v.data && v.len) return bi_err(BIRCH_EINVAL, "archive %s.%s: vector data is NULL and len is not 0", t->name, m->name);
-            if (v.len > AR_MAX_SIZE / m->esize) return bi_err(BIRCH_EVALSIZE, "archive %s.%s: vector of 4 GiB or more", t->name, m->name);
+            if (!v.data && v.len)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: vector data is NULL and len is not 0", t->name, m->name);
+            if (v.len > AR_MAX_SIZE / m->esize)
+                return bi_err(BIRCH_EVALSIZE, "archive %s.%s: vector of 4 GiB or more", t->name, m->name);
             start = align_up(*end, m->esize);
             len = v.len;
             uint64_t bytes = len * m->esize;
-            if (!room(b, start, bytes)) return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
+            if (!room(b, start, bytes))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             if (b->out && bytes) memcpy(b->out + start, v.data, bytes);
             *end = start + bytes;
             break;
@@ -175,7 +183,8 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
                 }
             }
             start = align_up(*end, nt->align);
-            if (!room(b, start, nt->size)) return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
+            if (!room(b, start, nt->size))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             uint64_t sub = start + nt->size;
             int rc = place(b, nt, cs, start, &sub, depth + 1);
             if (rc) return rc;
@@ -187,14 +196,18 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
             const birch_archive_type *nt = m->type;
             ar_span v;
             memcpy(&v, s, sizeof v);
-            if (!v.data && v.len) return bi_err(BIRCH_EINVAL, "archive %s.%s: vector data is NULL and len is not 0", t->name, m->name);
-            if (v.len > AR_MAX_SIZE / nt->size) return bi_err(BIRCH_EVALSIZE, "archive %s.%s: vector of 4 GiB or more", t->name, m->name);
+            if (!v.data && v.len)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: vector data is NULL and len is not 0", t->name, m->name);
+            if (v.len > AR_MAX_SIZE / nt->size)
+                return bi_err(BIRCH_EVALSIZE, "archive %s.%s: vector of 4 GiB or more", t->name, m->name);
             start = align_up(*end, nt->align);
             len = v.len;
-            if (!room(b, start, len * nt->size)) return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
+            if (!room(b, start, len * nt->size))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             uint64_t sub = start + len * nt->size;
             for (uint64_t j = 0; j < len; j++) {
-                if (sub > AR_MAX_SIZE) return bi_err(BIRCH_EVALSIZE, "archive %s.%s: the archive grows to 4 GiB or more", t->name, m->name);
+                if (sub > AR_MAX_SIZE)
+                    return bi_err(BIRCH_EVALSIZE, "archive %s.%s: the archive grows to 4 GiB or more", t->name, m->name);
                 int rc = place(b, nt, (const uint8_t *)v.data + j * nt->src_size, start + j * nt->size, &sub,
                                depth + 1);
                 if (rc) return rc;
@@ -216,7 +229,8 @@ int birch_archive_measure(const birch_archive_type *t, const void *src, size_t *
 {
     if (!t) return bi_err_s(BIRCH_EINVAL, "birch_archive_measure: schema is NULL");
     if (!src || !size) return bi_err_s(BIRCH_EINVAL, "birch_archive_measure: src or size is NULL");
-    if (AR_BIG_ENDIAN) return bi_err_s(BIRCH_EINVAL, "birch_archive_measure: archives are not read on big-endian hosts");
+    if (AR_BIG_ENDIAN)
+        return bi_err_s(BIRCH_EINVAL, "birch_archive_measure: archives are not read on big-endian hosts");
     build b = {NULL, 0};
     uint64_t end = t->size;
     int rc = place(&b, t, src, 0, &end, 1);

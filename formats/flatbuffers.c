@@ -625,7 +625,8 @@ static const birch_fb_format *fmt_of(const birch_value_format *f)
 int birch_fb_describe(const birch_value_format *f, char *buf, size_t cap)
 {
     const birch_fb_format *p = fmt_of(f);
-    if (!p || !p->root) return bi_err_s(BIRCH_EINVAL, "birch_fb_describe: not a flatbuffers format (NULL format, param or root)");
+    if (!p || !p->root)
+        return bi_err_s(BIRCH_EINVAL, "birch_fb_describe: not a flatbuffers format (NULL format, param or root)");
     if (!buf) return bi_err_s(BIRCH_EINVAL, "birch_fb_describe: buf is NULL");
     int n = snprintf(buf, cap, "flatbuffers(%s%s%.4s%s)", p->root->name, p->root->ident ? ", id " : "",
                      p->root->ident ? p->root->ident : "", p->opts.flags & BIRCH_FB_SIZE_PREFIXED ? ", size-prefixed" : "");

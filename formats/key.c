@@ -261,7 +261,8 @@ static int varlen_bytes(int kind, const void *p, const uint8_t **s, size_t *n)
     } else {
         birch_val v;
         memcpy(&v, p, sizeof v);
-        if (!v.data && v.size) return bi_err_s(BIRCH_EINVAL, "birch_key_encode: a string or bytes element has data NULL and size not 0");
+        if (!v.data && v.size)
+            return bi_err_s(BIRCH_EINVAL, "birch_key_encode: a string or bytes element has data NULL and size not 0");
         *s = v.data;
         *n = v.size;
     }
@@ -397,10 +398,12 @@ static int decode_escaped(int kind, kin *r, void *dst)
         if (p == r->len) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: an escape cut short at the key's end");
         uint8_t b = r->in[p++];
         if (b == ESC_END) break;
-        if (b != ESC_NUL) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: an escape byte followed by neither 0x01 nor 0xFF");
+        if (b != ESC_NUL)
+            return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: an escape byte followed by neither 0x01 nor 0xFF");
         n++, nuls++;
     }
-    if (kind == BIRCH_KEY_CSTR && nuls) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a cstr element holds a NUL byte");
+    if (kind == BIRCH_KEY_CSTR && nuls)
+        return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a cstr element holds a NUL byte");
     size_t start = r->pos;
     r->pos = p;
     uint8_t *c = scratch_take(r, n + (kind == BIRCH_KEY_CSTR));
@@ -434,7 +437,8 @@ static int decode_elem(const birch_key_format *f, kin *r, bool escaped, void *ds
         uint64_t v = 0;
         for (size_t i = 0; i < w; i++) v = v << 8 | r->in[r->pos + i];
         v = unorder_bits(f->kind, w, v);
-        if (f->kind == BIRCH_KEY_BOOL && v > 1) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a bool byte other than 0 or 1");
+        if (f->kind == BIRCH_KEY_BOOL && v > 1)
+            return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a bool byte other than 0 or 1");
         if (dst) store_bits(dst, w, v);
         r->pos += w;
         return BIRCH_OK;

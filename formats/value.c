@@ -51,7 +51,8 @@ static int string_verify(const birch_value_format *f, const void *data, size_t s
 static int describe_name(const birch_value_format *f, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "%s", f->name);
-    if (n < 0 || (size_t)n >= cap) return bi_err(BIRCH_EINVAL, "%s describe: the name needs %d bytes, buf has %zu", f->name, n + 1, cap);
+    if (n < 0 || (size_t)n >= cap)
+        return bi_err(BIRCH_EINVAL, "%s describe: the name needs %d bytes, buf has %zu", f->name, n + 1, cap);
     return n;
 }
 
