@@ -117,7 +117,14 @@
  *   and birch_errmsg() says what went wrong in the call that just failed
  *   on this thread: which argument, option or limit, the path and the
  *   operating system's reason, or which check of a damaged file failed
- *   and where.
+ *   and where.  The format functions too (birch_key_*, birch_archive_*,
+ *   birch_fb_*, birch_pod_* and the built-in value formats' functions):
+ *   a verifier's detail is the text it writes into msg (recorded also when
+ *   msg is NULL), a refused source names the member ("archive
+ *   Customer.name: string is not valid UTF-8"), and a FlatBuffers builder
+ *   call that fails, though it returns nothing, records why at once;
+ *   birch_fb_finish and birch_fb_builder_error report that first failure
+ *   again.  A call that succeeds leaves birch_errmsg() as it was.
  */
 #ifndef BIRCH_H
 #define BIRCH_H

@@ -224,7 +224,10 @@ const void *birch_fb_root(const void *buf, size_t size, unsigned flags);
  * its fields and end it; finish with the root.  One table at a time.
  * Errors are sticky: a failed call returns 0 (or nothing) and the builder
  * remembers the first error, which birch_fb_finish returns (BIRCH_EINVAL
- * for misuse, BIRCH_EVALSIZE beyond 2^31 - 1 bytes or 65,535-byte tables). */
+ * for misuse, BIRCH_EVALSIZE beyond 2^31 - 1 bytes or 65,535-byte tables).
+ * The failing call records its birch_errmsg() detail at once
+ * ("birch_fb_string: s is NULL and n is not 0"); birch_fb_finish's is
+ * "birch_fb_finish: an earlier builder call failed: " and that text. */
 typedef struct birch_fb_builder birch_fb_builder;
 typedef uint32_t birch_fb_ref; /* an object built; 0: none (an absent field) */
 
@@ -234,7 +237,8 @@ void birch_fb_builder_free(birch_fb_builder *b);
 void birch_fb_builder_reset(birch_fb_builder *b);
 /* Store scalars equal to their defaults too (off by default). */
 void birch_fb_builder_force_defaults(birch_fb_builder *b, int on);
-/* The first error, or BIRCH_OK. */
+/* The first error, or BIRCH_OK; an error records the first failure's
+ * detail for birch_errmsg() again.  NULL b: BIRCH_EINVAL. */
 int birch_fb_builder_error(const birch_fb_builder *b);
 
 birch_fb_ref birch_fb_string(birch_fb_builder *b, const char *s, size_t n);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "birch.h"
+#include "err.h"
 #include "formats.h"
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -75,10 +76,15 @@ static uint32_t layout_hash(const birch_archive_type *t, uint32_t h, unsigned de
 int birch_archive_describe(const birch_value_format *f, char *buf, size_t cap)
 {
     const birch_archive_type *t = type_of(f);
-    if (!t || !buf || AR_BIG_ENDIAN) return BIRCH_EINVAL;
+    if (!t) return bi_err_s(BIRCH_EINVAL, "birch_archive_describe: not an archive format (NULL format or type)");
+    if (!buf) return bi_err_s(BIRCH_EINVAL, "birch_archive_describe: buf is NULL");
+    if (AR_BIG_ENDIAN)
+        return bi_err_s(BIRCH_EINVAL, "birch_archive_describe: archives are not read on big-endian hosts");
     int n = snprintf(buf, cap, "archive(%s v%u, %u bytes, align %u, layout %08x)", t->name, (unsigned)t->version,
                      (unsigned)t->size, (unsigned)t->align, (unsigned)layout_hash(t, 2166136261u, 0));
-    return n < 0 || (size_t)n >= cap ? BIRCH_EINVAL : n;
+    if (n < 0 || (size_t)n >= cap)
+        return bi_err(BIRCH_EINVAL, "birch_archive_describe: the description needs %d bytes, buf has %zu", n + 1, cap);
+    return n;
 }
 
 /* ---- Builder ------------------------------------------------------------------------ */
@@ -108,7 +114,8 @@ static void put_ref(build *b, uint64_t pos, const birch_archive_member *m, uint6
 static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint64_t pos, uint64_t *end,
                  unsigned depth)
 {
-    if (depth > BIRCH_ARCHIVE_MAX_DEPTH) return BIRCH_EINVAL;
+    if (depth > BIRCH_ARCHIVE_MAX_DEPTH)
+        return bi_err(BIRCH_EINVAL, "archive %s: source nested deeper than %d", t->name, BIRCH_ARCHIVE_MAX_DEPTH);
     for (size_t i = 0; i < t->n; i++) {
         const birch_archive_member *m = &t->members[i];
         const uint8_t *s = src + m->soff;
@@ -120,7 +127,8 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
         case BIRCH_AK_BOOL: {
             uint8_t v;
             memcpy(&v, s, 1);
-            if (v > 1) return BIRCH_EINVAL;
+            if (v > 1)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: bool holds a byte other than 0 or 1", t->name, m->name);
             if (b->out) b->out[pos + m->aoff] = v;
             continue;
         }
@@ -129,17 +137,21 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
             birch_val v;
             memcpy(&v, s, sizeof v);
             if (m->optional && !v.data) {
-                if (v.size) return BIRCH_EINVAL;
+                if (v.size)
+                    return bi_err(BIRCH_EINVAL, "archive %s.%s: absent (data NULL) but size is not 0", t->name, m->name);
                 put_ref(b, pos, m, 0, 0);
                 continue;
             }
-            if (!v.data && v.size) return BIRCH_EINVAL;
-            if (v.size >= AR_MAX_SIZE) return BIRCH_EVALSIZE;
-            if (m->kind == BIRCH_AK_STRING && !bi_utf8_valid(v.data, v.size)) return BIRCH_EINVAL;
+            if (!v.data && v.size)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: data is NULL and size is not 0", t->name, m->name);
+            if (v.size >= AR_MAX_SIZE) return bi_err(BIRCH_EVALSIZE, "archive %s.%s: 4 GiB or more", t->name, m->name);
+            if (m->kind == BIRCH_AK_STRING && !bi_utf8_valid(v.data, v.size))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: string is not valid UTF-8", t->name, m->name);
             start = *end;
             len = v.size;
             uint64_t bytes = len + (m->kind == BIRCH_AK_STRING);
-            if (!room(b, start, bytes)) return BIRCH_EINVAL;
+            if (!room(b, start, bytes))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             if (b->out && len) memcpy(b->out + start, v.data, len); /* the NUL is already there */
             *end = start + bytes;
             break;
@@ -147,12 +159,15 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
         case BIRCH_AK_VEC: {
             ar_span v;
             memcpy(&v, s, sizeof v);
-            if (!v.data && v.len) return BIRCH_EINVAL;
-            if (v.len > AR_MAX_SIZE / m->esize) return BIRCH_EVALSIZE;
+            if (!v.data && v.len)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: vector data is NULL and len is not 0", t->name, m->name);
+            if (v.len > AR_MAX_SIZE / m->esize)
+                return bi_err(BIRCH_EVALSIZE, "archive %s.%s: vector of 4 GiB or more", t->name, m->name);
             start = align_up(*end, m->esize);
             len = v.len;
             uint64_t bytes = len * m->esize;
-            if (!room(b, start, bytes)) return BIRCH_EINVAL;
+            if (!room(b, start, bytes))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             if (b->out && bytes) memcpy(b->out + start, v.data, bytes);
             *end = start + bytes;
             break;
@@ -168,7 +183,8 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
                 }
             }
             start = align_up(*end, nt->align);
-            if (!room(b, start, nt->size)) return BIRCH_EINVAL;
+            if (!room(b, start, nt->size))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             uint64_t sub = start + nt->size;
             int rc = place(b, nt, cs, start, &sub, depth + 1);
             if (rc) return rc;
@@ -180,14 +196,18 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
             const birch_archive_type *nt = m->type;
             ar_span v;
             memcpy(&v, s, sizeof v);
-            if (!v.data && v.len) return BIRCH_EINVAL;
-            if (v.len > AR_MAX_SIZE / nt->size) return BIRCH_EVALSIZE;
+            if (!v.data && v.len)
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: vector data is NULL and len is not 0", t->name, m->name);
+            if (v.len > AR_MAX_SIZE / nt->size)
+                return bi_err(BIRCH_EVALSIZE, "archive %s.%s: vector of 4 GiB or more", t->name, m->name);
             start = align_up(*end, nt->align);
             len = v.len;
-            if (!room(b, start, len * nt->size)) return BIRCH_EINVAL;
+            if (!room(b, start, len * nt->size))
+                return bi_err(BIRCH_EINVAL, "archive %s.%s: does not fit in the buffer", t->name, m->name);
             uint64_t sub = start + len * nt->size;
             for (uint64_t j = 0; j < len; j++) {
-                if (sub > AR_MAX_SIZE) return BIRCH_EVALSIZE;
+                if (sub > AR_MAX_SIZE)
+                    return bi_err(BIRCH_EVALSIZE, "archive %s.%s: the archive grows to 4 GiB or more", t->name, m->name);
                 int rc = place(b, nt, (const uint8_t *)v.data + j * nt->src_size, start + j * nt->size, &sub,
                                depth + 1);
                 if (rc) return rc;
@@ -196,9 +216,10 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
             break;
         }
         default:
-            return BIRCH_EINVAL;
+            return bi_err(BIRCH_EINVAL, "archive %s.%s: unknown member kind %u", t->name, m->name, m->kind);
         }
-        if (*end > AR_MAX_SIZE) return BIRCH_EVALSIZE; /* so every offset fits in 32 bits */
+        if (*end > AR_MAX_SIZE) /* so every offset fits in 32 bits */
+            return bi_err(BIRCH_EVALSIZE, "archive %s.%s: the archive grows to 4 GiB or more", t->name, m->name);
         put_ref(b, pos, m, start - pos, len);
     }
     return BIRCH_OK;
@@ -206,12 +227,16 @@ static int place(build *b, const birch_archive_type *t, const uint8_t *src, uint
 
 int birch_archive_measure(const birch_archive_type *t, const void *src, size_t *size)
 {
-    if (!t || !src || !size || AR_BIG_ENDIAN) return BIRCH_EINVAL;
+    if (!t) return bi_err_s(BIRCH_EINVAL, "birch_archive_measure: schema is NULL");
+    if (!src || !size) return bi_err_s(BIRCH_EINVAL, "birch_archive_measure: src or size is NULL");
+    if (AR_BIG_ENDIAN)
+        return bi_err_s(BIRCH_EINVAL, "birch_archive_measure: archives are not read on big-endian hosts");
     build b = {NULL, 0};
     uint64_t end = t->size;
     int rc = place(&b, t, src, 0, &end, 1);
     if (rc) return rc;
-    if (end > AR_MAX_SIZE || end > SIZE_MAX) return BIRCH_EVALSIZE;
+    if (end > AR_MAX_SIZE || end > SIZE_MAX)
+        return bi_err(BIRCH_EVALSIZE, "birch_archive_measure: archive %s of 4 GiB or more", t->name);
     *size = (size_t)end;
     return BIRCH_OK;
 }
@@ -221,14 +246,22 @@ int birch_archive_write(const birch_archive_type *t, const void *src, void *buf,
     /* Objects inside are aligned relative to the buffer's start, so the
      * buffer itself must be 8-aligned (as every value in a table is) for
      * an 8-byte member deep inside to be aligned in memory. */
-    if (!t || !src || !buf || ((uintptr_t)buf & 7) || size < t->size || AR_BIG_ENDIAN)
-        return BIRCH_EINVAL;
+    if (!t) return bi_err_s(BIRCH_EINVAL, "birch_archive_write: schema is NULL");
+    if (!src || !buf) return bi_err_s(BIRCH_EINVAL, "birch_archive_write: src or buf is NULL");
+    if ((uintptr_t)buf & 7) return bi_err_s(BIRCH_EINVAL, "birch_archive_write: buf is not 8-byte aligned");
+    if (size < t->size)
+        return bi_err(BIRCH_EINVAL, "birch_archive_write: %zu bytes, less than the %s struct (%u)", size, t->name,
+                      (unsigned)t->size);
+    if (AR_BIG_ENDIAN) return bi_err_s(BIRCH_EINVAL, "birch_archive_write: archives are not read on big-endian hosts");
     memset(buf, 0, size);
     build b = {buf, size};
     uint64_t end = t->size;
     int rc = place(&b, t, src, 0, &end, 1);
     if (rc) return rc;
-    return end == size ? BIRCH_OK : BIRCH_EINVAL; /* the size measure gave, exactly */
+    if (end != size) /* the size measure gave, exactly */
+        return bi_err(BIRCH_EINVAL, "birch_archive_write: archive %s takes %llu bytes, not %zu (use birch_archive_measure)",
+                      t->name, (unsigned long long)end, size);
+    return BIRCH_OK;
 }
 
 int birch_archive_size(const birch_value_format *f, const void *value, size_t *size)
@@ -264,12 +297,16 @@ __attribute__((format(printf, 3, 4)))
 #endif
 static int fail(const verifier *v, unsigned depth, const char *fmt, ...)
 {
-    if (!v->msg || !v->cap) return BIRCH_EFORMAT;
+    /* The caller's msg if it gave one, else a local one: either way the
+     * text is also birch_errmsg()'s (formatting only on failure). */
+    char local[256];
+    char *out = v->msg && v->cap ? v->msg : local;
+    size_t cap = v->msg && v->cap ? v->cap : sizeof local;
     size_t o = 0;
 #define AR_ADD(...)                                                                                  \
     do {                                                                                             \
-        if (o < v->cap) {                                                                            \
-            int n_ = snprintf(v->msg + o, v->cap - o, __VA_ARGS__);                                  \
+        if (o < cap) {                                                                               \
+            int n_ = snprintf(out + o, cap - o, __VA_ARGS__);                                        \
             if (n_ > 0) o += (size_t)n_;                                                             \
         }                                                                                            \
     } while (0)
@@ -286,13 +323,13 @@ static int fail(const verifier *v, unsigned depth, const char *fmt, ...)
     }
     AR_ADD(": ");
 #undef AR_ADD
-    if (o < v->cap) {
+    if (o < cap) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(v->msg + o, v->cap - o, fmt, ap);
+        vsnprintf(out + o, cap - o, fmt, ap);
         va_end(ap);
     }
-    return BIRCH_EFORMAT;
+    return bi_err(BIRCH_EFORMAT, "%s", out);
 }
 
 /* What a pointer member points at, for messages. */
@@ -392,7 +429,7 @@ static int verify_obj(verifier *v, const birch_archive_type *t, uint64_t pos, ui
 
 int birch_archive_check(const birch_archive_type *t, const void *buf, size_t size, char *msg, size_t cap)
 {
-    if (!t) return BIRCH_EINVAL;
+    if (!t) return bi_err_s(BIRCH_EINVAL, "birch_archive_check: schema is NULL");
     if (msg && cap) msg[0] = 0;
     verifier v;
     v.buf = buf;
@@ -403,7 +440,7 @@ int birch_archive_check(const birch_archive_type *t, const void *buf, size_t siz
     v.cap = cap;
     for (size_t d = 0; d < sizeof v.path / sizeof v.path[0]; d++) v.path[d].m = NULL;
     if (AR_BIG_ENDIAN) return fail(&v, 0, "archives are not read on big-endian hosts");
-    if (!buf && size) return BIRCH_EINVAL;
+    if (!buf && size) return bi_err_s(BIRCH_EINVAL, "birch_archive_check: buf is NULL and size is not 0");
     if (size < t->size)
         return fail(&v, 0, "buffer of %zu bytes is shorter than the %s struct (%u bytes)", size, t->name,
                     (unsigned)t->size);

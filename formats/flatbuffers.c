@@ -14,6 +14,7 @@
 
 #include "birch.h"
 #include "birch_flatbuffers.h"
+#include "err.h"
 
 #define FB_MAX_SIZE 0x7fffffffu /* FlatBuffers buffers stay below 2^31 - 1 bytes */
 
@@ -33,21 +34,23 @@ __attribute__((format(printf, 5, 6)))
 #endif
 static int fail(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t at, const char *fmt, ...)
 {
-    if (v->msg && v->cap) {
-        char what[200];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(what, sizeof what, fmt, ap);
-        va_end(ap);
-        uint64_t abs = (uint64_t)(v->lo - v->base) + at;
-        if (f)
-            snprintf(v->msg, v->cap, "flatbuffers %s.%s: %s at byte %llu", t ? t->name : "?", f->name, what,
-                     (unsigned long long)abs);
-        else
-            snprintf(v->msg, v->cap, "flatbuffers %s: %s at byte %llu", t ? t->name : "?", what,
-                     (unsigned long long)abs);
-    }
-    return BIRCH_EFORMAT;
+    /* The caller's msg if it gave one, else a local one: either way the
+     * text is also birch_errmsg()'s (formatting only on failure). */
+    char local[256];
+    char *out = v->msg && v->cap ? v->msg : local;
+    size_t cap = v->msg && v->cap ? v->cap : sizeof local;
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    uint64_t abs = (uint64_t)(v->lo - v->base) + at;
+    if (f)
+        snprintf(out, cap, "flatbuffers %s.%s: %s at byte %llu", t ? t->name : "?", f->name, what,
+                 (unsigned long long)abs);
+    else
+        snprintf(out, cap, "flatbuffers %s: %s at byte %llu", t ? t->name : "?", what, (unsigned long long)abs);
+    return bi_err(BIRCH_EFORMAT, "%s", out);
 }
 
 static int inside(const vctx *v, uint64_t pos, uint64_t n) { return pos <= v->len && n <= v->len - pos; }
@@ -255,8 +258,11 @@ int birch_fb_verify(const birch_fb_table *root, const void *buf, size_t size, co
                     char *msg, size_t cap)
 {
     if (msg && cap) msg[0] = 0;
-    if (!root || (!buf && size)) return BIRCH_EINVAL;
-    if (root->ident && strlen(root->ident) != 4) return BIRCH_EINVAL;
+    if (!root) return bi_err_s(BIRCH_EINVAL, "birch_fb_verify: root is NULL");
+    if (!buf && size) return bi_err_s(BIRCH_EINVAL, "birch_fb_verify: buf is NULL and size is not 0");
+    if (root->ident && strlen(root->ident) != 4)
+        return bi_err(BIRCH_EINVAL, "birch_fb_verify: table %s's file identifier '%s' is not 4 bytes", root->name,
+                      root->ident);
     vctx v = {buf, buf, size, BIRCH_FB_MAX_DEPTH, BIRCH_FB_MAX_TABLES, 0, 0, msg, cap};
     unsigned flags = 0;
     if (opts) {
@@ -298,21 +304,28 @@ struct birch_fb_builder {
     uint8_t *buf;
     size_t cap, size, minalign;
     int err, force_defaults, in_table, finished;
+    const char *why; /* the first failure's message (static), for birch_fb_finish */
     size_t table_end;
     fb_slot *slots;
     size_t nslots, slots_cap;
 };
 
-static void set_err(birch_fb_builder *b, int rc)
+/* A builder call failed: records why for birch_errmsg() now (the call
+ * returns nothing) and keeps the first failure, which birch_fb_finish
+ * returns and reports.  why is a static string: cheap on a build loop. */
+static void fb_fail(birch_fb_builder *b, int rc, const char *why)
 {
-    if (!b->err) b->err = rc;
+    bi_err_static(why);
+    if (b->err) return;
+    b->err = rc;
+    b->why = why;
 }
 
 static int reserve(birch_fb_builder *b, size_t n)
 {
     if (b->err) return 0;
     if (n > FB_MAX_SIZE || b->size + n >= FB_MAX_SIZE) {
-        set_err(b, BIRCH_EVALSIZE);
+        fb_fail(b, BIRCH_EVALSIZE, "flatbuffers builder: the buffer would reach 2 GiB");
         return 0;
     }
     if (b->cap - b->size >= n) return 1;
@@ -320,7 +333,7 @@ static int reserve(birch_fb_builder *b, size_t n)
     while (cap - b->size < n) cap *= 2;
     uint8_t *nb = malloc(cap); /* malloc aligns to 16; cap stays a multiple of 16 */
     if (!nb) {
-        set_err(b, BIRCH_ENOMEM);
+        fb_fail(b, BIRCH_ENOMEM, "flatbuffers builder: out of memory growing the buffer");
         return 0;
     }
     if (b->size) memcpy(nb + cap - b->size, b->buf + b->cap - b->size, b->size);
@@ -362,7 +375,7 @@ static void push_ref(birch_fb_builder *b, birch_fb_ref ref)
 {
     prealign(b, 0, 4);
     if (!ref || ref > b->size) {
-        set_err(b, BIRCH_EINVAL);
+        fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a reference that is 0 or not to an object built before");
         return;
     }
     push_u32(b, (uint32_t)(b->size + 4 - ref));
@@ -372,7 +385,8 @@ static void push_ref(birch_fb_builder *b, birch_fb_ref ref)
 static int outside(birch_fb_builder *b)
 {
     if (!b) return 0;
-    if (b->in_table || b->finished) set_err(b, BIRCH_EINVAL);
+    if (b->in_table) fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a string, vector or table started inside a table");
+    if (b->finished) fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: an object added after birch_fb_finish (reset first)");
     return !b->err;
 }
 
@@ -397,6 +411,7 @@ void birch_fb_builder_reset(birch_fb_builder *b)
     b->size = 0;
     b->minalign = 1;
     b->err = b->in_table = b->finished = 0;
+    b->why = NULL;
     b->nslots = 0;
 }
 
@@ -405,17 +420,21 @@ void birch_fb_builder_force_defaults(birch_fb_builder *b, int on)
     if (b) b->force_defaults = on;
 }
 
-int birch_fb_builder_error(const birch_fb_builder *b) { return b ? b->err : BIRCH_EINVAL; }
+int birch_fb_builder_error(const birch_fb_builder *b)
+{
+    if (!b) return bi_err_s(BIRCH_EINVAL, "birch_fb_builder_error: builder is NULL");
+    return b->err ? bi_err_s(b->err, b->why) : BIRCH_OK;
+}
 
 birch_fb_ref birch_fb_string(birch_fb_builder *b, const char *s, size_t n)
 {
     if (!outside(b)) return 0;
     if (!s && n) {
-        set_err(b, BIRCH_EINVAL);
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_string: s is NULL and n is not 0");
         return 0;
     }
     if (n >= FB_MAX_SIZE) {
-        set_err(b, BIRCH_EVALSIZE);
+        fb_fail(b, BIRCH_EVALSIZE, "birch_fb_string: a string of 2 GiB or more");
         return 0;
     }
     prealign(b, n + 1, 4);
@@ -434,11 +453,11 @@ birch_fb_ref birch_fb_vector(birch_fb_builder *b, const void *elems, size_t n, s
 {
     if (!outside(b)) return 0;
     if ((!elems && n) || !elem_size || !align || (align & (align - 1)) || align > 16) {
-        set_err(b, BIRCH_EINVAL);
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_vector: elems NULL with n > 0, elem_size 0, or align not a power of two 1..16");
         return 0;
     }
     if (n >= FB_MAX_SIZE / elem_size) {
-        set_err(b, BIRCH_EVALSIZE);
+        fb_fail(b, BIRCH_EVALSIZE, "birch_fb_vector: a vector of 2 GiB or more");
         return 0;
     }
     size_t bytes = n * elem_size;
@@ -453,7 +472,8 @@ birch_fb_ref birch_fb_vector_refs(birch_fb_builder *b, const birch_fb_ref *refs,
 {
     if (!outside(b)) return 0;
     if ((!refs && n) || n >= FB_MAX_SIZE / 4) {
-        set_err(b, refs || !n ? BIRCH_EVALSIZE : BIRCH_EINVAL);
+        if (!refs && n) fb_fail(b, BIRCH_EINVAL, "birch_fb_vector_refs: refs is NULL and n is not 0");
+        else fb_fail(b, BIRCH_EVALSIZE, "birch_fb_vector_refs: a vector of 2 GiB or more");
         return 0;
     }
     prealign(b, n * 4, 4);
@@ -480,14 +500,14 @@ static void add_slot(birch_fb_builder *b, unsigned id)
     if (b->err) return;
     for (size_t i = 0; i < b->nslots; i++)
         if (b->slots[i].id == id) {
-            set_err(b, BIRCH_EINVAL); /* a field added twice */
+            fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a field added twice to one table");
             return;
         }
     if (b->nslots == b->slots_cap) {
         size_t cap = b->slots_cap ? b->slots_cap * 2 : 16;
         fb_slot *ns = realloc(b->slots, cap * sizeof *ns);
         if (!ns) {
-            set_err(b, BIRCH_ENOMEM);
+            fb_fail(b, BIRCH_ENOMEM, "flatbuffers builder: out of memory for the table's fields");
             return;
         }
         b->slots = ns;
@@ -501,7 +521,8 @@ static void add_slot(birch_fb_builder *b, unsigned id)
 static int in_table(birch_fb_builder *b, unsigned id)
 {
     if (!b) return 0;
-    if (!b->in_table || id > 0x7ffd) set_err(b, BIRCH_EINVAL);
+    if (!b->in_table) fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a field added outside birch_fb_start/birch_fb_end");
+    else if (id > 0x7ffd) fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a field id above 32765");
     return !b->err;
 }
 
@@ -509,7 +530,7 @@ void birch_fb_add_scalar(birch_fb_builder *b, unsigned id, const void *v, size_t
 {
     if (!in_table(b, id)) return;
     if (!v || (size != 1 && size != 2 && size != 4 && size != 8)) {
-        set_err(b, BIRCH_EINVAL);
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_add_scalar: v is NULL or size is not 1, 2, 4 or 8");
         return;
     }
     if (is_default && !b->force_defaults) return;
@@ -522,7 +543,7 @@ void birch_fb_add_struct(birch_fb_builder *b, unsigned id, const void *v, size_t
 {
     if (!in_table(b, id)) return;
     if (!v || !size || !align || (align & (align - 1)) || align > 16) {
-        set_err(b, BIRCH_EINVAL);
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_add_struct: v is NULL, size 0, or align not a power of two 1..16");
         return;
     }
     prealign(b, size, align);
@@ -534,7 +555,7 @@ void birch_fb_add_ref(birch_fb_builder *b, unsigned id, birch_fb_ref ref)
 {
     if (!in_table(b, id) || !ref) return;
     if (ref > b->table_end) { /* must be an object finished before the table started */
-        set_err(b, BIRCH_EINVAL);
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_add_ref: the object was not finished before birch_fb_start");
         return;
     }
     push_ref(b, ref);
@@ -544,7 +565,7 @@ void birch_fb_add_ref(birch_fb_builder *b, unsigned id, birch_fb_ref ref)
 birch_fb_ref birch_fb_end(birch_fb_builder *b)
 {
     if (!b) return 0;
-    if (!b->in_table) set_err(b, BIRCH_EINVAL);
+    if (!b->in_table) fb_fail(b, BIRCH_EINVAL, "birch_fb_end: no table started");
     if (b->err) return 0;
     push_u32(b, 0); /* the soffset to the vtable, set below */
     size_t start = b->size, tsize = start - b->table_end;
@@ -553,12 +574,12 @@ birch_fb_ref birch_fb_end(birch_fb_builder *b)
         if (b->slots[i].id + 1 > nids) nids = b->slots[i].id + 1;
     size_t vsize = 4 + 2 * (size_t)nids;
     if (tsize > 0xffff || vsize > 0xffff) {
-        set_err(b, BIRCH_EVALSIZE);
+        fb_fail(b, BIRCH_EVALSIZE, "birch_fb_end: a table or vtable of 64 KiB or more");
         return 0;
     }
     uint16_t *vt = calloc(nids + 2, sizeof *vt);
     if (!vt) {
-        set_err(b, BIRCH_ENOMEM);
+        fb_fail(b, BIRCH_ENOMEM, "birch_fb_end: out of memory for the vtable");
         return 0;
     }
     vt[0] = (uint16_t)vsize;
@@ -575,10 +596,13 @@ birch_fb_ref birch_fb_end(birch_fb_builder *b)
 
 int birch_fb_finish(birch_fb_builder *b, birch_fb_ref root, const char *ident, unsigned flags, birch_val *out)
 {
-    if (!b || !out) return BIRCH_EINVAL;
-    if (b->in_table || b->finished || !root || root > b->size || (ident && strlen(ident) != 4))
-        set_err(b, BIRCH_EINVAL);
-    if (b->err) return b->err;
+    if (!b || !out) return bi_err_s(BIRCH_EINVAL, "birch_fb_finish: builder or out is NULL");
+    if (b->err) return bi_err(b->err, "birch_fb_finish: an earlier builder call failed: %s", b->why);
+    if (b->in_table || b->finished || !root || root > b->size || (ident && strlen(ident) != 4)) {
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_finish: a table still open, finished already, a root that is 0 or "
+                                 "not built here, or an identifier not 4 bytes");
+        return b->err;
+    }
     size_t extra = 4 + (ident ? 4 : 0) + (flags & BIRCH_FB_SIZE_PREFIXED ? 4 : 0);
     prealign(b, extra, b->minalign > 8 ? b->minalign : 8); /* 8-aligned, whatever it holds */
     if (ident) push(b, ident, 4);
@@ -601,18 +625,27 @@ static const birch_fb_format *fmt_of(const birch_value_format *f)
 int birch_fb_describe(const birch_value_format *f, char *buf, size_t cap)
 {
     const birch_fb_format *p = fmt_of(f);
-    if (!p || !p->root || !buf) return BIRCH_EINVAL;
+    if (!p || !p->root)
+        return bi_err_s(BIRCH_EINVAL, "birch_fb_describe: not a flatbuffers format (NULL format, param or root)");
+    if (!buf) return bi_err_s(BIRCH_EINVAL, "birch_fb_describe: buf is NULL");
     int n = snprintf(buf, cap, "flatbuffers(%s%s%.4s%s)", p->root->name, p->root->ident ? ", id " : "",
                      p->root->ident ? p->root->ident : "", p->opts.flags & BIRCH_FB_SIZE_PREFIXED ? ", size-prefixed" : "");
-    return n < 0 || (size_t)n >= cap ? BIRCH_EINVAL : n;
+    if (n < 0 || (size_t)n >= cap)
+        return bi_err(BIRCH_EINVAL, "birch_fb_describe: the description needs %d bytes, buf has %zu", n + 1, cap);
+    return n;
 }
 
 int birch_fb_size(const birch_value_format *f, const void *value, size_t *size)
 {
     const birch_fb_format *p = fmt_of(f);
     const birch_val *v = value;
-    if (!p || !v || !size || (!v->data && v->size)) return BIRCH_EINVAL;
-    if (birch_fb_verify(p->root, v->data, v->size, &p->opts, NULL, 0) != BIRCH_OK) return BIRCH_EINVAL;
+    if (!p) return bi_err_s(BIRCH_EINVAL, "birch_fb_size: not a flatbuffers format (NULL format or param)");
+    if (!v || !size || (!v->data && v->size))
+        return bi_err_s(BIRCH_EINVAL, "birch_fb_size: value or size is NULL, or data NULL with size not 0");
+    /* A buffer that fails verification is refused as an argument; the
+     * verifier's text says why. */
+    if (birch_fb_verify(p->root, v->data, v->size, &p->opts, NULL, 0) != BIRCH_OK)
+        return bi_err(BIRCH_EINVAL, "birch_fb_size: the value is no valid buffer: %s", birch_errmsg());
     *size = v->size;
     return BIRCH_OK;
 }
@@ -620,7 +653,9 @@ int birch_fb_size(const birch_value_format *f, const void *value, size_t *size)
 int birch_fb_encode(const birch_value_format *f, const void *value, void *out, size_t size)
 {
     const birch_val *v = value;
-    if (!fmt_of(f) || !v || v->size != size) return BIRCH_EINVAL;
+    if (!fmt_of(f)) return bi_err_s(BIRCH_EINVAL, "birch_fb_encode: not a flatbuffers format (NULL format or param)");
+    if (!v) return bi_err_s(BIRCH_EINVAL, "birch_fb_encode: value is NULL");
+    if (v->size != size) return bi_err(BIRCH_EINVAL, "birch_fb_encode: a value of %zu bytes into %zu", v->size, size);
     if (size) memcpy(out, v->data, size);
     return BIRCH_OK;
 }
@@ -628,7 +663,7 @@ int birch_fb_encode(const birch_value_format *f, const void *value, void *out, s
 int birch_fb_verify_value(const birch_value_format *f, const void *data, size_t size, char *msg, size_t cap)
 {
     const birch_fb_format *p = fmt_of(f);
-    if (!p) return BIRCH_EINVAL;
+    if (!p) return bi_err_s(BIRCH_EINVAL, "birch_fb_verify_value: not a flatbuffers format (NULL format or param)");
     return birch_fb_verify(p->root, data, size, &p->opts, msg, cap);
 }
 

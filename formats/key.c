@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "birch.h"
+#include "err.h"
 #include "formats.h"
 
 /* Escape byte of a string or byte element inside a tuple, and the byte
@@ -137,7 +138,8 @@ static bool name_elem(const birch_key_format *f, char *buf, size_t cap, size_t *
 
 int birch_key_name(const birch_key_format *f, char *buf, size_t cap)
 {
-    if (!buf || cap == 0 || !fmt_ok(f, false)) return BIRCH_EINVAL;
+    if (!buf || cap == 0) return bi_err_s(BIRCH_EINVAL, "birch_key_name: buf is NULL or cap is 0");
+    if (!fmt_ok(f, false)) return bi_err_s(BIRCH_EINVAL, "birch_key_name: the key format is NULL or malformed");
     size_t pos = 0;
     buf[0] = '\0';
     bool ok;
@@ -151,7 +153,7 @@ int birch_key_name(const birch_key_format *f, char *buf, size_t cap)
     }
     if (!ok) {
         buf[0] = '\0';
-        return BIRCH_EINVAL;
+        return bi_err(BIRCH_EINVAL, "birch_key_name: the name does not fit in %zu bytes", cap);
     }
     return (int)pos;
 }
@@ -253,17 +255,19 @@ static int varlen_bytes(int kind, const void *p, const uint8_t **s, size_t *n)
     if (kind == BIRCH_KEY_CSTR) {
         const char *c;
         memcpy(&c, p, sizeof c);
-        if (!c) return BIRCH_EINVAL;
+        if (!c) return bi_err_s(BIRCH_EINVAL, "birch_key_encode: a cstr element is NULL");
         *s = (const uint8_t *)c;
         *n = strlen(c);
     } else {
         birch_val v;
         memcpy(&v, p, sizeof v);
-        if (!v.data && v.size) return BIRCH_EINVAL;
+        if (!v.data && v.size)
+            return bi_err_s(BIRCH_EINVAL, "birch_key_encode: a string or bytes element has data NULL and size not 0");
         *s = v.data;
         *n = v.size;
     }
-    if (kind != BIRCH_KEY_BYTES && !bi_utf8_valid(*s, *n)) return BIRCH_EINVAL;
+    if (kind != BIRCH_KEY_BYTES && !bi_utf8_valid(*s, *n))
+        return bi_err_s(BIRCH_EINVAL, "birch_key_encode: a string element is not valid UTF-8");
     return BIRCH_OK;
 }
 
@@ -274,7 +278,8 @@ static int encode_elem(const birch_key_format *f, const void *p, bool escaped, k
     size_t w = scalar_width(f->kind);
     if (w) {
         uint64_t v = load_bits(p, w);
-        if (f->kind == BIRCH_KEY_BOOL && v > 1) return BIRCH_EINVAL;
+        if (f->kind == BIRCH_KEY_BOOL && v > 1)
+            return bi_err_s(BIRCH_EINVAL, "birch_key_encode: a bool element holds a byte other than 0 or 1");
         v = order_bits(f->kind, w, v);
         for (size_t i = w; i-- > 0;) out_byte(o, (uint8_t)(v >> (8 * i)));
         return BIRCH_OK;
@@ -297,20 +302,25 @@ static int encode_elem(const birch_key_format *f, const void *p, bool escaped, k
 static int encode_k(const birch_key_format *f, const void *key, unsigned k, void *out, size_t cap,
                     size_t *len)
 {
-    if (!fmt_ok(f, false) || !key || !len || (!out && cap)) return BIRCH_EINVAL;
+    if (!fmt_ok(f, false)) return bi_err_s(BIRCH_EINVAL, "birch_key_encode: the key format is NULL or malformed");
+    if (!key || !len) return bi_err_s(BIRCH_EINVAL, "birch_key_encode: key or len is NULL");
+    if (!out && cap) return bi_err_s(BIRCH_EINVAL, "birch_key_encode: out is NULL and cap is not 0");
     kout o = {out, cap, 0};
     int rc = BIRCH_OK;
     if (f->kind != BIRCH_KEY_TUPLE) {
-        if (k > 1) return BIRCH_EINVAL;
+        if (k > 1) return bi_err(BIRCH_EINVAL, "birch_key_encode_prefix: %u elements of a key that is no tuple", k);
         if (k == 1) rc = encode_elem(f, key, false, &o);
     } else {
-        if (k > f->n) return BIRCH_EINVAL;
+        if (k > f->n) return bi_err(BIRCH_EINVAL, "birch_key_encode_prefix: %u elements of a %u-tuple", k, f->n);
         for (unsigned i = 0; rc == BIRCH_OK && i < k; i++)
             rc = encode_elem(f->elem[i], (const uint8_t *)key + f->offset[i], true, &o);
     }
     if (rc) return rc;
     *len = o.pos;
-    return o.pos > cap ? BIRCH_EKEYSIZE : BIRCH_OK;
+    /* Static: cap 0 is the documented size query, which may run in a loop. */
+    if (o.pos > cap)
+        return bi_err_s(BIRCH_EKEYSIZE, "birch_key_encode: the key does not fit in cap bytes (*len is the size it needs)");
+    return BIRCH_OK;
 }
 
 int birch_key_encode(const birch_key_format *f, const void *key, void *out, size_t cap, size_t *len)
@@ -351,7 +361,8 @@ static uint8_t *scratch_take(kin *r, size_t n)
 static int decode_string_out(int kind, const uint8_t *s, size_t n, kin *r, void *dst)
 {
     if (kind == BIRCH_KEY_CSTR) {
-        if (n && memchr(s, 0, n)) return BIRCH_EFORMAT; /* no const char * holds a NUL */
+        if (n && memchr(s, 0, n)) /* no const char * holds a NUL */
+            return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a cstr key holds a NUL byte");
         uint8_t *c = scratch_take(r, n + 1);
         if (dst) {
             if (n) memcpy(c, s, n);
@@ -375,22 +386,24 @@ static int decode_escaped(int kind, kin *r, void *dst)
     /* Scan first: the content's length, and whether it is well-formed. */
     size_t n = 0, nuls = 0, p = r->pos;
     for (;;) {
-        if (p == r->len) return BIRCH_EFORMAT; /* no terminator */
-        const uint8_t *z = memchr(r->in + p, ESC, r->len - p);
-        if (!z) return BIRCH_EFORMAT; /* no terminator */
+        const uint8_t *z = p == r->len ? NULL : memchr(r->in + p, ESC, r->len - p);
+        if (!z) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a tuple's string or bytes element has no terminator");
         size_t run = (size_t)(z - (r->in + p));
         /* Each run between escapes is UTF-8 on its own: a multi-byte
          * sequence never contains 0x00, so none spans an escape. */
-        if (kind != BIRCH_KEY_BYTES && !bi_utf8_valid(r->in + p, run)) return BIRCH_EFORMAT;
+        if (kind != BIRCH_KEY_BYTES && !bi_utf8_valid(r->in + p, run))
+            return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a string element is not valid UTF-8");
         n += run;
         p += run + 1;
-        if (p == r->len) return BIRCH_EFORMAT; /* escape cut short */
+        if (p == r->len) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: an escape cut short at the key's end");
         uint8_t b = r->in[p++];
         if (b == ESC_END) break;
-        if (b != ESC_NUL) return BIRCH_EFORMAT;
+        if (b != ESC_NUL)
+            return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: an escape byte followed by neither 0x01 nor 0xFF");
         n++, nuls++;
     }
-    if (kind == BIRCH_KEY_CSTR && nuls) return BIRCH_EFORMAT;
+    if (kind == BIRCH_KEY_CSTR && nuls)
+        return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a cstr element holds a NUL byte");
     size_t start = r->pos;
     r->pos = p;
     uint8_t *c = scratch_take(r, n + (kind == BIRCH_KEY_CSTR));
@@ -420,24 +433,26 @@ static int decode_elem(const birch_key_format *f, kin *r, bool escaped, void *ds
     size_t left = r->len - r->pos;
     size_t w = scalar_width(f->kind);
     if (w) {
-        if (left < w) return BIRCH_EFORMAT;
+        if (left < w) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: the key ends inside a number");
         uint64_t v = 0;
         for (size_t i = 0; i < w; i++) v = v << 8 | r->in[r->pos + i];
         v = unorder_bits(f->kind, w, v);
-        if (f->kind == BIRCH_KEY_BOOL && v > 1) return BIRCH_EFORMAT;
+        if (f->kind == BIRCH_KEY_BOOL && v > 1)
+            return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a bool byte other than 0 or 1");
         if (dst) store_bits(dst, w, v);
         r->pos += w;
         return BIRCH_OK;
     }
     if (f->kind == BIRCH_KEY_FIXED) {
-        if (left < f->fixed) return BIRCH_EFORMAT;
+        if (left < f->fixed) return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: the key ends inside a fixed element");
         if (dst) memcpy(dst, r->in + r->pos, f->fixed);
         r->pos += f->fixed;
         return BIRCH_OK;
     }
     if (escaped) return decode_escaped(f->kind, r, dst);
     const uint8_t *s = r->in ? r->in + r->pos : NULL;
-    if (f->kind != BIRCH_KEY_BYTES && !bi_utf8_valid(s, left)) return BIRCH_EFORMAT;
+    if (f->kind != BIRCH_KEY_BYTES && !bi_utf8_valid(s, left))
+        return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: a string key is not valid UTF-8");
     r->pos = r->len;
     return decode_string_out(f->kind, s, left, r, dst);
 }
@@ -453,19 +468,22 @@ static int decode_pass(const birch_key_format *f, kin *r, void *key)
         for (unsigned i = 0; rc == BIRCH_OK && i < f->n; i++)
             rc = decode_elem(f->elem[i], r, true, key ? (uint8_t *)key + f->offset[i] : NULL);
     }
-    if (rc == BIRCH_OK && r->pos != r->len) rc = BIRCH_EFORMAT; /* trailing bytes */
+    if (rc == BIRCH_OK && r->pos != r->len)
+        return bi_err_s(BIRCH_EFORMAT, "birch_key_decode: bytes left over after the key's last element");
     return rc;
 }
 
 int birch_key_decode(const birch_key_format *f, const void *in, size_t len, void *key,
                      void *scratch, size_t scratch_cap)
 {
-    if (!fmt_ok(f, false) || (!in && len) || !key || (!scratch && scratch_cap))
-        return BIRCH_EINVAL;
+    if (!fmt_ok(f, false)) return bi_err_s(BIRCH_EINVAL, "birch_key_decode: the key format is NULL or malformed");
+    if ((!in && len) || !key || (!scratch && scratch_cap))
+        return bi_err_s(BIRCH_EINVAL, "birch_key_decode: in, key or scratch is NULL (in and scratch may be only with size 0)");
     kin check = {in, len, 0, NULL, 0};
     int rc = decode_pass(f, &check, NULL);
     if (rc) return rc;
-    if (check.used > scratch_cap) return BIRCH_EKEYSIZE;
+    if (check.used > scratch_cap) /* static: a caller may retry with more, in a loop */
+        return bi_err_s(BIRCH_EKEYSIZE, "birch_key_decode: scratch_cap too small for the key (len + 1 bytes always suffice)");
     kin r = {in, len, 0, scratch, 0};
     return decode_pass(f, &r, key);
 }

@@ -1980,6 +1980,168 @@ START_TEST(err_errmsg_growth_fallback_leaves_it)
 }
 END_TEST
 
+/* ---- Format calls record their own detail (issue 11) --------------------- */
+
+/* A failing format call (formats/) must replace the known, unrelated
+ * detail with its own, naming what was wrong; a successful one must leave
+ * it.  One representative failure or two per format file. */
+
+#define FMTERR_FIELDS(X) X(string, name) X(bool, ok)
+BIRCH_ARCHIVE(FmtErr, 1, FMTERR_FIELDS);
+
+#define FmtTiny_FIELDS(_) _(STRING, FmtTiny, label, 0)
+BIRCH_FB_TABLE(FmtTiny, "TINY", FmtTiny_FIELDS);
+
+typedef struct fmt_pair {
+    uint32_t a, b;
+} fmt_pair;
+BIRCH_POD_FORMAT(fmt_pair_format, fmt_pair, 1);
+
+/* expr fails with want, and birch_errmsg() is no longer the known detail
+ * but one that mentions text. */
+#define FMT_FAILS(expr, want, text)                                                                   \
+    do {                                                                                          \
+        set_known_error();                                                                        \
+        BT_RC((expr), (want));                                                                    \
+        ck_assert_msg(strcmp(birch_errmsg(), KNOWN_ERR) != 0, "%s left birch_errmsg() as it was", #expr); \
+        BT_ERRMSG_HAS(text);                                                                      \
+    } while (0)
+
+START_TEST(err_errmsg_archive_failures)
+{
+    size_t sz = 0;
+    FMT_FAILS(birch_archive_measure(NULL, NULL, &sz), BIRCH_EINVAL, "birch_archive_measure: schema is NULL");
+    const birch_archive_type *t = &FmtErr_archive.type;
+    FmtErr_src src = {bt_str("ok"), true};
+    uint8_t bad_bool = 2;
+    memcpy(&src.ok, &bad_bool, 1); /* a bool object holding 2 (the builder reads its byte) */
+    FMT_FAILS(birch_archive_measure(t, &src, &sz), BIRCH_EINVAL, "archive FmtErr.ok: bool holds a byte other than 0 or 1");
+    src.ok = true;
+    src.name = (birch_val){"\xff", 1};
+    FMT_FAILS(birch_archive_measure(t, &src, &sz), BIRCH_EINVAL, "archive FmtErr.name: string is not valid UTF-8");
+    _Alignas(8) uint8_t buf[64] = {0};
+    FMT_FAILS(birch_archive_write(t, &src, buf, 1), BIRCH_EINVAL, "birch_archive_write: 1 bytes, less than");
+    /* The verifier, with no msg buffer: birch_errmsg() still says why. */
+    FMT_FAILS(birch_archive_check(t, buf, 3, NULL, 0), BIRCH_EFORMAT, "archive FmtErr: buffer of 3 bytes is shorter");
+    /* With one: the same text in both. */
+    char msg[200];
+    FMT_FAILS(birch_archive_check(t, buf, 3, msg, sizeof msg), BIRCH_EFORMAT, "is shorter than the FmtErr struct");
+    ck_assert_str_eq(msg, birch_errmsg());
+}
+END_TEST
+
+START_TEST(err_errmsg_key_failures)
+{
+    uint8_t out[32];
+    size_t len = 0;
+    birch_val bad = {"\xff", 1};
+    FMT_FAILS(birch_key_encode(&birch_key_string, &bad, out, sizeof out, &len), BIRCH_EINVAL,
+              "birch_key_encode: a string element is not valid UTF-8");
+    uint8_t two = 2;
+    FMT_FAILS(birch_key_encode(&birch_key_bool, &two, out, sizeof out, &len), BIRCH_EINVAL,
+              "a bool element holds a byte other than 0 or 1");
+    uint64_t u = 7;
+    FMT_FAILS(birch_key_encode(&birch_key_u64, &u, out, 4, &len), BIRCH_EKEYSIZE, "does not fit in cap bytes");
+    ck_assert_uint_eq(len, 8);
+    FMT_FAILS(birch_key_decode(&birch_key_u64, out, 3, &u, NULL, 0), BIRCH_EFORMAT,
+              "birch_key_decode: the key ends inside a number");
+    bool b;
+    FMT_FAILS(birch_key_decode(&birch_key_bool, &two, 1, &b, NULL, 0), BIRCH_EFORMAT, "a bool byte other than 0 or 1");
+    FMT_FAILS(birch_key_decode(NULL, out, 1, &b, NULL, 0), BIRCH_EINVAL, "birch_key_decode: the key format is NULL");
+    char name[2];
+    FMT_FAILS(birch_key_name(&birch_key_string, name, sizeof name), BIRCH_EINVAL,
+              "birch_key_name: the name does not fit in 2 bytes");
+}
+END_TEST
+
+START_TEST(err_errmsg_value_failures)
+{
+    uint8_t data[16] = {0};
+    FMT_FAILS(birch_pod_verify(&fmt_pair_format, data, 3, NULL, 0), BIRCH_EFORMAT, "pod fmt_pair: 3 bytes stored, 8 expected");
+    FMT_FAILS(birch_pod_verify(NULL, data, 8, NULL, 0), BIRCH_EINVAL, "birch_pod_verify: not a pod format");
+    fmt_pair v = {1, 2};
+    FMT_FAILS(birch_pod_encode(&fmt_pair_format, &v, data, 9), BIRCH_EINVAL, "birch_pod_encode: pod fmt_pair: 9 bytes");
+    FMT_FAILS(birch_value_string.verify(&birch_value_string, "\xff", 1, NULL, 0), BIRCH_EFORMAT,
+              "string: not valid UTF-8");
+    birch_val bad = {"\xc0\x80", 2}; /* an overlong NUL */
+    size_t sz;
+    FMT_FAILS(birch_value_string.size(&birch_value_string, &bad, &sz), BIRCH_EINVAL, "string value: not valid UTF-8");
+    char d[4];
+    FMT_FAILS(fmt_pair_format.describe(&fmt_pair_format, d, sizeof d), BIRCH_EINVAL,
+              "birch_pod_describe: the description needs");
+}
+END_TEST
+
+START_TEST(err_errmsg_flatbuffers_failures)
+{
+    _Alignas(8) uint8_t buf[16] = {0};
+    FMT_FAILS(birch_fb_verify(&FmtTiny_fb, buf, 2, NULL, NULL, 0), BIRCH_EFORMAT, "flatbuffers FmtTiny:");
+    memcpy(buf, "\x08\x00\x00\x00NOPE", 8);
+    FMT_FAILS(birch_fb_verify(&FmtTiny_fb, buf, sizeof buf, NULL, NULL, 0), BIRCH_EFORMAT,
+              "file identifier 'NOPE', expected 'TINY'");
+    FMT_FAILS(birch_fb_verify(NULL, buf, sizeof buf, NULL, NULL, 0), BIRCH_EINVAL, "birch_fb_verify: root is NULL");
+    /* The builder's calls return nothing: the failing one records why at
+     * once, and birch_fb_finish reports the first failure again. */
+    birch_fb_builder *b = birch_fb_builder_new();
+    ck_assert_ptr_nonnull(b);
+    set_known_error();
+    ck_assert_uint_eq(birch_fb_string(b, NULL, 5), 0);
+    BT_ERRMSG_HAS("birch_fb_string: s is NULL and n is not 0");
+    birch_val out;
+    FMT_FAILS(birch_fb_finish(b, 1, "TINY", 0, &out), BIRCH_EINVAL,
+              "birch_fb_finish: an earlier builder call failed: birch_fb_string: s is NULL");
+    FMT_FAILS(birch_fb_builder_error(b), BIRCH_EINVAL, "birch_fb_string: s is NULL");
+    birch_fb_builder_free(b);
+}
+END_TEST
+
+/* Successful format calls leave the detail as it was. */
+START_TEST(err_errmsg_format_successes_leave_it)
+{
+    changed[0] = 0;
+    set_known_error();
+    /* archive */
+    const birch_archive_type *t = &FmtErr_archive.type;
+    FmtErr_src src = {bt_str("fine"), true};
+    size_t sz = 0;
+    LEAVES(birch_archive_measure(t, &src, &sz));
+    _Alignas(8) uint8_t abuf[128];
+    ck_assert_uint_le(sz, sizeof abuf);
+    LEAVES(birch_archive_write(t, &src, abuf, sz));
+    char msg[200];
+    LEAVES(birch_archive_check(t, abuf, sz, msg, sizeof msg));
+    LEAVES(birch_archive_describe(&FmtErr_format, msg, sizeof msg));
+    /* key */
+    uint8_t kbuf[32];
+    size_t len = 0;
+    birch_val s = bt_str("key");
+    LEAVES(birch_key_encode(&birch_key_string, &s, kbuf, sizeof kbuf, &len));
+    birch_val back;
+    LEAVES(birch_key_decode(&birch_key_string, kbuf, len, &back, NULL, 0));
+    LEAVES(birch_key_name(&birch_key_u64, msg, sizeof msg));
+    /* value */
+    fmt_pair v = {1, 2};
+    _Alignas(8) uint8_t pbuf[sizeof v];
+    LEAVES(birch_pod_size(&fmt_pair_format, &v, &sz));
+    LEAVES(birch_pod_encode(&fmt_pair_format, &v, pbuf, sizeof pbuf));
+    LEAVES(birch_pod_verify(&fmt_pair_format, pbuf, sizeof pbuf, msg, sizeof msg));
+    LEAVES(birch_value_string.verify(&birch_value_string, "ok", 2, msg, sizeof msg));
+    /* flatbuffers */
+    birch_fb_builder *b = birch_fb_builder_new();
+    ck_assert_ptr_nonnull(b);
+    birch_fb_ref label = birch_fb_cstring(b, "hello");
+    birch_fb_start(b);
+    birch_fb_add_ref(b, 0, label);
+    birch_fb_ref root = birch_fb_end(b);
+    birch_val out;
+    LEAVES(birch_fb_finish(b, root, "TINY", 0, &out));
+    LEAVES(birch_fb_builder_error(b));
+    LEAVES(birch_fb_verify(&FmtTiny_fb, out.data, out.size, NULL, msg, sizeof msg));
+    birch_fb_builder_free(b);
+    ck_assert_msg(changed[0] == 0, "successful calls changed birch_errmsg():%s", changed);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("errors");
@@ -2015,6 +2177,11 @@ int main(void)
     tcase_add_test(tc, err_errmsg_success_leaves_it);
     tcase_add_test(tc, err_errmsg_success_paths_leave_it);
     tcase_add_test(tc, err_errmsg_growth_fallback_leaves_it);
+    tcase_add_test(tc, err_errmsg_archive_failures);
+    tcase_add_test(tc, err_errmsg_key_failures);
+    tcase_add_test(tc, err_errmsg_value_failures);
+    tcase_add_test(tc, err_errmsg_flatbuffers_failures);
+    tcase_add_test(tc, err_errmsg_format_successes_leave_it);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
