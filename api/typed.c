@@ -61,13 +61,15 @@ int bi_typed_key(const birch_typed *t, const void *key, uint8_t *buf, size_t cap
 
 int bi_key_refused(const birch_key_format *f, int rc, size_t len, size_t cap, const char *what)
 {
+    /* birch_key_encode recorded why; kept (a new message never overwrites
+     * the current one's buffer: engine/err.c) and quoted after the format. */
+    const char *why = birch_errmsg();
     char name[BIRCH_KEY_NAME_MAX];
     if (birch_key_name(f, name, sizeof name) < 0) snprintf(name, sizeof name, "?");
     if (rc == BIRCH_EKEYSIZE)
         return bi_err(rc, "%s encodes to %zu bytes in key format %s, more than any key has (%zu)", what, len, name, cap);
     if (rc == BIRCH_EINVAL)
-        return bi_err(rc, "key format %s refused %s: a NULL string, invalid UTF-8, or a bool other than 0 or 1", name,
-                      what);
+        return bi_err(rc, "key format %s refused %s: %s", name, what, why);
     return bi_err(rc, "key format %s refused %s (%s)", name, what, birch_strerror(rc));
 }
 
@@ -204,11 +206,22 @@ static int encode_aside(const birch_typed *t, const void *value, uint8_t *out, s
  * before encode reads it.  Only a read in this transaction since its last
  * change can have handed out such a pointer (bi_lent), so the common case
  * pays nothing. */
+/* A value format's refusal, with its own reason when it recorded one (the
+ * built-in formats do; a user's format cannot, and then the message it
+ * would quote is an older one: before is the message before the call). */
+static int value_refused(const birch_typed *t, int rc, const char *before, const char *where)
+{
+    const char *now = birch_errmsg();
+    return bi_err(rc, "%svalue format '%s' refused the value: %s", where, t->value->name,
+                  now != before ? now : birch_strerror(rc));
+}
+
 static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void *value, unsigned flags, int aside)
 {
     size_t size;
+    const char *before = birch_errmsg();
     int rc = t->value->size(t->value, value, &size);
-    if (rc) return bi_err(rc, "value format '%s' refused the value (%s)", t->value->name, birch_strerror(rc));
+    if (rc) return value_refused(t, rc, before, "");
     if (aside) {
         uint8_t *buf;
         if ((rc = argbuf(txn, size, &buf))) return rc;
@@ -334,8 +347,13 @@ static int encode_batch(const birch_typed *t, size_t n, const uint8_t *keys, con
         }
         if (len == 0 || len > max_key)
             return bi_err(BIRCH_EKEYSIZE, "batch record %zu: an encoded key of %zu bytes (1..%zu)", i, len, max_key);
+        const char *before = birch_errmsg();
         rc = t->value->size(t->value, values + i * t->value->c_size, &vsize);
-        if (rc) return bi_err(rc, "batch record %zu: value format '%s' refused the value", i, t->value->name);
+        if (rc) {
+            char where[48];
+            snprintf(where, sizeof where, "batch record %zu: ", i);
+            return value_refused(t, rc, before, where);
+        }
         if (vsize > BIRCH_MAX_VALUE_SIZE)
             return bi_err(BIRCH_EVALSIZE, "batch record %zu: a value of %zu bytes (at most %u)", i, vsize,
                           BIRCH_MAX_VALUE_SIZE);

@@ -596,7 +596,7 @@ START_TEST(typed_key_sizes)
     /* A key its format refuses says which format and why. */
     k = bt_val("\xff\xfe", 2);
     BT_RC(birch_typed_put(NULL, &s, &k, &it, 0), BIRCH_EINVAL);
-    BT_ERRMSG_HAS("key format string refused the key: a NULL string, invalid UTF-8");
+    BT_ERRMSG_HAS("key format string refused the key: birch_key_encode: a string element is not valid UTF-8");
     birch_stream_opts so;
     memset(&so, 0, sizeof so);
     so.prefix = &k;
@@ -609,6 +609,17 @@ START_TEST(typed_key_sizes)
     BT_RC(birch_typed_put_batch(NULL, &s, 3, keys, vals), BIRCH_EKEYSIZE);
     BT_ERRMSG_HAS("batch record 2");
     ck_assert_int_eq(birch_typed_contains(NULL, &s, &keys[0]), 0);
+    /* A value its format refuses: the format and its own reason. */
+    birch_typed sv;
+    BT_OK(birch_typed_open(db, NULL, "texts", &birch_key_string, &birch_value_string, BIRCH_CREATE, &sv));
+    birch_val bad = bt_val("\xff\xfe", 2), key = bt_str("k");
+    BT_RC(birch_typed_put(NULL, &sv, &key, &bad, 0), BIRCH_EINVAL);
+    BT_ERRMSG_HAS("value format 'string' refused the value: ");
+    BT_ERRMSG_HAS("UTF-8");
+    birch_val vkeys[2] = {bt_str("a"), bt_str("b")}, vvals[2] = {bt_str("ok"), bad};
+    BT_RC(birch_typed_put_batch(NULL, &sv, 2, vkeys, vvals), BIRCH_EINVAL);
+    BT_ERRMSG_HAS("batch record 1: value format 'string' refused the value: ");
+    BT_ERRMSG_HAS("UTF-8");
     bt_check(db);
     BT_OK(birch_close(db));
     bt_remove(path);
