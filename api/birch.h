@@ -79,7 +79,11 @@
  *     transaction ended answers BIRCH_ETXN until it is closed.
  *   - A birch_stream (birch_typed.h) is the caller's likewise:
  *     birch_stream_close frees it, and ends the snapshot it took for
- *     itself; one over a transaction that ended answers BIRCH_ETXN.
+ *     itself.  Once the caller's transaction it reads has ended,
+ *     birch_stream_next answers BIRCH_ETXN (every call, also past the
+ *     stream's end) until the stream is closed, while
+ *     birch_stream_resume_key still hands back the last key returned, so
+ *     that the scan can resume in a later transaction (paging).
  *   - A birch_guard (birch_typed.h) is released exactly once with
  *     birch_guard_release; a second release of it or of a copy of it is
  *     BIRCH_ETXN in every build.  A guard taken in a transaction is
