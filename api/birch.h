@@ -79,7 +79,11 @@
  *     transaction ended answers BIRCH_ETXN until it is closed.
  *   - A birch_stream (birch_typed.h) is the caller's likewise:
  *     birch_stream_close frees it, and ends the snapshot it took for
- *     itself; one over a transaction that ended answers BIRCH_ETXN.
+ *     itself.  Once the caller's transaction it reads has ended,
+ *     birch_stream_next answers BIRCH_ETXN (every call, also past the
+ *     stream's end) until the stream is closed, while
+ *     birch_stream_resume_key still hands back the last key returned, so
+ *     that the scan can resume in a later transaction (paging).
  *   - A birch_guard (birch_typed.h) is released exactly once with
  *     birch_guard_release; a second release of it or of a copy of it is
  *     BIRCH_ETXN in every build.  A guard taken in a transaction is
@@ -280,12 +284,29 @@ typedef struct birch_options {
                              (but the option is checked all the same).
                              Default 4096. */
     int durability;       /* BIRCH_DURABLE_FULL (default) or BIRCH_DURABLE_NONE */
-    uint64_t max_size;    /* file size limit in bytes; 0 = no limit, else at
-                             least 4 pages (of page_size), any larger value
-                             up to UINT64_MAX.  The put (or commit) that
-                             would need a page past it fails with
-                             BIRCH_EFULL and the transaction must be
-                             aborted. */
+    uint64_t max_size;    /* size limit in bytes of the pages the database
+                             uses (birch_stat: page_count * page_size),
+                             past which the file never grows; 0 = no
+                             limit, else at least 4 pages (of page_size),
+                             any larger value up to UINT64_MAX.  The put
+                             (or commit) that would need a page past it
+                             fails with BIRCH_EFULL and the transaction
+                             must be aborted.  Edge cases:
+                             - A database already larger than max_size
+                               opens, and reads work.  Writes succeed
+                               only while free pages inside it serve
+                               them (pages freed by the last few commits
+                               may not be reusable yet); the first that
+                               needs a page past the end gets
+                               BIRCH_EFULL, so one that never freed a
+                               page refuses every write.  A file grown
+                               without the limit keeps its size on disk.
+                             - A max_size of a few pages is accepted,
+                               but the first commit of a new file
+                               already takes 4 pages, and a value stored
+                               as an overflow run needs its pages in
+                               one contiguous run: such a value may get
+                               BIRCH_EFULL while small records fit. */
     uint32_t max_readers; /* concurrent read transactions,
                              1..BIRCH_MAX_READERS; default 126.  One more
                              gives BIRCH_EBUSY. */

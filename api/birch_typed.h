@@ -258,13 +258,18 @@ typedef struct birch_stream birch_stream;
 int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_opts *o, birch_stream **s);
 /* Fills *item with the next record: BIRCH_OK, BIRCH_NOTFOUND at the end
  * (or once the limit is reached), BIRCH_EFORMAT for a value that fails its
- * check (the stream stops), or another negative code. */
+ * check (the stream stops), BIRCH_ETXN once the transaction the stream
+ * reads (txn of birch_stream_open) has ended (every call from then on,
+ * also after the stream's end), or another negative code. */
 int birch_stream_next(birch_stream *s, birch_item *item);
 /* The encoded key of the last record returned, to resume from (with
  * birch_stream_opts.resume) in a later stream, typically on a fresh
  * snapshot: a long scan then runs in pages and never pins one snapshot for
  * long.  A key that exists throughout a paged scan is returned exactly
- * once.  Sets *len to the key's full length and copies at most cap bytes
+ * once.  The key is kept in the stream, so this call keeps working after
+ * the stream's transaction has ended (when birch_stream_next answers
+ * BIRCH_ETXN): end the transaction, take the key, close the stream.
+ * Sets *len to the key's full length and copies at most cap bytes
  * of it into buf.  To size a buffer, pass buf NULL and cap 0 (the size
  * query): BIRCH_EKEYSIZE and *len, then call again with *len bytes (never
  * more than birch_max_key_size()).
@@ -276,8 +281,9 @@ int birch_stream_next(birch_stream *s, birch_item *item);
 int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len);
 /* Closes (frees) the stream, and the snapshot it pinned if it had one of
  * its own (txn NULL).  The stream is the caller's: close it whenever,
- * before or after the transaction it reads ends (birch_stream_next then
- * returns BIRCH_ETXN), but before birch_close, which counts open streams.
+ * before or after the transaction it reads ends (only birch_stream_next
+ * then answers BIRCH_ETXN; birch_stream_resume_key and birch_stream_close
+ * work as before), but before birch_close, which counts open streams.
  * NULL is a no-op. */
 void birch_stream_close(birch_stream *s);
 

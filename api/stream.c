@@ -271,9 +271,20 @@ static int step(birch_stream *s)
     return s->reverse ? birch_cursor_prev(s->cur) : birch_cursor_next(s->cur);
 }
 
+/* A stream that stopped (its end, an error) answers BIRCH_ETXN once its
+ * transaction has ended, like a cursor, rather than BIRCH_NOTFOUND, which
+ * would read as the end of the range. */
+static int stopped(birch_stream *s)
+{
+    birch_txn *txn = s->txn;
+    int rc = bi_txn_use(&txn);
+    return rc ? rc : bi_err_s(BIRCH_NOTFOUND, "the end of the stream");
+}
+
 int birch_stream_next(birch_stream *s, birch_item *item)
 {
     if (!s || !item) return bi_err(BIRCH_EINVAL, "birch_stream_next: %s is NULL", s ? "item" : "s");
+    if (s->done) return stopped(s);
     while (!s->done) {
         if (s->limit && s->returned >= s->limit) break;
         int rc = step(s);
@@ -296,7 +307,7 @@ int birch_stream_next(birch_stream *s, birch_item *item)
         return BIRCH_OK;
     }
     s->done = 1;
-    return bi_err_s(BIRCH_NOTFOUND, "the end of the stream");
+    return stopped(s);
 }
 
 int birch_stream_resume_key(const birch_stream *s, void *buf, size_t cap, size_t *len)

@@ -223,6 +223,45 @@ START_TEST(options_max_size)
 }
 END_TEST
 
+/* A database already larger than max_size (its pages in use, birch_stat's
+ * page_count * page_size) opens, and reads work; a write that needs a page
+ * past the end fails with BIRCH_EFULL and leaves the database as it was;
+ * the file never grows.  birch.h documents it (max_size); this pins it. */
+START_TEST(options_max_size_below_the_file)
+{
+    char *path = bt_path("maxsize_small");
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    write_some(db); /* 200 records, some 300 bytes: more than 4 pages */
+    birch_stat before = bt_stat(db);
+    BT_OK(birch_close(db));
+    o.max_size = 4ull * before.page_size;
+    ck_assert_uint_gt(before.page_count * before.page_size, o.max_size);
+    uint64_t file = bt_file_size(path);
+    db = bt_open(path, &o);
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    char v[300];
+    memset(v, 'v', sizeof v);
+    bt_expect(r, bt_table(r, "t", 0), "k00199", 6, v, 199);
+    birch_txn_abort(r);
+    /* No page was ever freed, so every write needs a page past the end. */
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    BT_RC(birch_put(w, bt_table(w, "t", 0), bt_str("new"), bt_str("x"), 0), BIRCH_EFULL);
+    BT_ERRMSG_HAS("max_size reached");
+    birch_txn_abort(w);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    BT_RC(birch_del(w, bt_table(w, "t", 0), bt_str("k00000")), BIRCH_EFULL);
+    birch_txn_abort(w);
+    birch_stat after = bt_stat(db);
+    ck_assert_uint_eq(after.txnid, before.txnid);
+    ck_assert_uint_eq(after.page_count, before.page_count);
+    bt_check(db);
+    BT_OK(birch_close(db));
+    ck_assert_uint_eq(bt_file_size(path), file);
+    free(path);
+}
+END_TEST
+
 START_TEST(options_map_reserve)
 {
     char *path = bt_path("reserve");
@@ -790,6 +829,7 @@ int main(void)
     tcase_add_test(tc, options_max_readers);
     tcase_add_test(tc, options_zero_initialised);
     tcase_add_test(tc, options_max_size);
+    tcase_add_test(tc, options_max_size_below_the_file);
     tcase_add_test(tc, options_map_reserve);
     tcase_add_test(tc, map_cover_never_loops);
     tcase_add_test(tc, table_names);

@@ -665,6 +665,49 @@ START_TEST(stream_resume_key_buffer)
 }
 END_TEST
 
+/* A stream over a transaction that ended: birch_stream_next answers
+ * BIRCH_ETXN (every time), but birch_stream_resume_key still hands back
+ * the last key returned, which resumes the scan in a new stream: the
+ * paging pattern (birch_typed.h).  No test covered resume_key after the
+ * end before; birch_typed.h said the whole stream answered BIRCH_ETXN. */
+START_TEST(stream_resume_key_after_txn_end)
+{
+    birch_db *db = open_db("resume_end");
+    birch_typed t;
+    BT_OK(birch_typed_open(db, NULL, "r", &birch_key_u64, &rec_fmt, BIRCH_CREATE, &t));
+    for (uint64_t k = 1; k <= 3; k++) {
+        Rec v = mk_rec(k, 0);
+        BT_OK(birch_typed_put(NULL, &t, &k, &v, 0));
+    }
+    for (int commit = 0; commit < 2; commit++) {
+        birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+        birch_stream_opts o = {0};
+        birch_stream *s;
+        birch_item it;
+        BT_OK(birch_stream_open(r, &t, &o, &s));
+        BT_OK(birch_stream_next(s, &it));
+        ck_assert_uint_eq(*(const uint64_t *)it.key, 1);
+        if (commit) BT_OK(birch_txn_commit(r));
+        else birch_txn_abort(r);
+        BT_RC(birch_stream_next(s, &it), BIRCH_ETXN);
+        BT_RC(birch_stream_next(s, &it), BIRCH_ETXN);
+        uint8_t key[16];
+        size_t len = 0;
+        BT_OK(birch_stream_resume_key(s, key, sizeof key, &len));
+        ck_assert_uint_eq(len, 8);
+        birch_stream_close(s);
+        /* The key resumes the scan on a fresh snapshot: 2 comes next. */
+        o.resume = key;
+        o.resume_len = len;
+        BT_OK(birch_stream_open(NULL, &t, &o, &s));
+        BT_OK(birch_stream_next(s, &it));
+        ck_assert_uint_eq(*(const uint64_t *)it.key, 2);
+        birch_stream_close(s);
+    }
+    BT_OK(birch_close(db));
+}
+END_TEST
+
 /* Resume keys in tuple tables with 0xFF bytes, against the model: paging
  * through every prefix, forward and reverse, equals the full stream. */
 START_TEST(stream_paged_model)
@@ -770,6 +813,7 @@ int main(void)
     tc = bt_tcase("paged");
     tcase_add_test(tc, stream_paged_resume);
     tcase_add_test(tc, stream_resume_key_buffer);
+    tcase_add_test(tc, stream_resume_key_after_txn_end);
     tcase_add_loop_test(tc, stream_paged_model, 0, 2);
     suite_add_tcase(s, tc);
     tc = bt_tcase("strings");

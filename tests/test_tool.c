@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -748,6 +749,50 @@ START_TEST(test_write_errors)
 }
 END_TEST
 
+/* A load or put that fails removes the file it created with --create
+ * (through a symbolic link: the file behind it, not the link), and only
+ * that: a file that was there before stays, byte for byte.  Before, the
+ * failed command left an empty database behind. */
+START_TEST(test_failed_create_removes)
+{
+    char *f = bt_path("f"), *old = bt_path("old"), *copy = bt_path("copy"), *link = bt_path("link"),
+         *target = bt_path("target"), *err;
+    const char *bad[] = {"VERSION=3\\ndatabase=a\\000b\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n",
+                         "VERSION=3\\nbirch_database=610062\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n"};
+    ck_assert_int_eq(sh(NULL, NULL, "%s put --create %s t k v && cp %s %s", tool, old, old, copy), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(sh(NULL, &err, "printf '%s' | %s load --create %s", bad[i], tool, f), 1);
+        ck_assert_msg(strstr(err, "NUL"), "%s", err);
+        free(err);
+        ck_assert_msg(!exists(f), "the failed load left %s", f);
+        ck_assert_int_eq(sh(NULL, NULL, "printf '%s' | %s load --create %s", bad[i], tool, old), 1);
+        ck_assert_int_eq(sh(NULL, NULL, "printf '%s' | %s load %s", bad[i], tool, old), 1);
+        ck_assert_int_eq(sh(NULL, NULL, "cmp %s %s", old, copy), 0);
+    }
+    /* A failure after a committed batch: the new file goes all the same. */
+    ck_assert_int_eq(sh(NULL, NULL, "(printf 'VERSION=3\\nHEADER=END\\n'; i=0; while [ $i -lt 10001 ]; do "
+                                    "printf ' %%08x\\n 76\\n' $i; i=$((i+1)); done; printf ' 6x\\n') | "
+                                    "%s load --create %s", tool, f), 1);
+    ck_assert(!exists(f));
+    /* A dangling symbolic link: the file created behind it goes, the link stays. */
+    ck_assert_int_eq(symlink(target, link), 0);
+    ck_assert_int_eq(sh(NULL, NULL, "printf '%s' | %s load --create %s", bad[0], tool, link), 1);
+    ck_assert(!exists(target));
+    struct stat st;
+    ck_assert_int_eq(lstat(link, &st), 0);
+    /* put --create with a bad key: the same. */
+    ck_assert_int_eq(sh(NULL, NULL, "%s put --create --hex %s t 6 76", tool, f), 2);
+    ck_assert(!exists(f));
+    ck_assert_int_eq(sh(NULL, NULL, "%s put --create --hex %s t 6 76", tool, old), 2);
+    ck_assert_int_eq(sh(NULL, NULL, "cmp %s %s", old, copy), 0);
+    free(f);
+    free(old);
+    free(copy);
+    free(link);
+    free(target);
+}
+END_TEST
+
 /* On a terminal: progress bars (stat, check, dump, copy, compact, load)
  * and what copy and compact wrote.  Before, stat, check and dump showed
  * nothing and copy no summary. */
@@ -881,6 +926,7 @@ int main(void)
     tcase_add_test(tc, test_exit_codes);
     tcase_add_test(tc, test_numbers);
     tcase_add_test(tc, test_create);
+    tcase_add_test(tc, test_failed_create_removes);
     tcase_add_test(tc, test_write_errors);
     tcase_add_test(tc, test_terminal);
     tcase_add_test(tc, test_get_put_del_scan);

@@ -18,7 +18,7 @@ static int run_copy(int argc, char **argv)
     int code = tool_parse_opts("copy", argc, argv, TOOL_OPT_COMPACT, 2, "SRC DST", &o);
     if (code) return code;
     const char *src = o.pos[0], *dst = o.pos[1];
-    if ((code = tool_open(src, TOOL_READ, 0, &db))) return code;
+    if ((code = tool_open(src, TOOL_READ, 0, &db, NULL))) return code;
     tool_progress p;
     tool_progress_init(&p, "copy");
     int rc = birch_copy(db, dst, o.compact ? BIRCH_COPY_COMPACT : 0, tool_on_progress, &p);
@@ -28,7 +28,7 @@ static int run_copy(int argc, char **argv)
     else if (p.tty && stat(dst, &st) == 0)
         fprintf(stderr, "%s -> %s: %lld pages, %lld bytes\n", src, dst,
                 (long long)st.st_size / birch_page_size(db), (long long)st.st_size);
-    return tool_close(db, src, code);
+    return tool_close(db, src, code, NULL);
 }
 
 const tool_command tool_cmd_copy = {

@@ -155,13 +155,13 @@ static int run_dump(int argc, char **argv)
     birch_db *db;
     dumper d = {0};
     int code = tool_parse_opts("dump", argc, argv, TOOL_OPT_TABLE, 1, "FILE", &o);
-    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db))) return code;
+    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db, NULL))) return code;
     int rc = birch_txn_begin(db, BIRCH_TXN_READ, &d.txn);
-    if (rc) return tool_close(db, o.pos[0], tool_fail_rc(rc, "%s", o.pos[0]));
+    if (rc) return tool_close(db, o.pos[0], tool_fail_rc(rc, "%s", o.pos[0]), NULL);
     tool_out_init(&d.out);
     code = dump_db(&d, db, o.table);
     birch_txn_abort(d.txn);
-    return tool_out_end(&d.out, tool_close(db, o.pos[0], code));
+    return tool_out_end(&d.out, tool_close(db, o.pos[0], code, NULL));
 }
 
 const tool_command tool_cmd_dump = {

@@ -109,9 +109,9 @@ static int run_stat(int argc, char **argv)
     birch_db *db;
     tool_out out;
     int code = tool_parse_opts("stat", argc, argv, 0, 1, "FILE", &o);
-    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db))) return code;
+    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db, NULL))) return code;
     tool_out_init(&out);
-    code = tool_close(db, o.pos[0], stat_db(&out, db, o.pos[0]));
+    code = tool_close(db, o.pos[0], stat_db(&out, db, o.pos[0]), NULL);
     return tool_out_end(&out, code);
 }
 
@@ -131,9 +131,9 @@ static int run_tables(int argc, char **argv)
     birch_txn *txn;
     tool_out out;
     int code = tool_parse_opts("tables", argc, argv, 0, 1, "FILE", &o);
-    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db))) return code;
+    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db, NULL))) return code;
     int rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn);
-    if (rc) return tool_close(db, o.pos[0], tool_fail_rc(rc, "%s", o.pos[0]));
+    if (rc) return tool_close(db, o.pos[0], tool_fail_rc(rc, "%s", o.pos[0]), NULL);
     tool_names l = {0};
     tool_out_init(&out);
     code = tool_names_list(txn, &l);
@@ -141,7 +141,7 @@ static int run_tables(int argc, char **argv)
         if (tool_out_text(&out, l.names[i], strlen(l.names[i])) || tool_putc(&out, '\n')) break;
     tool_names_free(&l);
     birch_txn_abort(txn);
-    return tool_out_end(&out, tool_close(db, o.pos[0], code));
+    return tool_out_end(&out, tool_close(db, o.pos[0], code, NULL));
 }
 
 const tool_command tool_cmd_tables = {
@@ -162,7 +162,7 @@ static int run_check(int argc, char **argv)
     tool_progress p;
     char msg[1024];
     int code = tool_parse_opts("check", argc, argv, 0, 1, "FILE", &o);
-    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db))) return code;
+    if (code || (code = tool_open(o.pos[0], TOOL_READ, 0, &db, NULL))) return code;
     /* bi_check is birch_check with a progress callback (the public call
      * has none): on a terminal, a bar of the pages verified. */
     tool_progress_init(&p, "check");
@@ -175,7 +175,7 @@ static int run_check(int argc, char **argv)
     if (rc == BIRCH_OK) tool_printf(&out, "%s: %s\n", o.pos[0], msg);
     else if (rc == BIRCH_ECORRUPT) code = tool_fail("%s: damaged: %s", o.pos[0], msg);
     else code = tool_fail_rc(rc, "%s", o.pos[0]);
-    return tool_out_end(&out, tool_close(db, o.pos[0], code));
+    return tool_out_end(&out, tool_close(db, o.pos[0], code, NULL));
 }
 
 const tool_command tool_cmd_check = {

@@ -6,7 +6,8 @@
  * (written by birch dump for names with control bytes) if present, else
  * database=NAME taken as it is (as mdb_load takes it), else "main", LMDB's
  * unnamed database (see cmd_dump.c); -t TABLE overrides all.  Records are
- * committed in batches, so a failure leaves those committed before it.
+ * committed in batches, so a failure leaves those committed before it in
+ * a file that existed; a file this load created is removed (tool_close).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -270,7 +271,8 @@ static int run_load(int argc, char **argv)
     if (code) return code;
     loader l = {.in = stdin, .file = o.pos[0], .force_table = o.table};
     if (isatty(STDIN_FILENO)) return tool_bad_usage("load", "reads a dump from standard input, which is a terminal");
-    if ((code = tool_open(o.pos[0], TOOL_WRITE | (o.create ? TOOL_CREATE : TOOL_HINT), o.page_size, &l.db)))
+    tool_created created; /* removed if the load fails */
+    if ((code = tool_open(o.pos[0], TOOL_WRITE | (o.create ? TOOL_CREATE : TOOL_HINT), o.page_size, &l.db, &created)))
         return code;
     tool_progress_init(&l.bar, "load");
     if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) l.in_size = (uint64_t)st.st_size;
@@ -281,7 +283,7 @@ static int run_load(int argc, char **argv)
     free(l.schema);
     free(l.last);
     if (code == TOOL_OK && l.bar.tty) fprintf(stderr, "%s: loaded %" PRIu64 " records\n", o.pos[0], l.records);
-    return tool_close(l.db, o.pos[0], code);
+    return tool_close(l.db, o.pos[0], code, &created);
 }
 
 const tool_command tool_cmd_load = {
@@ -294,7 +296,8 @@ const tool_command tool_cmd_load = {
     "does), else table \"main\" (LMDB's unnamed database); -t TABLE overrides\n"
     "them.  A name with a NUL byte is refused.  Existing keys are overwritten.\n"
     "Commits every 10000 records; a failure leaves the records committed\n"
-    "before it.  Sections with duplicates=1 (MDB_DUPSORT) are refused.\n"
+    "before it, but removes FILE if this load created it (--create).\n"
+    "Sections with duplicates=1 (MDB_DUPSORT) are refused.\n"
     "  mdb_dump lmdb_dir | birch load --create my.birch      (LMDB's unnamed db)\n"
     "  mdb_dump -a lmdb_dir | birch load --create my.birch   (its named dbs)\n",
     0,

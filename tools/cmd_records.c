@@ -15,6 +15,7 @@ typedef struct session {
     birch_table *t;
     tool_formats f;
     const char *path;
+    tool_created created; /* put --create: removed if the command fails */
 } session;
 
 /* Opens path (mode: tool_open's) and begins a transaction on table; a
@@ -23,7 +24,7 @@ static int session_open(session *s, const char *path, const char *table, unsigne
 {
     int write = (mode & TOOL_WRITE) != 0;
     s->path = path;
-    int code = tool_open(path, mode, page_size, &s->db);
+    int code = tool_open(path, mode, page_size, &s->db, &s->created);
     if (code) return code;
     int rc = birch_txn_begin(s->db, write ? BIRCH_TXN_WRITE : BIRCH_TXN_READ, &s->txn);
     if (rc == BIRCH_OK) rc = birch_table_open(s->txn, table, write ? BIRCH_CREATE : 0, &s->t);
@@ -32,7 +33,7 @@ static int session_open(session *s, const char *path, const char *table, unsigne
     if (rc) {
         birch_txn_abort(s->txn);
         code = rc == BIRCH_NOTFOUND ? tool_fail("%s: no table %s", path, table) : tool_fail_rc(rc, "%s", path);
-        return tool_close(s->db, path, code);
+        return tool_close(s->db, path, code, &s->created);
     }
     s->f = tool_formats_of(schema);
     return TOOL_OK;
@@ -42,7 +43,7 @@ static int session_end(session *s, int code, int commit)
 {
     int rc = commit && code == TOOL_OK ? birch_txn_commit(s->txn) : (birch_txn_abort(s->txn), BIRCH_OK);
     if (rc) code = tool_fail_rc(rc, "%s: commit", s->path);
-    return tool_close(s->db, s->path, code);
+    return tool_close(s->db, s->path, code, &s->created);
 }
 
 static int key_arg(const char *cmd, session *s, char *arg, int hex, uint8_t *buf, size_t cap, birch_val *k)
@@ -103,7 +104,8 @@ static int run_put(int argc, char **argv)
 const tool_command tool_cmd_put = {
     "put", run_put, "put FILE TABLE KEY VALUE [--hex] [--create [--page-size N]]",
     "Stores KEY -> VALUE, creating the table if needed.  FILE must exist unless\n"
-    "--create is given (--page-size: the page size of a new file).\n", 1,
+    "--create is given (--page-size: the page size of a new file); a put that\n"
+    "fails removes the file it created.\n", 1,
 };
 
 /* ---- del --------------------------------------------------------------------------------- */

@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "birch.h"
 
@@ -146,13 +147,28 @@ enum {
     TOOL_HINT = 4    /* with TOOL_WRITE: the command has --create; say so */
 };
 
+/* The file a command created: tool_open fills it (when created is not
+ * NULL) and tool_close removes that file if the command failed, so that a
+ * failed command leaves nothing it created.  real is NULL when the open
+ * created nothing (the file was there before) or its real path is
+ * unknown; dev and ino tell the file from one put in its place since. */
+typedef struct tool_created {
+    char *real; /* malloc'd (realpath): a symbolic link's target, not the link */
+    dev_t dev;
+    ino_t ino;
+} tool_created;
+
 /* Opens the database at path as mode says (TOOL_READ or TOOL_WRITE with
  * TOOL_CREATE or TOOL_HINT); page_size (0: the default) is used when the
- * file is created.  Writes are made durable by tool_close.  Returns
+ * file is created.  Writes are made durable by tool_close.  created (may
+ * be NULL): see tool_created; pass the same to tool_close.  Returns
  * TOOL_OK, or TOOL_FAIL after the message. */
-int tool_open(const char *path, unsigned mode, uint32_t page_size, birch_db **db);
-/* Closes db; a failure (the final sync) turns code TOOL_OK into TOOL_FAIL. */
-int tool_close(birch_db *db, const char *path, int code);
+int tool_open(const char *path, unsigned mode, uint32_t page_size, birch_db **db, tool_created *created);
+/* Closes db; a failure (the final sync) turns code TOOL_OK into TOOL_FAIL.
+ * When code (after that) is not TOOL_OK and created names a file this
+ * command created, the file is removed first, while db still holds its
+ * lock.  created may be NULL; its real is freed. */
+int tool_close(birch_db *db, const char *path, int code, tool_created *created);
 
 /* ---- Progress on a terminal (util.c) ---- */
 

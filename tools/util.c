@@ -230,12 +230,32 @@ int tool_parse_opts(const char *cmd, int argc, char **argv, unsigned allowed, in
 
 /* ---- Opening ----------------------------------------------------------------------------- */
 
-int tool_open(const char *path, unsigned mode, uint32_t page_size, birch_db **db)
+/* After a successful open that created path: where the file is and which
+ * one it is.  realpath follows a symbolic link to the file birch_open
+ * created behind it.  Without them (out of memory) nothing is removed
+ * later: keeping a file beats removing one that may not be ours. */
+static void note_created(const char *path, tool_created *c)
 {
     struct stat st;
+    c->real = realpath(path, NULL);
+    if (c->real && stat(c->real, &st) != 0) {
+        free(c->real);
+        c->real = NULL;
+    }
+    if (c->real) {
+        c->dev = st.st_dev;
+        c->ino = st.st_ino;
+    }
+}
+
+int tool_open(const char *path, unsigned mode, uint32_t page_size, birch_db **db, tool_created *created)
+{
+    struct stat st;
+    int absent = stat(path, &st) != 0 && errno == ENOENT;
+    if (created) created->real = NULL;
     /* birch_open creates a missing file; a command that writes does so only
      * when asked, so that a mistyped path is an error, not a new database. */
-    if ((mode & TOOL_WRITE) && !(mode & TOOL_CREATE) && stat(path, &st) != 0 && errno == ENOENT)
+    if ((mode & TOOL_WRITE) && !(mode & TOOL_CREATE) && absent)
         return tool_fail("%s: no such database%s", path, mode & TOOL_HINT ? "; use --create to create it" : "");
     birch_options o;
     birch_options_init(&o);
@@ -244,14 +264,38 @@ int tool_open(const char *path, unsigned mode, uint32_t page_size, birch_db **db
     if (mode & TOOL_WRITE) o.durability = BIRCH_DURABLE_NONE; /* made durable by birch_close */
     int rc = birch_open(path, &o, db);
     if (rc == BIRCH_NOTFOUND) return tool_fail("%s: no such database", path);
-    if (rc) return tool_fail_rc(rc, "%s", path);
+    if (rc) return tool_fail_rc(rc, "%s", path); /* a failed open created nothing (birch.h) */
+    /* Nothing was at path just before: the file is this command's.  (A
+     * file another process created in between and closed again would be
+     * taken for ours; the window is the length of birch_open.) */
+    if (created && absent && (mode & TOOL_WRITE)) note_created(path, created);
     return TOOL_OK;
 }
 
-int tool_close(birch_db *db, const char *path, int code)
+/* Removes the file c names if it is still the one created (not one put in
+ * its place since). */
+static void remove_created(tool_created *c)
 {
+    struct stat st;
+    if (!c || !c->real) return;
+    if (lstat(c->real, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino && unlink(c->real) != 0)
+        tool_fail("%s: removing the new file after the failure: %s", c->real, strerror(errno));
+    free(c->real);
+    c->real = NULL;
+}
+
+int tool_close(birch_db *db, const char *path, int code, tool_created *created)
+{
+    /* Removed while db still holds the file's lock, so no other open of
+     * path is using it. */
+    if (code != TOOL_OK) remove_created(created);
     int rc = birch_close(db);
-    if (rc && code == TOOL_OK) return tool_fail_rc(rc, "%s: closing", path);
+    if (rc && code == TOOL_OK) code = tool_fail_rc(rc, "%s: closing", path);
+    if (code != TOOL_OK) remove_created(created); /* the final sync failed */
+    if (created) {
+        free(created->real);
+        created->real = NULL;
+    }
     return code;
 }
 
