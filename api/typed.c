@@ -200,12 +200,6 @@ static int encode_aside(const birch_typed *t, const void *value, uint8_t *out, s
     return BIRCH_OK;
 }
 
-/* Encodes value straight into the page, or, with aside set, into the
- * transaction's buffer first: the value (or what it points to) may lie in
- * a page this transaction wrote, which the reservation may move or free
- * before encode reads it.  Only a read in this transaction since its last
- * change can have handed out such a pointer (bi_lent), so the common case
- * pays nothing. */
 /* A value format's refusal, with its own reason when it recorded one (the
  * built-in formats do; a user's format cannot, and then the message it
  * would quote is an older one: before is the message before the call). */
@@ -216,6 +210,12 @@ static int value_refused(const birch_typed *t, int rc, const char *before, const
                   now != before ? now : birch_strerror(rc));
 }
 
+/* Encodes value straight into the page, or, with aside set, into the
+ * transaction's buffer first: the value (or what it points to) may lie in
+ * a page this transaction wrote, which the reservation may move or free
+ * before encode reads it.  Only a read in this transaction since its last
+ * change can have handed out such a pointer (bi_lent), so the common case
+ * pays nothing. */
 static int put_one(birch_txn *txn, const birch_typed *t, birch_val k, const void *value, unsigned flags, int aside)
 {
     size_t size;
