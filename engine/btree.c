@@ -109,15 +109,6 @@ static int child_fresh(const birch_txn *txn, uint8_t *parent, uint8_t *child)
                       "list handed out a page in use)", pgno_of(child), pgno_of(parent));
 }
 
-/* What a writer checks of a child page it reached (read_child): that it
- * is fresh, and while the free list is saved, its checksum.  Out of line:
- * readers never need it, and read_child is on every level of every search. */
-static int writer_child_ok(birch_txn *txn, uint8_t *parent, unsigned i, uint64_t child, uint8_t *p)
-{
-    int rc = child_fresh(txn, parent, p);
-    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, child, p, bi_branch_csum(parent, i));
-    return rc;
-}
 
 /* Reads the child of branch slot i, which must be one level below.
  * Inlined into its callers: it runs at every level of every search. */
@@ -130,7 +121,7 @@ static BI_HOT_INLINE int read_child(birch_txn *txn, bi_path *path, int d)
     if (rc) return rc;
     uint64_t child = bi_branch_child(p, i);
     rc = bi_page_read(txn, child, (int)bi_level(p) - 1, &path->pg[d + 1]);
-    if (rc == BIRCH_OK && txn->write) rc = writer_child_ok(txn, p, i, child, path->pg[d + 1]);
+    if (rc == BIRCH_OK && txn->write) rc = child_fresh(txn, p, path->pg[d + 1]); /* out of line: readers skip it */
     if (rc) return rc;
     path->pgno[d + 1] = child;
     return BIRCH_OK;
@@ -141,7 +132,6 @@ static int read_root(birch_txn *txn, const bi_tree *tree, bi_path *path)
     path->depth = 0;
     if (!tree->root) return bi_err_s(BIRCH_NOTFOUND, "the tree is empty");
     int rc = bi_page_read(txn, tree->root, -1, &path->pg[0]);
-    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, tree->root, path->pg[0], tree->csum);
     if (rc) return rc;
     path->pgno[0] = tree->root;
     return BIRCH_OK;
@@ -708,7 +698,6 @@ static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsign
     uint64_t sibno = bi_branch_child(parent, si);
     uint8_t *sib;
     rc = bi_page_read(txn, sibno, (int)bi_level(path->pg[d]), &sib);
-    if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, sibno, sib, bi_branch_csum(parent, si));
     if (rc) return rc;
     if (sib == path->pg[d])
         return BI_CORRUPT("page %llu: two slots name child page %llu", pgno_of(parent), (unsigned long long)sibno);
@@ -752,7 +741,6 @@ static int collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgn
         int level = (int)bi_level(p) - 1;
         rc = bi_page_free(txn, pgno, 1); /* may release p's memory */
         if (rc == BIRCH_OK) rc = bi_page_read(txn, child, level, &p);
-        if (rc == BIRCH_OK && txn->freelist_busy) rc = bi_freelist_verify(txn, child, p, csum);
         if (rc) return rc;
         tree->root = pgno = child;
         tree->csum = csum;

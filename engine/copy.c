@@ -332,66 +332,35 @@ static int copy_tree(cp *c, bi_tree *tree, int depth, int catalog)
     return copy_page(c, root, -1, csum, depth, catalog, &tree->root, &tree->csum);
 }
 
-/* ---- The free tree: verified, its pages listed ------------------------------------- */
+/* ---- The free-space map: verified, its pages listed --------------------------------- */
 
-/* Marks the pages one free record lists, which must lie in the snapshot
- * and belong to nothing else. */
-static int mark_free_record(cp *c, uint8_t *leaf, unsigned i)
+/* A run the map lists: free or pending pages must lie in the snapshot and
+ * belong to nothing else; the map's own records are copied as they are by
+ * a plain copy (a compact copy has no map). */
+static int map_run(void *ctx, int kind, uint64_t start, uint64_t len, uint64_t txnid, int young)
 {
-    birch_val v;
-    int rc = bi_leaf_value(c->txn, leaf, i, &v);
-    if (rc) return rc;
-    unsigned long long pg = (unsigned long long)bi_hdr(leaf)->pgno;
-    if (bi_node_klen(leaf, i) != 8 || v.size % 8)
-        return BI_CORRUPT("free tree page %llu slot %u: a malformed record (key %zu bytes, value %zu)", pg, i,
-                          bi_node_klen(leaf, i), v.size);
-    uint64_t np = c->txn->meta.npages;
-    for (size_t j = 0; j < v.size / 8; j++) {
-        uint64_t f;
-        memcpy(&f, (const uint8_t *)v.data + 8 * j, 8);
-        if (!f) continue;
-        if (f < BI_META_PAGES || f >= np)
-            return BI_CORRUPT("free tree page %llu slot %u: page %llu outside the snapshot's pages 2..%llu", pg, i,
-                              (unsigned long long)f, (unsigned long long)np - 1);
-        if (bit(c->free_map, f) || bit(c->used, f))
-            return BI_CORRUPT("free tree page %llu slot %u: page %llu is listed %s", pg, i, (unsigned long long)f,
-                              bit(c->used, f) ? "as free but is in use" : "twice");
-        set_bit(c->free_map, f);
-        c->free_found++;
+    cp *c = ctx;
+    (void)txnid;
+    (void)young;
+    if (kind == BI_FM_RECORD) return c->compact ? BIRCH_OK : claim(c, start, len, "free-space map record");
+    for (uint64_t p = start; p < start + len; p++) {
+        if (bit(c->free_map, p) || bit(c->used, p))
+            return BI_CORRUPT("free-space map: page %llu is listed %s", (unsigned long long)p,
+                              bit(c->used, p) ? "as free but is in use" : "twice");
+        set_bit(c->free_map, p);
     }
+    c->free_found += len;
     return BIRCH_OK;
 }
 
-static int walk_free(cp *c, uint64_t pgno, int level, uint64_t want)
-{
-    uint8_t *p;
-    int rc = read_page(c, pgno, level, want, &p);
-    for (unsigned i = 0; rc == BIRCH_OK && i < bi_nkeys(p); i++) {
-        rc = bi_slot_ok(c->txn, p, i);
-        if (rc) break;
-        if (!bi_is_leaf(p)) {
-            rc = walk_free(c, bi_branch_child(p, i), (int)bi_level(p) - 1, bi_branch_csum(p, i));
-            continue;
-        }
-        if (bi_leaf_node(p, i)->flags & BI_N_BIG) rc = copy_big(c, p, NULL, i, NULL, 0); /* verified only */
-        if (rc == BIRCH_OK) rc = mark_free_record(c, p, i);
-    }
-    return rc;
-}
-
-/* Verifies the free tree after the other trees (so that a page listed as
- * free but in use is caught), and its count against the meta's. */
+/* Verifies the map after the trees (so that a page listed as free but in
+ * use is caught), and its count against the meta's. */
 static int verify_free(cp *c)
 {
     const bi_meta *m = &c->txn->meta;
-    int saved = c->compact;
-    c->compact = 0; /* read, never written: the compact copy leaves it out */
-    int rc = m->freetree.root ? walk_free(c, m->freetree.root, -1, m->freetree.csum)
-             : m->freetree.csum ? BI_CORRUPT("the free tree is empty but has a non-zero checksum")
-                                : BIRCH_OK;
-    c->compact = saved;
+    int rc = bi_freemap_walk(c->txn, map_run, c);
     if (rc == BIRCH_OK && c->free_found != m->free_pages)
-        rc = BI_CORRUPT("the free tree lists %llu pages, the meta says %llu", (unsigned long long)c->free_found,
+        rc = BI_CORRUPT("the free-space map lists %llu pages, the meta says %llu", (unsigned long long)c->free_found,
                         (unsigned long long)m->free_pages);
     return rc;
 }
@@ -449,7 +418,7 @@ static int run_copy(cp *c)
     if (rc == BIRCH_OK) rc = verify_free(c);
     if (rc) return rc;
     if (c->compact) {
-        m.freetree = (bi_tree){0, 0, 0};
+        m.freemap = (bi_tree){0, 0, 0};
         m.free_pages = 0;
         m.npages = c->next;
     } else {

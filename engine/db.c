@@ -83,6 +83,7 @@ static void destroy(birch_db *db)
         db->io.ops->close(db->file);
     }
     bi_handles_free(db);
+    bi_alloc_destroy(db->alloc);
     free((void *)db->reader_gen);
     for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);
     free(db->tables);
@@ -243,6 +244,7 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
     rc = db->readers && db->reader_gen ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "birch_open: out of memory for %u reader slots", db->max_readers);
     if (rc == BIRCH_OK) bi_readers_init(db);
     if (rc == BIRCH_OK) rc = bi_handles_init(db);
+    if (rc == BIRCH_OK && !opts->read_only) rc = bi_alloc_new(&db->alloc);
     /* A memory file is new and private to this open: nothing to create
      * atomically, nothing to lock against. */
     if (rc == BIRCH_OK && memory) rc = io->ops->open(io->ctx, path, BI_IO_CREATE, &db->file);

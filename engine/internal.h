@@ -9,8 +9,8 @@
  *   meta.c       meta pages: checksum, choice on open, writing
  *   seal.c       page checksums: sealed at commit, verified at open
  *   pager.c      the map, page access and validation, dirty pages,
- *                page allocation and freeing, writing a commit's pages
- *   freelist.c   the free tree: reusable pages in, freed pages out
+ *                writing a commit's pages
+ *   alloc.c      the page allocator and its free-space map (alloc.h)
  *   btree.c      search, insert, delete, split, merge over any tree
  *   catalog.c    named tables and their per-transaction state
  *   records.c    birch_put / get / del / count
@@ -37,6 +37,7 @@
 #include "io.h"
 #include "err.h"
 #include "page.h"
+#include "alloc.h"
 
 /* ---- Database ------------------------------------------------------------ */
 
@@ -135,6 +136,7 @@ struct birch_db {
     int flush_stop;             /* birch_close asks the flusher to end */
     uint64_t durable_ms;        /* when the last durable meta was written (monotonic) */
     uint64_t weak_freed;        /* durable-state pages freed by commits since the last durable meta */
+    bi_alloc *alloc;            /* the writer's page allocator (NULL when read-only) */
 
     pthread_mutex_t table_lock; /* guards the handle registry */
     birch_table **tables;
@@ -157,12 +159,6 @@ typedef struct bi_dirty {
     uint8_t *buf;
     uint32_t npages;
 } bi_dirty;
-
-/* A vector of page numbers. */
-typedef struct bi_pgvec {
-    uint64_t *v;
-    size_t n, cap;
-} bi_pgvec;
 
 /* A live transaction's state; an ended one has no state, its token no
  * longer decodes (handles.c). */
@@ -190,16 +186,6 @@ struct birch_txn {
     /* write transactions only */
     bi_dirty *dirty;
     size_t ndirty, dirty_cap;
-    bi_pgvec pending;     /* freed pages a snapshot or the durable state may see */
-    bi_pgvec young;       /* freed pages written after the durable state:
-                             only snapshots may see them (freelist.c) */
-    bi_pgvec avail;       /* free pages usable now, sorted descending */
-    uint64_t reuse_limit; /* free records with txnid <= this are reusable */
-    uint64_t oldest_reader; /* young records with txnid <= this are reusable */
-    uint64_t durable_base;  /* the durable state's txnid at begin */
-    int freelist_busy;    /* free tree being changed: take no records */
-    int freelist_dry;     /* a load found no reusable record: none will
-                             appear before this transaction's commit */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */
     /* mod_seq + 1 when a read last handed the caller a pointer into a page
@@ -429,36 +415,17 @@ int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out);
 /* Validates the node of slot i (offset, key length inside the page). */
 int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i);
 int bi_page_is_dirty(birch_txn *txn, uint64_t pgno);
-int bi_page_alloc(birch_txn *txn, uint32_t npages, uint64_t *pgno, uint8_t **buf);
-int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t npages);
-/* Makes page pgno writable: copies it to a new page unless it is already
- * dirty in this transaction.  The caller updates the parent's pointer. */
-int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **buf);
+/* A zeroed dirty buffer of n pages at pgno, its header naming pgno (for
+ * the allocator, alloc.c).  BIRCH_ENOMEM. */
+int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, uint8_t **buf);
+/* Drops page pgno's dirty buffer: 1 if it had one, 0 if not. */
+int bi_dirty_drop(birch_txn *txn, uint64_t pgno);
 /* Writes every dirty page to the file. */
 int bi_pager_flush(birch_txn *txn);
 void bi_pager_release(birch_txn *txn);
 /* Makes the map cover bytes; keeps older maps alive.  Caller holds db->lock. */
 int bi_map_cover(birch_db *db, uint64_t bytes);
 uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen);
-
-/* ---- freelist.c ------------------------------------------------------------ */
-int bi_pgvec_push(bi_pgvec *v, uint64_t pgno);
-void bi_pgvec_free(bi_pgvec *v);
-/* Inserts pgno into the descending vector, keeping its order. */
-int bi_pgvec_insert_desc(bi_pgvec *v, uint64_t pgno);
-/* Whether the descending vector holds pgno (a binary search). */
-int bi_pgvec_has_desc(const bi_pgvec *v, uint64_t pgno);
-/* Moves the oldest reusable free record into txn->avail: 1 if it did, 0 if
- * none is reusable. */
-int bi_freelist_load(birch_txn *txn);
-/* Records pending and unused available pages under this commit's id.
- * BIRCH_ECORRUPT if a page a tree freed in this transaction is also free
- * or was handed out again (the free list named a page in use). */
-int bi_freelist_save(birch_txn *txn);
-/* While the writer reads the free tree (txn->freelist_busy): BIRCH_OK if
- * page pgno (at p) is one this transaction wrote or hashes to csum, the
- * checksum its parent (or the meta) keeps for it; else BIRCH_ECORRUPT. */
-int bi_freelist_verify(birch_txn *txn, uint64_t pgno, const uint8_t *p, uint64_t csum);
 
 /* ---- btree.c --------------------------------------------------------------- */
 #define BI_PUT_NOOVERWRITE BIRCH_NOOVERWRITE

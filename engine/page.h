@@ -38,7 +38,8 @@
 enum {
     BI_P_BRANCH = 2,
     BI_P_LEAF = 3,
-    BI_P_OVERFLOW = 4
+    BI_P_OVERFLOW = 4,
+    BI_P_FREEMAP = 5  /* a record of the free-space map (alloc.c) */
 };
 
 #define BI_HDR 24u        /* page header size */
@@ -172,7 +173,7 @@ static inline int bi_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size
 /* ---- Meta page ---------------------------------------------------------- */
 
 #define BI_MAGIC "\x89" "BIRCH\r\n"   /* 8 bytes, like PNG's: catches text-mode damage */
-#define BI_FORMAT_VERSION 1u
+#define BI_FORMAT_VERSION 2u /* 2: the free-space map replaced the free tree */
 #define BI_META_WEAK 0x1u /* written without a sync (BIRCH_DURABLE_NONE) */
 
 /* A tree's root, its number of records and the root page's checksum. */
@@ -195,8 +196,9 @@ typedef struct bi_meta {
                              before this meta is trusted */
     uint64_t npages;      /* pages in use; the file may be longer */
     bi_tree catalog;      /* table name -> bi_table_rec */
-    bi_tree freetree;     /* commit txnid (big-endian) -> array of free pgnos */
-    uint64_t free_pages;  /* pages listed in the free tree */
+    bi_tree freemap;      /* the free-space map's newest record: first page,
+                             pages, checksum of the run; zeros if none */
+    uint64_t free_pages;  /* free and pending pages the map lists */
     uint32_t flags;       /* BI_META_WEAK */
     uint32_t reserved;
     uint64_t checksum;    /* XXH3-64 of every byte above */
@@ -206,11 +208,30 @@ BI_LAYOUT(sizeof BI_MAGIC - 1 == sizeof(((bi_meta *)0)->magic), "the magic is 8 
 BI_LAYOUT(offsetof(bi_meta, magic) == 0 && offsetof(bi_meta, version) == 8 && offsetof(bi_meta, page_size) == 12 &&
               offsetof(bi_meta, txnid) == 16 && offsetof(bi_meta, base_txnid) == 24 &&
               offsetof(bi_meta, npages) == 32 && offsetof(bi_meta, catalog) == 40 &&
-              offsetof(bi_meta, freetree) == 64 && offsetof(bi_meta, free_pages) == 88 &&
+              offsetof(bi_meta, freemap) == 64 && offsetof(bi_meta, free_pages) == 88 &&
               offsetof(bi_meta, flags) == 96 && offsetof(bi_meta, reserved) == 100,
           "bi_meta fields at 0, 8, 12, 16, 24, 32, 40, 64, 88, 96, 100");
 BI_LAYOUT(offsetof(bi_meta, checksum) == 104 && offsetof(bi_meta, checksum) + 8 == sizeof(bi_meta),
           "the meta checksum is the last 8 bytes, at 104, and covers bytes 0..103");
+
+/* A record of the free-space map: a run of pages whose header has type
+ * BI_P_FREEMAP and upper = the run's pages, then this, then body_len
+ * bytes of operations (docs/FORMAT.md).  A base lists the whole state; a
+ * delta what one commit changed, and names the record before it. */
+enum { BI_FM_BASE = 1, BI_FM_DELTA = 2 };
+typedef struct bi_fmrec {
+    uint64_t prev;        /* the previous record's first page (deltas) */
+    uint64_t prev_pages;  /* its pages */
+    uint64_t prev_csum;   /* XXH3-64 of its whole run */
+    uint64_t body_len;    /* bytes of operations after this header */
+    uint32_t kind;        /* BI_FM_BASE or BI_FM_DELTA */
+    uint32_t chain_len;   /* records from the base to this one, both counted */
+} bi_fmrec;
+BI_LAYOUT(sizeof(bi_fmrec) == 40, "bi_fmrec is 40 bytes");
+BI_LAYOUT(offsetof(bi_fmrec, prev) == 0 && offsetof(bi_fmrec, prev_pages) == 8 &&
+              offsetof(bi_fmrec, prev_csum) == 16 && offsetof(bi_fmrec, body_len) == 24 &&
+              offsetof(bi_fmrec, kind) == 32 && offsetof(bi_fmrec, chain_len) == 36,
+          "bi_fmrec fields at 0, 8, 16, 24, 32, 36");
 
 /* Catalog value: followed by schema_len bytes of schema. */
 typedef struct bi_table_rec {

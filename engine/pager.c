@@ -43,8 +43,8 @@ static void dirty_insert_raw(bi_dirty *tab, size_t cap, bi_dirty e)
 
 static int dirty_add(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npages)
 {
-    /* A page is dirty once: bi_page_alloc refuses a free-list page this
-     * transaction already holds, and extend() gives pages past all others. */
+    /* A page is dirty once: bi_page_alloc refuses a free page this
+     * transaction already holds, and the file's end gives new ones. */
     BI_ASSERT(pgno >= BI_META_PAGES && npages > 0 && !dirty_find(txn, pgno));
     if ((txn->ndirty + 1) * 2 > txn->dirty_cap) {
         size_t cap = txn->dirty_cap ? txn->dirty_cap * 2 : 256;
@@ -173,132 +173,31 @@ uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
     return (uint32_t)((BI_HDR + vlen + db->psize - 1) / db->psize);
 }
 
-/* ---- Allocation ------------------------------------------------------------ */
+/* ---- Dirty pages for the allocator ------------------------------------------ */
 
-#define BI_RUN_LOADS 8 /* free records loaded at most to find a run of pages */
-
-/* Takes a run of n consecutive pages out of the descending avail vector. */
-static int take_run(bi_pgvec *av, uint32_t n, uint64_t *pgno)
+int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, uint8_t **buf)
 {
-    if (n == 1) {
-        if (!av->n) return 0;
-        *pgno = av->v[--av->n];
-        return 1;
-    }
-    /* One pass over the descending vector, counting the current run of
-     * consecutive numbers; duplicates (a damaged free list) break a run. */
-    size_t len = 1;
-    for (size_t i = 1; i < av->n && len < n; i++) {
-        len = av->v[i - 1] == av->v[i] + 1 ? len + 1 : 1;
-        if (len == n) {
-            size_t first = i + 1 - n;
-            *pgno = av->v[i];
-            memmove(av->v + first, av->v + i + 1, (av->n - i - 1) * sizeof *av->v);
-            av->n -= n;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int extend(birch_txn *txn, uint32_t n, uint64_t *pgno)
-{
-    birch_db *db = txn->db;
-    uint64_t have = txn->meta.npages, limit = UINT64_MAX / db->psize; /* pages with a byte offset */
-    if (n > limit || have > limit - n)
-        return bi_err(BIRCH_EFULL, "%llu + %u pages of %u bytes would exceed 2^64 bytes", (unsigned long long)have, n,
-                      db->psize);
-    uint64_t next = have + n;
-    if (db->opts.max_size && next * db->psize > db->opts.max_size)
-        return bi_err(BIRCH_EFULL, "max_size reached: %llu pages of %u bytes would exceed %llu bytes",
-                      (unsigned long long)next, db->psize, (unsigned long long)db->opts.max_size);
-    *pgno = have;
-    txn->meta.npages = next;
-    return BIRCH_OK;
-}
-
-int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
-{
-    int found = take_run(&txn->avail, n, pgno);
-    /* Pages come from the free tree before the file grows: any number of
-     * records for a single page, a few for a run of pages (a run needs
-     * neighbours, which the next records may or may not hold). */
-    for (int loads = 0; !found && !txn->freelist_busy && (n == 1 || loads < BI_RUN_LOADS); loads++) {
-        int rc = bi_freelist_load(txn);
-        if (rc < 0) return rc;
-        if (rc == 0) break;
-        found = take_run(&txn->avail, n, pgno);
-    }
-    if (!found) {
-        int rc = extend(txn, n, pgno);
-        if (rc) return rc;
-    }
-    /* A damaged free list may list a page twice: it must not be handed
-     * out while this transaction still holds it. */
-    for (uint32_t i = 0; found && i < n; i++)
-        if (dirty_find(txn, *pgno + i))
-            return BI_CORRUPT("free list: page %llu listed as free while this transaction uses it",
-                              (unsigned long long)(*pgno + i));
     size_t bytes = (size_t)n * txn->db->psize;
     void *mem = NULL;
     if (posix_memalign(&mem, 64, bytes)) return bi_err(BIRCH_ENOMEM, "out of memory for %u dirty page(s)", n);
     memset(mem, 0, bytes);
-    int rc = dirty_add(txn, *pgno, mem, n);
+    int rc = dirty_add(txn, pgno, mem, n);
     if (rc) {
         free(mem);
         return rc;
     }
-    bi_hdr(mem)->pgno = *pgno;
+    bi_hdr(mem)->pgno = pgno;
     *buf = mem;
     return BIRCH_OK;
 }
 
-int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
+int bi_dirty_drop(birch_txn *txn, uint64_t pgno)
 {
     bi_dirty *d = dirty_find(txn, pgno);
-    if (d) {
-        /* Born in this transaction: no snapshot has seen it, reuse at once. */
-        free(d->buf);
-        dirty_remove(txn, d);
-        for (uint32_t i = 0; i < n; i++) {
-            int rc = bi_pgvec_insert_desc(&txn->avail, pgno + i);
-            if (rc) return rc;
-        }
-        return BIRCH_OK;
-    }
-    /* A page written after the durable state (by a non-durable commit) is
-     * not part of it, so only snapshots constrain its reuse. */
-    const uint8_t *p = bi_page_get(txn, pgno);
-    bi_pgvec *to = p && ((const bi_phdr *)(const void *)p)->txnid > txn->durable_base ? &txn->young : &txn->pending;
-    for (uint32_t i = 0; i < n; i++) {
-        /* A tree used the page until now: the free list must not offer it
-         * (if it was already handed out, the commit finds it dirty). */
-        if (bi_pgvec_has_desc(&txn->avail, pgno + i))
-            return BI_CORRUPT("free list: page %llu listed as free while a tree still used it (the tree just freed it)",
-                              (unsigned long long)(pgno + i));
-        int rc = bi_pgvec_push(to, pgno + i);
-        if (rc) return rc;
-    }
-    return BIRCH_OK;
-}
-
-int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **buf)
-{
-    bi_dirty *d = dirty_find(txn, pgno);
-    if (d) {
-        *newpgno = pgno;
-        *buf = d->buf;
-        return BIRCH_OK;
-    }
-    uint8_t *src = bi_page_get(txn, pgno);
-    if (!src) return BI_CORRUPT("page %llu: outside the file", (unsigned long long)pgno);
-    int rc = bi_page_alloc(txn, 1, newpgno, buf);
-    if (rc) return rc;
-    if (*newpgno == pgno)
-        return BI_CORRUPT("free list: page %llu listed as free while a tree uses it", (unsigned long long)pgno);
-    memcpy(*buf, src, txn->db->psize);
-    bi_hdr(*buf)->pgno = *newpgno;
-    return bi_page_free(txn, pgno, 1);
+    if (!d) return 0;
+    free(d->buf);
+    dirty_remove(txn, d);
+    return 1;
 }
 
 /* ---- Writing a commit ------------------------------------------------------ */
@@ -381,9 +280,6 @@ void bi_pager_release(birch_txn *txn)
     free(txn->dirty);
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
-    bi_pgvec_free(&txn->pending);
-    bi_pgvec_free(&txn->young);
-    bi_pgvec_free(&txn->avail);
     free(txn->scratch);
     txn->scratch = NULL;
     free(txn->argbuf);

@@ -176,6 +176,6 @@ int bi_verify_meta(birch_db *db, const bi_meta *m)
     txn.snap_npages = m->npages;
     verify v = {&txn, m->base_txnid, 2 * m->npages + 16};
     int rc = verify_tree(&v, &m->catalog, 1);
-    if (rc == BIRCH_OK) rc = verify_tree(&v, &m->freetree, 0);
+    if (rc == BIRCH_OK) rc = bi_freemap_verify(db, m, db->map.addr);
     return rc;
 }

@@ -8,8 +8,8 @@
  *
  * The commit (see docs/DESIGN.md):
  *   1. seal the changed tables (seal.c: checksums, bottom up), write their
- *      roots into the catalog and the freed pages into the free tree, seal
- *      the catalog and the free tree;
+ *      roots into the catalog and seal it, record the pages taken and
+ *      freed in the free-space map (alloc.c);
  *   2. write every dirty page to a location no durable state uses, then
  *      the meta into the slot that does not hold the durable meta;
  *   3. sync once (durable commits), then publish the meta to new readers.
@@ -69,14 +69,17 @@ static int snapshot(birch_db *db, birch_txn *txn)
     txn->meta = db->meta;
     txn->map = db->map.addr;
     txn->snap_npages = db->meta.npages;
-    uint64_t oldest = bi_oldest_reader(db);
-    txn->oldest_reader = oldest;
-    txn->durable_base = db->steady_txnid;
-    txn->reuse_limit = oldest < db->steady_txnid ? oldest : db->steady_txnid;
+    uint64_t oldest = bi_oldest_reader(db), durable = db->steady_txnid;
     txn->meta.txnid++;
     db->live_txns++;
     pthread_mutex_unlock(&db->lock);
-    return BIRCH_OK;
+    int rc = bi_alloc_begin(txn, oldest, durable);
+    if (rc) {
+        pthread_mutex_lock(&db->lock);
+        db->live_txns--;
+        pthread_mutex_unlock(&db->lock);
+    }
+    return rc;
 }
 
 void bi_gate_open_locked(birch_db *db)
@@ -220,11 +223,13 @@ uint64_t birch_txn_id(const birch_txn *txn)
 
 /* Ends the transaction: releases its reader slot or the writer gate and
  * its memory, then its handle slot, after which its token (and every
- * cursor's) decodes to BIRCH_ETXN. */
-static void finish(birch_txn *txn)
+ * cursor's) decodes to BIRCH_ETXN.  committed: a write transaction's
+ * commit succeeded, so the allocator keeps the state it persisted. */
+static void finish(birch_txn *txn, int committed)
 {
     birch_db *db = txn->db;
     if (txn->write) {
+        bi_alloc_end(txn, committed);
         bi_pager_release(txn);
         unlock_writer(db);
     }
@@ -246,7 +251,7 @@ static void finish(birch_txn *txn)
 void birch_txn_abort(birch_txn *txn)
 {
     /* An ended transaction (or one of another process) is left alone. */
-    if (txn && bi_txn_use(&txn) == BIRCH_OK) finish(txn);
+    if (txn && bi_txn_use(&txn) == BIRCH_OK) finish(txn, 0);
 }
 
 /* An I/O error after writing began leaves the file's state unknown to this
@@ -282,16 +287,16 @@ static int seal_tables(birch_txn *txn)
 }
 
 /* Steps 1-2 of the commit, but the meta.  The table trees are final
- * before the catalog and free tree change (those only allocate free
- * pages), and those two are final before they are sealed. */
+ * before the catalog changes, the catalog before the allocator records
+ * what every tree took and freed (its record takes pages of its own, which
+ * no tree names). */
 static int write_pages(birch_txn *txn)
 {
     birch_db *db = txn->db;
     int rc = seal_tables(txn);
     if (rc == BIRCH_OK) rc = bi_catalog_flush(txn);
-    if (rc == BIRCH_OK) rc = bi_freelist_save(txn);
     if (rc == BIRCH_OK) rc = bi_seal_tree(txn, &txn->meta.catalog);
-    if (rc == BIRCH_OK) rc = bi_seal_tree(txn, &txn->meta.freetree);
+    if (rc == BIRCH_OK) rc = bi_alloc_persist(txn);
     if (rc) return rc;
     pthread_mutex_lock(&db->lock);
     rc = bi_map_cover(db, txn->meta.npages * (uint64_t)db->psize);
@@ -318,7 +323,7 @@ uint64_t bi_now_ms(void)
 static int need_checkpoint(const birch_txn *txn)
 {
     const birch_db *db = txn->db;
-    uint64_t freed = db->weak_freed + txn->pending.n;
+    uint64_t freed = db->weak_freed + bi_alloc_freed_durable(txn);
     uint64_t limit = txn->meta.npages / 4 > BI_CHECKPOINT_PAGES ? txn->meta.npages / 4 : BI_CHECKPOINT_PAGES;
     return freed >= limit || bi_now_ms() - db->durable_ms >= BI_CHECKPOINT_MS;
 }
@@ -353,7 +358,7 @@ static int write_meta(birch_txn *txn)
     int slot = db->steady_slot ^ 1;
     int rc = bi_meta_write(db, &m, slot, durable);
     if (rc) return meta_failure(db, rc);
-    publish(db, &m, slot, txn->pending.n);
+    publish(db, &m, slot, bi_alloc_freed_durable(txn));
     return BIRCH_OK;
 }
 
@@ -394,8 +399,8 @@ int birch_sync(birch_db *db)
 
 /* Whether a write transaction changed anything.  Every change to a tree
  * (put, del, table create or drop, schema) copies at least one page, and
- * every page a transaction allocates ends up dirty or, freed again, in
- * avail; every page it frees ends up in pending or young.  So a
+ * every page a transaction allocates ends up dirty or, freed again, in the
+ * allocator's log; every page it frees, in its freed lists.  So a
  * transaction that holds none of these changed nothing: its commit writes
  * no page and no meta, syncs nothing, and leaves its id to the next
  * writer, as LMDB does.  A put undone by a del did copy pages (to new
@@ -404,7 +409,7 @@ int birch_sync(birch_db *db)
  * checkpoint is due stays weak until the next commit or the flusher. */
 static int txn_changed(const birch_txn *txn)
 {
-    if (txn->ndirty || txn->avail.n || txn->pending.n || txn->young.n) return 1;
+    if (txn->ndirty || bi_alloc_changed(txn)) return 1;
     BI_ASSERT(txn->meta.npages == txn->snap_npages);
     for (uint32_t i = 0; i < txn->nts; i++) BI_ASSERT(!txn->ts[i].dirty);
     return 0;
@@ -426,6 +431,6 @@ int birch_txn_commit(birch_txn *txn)
             rc = rc == BIRCH_OK ? write_meta(txn) : io_failure(txn->db, rc);
         }
     }
-    finish(txn);
+    finish(txn, rc == BIRCH_OK);
     return rc;
 }
