@@ -156,6 +156,7 @@ struct bi_alloc {
     runvec freed[2];     /* pages it freed that snapshots may see */
     bytes ops;           /* what it changed, as a delta's body */
     int dry;             /* reclaimed once: no group can become free before the commit */
+    int persisted;       /* the commit wrote a record: the state is its */
 };
 
 int bi_alloc_new(bi_alloc **out)
@@ -306,16 +307,18 @@ static int free_merge(bi_alloc *a, runvec *add)
     return BIRCH_OK;
 }
 
-/* Takes n contiguous free pages, the lowest run that holds them: 1 if it
- * did, 0 if no run is long enough. */
-static int free_take(bi_alloc *a, uint64_t n, uint64_t *pgno)
+/* Takes n contiguous free pages, from the lowest run that holds them;
+ * *found is 0 if no run is long enough. */
+static int free_take(bi_alloc *a, uint64_t n, uint64_t *pgno, int *found)
 {
+    *found = 0;
     for (size_t i = a->free.n; i-- > 0;) {
         if (a->free.v[i].len < n) continue;
         *pgno = a->free.v[i].start;
-        return free_del(a, *pgno, n) ? -1 : 1;
+        *found = 1;
+        return free_del(a, *pgno, n);
     }
-    return 0;
+    return BIRCH_OK;
 }
 
 /* ---- Pending groups ------------------------------------------------------------ */
@@ -584,14 +587,25 @@ int bi_alloc_begin(birch_txn *txn, uint64_t oldest, uint64_t durable)
     a->lim[0] = oldest < durable ? oldest : durable;
     a->lim[1] = oldest;
     a->durable = durable;
-    a->dry = 0;
+    a->dry = a->persisted = 0;
     a->ops.n = 0;
     a->freed[0].n = a->freed[1].n = 0;
     uint64_t committed = txn->meta.txnid - 1;
-    if (a->loaded && a->state == committed && !memcmp(&a->head, &txn->meta.freemap, sizeof a->head)) return BIRCH_OK;
-    src s = {db, txn->map, txn->snap_npages};
+    if (a->loaded && (a->state != committed || memcmp(&a->head, &txn->meta.freemap, sizeof a->head)))
+        state_free(a); /* another commit's state: load this one when first needed */
+    return BIRCH_OK;
+}
+
+/* Loads the committed map on the transaction's first use of it, so that a
+ * damaged map fails the writes that need it, not every write transaction
+ * (reads and a transaction that only reads go on). */
+static int loaded(birch_txn *txn, bi_alloc *a)
+{
+    if (a->loaded) return BIRCH_OK;
+    src s = {txn->db, txn->map, txn->snap_npages};
     bi_meta m = txn->meta;
-    m.txnid = committed;
+    m.txnid--; /* the committed state's */
+    m.npages = txn->snap_npages;
     int rc = load(a, &s, &m, 1);
     if (rc) state_free(a);
     return rc;
@@ -619,17 +633,15 @@ static int extend(birch_txn *txn, uint64_t n, uint64_t *pgno)
  * *from_free tells whether they came from free (a delta records that). */
 static int take(birch_txn *txn, bi_alloc *a, uint64_t n, int may_reclaim, uint64_t *pgno, int *from_free)
 {
-    int found = free_take(a, n, pgno);
-    if (found == 0 && may_reclaim && !a->dry) {
+    int rc = free_take(a, n, pgno, from_free);
+    if (rc == BIRCH_OK && !*from_free && may_reclaim && !a->dry) {
         int got;
         a->dry = 1; /* the limits are fixed and groups only come at commit */
-        int rc = reclaim(a, &got);
-        if (rc) return rc;
-        if (got) found = free_take(a, n, pgno);
+        rc = reclaim(a, &got);
+        if (rc == BIRCH_OK && got) rc = free_take(a, n, pgno, from_free);
     }
-    if (found < 0) return BIRCH_ECORRUPT; /* free_del recorded why */
-    *from_free = found;
-    return found ? BIRCH_OK : extend(txn, n, pgno);
+    if (rc) return rc;
+    return *from_free ? BIRCH_OK : extend(txn, n, pgno);
 }
 
 static int log_op(bi_alloc *a, int op, uint64_t x, uint64_t y)
@@ -653,7 +665,8 @@ int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
 {
     bi_alloc *a = txn->db->alloc;
     int from_free;
-    int rc = take(txn, a, n, 1, pgno, &from_free);
+    int rc = loaded(txn, a);
+    if (rc == BIRCH_OK) rc = take(txn, a, n, 1, pgno, &from_free);
     if (rc) return rc;
     if (from_free) {
         /* A damaged map may list a page this transaction already holds. */
@@ -670,8 +683,10 @@ int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
 int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
 {
     bi_alloc *a = txn->db->alloc;
+    int rc = loaded(txn, a);
+    if (rc) return rc;
     if (bi_dirty_drop(txn, pgno)) { /* born in this transaction: no snapshot has seen it */
-        int rc = free_add(a, pgno, n);
+        rc = free_add(a, pgno, n);
         return rc ? rc : log_op(a, OP_FREE, pgno, n);
     }
     if (free_has(a, pgno, n))
@@ -855,10 +870,11 @@ static int persist_delta(birch_txn *txn, bi_alloc *a)
 int bi_alloc_persist(birch_txn *txn)
 {
     bi_alloc *a = txn->db->alloc;
-    int rc = freed_not_reused(txn, &a->freed[0]);
+    if (!bi_alloc_changed(txn)) return BIRCH_OK;
+    int rc = loaded(txn, a);
+    if (rc == BIRCH_OK) rc = freed_not_reused(txn, &a->freed[0]);
     if (rc == BIRCH_OK) rc = freed_not_reused(txn, &a->freed[1]);
     if (rc) return rc;
-    if (!bi_alloc_changed(txn)) return BIRCH_OK;
     /* A delta costs a page or so; a base the whole state (a run or a
      * group's run takes at most OP_MAX bytes).  A base is due once the
      * deltas since the last one hold as many pages as it did: the work is
@@ -874,6 +890,7 @@ int bi_alloc_persist(birch_txn *txn)
     if (rc) return rc;
     txn->meta.freemap = a->head;
     txn->meta.free_pages = a->free_pages + a->pending_pages;
+    a->persisted = 1;
     return BIRCH_OK;
 }
 
@@ -881,8 +898,8 @@ void bi_alloc_end(birch_txn *txn, int committed)
 {
     bi_alloc *a = txn->db->alloc;
     if (!a) return;
-    if (committed && a->loaded) {
-        a->state = txn->meta.txnid;
+    if (committed && a->loaded && (a->persisted || !bi_alloc_changed(txn))) {
+        if (a->persisted) a->state = txn->meta.txnid; /* else the state is still the last commit's */
         a->ops.n = 0;
         a->freed[0].n = a->freed[1].n = 0;
     } else {
