@@ -131,10 +131,9 @@ typedef struct gqueue { /* groups v[head..n), ascending txnid */
     size_t head, n, cap;
 } gqueue;
 
-/* Map operations, the body of a record (FORMAT.md): an opcode and its
- * arguments as LEB128 varints.  key = txnid << 1 | young. */
-enum { OP_END = 0, OP_FREE = 1 /* start len */, OP_TAKE = 2 /* start len */,
-       OP_PEND = 3 /* key start len */, OP_RECLAIM = 4 /* key */ };
+/* Map operations, the body of a record (page.h, FORMAT.md). */
+enum { OP_END = BI_FMOP_END, OP_FREE = BI_FMOP_FREE, OP_TAKE = BI_FMOP_TAKE, OP_PEND = BI_FMOP_PEND,
+       OP_RECLAIM = BI_FMOP_RECLAIM };
 #define OP_MAX 31u           /* bytes of the longest operation */
 #define BI_FM_CHAIN_MAX 1024u /* records in a chain, base included */
 #define FM_BODY (BI_HDR + sizeof(bi_fmrec))
@@ -307,18 +306,31 @@ static int free_merge(bi_alloc *a, runvec *add)
     return BIRCH_OK;
 }
 
-/* Takes n contiguous free pages, from the lowest run that holds them;
- * *found is 0 if no run is long enough. */
+/* The run to take n pages from: the lowest page for one page (O(1): the
+ * file fills from its start); for more, the shortest run that holds them
+ * (the lowest of equals), so that long runs stay whole for long values.
+ * free.n if none holds them. */
+static size_t free_fit(const bi_alloc *a, uint64_t n)
+{
+    if (n == 1 || !a->free.n) return a->free.n ? a->free.n - 1 : 0;
+    size_t best = a->free.n;
+    for (size_t i = a->free.n; i-- > 0;) {
+        uint64_t len = a->free.v[i].len;
+        if (len >= n && (best == a->free.n || len < a->free.v[best].len)) best = i;
+        if (len == n) break;
+    }
+    return best;
+}
+
+/* Takes n contiguous free pages (free_fit); *found is 0 if no run holds
+ * them. */
 static int free_take(bi_alloc *a, uint64_t n, uint64_t *pgno, int *found)
 {
-    *found = 0;
-    for (size_t i = a->free.n; i-- > 0;) {
-        if (a->free.v[i].len < n) continue;
-        *pgno = a->free.v[i].start;
-        *found = 1;
-        return free_del(a, *pgno, n);
-    }
-    return BIRCH_OK;
+    size_t i = free_fit(a, n);
+    *found = i < a->free.n;
+    if (!*found) return BIRCH_OK;
+    *pgno = a->free.v[i].start;
+    return free_del(a, *pgno, n);
 }
 
 /* ---- Pending groups ------------------------------------------------------------ */
@@ -418,14 +430,14 @@ static int get_varint(rd *r, uint64_t *x)
             return BIRCH_OK;
         }
     }
-    return BI_CORRUPT("free-space map record %llu: a number runs past the record's end", (unsigned long long)r->pgno);
+    return BI_CORRUPT("free-space map record at page %llu: a number runs past the record's end", (unsigned long long)r->pgno);
 }
 
 /* A run of pages the map names: inside 2..npages-1, not empty. */
 static int run_ok(const src *s, const rd *r, uint64_t start, uint64_t len)
 {
     if (len && start >= BI_META_PAGES && start < s->npages && len <= s->npages - start) return BIRCH_OK;
-    return BI_CORRUPT("free-space map record %llu: pages %llu+%llu outside 2..%llu", (unsigned long long)r->pgno,
+    return BI_CORRUPT("free-space map record at page %llu: pages %llu+%llu outside 2..%llu", (unsigned long long)r->pgno,
                       (unsigned long long)start, (unsigned long long)len, (unsigned long long)s->npages - 1);
 }
 
@@ -434,7 +446,7 @@ static int pop_group(bi_alloc *a, const rd *r, uint64_t key, runvec *add)
 {
     group *g = q_front(&a->q[key & 1]);
     if (!g || g->txnid != key >> 1)
-        return BI_CORRUPT("free-space map record %llu: commit %llu's pages reclaimed out of order",
+        return BI_CORRUPT("free-space map record at page %llu: commit %llu's pages reclaimed out of order",
                           (unsigned long long)r->pgno, (unsigned long long)(key >> 1));
     return pop_front(a, (int)(key & 1), add);
 }
@@ -452,11 +464,11 @@ static int replay_op(bi_alloc *a, const src *s, rd *r, uint64_t op, uint64_t max
         return rc ? rc : op == OP_FREE ? free_add(a, x, y) : free_del(a, x, y);
     }
     if (op != OP_PEND)
-        return BI_CORRUPT("free-space map record %llu: unknown operation %llu", (unsigned long long)r->pgno,
+        return BI_CORRUPT("free-space map record at page %llu: unknown operation %llu", (unsigned long long)r->pgno,
                           (unsigned long long)op);
     rc = run_ok(s, r, y, z);
     if (rc == BIRCH_OK && (x >> 1) > max_txnid)
-        rc = BI_CORRUPT("free-space map record %llu: pages freed by commit %llu, after the last (%llu)",
+        rc = BI_CORRUPT("free-space map record at page %llu: pages freed by commit %llu, after the last (%llu)",
                         (unsigned long long)r->pgno, (unsigned long long)(x >> 1), (unsigned long long)max_txnid);
     return rc ? rc : q_pend(a, (int)(x & 1), x >> 1, y, z);
 }
@@ -494,18 +506,18 @@ static int record_at(const src *s, const bi_tree *ref, int check_sum, const bi_f
     uint32_t ps = s->db->psize;
     if (ref->root < BI_META_PAGES || ref->count == 0 || ref->root >= s->npages ||
         ref->count > s->npages - ref->root || ref->count > UINT32_MAX)
-        return BI_CORRUPT("free-space map record %llu+%llu outside the file's pages 2..%llu", pg,
+        return BI_CORRUPT("free-space map record at page %llu (+%llu) outside the file's pages 2..%llu", pg,
                           (unsigned long long)ref->count, (unsigned long long)s->npages - 1);
     const uint8_t *p = s->map + ref->root * ps;
     size_t bytes = (size_t)ref->count * ps;
     if (check_sum && bi_sum(p, bytes) != ref->csum)
-        return BI_CORRUPT("free-space map record %llu: checksum mismatch (the map is damaged: writes are refused; "
+        return BI_CORRUPT("free-space map record at page %llu: checksum mismatch (the map is damaged: writes are refused; "
                           "birch compact rebuilds the file)", pg);
     const bi_phdr *h = (const bi_phdr *)(const void *)p;
     const bi_fmrec *f = (const bi_fmrec *)(const void *)(p + BI_HDR);
     if (h->type != BI_P_FREEMAP || h->pgno != ref->root || h->upper != ref->count ||
         (f->kind != BI_FM_BASE && f->kind != BI_FM_DELTA) || f->body_len > bytes - FM_BODY)
-        return BI_CORRUPT("free-space map record %llu: not a record of the map (type %u, %u pages)", pg, h->type,
+        return BI_CORRUPT("free-space map record at page %llu: not a record of the map (type %u, %u pages)", pg, h->type,
                           h->upper);
     *rec = f;
     *body = (rd){p + FM_BODY, p + FM_BODY + f->body_len, ref->root};
@@ -559,7 +571,7 @@ static int load(bi_alloc *a, const src *s, const bi_meta *m, int check_sums)
         }
         ref = (bi_tree){g->prev, g->prev_pages, g->prev_csum};
         if (!ref.root)
-            rc = BI_CORRUPT("free-space map record %llu: a delta without a base", (unsigned long long)bodies[n - 1].pgno);
+            rc = BI_CORRUPT("free-space map record at page %llu: a delta without a base", (unsigned long long)bodies[n - 1].pgno);
     }
     for (size_t i = n; i-- > 0 && rc == BIRCH_OK;) rc = replay(a, s, &bodies[i], m->txnid);
     free(bodies);
@@ -832,6 +844,18 @@ static int retire_chain(birch_txn *txn, bi_alloc *a)
     return BIRCH_OK;
 }
 
+/* Before a record of n pages is sized: if no free run holds n pages, the
+ * pending groups that have become free are reclaimed first (their
+ * operations then count in a delta's size), so that the record grows the
+ * file only when nothing else can hold it. */
+static int make_room(bi_alloc *a, uint64_t n)
+{
+    if (a->dry || free_fit(a, n) < a->free.n) return BIRCH_OK;
+    a->dry = 1;
+    int got;
+    return reclaim(a, &got);
+}
+
 static int persist_base(birch_txn *txn, bi_alloc *a)
 {
     int rc = retire_chain(txn, a);
@@ -840,6 +864,8 @@ static int persist_base(birch_txn *txn, bi_alloc *a)
     if (rc == BIRCH_OK) rc = encode_base(a, &b);
     uint64_t pgno, n = 0;
     int from_free;
+    if (rc == BIRCH_OK) rc = make_room(a, record_pages(txn->db, b.n));
+    if (rc == BIRCH_OK) rc = encode_base(a, &b); /* after a reclaim: fewer, longer runs */
     if (rc == BIRCH_OK) {
         n = record_pages(txn->db, b.n);
         rc = take(txn, a, n, 0, &pgno, &from_free);
@@ -856,6 +882,7 @@ static int persist_delta(birch_txn *txn, bi_alloc *a)
     int rc = pend_freed(txn, a, 1);
     uint64_t pgno, n = 0;
     int from_free = 0;
+    if (rc == BIRCH_OK) rc = make_room(a, record_pages(txn->db, a->ops.n + 1));
     if (rc == BIRCH_OK) {
         n = record_pages(txn->db, a->ops.n + 1);
         rc = take(txn, a, n, 0, &pgno, &from_free);

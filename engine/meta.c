@@ -50,15 +50,17 @@ static int read_meta(birch_db *db, uint64_t off, uint64_t file_size, bi_meta *m)
     return rc ? rc : 1;
 }
 
-/* A meta we can use: valid, known version, sane page size. */
-static int usable(const bi_meta *m, int *version_err)
+/* A meta we can use: valid, known version, sane page size, and a
+ * transaction id below 2^62 (the free-space map keys commits as
+ * txnid << 1, and no file commits 2^62 times: such an id is damage). */
+static int usable(const bi_meta *m, uint32_t *version)
 {
     if (!bi_meta_valid(m)) return 0;
     if (m->version != BI_FORMAT_VERSION) {
-        *version_err = 1;
+        *version = m->version;
         return 0;
     }
-    return page_size_ok(m->page_size);
+    return page_size_ok(m->page_size) && m->txnid < BI_TXNID_LIMIT && m->base_txnid <= m->txnid;
 }
 
 /* Does the meta describe a state that fits in the file? */
@@ -89,14 +91,18 @@ int bi_meta_read(birch_db *db, uint64_t file_size, bi_meta m[2], int ok[2])
         rc = find_meta1(db, file_size, &m[1]);
     if (rc < 0) return rc;
 
-    int version_err = 0;
-    ok[0] = usable(&m[0], &version_err);
-    ok[1] = usable(&m[1], &version_err);
+    uint32_t version = BI_FORMAT_VERSION;
+    ok[0] = usable(&m[0], &version);
+    ok[1] = usable(&m[1], &version);
     if (ok[0] && ok[1] && m[0].page_size != m[1].page_size) ok[1] = 0;
     if (!ok[0] && !ok[1]) {
-        if (version_err)
-            return bi_err(BIRCH_EVERSION, "the file's format version is not %u (written by another birch)",
-                          BI_FORMAT_VERSION);
+        if (version == 1)
+            return bi_err(BIRCH_EVERSION, "the file has format version 1 (a free tree, written by an earlier birch); this birch "
+                                          "reads version %u only: dump it with the birch that wrote it (birch dump) "
+                                          "and load the dump into a new file (birch load)", BI_FORMAT_VERSION);
+        if (version != BI_FORMAT_VERSION)
+            return bi_err(BIRCH_EVERSION, "the file has format version %u; this birch reads version %u only "
+                                          "(written by another birch)", version, BI_FORMAT_VERSION);
         if (!magic_ok(&m[0]) && !magic_ok(&m[1]))
             return bi_err(BIRCH_ENOTDB, "not a birch database: neither meta page starts with birch's magic");
         return BI_CORRUPT("both meta pages fail their checksum or hold impossible values");

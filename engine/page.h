@@ -175,6 +175,7 @@ static inline int bi_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size
 #define BI_MAGIC "\x89" "BIRCH\r\n"   /* 8 bytes, like PNG's: catches text-mode damage */
 #define BI_FORMAT_VERSION 2u /* 2: the free-space map replaced the free tree */
 #define BI_META_WEAK 0x1u /* written without a sync (BIRCH_DURABLE_NONE) */
+#define BI_TXNID_LIMIT (1ull << 62) /* a meta's txnid is below: the free-space map keys txnid << 1 */
 
 /* A tree's root, its number of records and the root page's checksum. */
 typedef struct bi_tree {
@@ -228,6 +229,15 @@ typedef struct bi_fmrec {
     uint32_t chain_len;   /* records from the base to this one, both counted */
 } bi_fmrec;
 BI_LAYOUT(sizeof(bi_fmrec) == 40, "bi_fmrec is 40 bytes");
+/* The operations of a record's body: an opcode, then its arguments, all
+ * LEB128 varints; key = txnid << 1 | young.  A body ends with BI_FMOP_END. */
+enum {
+    BI_FMOP_END = 0,
+    BI_FMOP_FREE = 1,    /* start len: pages become free */
+    BI_FMOP_TAKE = 2,    /* start len: free pages are taken */
+    BI_FMOP_PEND = 3,    /* key start len: pages freed by commit key >> 1 */
+    BI_FMOP_RECLAIM = 4  /* key: that commit's pending pages (the oldest of their kind) become free */
+};
 BI_LAYOUT(offsetof(bi_fmrec, prev) == 0 && offsetof(bi_fmrec, prev_pages) == 8 &&
               offsetof(bi_fmrec, prev_csum) == 16 && offsetof(bi_fmrec, body_len) == 24 &&
               offsetof(bi_fmrec, kind) == 32 && offsetof(bi_fmrec, chain_len) == 36,

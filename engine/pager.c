@@ -209,8 +209,9 @@ static int cmp_dirty(const void *a, const void *b)
 }
 
 /* Grows the file to hold the transaction's pages.  Growing in steps of an
- * eighth of the file (at least 1 MiB, at most 1 GiB) keeps small commits
- * from paying for a resize each time.  The arithmetic saturates: extend()
+ * eighth of the file (at least 16 pages, at most 1 GiB) keeps small
+ * commits from paying for a resize each time, and a small database small
+ * (a 10-record table's file is 20 pages, not a megabyte).  The arithmetic saturates: extend()
  * keeps need below 2^64, and near that the step just shrinks to need. */
 static int grow_file(birch_txn *txn)
 {
@@ -218,7 +219,7 @@ static int grow_file(birch_txn *txn)
     uint64_t need = txn->meta.npages * db->psize;
     if (need <= db->file_size) return BIRCH_OK;
     uint64_t step = db->file_size / 8;
-    if (step < (1u << 20)) step = 1u << 20;
+    if (step < 16u * db->psize) step = 16u * db->psize;
     if (step > (1u << 30)) step = 1u << 30;
     uint64_t want = db->file_size > UINT64_MAX - step ? need : db->file_size + step;
     if (want < need) want = need;

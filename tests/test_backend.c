@@ -636,7 +636,8 @@ START_TEST(recreate_existing_file)
     char *path = bt_path("recreate");
     birch_db *db = fill_file(path);
     BT_OK(birch_close(db));
-    ck_assert_uint_gt(bt_file_size(path), 1u << 20);
+    uint64_t filled = bt_file_size(path);
+    ck_assert_uint_gt(filled, 64u * 4096);
 
     birch_options o = bt_opts();
     o.recreate = BIRCH_RECREATE_ALWAYS;

@@ -504,7 +504,7 @@ typedef struct found {
     uint64_t leaf, branch, run; /* of table "t0": a leaf, a branch, an overflow run's first page */
     uint64_t catalog;           /* the catalog's root */
     uint64_t catrun;            /* the run of table "big"'s catalog record */
-    uint64_t freepage;          /* the free tree's root */
+    uint64_t freepage;          /* the free-space map's newest record */
 } found;
 
 static void find_in_table(const uint8_t *b, uint32_t ps, uint64_t pgno, found *f)
@@ -533,7 +533,7 @@ static found find_pages(const char *path, uint32_t ps)
     bi_meta m;
     bt_meta_read(path, bt_meta_current(path), &m);
     f.catalog = m.catalog.root;
-    f.freepage = m.freetree.root;
+    f.freepage = m.freemap.root;
     uint8_t *cat = b + m.catalog.root * ps;
     ck_assert_msg(bi_is_leaf(cat), "the catalog is one leaf");
     for (unsigned i = 0; i < bi_nkeys(cat); i++) {

@@ -278,14 +278,14 @@ START_TEST(hostile_metas)
                 case 0: m->npages = im.npages + 1 + bt_below(&r, 100); break; /* past the end */
                 case 1: m->npages = bt_below(&r, m->npages); break;           /* pages cut off */
                 case 2: m->catalog.root = any; break;
-                case 3: m->freetree.root = any; break;
+                case 3: m->freemap.root = any; break;
                 case 4: m->catalog.count = bt_rand(&r) % 5; break;
-                case 5: m->freetree.count = bt_rand(&r); break;
+                case 5: m->freemap.count = bt_rand(&r); break;
                 case 6: m->free_pages = bt_rand(&r); break;
                 case 7: m->txnid = rep & 1 ? UINT64_MAX : 0; break;
                 case 8: m->page_size = im.ps * 2; break;
-                case 9: m->catalog.root = m->freetree.root; break; /* two trees, one root */
-                case 10: m->freetree.root = m->catalog.root; break;
+                case 9: m->catalog.root = m->freemap.root; break; /* a tree on the map's record */
+                case 10: m->freemap.root = m->catalog.root; break; /* the map on a tree's root */
                 case 11: m->flags = BI_META_WEAK; break;          /* weak, another boot */
                 case 12: m->catalog.root = 0; m->catalog.count = 0; break; /* everything leaked */
                 default: m->npages = UINT64_MAX / im.ps; break;
@@ -426,23 +426,54 @@ END_TEST
 
 /* ---- The free list ---------------------------------------------------------------- */
 
-/* Finds the free tree's records: page numbers of free-tree leaves (reached
- * from the meta's free tree root, which is small here: one or two levels). */
-static size_t free_leaves(img *im, uint64_t *out, size_t max)
+/* Appends the varint x at *at. */
+static void put_v(uint8_t **at, uint64_t x)
+{
+    do {
+        uint8_t c = x & 0x7f;
+        x >>= 7;
+        *(*at)++ = (uint8_t)(c | (x ? 0x80 : 0));
+    } while (x);
+}
+
+/* Damages the free-space map's newest record in one of several ways and,
+ * except for kind 0, reseals its checksum into the meta (as a birch bug
+ * that wrote it would), so that the map's own checks must catch it:
+ *   0 a random byte (checksum left wrong)     4 an unknown operation
+ *   1 a live page freed                        5 a body longer than the run
+ *   2 a free run listed twice                  6 a delta naming itself
+ *   3 pages past the end or in the metas       7 pages pending from the future */
+static void damage_map(img *im, bt_rng *r, int kind, const uint64_t *live, size_t nlive)
 {
     bi_meta *m = cur_meta(im);
-    size_t n = 0;
-    uint64_t stack[64];
-    size_t sp = 0;
-    if (m->freetree.root) stack[sp++] = m->freetree.root;
-    while (sp && n < max) {
-        uint64_t p = stack[--sp];
-        int t = ptype(im, p);
-        if (t == BI_P_LEAF) out[n++] = p;
-        else if (t == BI_P_BRANCH)
-            for (unsigned i = 0; i < bi_nkeys(pg(im, p)) && sp < 64; i++) stack[sp++] = bi_branch_child(pg(im, p), i);
+    uint8_t *p = pg(im, m->freemap.root);
+    bi_fmrec f;
+    memcpy(&f, p + BI_HDR, sizeof f);
+    uint8_t *body = p + BI_HDR + sizeof f, *at = body + f.body_len - 1; /* the end mark */
+    uint64_t room = m->freemap.count * im->ps - (BI_HDR + sizeof f);
+    if (kind == 0) {
+        body[bt_below(r, f.body_len)] ^= (uint8_t)(1u << bt_below(r, 8));
+        return;
     }
-    return n;
+    if (f.body_len + 40 > room) return; /* no room for the operation: left undamaged */
+    switch (kind) {
+    case 1: put_v(&at, BI_FMOP_FREE); put_v(&at, pick(r, live, nlive)); put_v(&at, 1); break;
+    case 2: memcpy(at, body, 20); at += 20; break; /* the first operation again (and some of the next) */
+    case 3: put_v(&at, BI_FMOP_FREE); put_v(&at, bt_chance(r, 50) ? bt_below(r, 2) : im->npages + bt_below(r, 9));
+        put_v(&at, 1 + bt_below(r, 3)); break;
+    case 4: put_v(&at, 5 + bt_below(r, 200)); break;
+    case 5: f.body_len = room + 1 + bt_below(r, 1000); break;
+    case 6: f.kind = BI_FM_DELTA; f.prev = m->freemap.root; f.prev_pages = m->freemap.count; f.prev_csum = 0; break;
+    default: put_v(&at, BI_FMOP_PEND); put_v(&at, (m->txnid + 1 + bt_below(r, 5)) << 1);
+        put_v(&at, pick(r, live, nlive)); put_v(&at, 1); break;
+    }
+    if (kind <= 4 || kind == 7) {
+        *at++ = BI_FMOP_END;
+        f.body_len = (uint64_t)(at - body);
+    }
+    memcpy(p + BI_HDR, &f, sizeof f);
+    m->freemap.csum = bi_sum(p, m->freemap.count * im->ps);
+    bi_meta_seal(m);
 }
 
 START_TEST(hostile_free_list)
@@ -452,54 +483,17 @@ START_TEST(hostile_free_list)
     for (size_t s = 0; s < 3; s++) {
         img base;
         base_image(&base, page_sizes[s]);
-        uint64_t fl[64], live[4096];
-        size_t nfl = free_leaves(&base, fl, 64);
-        ck_assert_uint_gt(nfl, 0);
+        ck_assert_uint_ne(cur_meta(&base)->freemap.root, 0);
+        uint64_t live[4096];
         size_t nlive = pages_of(&base, BI_P_LEAF, live, 4096);
         nlive += pages_of(&base, BI_P_BRANCH, live + nlive, 4096 - nlive);
         long n = iters(20);
-        for (int kind = 0; kind < 6; kind++) {
+        for (int kind = 0; kind < 8; kind++) {
             for (long rep = 0; rep < n; rep++) {
                 img im;
                 img_copy(&im, &base);
-                uint8_t *lp = pg(&im, pick(&r, fl, nfl));
-                unsigned ln = bi_nkeys(lp);
-                if (!ln) {
-                    free(im.b);
-                    continue;
-                }
-                unsigned i = (unsigned)bt_below(&r, ln);
-                bi_lnode *nd = bi_leaf_node(lp, i);
-                uint64_t *ent = NULL;
-                size_t nent = 0;
-                if (!(nd->flags & BI_N_BIG)) {
-                    ent = (uint64_t *)(void *)bi_leaf_val(lp, i);
-                    nent = nd->vlen / 8;
-                } else {
-                    uint64_t ovp;
-                    memcpy(&ovp, bi_leaf_val(lp, i), 8);
-                    if (ovp < im.npages && nd->vlen / 8 <= (im.npages - ovp) * im.ps / 8 - 2) {
-                        ent = (uint64_t *)(void *)(pg(&im, ovp) + BI_HDR);
-                        nent = nd->vlen / 8;
-                    }
-                }
-                if (!nent) {
-                    free(im.b);
-                    continue;
-                }
-                size_t e = bt_below(&r, nent);
-                switch (kind) {
-                case 0: ent[e] = pick(&r, live, nlive); break;                  /* a live page */
-                case 1: for (size_t j = 0; j < nent; j++) ent[j] = pick(&r, live, nlive); break;
-                case 2: ent[e] = ent[nent - 1 - e] ? ent[nent - 1 - e] : 2; break; /* duplicates */
-                case 3: ent[e] = bt_chance(&r, 50) ? bt_below(&r, 2) : im.npages + bt_below(&r, 9);
-                    break;                                                       /* metas, past the end */
-                case 4: nd->vlen = (uint32_t)(nd->vlen + 1 + bt_below(&r, 7)); break; /* not a multiple of 8 */
-                default: /* every entry the current free-tree root: the writer would reuse it */
-                    for (size_t j = 0; j < nent; j++) ent[j] = cur_meta(&im)->freetree.root;
-                    break;
-                }
-                run_img(&im, "hostile free list");
+                damage_map(&im, &r, kind, live, nlive);
+                run_img(&im, "hostile free-space map");
                 free(im.b);
             }
         }
@@ -587,8 +581,8 @@ START_TEST(garbage_with_valid_meta)
         m.npages = npages;
         m.catalog.root = bt_below(&r, npages + 1);
         m.catalog.count = bt_below(&r, 4);
-        m.freetree.root = bt_below(&r, npages + 1);
-        m.freetree.count = bt_below(&r, 4);
+        m.freemap.root = bt_below(&r, npages + 1);
+        m.freemap.count = bt_below(&r, 4);
         m.free_pages = bt_below(&r, npages);
         bi_meta_seal(&m);
         memcpy(b, &m, sizeof m);

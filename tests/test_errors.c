@@ -1467,27 +1467,6 @@ static unsigned char *ipage(image *im, uint64_t pgno)
 
 static bi_meta *imeta(image *im, int slot) { return (bi_meta *)(void *)(im->b + (uint64_t)slot * im->ps); }
 
-/* The root-to-leaf path to the first record of the free tree. */
-typedef struct ipath {
-    int depth;
-    uint64_t pg[BI_MAX_DEPTH];
-} ipath;
-
-static void free_first(image *im, const bi_meta *m, ipath *p)
-{
-    p->depth = 0;
-    uint64_t pg = m->freetree.root;
-    ck_assert_uint_ne(pg, 0);
-    for (;;) {
-        ck_assert_int_lt(p->depth, BI_MAX_DEPTH);
-        p->pg[p->depth++] = pg;
-        uint8_t *page = ipage(im, pg);
-        ck_assert_uint_gt(bi_nkeys(page), 0);
-        if (bi_is_leaf(page)) return;
-        pg = bi_branch_child(page, 0);
-    }
-}
-
 /* The root page of table name, from the catalog. */
 static uint64_t table_root(image *im, const bi_meta *m, const char *name)
 {
@@ -1514,39 +1493,43 @@ static uint64_t table_root(image *im, const bi_meta *m, const char *name)
     return 0;
 }
 
-/* After the free tree's first leaf changed: its checksum into its parent,
- * and so on up, then into every meta whose free tree has this root, as a
- * birch that wrote the record would have done.  The file is then damaged
- * only in what the record says. */
-static void reseal_free_path(image *im, const ipath *p)
+/* Appends one operation (opcode and nargs arguments) to the body of the
+ * free-space map's newest record, before its end mark. */
+static void map_append(image *im, const bi_meta *m, const uint64_t *op, int nargs)
 {
-    uint64_t sum = bi_sum(ipage(im, p->pg[p->depth - 1]), im->ps);
-    for (int d = p->depth - 2; d >= 0; d--) {
-        uint8_t *page = ipage(im, p->pg[d]);
-        bi_set_branch_csum(page, 0, sum);
-        sum = bi_sum(page, im->ps);
-    }
-    for (int slot = 0; slot < 2; slot++) {
-        bi_meta *m = imeta(im, slot);
-        if (m->freetree.root != p->pg[0]) continue;
-        m->freetree.csum = sum;
-        bi_meta_seal(m);
-    }
+    ck_assert_uint_ne(m->freemap.root, 0);
+    uint8_t *p = ipage(im, m->freemap.root);
+    bi_fmrec f;
+    memcpy(&f, p + BI_HDR, sizeof f);
+    uint8_t *end = p + BI_HDR + sizeof f + f.body_len - 1; /* the end mark */
+    ck_assert_uint_eq(*end, BI_FMOP_END);
+    uint8_t enc[64];
+    size_t n = 0;
+    for (int i = 0; i <= nargs; i++)
+        for (uint64_t x = op[i];; ) {
+            uint8_t c = x & 0x7f;
+            x >>= 7;
+            enc[n++] = (uint8_t)(c | (x ? 0x80 : 0));
+            if (!x) break;
+        }
+    ck_assert_uint_le(BI_HDR + sizeof f + f.body_len + n, m->freemap.count * im->ps);
+    memcpy(end, enc, n);
+    end[n] = BI_FMOP_END;
+    f.body_len += n;
+    memcpy(p + BI_HDR, &f, sizeof f);
 }
 
-/* The entries of record i of the free tree's first leaf (inline: the
- * base file's are).  Record 0 is the oldest ordinary one; the base file
- * has one ordinary record (the last commit's) and, after it, one young
- * record (with BIRCH_DURABLE_FULL: empty, eight zero entries). */
-static uint64_t *free_record(image *im, const ipath *p, unsigned i, size_t *n)
+/* After the map's newest record changed: its checksum into every meta
+ * that names it, as a birch that wrote the record would have done.  The
+ * file is then damaged only in what the record says. */
+static void reseal_map(image *im, uint64_t root)
 {
-    uint8_t *leaf = ipage(im, p->pg[p->depth - 1]);
-    ck_assert_uint_gt(bi_nkeys(leaf), i);
-    ck_assert_uint_eq(bi_node_klen(leaf, i), 8);
-    ck_assert_msg(!(bi_leaf_node(leaf, i)->flags & BI_N_BIG), "free record %u is an overflow value", i);
-    *n = bi_leaf_node(leaf, i)->vlen / 8;
-    ck_assert_uint_ge(*n, 2);
-    return (uint64_t *)(void *)bi_leaf_val(leaf, i);
+    for (int slot = 0; slot < 2; slot++) {
+        bi_meta *m = imeta(im, slot);
+        if (m->freemap.root != root) continue;
+        m->freemap.csum = bi_sum(ipage(im, root), m->freemap.count * im->ps);
+        bi_meta_seal(m);
+    }
 }
 
 /* Table "base" and table "victim", then deletes over a few commits so
@@ -1623,26 +1606,26 @@ static void expect_write_refused(const char *path, const char *first, const char
     free(after);
 }
 
-/* A free list that names a page still in use is caught by the first write
- * transaction that takes it, which fails with BIRCH_ECORRUPT before it
- * commits, leaving the file as it was:
- *   0 damaged  the record's bytes changed (as a disk or a stray write
- *              would change them): the checksum of the free-list page
- *              fails when the writer reads it, whatever table it changes;
- *   1 sealed   the record names the root of table "victim", checksums
+/* A free-space map that names a page still in use is caught by the first
+ * write transaction that meets it, which fails with BIRCH_ECORRUPT before
+ * it commits, leaving the file as it was:
+ *   0 damaged  a byte of the newest record changed (as a disk or a stray
+ *              write would change it): its checksum fails when the writer
+ *              loads the map, whatever table it changes;
+ *   1 sealed   the record frees the root of table "victim", checksums
  *              right (as a bug in birch that wrote it would leave it), and
- *              the writer changes "victim": the page is offered as free
- *              when the tree frees it;
- *   2 twice    the record lists one page twice, checksums right;
- *   3 later    the young record names the root of "victim"; the writer
- *              changes "victim" first (the record is not loaded yet), then
- *              uses up the ordinary record so that the young one is
- *              loaded and its pages handed out: the commit finds a page
- *              that a tree freed among those handed out or offered;
- *   4 reached  the record names the first leaf of "victim"; the writer
- *              uses the record's pages for table "base", then puts into
- *              that leaf of "victim": its search reaches a page written
- *              in this transaction through a parent that was not. */
+ *              the writer changes "victim": the page is free when the tree
+ *              frees it (or handed out for its own copy);
+ *   2 twice    the record frees a page it already listed, checksums right;
+ *   3 later    the record lists the root of "victim" as pending (freed by
+ *              the last commit); the writer's first allocation finds no
+ *              free page and reclaims the pending ones, so when the copy
+ *              of the root frees it, the page is free already;
+ *   4 reached  the record frees the first leaf of "victim"; the writer
+ *              uses the free pages for table "base", then puts into that
+ *              leaf of "victim": its search reaches a page written in this
+ *              transaction through a parent that was not (or, if the page
+ *              became a branch of "base", a page of the wrong level). */
 START_TEST(err_corrupt_free_list_names_live_page)
 {
     for (int variant = 0; variant < 5; variant++) {
@@ -1652,24 +1635,32 @@ START_TEST(err_corrupt_free_list_names_live_page)
         im.ps = 4096;
         im.b = slurp(path, &im.size);
         int slot = bt_meta_current(path);
-        ipath p;
-        free_first(&im, imeta(&im, slot), &p);
-        size_t n;
-        uint64_t *ent = free_record(&im, &p, variant == 3, &n);
-        uint64_t live = table_root(&im, imeta(&im, slot), "victim");
+        bi_meta *m = imeta(&im, slot);
+        uint64_t live = table_root(&im, m, "victim");
         if (variant == 4) { /* the first leaf below the root */
             uint8_t *root = ipage(&im, live);
             ck_assert_msg(!bi_is_leaf(root), "table victim is one page");
             live = bi_branch_child(root, 0);
             ck_assert(bi_is_leaf(ipage(&im, live)));
         }
-        if (variant == 2) {
-            ck_assert_uint_ne(ent[1], 0);
-            ent[0] = ent[1];
+        if (variant == 0) {
+            ipage(&im, m->freemap.root)[BI_HDR + sizeof(bi_fmrec)] ^= 0x40;
+        } else if (variant == 2) {
+            uint64_t op[] = {BI_FMOP_FREE, live, 1};
+            map_append(&im, m, op, 2);
+            map_append(&im, m, op, 2);
+        } else if (variant == 3) {
+            uint64_t op[] = {BI_FMOP_PEND, m->txnid << 1 | 1, live, 1};
+            map_append(&im, m, op, 3);
         } else {
-            ent[0] = live;
+            uint64_t op[] = {BI_FMOP_FREE, live, 1};
+            map_append(&im, m, op, 2);
         }
-        if (variant > 0) reseal_free_path(&im, &p);
+        if (variant > 0) {
+            m->free_pages += variant == 2 ? 2 : 1;
+            bi_meta_seal(m);
+            reseal_map(&im, m->freemap.root);
+        }
         bt_file_write(path, im.b, im.size, 0);
         free(im.b);
         /* birch_check sees it too. */
@@ -1678,10 +1669,10 @@ START_TEST(err_corrupt_free_list_names_live_page)
         BT_RC(birch_check(db, NULL, 0), BIRCH_ECORRUPT);
         BT_OK(birch_close(db));
         if (variant == 0) expect_write_refused(path, NULL, "base", NULL, "checksum mismatch", 0);
-        else if (variant == 1) expect_write_refused(path, NULL, "victim", NULL, "free list", 0);
-        else if (variant == 2) expect_write_refused(path, NULL, "base", NULL, "listed as free twice", 0);
-        else if (variant == 3) expect_write_refused(path, "victim", "base", NULL, "a tree still used it", 1);
-        else expect_write_refused(path, NULL, "base", "victim", "yet named by page", 0);
+        else if (variant == 1) expect_write_refused(path, NULL, "victim", NULL, "free-space map", 0);
+        else if (variant == 2) expect_write_refused(path, NULL, "base", NULL, "freed again while free", 0);
+        else if (variant == 3) expect_write_refused(path, "victim", "base", NULL, "a tree still used it", 0);
+        else expect_write_refused(path, NULL, "base", "victim", "page", 0);
         bt_remove(path);
         free(path);
     }
