@@ -95,10 +95,12 @@ static uint64_t overwrite_rounds(birch_db *db, const char *path, birch_table *t,
  * grow by about P pages per commit, to roughly 1,000 P.
  *
  * Second statement, independent of those constants: the growth slows
- * down.  A leak grows the file by the same amount in every 500 commits; the
- * second 500 commits must add at most 3/4 of what the first 500 added (when
- * pages written since the last checkpoint are reused at once, both add
- * nothing, which is the best case).
+ * down.  A leak grows the file by the same amount in every 500 commits
+ * (about 500 P without reuse); the second 500 commits must add at most 3/4
+ * of what the first 500 added, plus one tree's worth of pages and one
+ * growth step (16 pages): a timed checkpoint that falls into the second
+ * half (when depends on the machine's speed) keeps the tree it made
+ * durable until the next one, once.
  */
 START_TEST(overwrite_same_keys_stays_bounded)
 {
@@ -114,7 +116,7 @@ START_TEST(overwrite_same_keys_stays_bounded)
     uint64_t start = bt_stat(db).file_size / birch_page_size(db);
     uint64_t first = overwrite_rounds(db, path, t, 500, 100, bound, &r, seed);
     uint64_t second = overwrite_rounds(db, path, t, 500, 100, bound, &r, seed);
-    ck_assert_msg(second - first <= (first - start) * 3 / 4,
+    ck_assert_msg(second - first <= (first - start) * 3 / 4 + p + 16,
                   "seed %" PRIu64 ": the file grew by %" PRIu64 " pages in the first 500 commits "
                   "and by %" PRIu64 " in the next 500",
                   seed, first - start, second - first);
