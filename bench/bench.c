@@ -1346,9 +1346,11 @@ static void write_goals(FILE *f)
 /* What the rows of issue 12 measured exactly, under the table. */
 static void write_notes(FILE *f)
 {
+    if (row_ran(r_limit) || row_ran(r_bulkcommits) || row_ran(r_churn))
+        fprintf(f, "\n");
     if (row_ran(r_limit)) {
         fprintf(f,
-                "\n- durable commit limit: %llu times one pwrite of %d contiguous pages of %d "
+                "- durable commit limit: %llu times one pwrite of %d contiguous pages of %d "
                 "bytes (depth %d + 1, %s) at a random page-aligned offset of a %.0f MiB file in "
                 "the bench directory, then one fdatasync; measured in each engine's pass right "
                 "after its individual writes",
@@ -1725,12 +1727,17 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/ratios.svg", opt.dir);
         write_svg(path, date);
     }
-    if (churn_ran()) {
-        snprintf(path, sizeof path, "%s/churn.csv", opt.dir);
+    /* Without a churn in this run, an older run's chart would pass for it. */
+    snprintf(path, sizeof path, "%s/churn.csv", opt.dir);
+    if (churn_ran())
         write_churn_csv(path);
-        snprintf(path, sizeof path, "%s/churn.svg", opt.dir);
+    else
+        remove(path);
+    snprintf(path, sizeof path, "%s/churn.svg", opt.dir);
+    if (churn_ran())
         write_churn_svg(path, date);
-    }
+    else
+        remove(path);
 
     printf("%llu records; times in ms, sizes in MiB\n\n", (unsigned long long)opt.elements);
     write_table(stdout);
