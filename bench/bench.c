@@ -458,7 +458,8 @@ static void parse_args(int argc, char **argv)
 
 /* ---- Row ids, built once from the options --------------------------------------- */
 
-static int r_bulk, r_bulkcommits, r_individual, r_limit, r_ilimit, r_churn, r_churn_size, r_batch, r_nosync, r_len, r_reads[READ_ITERATIONS],
+static int r_bulk, r_bulkcommits, r_individual, r_limit, r_ilimit, r_churn, r_churn_size, r_batch,
+    r_nosync, r_len, r_reads[READ_ITERATIONS],
     r_ranges[SCAN_ITERATIONS], r_threads[MAX_THREAD_COUNTS], r_removals, r_uncompacted,
     r_compaction, r_compacted;
 
@@ -472,7 +473,8 @@ static void build_rows(void)
     r_bulkcommits = add_row(label, "bulkcommits", U_MS);
     snprintf(label, sizeof label, "individual writes (%llu)", (unsigned long long)opt.individual);
     r_individual = add_row(label, "individual", U_MS);
-    snprintf(label, sizeof label, "durable commit limit (%llu)", (unsigned long long)opt.individual);
+    snprintf(label, sizeof label, "durable commit limit (%llu)",
+             (unsigned long long)opt.individual);
     r_limit = add_row(label, "limit", U_MS);
     r_ilimit = add_row("individual writes / limit", "limit", U_X);
     snprintf(label, sizeof label, "batch writes (%llu x %llu)", (unsigned long long)opt.batches,
@@ -494,7 +496,8 @@ static void build_rows(void)
     r_uncompacted = add_row("uncompacted size", "size", U_MIB);
     r_compaction = add_row("compaction", "compaction", U_MS);
     r_compacted = add_row("compacted size", "compaction", U_MIB);
-    snprintf(label, sizeof label, "NONE churn (%llu commits)", (unsigned long long)opt.churn_commits);
+    snprintf(label, sizeof label, "NONE churn (%llu commits)",
+             (unsigned long long)opt.churn_commits);
     r_churn = add_row(label, "churn", U_MS);
     r_churn_size = add_row("NONE churn, final size", "churn", U_MIB);
     for (int r = 0; r < n_rows; r++)
