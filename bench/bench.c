@@ -22,6 +22,13 @@
  * compaction; compacted size (after compaction and one more commit, as redb
  * measures it).  Every commit is durable except in the nosync row.
  *
+ * Rows of issue 12: the durable commit limit (the disk's own cost of a
+ * commit: one contiguous write of depth + 1 pages plus one fdatasync, as
+ * many times as the individual writes, and their ratio); the bulk load in
+ * commits (2 x N records in 20 durable commits, fresh database); the NONE
+ * churn (birch and LMDB without sync, 100,000 one-overwrite commits on a
+ * 1,000-key set, the files' size and the time sampled every 5,000 commits).
+ *
  * Every value read is checked: gets compare the whole value; each range
  * checks its first record byte for byte, then that keys ascend and have the
  * right sizes, and the hashes of all records seen must sum to the total
@@ -29,10 +36,12 @@
  * exit status 1.
  *
  * Output: progress on stderr; the markdown table on stdout and in
- * DIR/results.md, DIR/results.csv, and DIR/ratios.svg (birch/LMDB per row).
+ * DIR/results.md, DIR/results.csv, and DIR/ratios.svg (birch/LMDB per row);
+ * the churn series in DIR/churn.csv and DIR/churn.svg.
  */
 #define _GNU_SOURCE /* nftw, statfs */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
@@ -92,25 +101,34 @@ void bench_rmtree(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static uint64_t size_acc;
+/* nftw passes no context, so the walk sums into these (the harness walks
+ * from one thread only). */
+static uint64_t size_acc, alloc_acc;
 
 static int size_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)path;
     (void)ftw;
-    if (flag == FTW_F)
+    if (flag == FTW_F) {
         size_acc += (uint64_t)st->st_size;
+        alloc_acc += (uint64_t)st->st_blocks * 512u;
+    }
     return 0;
 }
 
-/* The bytes of all files under dir (apparent sizes, as redb sums them). */
-static uint64_t dir_size(const char *dir)
+/* The bytes of all files under dir (apparent sizes, as redb sums them);
+ * *alloc, when not NULL, gets the bytes the file system allocated to them. */
+static uint64_t dir_sizes(const char *dir, uint64_t *alloc)
 {
-    size_acc = 0;
+    size_acc = alloc_acc = 0;
     if (nftw(dir, size_one, 16, FTW_PHYS) != 0)
         bench_die(NULL, "cannot walk %s", dir);
+    if (alloc)
+        *alloc = alloc_acc;
     return size_acc;
 }
+
+static uint64_t dir_size(const char *dir) { return dir_sizes(dir, NULL); }
 
 static void mkdir_p(const char *path)
 {
@@ -195,7 +213,7 @@ static const bench_engine *const all_engines[] = {
 };
 #define N_ALL_ENGINES (sizeof all_engines / sizeof all_engines[0])
 
-enum unit { U_MS, U_MIB };
+enum unit { U_MS, U_MIB, U_X /* a multiple (ratio rows) */ };
 
 typedef struct {
     char label[64]; /* as shown in the table */
@@ -223,8 +241,10 @@ static int add_row(const char *label, const char *group, enum unit unit)
 
 /* ---- Options ---------------------------------------------------------------------- */
 
-static const char *const row_groups[] = {"bulk", "individual", "batch", "nosync", "len", "reads",
-                                         "ranges", "threads", "removals", "size", "compaction"};
+static const char *const row_groups[] = {"bulk",     "individual", "batch",      "nosync",
+                                         "len",      "reads",      "ranges",     "threads",
+                                         "removals", "size",       "compaction", "limit",
+                                         "bulkcommits", "churn"};
 #define N_ROW_GROUPS (sizeof row_groups / sizeof row_groups[0])
 
 typedef struct {
@@ -232,6 +252,8 @@ typedef struct {
     uint64_t individual; /* individual durable writes */
     uint64_t batches, batch_size;
     uint64_t nosync;
+    uint64_t bulk_commits, bulk_commit_records; /* the bulk load in commits */
+    uint64_t churn_commits, churn_every;        /* the NONE churn series */
     uint64_t reads, scans;
     int thread_counts[MAX_THREAD_COUNTS];
     int n_thread_counts;
@@ -247,13 +269,15 @@ typedef struct {
 
 static options opt;
 
-static bool on(const char *group)
+static size_t group_index(const char *group)
 {
     for (size_t i = 0; i < N_ROW_GROUPS; i++)
         if (strcmp(row_groups[i], group) == 0)
-            return opt.group_on[i];
+            return i;
     bench_die(NULL, "unknown row group %s", group);
 }
+
+static bool on(const char *group) { return opt.group_on[group_index(group)]; }
 
 static void usage(FILE *f)
 {
@@ -264,18 +288,20 @@ static void usage(FILE *f)
             "  --engines LIST   comma-separated, from: birch,lmdb,rocksdb,leveldb,sqlite,sqlite-wal\n"
             "                   (default: all)\n"
             "  --rows LIST      comma-separated, from: bulk,individual,batch,nosync,len,reads,\n"
-            "                   ranges,threads,removals,size,compaction (default: all; the bulk\n"
-            "                   load always runs, since every other row needs its records)\n"
+            "                   ranges,threads,removals,size,compaction,limit,bulkcommits,churn\n"
+            "                   (default: all; the bulk load runs whenever a row other than\n"
+            "                   bulkcommits and churn does, since they need its records;\n"
+            "                   limit also runs individual, the row it is compared with)\n"
             "  --threads LIST   reader thread counts (default 1,2,4,8)\n"
             "  --repeat K       run every engine K times, in forward then reverse order,\n"
             "                   and report the best time of each row (default 1)\n"
-            "  --quick          a small run for CI: 5000 records, 20 individual writes,\n"
-            "                   10 batches of 100, 1000 nosync writes; checks the harness,\n"
-            "                   not the speed\n"
+            "  --quick          a small run for CI: 5000 records, 20 individual writes and\n"
+            "                   limit writes, 10 batches of 100, 1000 nosync writes, 2000 churn\n"
+            "                   commits; checks the harness, not the speed\n"
             "  --cache-mib N    block cache for RocksDB and LevelDB (default 4096)\n"
             "  --dir DIR        working directory: databases go in DIR/db-<engine> (removed\n"
-            "                   afterwards unless --keep), results in DIR/results.{md,csv}\n"
-            "                   and DIR/ratios.svg (default: ./bench-results)\n"
+            "                   afterwards unless --keep), results in DIR/results.{md,csv},\n"
+            "                   DIR/ratios.svg, DIR/churn.{csv,svg} (default: ./bench-results)\n"
             "  --keep           keep the databases\n");
 }
 
@@ -296,6 +322,8 @@ static void parse_args(int argc, char **argv)
     opt.batches = 100;
     opt.batch_size = 1000;
     opt.nosync = 50000;
+    opt.churn_commits = 100000;
+    opt.churn_every = 5000;
     opt.cache_mib = 4096;
     opt.repeat = 1;
     opt.dir = "bench-results";
@@ -377,7 +405,13 @@ static void parse_args(int argc, char **argv)
         opt.batches = 10;
         opt.batch_size = 100;
         opt.nosync = 1000;
+        opt.churn_commits = 2000;
+        opt.churn_every = 200;
     }
+    /* The issue's 2,000,000 records in 20 commits of 100,000, scaled with
+     * --elements (1,000,000 by default). */
+    opt.bulk_commits = 20;
+    opt.bulk_commit_records = 2 * opt.elements;
     opt.reads = opt.elements;
     opt.scans = opt.elements / 2 ? opt.elements / 2 : 1;
 
@@ -416,12 +450,16 @@ static void parse_args(int argc, char **argv)
                 bench_die(NULL, "unknown row %s", t);
             opt.group_on[i] = true;
         }
+        /* The limit is there to be compared with the individual writes. */
+        if (on("limit"))
+            opt.group_on[group_index("individual")] = true;
     }
 }
 
 /* ---- Row ids, built once from the options --------------------------------------- */
 
-static int r_bulk, r_individual, r_batch, r_nosync, r_len, r_reads[READ_ITERATIONS],
+static int r_bulk, r_bulkcommits, r_individual, r_limit, r_ilimit, r_churn, r_churn_size, r_batch,
+    r_nosync, r_len, r_reads[READ_ITERATIONS],
     r_ranges[SCAN_ITERATIONS], r_threads[MAX_THREAD_COUNTS], r_removals, r_uncompacted,
     r_compaction, r_compacted;
 
@@ -429,8 +467,16 @@ static void build_rows(void)
 {
     char label[64];
     r_bulk = add_row("bulk load", "bulk", U_MS);
+    snprintf(label, sizeof label, "bulk load in commits (%llu x %llu)",
+             (unsigned long long)opt.bulk_commits,
+             (unsigned long long)(opt.bulk_commit_records / opt.bulk_commits));
+    r_bulkcommits = add_row(label, "bulkcommits", U_MS);
     snprintf(label, sizeof label, "individual writes (%llu)", (unsigned long long)opt.individual);
     r_individual = add_row(label, "individual", U_MS);
+    snprintf(label, sizeof label, "durable commit limit (%llu)",
+             (unsigned long long)opt.individual);
+    r_limit = add_row(label, "limit", U_MS);
+    r_ilimit = add_row("individual writes / limit", "limit", U_X);
     snprintf(label, sizeof label, "batch writes (%llu x %llu)", (unsigned long long)opt.batches,
              (unsigned long long)opt.batch_size);
     r_batch = add_row(label, "batch", U_MS);
@@ -450,6 +496,10 @@ static void build_rows(void)
     r_uncompacted = add_row("uncompacted size", "size", U_MIB);
     r_compaction = add_row("compaction", "compaction", U_MS);
     r_compacted = add_row("compacted size", "compaction", U_MIB);
+    snprintf(label, sizeof label, "NONE churn (%llu commits)",
+             (unsigned long long)opt.churn_commits);
+    r_churn = add_row(label, "churn", U_MS);
+    r_churn_size = add_row("NONE churn, final size", "churn", U_MIB);
     for (int r = 0; r < n_rows; r++)
         for (int e = 0; e < MAX_ENGINES; e++)
             results[r][e] = -1;
@@ -524,8 +574,10 @@ static void record_result(run_ctx *rc, int row, double v)
         fprintf(stderr, "  %-10s %-32s n/a\n", rc->e->name, r->label);
     else if (r->unit == U_MS)
         fprintf(stderr, "  %-10s %-32s %10.1f ms\n", rc->e->name, r->label, v);
-    else
+    else if (r->unit == U_MIB)
         fprintf(stderr, "  %-10s %-32s %10.2f MiB\n", rc->e->name, r->label, v);
+    else
+        fprintf(stderr, "  %-10s %-32s %10.2f x\n", rc->e->name, r->label, v);
 }
 
 static void put_records(run_ctx *rc, uint64_t from, uint64_t n)
@@ -637,13 +689,299 @@ static double threaded_reads(run_ctx *rc, int threads, uint64_t total)
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
-static void run_engine(run_ctx *rc)
+/* A directory beside rc->dir for the rows that need a fresh database. */
+static void fresh_dir(char *out, size_t size, const run_ctx *rc, const char *suffix)
+{
+    int n = snprintf(out, size, "%s-%s", rc->dir, suffix);
+    if (n < 0 || (size_t)n >= size)
+        bench_die(NULL, "path too long: %s-%s", rc->dir, suffix);
+    bench_rmtree(out);
+    mkdir_p(out);
+}
+
+/* ---- The durable commit limit -------------------------------------------------------- */
+
+#define LIMIT_PAGE 4096
+/* The depth assumed when birch does not give its own (birch_stat has no
+ * depth yet): birch's tree holds 1,000,000 records of this workload in 4
+ * levels, as LMDB's does (its depth is printed beside the row). */
+#define LIMIT_DEPTH_DEFAULT 4
+#define LIMIT_STREAM 0x2000000000000000ull /* splitmix64 words far from the records' */
+
+static char limit_path[4200];
+static uint64_t limit_file_bytes;
+static int limit_depth;            /* birch's depth once it gave one, else 0 */
+static int depth_of[MAX_ENGINES];  /* each engine's depth after the bulk load; 0: not given */
+
+static int limit_pages(void) { return (limit_depth ? limit_depth : LIMIT_DEPTH_DEFAULT) + 1; }
+
+static void pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            bench_die(NULL, "cannot write %s: %s", limit_path, w ? strerror(errno) : "no progress");
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+}
+
+static void fill_random(uint8_t *buf, size_t n, uint64_t stream)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t x = splitmix64_at(stream + i / 8);
+        memcpy(buf + i, &x, n - i < 8 ? n - i : 8);
+    }
+}
+
+/* The file the limit row writes into, in the bench directory: of the size
+ * order of a bulk-loaded database (LMDB's file holds about 550 bytes per
+ * record of this workload), at least 4 MiB, written in full with random
+ * bytes and synced, so that the timed writes overwrite allocated blocks as
+ * an engine's commits into its own file do. */
+static void create_limit_file(void)
+{
+    const uint64_t chunk = 1u << 20;
+    uint64_t bytes = (opt.elements * 512u + chunk - 1) / chunk * chunk;
+    if (bytes < 4 * chunk)
+        bytes = 4 * chunk;
+    int n = snprintf(limit_path, sizeof limit_path, "%s/limit.dat", opt.dir);
+    if (n < 0 || (size_t)n >= sizeof limit_path)
+        bench_die(NULL, "path too long: %s/limit.dat", opt.dir);
+    fprintf(stderr, "bench: writing %s (%.0f MiB) for the durable commit limit\n", limit_path,
+            mib(bytes));
+    int fd = open(limit_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        bench_die(NULL, "cannot create %s: %s", limit_path, strerror(errno));
+    uint8_t *buf = xmalloc(chunk);
+    for (uint64_t off = 0; off < bytes; off += chunk) {
+        fill_random(buf, chunk, LIMIT_STREAM + off / 8);
+        pwrite_all(fd, buf, chunk, off);
+    }
+    if (fdatasync(fd) != 0 || close(fd) != 0)
+        bench_die(NULL, "cannot sync %s: %s", limit_path, strerror(errno));
+    free(buf);
+    limit_file_bytes = bytes;
+}
+
+/* The physical limit of a durable commit on this disk, timed as the
+ * individual writes are (the same count): each time one contiguous pwrite
+ * of depth + 1 pages (what a commit of one put must write at least: the
+ * root-to-leaf path and a meta page) at a random page-aligned offset of
+ * the limit file, then one fdatasync. */
+static double commit_limit(void)
+{
+    const size_t len = (size_t)limit_pages() * LIMIT_PAGE;
+    const uint64_t slots = limit_file_bytes / LIMIT_PAGE - (uint64_t)limit_pages() + 1;
+    uint8_t *buf = xmalloc(len);
+    fill_random(buf, len, LIMIT_STREAM / 2);
+    int fd = open(limit_path, O_RDWR);
+    if (fd < 0)
+        bench_die(NULL, "cannot open %s: %s", limit_path, strerror(errno));
+    double t0 = now_ms();
+    for (uint64_t i = 0; i < opt.individual; i++) {
+        memcpy(buf, &i, sizeof i); /* new bytes each time, as a commit writes */
+        pwrite_all(fd, buf, len, splitmix64_at(LIMIT_STREAM / 4 + i) % slots * LIMIT_PAGE);
+        if (fdatasync(fd) != 0)
+            bench_die(NULL, "fdatasync %s: %s", limit_path, strerror(errno));
+    }
+    double ms = now_ms() - t0;
+    close(fd);
+    free(buf);
+    return ms;
+}
+
+/* ---- The bulk load in commits -------------------------------------------------------- */
+
+/* The issue's "2,000,000 random records in 20 commits of 100,000", each
+ * commit durable, into a fresh database of the engine; the count is
+ * checked afterwards (untimed). */
+static double bulk_load_in_commits(const run_ctx *rc)
+{
+    const bench_engine *e = rc->e;
+    const uint64_t n = opt.bulk_commit_records, commits = opt.bulk_commits;
+    bench_config cfg = *rc->cfg;
+    cfg.elements = n + 1;
+    run_ctx sub = *rc;
+    sub.cfg = &cfg;
+    fresh_dir(sub.dir, sizeof sub.dir, rc, "bulkcommits");
+    sub.db = e->open(sub.dir, &cfg);
+    double t0 = now_ms();
+    for (uint64_t c = 0; c < commits; c++) {
+        uint64_t from = n * c / commits, to = n * (c + 1) / commits;
+        e->write_begin(sub.db);
+        put_records(&sub, from, to - from);
+        e->write_commit(sub.db);
+    }
+    double ms = now_ms() - t0;
+    uint64_t got = e->count(sub.db);
+    if (got != n)
+        bench_die(e->name, "after the bulk load in commits len() = %llu, expected %llu",
+                  (unsigned long long)got, (unsigned long long)n);
+    e->close(sub.db);
+    if (!opt.keep)
+        bench_rmtree(sub.dir);
+    return ms;
+}
+
+/* ---- The NONE churn series ---------------------------------------------------------- */
+
+#define CHURN_KEYS 1000
+#define CHURN_KEY_SIZE 16
+#define CHURN_VALUE_SIZE 100
+#define CHURN_VALUE_WORDS 13 /* 104 bytes, 100 used */
+#define CHURN_STREAM 0x4000000000000000ull
+
+/* One engine's series: after commits[j] commits, the bytes of its files
+ * (apparent and allocated) and the time of the commits since the point
+ * before (ms[0] = 0, the working set just loaded). */
+typedef struct {
+    size_t n;
+    uint64_t *commits, *bytes, *alloc;
+    double *ms;
+    double total;
+} churn_series;
+
+/* The series kept for the chart (with --repeat, the fastest run's). */
+static churn_series churn[MAX_ENGINES];
+
+static bool churn_engine(const bench_engine *e)
+{
+    return strcmp(e->name, "birch") == 0 || strcmp(e->name, "lmdb") == 0;
+}
+
+/* Key k of the working set and, when val is not NULL, its value at
+ * version v (the commit that wrote it; 0 = the initial load). */
+static void churn_record(uint64_t k, uint64_t v, uint8_t *key, uint8_t *val)
+{
+    for (int w = 0; w < 2; w++) {
+        uint64_t x = splitmix64_at(CHURN_STREAM + 2 * k + (uint64_t)w);
+        memcpy(key + 8 * w, &x, 8);
+    }
+    if (val) {
+        uint8_t tmp[8 * CHURN_VALUE_WORDS];
+        fill_random(tmp, sizeof tmp,
+                    CHURN_STREAM + 4 * CHURN_KEYS + (v * CHURN_KEYS + k) * CHURN_VALUE_WORDS);
+        memcpy(val, tmp, CHURN_VALUE_SIZE);
+    }
+}
+
+/* The version of key k after commits 1..c, commit i overwriting key
+ * (i - 1) % CHURN_KEYS. */
+static uint64_t churn_version(uint64_t k, uint64_t c)
+{
+    return c < k + 1 ? 0 : k + 1 + (c - k - 1) / CHURN_KEYS * CHURN_KEYS;
+}
+
+static void churn_free(churn_series *s)
+{
+    free(s->commits);
+    free(s->bytes);
+    free(s->alloc);
+    free(s->ms);
+    memset(s, 0, sizeof *s);
+}
+
+/* Every value of the working set is the last one written (untimed). */
+static void churn_check(const bench_engine *e, void *db, uint64_t commits)
+{
+    uint64_t n = e->count(db);
+    if (n != CHURN_KEYS)
+        bench_die(e->name, "after the churn len() = %llu, expected %d", (unsigned long long)n,
+                  CHURN_KEYS);
+    void *reader = e->reader_open(db);
+    for (uint64_t k = 0; k < CHURN_KEYS; k++) {
+        uint8_t key[CHURN_KEY_SIZE], val[CHURN_VALUE_SIZE];
+        const void *got;
+        size_t glen;
+        churn_record(k, churn_version(k, commits), key, val);
+        if (!e->get(reader, key, sizeof key, &got, &glen) || glen != sizeof val ||
+            memcmp(got, val, sizeof val) != 0)
+            bench_die(e->name, "after the churn key %llu is missing or wrong",
+                      (unsigned long long)k);
+    }
+    e->reader_close(reader);
+}
+
+/* A fresh database with durability off (the nosync row's settings), the
+ * working set loaded in one commit, then opt.churn_commits commits of one
+ * overwrite each; every opt.churn_every commits the size of the engine's
+ * files is taken (outside the timed part). */
+static void run_churn(run_ctx *rc)
+{
+    const bench_engine *e = rc->e;
+    bench_config cfg = *rc->cfg;
+    cfg.elements = CHURN_KEYS + 1;
+    run_ctx sub = *rc;
+    sub.cfg = &cfg;
+    fresh_dir(sub.dir, sizeof sub.dir, rc, "churn");
+    sub.db = e->open(sub.dir, &cfg);
+    e->set_sync(sub.db, 0);
+
+    uint8_t key[CHURN_KEY_SIZE], val[CHURN_VALUE_SIZE];
+    e->write_begin(sub.db);
+    for (uint64_t k = 0; k < CHURN_KEYS; k++) {
+        churn_record(k, 0, key, val);
+        e->put(sub.db, key, sizeof key, val, sizeof val);
+    }
+    e->write_commit(sub.db);
+
+    size_t cap = (size_t)(opt.churn_commits / opt.churn_every) + 2;
+    churn_series s = {0};
+    s.commits = xmalloc(cap * sizeof *s.commits);
+    s.bytes = xmalloc(cap * sizeof *s.bytes);
+    s.alloc = xmalloc(cap * sizeof *s.alloc);
+    s.ms = xmalloc(cap * sizeof *s.ms);
+    s.commits[0] = 0;
+    s.bytes[0] = dir_sizes(sub.dir, &s.alloc[0]);
+    s.ms[0] = 0;
+    s.n = 1;
+    double t0 = now_ms();
+    for (uint64_t i = 1; i <= opt.churn_commits; i++) {
+        churn_record((i - 1) % CHURN_KEYS, i, key, val);
+        e->write_begin(sub.db);
+        e->put(sub.db, key, sizeof key, val, sizeof val);
+        e->write_commit(sub.db);
+        if (i % opt.churn_every == 0 || i == opt.churn_commits) {
+            double ms = now_ms() - t0;
+            s.commits[s.n] = i;
+            s.ms[s.n] = ms;
+            s.total += ms;
+            s.bytes[s.n] = dir_sizes(sub.dir, &s.alloc[s.n]);
+            s.n++;
+            t0 = now_ms();
+        }
+    }
+    churn_check(e, sub.db, opt.churn_commits);
+    e->close(sub.db);
+    if (!opt.keep)
+        bench_rmtree(sub.dir);
+
+    record_result(rc, r_churn, s.total);
+    record_result(rc, r_churn_size, mib(s.bytes[s.n - 1]));
+    churn_series *kept = &churn[rc->col];
+    if (kept->n == 0 || s.total < kept->total) {
+        churn_free(kept);
+        *kept = s;
+    } else {
+        churn_free(&s);
+    }
+    /* The final size of the kept series, not the smallest of the repeats:
+     * how far the file grows varies from run to run, and the table must
+     * agree with the chart. */
+    results[r_churn_size][rc->col] = mib(kept->bytes[kept->n - 1]);
+}
+
+/* The rows on the main database: the bulk load and what follows it. */
+static void run_main(run_ctx *rc)
 {
     const bench_engine *e = rc->e;
     double t0;
     uint64_t next = 0; /* the next record index to write */
 
-    fprintf(stderr, "%s: %s\n", e->name, "starting");
     bench_rmtree(rc->dir);
     mkdir_p(rc->dir);
     rc->db = e->open(rc->dir, rc->cfg);
@@ -657,11 +995,21 @@ static void run_engine(run_ctx *rc)
     next = opt.elements;
     if (on("bulk"))
         record_result(rc, r_bulk, ms);
+    if (e->depth) {
+        depth_of[rc->col] = e->depth(rc->db);
+        fprintf(stderr, "  %-10s tree depth after the bulk load: %d\n", e->name,
+                depth_of[rc->col]);
+        if (strcmp(e->name, "birch") == 0 && depth_of[rc->col] > 0)
+            limit_depth = depth_of[rc->col];
+    }
 
     if (on("individual")) {
         record_result(rc, r_individual, single_commits(rc, next, opt.individual));
         next += opt.individual;
     }
+    /* Right after the individual writes, so that both see the disk alike. */
+    if (on("limit"))
+        record_result(rc, r_limit, commit_limit());
     if (on("batch")) {
         t0 = now_ms();
         for (uint64_t b = 0; b < opt.batches; b++) {
@@ -786,6 +1134,39 @@ static void run_engine(run_ctx *rc)
         bench_rmtree(rc->dir);
 }
 
+/* Whether a row that needs the main database is selected (bulkcommits and
+ * churn make their own). */
+static bool main_rows_on(void)
+{
+    for (size_t i = 0; i < N_ROW_GROUPS; i++)
+        if (opt.group_on[i] && strcmp(row_groups[i], "bulkcommits") != 0 &&
+            strcmp(row_groups[i], "churn") != 0)
+            return true;
+    return false;
+}
+
+static void run_engine(run_ctx *rc)
+{
+    fprintf(stderr, "%s: %s\n", rc->e->name, "starting");
+    if (main_rows_on())
+        run_main(rc);
+    if (on("bulkcommits"))
+        record_result(rc, r_bulkcommits, bulk_load_in_commits(rc));
+    if (on("churn") && churn_engine(rc->e))
+        run_churn(rc);
+}
+
+/* Rows computed from others once every run is done (with --repeat, from
+ * the best times). */
+static void derive_rows(void)
+{
+    for (int e = 0; e < opt.n_engines; e++) {
+        double w = results[r_individual][e], l = results[r_limit][e];
+        if (w != -1 && l != -1 && !isnan(w) && !isnan(l) && l > 0)
+            results[r_ilimit][e] = w / l;
+    }
+}
+
 /* ---- Machine description ------------------------------------------------------------- */
 
 static char machine[1024];
@@ -860,15 +1241,23 @@ static void fmt_value(char *buf, size_t n, double v, enum unit u)
         snprintf(buf, n, "n/a");
     else if (u == U_MIB)
         snprintf(buf, n, v >= 100 ? "%.0f" : v >= 1 ? "%.1f" : "%.2f", v);
+    else if (u == U_X)
+        snprintf(buf, n, "%.2f", v);
     else
         snprintf(buf, n, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : v >= 0.1 ? "%.2f" : "%.4f", v);
 }
 
-/* birch/LMDB for row r, or NAN. */
+static const char *unit_name(enum unit u) { return u == U_MS ? "ms" : u == U_MIB ? "MiB" : "x"; }
+
+/* Rows that measure the disk, or a multiple: no best of the row, no bar in
+ * the ratio chart. */
+static bool row_plain(int r) { return r == r_limit || rows[r].unit == U_X; }
+
+/* birch/LMDB for row r, or NAN (also for a row that is already a ratio). */
 static double ratio(int r)
 {
     int b = col_of("birch"), l = col_of("lmdb");
-    if (b < 0 || l < 0)
+    if (b < 0 || l < 0 || rows[r].unit == U_X)
         return NAN;
     double x = results[r][b], y = results[r][l];
     if (x == -1 || y == -1 || isnan(x) || isnan(y) || y <= 0)
@@ -895,12 +1284,12 @@ static void write_table(FILE *f)
         if (!row_ran(r))
             continue;
         int best = -1;
-        for (int e = 0; e < opt.n_engines; e++) {
+        for (int e = 0; e < opt.n_engines && !row_plain(r); e++) {
             double v = results[r][e];
             if (v != -1 && !isnan(v) && (best < 0 || v < results[r][best]))
                 best = e;
         }
-        fprintf(f, "| %s (%s) |", rows[r].label, rows[r].unit == U_MS ? "ms" : "MiB");
+        fprintf(f, "| %s (%s) |", rows[r].label, unit_name(rows[r].unit));
         for (int e = 0; e < opt.n_engines; e++) {
             char buf[64];
             fmt_value(buf, sizeof buf, results[r][e], rows[r].unit);
@@ -926,7 +1315,7 @@ static void write_settings(FILE *f, const bench_config *cfg)
         fprintf(f, "- **%s**: %s\n", opt.engines[e]->name, opt.engines[e]->settings(cfg));
 }
 
-/* The performance goals of issue 4, judged on this run. */
+/* The performance goals of issues 4 and 12, judged on this run. */
 static void write_goals(FILE *f)
 {
     if (!have_ratio())
@@ -934,7 +1323,9 @@ static void write_goals(FILE *f)
     fprintf(f, "\n| goal (birch/lmdb) | target | ratio | |\n|---|---:|---:|---|\n");
     for (int r = 0; r < n_rows; r++) {
         double target;
-        if (r == r_bulk || r == r_removals || r == r_reads[0] || r == r_reads[1] ||
+        if (r == r_bulkcommits)
+            target = 0.8;
+        else if (r == r_bulk || r == r_removals || r == r_reads[0] || r == r_reads[1] ||
             r == r_ranges[0] || r == r_ranges[1] || r == r_compacted)
             target = 1.0;
         else if (r == r_individual)
@@ -956,6 +1347,51 @@ static void write_goals(FILE *f)
             fprintf(f, "| %s | <= %.1f | %.2f | **missed** by %.2fx |\n", rows[r].label, target,
                     q, q / target);
     }
+    /* Issue 12: birch's own individual writes against the disk's limit. */
+    double q = results[r_ilimit][col_of("birch")];
+    if (q == -1 || isnan(q))
+        return;
+    fprintf(f, "| individual writes / limit (birch alone) | <= 1.2 | %.2f | ", q);
+    if (q <= 1.2)
+        fprintf(f, "met |\n");
+    else
+        fprintf(f, "**missed** by %.2fx |\n", q / 1.2);
+}
+
+/* What the rows of issue 12 measured exactly, under the table. */
+static void write_notes(FILE *f)
+{
+    if (row_ran(r_limit) || row_ran(r_bulkcommits) || row_ran(r_churn))
+        fprintf(f, "\n");
+    if (row_ran(r_limit)) {
+        fprintf(f,
+                "- durable commit limit: %llu times one pwrite of %d contiguous pages of %d "
+                "bytes (depth %d + 1, %s) at a random page-aligned offset of a %.0f MiB file in "
+                "the bench directory, then one fdatasync; measured in each engine's pass right "
+                "after its individual writes",
+                (unsigned long long)opt.individual, limit_pages(), LIMIT_PAGE, limit_pages() - 1,
+                limit_depth ? "birch's table depth after the bulk load"
+                            : "assumed: birch does not publish its tree depth",
+                mib(limit_file_bytes));
+        for (int e = 0; e < opt.n_engines; e++)
+            if (depth_of[e] > 0)
+                fprintf(f, "; %s's depth after the bulk load: %d", opt.engines[e]->name,
+                        depth_of[e]);
+        fprintf(f, "\n");
+    }
+    if (row_ran(r_bulkcommits))
+        fprintf(f,
+                "- bulk load in commits: %llu random records into a fresh database, %llu "
+                "durable commits\n",
+                (unsigned long long)opt.bulk_commit_records, (unsigned long long)opt.bulk_commits);
+    if (row_ran(r_churn))
+        fprintf(f,
+                "- NONE churn (birch and LMDB only): a fresh database without sync (the nosync "
+                "row's settings), %d keys of %d bytes with values of %d loaded in one commit, "
+                "then %llu commits of one overwrite each; size = apparent bytes of the engine's "
+                "files at the end; the series every %llu commits is in churn.csv and churn.svg\n",
+                CHURN_KEYS, CHURN_KEY_SIZE, CHURN_VALUE_SIZE,
+                (unsigned long long)opt.churn_commits, (unsigned long long)opt.churn_every);
 }
 
 static void write_md(const char *path, const bench_config *cfg, const char *date)
@@ -975,6 +1411,7 @@ static void write_md(const char *path, const bench_config *cfg, const char *date
         fprintf(f, "; each cell the best of %d runs (engines in alternating order)", opt.repeat);
     fprintf(f, "\n\n");
     write_table(f);
+    write_notes(f);
     fprintf(f, "\nSettings:\n\n");
     write_settings(f, cfg);
     write_goals(f);
@@ -995,7 +1432,7 @@ static void write_csv(const char *path)
     for (int r = 0; r < n_rows; r++) {
         if (!row_ran(r))
             continue;
-        fprintf(f, "%s,%s", rows[r].label, rows[r].unit == U_MS ? "ms" : "MiB");
+        fprintf(f, "%s,%s", rows[r].label, unit_name(rows[r].unit));
         for (int e = 0; e < opt.n_engines; e++) {
             double v = results[r][e];
             if (v == -1 || isnan(v))
@@ -1038,7 +1475,7 @@ static void write_svg(const char *path, const char *date)
         bench_die(NULL, "cannot write %s: %s", path, strerror(errno));
     int shown = 0;
     for (int r = 0; r < n_rows; r++)
-        if (row_ran(r) && r != r_len)
+        if (row_ran(r) && r != r_len && !row_plain(r))
             shown++;
     const int label_w = 250, plot_w = 520, bar_h = 18, gap = 6, top = 60;
     const int width = label_w + plot_w + 80, height = top + shown * (bar_h + gap) + 50;
@@ -1065,7 +1502,7 @@ static void write_svg(const char *path, const char *date)
     }
     int y = top;
     for (int r = 0; r < n_rows; r++) {
-        if (!row_ran(r) || r == r_len)
+        if (!row_ran(r) || r == r_len || row_plain(r))
             continue;
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8,
                 y + bar_h - 5);
@@ -1093,6 +1530,150 @@ static void write_svg(const char *path, const char *date)
         y += bar_h + gap;
     }
 #undef XPOS
+    fprintf(f, "</svg>\n");
+    fclose(f);
+}
+
+/* ---- The churn series: csv and chart ------------------------------------------------- */
+
+static bool churn_ran(void)
+{
+    for (int e = 0; e < opt.n_engines; e++)
+        if (churn[e].n)
+            return true;
+    return false;
+}
+
+/* One line per sample point; for each engine that ran the churn, the bytes
+ * of its files (apparent and allocated) and the ms of the commits since the
+ * previous point.  Every engine's series has the same points. */
+static void write_churn_csv(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        bench_die(NULL, "cannot write %s: %s", path, strerror(errno));
+    fprintf(f, "commits");
+    size_t n = 0;
+    for (int e = 0; e < opt.n_engines; e++)
+        if (churn[e].n) {
+            const char *name = opt.engines[e]->name;
+            fprintf(f, ",%s_bytes,%s_alloc_bytes,%s_ms", name, name, name);
+            n = churn[e].n;
+        }
+    fprintf(f, "\n");
+    for (size_t j = 0; j < n; j++) {
+        int first = 1;
+        for (int e = 0; e < opt.n_engines; e++) {
+            const churn_series *s = &churn[e];
+            if (!s->n)
+                continue;
+            if (first)
+                fprintf(f, "%llu", (unsigned long long)s->commits[j]);
+            first = 0;
+            fprintf(f, ",%llu,%llu,%.3f", (unsigned long long)s->bytes[j],
+                    (unsigned long long)s->alloc[j], s->ms[j]);
+        }
+        fprintf(f, "\n");
+    }
+    fclose(f);
+}
+
+/* The smallest of 1, 2 and 5 times a power of ten that is >= x (> 0). */
+static double nice_step(double x)
+{
+    double p = pow(10, floor(log10(x)));
+    return x <= p ? p : x <= 2 * p ? 2 * p : x <= 5 * p ? 5 * p : 10 * p;
+}
+
+static const char *churn_color(const char *engine)
+{
+    return strcmp(engine, "birch") == 0 ? "#1f6fb4" : "#e08a00";
+}
+
+enum { CH_LEFT = 70, CH_W = 340, CH_H = 220, CH_TOP = 90, CH_GAP = 110 };
+
+/* One panel: panel 0 the file size in MiB (from the load on), panel 1 the
+ * time of each opt.churn_every commits (from the first such step). */
+static void churn_panel(FILE *f, int panel, const char *title)
+{
+    const int x0 = CH_LEFT + panel * (CH_W + CH_GAP), y0 = CH_TOP + CH_H;
+    double ymax = 0;
+    for (int e = 0; e < opt.n_engines; e++)
+        for (size_t j = 0; j < churn[e].n; j++) {
+            double v = panel ? churn[e].ms[j] : mib(churn[e].bytes[j]);
+            if (v > ymax)
+                ymax = v;
+        }
+    double ystep = nice_step(ymax > 0 ? ymax / 5 : 1);
+    ymax = ceil(ymax / ystep) * ystep;
+    if (ymax <= 0)
+        ymax = ystep;
+    double xmax = (double)opt.churn_commits, xstep = nice_step(xmax / 5);
+#define PX(c) (x0 + (int)((double)(c) / xmax * CH_W))
+#define PY(v) (y0 - (int)((v) / ymax * CH_H))
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">", x0, CH_TOP - 12);
+    svg_escape(f, title);
+    fprintf(f, "</text>\n");
+    for (double v = 0; v <= ymax + ystep / 2; v += ystep) {
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\"/>\n"
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#555\">%g</text>\n",
+                x0, PY(v), x0 + CH_W, PY(v), v == 0 ? "#000" : "#ddd", x0 - 6, PY(v) + 4, v);
+    }
+    for (double c = 0; c <= xmax + xstep / 2; c += xstep)
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\"/>\n"
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%g</text>\n",
+                PX(c), CH_TOP, PX(c), y0, c == 0 ? "#000" : "#ddd", PX(c), y0 + 16, c);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">commits</text>\n",
+            x0 + CH_W / 2, y0 + 34);
+    for (int e = 0; e < opt.n_engines; e++) {
+        const churn_series *s = &churn[e];
+        if (!s->n)
+            continue;
+        fprintf(f, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"%s\" points=\"",
+                churn_color(opt.engines[e]->name));
+        for (size_t j = panel ? 1 : 0; j < s->n; j++)
+            fprintf(f, "%d,%d ", PX(s->commits[j]),
+                    PY(panel ? s->ms[j] : mib(s->bytes[j])));
+        fprintf(f, "\"/>\n");
+    }
+#undef PX
+#undef PY
+}
+
+/* Two small line charts, drawn here as ratios.svg is (no gnuplot): the
+ * engines' file size and commit time against the number of commits. */
+static void write_churn_svg(const char *path, const char *date)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        bench_die(NULL, "cannot write %s: %s", path, strerror(errno));
+    const int width = CH_LEFT + 2 * CH_W + CH_GAP + 40, height = CH_TOP + CH_H + 50;
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">NONE churn: one "
+            "overwrite per commit, no sync, %d keys of %d bytes, values of %d bytes</text>\n"
+            "<text x=\"10\" y=\"38\" fill=\"#555\">%s</text>\n",
+            width, height, CHURN_KEYS, CHURN_KEY_SIZE, CHURN_VALUE_SIZE, date);
+    int lx = 10;
+    for (int e = 0; e < opt.n_engines; e++) {
+        if (!churn[e].n)
+            continue;
+        const char *name = opt.engines[e]->name;
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"54\" x2=\"%d\" y2=\"54\" stroke=\"%s\" stroke-width=\"3\"/>"
+                "<text x=\"%d\" y=\"58\">%s</text>\n",
+                lx, lx + 24, churn_color(name), lx + 30, name);
+        lx += 100;
+    }
+    char title[96];
+    churn_panel(f, 0, "file size (MiB, apparent bytes of all files)");
+    snprintf(title, sizeof title, "time of each %llu commits (ms)",
+             (unsigned long long)opt.churn_every);
+    churn_panel(f, 1, title);
     fprintf(f, "</svg>\n");
     fclose(f);
 }
@@ -1125,10 +1706,12 @@ int main(int argc, char **argv)
 
     fprintf(stderr, "bench: %llu records (%llu with the write rows), %d engines; %s\n",
             (unsigned long long)opt.elements, (unsigned long long)total, opt.n_engines, machine);
-    if (on("ranges")) {
+    if (on("ranges") && main_rows_on()) {
         fprintf(stderr, "bench: computing what the range reads must see\n");
         prepare_scan_expectations(total);
     }
+    if (on("limit"))
+        create_limit_file();
 
     double t_all = now_ms();
     for (int rep = 0; rep < opt.repeat; rep++) {
@@ -1146,6 +1729,10 @@ int main(int argc, char **argv)
         }
     }
 
+    derive_rows();
+    if (on("limit") && !opt.keep && remove(limit_path) != 0)
+        bench_die(NULL, "cannot remove %s: %s", limit_path, strerror(errno));
+
     char path[4200];
     snprintf(path, sizeof path, "%s/results.md", opt.dir);
     write_md(path, &cfg, date);
@@ -1155,13 +1742,26 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/ratios.svg", opt.dir);
         write_svg(path, date);
     }
+    /* Without a churn in this run, an older run's chart would pass for it. */
+    snprintf(path, sizeof path, "%s/churn.csv", opt.dir);
+    if (churn_ran())
+        write_churn_csv(path);
+    else
+        remove(path);
+    snprintf(path, sizeof path, "%s/churn.svg", opt.dir);
+    if (churn_ran())
+        write_churn_svg(path, date);
+    else
+        remove(path);
 
     printf("%llu records; times in ms, sizes in MiB\n\n", (unsigned long long)opt.elements);
     write_table(stdout);
+    write_notes(stdout);
     printf("\nSettings:\n\n");
     write_settings(stdout, &cfg);
     write_goals(stdout);
-    fprintf(stderr, "bench: all engines in %.1f s; results in %s/results.{md,csv}%s\n",
-            (now_ms() - t_all) / 1e3, opt.dir, have_ratio() ? " and ratios.svg" : "");
+    fprintf(stderr, "bench: all engines in %.1f s; results in %s/results.{md,csv}%s%s\n",
+            (now_ms() - t_all) / 1e3, opt.dir, have_ratio() ? ", ratios.svg" : "",
+            churn_ran() ? ", churn.{csv,svg}" : "");
     return 0;
 }

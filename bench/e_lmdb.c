@@ -178,6 +178,17 @@ static uint64_t l_count(void *db)
     return st.ms_entries;
 }
 
+static int l_depth(void *db)
+{
+    ldb *l = db;
+    MDB_txn *txn;
+    MDB_stat st;
+    check(mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin(read)");
+    check(mdb_stat(txn, l->dbi, &st), "mdb_stat");
+    mdb_txn_abort(txn);
+    return (int)st.ms_depth;
+}
+
 static int l_compact(void *db)
 {
     ldb *l = db;
@@ -213,4 +224,5 @@ const bench_engine bench_lmdb = {
     .scan = l_scan,
     .count = l_count,
     .compact = l_compact,
+    .depth = l_depth,
 };

@@ -73,6 +73,11 @@ typedef struct bench_engine {
     /* Compacts the database into as little space as the engine can;
      * returns 1, or 0 when the engine has no compaction (NULL: same). */
     int (*compact)(void *db);
+
+    /* Levels of the table's tree from root to leaf (1: the root is a leaf),
+     * or 0 when the engine does not publish it (NULL: same).  Used to size
+     * the "durable commit limit" row: one write of depth + 1 pages. */
+    int (*depth)(void *db);
 } bench_engine;
 
 /* Fatal error: prints "bench: <engine>: <message>" and exits with 1. */
