@@ -156,7 +156,18 @@ struct bi_alloc {
     bytes ops;           /* what it changed, as a delta's body */
     int dry;             /* reclaimed once: no group can become free before the commit */
     int persisted;       /* the commit wrote a record: the state is its */
+    /* The transaction's run: pages taken from free (or the file's end) in
+     * one piece and handed out one by one in order, so that a commit's
+     * pages are contiguous and go out in one write (DESIGN.md 5.2); what
+     * is left returns to free at commit. */
+    uint64_t res_start, res_len, res_want;
 };
+
+#define RES_MIN 8u      /* a one-put commit: its path, the catalog leaf, the map's record */
+#define RES_MAX 1024u   /* large transactions take runs this long */
+#define RES_SCAN 64u    /* free runs looked at, lowest first, for one */
+#define RES_FLOOR 4u    /* a shorter free run is scattered pages */
+#define RES_PLENTY 256u /* free pages (or an eighth of the file) that are used even scattered */
 
 int bi_alloc_new(bi_alloc **out)
 {
@@ -600,6 +611,8 @@ int bi_alloc_begin(birch_txn *txn, uint64_t oldest, uint64_t durable)
     a->lim[1] = oldest;
     a->durable = durable;
     a->dry = a->persisted = 0;
+    a->res_len = 0;
+    a->res_want = RES_MIN;
     a->ops.n = 0;
     a->freed[0].n = a->freed[1].n = 0;
     uint64_t committed = txn->meta.txnid - 1;
@@ -673,11 +686,98 @@ static int log_pend(bi_alloc *a, uint64_t key, uint64_t start, uint64_t len)
     return rc;
 }
 
+/* The run to refill the transaction's run from: among the lowest
+ * RES_SCAN free runs, the shortest that holds want pages, else the
+ * longest (the scan is bounded: a fragmented file has many runs, and
+ * every commit refills once). */
+static size_t res_fit(const bi_alloc *a, uint64_t want)
+{
+    size_t best = a->free.n, longest = a->free.n;
+    for (size_t k = 0, i = a->free.n; k < RES_SCAN && i-- > 0; k++) {
+        uint64_t len = a->free.v[i].len;
+        if (len >= want && (best == a->free.n || len < a->free.v[best].len)) best = i;
+        if (longest == a->free.n || len > a->free.v[longest].len) longest = i;
+        if (len == want) break;
+    }
+    return best < a->free.n ? best : longest;
+}
+
+/* Whether free space is plentiful: then a transaction takes free pages
+ * even where they are scattered, rather than grow the file for a run. */
+static int free_plenty(const birch_txn *txn, const bi_alloc *a)
+{
+    uint64_t floor = txn->meta.npages / 8 > RES_PLENTY ? txn->meta.npages / 8 : RES_PLENTY;
+    return a->free_pages >= floor;
+}
+
+/* Takes a new run for the transaction (the old one is used up), want
+ * pages (twice the last, up to RES_MAX): the shortest free run that holds
+ * them among the lowest RES_SCAN, else the longest of those, once pending
+ * groups that have become free are reclaimed.  A run shorter than
+ * RES_FLOOR (scattered pages) is taken only when free space is plentiful;
+ * otherwise RES_MIN pages at the file's end make the run, and what the
+ * commit leaves of them is free for the next ones, which keeps small
+ * commits contiguous in steady state (DESIGN.md 5.2). */
+static int refill(birch_txn *txn, bi_alloc *a)
+{
+    uint64_t want = a->res_want;
+    if (a->res_want < RES_MAX) a->res_want *= 2;
+    int rc = BIRCH_OK, got;
+    size_t i = res_fit(a, want);
+    if ((i == a->free.n || a->free.v[i].len < want) && !a->dry) { /* pending pages may make a longer run */
+        a->dry = 1;
+        rc = reclaim(a, &got);
+        if (rc == BIRCH_OK && got) i = res_fit(a, want);
+    }
+    if (rc) return rc;
+    uint64_t have = i < a->free.n ? a->free.v[i].len : 0;
+    if (have < RES_FLOOR && (!have || !free_plenty(txn, a))) {
+        const birch_db *db = txn->db;
+        uint64_t n = RES_MIN, room = db->opts.max_size ? db->opts.max_size / db->psize : UINT64_MAX;
+        if (room > txn->meta.npages && room - txn->meta.npages < n) n = room - txn->meta.npages;
+        bi_errmark mark = bi_err_mark(); /* past max_size: free pages, if any, will do */
+        rc = extend(txn, n, &a->res_start);
+        bi_err_end(mark, rc == BIRCH_OK || have);
+        if (rc == BIRCH_OK) {
+            a->res_len = n;
+            return BIRCH_OK;
+        }
+        if (!have) return rc;
+    }
+    uint64_t start = a->free.v[i].start, len = have < want ? have : want;
+    rc = free_del(a, start, len);
+    if (rc == BIRCH_OK) rc = log_op(a, OP_TAKE, start, len);
+    if (rc) return rc;
+    a->res_start = start;
+    a->res_len = len;
+    return BIRCH_OK;
+}
+
+/* Gives the rest of the transaction's run back to free. */
+static int release_run(bi_alloc *a)
+{
+    if (!a->res_len) return BIRCH_OK;
+    int rc = free_add(a, a->res_start, a->res_len);
+    if (rc == BIRCH_OK) rc = log_op(a, OP_FREE, a->res_start, a->res_len);
+    a->res_len = 0;
+    return rc;
+}
+
 int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
 {
     bi_alloc *a = txn->db->alloc;
-    int from_free;
+    int from_free = 0;
     int rc = loaded(txn, a);
+    if (rc == BIRCH_OK && n == 1) { /* the common case: the next page of the transaction's run */
+        if (!a->res_len) rc = refill(txn, a);
+        if (rc) return rc;
+        *pgno = a->res_start++;
+        a->res_len--;
+        if (bi_page_is_dirty(txn, *pgno))
+            return BI_CORRUPT("free-space map: page %llu listed as free while this transaction uses it",
+                              (unsigned long long)*pgno);
+        return bi_dirty_new(txn, *pgno, 1, buf);
+    }
     if (rc == BIRCH_OK) rc = take(txn, a, n, 1, pgno, &from_free);
     if (rc) return rc;
     if (from_free) {
@@ -701,7 +801,7 @@ int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
         rc = free_add(a, pgno, n);
         return rc ? rc : log_op(a, OP_FREE, pgno, n);
     }
-    if (free_has(a, pgno, n))
+    if (free_has(a, pgno, n) || (pgno < a->res_start + a->res_len && pgno + n > a->res_start))
         return BI_CORRUPT("free-space map: page %llu listed as free while a tree still used it (the tree just freed it)",
                           (unsigned long long)pgno);
     /* A page written after the durable state is not part of it: only
@@ -732,7 +832,7 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
 int bi_alloc_changed(const birch_txn *txn)
 {
     const bi_alloc *a = txn->db->alloc;
-    return a->ops.n || a->freed[0].n || a->freed[1].n;
+    return a->ops.n || a->freed[0].n || a->freed[1].n || a->res_len;
 }
 
 uint64_t bi_alloc_freed_durable(const birch_txn *txn)
@@ -862,15 +962,23 @@ static int persist_base(birch_txn *txn, bi_alloc *a)
     if (rc == BIRCH_OK) rc = pend_freed(txn, a, 0);
     bytes b = {NULL, 0, 0};
     if (rc == BIRCH_OK) rc = encode_base(a, &b);
-    uint64_t pgno, n = 0;
+    uint64_t pgno, n = rc == BIRCH_OK ? record_pages(txn->db, b.n) : 0;
     int from_free;
-    if (rc == BIRCH_OK) rc = make_room(a, record_pages(txn->db, b.n));
-    if (rc == BIRCH_OK) rc = encode_base(a, &b); /* after a reclaim: fewer, longer runs */
-    if (rc == BIRCH_OK) {
-        n = record_pages(txn->db, b.n);
-        rc = take(txn, a, n, 0, &pgno, &from_free);
+    if (rc == BIRCH_OK && a->res_len >= n) { /* right after the commit's other pages */
+        pgno = a->res_start;
+        a->res_start += n;
+        a->res_len -= n;
+        rc = release_run(a);
+    } else {
+        if (rc == BIRCH_OK) rc = release_run(a);
+        if (rc == BIRCH_OK) rc = make_room(a, n);
+        if (rc == BIRCH_OK) rc = encode_base(a, &b); /* after a reclaim: fewer, longer runs */
+        if (rc == BIRCH_OK) {
+            n = record_pages(txn->db, b.n);
+            rc = take(txn, a, n, 0, &pgno, &from_free);
+        }
     }
-    if (rc == BIRCH_OK) rc = encode_base(a, &b); /* its pages are no longer free */
+    if (rc == BIRCH_OK) rc = encode_base(a, &b); /* its pages are no longer free, the run's rest is */
     if (rc == BIRCH_OK) rc = rv_push(&a->chain, pgno, n);
     if (rc == BIRCH_OK) rc = write_record(txn, a, pgno, n, 1, &b);
     free(b.v);
@@ -880,14 +988,22 @@ static int persist_base(birch_txn *txn, bi_alloc *a)
 static int persist_delta(birch_txn *txn, bi_alloc *a)
 {
     int rc = pend_freed(txn, a, 1);
-    uint64_t pgno, n = 0;
+    uint64_t pgno, n = record_pages(txn->db, a->ops.n + 1); /* room for one more operation: the run's FREE or the record's TAKE */
     int from_free = 0;
-    if (rc == BIRCH_OK) rc = make_room(a, record_pages(txn->db, a->ops.n + 1));
-    if (rc == BIRCH_OK) {
-        n = record_pages(txn->db, a->ops.n + 1);
-        rc = take(txn, a, n, 0, &pgno, &from_free);
+    if (rc == BIRCH_OK && a->res_len >= n) { /* right after the commit's other pages */
+        pgno = a->res_start;
+        a->res_start += n;
+        a->res_len -= n;
+        rc = release_run(a);
+    } else {
+        if (rc == BIRCH_OK) rc = release_run(a);
+        if (rc == BIRCH_OK) rc = make_room(a, record_pages(txn->db, a->ops.n + 1));
+        if (rc == BIRCH_OK) {
+            n = record_pages(txn->db, a->ops.n + 1);
+            rc = take(txn, a, n, 0, &pgno, &from_free);
+        }
+        if (rc == BIRCH_OK && from_free) rc = log_op(a, OP_TAKE, pgno, n);
     }
-    if (rc == BIRCH_OK && from_free) rc = log_op(a, OP_TAKE, pgno, n);
     if (rc == BIRCH_OK) rc = put_varint(&a->ops, OP_END);
     if (rc == BIRCH_OK) rc = rv_push(&a->chain, pgno, n);
     if (rc == BIRCH_OK) rc = write_record(txn, a, pgno, n, 0, &a->ops);

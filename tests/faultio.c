@@ -220,6 +220,7 @@ static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t 
     }
     rc = bi_io_posix.writev(w->inner, iov, cnt, off);
     if (rc) return rc;
+    for (int i = 0; i < cnt; i++) f->written += iov[i].iov_len;
     if (f->track && fio_push(&f->img[w->img], iov, cnt, off)) return BIRCH_ENOMEM;
     if (f->track && f->loss_at_write > 0 && f->calls[FIO_WRITE] == f->loss_at_write) {
         fio_powerloss(f, f->loss_path, f->loss_seed);

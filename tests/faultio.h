@@ -82,6 +82,7 @@ typedef struct fio {
     int fail_rc[FIO_KINDS];
     int sticky;
     long calls[FIO_KINDS];
+    uint64_t written; /* bytes of the writes that succeeded */
     long injected;
     int last_kind;          /* kind of the last injected fault */
     uint64_t last_fail_off; /* offset of the last write that was failed */

@@ -458,7 +458,7 @@ static void damage_map(img *im, bt_rng *r, int kind, const uint64_t *live, size_
     if (f.body_len + 40 > room) return; /* no room for the operation: left undamaged */
     switch (kind) {
     case 1: put_v(&at, BI_FMOP_FREE); put_v(&at, pick(r, live, nlive)); put_v(&at, 1); break;
-    case 2: memcpy(at, body, 20); at += 20; break; /* the first operation again (and some of the next) */
+    case 2: memmove(at, body, 20); at += 20; break; /* the first operation again (and some of the next) */
     case 3: put_v(&at, BI_FMOP_FREE); put_v(&at, bt_chance(r, 50) ? bt_below(r, 2) : im->npages + bt_below(r, 9));
         put_v(&at, 1 + bt_below(r, 3)); break;
     case 4: put_v(&at, 5 + bt_below(r, 200)); break;
