@@ -560,15 +560,18 @@ void birch_cursor_close(birch_cursor *cur);
  *     which its own commits may be rewriting at that instant (a damaged
  *     meta page is otherwise found by the next open, which falls back to
  *     the other one or fails);
- *   - every tree (catalog, free tree, each table): each page's checksum
+ *   - every tree (catalog, each table): each page's checksum
  *     against the one its parent (or the meta, or the catalog) keeps, page
  *     headers, levels and depth, node bounds with no overlap, key order
  *     within and across pages, no empty page but an empty root, record
  *     counts, each big value's run and its checksum;
  *   - the pages of the snapshot (2 up to its page count; the file may be
- *     longer): each in exactly one tree or listed by the snapshot's free
- *     tree.  Free pages are counted, never read: a writer may be reusing
- *     them.
+ *     longer): each in exactly one tree, listed by the snapshot's
+ *     free-space map (free, or freed by a commit and waiting for older
+ *     snapshots), or one of the map's own records, whose checksums and
+ *     operations are verified; a page freed by a commit after the
+ *     snapshot's (never reusable) is reported as a leak.  Free pages are
+ *     counted, never read: a writer may be reusing them.
  * Returns BIRCH_OK, or BIRCH_ECORRUPT with a message naming the page and
  * the problem in msg (which may be NULL; on success it says how many pages
  * were checked) and in birch_errmsg().  Errors also: BIRCH_EINVAL (NULL
@@ -577,12 +580,13 @@ void birch_cursor_close(birch_cursor *cur);
 int birch_check(birch_db *db, char *msg, size_t msg_size);
 
 /* Statistics of the last committed state.  file_size counts space that
- * birch reserved ahead (the file grows in steps of at least 1 MiB). */
+ * birch reserved ahead (the file grows in steps of an eighth of its size,
+ * at least 16 pages). */
 typedef struct birch_stat {
     uint32_t page_size;
     uint64_t txnid;        /* id of the last commit */
     uint64_t page_count;   /* pages in the committed state (incl. meta) */
-    uint64_t free_pages;   /* pages on the free list */
+    uint64_t free_pages;   /* pages free or waiting for older snapshots (the free-space map) */
     uint64_t file_size;    /* bytes */
     uint64_t table_count;
 } birch_stat;
@@ -607,9 +611,9 @@ typedef int (*birch_progress_fn)(uint64_t done, uint64_t total, void *ctx);
  * included (as zeros); with BIRCH_COPY_COMPACT it holds only the pages in
  * use, numbered in tree order, and no free page (pages are not refilled).
  * Every page read is verified against the checksum its parent keeps
- * (every page of every tree, each big value's run, the free tree's pages),
- * each page may belong to one tree or free record only, and the free tree
- * must list as many pages as the meta says: a damaged source is refused
+ * (every page of every tree, each big value's run, the free-space map's
+ * records), each page may belong to one tree, free-space map run or record
+ * only, and the map must list as many pages as the meta says: a damaged source is refused
  * with BIRCH_ECORRUPT naming the page, and no file is left at path or
  * path + ".tmp".  (Pages that are neither in a tree nor free, a leak that
  * birch_check reports, are written as zeros by a plain copy.)

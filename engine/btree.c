@@ -1,6 +1,6 @@
 /*
  * btree.c - the copy-on-write B+tree: search, insert, delete, split and
- * merge, for user tables, the catalog and the free tree alike.
+ * merge, for user tables and the catalog alike.
  *
  * Searches read pages through the pager, which validates each page header
  * (type, level, own page number, bounds) and each node that is touched, so

@@ -5,22 +5,23 @@
  * Both read one pinned snapshot (a read transaction), so writers keep
  * committing meanwhile, and write a new file front to back.  Every page
  * they read is verified against the checksum its parent keeps (the Merkle
- * tree of seal.c), every page of the snapshot may belong to one tree, run
- * or free record only, and the free tree must list as many pages as the
- * meta says: a damaged source gives BIRCH_ECORRUPT naming the page, and
+ * tree of seal.c), every page of the snapshot may belong to one tree, run,
+ * or free-space map run or record only, and the map must list as many
+ * pages as the meta says: a damaged source gives BIRCH_ECORRUPT naming the page, and
  * no output file, instead of a clean-looking copy of damaged bytes.
  *   - a plain copy first walks every tree (catalog, tables, their runs,
- *     the free tree), verifying; then it writes the snapshot's pages
- *     2..npages-1, the verified ones as they are and every other page
- *     (free, or a leak) as zeros, and two fresh metas naming the same
- *     roots, so the copy keeps the free tree and every checksum;
+ *     the free-space map's records), verifying; then it writes the
+ *     snapshot's pages 2..npages-1, the verified ones (and the map's
+ *     records) as they are and every other page (free, or a leak) as
+ *     zeros, and two fresh metas naming the same roots, so the copy keeps
+ *     the map and every checksum;
  *   - a compact copy walks the catalog and every table tree depth first
  *     and writes each page after its children, numbered from 2 upwards in
  *     that order; each parent gets its children's new numbers and
  *     checksums (recomputed, since a page's own number is part of it).  The
- *     free tree is left out, so the copy holds exactly the pages in use,
- *     with no free page.  Pages are not refilled: a half-full page stays
- *     half full (as with LMDB's MDB_CP_COMPACT).  The free tree is still
+ *     free-space map is left out, so the copy holds exactly the pages in
+ *     use, with no free page.  Pages are not refilled: a half-full page
+ *     stays half full (as with LMDB's MDB_CP_COMPACT).  The map is still
  *     read and verified, after the walk: a compaction refuses a damaged
  *     file rather than replace it with a copy that hides the damage.
  * The metas are written last, with base_txnid = txnid (a clean copy: open
@@ -123,8 +124,8 @@ typedef struct cp {
     birch_progress_fn progress;
     void *ctx;
     uint8_t *used;       /* one bit per source page: verified, in a tree or run */
-    uint8_t *free_map;   /* one bit per source page: listed by the free tree */
-    uint64_t free_found; /* non-zero entries of the free tree */
+    uint8_t *free_map;   /* one bit per source page: free or pending in the map */
+    uint64_t free_found; /* pages the map lists free or pending */
     uint8_t *pages[2 * BI_MAX_DEPTH + 2]; /* one page buffer per walk depth */
     XXH3_state_t *xxh, *xxh_src;
 } cp;
@@ -172,7 +173,7 @@ static int claim(cp *c, uint64_t pgno, uint64_t n, const char *what)
  * each page of the snapshot's trees once and compare its XXH3-64 with the
  * one its parent keeps: a branch node for its child, a big value's leaf
  * node for its run, a catalog record for its table's root, the meta for
- * the catalog's and the free tree's roots.  A mismatch is BIRCH_ECORRUPT
+ * the catalog's root and the free-space map's newest record.  A mismatch is BIRCH_ECORRUPT
  * naming the page, so a damaged page never reaches a copy. */
 
 /* Verifies, and with compact writes, an overflow run of np pages read from
@@ -412,7 +413,7 @@ static int run_copy(cp *c)
     if (!c->used || !c->free_map)
         return bi_err(BIRCH_ENOMEM, "out of memory for two maps of %llu pages", (unsigned long long)m.npages);
     /* The trees first (written as they are walked when compact), then the
-     * free tree. */
+     * free-space map. */
     c->total = c->compact ? m.npages - BI_META_PAGES - m.free_pages : m.npages - BI_META_PAGES;
     int rc = copy_tree(c, &m.catalog, 0, 1);
     if (rc == BIRCH_OK) rc = verify_free(c);

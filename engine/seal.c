@@ -5,7 +5,8 @@
  * The checksums form a Merkle tree.  A branch node keeps the XXH3-64 of its
  * child page, a big value's leaf node keeps the checksum of its overflow
  * run, a table's catalog record keeps its root page's, and the meta keeps
- * the catalog's and the free tree's.  Every page also records the commit
+ * the catalog's root page's and the free-space map's newest record's (the
+ * records form a chain of checksums of their own, alloc.c).  Every page also records the commit
  * that wrote it.
  *
  * That is what lets a commit sync once (txn.c): pages and meta are written
