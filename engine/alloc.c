@@ -136,6 +136,7 @@ enum { OP_END = BI_FMOP_END, OP_FREE = BI_FMOP_FREE, OP_TAKE = BI_FMOP_TAKE, OP_
        OP_RECLAIM = BI_FMOP_RECLAIM };
 #define OP_MAX 31u           /* bytes of the longest operation */
 #define BI_FM_CHAIN_MAX 1024u /* records in a chain, base included */
+#define BI_FM_DELTA_MIN 32u   /* delta pages allowed before a base, whatever its size */
 #define FM_BODY (BI_HDR + sizeof(bi_fmrec))
 
 struct bi_alloc {
@@ -289,6 +290,13 @@ static int free_merge(bi_alloc *a, runvec *add)
     if (rv_normalize(add))
         return BI_CORRUPT("free-space map: pending groups list a page twice");
     if (add->n == 0) return BIRCH_OK;
+    if (add->n <= 16) { /* a commit's few pages: inserted, not a copy of every run */
+        for (size_t i = add->n; i-- > 0;) {
+            int rc = free_add(a, add->v[i].start, add->v[i].len); /* fails if pending and free at once */
+            if (rc) return rc;
+        }
+        return BIRCH_OK;
+    }
     size_t total = a->free.n + add->n;
     run *out = malloc(total * sizeof *out);
     if (!out) return bi_err(BIRCH_ENOMEM, "out of memory merging %zu runs of free pages", add->n);
@@ -763,7 +771,9 @@ static int release_run(bi_alloc *a)
     return rc;
 }
 
-int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
+/* bi_page_alloc; zero: the buffer is zeroed (a copy that overwrites it
+ * whole need not be). */
+static int alloc_pages(birch_txn *txn, uint32_t n, int zero, uint64_t *pgno, uint8_t **buf)
 {
     bi_alloc *a = txn->db->alloc;
     int from_free = 0;
@@ -776,7 +786,7 @@ int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
         if (bi_page_is_dirty(txn, *pgno))
             return BI_CORRUPT("free-space map: page %llu listed as free while this transaction uses it",
                               (unsigned long long)*pgno);
-        return bi_dirty_new(txn, *pgno, 1, buf);
+        return bi_dirty_new(txn, *pgno, 1, zero, buf);
     }
     if (rc == BIRCH_OK) rc = take(txn, a, n, 1, pgno, &from_free);
     if (rc) return rc;
@@ -789,7 +799,12 @@ int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
         rc = log_op(a, OP_TAKE, *pgno, n);
         if (rc) return rc;
     }
-    return bi_dirty_new(txn, *pgno, n, buf);
+    return bi_dirty_new(txn, *pgno, n, zero, buf);
+}
+
+int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
+{
+    return alloc_pages(txn, n, 1, pgno, buf);
 }
 
 int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
@@ -820,7 +835,7 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
         *buf = src;
         return BIRCH_OK;
     }
-    int rc = bi_page_alloc(txn, 1, newpgno, buf);
+    int rc = alloc_pages(txn, 1, 0, newpgno, buf);
     if (rc) return rc;
     if (*newpgno == pgno)
         return BI_CORRUPT("free-space map: page %llu listed as free while a tree uses it", (unsigned long long)pgno);
@@ -857,6 +872,27 @@ static int freed_not_reused(birch_txn *txn, const runvec *r)
     return BIRCH_OK;
 }
 
+static size_t varint_len(uint64_t x)
+{
+    size_t n = 1;
+    while (x >>= 7) n++;
+    return n;
+}
+
+/* Bytes of the whole state as a base's body (encode_base's length). */
+static size_t base_size(const bi_alloc *a)
+{
+    size_t n = 1; /* the end mark */
+    for (size_t i = 0; i < a->free.n; i++) n += 1 + varint_len(a->free.v[i].start) + varint_len(a->free.v[i].len);
+    for (int k = 0; k < 2; k++)
+        for (size_t g = a->q[k].head; g < a->q[k].n; g++) {
+            size_t key = varint_len(a->q[k].v[g].txnid << 1 | (unsigned)k);
+            for (size_t i = 0; i < a->q[k].v[g].runs.n; i++)
+                n += 1 + key + varint_len(a->q[k].v[g].runs.v[i].start) + varint_len(a->q[k].v[g].runs.v[i].len);
+        }
+    return n;
+}
+
 /* Encodes the whole state as a base's body. */
 static int encode_base(bi_alloc *a, bytes *b)
 {
@@ -888,7 +924,7 @@ static uint64_t record_pages(const birch_db *db, size_t body)
 static int write_record(birch_txn *txn, bi_alloc *a, uint64_t pgno, uint64_t n, int base, const bytes *body)
 {
     uint8_t *buf;
-    int rc = bi_dirty_new(txn, pgno, (uint32_t)n, &buf);
+    int rc = bi_dirty_new(txn, pgno, (uint32_t)n, 1, &buf);
     if (rc) return rc;
     bi_phdr *h = bi_hdr(buf);
     h->type = BI_P_FREEMAP;
@@ -960,25 +996,32 @@ static int persist_base(birch_txn *txn, bi_alloc *a)
 {
     int rc = retire_chain(txn, a);
     if (rc == BIRCH_OK) rc = pend_freed(txn, a, 0);
-    bytes b = {NULL, 0, 0};
-    if (rc == BIRCH_OK) rc = encode_base(a, &b);
-    uint64_t pgno, n = rc == BIRCH_OK ? record_pages(txn->db, b.n) : 0;
+    if (rc) return rc;
+    /* Sized before its pages are taken: taking them splits at most one
+     * free run, giving the rest of the transaction's run back adds at
+     * most one: record_pages leaves room for one operation, and one more
+     * is added here. */
+    uint64_t pgno, n = record_pages(txn->db, base_size(a) + OP_MAX);
     int from_free;
-    if (rc == BIRCH_OK && a->res_len >= n) { /* right after the commit's other pages */
+    if (a->res_len >= n) { /* right after the commit's other pages */
         pgno = a->res_start;
         a->res_start += n;
         a->res_len -= n;
         rc = release_run(a);
     } else {
-        if (rc == BIRCH_OK) rc = release_run(a);
+        rc = release_run(a);
         if (rc == BIRCH_OK) rc = make_room(a, n);
-        if (rc == BIRCH_OK) rc = encode_base(a, &b); /* after a reclaim: fewer, longer runs */
         if (rc == BIRCH_OK) {
-            n = record_pages(txn->db, b.n);
+            n = record_pages(txn->db, base_size(a) + OP_MAX); /* after a reclaim: fewer, longer runs */
             rc = take(txn, a, n, 0, &pgno, &from_free);
         }
     }
-    if (rc == BIRCH_OK) rc = encode_base(a, &b); /* its pages are no longer free, the run's rest is */
+    bytes b = {NULL, 0, 0};
+    if (rc == BIRCH_OK) rc = encode_base(a, &b);
+    BI_ASSERT(rc || FM_BODY + b.n <= n * txn->db->psize);
+    if (rc == BIRCH_OK && FM_BODY + b.n > n * txn->db->psize)
+        rc = BI_CORRUPT("free-space map: a base of %zu bytes outgrew the %llu pages taken for it", b.n,
+                        (unsigned long long)n);
     if (rc == BIRCH_OK) rc = rv_push(&a->chain, pgno, n);
     if (rc == BIRCH_OK) rc = write_record(txn, a, pgno, n, 1, &b);
     free(b.v);
@@ -1020,15 +1063,18 @@ int bi_alloc_persist(birch_txn *txn)
     if (rc) return rc;
     /* A delta costs a page or so; a base the whole state (a run or a
      * group's run takes at most OP_MAX bytes).  A base is due once the
-     * deltas since the last one hold as many pages as it did: the work is
-     * then at most twice the changes, and a replay at most twice the base. */
+     * deltas since the last one hold as many pages as it did (and at least
+     * BI_FM_DELTA_MIN, so that a state of a few pages is not re-encoded
+     * every few commits): the work is then at most twice the changes, and
+     * a replay at most twice the base. */
     size_t runs = a->free.n + a->freed[0].n + a->freed[1].n + a->chain.n;
     for (int k = 0; k < 2; k++)
         for (size_t g = a->q[k].head; g < a->q[k].n; g++) runs += a->q[k].v[g].runs.n;
     size_t delta = a->ops.n + (a->freed[0].n + a->freed[1].n) * OP_MAX;
     int fits_page = FM_BODY + (runs + 2) * OP_MAX <= txn->db->psize;
+    uint64_t budget = a->base_pages > BI_FM_DELTA_MIN ? a->base_pages : BI_FM_DELTA_MIN;
     int base = !a->chain_len || fits_page || a->chain_len + 1 >= BI_FM_CHAIN_MAX ||
-               a->chain_pages + record_pages(txn->db, delta) > a->base_pages;
+               a->chain_pages + record_pages(txn->db, delta) > budget;
     rc = base ? persist_base(txn, a) : persist_delta(txn, a);
     if (rc) return rc;
     txn->meta.freemap = a->head;

@@ -415,9 +415,10 @@ int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out);
 /* Validates the node of slot i (offset, key length inside the page). */
 int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i);
 int bi_page_is_dirty(birch_txn *txn, uint64_t pgno);
-/* A zeroed dirty buffer of n pages at pgno, its header naming pgno (for
- * the allocator, alloc.c).  BIRCH_ENOMEM. */
-int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, uint8_t **buf);
+/* A dirty buffer of n pages at pgno, zeroed if zero (else the caller
+ * overwrites all of it), its header naming pgno (for the allocator,
+ * alloc.c).  BIRCH_ENOMEM. */
+int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **buf);
 /* Drops page pgno's dirty buffer: 1 if it had one, 0 if not. */
 int bi_dirty_drop(birch_txn *txn, uint64_t pgno);
 /* Writes every dirty page to the file. */

@@ -175,12 +175,12 @@ uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
 
 /* ---- Dirty pages for the allocator ------------------------------------------ */
 
-int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, uint8_t **buf)
+int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **buf)
 {
     size_t bytes = (size_t)n * txn->db->psize;
     void *mem = NULL;
     if (posix_memalign(&mem, 64, bytes)) return bi_err(BIRCH_ENOMEM, "out of memory for %u dirty page(s)", n);
-    memset(mem, 0, bytes);
+    if (zero) memset(mem, 0, bytes);
     int rc = dirty_add(txn, pgno, mem, n);
     if (rc) {
         free(mem);

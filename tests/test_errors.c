@@ -378,8 +378,22 @@ START_TEST(err_version)
     }
     birch_db *db = NULL;
     BT_RC(birch_open(path, &o, &db), BIRCH_EVERSION);
+    BT_ERRMSG_HAS("format version 3");
     birch_options ro = bt_opts();
     ro.read_only = 1;
+    BT_RC(birch_open(path, &ro, &db), BIRCH_EVERSION);
+    /* A version 1 file (a free tree, before issue 12) is refused, and the
+     * message says how to convert it. */
+    for (int slot = 0; slot < 2; slot++) {
+        bi_meta m;
+        bt_meta_read(path, slot, &m);
+        m.version = 1;
+        bt_meta_write(path, slot, &m, 1);
+    }
+    BT_RC(birch_open(path, &o, &db), BIRCH_EVERSION);
+    BT_ERRMSG_HAS("format version 1");
+    BT_ERRMSG_HAS("birch dump");
+    BT_ERRMSG_HAS("birch load");
     BT_RC(birch_open(path, &ro, &db), BIRCH_EVERSION);
     /* Version 0 is unknown too. */
     for (int slot = 0; slot < 2; slot++) {

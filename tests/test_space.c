@@ -393,7 +393,7 @@ static uint64_t big_load(sp_run *run, const unsigned char *v, size_t live[BIG_KE
  * 10.8 after 5,000, 13.7 after 10,000: 1.27x here, so it fails, but only
  * just; more commits would show it better, but every one costs a sync).
  */
-static void overflow_churn(const char *name, uint64_t seed, int durability, int sync_every)
+static void overflow_churn(const char *name, uint64_t seed, int durability, int sync_every, int commits)
 {
     sp_run run;
     start(&run, name, seed, durability);
@@ -404,7 +404,7 @@ static void overflow_churn(const char *name, uint64_t seed, int durability, int 
     uint64_t live_total = big_load(&run, v, live), live_most = live_total;
     sp_size at20 = measure(&run), end = at20;
     char k[32];
-    for (int c = 1; c <= BIG_COMMITS; c++) {
+    for (int c = 1; c <= commits; c++) {
         int i = (int)bt_below(&run.r, BIG_KEYS);
         size_t n = (size_t)bt_range(&run.r, BIG_MIN, BIG_MAX);
         v[0] = (unsigned char)c; /* a new value, not only a new size */
@@ -421,22 +421,34 @@ static void overflow_churn(const char *name, uint64_t seed, int durability, int 
             snprintf(when, sizeof when, "after %d commits (live values %.2f MiB, at most %.2f so far)", c,
                      mib(live_total), mib(live_most));
             end = report(&run, when);
-            if (c == BIG_COMMITS / 5) at20 = end;
+            if (c == commits / 5) at20 = end;
         }
     }
     free(v);
     finish(&run);
-    assert_within(&run, at20, "after 1,000 commits", end, "after 5,000", 5, 4);
+    char first[64], last[64];
+    snprintf(first, sizeof first, "after %d commits", commits / 5);
+    snprintf(last, sizeof last, "after %d", commits);
+    assert_within(&run, at20, first, end, last, 5, 4);
 }
 
-START_TEST(overflow_churn_full_stays_flat) { overflow_churn("overflow_full", 1205, BIRCH_DURABLE_FULL, 0); }
+START_TEST(overflow_churn_full_stays_flat) { overflow_churn("overflow_full", 1205, BIRCH_DURABLE_FULL, 0, BIG_COMMITS); }
 END_TEST
 
 /* A checkpoint every 500 commits.  On main before issue 12 the file grows
  * by some 3 MiB per 1,000 commits from the first checkpoints on (without
  * the birch_sync calls the same happens from the first timed checkpoint
- * on, about a second into the run). */
-START_TEST(overflow_churn_none_stays_flat) { overflow_churn("overflow_none", 1207, BIRCH_DURABLE_NONE, BIG_EVERY); }
+ * on, about a second into the run).  Twice the commits of the FULL case
+ * (they cost no sync), measured from the first 20%: with NONE the pages
+ * of the durable state wait for each checkpoint, and the free runs they
+ * leave among runs of mixed lengths take a few thousand commits to settle
+ * (measured with the allocator of issue 12, same workload: a state of
+ * 2,806 pages after 1,000 commits, 3,163 after 5,000, 3,210 from 12,000
+ * to 20,000). */
+START_TEST(overflow_churn_none_stays_flat)
+{
+    overflow_churn("overflow_none", 1207, BIRCH_DURABLE_NONE, BIG_EVERY, 2 * BIG_COMMITS);
+}
 END_TEST
 
 /*
