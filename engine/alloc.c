@@ -499,7 +499,7 @@ static int replay(bi_alloc *a, const src *s, rd *r, uint64_t max_txnid)
     runvec add = {NULL, 0, 0};
     int rc;
     for (;;) {
-        uint64_t op, key;
+        uint64_t op = 0, key = 0;
         rc = get_varint(r, &op);
         if (rc) break;
         if (op == OP_RECLAIM) {
