@@ -168,7 +168,7 @@ struct bi_alloc {
 #define RES_MAX 1024u   /* large transactions take runs this long */
 #define RES_SCAN 64u    /* free runs looked at, lowest first, for one */
 #define RES_FLOOR 4u    /* a shorter free run is scattered pages */
-#define RES_PLENTY 256u /* free pages (or an eighth of the file) that are used even scattered */
+#define RES_PLENTY 128u /* free pages (or 1/16 of the file) that are used even scattered */
 
 int bi_alloc_new(bi_alloc **out)
 {
@@ -714,7 +714,7 @@ static size_t res_fit(const bi_alloc *a, uint64_t want)
  * even where they are scattered, rather than grow the file for a run. */
 static int free_plenty(const birch_txn *txn, const bi_alloc *a)
 {
-    uint64_t floor = txn->meta.npages / 8 > RES_PLENTY ? txn->meta.npages / 8 : RES_PLENTY;
+    uint64_t floor = txn->meta.npages / 16 > RES_PLENTY ? txn->meta.npages / 16 : RES_PLENTY;
     return a->free_pages >= floor;
 }
 
