@@ -146,6 +146,7 @@ struct bi_alloc {
     uint64_t free_pages;
     gqueue q[2];
     uint64_t pending_pages;
+    size_t pending_runs;  /* runs in every group: a base's size without a walk */
     runvec chain;        /* the records' pages */
     bi_tree head;        /* the newest record, as the meta names it */
     uint32_t chain_len;
@@ -190,6 +191,7 @@ static void state_free(bi_alloc *a)
     a->ops = (bytes){NULL, 0, 0};
     a->loaded = 0;
     a->free_pages = a->pending_pages = 0;
+    a->pending_runs = 0;
     a->head = (bi_tree){0, 0, 0};
     a->chain_len = 0;
     a->chain_pages = a->base_pages = 0;
@@ -384,6 +386,7 @@ static int q_pend(bi_alloc *a, int young, uint64_t txnid, uint64_t s, uint64_t l
     if (rc) return rc;
     g->pages += len;
     a->pending_pages += len;
+    a->pending_runs++;
     return BIRCH_OK;
 }
 
@@ -397,6 +400,7 @@ static int pop_front(bi_alloc *a, int k, runvec *add)
     memcpy(add->v + add->n, g->runs.v, g->runs.n * sizeof *add->v);
     add->n += g->runs.n;
     a->pending_pages -= g->pages;
+    a->pending_runs -= g->runs.n;
     rv_free(&g->runs);
     a->q[k].head++;
     return BIRCH_OK;
@@ -694,20 +698,19 @@ static int log_pend(bi_alloc *a, uint64_t key, uint64_t start, uint64_t len)
     return rc;
 }
 
-/* The run to refill the transaction's run from: among the lowest
- * RES_SCAN free runs, the shortest that holds want pages, else the
- * longest (the scan is bounded: a fragmented file has many runs, and
- * every commit refills once). */
+/* The run to refill the transaction's run from: the lowest of the
+ * lowest RES_SCAN free runs that holds want pages, else the longest of
+ * them (the scan is bounded: a fragmented file has many runs, and every
+ * commit refills once). */
 static size_t res_fit(const bi_alloc *a, uint64_t want)
 {
-    size_t best = a->free.n, longest = a->free.n;
+    size_t longest = a->free.n;
     for (size_t k = 0, i = a->free.n; k < RES_SCAN && i-- > 0; k++) {
         uint64_t len = a->free.v[i].len;
-        if (len >= want && (best == a->free.n || len < a->free.v[best].len)) best = i;
+        if (len >= want) return i;
         if (longest == a->free.n || len > a->free.v[longest].len) longest = i;
-        if (len == want) break;
     }
-    return best < a->free.n ? best : longest;
+    return longest;
 }
 
 /* Whether free space is plentiful: then a transaction takes free pages
@@ -1067,9 +1070,7 @@ int bi_alloc_persist(birch_txn *txn)
      * BI_FM_DELTA_MIN, so that a state of a few pages is not re-encoded
      * every few commits): the work is then at most twice the changes, and
      * a replay at most twice the base. */
-    size_t runs = a->free.n + a->freed[0].n + a->freed[1].n + a->chain.n;
-    for (int k = 0; k < 2; k++)
-        for (size_t g = a->q[k].head; g < a->q[k].n; g++) runs += a->q[k].v[g].runs.n;
+    size_t runs = a->free.n + a->freed[0].n + a->freed[1].n + a->chain.n + a->pending_runs;
     size_t delta = a->ops.n + (a->freed[0].n + a->freed[1].n) * OP_MAX;
     int fits_page = FM_BODY + (runs + 2) * OP_MAX <= txn->db->psize;
     uint64_t budget = a->base_pages > BI_FM_DELTA_MIN ? a->base_pages : BI_FM_DELTA_MIN;
