@@ -1,5 +1,6 @@
 /*
- * alloc.h - the page allocator (alloc.c): which pages a writer may fill.
+ * alloc.h - the page allocator (alloc.c, freespace.c, freemap.c): which
+ * pages a writer may fill.
  *
  * One object per database, used only by the thread that holds the writer
  * gate.  It knows three kinds of page besides those of the trees:

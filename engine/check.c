@@ -15,7 +15,7 @@
  *
  * Every tree (catalog, each table) is walked from its root with the key
  * range each page must respect, and the free-space map's records are
- * replayed (alloc.c).  Each page is marked in a bitmap;
+ * replayed (freemap.c).  Each page is marked in a bitmap;
  * a page marked twice is shared by two owners, and a page never marked is
  * lost.  Together with the meta checksum that accounts for every page of
  * the state.
@@ -253,7 +253,7 @@ static int map_run(void *ctx, int kind, uint64_t start, uint64_t len, uint64_t t
     return mark(c, start, len, kind == BI_FM_RECORD ? "free-space map record" : "free-space map");
 }
 
-/* The map's records verify and replay (alloc.c), and every page they list
+/* The map's records verify and replay (freemap.c), and every page they list
  * is marked once. */
 static int check_map(chk *c)
 {

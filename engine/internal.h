@@ -10,7 +10,9 @@
  *   seal.c       page checksums: sealed at commit, verified at open
  *   pager.c      the map, page access and validation, dirty pages,
  *                writing a commit's pages
- *   alloc.c      the page allocator and its free-space map (alloc.h)
+ *   alloc.c      the page allocator (alloc.h): a transaction's pages
+ *   freespace.c  its state in memory: free runs, pending groups
+ *   freemap.c    its state on disk: the free-space map's records
  *   btree.c      search, insert, delete, split, merge over any tree
  *   catalog.c    named tables and their per-transaction state
  *   records.c    birch_put / get / del / count

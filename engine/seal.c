@@ -6,7 +6,7 @@
  * child page, a big value's leaf node keeps the checksum of its overflow
  * run, a table's catalog record keeps its root page's, and the meta keeps
  * the catalog's root page's and the free-space map's newest record's (the
- * records form a chain of checksums of their own, alloc.c).  Every page also records the commit
+ * records form a chain of checksums of their own, freemap.c).  Every page also records the commit
  * that wrote it.
  *
  * That is what lets a commit sync once (txn.c): pages and meta are written

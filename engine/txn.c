@@ -9,7 +9,7 @@
  * The commit (see docs/DESIGN.md):
  *   1. seal the changed tables (seal.c: checksums, bottom up), write their
  *      roots into the catalog and seal it, record the pages taken and
- *      freed in the free-space map (alloc.c);
+ *      freed in the free-space map (alloc.c, freemap.c);
  *   2. write every dirty page to a location no durable state uses, then
  *      the meta into the slot that does not hold the durable meta;
  *   3. sync once (durable commits), then publish the meta to new readers.
