@@ -142,6 +142,7 @@ struct birch_db {
      * at its next change (pager.c): opts.dirty_budget, or the default.
      * Tests of crashes set it lower than the option may (internal). */
     uint64_t dirty_budget;
+    uint64_t spilled_pages;     /* pages spilled since open (the writer's; for tests) */
 
     pthread_mutex_t table_lock; /* guards the handle registry */
     birch_table **tables;

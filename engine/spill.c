@@ -90,6 +90,7 @@ static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, 
         d->csum = csum[i];
         txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
         txn->spilled += d->npages;
+        txn->db->spilled_pages += d->npages;
     }
     return BIRCH_OK;
 }
