@@ -241,6 +241,23 @@ START_TEST(abort_after_spill)
 }
 END_TEST
 
+/* 1 under AddressSanitizer, whose quarantine keeps freed memory and whose
+ * shadow grows with it: the memory bound is then printed, not asserted. */
+static int asan(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return 1;
+#else
+    return 0;
+#endif
+#else
+    return 0;
+#endif
+}
+
 /* A field of /proc/self/status in KiB (VmHWM, RssAnon...). */
 static uint64_t status_kib(const char *field)
 {
@@ -311,8 +328,9 @@ START_TEST(memory_bounded)
            (double)st.page_count * st.page_size / 1048576.0, (anon_peak - anon0) / 1024.0, bound >> 20,
            (hwm1 - hwm0) / 1024.0);
     fflush(stdout);
-    ck_assert_msg((anon_peak - anon0) * 1024 < bound, "anonymous memory grew by %" PRIu64 " KiB",
-                  anon_peak - anon0);
+    if (!asan())
+        ck_assert_msg((anon_peak - anon0) * 1024 < bound, "anonymous memory grew by %" PRIu64 " KiB",
+                      anon_peak - anon0);
     ck_assert_msg(spilled * st.page_size > total / 2, "only %" PRIu64 " pages spilled", spilled);
     /* Every record is there (a sample read back, the count whole). */
     txn = bt_begin(db, BIRCH_TXN_READ);
