@@ -451,7 +451,8 @@ int bi_page_spilled(birch_txn *txn, uint64_t pgno, uint64_t *csum);
  * pages are ones no snapshot and no durable state uses, so a crash before
  * the commit's meta leaves garbage in free pages only.  BIRCH_EIO,
  * BIRCH_EFULL (growing the file), BIRCH_ENOMEM, BIRCH_ECORRUPT (a damaged
- * leaf); the caller fails the transaction. */
+ * leaf); the caller fails the transaction.  BIRCH_EIO also fails the
+ * handle, as a commit's failed page write does. */
 int bi_spill_maybe(birch_txn *txn);
 /* Frees the buffers the last spill kept for the change that spilled them
  * (a lent pointer may have been its argument).  Call when it ends. */

@@ -150,6 +150,10 @@ static int spill(birch_txn *txn)
     }
     if (rc == BIRCH_OK && k) rc = make_room(txn);
     if (rc == BIRCH_OK) rc = write_out(txn, v, k, csum, lent);
+    /* As a commit's failed page write (txn.c, io_failure): an I/O error
+     * leaves the disk in doubt, so the handle refuses writes until reopened;
+     * a full disk fails this transaction only. */
+    if (rc == BIRCH_EIO) bi_mark_failed(db, "a transaction failed writing the pages it spilled", birch_errmsg());
     free(v);
     free(csum);
     /* Cursors' paths may name freed buffers: they find their place again.
