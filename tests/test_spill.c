@@ -70,8 +70,24 @@ typedef struct model_run {
     uint64_t seed;
     uint64_t bytes;      /* written so far */
     uint64_t peak_dirty; /* the most dirty bytes held in memory after a change */
-    long puts, dels, gets, scans;
+    long puts, dels, gets, steps, scans;
 } model_run;
+
+/* A step of a cursor that lives across the transaction's changes (and
+ * spills, which free the buffers its path names): the record it lands on
+ * is the model's. */
+static void cursor_step(birch_cursor *cur, const bt_model *m, const char *ctx)
+{
+    int rc = birch_cursor_next(cur);
+    if (rc == BIRCH_NOTFOUND) rc = birch_cursor_first(cur);
+    if (rc == BIRCH_NOTFOUND && m->n == 0) return;
+    ck_assert_msg(rc == BIRCH_OK, "%s: cursor step: %s (%s)", ctx, birch_strerror(rc), birch_errmsg());
+    birch_val k, v;
+    BT_OK(birch_cursor_get(cur, &k, &v));
+    const bt_item *it = bt_model_get(m, k.data, k.size);
+    ck_assert_msg(it != NULL, "%s: the cursor found a key the model does not hold", ctx);
+    ck_assert_msg(v.size == it->vlen && memcmp(v.data, it->val, v.size) == 0, "%s: cursor value differs", ctx);
+}
 
 /* Random operations until target bytes are written; key space nkeys. */
 static void model_ops(birch_txn *txn, birch_table *t, bt_model *m, model_run *r, uint64_t target,
@@ -80,23 +96,25 @@ static void model_ops(birch_txn *txn, birch_table *t, bt_model *m, model_run *r,
     bt_rng rng = {r->seed};
     birch_txn *real = real_txn(txn);
     char ctx[128];
+    birch_cursor *cur;
+    BT_OK(birch_cursor_open(txn, t, &cur));
     while (r->bytes < target) {
         char key[24];
         size_t kn = (size_t)snprintf(key, sizeof key, "k%08u", (unsigned)bt_below(&rng, nkeys));
         unsigned op = (unsigned)bt_below(&rng, 100);
-        snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " op %ld", r->seed, r->puts + r->dels + r->gets);
-        if (op < 70) {
+        snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " op %ld", r->seed, r->puts + r->dels + r->gets + r->steps);
+        if (op < 60) {
             size_t vn = bt_chance(&rng, 20) ? bt_range(&rng, 3000, 40000) : bt_range(&rng, 0, 300);
             bt_fill(&rng, vbuf, vn);
             BT_OK(birch_put(txn, t, bt_val(key, kn), bt_val(vbuf, vn), 0));
             bt_model_put(m, key, kn, vbuf, vn);
             r->bytes += kn + vn;
             r->puts++;
-        } else if (op < 85) {
+        } else if (op < 75) {
             int had = bt_model_del(m, key, kn);
             BT_RC(birch_del(txn, t, bt_val(key, kn)), had ? BIRCH_OK : BIRCH_NOTFOUND);
             r->dels++;
-        } else if (op < 99) {
+        } else if (op < 89) {
             const bt_item *it = bt_model_get(m, key, kn);
             birch_val v;
             if (!it) {
@@ -116,12 +134,16 @@ static void model_ops(birch_txn *txn, birch_table *t, bt_model *m, model_run *r,
                 }
             }
             r->gets++;
+        } else if (op < 99) {
+            cursor_step(cur, m, ctx);
+            r->steps++;
         } else {
             scan_equals(txn, t, m, ctx);
             r->scans++;
         }
         if (real->dirty_bytes > r->peak_dirty) r->peak_dirty = real->dirty_bytes;
     }
+    birch_cursor_close(cur);
 }
 
 static void model_case(int backend, uint64_t dflt_seed)
@@ -139,7 +161,7 @@ static void model_case(int backend, uint64_t dflt_seed)
     ck_assert_ptr_nonnull(vbuf);
     bt_model m;
     bt_model_init(&m);
-    model_run r = {seed, 0, 0, 0, 0, 0, 0};
+    model_run r = {seed, 0, 0, 0, 0, 0, 0, 0};
     double t0 = now_s();
     birch_txn *txn = bt_begin(db, BIRCH_TXN_WRITE);
     birch_table *t = bt_table(txn, "t", BIRCH_CREATE);
@@ -150,9 +172,9 @@ static void model_case(int backend, uint64_t dflt_seed)
     BT_OK(birch_txn_commit(txn));
     double t1 = now_s();
     printf("spill model (%s) seed=%" PRIu64 ": %" PRIu64 " MiB written in one transaction (%ld puts, %ld dels, "
-           "%ld gets, %ld scans), %zu records, %" PRIu64 " pages spilled, peak dirty %.2f MiB (budget 1 MiB), "
+           "%ld gets, %ld cursor steps, %ld scans), %zu records, %" PRIu64 " pages spilled, peak dirty %.2f MiB (budget 1 MiB), "
            "%.2f s\n",
-           name, seed, r.bytes >> 20, r.puts, r.dels, r.gets, r.scans, m.n, spilled, r.peak_dirty / 1048576.0,
+           name, seed, r.bytes >> 20, r.puts, r.dels, r.gets, r.steps, r.scans, m.n, spilled, r.peak_dirty / 1048576.0,
            t1 - t0);
     fflush(stdout);
     ck_assert_msg(spilled > 1000, "only %" PRIu64 " pages spilled", spilled);
@@ -194,7 +216,7 @@ START_TEST(abort_after_spill)
     ck_assert_ptr_nonnull(vbuf);
     bt_model m;
     bt_model_init(&m);
-    model_run r = {seed, 0, 0, 0, 0, 0, 0};
+    model_run r = {seed, 0, 0, 0, 0, 0, 0, 0};
     birch_txn *txn = bt_begin(db, BIRCH_TXN_WRITE);
     model_ops(txn, bt_table(txn, "t", BIRCH_CREATE), &m, &r, 2u << 20, 3000, vbuf);
     BT_OK(birch_txn_commit(txn));
@@ -204,7 +226,7 @@ START_TEST(abort_after_spill)
     bt_model scratch;
     bt_model_init(&scratch);
     bt_model_copy(&scratch, &m);
-    model_run r2 = {seed + 1, 0, 0, 0, 0, 0, 0};
+    model_run r2 = {seed + 1, 0, 0, 0, 0, 0, 0, 0};
     txn = bt_begin(db, BIRCH_TXN_WRITE);
     model_ops(txn, bt_table(txn, "t", 0), &scratch, &r2, 12u << 20, 3000, vbuf);
     uint64_t spilled = real_txn(txn)->spilled;
