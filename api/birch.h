@@ -344,7 +344,13 @@ typedef struct birch_options {
                              free ones).  A put or del that spills may
                              fail with BIRCH_EIO or BIRCH_EFULL (the
                              write or the file's growth); the
-                             transaction can then only be aborted.
+                             transaction can then only be aborted, and
+                             after BIRCH_EIO, as after a commit's, later
+                             write transactions get BIRCH_EIO until the
+                             database is reopened.  The memory backend
+                             spills too (into its own memory, so the
+                             dirty copies and the file are not both
+                             held).
                              Branch pages are never spilled: a
                              transaction needs about 1% of its data in
                              memory for them (4 KiB pages) whatever the
