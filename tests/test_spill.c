@@ -22,6 +22,13 @@
  *              (spilled leaves found again), which the kernel may reclaim
  *              but which stay resident until it does (docs/DESIGN.md 3.6).
  *              Outside ASan only (its quarantine keeps freed memory).
+ *   lent:      a value read from a dirty overflow run is the argument of
+ *              the put whose start spills that run: the put still reads
+ *              it whole (the buffer is freed when the put ends).
+ *   cursor:    a cursor on a dirty leaf, then a del that spills it and
+ *              finds nothing (so the B+tree changes nothing): the cursor
+ *              finds its place again, never reading the freed leaf.
+ *              These two are sharpest under ASan (use after free).
  *   budget:    the option's range (0, below 1 MiB, the minimum) and its
  *              default.
  * The crash cases (kill, power loss) are in test_kill.c and
@@ -375,6 +382,82 @@ START_TEST(memory_bounded)
 }
 END_TEST
 
+/* A fresh transaction with the minimum budget, filled until its dirty
+ * pages pass the budget; the next change spills. */
+static birch_txn *over_budget(birch_db *db, birch_table **t, int big, long *n)
+{
+    birch_txn *txn = bt_begin(db, BIRCH_TXN_WRITE);
+    *t = bt_table(txn, "t", BIRCH_CREATE);
+    birch_txn *real = real_txn(txn);
+    static uint8_t val[40000];
+    for (*n = 0; real->dirty_bytes <= BIRCH_MIN_DIRTY_BUDGET; (*n)++) {
+        char key[24];
+        size_t kn = (size_t)snprintf(key, sizeof key, "k%08ld", *n);
+        size_t vn = big ? sizeof val : 100;
+        bt_pattern(val, vn, (uint64_t)*n);
+        BT_OK(birch_put(txn, *t, bt_val(key, kn), bt_val(val, vn), 0));
+    }
+    ck_assert_uint_eq(real->spilled, 0);
+    return txn;
+}
+
+START_TEST(lent_argument)
+{
+    char *path = bt_path("spill-lent");
+    birch_options o = bt_opts();
+    o.dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
+    birch_db *db = bt_open(path, &o);
+    birch_table *t;
+    long n;
+    birch_txn *txn = over_budget(db, &t, 1, &n);
+    birch_val v;
+    BT_OK(birch_get(txn, t, bt_str("k00000000"), &v)); /* the first run: the lowest page, spilled first */
+    BT_OK(birch_put(txn, t, bt_str("copy"), v, 0));
+    ck_assert_uint_gt(real_txn(txn)->spilled, 0);
+    BT_OK(birch_get(txn, t, bt_str("copy"), &v));
+    ck_assert_int_eq(bt_pattern_diff(v.data, v.size, 0), -1);
+    BT_OK(birch_get(txn, t, bt_str("k00000000"), &v)); /* now from the file */
+    ck_assert_int_eq(bt_pattern_diff(v.data, v.size, 0), -1);
+    BT_OK(birch_txn_commit(txn));
+    bt_check(db);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(cursor_across_spill)
+{
+    char *path = bt_path("spill-cursor");
+    birch_options o = bt_opts();
+    o.dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
+    birch_db *db = bt_open(path, &o);
+    birch_table *t;
+    long n;
+    birch_txn *txn = over_budget(db, &t, 0, &n);
+    birch_cursor *cur;
+    BT_OK(birch_cursor_open(txn, t, &cur));
+    BT_OK(birch_cursor_first(cur)); /* the leftmost leaf: among the lowest pages */
+    BT_RC(birch_del(txn, t, bt_str("absent")), BIRCH_NOTFOUND); /* spills, changes nothing */
+    ck_assert_uint_gt(real_txn(txn)->spilled, 0);
+    uint8_t want[100];
+    bt_pattern(want, sizeof want, 0);
+    birch_val k, v;
+    BT_OK(birch_cursor_get(cur, &k, &v));
+    ck_assert(k.size == 9 && memcmp(k.data, "k00000000", 9) == 0);
+    ck_assert(v.size == sizeof want && memcmp(v.data, want, sizeof want) == 0);
+    BT_OK(birch_cursor_next(cur));
+    BT_OK(birch_cursor_get(cur, &k, NULL));
+    ck_assert(k.size == 9 && memcmp(k.data, "k00000001", 9) == 0);
+    birch_cursor_close(cur);
+    BT_OK(birch_txn_commit(txn));
+    bt_check(db);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 START_TEST(budget_option)
 {
     birch_options o;
@@ -413,6 +496,8 @@ int main(void)
     add_case(s, "model_file", model_file);
     add_case(s, "model_memory", model_memory);
     add_case(s, "abort", abort_after_spill);
+    add_case(s, "lent", lent_argument);
+    add_case(s, "cursor", cursor_across_spill);
     add_case(s, "memory", memory_bounded);
     return bt_run(s);
 }
