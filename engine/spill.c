@@ -47,15 +47,18 @@ static int cmp_pgno(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The dirty entries that may spill: leaves and overflow runs in memory. */
-static size_t victims(birch_txn *txn, bi_dirty **v)
+/* The dirty entries that may spill: leaves and overflow runs in memory
+ * (at most cap: each holds a page or more of txn->dirty_bytes). */
+static size_t victims(birch_txn *txn, bi_dirty **v, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < txn->dirty_cap; i++) {
         bi_dirty *d = &txn->dirty[i];
         if (!d->pgno || !d->buf) continue;
         unsigned type = bi_hdr(d->buf)->type;
-        if (type == BI_P_LEAF || type == BI_P_OVERFLOW) v[n++] = d;
+        if (type != BI_P_LEAF && type != BI_P_OVERFLOW) continue;
+        if (n == cap) break; /* never, while dirty_bytes counts right */
+        v[n++] = d;
     }
     return n;
 }
@@ -132,22 +135,31 @@ static int make_room(birch_txn *txn)
     return rc;
 }
 
+/* Picks the entries to spill from the n victims in v (moved to its front,
+ * in page order): runs, then leaves, until what stays in memory is below
+ * half the budget, so that the next spill is some changes away. */
+static size_t choose(birch_txn *txn, bi_dirty **v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_victim);
+    size_t k = 0;
+    uint64_t left = txn->dirty_bytes;
+    while (k < n && left > txn->db->dirty_budget / 2) left -= (uint64_t)v[k++]->npages * txn->db->psize;
+    qsort(v, k, sizeof *v, cmp_pgno);
+    return k;
+}
+
 static int spill(birch_txn *txn)
 {
     birch_db *db = txn->db;
     int lent = bi_lent(txn);
-    bi_dirty **v = malloc(txn->ndirty * sizeof *v);
-    uint64_t *csum = malloc(txn->ndirty * sizeof *csum);
-    int rc = v && csum ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory spilling %zu dirty pages", txn->ndirty);
-    size_t n = rc ? 0 : victims(txn, v), k = 0;
-    if (rc == BIRCH_OK) {
-        qsort(v, n, sizeof *v, cmp_victim);
-        /* Down to half the budget, so that the next spill is some changes away. */
-        uint64_t left = txn->dirty_bytes;
-        while (k < n && left > db->dirty_budget / 2) left -= (uint64_t)v[k++]->npages * db->psize;
-        qsort(v, k, sizeof *v, cmp_pgno);
-        for (size_t i = 0; i < k && rc == BIRCH_OK; i++) rc = bi_seal_one(txn, v[i]->buf, v[i]->npages, &csum[i]);
-    }
+    /* Entries in memory hold a page or more each: at most this many (the
+     * table also holds every spilled one, which may be far more). */
+    size_t cap = (size_t)(txn->dirty_bytes / db->psize) + 1;
+    bi_dirty **v = malloc(cap * sizeof *v);
+    uint64_t *csum = malloc(cap * sizeof *csum);
+    int rc = v && csum ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory spilling %zu dirty pages", cap);
+    size_t k = rc ? 0 : choose(txn, v, victims(txn, v, cap));
+    for (size_t i = 0; i < k && rc == BIRCH_OK; i++) rc = bi_seal_one(txn, v[i]->buf, v[i]->npages, &csum[i]);
     if (rc == BIRCH_OK && k) rc = make_room(txn);
     if (rc == BIRCH_OK) rc = write_out(txn, v, k, csum, lent);
     /* As a commit's failed page write (txn.c, io_failure): an I/O error
