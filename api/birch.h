@@ -200,6 +200,10 @@ extern "C" {
  * where they have 32. */
 #define BIRCH_MIN_MAP_RESERVE   ((uint64_t)1 << 20)
 #define BIRCH_MAX_MAP_RESERVE   ((uint64_t)1 << (sizeof(void *) >= 8 ? 46 : 31))
+/* birch_options.dirty_budget: 0 (the default, BIRCH_DEFAULT_DIRTY_BUDGET)
+ * or at least BIRCH_MIN_DIRTY_BUDGET bytes. */
+#define BIRCH_MIN_DIRTY_BUDGET     ((uint64_t)1 << 20)
+#define BIRCH_DEFAULT_DIRTY_BUDGET ((uint64_t)256 << 20)
 
 /* ---- Flags ------------------------------------------------------------ */
 /* birch_txn_begin */
@@ -323,6 +327,38 @@ typedef struct birch_options {
     int backend;          /* BIRCH_BACKEND_FILE (default) or
                              BIRCH_BACKEND_MEMORY; MEMORY with read_only is
                              BIRCH_EINVAL (there would be nothing to read). */
+    uint64_t dirty_budget; /* bytes of changed pages a write transaction
+                             keeps in memory: 0 (the default,
+                             BIRCH_DEFAULT_DIRTY_BUDGET, 256 MiB) or
+                             BIRCH_MIN_DIRTY_BUDGET (1 MiB) and up; less
+                             is BIRCH_EINVAL.  When a transaction's changed
+                             pages pass it, its next put or del first
+                             writes changed leaves and overflow values to
+                             their places in the file (they "spill", as
+                             in LMDB) until it holds less than half, so
+                             a transaction may write more than memory
+                             holds.  Nothing else changes: the commit
+                             still syncs once, and a crash, a power loss
+                             or an abort before the commit leaves the
+                             last commit as it was (the spilled pages are
+                             free ones).  A put or del that spills may
+                             fail with BIRCH_EIO or BIRCH_EFULL (the
+                             write or the file's growth); the
+                             transaction can then only be aborted, and
+                             after BIRCH_EIO, as after a commit's, later
+                             write transactions get BIRCH_EIO until the
+                             database is reopened.  The memory backend
+                             spills too (into its own memory, so the
+                             dirty copies and the file are not both
+                             held).
+                             Branch pages are never spilled, and every
+                             spilled page keeps a small entry in memory
+                             until the commit: beyond the budget, a
+                             transaction needs about 100 bytes per page
+                             it writes (2.5% at 4 KiB pages; 160 MiB for
+                             a 2 GiB transaction with a 64 MiB budget).
+                             Values read in the transaction keep the
+                             lifetime "Memory rules" give them. */
 } birch_options;
 
 /* ---- Database --------------------------------------------------------- */
@@ -494,10 +530,11 @@ int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size
  * BIRCH_APPEND (key must be greater than every key in the table, else
  * BIRCH_EXISTS; lets sorted bulk loads fill pages completely).
  * Errors: BIRCH_EKEYSIZE, BIRCH_EVALSIZE, BIRCH_EXISTS, BIRCH_EREADONLY,
- * BIRCH_EFULL, BIRCH_ENOMEM, BIRCH_ETXN, BIRCH_NOTFOUND (table dropped).
+ * BIRCH_EFULL, BIRCH_ENOMEM, BIRCH_ETXN, BIRCH_NOTFOUND (table dropped),
+ * BIRCH_EIO (writing pages past birch_options.dirty_budget failed).
  * Refusals decided before anything changed (EINVAL, EKEYSIZE, EVALSIZE,
  * EXISTS, EREADONLY, NOTFOUND) leave the transaction usable; after a
- * failure during the change (ENOMEM, EFULL, ECORRUPT) the transaction
+ * failure during the change (ENOMEM, EFULL, EIO, ECORRUPT) the transaction
  * refuses everything with BIRCH_ETXN and can only be aborted. */
 int birch_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags);
 

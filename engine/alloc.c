@@ -238,7 +238,9 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
 {
     uint8_t *src = bi_page_get(txn, pgno);
     if (!src) return BI_CORRUPT("page %llu: outside the file", (unsigned long long)pgno);
-    if (bi_page_is_dirty(txn, pgno)) {
+    /* A spilled page (spill.c) is copied like a clean one; freeing it
+     * then gives its number back at once (this transaction wrote it). */
+    if (bi_page_in_memory(txn, pgno)) {
         *newpgno = pgno;
         *buf = src;
         return BIRCH_OK;

@@ -21,6 +21,7 @@ void birch_options_init(birch_options *opts)
     opts->map_reserve = BI_DEFAULT_RESERVE;
     opts->recreate = BIRCH_RECREATE_NEVER;
     opts->backend = BIRCH_BACKEND_FILE;
+    opts->dirty_budget = BIRCH_DEFAULT_DIRTY_BUDGET;
 }
 
 /* BIRCH_OK, or BIRCH_EINVAL naming the first option out of range.  Every
@@ -59,6 +60,9 @@ static int options_check(const birch_options *o)
         return bi_err(BIRCH_EINVAL, "birch_open: BIRCH_RECREATE_ALWAYS with read_only");
     if (o->backend != BIRCH_BACKEND_FILE && o->backend != BIRCH_BACKEND_MEMORY)
         return bi_err(BIRCH_EINVAL, "birch_open: backend %d is neither BIRCH_BACKEND_FILE nor _MEMORY", o->backend);
+    if (o->dirty_budget && o->dirty_budget < BIRCH_MIN_DIRTY_BUDGET)
+        return bi_err(BIRCH_EINVAL, "birch_open: dirty_budget %llu is below %llu bytes (0 for the default)",
+                      (unsigned long long)o->dirty_budget, (unsigned long long)BIRCH_MIN_DIRTY_BUDGET);
     if (o->backend == BIRCH_BACKEND_MEMORY && o->read_only) /* always empty */
         return bi_err(BIRCH_EINVAL, "birch_open: BIRCH_BACKEND_MEMORY with read_only (there would be nothing to read)");
     return BIRCH_OK;
@@ -239,6 +243,7 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
     pthread_cond_init(&db->write_cv, NULL);
     pthread_mutex_init(&db->table_lock, NULL);
     db->max_readers = opts->max_readers;
+    db->dirty_budget = opts->dirty_budget ? opts->dirty_budget : BIRCH_DEFAULT_DIRTY_BUDGET;
     db->readers = malloc(db->max_readers * sizeof *db->readers);
     db->reader_gen = malloc(db->max_readers * sizeof *db->reader_gen);
     rc = db->readers && db->reader_gen ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "birch_open: out of memory for %u reader slots", db->max_readers);

@@ -10,6 +10,7 @@
  *   seal.c       page checksums: sealed at commit, verified at open
  *   pager.c      the map, page access and validation, dirty pages,
  *                writing a commit's pages
+ *   spill.c      writing dirty pages early when they pass the transaction's budget
  *   alloc.c      the page allocator (alloc.h): a transaction's pages
  *   freespace.c  its state in memory: free runs, pending groups
  *   freemap.c    its state on disk: the free-space map's records
@@ -139,6 +140,11 @@ struct birch_db {
     uint64_t durable_ms;        /* when the last durable meta was written (monotonic) */
     uint64_t weak_freed;        /* durable-state pages freed by commits since the last durable meta */
     bi_alloc *alloc;            /* the writer's page allocator (NULL when read-only) */
+    /* A write transaction holding more dirty bytes than this spills some
+     * at its next change (pager.c): opts.dirty_budget, or the default.
+     * Tests of crashes set it lower than the option may (internal). */
+    uint64_t dirty_budget;
+    uint64_t spilled_pages;     /* pages spilled since open (the writer's; for tests) */
 
     pthread_mutex_t table_lock; /* guards the handle registry */
     birch_table **tables;
@@ -155,11 +161,15 @@ typedef struct bi_tstate {
     uint8_t dirty;   /* tree changed: write back at commit */
 } bi_tstate;
 
-/* One dirty page or overflow run, in the transaction's hash table. */
+/* One dirty page or overflow run, in the transaction's hash table.  A
+ * spilled one (buf NULL) was sealed and written to its place in the file
+ * before the commit (pager.c, "Spilling"): the map holds it, csum is its
+ * final checksum. */
 typedef struct bi_dirty {
     uint64_t pgno;   /* 0: empty bucket */
-    uint8_t *buf;
+    uint8_t *buf;    /* NULL: spilled */
     uint32_t npages;
+    uint64_t csum;   /* spilled: the XXH3-64 of its npages pages */
 } bi_dirty;
 
 /* A live transaction's state; an ended one has no state, its token no
@@ -188,6 +198,10 @@ struct birch_txn {
     /* write transactions only */
     bi_dirty *dirty;
     size_t ndirty, dirty_cap;
+    uint64_t dirty_bytes; /* bytes of dirty pages held in memory (not spilled) */
+    uint64_t spilled;     /* pages written early by spills (for tests and stats) */
+    uint8_t **defer;      /* buffers spilled while a pointer was lent: freed */
+    size_t ndefer, defer_cap; /* when the change ends (spill.c) */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */
     /* mod_seq + 1 when a read last handed the caller a pointer into a page
@@ -404,6 +418,10 @@ int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync);
 uint64_t bi_sum(const void *data, size_t len);
 /* Computes the checksums of a tree's dirty pages, bottom up, at commit. */
 int bi_seal_tree(birch_txn *txn, bi_tree *tree);
+/* Seals one dirty leaf or overflow run of npages pages as the commit would
+ * (its overflow runs first, for a leaf) and gives its checksum: for a
+ * spill (pager.c).  A spilled page's checksum is final. */
+int bi_seal_one(birch_txn *txn, uint8_t *p, uint32_t npages, uint64_t *csum);
 /* Verifies the pages m's commit (and any since its base) wrote. */
 int bi_verify_meta(birch_db *db, const bi_meta *m);
 
@@ -423,7 +441,28 @@ int bi_page_is_dirty(birch_txn *txn, uint64_t pgno);
 int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **buf);
 /* Drops page pgno's dirty buffer: 1 if it had one, 0 if not. */
 int bi_dirty_drop(birch_txn *txn, uint64_t pgno);
-/* Writes every dirty page to the file. */
+/* The dirty buffer of page pgno, or NULL if it is not dirty or spilled. */
+uint8_t *bi_page_in_memory(birch_txn *txn, uint64_t pgno);
+/* 1 and its checksum if page pgno is dirty and spilled, else 0. */
+int bi_page_spilled(birch_txn *txn, uint64_t pgno, uint64_t *csum);
+/* At the start of a change (records.c), when the transaction's dirty
+ * memory passed db->dirty_budget: seals leaves and overflow runs and writes them to their places
+ * in the file until the dirty memory is below half the budget (spill.c).
+ * Bumps mod_seq (cursors re-seek: their paths may name freed buffers);
+ * if a pointer was lent (bi_lent), it may be the change's argument, so the
+ * buffers are freed by bi_spill_release when the change ends.  The
+ * pages are ones no snapshot and no durable state uses, so a crash before
+ * the commit's meta leaves garbage in free pages only.  BIRCH_EIO,
+ * BIRCH_EFULL (growing the file), BIRCH_ENOMEM, BIRCH_ECORRUPT (a damaged
+ * leaf); the caller fails the transaction.  BIRCH_EIO also fails the
+ * handle, as a commit's failed page write does. */
+int bi_spill_maybe(birch_txn *txn);
+/* Frees the buffers the last spill kept for the change that spilled them
+ * (a lent pointer may have been its argument).  Call when it ends. */
+void bi_spill_release(birch_txn *txn);
+/* Grows the file to hold the transaction's pages (txn->meta.npages). */
+int bi_pager_grow(birch_txn *txn);
+/* Writes every dirty page not yet spilled to the file. */
 int bi_pager_flush(birch_txn *txn);
 void bi_pager_release(birch_txn *txn);
 /* Makes the map cover bytes; keeps older maps alive.  Caller holds db->lock. */

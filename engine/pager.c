@@ -56,8 +56,9 @@ static int dirty_add(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npage
         txn->dirty = tab;
         txn->dirty_cap = cap;
     }
-    dirty_insert_raw(txn->dirty, txn->dirty_cap, (bi_dirty){pgno, buf, npages});
+    dirty_insert_raw(txn->dirty, txn->dirty_cap, (bi_dirty){pgno, buf, npages, 0});
     txn->ndirty++;
+    txn->dirty_bytes += (uint64_t)npages * txn->db->psize;
     return BIRCH_OK;
 }
 
@@ -75,7 +76,7 @@ static void dirty_remove(birch_txn *txn, bi_dirty *d)
             hole = i;
         }
     }
-    txn->dirty[hole] = (bi_dirty){0, NULL, 0};
+    txn->dirty[hole] = (bi_dirty){0, NULL, 0, 0};
     txn->ndirty--;
 }
 
@@ -86,11 +87,27 @@ int bi_page_is_dirty(birch_txn *txn, uint64_t pgno)
 
 /* ---- Reading and validating ---------------------------------------------- */
 
+uint8_t *bi_page_in_memory(birch_txn *txn, uint64_t pgno)
+{
+    bi_dirty *d = txn->write ? dirty_find(txn, pgno) : NULL;
+    return d ? d->buf : NULL;
+}
+
+int bi_page_spilled(birch_txn *txn, uint64_t pgno, uint64_t *csum)
+{
+    bi_dirty *d = txn->write ? dirty_find(txn, pgno) : NULL;
+    if (!d || d->buf) return 0;
+    *csum = d->csum;
+    return 1;
+}
+
 uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno)
 {
     if (txn->write && txn->ndirty) {
         bi_dirty *d = dirty_find(txn, pgno);
-        if (d) return d->buf;
+        /* A spilled page is in the file, possibly past the snapshot's
+         * end: the spill made txn->map cover it. */
+        if (d) return d->buf ? d->buf : txn->map + pgno * txn->db->psize;
     }
     if (pgno < BI_META_PAGES || pgno >= txn->snap_npages) return NULL;
     return txn->map + pgno * txn->db->psize;
@@ -195,7 +212,8 @@ int bi_dirty_drop(birch_txn *txn, uint64_t pgno)
 {
     bi_dirty *d = dirty_find(txn, pgno);
     if (!d) return 0;
-    free(d->buf);
+    if (d->buf) txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
+    free(d->buf); /* NULL when spilled: its copy in the file is garbage in a free page */
     dirty_remove(txn, d);
     return 1;
 }
@@ -213,7 +231,7 @@ static int cmp_dirty(const void *a, const void *b)
  * commits from paying for a resize each time, and a small database small
  * (a 10-record table's file is 20 pages, not a megabyte).  The arithmetic saturates: extend()
  * keeps need below 2^64, and near that the step just shrinks to need. */
-static int grow_file(birch_txn *txn)
+int bi_pager_grow(birch_txn *txn)
 {
     birch_db *db = txn->db;
     uint64_t need = txn->meta.npages * db->psize;
@@ -243,7 +261,7 @@ static int grow_file(birch_txn *txn)
 int bi_pager_flush(birch_txn *txn)
 {
     birch_db *db = txn->db;
-    int rc = grow_file(txn);
+    int rc = bi_pager_grow(txn);
     if (rc || !txn->ndirty) return rc;
     bi_dirty *list = malloc(txn->ndirty * sizeof *list);
     struct iovec *iov = malloc(1024 * sizeof *iov);
@@ -253,8 +271,8 @@ int bi_pager_flush(birch_txn *txn)
         return bi_err(BIRCH_ENOMEM, "out of memory writing %zu pages", txn->ndirty);
     }
     size_t n = 0;
-    for (size_t i = 0; i < txn->dirty_cap; i++)
-        if (txn->dirty[i].pgno) list[n++] = txn->dirty[i];
+    for (size_t i = 0; i < txn->dirty_cap; i++) /* spilled pages are written already */
+        if (txn->dirty[i].pgno && txn->dirty[i].buf) list[n++] = txn->dirty[i];
     qsort(list, n, sizeof *list, cmp_dirty);
     /* Consecutive pages go out in one writev. */
     for (size_t i = 0; i < n && rc == BIRCH_OK;) {
@@ -281,6 +299,11 @@ void bi_pager_release(birch_txn *txn)
     free(txn->dirty);
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
+    txn->dirty_bytes = txn->spilled = 0;
+    bi_spill_release(txn);
+    free(txn->defer);
+    txn->defer = NULL;
+    txn->defer_cap = 0;
     free(txn->scratch);
     txn->scratch = NULL;
     free(txn->argbuf);

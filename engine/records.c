@@ -6,6 +6,10 @@
  * corrupt page) marks the write transaction failed, so it can only be
  * aborted; refusals decided before anything changed (bad key, key exists,
  * key missing) leave the transaction usable.
+ *
+ * Every change starts with bi_spill_maybe: a transaction whose dirty pages
+ * passed the budget writes some to the file first (spill.c).  Only here,
+ * never inside the B+tree, whose paths hold page pointers.
  */
 #include "internal.h"
 
@@ -35,7 +39,9 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     rc = bi_tree_put(txn, &ts->tree, key.data, key.size, data, size, flags, out);
+    if (txn->ndefer) bi_spill_release(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
     else if (rc != BIRCH_EXISTS) bi_txn_fail(txn, rc);
     return rc;
@@ -87,7 +93,9 @@ int birch_del(birch_txn *txn, birch_table *t, birch_val key)
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     rc = bi_tree_del(txn, &ts->tree, key.data, key.size);
+    if (txn->ndefer) bi_spill_release(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
     else if (rc != BIRCH_NOTFOUND) bi_txn_fail(txn, rc);
     return rc;

@@ -41,6 +41,10 @@ static int seal_runs(birch_txn *txn, uint8_t *leaf)
         bi_bigval bv;
         memcpy(&bv, bi_leaf_val(leaf, i), sizeof bv);
         if (!bi_page_is_dirty(txn, bv.pgno)) continue; /* an older run, already sealed */
+        if (bi_page_spilled(txn, bv.pgno, &bv.csum)) { /* sealed when it was spilled */
+            memcpy(bi_leaf_val(leaf, i), &bv, sizeof bv);
+            continue;
+        }
         birch_val v;
         if ((rc = bi_leaf_value(txn, leaf, i, &v))) return rc; /* run length, type */
         uint8_t *run = bi_page_get(txn, bv.pgno);
@@ -56,6 +60,9 @@ static int seal_runs(birch_txn *txn, uint8_t *leaf)
  * entries already hold. */
 static int seal_page(birch_txn *txn, uint64_t pgno, int depth, uint64_t *budget, uint64_t *csum)
 {
+    /* A spilled page (spill.c) is final: a leaf sealed with its runs, or a
+     * run.  Its checksum was kept; it has no dirty children. */
+    if (bi_page_spilled(txn, pgno, csum)) return BIRCH_OK;
     uint8_t *p = bi_page_get(txn, pgno);
     /* Each dirty page is sealed once; more visits mean a damaged tree
      * names pages from several parents. */
@@ -81,6 +88,20 @@ static int seal_page(birch_txn *txn, uint64_t pgno, int depth, uint64_t *budget,
         }
     }
     *csum = bi_sum(p, txn->db->psize);
+    return BIRCH_OK;
+}
+
+int bi_seal_one(birch_txn *txn, uint8_t *p, uint32_t npages, uint64_t *csum)
+{
+    if (bi_is_leaf(p)) {
+        if ((size_t)BI_HDR + (size_t)BI_SLOT * bi_nkeys(p) > txn->db->psize)
+            return BI_CORRUPT("page %llu: %u slots do not fit the page", (unsigned long long)bi_hdr(p)->pgno,
+                              bi_nkeys(p));
+        int rc = seal_runs(txn, p);
+        if (rc) return rc;
+    }
+    bi_hdr(p)->txnid = txn->meta.txnid;
+    *csum = bi_sum(p, (size_t)npages * txn->db->psize);
     return BIRCH_OK;
 }
 

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #endif
 #include "faultio.h"
+#include "internal.h" /* fw_set_budget */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -952,6 +953,26 @@ void fw_create(const char *path)
     int rc = birch_open(path, &o, &db);
     ck_assert_msg(rc == BIRCH_OK, "creating %s: %d (%s)", path, rc, birch_strerror(rc));
     ck_assert_int_eq(birch_close(db), BIRCH_OK);
+}
+
+void fw_set_budget(birch_db *db, uint64_t bytes)
+{
+    db->dirty_budget = bytes;
+}
+
+uint64_t fw_spills_of(const char *tmpl, const char *path, const fw *w, birch_options o, uint64_t budget)
+{
+    fw_copy(tmpl, path);
+    birch_db *db = NULL;
+    fio f;
+    fio_init(&f, 0);
+    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    fw_set_budget(db, budget);
+    for (int k = 1; k <= w->ntxn; k++) BT_OK(fw_txn(db, w, k, NULL));
+    uint64_t n = db->spilled_pages;
+    BT_OK(birch_close(db));
+    fio_free(&f);
+    return n;
 }
 
 int fw_asan(void)

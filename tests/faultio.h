@@ -200,6 +200,14 @@ int fw_wipe_check(birch_db *db, char *err, size_t errsz);
 void fw_copy(const char *from, const char *to);
 /* Creates an empty database with page size 512 at path (normal io). */
 void fw_create(const char *path);
+/* Sets db's dirty budget (engine/spill.c) to bytes, below the option's
+ * 1 MiB minimum, so that the workload's transactions spill: at 512-byte
+ * pages FW_SPILL_BUDGET makes most puts write leaves before the commit. */
+#define FW_SPILL_BUDGET 8192u
+void fw_set_budget(birch_db *db, uint64_t bytes);
+/* Pages the whole workload spills with budget (bytes), from the file tmpl
+ * copied to path, in this process on the fault layer, nothing failing. */
+uint64_t fw_spills_of(const char *tmpl, const char *path, const fw *w, birch_options o, uint64_t budget);
 
 /* ---- Environment ------------------------------------------------------------- */
 

@@ -20,7 +20,11 @@
  *   - the workload then runs to its end (on the same handle, or on the
  *     reopened file), the end state is verified, and deleting everything
  *     leaves a file whose every page birch_check accounts for.
- * Both durability modes are swept.  The number of crash points is printed.
+ * Both durability modes are swept.  The fault_spill cases sweep writes and
+ * growth with a dirty budget of a few pages (FW_SPILL_BUDGET), so that
+ * faults also hit the writes transactions make before their commit
+ * (engine/spill.c): a put or del then reports them as a commit would.
+ * The number of crash points is printed.
  */
 #include "faultio.c"
 
@@ -104,13 +108,13 @@ typedef struct sweep_stats {
 
 /* One run with the Nth call of kind failing with inj.  Returns 1 if the
  * fault was reached. */
-static int fault_run(const char *tmpl, const char *path, const fw *w, int durability, int kind,
+static int fault_run(const char *tmpl, const char *path, const fw *w, int durability, uint64_t budget, int kind,
                      int inj, int sticky, long n, sweep_stats *ss)
 {
     char ctx[256], err[ERRSZ];
-    snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " mode=%s kind=%s rc=%s%s N=%ld", w->seed,
-             durability == BIRCH_DURABLE_FULL ? "full" : "none", fio_kind_name[kind], rc_name(inj),
-             sticky ? " sticky" : "", n);
+    snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " mode=%s%s kind=%s rc=%s%s N=%ld", w->seed,
+             durability == BIRCH_DURABLE_FULL ? "full" : "none", budget ? " spilling" : "", fio_kind_name[kind],
+             rc_name(inj), sticky ? " sticky" : "", n);
     fw_copy(tmpl, path);
     fio f;
     fio_init(&f, 1);
@@ -138,6 +142,7 @@ static int fault_run(const char *tmpl, const char *path, const fw *w, int durabi
         fio_free(&f);
         return 1;
     }
+    if (budget) fw_set_budget(db, budget);
     int acked = 0;
     for (int k = 1; k <= w->ntxn; k++) {
         birch_txn *reader = NULL;
@@ -228,7 +233,7 @@ static int fault_run(const char *tmpl, const char *path, const fw *w, int durabi
 }
 
 /* N = 1, 2, ... until the workload completes without reaching N. */
-static void sweep(int durability, int kind, int inj, int sticky)
+static void sweep_budget(int durability, int kind, int inj, int sticky, uint64_t budget)
 {
     uint64_t seed = bt_seed(0xFA017);
     int ntxn = (int)bt_env_u64("BIRCH_FAULT_TXNS", 24);
@@ -237,6 +242,8 @@ static void sweep(int durability, int kind, int inj, int sticky)
     char *tmpl = bt_path("fault-tmpl");
     char *path = bt_path("fault");
     fw_create(tmpl);
+    uint64_t spilled = budget ? fw_spills_of(tmpl, path, &w, fault_opts(durability), budget) : 0;
+    if (budget) ck_assert_msg(spilled >= 100, "seed=%" PRIu64 ": the workload spilled %" PRIu64 " pages", seed, spilled);
     sweep_stats ss = {0};
     long n = 1;
     /* Under ASan every 2nd N (and N = 1, 2, 3 always) keeps the time in
@@ -246,15 +253,16 @@ static void sweep(int durability, int kind, int inj, int sticky)
     for (;; n++) {
         if (n > 3 && (n % stride) != 0) continue;
         runs++;
-        if (!fault_run(tmpl, path, &w, durability, kind, inj, sticky, n, &ss)) break;
+        if (!fault_run(tmpl, path, &w, durability, budget, kind, inj, sticky, n, &ss)) break;
         ck_assert_msg(n < 100000, "seed=%" PRIu64 ": the workload never ends", seed);
     }
     printf("fault sweep %-6s %-5s%s mode=%s seed=%" PRIu64 ": N=1..%ld (%ld runs), %ld crash points: "
-           "%ld EFULL kept the handle, %ld EIO reopened, %ld failed opens, %ld failed closes\n",
+           "%ld EFULL kept the handle, %ld EIO reopened, %ld failed opens, %ld failed closes; "
+           "%" PRIu64 " pages spilled by the workload\n",
            fio_kind_name[kind], rc_name(inj), sticky ? " sticky" : "",
            durability == BIRCH_DURABLE_FULL ? "full" : "none",
            seed, n - 1, runs, ss.points, ss.efull_handled, ss.eio_reopened, ss.open_failed,
-           ss.close_failed);
+           ss.close_failed, spilled);
     fflush(stdout);
     ck_assert_int_ge(ss.points, 1);
     bt_remove(tmpl);
@@ -263,6 +271,22 @@ static void sweep(int durability, int kind, int inj, int sticky)
     free(path);
     fw_free(&w);
 }
+
+static void sweep(int durability, int kind, int inj, int sticky)
+{
+    sweep_budget(durability, kind, inj, sticky, 0);
+}
+
+START_TEST(sweep_spill_write_eio) { sweep_budget(BIRCH_DURABLE_FULL, FIO_WRITE, BIRCH_EIO, 0, FW_SPILL_BUDGET); }
+END_TEST
+START_TEST(sweep_spill_write_efull) { sweep_budget(BIRCH_DURABLE_FULL, FIO_WRITE, BIRCH_EFULL, 0, FW_SPILL_BUDGET); }
+END_TEST
+START_TEST(sweep_spill_resize_efull) { sweep_budget(BIRCH_DURABLE_FULL, FIO_RESIZE, BIRCH_EFULL, 0, FW_SPILL_BUDGET); }
+END_TEST
+START_TEST(sweep_spill_map_efull) { sweep_budget(BIRCH_DURABLE_FULL, FIO_MAP, BIRCH_EFULL, 0, FW_SPILL_BUDGET); }
+END_TEST
+START_TEST(sweep_spill_nosync_write_eio) { sweep_budget(BIRCH_DURABLE_NONE, FIO_WRITE, BIRCH_EIO, 0, FW_SPILL_BUDGET); }
+END_TEST
 
 START_TEST(sweep_write_eio) { sweep(BIRCH_DURABLE_FULL, FIO_WRITE, BIRCH_EIO, 0); }
 END_TEST
@@ -399,5 +423,12 @@ int main(void)
     tcase_add_test(tc, sweep_nosync_resize_efull);
     tcase_add_test(tc, efull_sticky_then_space_frees);
     suite_add_tcase(s, tc);
+    TCase *spill = bt_tcase("fault_spill"); /* alone: CK_RUN_CASE=fault_spill */
+    tcase_add_test(spill, sweep_spill_write_eio);
+    tcase_add_test(spill, sweep_spill_write_efull);
+    tcase_add_test(spill, sweep_spill_resize_efull);
+    tcase_add_test(spill, sweep_spill_map_efull);
+    tcase_add_test(spill, sweep_spill_nosync_write_eio);
+    suite_add_tcase(s, spill);
     return bt_run(s);
 }

@@ -17,7 +17,11 @@
  * non-durable commits count too) and requires: birch_check passes, and the
  * file holds exactly the last acknowledged commit or the next one (whose
  * commit was in flight or not yet reported), every table compared with the
- * model.  The process's page cache survives it, so this holds in both
+ * model.  kill_at_each_io_operation_spill does the first with a dirty
+ * budget of a few pages (FW_SPILL_BUDGET), so that transactions write
+ * leaves and overflow runs before their commit (engine/spill.c): kills
+ * between those writes and the commit must leave the last commit.  The
+ * process's page cache survives it, so this holds in both
  * durability modes (docs/DESIGN.md, section 4).  At the end the workload is
  * completed, verified, everything is deleted and birch_check accounts for
  * every page.  The counts of kills are printed.
@@ -45,9 +49,10 @@ static birch_options kill_opts(int durability)
 
 /* Child: transactions from..w->ntxn, each acknowledged on fd.  With
  * kill_at > 0 it runs on the fault layer and kills itself before its
- * kill_at-th write/sync/resize.  Exit status: 0 done, 2 open failed, 3 a
- * transaction failed, 4 close failed, 5 pipe. */
-static void child(const char *path, const fw *w, int from, int durability, long kill_at, int fd)
+ * kill_at-th write/sync/resize.  budget (bytes, 0: the default) is its
+ * dirty budget.  Exit status: 0 done, 2 open failed, 3 a transaction
+ * failed, 4 close failed, 5 pipe. */
+static void child(const char *path, const fw *w, int from, int durability, long kill_at, uint64_t budget, int fd)
 {
     birch_options o = kill_opts(durability);
     birch_db *db = NULL;
@@ -61,6 +66,7 @@ static void child(const char *path, const fw *w, int from, int durability, long 
         rc = birch_open(path, &o, &db);
     }
     if (rc) _exit(2);
+    if (budget) fw_set_budget(db, budget);
     for (int k = from; k <= w->ntxn; k++) {
         if (fw_txn(db, w, k, NULL) != BIRCH_OK) _exit(3);
         uint32_t v = (uint32_t)k;
@@ -77,7 +83,7 @@ typedef struct kill_result {
 
 /* Forks the child, kills it after delay_ns (when >= 0), reaps it. */
 static kill_result run_child(const char *path, const fw *w, int from, int durability,
-                             long kill_at, long delay_ns, const char *ctx)
+                             long kill_at, uint64_t budget, long delay_ns, const char *ctx)
 {
     int p[2];
     ck_assert_msg(pipe(p) == 0, "%s: pipe", ctx);
@@ -87,7 +93,7 @@ static kill_result run_child(const char *path, const fw *w, int from, int durabi
     ck_assert_msg(pid >= 0, "%s: fork", ctx);
     if (pid == 0) {
         close(p[0]);
-        child(path, w, from, durability, kill_at, p[1]);
+        child(path, w, from, durability, kill_at, budget, p[1]);
     }
     close(p[1]);
     if (delay_ns >= 0) {
@@ -159,23 +165,25 @@ static void complete(const char *path, const fw *w, int durability, int from, co
     fio_free(&g);
 }
 
-static void kill_sweep(int durability, uint64_t dflt_seed)
+static void kill_sweep(int durability, uint64_t dflt_seed, uint64_t budget)
 {
     uint64_t seed = bt_seed(dflt_seed);
     fw w;
     fw_init(&w, seed, (int)bt_env_u64("BIRCH_FAULT_TXNS", 24), 1);
     char *tmpl = bt_path("kill-tmpl"), *path = bt_path("kill");
     fw_create(tmpl);
+    uint64_t spilled = budget ? fw_spills_of(tmpl, path, &w, kill_opts(durability), budget) : 0;
+    if (budget) ck_assert_msg(spilled >= 100, "seed=%" PRIu64 ": the workload spilled %" PRIu64 " pages", seed, spilled);
     long kills = 0, newer = 0;
     long n = 1;
     int stride = fw_asan() ? 4 : 1;
     for (;; n++) {
         if (n > 3 && n % stride) continue;
         char ctx[160];
-        snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " mode=%s kill before io op N=%ld", seed,
-                 durability == BIRCH_DURABLE_FULL ? "full" : "none", n);
+        snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " mode=%s%s kill before io op N=%ld", seed,
+                 durability == BIRCH_DURABLE_FULL ? "full" : "none", budget ? " spilling" : "", n);
         fw_copy(tmpl, path);
-        kill_result r = run_child(path, &w, 1, durability, n, -1, ctx);
+        kill_result r = run_child(path, &w, 1, durability, n, budget, -1, ctx);
         if (!r.killed) {
             complete(path, &w, durability, w.ntxn + 1, ctx);
             break;
@@ -185,9 +193,10 @@ static void kill_sweep(int durability, uint64_t dflt_seed)
         newer += got > r.acked;
         complete(path, &w, durability, got + 1, ctx);
     }
-    printf("kill at each io operation mode=%s seed=%" PRIu64 ": N=1..%ld (stride %d), %ld kills, "
-           "%ld recovered the commit in flight\n",
-           durability == BIRCH_DURABLE_FULL ? "full" : "none", seed, n - 1, stride, kills, newer);
+    printf("kill at each io operation mode=%s%s seed=%" PRIu64 ": N=1..%ld (stride %d), %ld kills, "
+           "%ld recovered the commit in flight; %" PRIu64 " pages spilled by the workload\n",
+           durability == BIRCH_DURABLE_FULL ? "full" : "none", budget ? " spilling" : "", seed, n - 1, stride,
+           kills, newer, spilled);
     fflush(stdout);
     ck_assert_int_ge(kills, 10);
     bt_remove(tmpl);
@@ -197,9 +206,11 @@ static void kill_sweep(int durability, uint64_t dflt_seed)
     fw_free(&w);
 }
 
-START_TEST(kill_at_each_io_operation_full) { kill_sweep(BIRCH_DURABLE_FULL, 0xC111); }
+START_TEST(kill_at_each_io_operation_full) { kill_sweep(BIRCH_DURABLE_FULL, 0xC111, 0); }
 END_TEST
-START_TEST(kill_at_each_io_operation_nosync) { kill_sweep(BIRCH_DURABLE_NONE, 0xC112); }
+START_TEST(kill_at_each_io_operation_nosync) { kill_sweep(BIRCH_DURABLE_NONE, 0xC112, 0); }
+END_TEST
+START_TEST(kill_at_each_io_operation_spill) { kill_sweep(BIRCH_DURABLE_FULL, 0xC114, FW_SPILL_BUDGET); }
 END_TEST
 
 static long elapsed_ns(const struct timespec *a, const struct timespec *b)
@@ -229,7 +240,7 @@ START_TEST(kill_at_random_instants)
         fw_create(path);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        run_child(path, &w, 1, durability, 0, -1, ctx);
+        run_child(path, &w, 1, durability, 0, 0, -1, ctx);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         long span = elapsed_ns(&t0, &t1);
         if (span < 1000000) span = 1000000;
@@ -241,7 +252,7 @@ START_TEST(kill_at_random_instants)
                      durability == BIRCH_DURABLE_FULL ? "full" : "none", step, from);
             /* Late in a chain, let the child finish. */
             long delay = step < 40 ? (long)bt_below(&r, (uint64_t)span / 4 + 1) : -1;
-            kill_result k = run_child(path, &w, from, durability, 0, delay, ctx);
+            kill_result k = run_child(path, &w, from, durability, 0, 0, delay, ctx);
             if (!k.killed) {
                 finished++;
                 complete(path, &w, durability, w.ntxn + 1, ctx);
@@ -276,5 +287,8 @@ int main(void)
     tcase_add_test(tc, kill_at_each_io_operation_nosync);
     tcase_add_test(tc, kill_at_random_instants);
     suite_add_tcase(s, tc);
+    TCase *spill = bt_tcase("kill_spill"); /* alone: CK_RUN_CASE=kill_spill */
+    tcase_add_test(spill, kill_at_each_io_operation_spill);
+    suite_add_tcase(s, spill);
     return bt_run(s);
 }

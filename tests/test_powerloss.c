@@ -21,7 +21,11 @@
  *     pages that held garbage), the end state is verified, and deleting
  *     everything leaves a file whose every page birch_check accounts for.
  * With BIRCH_DURABLE_FULL the layer also confirms that every commit that
- * returned had a durable meta synced first.
+ * returned had a durable meta synced first.  The powerloss_spill cases run
+ * the sweeps with a dirty budget of a few pages (FW_SPILL_BUDGET), so that
+ * transactions write leaves and overflow runs before their commit
+ * (engine/spill.c), also after the recovery: a loss at any of those writes
+ * must leave a committed state, and the garbage in free pages is reused.
  * The counts of crash points and seeds are printed.
  */
 #include "faultio.c"
@@ -55,11 +59,11 @@ static const char *const at_name[] = {"sync", "write", "end", "sync failing with
  * last commit, before the close).  Returns 1 if the loss happened, and
  * fills counts (if not NULL) with the calls the run made. */
 static int pl_run(const char *tmpl, const char *path, const char *img, const fw *w, int durability,
-                  int at, long n, uint64_t fate, pl_stats *ps, long counts[FIO_KINDS])
+                  uint64_t budget, int at, long n, uint64_t fate, pl_stats *ps, long counts[FIO_KINDS])
 {
     char ctx[256], err[ERRSZ];
-    snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " mode=%s loss at %s N=%ld fate=%" PRIu64, w->seed,
-             durability == BIRCH_DURABLE_FULL ? "full" : "none", at_name[at], n, fate);
+    snprintf(ctx, sizeof ctx, "seed=%" PRIu64 " mode=%s%s loss at %s N=%ld fate=%" PRIu64, w->seed,
+             durability == BIRCH_DURABLE_FULL ? "full" : "none", budget ? " spilling" : "", at_name[at], n, fate);
     fw_copy(tmpl, path);
     fio f;
     fio_init(&f, 1);
@@ -73,6 +77,7 @@ static int pl_run(const char *tmpl, const char *path, const char *img, const fw 
     birch_db *db = NULL;
     int rc = bi_open_io(path, &o, &f.io, &db);
     ck_assert_msg(rc == BIRCH_OK, "%s: open: %d (%s)", ctx, rc, birch_strerror(rc));
+    if (budget) fw_set_budget(db, budget);
     int acked = 0, inflight = 0, mid = w->ntxn / 2;
     for (int k = 1; k <= w->ntxn && !f.dead; k++) {
         if (k == mid) { /* a close (a checkpoint for weak commits) and a reopen */
@@ -87,6 +92,7 @@ static int pl_run(const char *tmpl, const char *path, const char *img, const fw 
             ck_assert_msg(rc == BIRCH_OK, "%s: close before txn %d: %d", ctx, k, rc);
             rc = bi_open_io(path, &o, &f.io, &db);
             ck_assert_msg(rc == BIRCH_OK, "%s: reopen before txn %d: %d", ctx, k, rc);
+            if (budget) fw_set_budget(db, budget);
         }
         f.tag = k;
         const char *where = "";
@@ -156,6 +162,7 @@ static int pl_run(const char *tmpl, const char *path, const char *img, const fw 
     int got = fw_identify(db, w, lo, hi, err, sizeof err);
     ck_assert_msg(got >= 0, "%s: after the loss (acked %d, in flight %d, durable %ld): %s", ctx,
                   acked, inflight, f.durable_tag, err);
+    if (budget) fw_set_budget(db, budget);
     if (got == hi) ps->newest++;
     else ps->older++;
     ps->back_sum += hi - got;
@@ -188,13 +195,15 @@ static void pl_print(const char *what, uint64_t seed, long points, long fates, c
 }
 
 /* N = 1, 2, ... until the workload finishes without reaching N. */
-static void pl_sweep(int durability, int at, uint64_t dflt_seed, long fates)
+static void pl_sweep(int durability, int at, uint64_t dflt_seed, long fates, uint64_t budget)
 {
     uint64_t seed = bt_seed(dflt_seed);
     fw w;
     fw_init(&w, seed, (int)bt_env_u64("BIRCH_FAULT_TXNS", 24), 1);
     char *tmpl = bt_path("pl-tmpl"), *path = bt_path("pl"), *img = bt_path("pl-img");
     fw_create(tmpl);
+    uint64_t spilled = budget ? fw_spills_of(tmpl, path, &w, pl_opts(durability), budget) : 0;
+    if (budget) ck_assert_msg(spilled >= 100, "seed=%" PRIu64 ": the workload spilled %" PRIu64 " pages", seed, spilled);
     pl_stats ps = {0};
     long n = 1, points = 0;
     int stride = fw_asan() && at == AT_WRITE ? 3 : 1;
@@ -203,16 +212,16 @@ static void pl_sweep(int durability, int at, uint64_t dflt_seed, long fates)
         int hit = 0;
         for (long f = 0; f < fates; f++) {
             uint64_t fate = bt_mix(seed ^ (uint64_t)n * 1000 ^ (uint64_t)f);
-            hit = pl_run(tmpl, path, img, &w, durability, at, n, fate, &ps, NULL);
+            hit = pl_run(tmpl, path, img, &w, durability, budget, at, n, fate, &ps, NULL);
             if (!hit) break;
         }
         if (!hit) break;
         points++;
         ck_assert_msg(n < 100000, "seed=%" PRIu64 ": the workload never ends", seed);
     }
-    char what[128];
-    snprintf(what, sizeof what, "at each %s (mode=%s, N=1..%ld, stride %d)", at_name[at],
-             durability == BIRCH_DURABLE_FULL ? "full" : "none", n - 1, stride);
+    char what[160];
+    snprintf(what, sizeof what, "at each %s (mode=%s, N=1..%ld, stride %d, %" PRIu64 " pages spilled)", at_name[at],
+             durability == BIRCH_DURABLE_FULL ? "full" : "none", n - 1, stride, spilled);
     pl_print(what, seed, points, fates, &ps);
     ck_assert_int_ge(points, 3);
     bt_remove(tmpl);
@@ -224,17 +233,25 @@ static void pl_sweep(int durability, int at, uint64_t dflt_seed, long fates)
     fw_free(&w);
 }
 
-START_TEST(powerloss_each_sync_full) { pl_sweep(BIRCH_DURABLE_FULL, AT_SYNC, 0x5A1E, fw_asan() ? 3 : 6); }
+START_TEST(powerloss_each_sync_full) { pl_sweep(BIRCH_DURABLE_FULL, AT_SYNC, 0x5A1E, fw_asan() ? 3 : 6, 0); }
 END_TEST
-START_TEST(powerloss_each_write_full) { pl_sweep(BIRCH_DURABLE_FULL, AT_WRITE, 0x5A1F, 1); }
+START_TEST(powerloss_each_write_full) { pl_sweep(BIRCH_DURABLE_FULL, AT_WRITE, 0x5A1F, 1, 0); }
 END_TEST
-START_TEST(powerloss_each_sync_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_SYNC, 0x5A20, fw_asan() ? 4 : 8); }
+START_TEST(powerloss_each_sync_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_SYNC, 0x5A20, fw_asan() ? 4 : 8, 0); }
 END_TEST
-START_TEST(powerloss_each_write_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_WRITE, 0x5A21, fw_asan() ? 1 : 2); }
+START_TEST(powerloss_each_write_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_WRITE, 0x5A21, fw_asan() ? 1 : 2, 0); }
 END_TEST
-START_TEST(powerloss_after_failed_sync_full) { pl_sweep(BIRCH_DURABLE_FULL, AT_EIO, 0x5A22, 3); }
+START_TEST(powerloss_after_failed_sync_full) { pl_sweep(BIRCH_DURABLE_FULL, AT_EIO, 0x5A22, 3, 0); }
 END_TEST
-START_TEST(powerloss_after_failed_sync_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_EIO, 0x5A23, 4); }
+/* The sweeps with transactions that spill (FW_SPILL_BUDGET). */
+START_TEST(powerloss_each_write_spill) { pl_sweep(BIRCH_DURABLE_FULL, AT_WRITE, 0x5A24, 1, FW_SPILL_BUDGET); }
+END_TEST
+START_TEST(powerloss_each_sync_spill) { pl_sweep(BIRCH_DURABLE_FULL, AT_SYNC, 0x5A25, 3, FW_SPILL_BUDGET); }
+END_TEST
+START_TEST(powerloss_each_write_spill_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_WRITE, 0x5A26, 1, FW_SPILL_BUDGET); }
+END_TEST
+
+START_TEST(powerloss_after_failed_sync_nosync) { pl_sweep(BIRCH_DURABLE_NONE, AT_EIO, 0x5A23, 4, 0); }
 END_TEST
 
 /* Many workloads (seeds), each with the power lost at random syncs and
@@ -260,7 +277,7 @@ START_TEST(powerloss_random_seeds)
             long counts[FIO_KINDS];
             pl_stats dry = {0};
             /* A dry run counts the syncs and writes. */
-            ck_assert_int_eq(pl_run(tmpl, path, img, &w, durability, AT_SYNC, 0, 0, &dry, counts), 0);
+            ck_assert_int_eq(pl_run(tmpl, path, img, &w, durability, 0, AT_SYNC, 0, 0, &dry, counts), 0);
             for (long i = 0; i < per; i++) {
                 int at = (int)bt_below(&r, 10);
                 at = at < 4 ? AT_SYNC : at < 9 ? AT_WRITE : AT_END;
@@ -268,7 +285,7 @@ START_TEST(powerloss_random_seeds)
                 if (at != AT_END && max < 1) at = AT_END;
                 long n = at == AT_END ? 0 : (long)bt_range(&r, 1, (uint64_t)max);
                 uint64_t fate = bt_rand(&r);
-                int hit = pl_run(tmpl, path, img, &w, durability, at, n, fate, &ps, NULL);
+                int hit = pl_run(tmpl, path, img, &w, durability, 0, at, n, fate, &ps, NULL);
                 ck_assert_msg(hit, "seed=%" PRIu64 " mode=%d at %s N=%ld: the loss was not reached",
                               seed, durability, at_name[at], n);
                 runs++;
@@ -357,5 +374,10 @@ int main(void)
     tcase_add_test(tc, powerloss_random_seeds);
     tcase_add_test(tc, powerloss_during_create);
     suite_add_tcase(s, tc);
+    TCase *spill = bt_tcase("powerloss_spill"); /* alone: CK_RUN_CASE=powerloss_spill */
+    tcase_add_test(spill, powerloss_each_write_spill);
+    tcase_add_test(spill, powerloss_each_sync_spill);
+    tcase_add_test(spill, powerloss_each_write_spill_nosync);
+    suite_add_tcase(s, spill);
     return bt_run(s);
 }

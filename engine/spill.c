@@ -1,0 +1,188 @@
+/*
+ * spill.c - transactions larger than memory: writing dirty pages early.
+ *
+ * A write transaction keeps its dirty pages in memory until the commit
+ * writes them (pager.c).  When their bytes pass db->dirty_budget, the next
+ * change first "spills" leaves and overflow runs, as LMDB does: each is
+ * sealed as the commit would seal it (seal.c: its header names this
+ * commit, a leaf's runs' checksums are in its nodes), written to its final
+ * place in the file, and its buffer freed; the dirty entry keeps the
+ * page's checksum (buf NULL).  Until the commit, reads find a spilled page
+ * through the map (bi_page_get), and a change copies it to a new page
+ * (bi_page_touch), freeing the spilled one.  The commit seals a spilled
+ * page's parent with the kept checksum and does not write the page again;
+ * its one sync covers the pages spilled before it.
+ *
+ * Why this keeps the crash guarantees: the allocator hands out only pages
+ * that no snapshot and no durable state uses, so a crash (or an abort)
+ * before the commit's meta leaves garbage in free pages only.
+ *
+ * Branch pages stay in memory: they are few, and their child checksums
+ * change while their children change.  Spills happen at the start of a
+ * change only (records.c), never inside the B+tree, whose paths hold page
+ * pointers; they bump mod_seq so that cursors find their place again.  A
+ * pointer a read lent (bi_lent) may be an argument of the very change that
+ * spills: the buffers are then freed only when that change ends
+ * (bi_spill_release), so the argument stays readable and unchanged.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Runs first (never changed after they are filled, and large), then
+ * leaves; in page order within each, so that neighbours go out in one
+ * write. */
+static int cmp_victim(const void *a, const void *b)
+{
+    const bi_dirty *x = *(bi_dirty *const *)a, *y = *(bi_dirty *const *)b;
+    int rx = bi_hdr(x->buf)->type != BI_P_LEAF, ry = bi_hdr(y->buf)->type != BI_P_LEAF;
+    if (rx != ry) return ry - rx;
+    return x->pgno < y->pgno ? -1 : x->pgno > y->pgno;
+}
+
+static int cmp_pgno(const void *a, const void *b)
+{
+    uint64_t x = (*(bi_dirty *const *)a)->pgno, y = (*(bi_dirty *const *)b)->pgno;
+    return x < y ? -1 : x > y;
+}
+
+/* The dirty entries that may spill: leaves and overflow runs in memory
+ * (at most cap: each holds a page or more of txn->dirty_bytes). */
+static size_t victims(birch_txn *txn, bi_dirty **v, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < txn->dirty_cap; i++) {
+        bi_dirty *d = &txn->dirty[i];
+        if (!d->pgno || !d->buf) continue;
+        unsigned type = bi_hdr(d->buf)->type;
+        if (type != BI_P_LEAF && type != BI_P_OVERFLOW) continue;
+        if (n == cap) break; /* never, while dirty_bytes counts right */
+        v[n++] = d;
+    }
+    return n;
+}
+
+/* Keeps buf until the change that spilled it ends. */
+static int defer_free(birch_txn *txn, uint8_t *buf)
+{
+    if (txn->ndefer == txn->defer_cap) {
+        size_t cap = txn->defer_cap ? txn->defer_cap * 2 : 256;
+        uint8_t **d = realloc(txn->defer, cap * sizeof *d);
+        if (!d) return bi_err(BIRCH_ENOMEM, "out of memory spilling dirty pages");
+        txn->defer = d;
+        txn->defer_cap = cap;
+    }
+    txn->defer[txn->ndefer++] = buf;
+    return BIRCH_OK;
+}
+
+/* Marks the written entries v[0..n) spilled and frees (or defers) their
+ * buffers. */
+static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, int lent)
+{
+    for (size_t i = 0; i < n; i++) {
+        bi_dirty *d = v[i];
+        if (lent) {
+            int rc = defer_free(txn, d->buf);
+            if (rc) return rc; /* d stays in memory: still correct, only unspilled */
+        } else {
+            free(d->buf);
+        }
+        d->buf = NULL;
+        d->csum = csum[i];
+        txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
+        txn->spilled += d->npages;
+        txn->db->spilled_pages += d->npages;
+    }
+    return BIRCH_OK;
+}
+
+/* Writes the sealed entries v[0..n) (in page order), consecutive pages in
+ * one writev, and forgets each group once written. */
+static int write_out(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, int lent)
+{
+    birch_db *db = txn->db;
+    struct iovec iov[64];
+    int rc = BIRCH_OK;
+    for (size_t i = 0; i < n && rc == BIRCH_OK;) {
+        size_t first = i;
+        int cnt = 0;
+        uint64_t start = v[i]->pgno, next = start;
+        while (i < n && cnt < 64 && v[i]->pgno == next) {
+            iov[cnt].iov_base = v[i]->buf;
+            iov[cnt].iov_len = (size_t)v[i]->npages * db->psize;
+            next += v[i]->npages;
+            cnt++;
+            i++;
+        }
+        rc = db->io.ops->writev(db->file, iov, cnt, start * db->psize);
+        if (rc == BIRCH_OK) rc = forget(txn, v + first, i - first, csum + first, lent);
+    }
+    return rc;
+}
+
+/* Makes the file and the map hold every page the transaction took. */
+static int make_room(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    int rc = bi_pager_grow(txn);
+    if (rc) return rc;
+    pthread_mutex_lock(&db->lock);
+    rc = bi_map_cover(db, txn->meta.npages * (uint64_t)db->psize);
+    if (rc == BIRCH_OK) txn->map = db->map.addr; /* the old map stays valid until close */
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+/* Picks the entries to spill from the n victims in v (moved to its front,
+ * in page order): runs, then leaves, until what stays in memory is below
+ * half the budget, so that the next spill is some changes away. */
+static size_t choose(birch_txn *txn, bi_dirty **v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_victim);
+    size_t k = 0;
+    uint64_t left = txn->dirty_bytes;
+    while (k < n && left > txn->db->dirty_budget / 2) left -= (uint64_t)v[k++]->npages * txn->db->psize;
+    qsort(v, k, sizeof *v, cmp_pgno);
+    return k;
+}
+
+static int spill(birch_txn *txn)
+{
+    birch_db *db = txn->db;
+    int lent = bi_lent(txn);
+    /* Entries in memory hold a page or more each: at most this many (the
+     * table also holds every spilled one, which may be far more). */
+    size_t cap = (size_t)(txn->dirty_bytes / db->psize) + 1;
+    bi_dirty **v = malloc(cap * sizeof *v);
+    uint64_t *csum = malloc(cap * sizeof *csum);
+    int rc = v && csum ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory spilling %zu dirty pages", cap);
+    size_t k = rc ? 0 : choose(txn, v, victims(txn, v, cap));
+    for (size_t i = 0; i < k && rc == BIRCH_OK; i++) rc = bi_seal_one(txn, v[i]->buf, v[i]->npages, &csum[i]);
+    if (rc == BIRCH_OK && k) rc = make_room(txn);
+    if (rc == BIRCH_OK) rc = write_out(txn, v, k, csum, lent);
+    /* As a commit's failed page write (txn.c, io_failure): an I/O error
+     * leaves the disk in doubt, so the handle refuses writes until reopened;
+     * a full disk fails this transaction only. */
+    if (rc == BIRCH_EIO) bi_mark_failed(db, "a transaction failed writing the pages it spilled", birch_errmsg());
+    free(v);
+    free(csum);
+    /* Cursors' paths may name freed buffers: they find their place again.
+     * A pointer lent before stays lent for this change. */
+    txn->mod_seq++;
+    if (lent) txn->lent_seq = txn->mod_seq + 1;
+    return rc;
+}
+
+int bi_spill_maybe(birch_txn *txn)
+{
+    if (txn->dirty_bytes <= txn->db->dirty_budget) return BIRCH_OK;
+    return spill(txn);
+}
+
+void bi_spill_release(birch_txn *txn)
+{
+    for (size_t i = 0; i < txn->ndefer; i++) free(txn->defer[i]);
+    txn->ndefer = 0;
+}
