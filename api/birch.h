@@ -305,6 +305,18 @@ typedef struct birch_options {
                                BIRCH_EFULL, so one that never freed a
                                page refuses every write.  A file grown
                                without the limit keeps its size on disk.
+                             - Deletes stay possible at the limit:
+                               copy-on-write needs free pages even to
+                               delete, so a transaction that puts
+                               records stops BIRCH_EFULL short of
+                               max_size by 32 pages (an eighth of
+                               max_size if that is less), which
+                               transactions that only delete may use.
+                               With BIRCH_DURABLE_NONE, pages freed
+                               since the last checkpoint are reusable
+                               only after the next one; near the limit
+                               commits checkpoint as soon as such pages
+                               are half the room left.
                              - A max_size of a few pages is accepted,
                                but the first commit of a new file
                                already takes 4 pages, and a value stored

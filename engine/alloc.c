@@ -54,6 +54,14 @@ int bi_alloc_loaded(birch_txn *txn, bi_alloc *a)
 }
 
 /* Pages past the end of the file's state (which the pager grows at commit). */
+uint64_t bi_alloc_max_pages(const birch_txn *txn)
+{
+    const birch_db *db = txn->db;
+    if (!db->opts.max_size) return UINT64_MAX;
+    uint64_t pages = db->opts.max_size / db->psize, keep = pages / 8 < BI_DEL_RESERVE ? pages / 8 : BI_DEL_RESERVE;
+    return txn->grows ? pages - keep : pages;
+}
+
 static int extend(birch_txn *txn, uint64_t n, uint64_t *pgno)
 {
     birch_db *db = txn->db;
@@ -61,10 +69,11 @@ static int extend(birch_txn *txn, uint64_t n, uint64_t *pgno)
     if (n > limit || have > limit - n)
         return bi_err(BIRCH_EFULL, "%llu + %llu pages of %u bytes would exceed 2^64 bytes", (unsigned long long)have,
                       (unsigned long long)n, db->psize);
-    uint64_t next = have + n;
-    if (db->opts.max_size && next * db->psize > db->opts.max_size)
-        return bi_err(BIRCH_EFULL, "max_size reached: %llu pages of %u bytes would exceed %llu bytes",
-                      (unsigned long long)next, db->psize, (unsigned long long)db->opts.max_size);
+    uint64_t next = have + n, most = bi_alloc_max_pages(txn);
+    if (next > most)
+        return bi_err(BIRCH_EFULL, "max_size reached: %llu pages of %u bytes would exceed %llu bytes%s",
+                      (unsigned long long)next, db->psize, (unsigned long long)db->opts.max_size,
+                      txn->grows ? " (less the pages kept for deletes)" : "");
     *pgno = have;
     txn->meta.npages = next;
     return BIRCH_OK;
@@ -148,14 +157,15 @@ static int refill(birch_txn *txn, bi_alloc *a)
     if (rc) return rc;
     uint64_t have = i < a->free.n ? a->free.v[i].len : 0;
     if (have < RES_FLOOR && (!have || !free_plenty(txn, a))) {
-        const birch_db *db = txn->db;
-        uint64_t n = RES_MIN, room = db->opts.max_size ? db->opts.max_size / db->psize : UINT64_MAX;
+        uint64_t n = RES_MIN, room = bi_alloc_max_pages(txn);
         if (room > txn->meta.npages && room - txn->meta.npages < n) n = room - txn->meta.npages;
+        if (room <= txn->meta.npages) n = 1; /* full: the message names the one page needed */
         bi_errmark mark = bi_err_mark(); /* past max_size: free pages, if any, will do */
         rc = extend(txn, n, &a->res_start);
         bi_err_end(mark, rc == BIRCH_OK || have);
         if (rc == BIRCH_OK) {
             a->res_len = n;
+            a->res_end = 1;
             return BIRCH_OK;
         }
         if (!have) return rc;
@@ -166,13 +176,22 @@ static int refill(birch_txn *txn, bi_alloc *a)
     if (rc) return rc;
     a->res_start = start;
     a->res_len = len;
+    a->res_end = 0;
     return BIRCH_OK;
 }
 
-/* Gives the rest of the transaction's run back to free. */
-int bi_alloc_release_run(bi_alloc *a)
+/* Gives the rest of the transaction's run back: a run taken at the
+ * file's end that still ends there shrinks npages (those pages were never
+ * handed out, and a commit that only grew the file then records nothing
+ * in the map); any other goes back to free. */
+int bi_alloc_release_run(birch_txn *txn, bi_alloc *a)
 {
     if (!a->res_len) return BIRCH_OK;
+    if (a->res_end && a->res_start + a->res_len == txn->meta.npages) {
+        txn->meta.npages = a->res_start;
+        a->res_len = 0;
+        return BIRCH_OK;
+    }
     int rc = bi_fs_add(a, a->res_start, a->res_len);
     if (rc == BIRCH_OK) rc = bi_alloc_log(a, OP_FREE, a->res_start, a->res_len);
     a->res_len = 0;

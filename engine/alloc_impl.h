@@ -75,6 +75,7 @@ struct bi_alloc {
      * pages are contiguous and go out in one write (DESIGN.md 5.2); what
      * is left returns to free at commit. */
     uint64_t res_start, res_len, res_want;
+    int res_end;         /* the run came from the file's end (not from free) */
 };
 
 /* Where a map is read: a snapshot's pages and size. */
@@ -129,7 +130,13 @@ int bi_alloc_take(birch_txn *txn, bi_alloc *a, uint64_t n, int may_reclaim, uint
 /* Logs an operation of two arguments (FREE, TAKE) or a PEND. */
 int bi_alloc_log(bi_alloc *a, int op, uint64_t x, uint64_t y);
 int bi_alloc_log_pend(bi_alloc *a, uint64_t key, uint64_t start, uint64_t len);
-/* Gives the rest of the transaction's run back to free. */
-int bi_alloc_release_run(bi_alloc *a);
+/* The pages max_size allows this transaction: a transaction that put a
+ * record stops BI_DEL_RESERVE pages (at most an eighth) short, so that a
+ * full database can still delete (copy-on-write needs free pages). */
+#define BI_DEL_RESERVE 32u
+uint64_t bi_alloc_max_pages(const birch_txn *txn);
+/* Gives the rest of the transaction's run back (to free, or by
+ * shrinking npages when it ends the file). */
+int bi_alloc_release_run(birch_txn *txn, bi_alloc *a);
 
 #endif /* BIRCH_ENGINE_ALLOC_IMPL_H */

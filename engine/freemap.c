@@ -230,15 +230,18 @@ static size_t base_size(const bi_alloc *a)
     return n;
 }
 
-/* Encodes the whole state as a base's body. */
-static int encode_base(bi_alloc *a, bytes *b)
+/* Encodes the whole state as a base's body; with ends, also where each
+ * operation ends (ends->v[i].start), for a base split over pages. */
+static int encode_base_ops(bi_alloc *a, bytes *b, runvec *ends)
 {
     b->n = 0;
+    if (ends) ends->n = 0;
     int rc = BIRCH_OK;
     for (size_t i = 0; rc == BIRCH_OK && i < a->free.n; i++) { /* descending: each replayed insert appends */
         rc = bi_varint_put(b, OP_FREE);
         if (rc == BIRCH_OK) rc = bi_varint_put(b, a->free.v[i].start);
         if (rc == BIRCH_OK) rc = bi_varint_put(b, a->free.v[i].len);
+        if (rc == BIRCH_OK && ends) rc = bi_rv_push(ends, b->n, 0);
     }
     for (int k = 0; k < 2; k++)
         for (size_t g = a->q[k].head; rc == BIRCH_OK && g < a->q[k].n; g++)
@@ -247,7 +250,14 @@ static int encode_base(bi_alloc *a, bytes *b)
                 if (rc == BIRCH_OK) rc = bi_varint_put(b, a->q[k].v[g].txnid << 1 | (unsigned)k);
                 if (rc == BIRCH_OK) rc = bi_varint_put(b, a->q[k].v[g].runs.v[i].start);
                 if (rc == BIRCH_OK) rc = bi_varint_put(b, a->q[k].v[g].runs.v[i].len);
+                if (rc == BIRCH_OK && ends) rc = bi_rv_push(ends, b->n, 0);
             }
+    return rc;
+}
+
+static int encode_base(bi_alloc *a, bytes *b)
+{
+    int rc = encode_base_ops(a, b, NULL);
     return rc == BIRCH_OK ? bi_varint_put(b, OP_END) : rc;
 }
 
@@ -329,6 +339,94 @@ static int make_room(bi_alloc *a, uint64_t n)
     return bi_fs_reclaim(a, &got);
 }
 
+/* Whether n contiguous pages can be had for a base: the transaction's
+ * run, a free run, or the file's end under max_size. */
+static int base_placeable(const birch_txn *txn, const bi_alloc *a, uint64_t n)
+{
+    if (a->res_len >= n || bi_fs_fit(a, n) < a->free.n) return 1;
+    uint64_t room = bi_alloc_max_pages(txn);
+    return room > txn->meta.npages && room - txn->meta.npages >= n;
+}
+
+/* How many one-page records ops (ending at ends) need at least, filling
+ * each (greedy). */
+static size_t chunks_needed(const runvec *ends, size_t cap)
+{
+    size_t c = 0, from = 0;
+    for (size_t i = 0; i < ends->n; i++)
+        if (ends->v[i].start - from > cap) {
+            c++;
+            from = ends->v[i - 1].start;
+        }
+    return c + 1;
+}
+
+/* Writes the operations as exactly pages.n one-page records, each at most
+ * cap bytes and not empty: a base, then deltas that continue it (a base's
+ * operations replay on a state being built like any delta's). */
+static int write_split(birch_txn *txn, bi_alloc *a, const bytes *b, const runvec *ends, const runvec *pages,
+                       size_t cap)
+{
+    bytes part = {NULL, 0, 0};
+    size_t op = 0, from = 0;
+    int rc = BIRCH_OK;
+    for (size_t r = 0; rc == BIRCH_OK && r < pages->n; r++) {
+        size_t left = pages->n - r - 1; /* records after this one, each needs one operation */
+        while (op < ends->n && ends->v[op].start - from <= cap && ends->n - op - 1 >= left) op++;
+        size_t to = r + 1 == pages->n ? ends->v[ends->n - 1].start : ends->v[op - 1].start;
+        part.n = 0;
+        for (size_t i = from; rc == BIRCH_OK && i < to; i++) {
+            rc = bi_varint_put(&part, 0);
+            part.v[part.n - 1] = b->v[i];
+        }
+        if (rc == BIRCH_OK) rc = bi_varint_put(&part, OP_END);
+        if (rc == BIRCH_OK) rc = bi_rv_push(&a->chain, pages->v[r].start, 1);
+        if (rc == BIRCH_OK) rc = write_record(txn, a, pages->v[r].start, 1, r == 0, &part);
+        from = to;
+    }
+    free(part.v);
+    return rc;
+}
+
+/* A base that no run of free pages (nor room under max_size) can hold in
+ * one piece, as happens to a full database whose free pages are scattered:
+ * written over single pages instead, so that the chain does not keep
+ * growing (each delta takes a page) until nothing is left.  Pages are
+ * taken before the state is encoded (it lists what is free after them),
+ * more while they are too few; then the operations are spread over all of
+ * them. */
+static int persist_base_split(birch_txn *txn, bi_alloc *a)
+{
+    size_t cap = txn->db->psize - FM_BODY - 1; /* a page's body, less its end mark */
+    runvec pages = {NULL, 0, 0}, ends = {NULL, 0, 0};
+    bytes b = {NULL, 0, 0};
+    int rc = bi_alloc_release_run(txn, a);
+    size_t want = base_size(a) / (cap - OP_MAX) + 1;
+    for (;;) {
+        while (rc == BIRCH_OK && pages.n < want) {
+            uint64_t p;
+            int from_free;
+            rc = bi_alloc_take(txn, a, 1, 0, &p, &from_free);
+            if (rc == BIRCH_OK) rc = bi_rv_push(&pages, p, 1);
+        }
+        if (rc == BIRCH_OK) rc = encode_base_ops(a, &b, &ends);
+        if (rc || !ends.n) break;
+        size_t need = chunks_needed(&ends, cap);
+        if (need <= pages.n && ends.n >= pages.n) break;
+        want = need > pages.n ? need : pages.n;
+        if (ends.n < pages.n) { /* more pages than operations: cannot happen with a state this size */
+            rc = BI_CORRUPT("free-space map: %zu operations for %zu pages of a split base", ends.n, pages.n);
+            break;
+        }
+    }
+    if (rc == BIRCH_OK && !ends.n) rc = BI_CORRUPT("free-space map: a split base with no operation");
+    if (rc == BIRCH_OK) rc = write_split(txn, a, &b, &ends, &pages, cap);
+    free(b.v);
+    bi_rv_free(&ends);
+    bi_rv_free(&pages);
+    return rc;
+}
+
 static int persist_base(birch_txn *txn, bi_alloc *a)
 {
     int rc = retire_chain(txn, a);
@@ -340,13 +438,14 @@ static int persist_base(birch_txn *txn, bi_alloc *a)
      * is added here. */
     uint64_t pgno, n = record_pages(txn->db, base_size(a) + OP_MAX);
     int from_free;
+    if (n > 1 && !base_placeable(txn, a, n)) return persist_base_split(txn, a);
     if (a->res_len >= n) { /* right after the commit's other pages */
         pgno = a->res_start;
         a->res_start += n;
         a->res_len -= n;
-        rc = bi_alloc_release_run(a);
+        rc = bi_alloc_release_run(txn, a);
     } else {
-        rc = bi_alloc_release_run(a);
+        rc = bi_alloc_release_run(txn, a);
         if (rc == BIRCH_OK) rc = make_room(a, n);
         if (rc == BIRCH_OK) {
             n = record_pages(txn->db, base_size(a) + OP_MAX); /* after a reclaim: fewer, longer runs */
@@ -374,9 +473,9 @@ static int persist_delta(birch_txn *txn, bi_alloc *a)
         pgno = a->res_start;
         a->res_start += n;
         a->res_len -= n;
-        rc = bi_alloc_release_run(a);
+        rc = bi_alloc_release_run(txn, a);
     } else {
-        if (rc == BIRCH_OK) rc = bi_alloc_release_run(a);
+        if (rc == BIRCH_OK) rc = bi_alloc_release_run(txn, a);
         if (rc == BIRCH_OK) rc = make_room(a, record_pages(txn->db, a->ops.n + 1));
         if (rc == BIRCH_OK) {
             n = record_pages(txn->db, a->ops.n + 1);
@@ -390,9 +489,35 @@ static int persist_delta(birch_txn *txn, bi_alloc *a)
     return rc;
 }
 
+/* A transaction that put records must leave max_size's reserve for
+ * deletes: free pages, the pages it freed (free for the next writer) and
+ * room under max_size together at least BI_DEL_RESERVE (or an eighth of
+ * max_size).  Otherwise puts would eat the pages deletes free, and a full
+ * database could no longer delete (copy-on-write needs pages). */
+static int reserve_kept(const birch_txn *txn, const bi_alloc *a)
+{
+    const birch_db *db = txn->db;
+    if (!txn->grows || !db->opts.max_size) return BIRCH_OK;
+    uint64_t pages = db->opts.max_size / db->psize, keep = pages / 8 < BI_DEL_RESERVE ? pages / 8 : BI_DEL_RESERVE;
+    uint64_t have = a->free_pages + a->res_len + (pages > txn->meta.npages ? pages - txn->meta.npages : 0);
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < a->freed[k].n; i++) have += a->freed[k].v[i].len;
+    if (have >= keep) return BIRCH_OK;
+    return bi_err(BIRCH_EFULL, "max_size reached: this commit would leave %llu free pages, and %llu are kept so that "
+                               "deletes can still commit", (unsigned long long)have, (unsigned long long)keep);
+}
+
 int bi_alloc_persist(birch_txn *txn)
 {
     bi_alloc *a = txn->db->alloc;
+    if (bi_alloc_changed(txn) && a->loaded) {
+        int rc = reserve_kept(txn, a);
+        if (rc) return rc;
+    }
+    if (!a->ops.n && !a->freed[0].n && !a->freed[1].n) {
+        int rc = bi_alloc_release_run(txn, a); /* at the file's end it shrinks npages: nothing to record */
+        if (rc) return rc;
+    }
     if (!bi_alloc_changed(txn)) return BIRCH_OK;
     int rc = bi_alloc_loaded(txn, a);
     if (rc == BIRCH_OK) rc = freed_not_reused(txn, &a->freed[0]);
@@ -408,8 +533,8 @@ int bi_alloc_persist(birch_txn *txn)
     size_t delta = a->ops.n + (a->freed[0].n + a->freed[1].n) * OP_MAX;
     int fits_page = FM_BODY + (runs + 2) * OP_MAX <= txn->db->psize;
     uint64_t budget = a->base_pages > BI_FM_DELTA_MIN ? a->base_pages : BI_FM_DELTA_MIN;
-    int base = !a->chain_len || fits_page || a->chain_len + 1 >= BI_FM_CHAIN_MAX ||
-               a->chain_pages + record_pages(txn->db, delta) > budget;
+    int forced = !a->chain_len || a->chain_len + 1 >= BI_FM_CHAIN_MAX;
+    int base = forced || fits_page || a->chain_pages + record_pages(txn->db, delta) > budget;
     rc = base ? persist_base(txn, a) : persist_delta(txn, a);
     if (rc) return rc;
     txn->meta.freemap = a->head;

@@ -202,6 +202,7 @@ struct birch_txn {
     uint64_t spilled;     /* pages written early by spills (for tests and stats) */
     uint8_t **defer;      /* buffers spilled while a pointer was lent: freed */
     size_t ndefer, defer_cap; /* when the change ends (spill.c) */
+    int grows;            /* a put ran: max_size's reserve for deletes is off limits (alloc.c) */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */
     /* mod_seq + 1 when a read last handed the caller a pointer into a page

@@ -40,6 +40,7 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
+    txn->grows = 1; /* max_size's reserve for deletes is now off limits (alloc.c) */
     rc = bi_tree_put(txn, &ts->tree, key.data, key.size, data, size, flags, out);
     if (txn->ndefer) bi_spill_release(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;

@@ -317,7 +317,7 @@ uint64_t bi_now_ms(void)
  * libmdbx's sync period does; or once weak commits have freed a quarter of
  * the file (at least BI_CHECKPOINT_PAGES) of pages the durable state still
  * holds, which bounds the file's growth (pages written after the durable
- * state are reused without one, freelist.c).  A count of commits would
+ * state are reused without one, alloc.c).  A count of commits would
  * sync far more often under a fast workload (the benchmark's 50,000
  * non-durable commits spent most of their time in 50 checkpoints). */
 static int need_checkpoint(const birch_txn *txn)
@@ -325,6 +325,15 @@ static int need_checkpoint(const birch_txn *txn)
     const birch_db *db = txn->db;
     uint64_t freed = db->weak_freed + bi_alloc_freed_durable(txn);
     uint64_t limit = txn->meta.npages / 4 > BI_CHECKPOINT_PAGES ? txn->meta.npages / 4 : BI_CHECKPOINT_PAGES;
+    /* Under max_size, pages that wait for a checkpoint may be all the room
+     * left: a database near its limit checkpoints once they are half of
+     * what it has left, so that the next commits (deletes included) find
+     * them free instead of BIRCH_EFULL. */
+    if (db->opts.max_size) {
+        uint64_t most = db->opts.max_size / db->psize;
+        uint64_t room = most > txn->meta.npages ? most - txn->meta.npages : 0;
+        if (freed && freed >= room / 2) return 1;
+    }
     return freed >= limit || bi_now_ms() - db->durable_ms >= BI_CHECKPOINT_MS;
 }
 

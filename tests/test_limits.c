@@ -272,6 +272,84 @@ START_TEST(options_max_size_below_the_file)
 }
 END_TEST
 
+/* A database at max_size can always delete (issue 12, review): random puts
+ * and deletes of keys among 3,000 (values of 10 to 70 bytes, one in four
+ * up to 1,400, so overflow runs too) on 512-byte pages under max_size of
+ * 200, 400 and 1,000 pages, with both durabilities.  Puts run into
+ * BIRCH_EFULL; a delete of a key that is there must never fail: puts stop
+ * short of max_size by the pages deletes need (birch.h, max_size), and the
+ * free-space map, whose whole state may need several pages, is written
+ * over scattered single pages when no run can hold it (DESIGN.md 5.3).
+ * Checked against a model, with birch_check, and after a reopen every
+ * present key deletes.  Fixed seeds, printed on failure. */
+START_TEST(max_size_full_database_deletes)
+{
+    static const uint64_t maxp[] = {200, 400, 1000};
+    enum { NK = 3000, ITERS = 6000 };
+    static uint16_t vlen[NK]; /* 0: absent, else the value's length + 1 */
+    static unsigned char v[1400];
+    memset(v, 'v', sizeof v);
+    for (int c = 0; c < 6; c++) {
+        uint64_t seed = bt_seed(5 + (uint64_t)c);
+        bt_rng r = {seed};
+        char *path = bt_path("fulldel");
+        birch_options o = bt_opts();
+        o.page_size = 512;
+        o.max_size = maxp[c % 3] * 512;
+        o.durability = c < 3 ? BIRCH_DURABLE_FULL : BIRCH_DURABLE_NONE;
+        birch_db *db = bt_open(path, &o);
+        memset(vlen, 0, sizeof vlen);
+        int puts_full = 0, dels = 0;
+        for (int it = 0; it < ITERS; it++) {
+            int k = (int)bt_below(&r, NK), del = vlen[k] && bt_chance(&r, 50);
+            size_t n = 10 + (size_t)bt_below(&r, bt_chance(&r, 75) ? 60 : 1390);
+            char key[16];
+            snprintf(key, sizeof key, "k%05d", k);
+            birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+            birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+            int rc = del ? birch_del(w, t, bt_str(key)) : birch_put(w, t, bt_str(key), bt_val(v, n), 0);
+            if (rc == BIRCH_OK) rc = birch_txn_commit(w);
+            else birch_txn_abort(w);
+            ck_assert_msg(rc == BIRCH_OK || (!del && rc == BIRCH_EFULL),
+                          "seed %" PRIu64 " max %" PRIu64 " pages, %s, iteration %d: %s of a present key returned "
+                          "%d (%s)", seed, maxp[c % 3], c < 3 ? "FULL" : "NONE", it, del ? "a delete" : "a put", rc,
+                          birch_errmsg());
+            if (rc == BIRCH_OK) vlen[k] = del ? 0 : (uint16_t)(n + 1);
+            puts_full += rc == BIRCH_EFULL;
+            dels += del;
+            ck_assert_uint_le(bt_stat(db).page_count, maxp[c % 3]);
+        }
+        ck_assert_msg(puts_full > 0, "seed %" PRIu64 ": the database never filled", seed);
+        bt_check(db);
+        birch_txn *rd = bt_begin(db, BIRCH_TXN_READ);
+        for (int k = 0; k < NK; k++) {
+            char key[16];
+            snprintf(key, sizeof key, "k%05d", k);
+            if (vlen[k]) bt_expect(rd, bt_table(rd, "t", 0), key, strlen(key), v, vlen[k] - 1u);
+            else bt_expect_absent(rd, bt_table(rd, "t", 0), key, strlen(key));
+        }
+        birch_txn_abort(rd);
+        BT_OK(birch_close(db));
+        db = bt_open(path, &o);
+        for (int k = 0; k < NK; k++) {
+            if (!vlen[k]) continue;
+            char key[16];
+            snprintf(key, sizeof key, "k%05d", k);
+            birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+            BT_OK(birch_del(w, bt_table(w, "t", 0), bt_str(key)));
+            int rc = birch_txn_commit(w);
+            ck_assert_msg(rc == BIRCH_OK, "seed %" PRIu64 " max %" PRIu64 " pages, %s, after reopen: deleting %s "
+                          "returned %d (%s)", seed, maxp[c % 3], c < 3 ? "FULL" : "NONE", key, rc, birch_errmsg());
+        }
+        bt_check(db);
+        BT_OK(birch_close(db));
+        bt_remove(path);
+        free(path);
+        (void)dels;
+    }
+}
+END_TEST
+
 START_TEST(options_map_reserve)
 {
     char *path = bt_path("reserve");
@@ -840,6 +918,7 @@ int main(void)
     tcase_add_test(tc, options_zero_initialised);
     tcase_add_test(tc, options_max_size);
     tcase_add_test(tc, options_max_size_below_the_file);
+    tcase_add_test(tc, max_size_full_database_deletes);
     tcase_add_test(tc, options_map_reserve);
     tcase_add_test(tc, map_cover_never_loops);
     tcase_add_test(tc, table_names);
