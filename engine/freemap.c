@@ -301,8 +301,7 @@ static int pend_freed(birch_txn *txn, bi_alloc *a, int log)
 {
     for (int k = 0; k < 2; k++) {
         if (bi_rv_normalize(&a->freed[k]))
-            return BI_CORRUPT("free-space map: a tree freed page %llu twice in one transaction",
-                              (unsigned long long)a->freed[k].v[0].start);
+            return BI_CORRUPT("free-space map: a tree freed a page twice in one transaction");
         for (size_t i = 0; i < a->freed[k].n; i++) {
             run r = a->freed[k].v[i];
             int rc = bi_fs_pend(a, k, txn->meta.txnid, r.start, r.len);
