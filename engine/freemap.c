@@ -413,6 +413,11 @@ static int persist_base_split(birch_txn *txn, bi_alloc *a)
         size_t need = chunks_needed(&ends, cap);
         if (need <= pages.n && ends.n >= pages.n) break;
         want = need > pages.n ? need : pages.n;
+        if (want > BI_FM_CHAIN_MAX / 2) { /* the chain could not be loaded again (at most BI_FM_CHAIN_MAX records) */
+            rc = bi_err(BIRCH_EFULL, "the free-space map needs %zu pages and no run of them is free under "
+                                     "max_size: birch compact rewrites the file without free space", want);
+            break;
+        }
         if (ends.n < pages.n) { /* more pages than operations: cannot happen with a state this size */
             rc = BI_CORRUPT("free-space map: %zu operations for %zu pages of a split base", ends.n, pages.n);
             break;
