@@ -54,12 +54,18 @@ int bi_alloc_loaded(birch_txn *txn, bi_alloc *a)
 }
 
 /* Pages past the end of the file's state (which the pager grows at commit). */
+uint64_t bi_alloc_del_reserve(const birch_db *db)
+{
+    uint64_t pages = db->opts.max_size / db->psize;
+    return pages / 8 < BI_DEL_RESERVE ? pages / 8 : BI_DEL_RESERVE;
+}
+
 uint64_t bi_alloc_max_pages(const birch_txn *txn)
 {
     const birch_db *db = txn->db;
     if (!db->opts.max_size) return UINT64_MAX;
-    uint64_t pages = db->opts.max_size / db->psize, keep = pages / 8 < BI_DEL_RESERVE ? pages / 8 : BI_DEL_RESERVE;
-    return txn->grows ? pages - keep : pages;
+    uint64_t pages = db->opts.max_size / db->psize;
+    return txn->grows ? pages - bi_alloc_del_reserve(db) : pages;
 }
 
 static int extend(birch_txn *txn, uint64_t n, uint64_t *pgno)

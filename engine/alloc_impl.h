@@ -135,6 +135,8 @@ int bi_alloc_log_pend(bi_alloc *a, uint64_t key, uint64_t start, uint64_t len);
  * full database can still delete (copy-on-write needs free pages). */
 #define BI_DEL_RESERVE 32u
 uint64_t bi_alloc_max_pages(const birch_txn *txn);
+/* Those BI_DEL_RESERVE pages (an eighth of max_size, if less). */
+uint64_t bi_alloc_del_reserve(const birch_db *db);
 /* Gives the rest of the transaction's run back (to free, or by
  * shrinking npages when it ends the file). */
 int bi_alloc_release_run(birch_txn *txn, bi_alloc *a);

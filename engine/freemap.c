@@ -502,7 +502,7 @@ static int reserve_kept(const birch_txn *txn, const bi_alloc *a)
 {
     const birch_db *db = txn->db;
     if (!txn->grows || !db->opts.max_size) return BIRCH_OK;
-    uint64_t pages = db->opts.max_size / db->psize, keep = pages / 8 < BI_DEL_RESERVE ? pages / 8 : BI_DEL_RESERVE;
+    uint64_t pages = db->opts.max_size / db->psize, keep = bi_alloc_del_reserve(db);
     uint64_t have = a->free_pages + a->res_len + (pages > txn->meta.npages ? pages - txn->meta.npages : 0);
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < a->freed[k].n; i++) have += a->freed[k].v[i].len;

@@ -977,15 +977,5 @@ uint64_t fw_spills_of(const char *tmpl, const char *path, const fw *w, birch_opt
 
 int fw_asan(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    return 1;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return 1;
-#else
-    return 0;
-#endif
-#else
-    return 0;
-#endif
+    return bt_asan();
 }

@@ -24,6 +24,28 @@ TCase *bt_tcase(const char *name)
     return tc;
 }
 
+void bt_add_case(Suite *s, const char *name, const TTest *test)
+{
+    TCase *tc = bt_tcase(name);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+}
+
+int bt_asan(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return 1;
+#else
+    return 0;
+#endif
+#else
+    return 0;
+#endif
+}
+
 int bt_run(Suite *s)
 {
     SRunner *sr = srunner_create(s);

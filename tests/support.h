@@ -26,6 +26,12 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
  * sanitizer builds); CK_DEFAULT_TIMEOUT does not override it, but
  * CK_TIMEOUT_MULTIPLIER still applies. */
 TCase *bt_tcase(const char *name);
+/* A Check test case of one test, so that it runs alone with
+ * CK_RUN_CASE=name. */
+void bt_add_case(Suite *s, const char *name, const TTest *test);
+/* 1 when built with AddressSanitizer (tests scale down or skip timing-free
+ * memory bounds it distorts). */
+int bt_asan(void);
 /* Runs the suite (CK_ENV mode) and returns the process exit status. */
 int bt_run(Suite *s);
 

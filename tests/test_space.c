@@ -482,22 +482,15 @@ END_TEST
 
 /* One Check test case per scenario, so that one can be run alone:
  * CK_RUN_CASE=long_reader ./test_space. */
-static void add_case(Suite *s, const char *name, const TTest *test)
-{
-    TCase *tc = bt_tcase(name);
-    tcase_add_test(tc, test);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     Suite *s = suite_create("space");
-    add_case(s, "none_churn", none_churn_stays_flat);
-    add_case(s, "full_churn", full_churn_stays_flat);
-    add_case(s, "fill_empty", fill_empty_cycles_stay_flat);
-    add_case(s, "long_reader", space_after_long_reader_is_reused);
-    add_case(s, "overflow_full", overflow_churn_full_stays_flat);
-    add_case(s, "overflow_none", overflow_churn_none_stays_flat);
-    add_case(s, "small", small_database_stays_small);
+    bt_add_case(s, "none_churn", none_churn_stays_flat);
+    bt_add_case(s, "full_churn", full_churn_stays_flat);
+    bt_add_case(s, "fill_empty", fill_empty_cycles_stay_flat);
+    bt_add_case(s, "long_reader", space_after_long_reader_is_reused);
+    bt_add_case(s, "overflow_full", overflow_churn_full_stays_flat);
+    bt_add_case(s, "overflow_none", overflow_churn_none_stays_flat);
+    bt_add_case(s, "small", small_database_stays_small);
     return bt_run(s);
 }

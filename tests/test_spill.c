@@ -275,23 +275,6 @@ START_TEST(abort_after_spill)
 }
 END_TEST
 
-/* 1 under AddressSanitizer, whose quarantine keeps freed memory and whose
- * shadow grows with it: the memory bound is then printed, not asserted. */
-static int asan(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    return 1;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return 1;
-#else
-    return 0;
-#endif
-#else
-    return 0;
-#endif
-}
-
 /* A field of /proc/self/status in KiB (VmHWM, RssAnon...). */
 static uint64_t status_kib(const char *field)
 {
@@ -362,7 +345,7 @@ START_TEST(memory_bounded)
            (double)st.page_count * st.page_size / 1048576.0, (anon_peak - anon0) / 1024.0, bound >> 20,
            (hwm1 - hwm0) / 1024.0);
     fflush(stdout);
-    if (!asan())
+    if (!bt_asan()) /* ASan's quarantine keeps freed memory: the bound is then printed, not asserted */
         ck_assert_msg((anon_peak - anon0) * 1024 < bound, "anonymous memory grew by %" PRIu64 " KiB",
                       anon_peak - anon0);
     ck_assert_msg(spilled * st.page_size > total / 2, "only %" PRIu64 " pages spilled", spilled);
@@ -482,22 +465,15 @@ START_TEST(budget_option)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *test)
-{
-    TCase *tc = bt_tcase(name);
-    tcase_add_test(tc, test);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     Suite *s = suite_create("spill");
-    add_case(s, "budget", budget_option);
-    add_case(s, "model_file", model_file);
-    add_case(s, "model_memory", model_memory);
-    add_case(s, "abort", abort_after_spill);
-    add_case(s, "lent", lent_argument);
-    add_case(s, "cursor", cursor_across_spill);
-    add_case(s, "memory", memory_bounded);
+    bt_add_case(s, "budget", budget_option);
+    bt_add_case(s, "model_file", model_file);
+    bt_add_case(s, "model_memory", model_memory);
+    bt_add_case(s, "abort", abort_after_spill);
+    bt_add_case(s, "lent", lent_argument);
+    bt_add_case(s, "cursor", cursor_across_spill);
+    bt_add_case(s, "memory", memory_bounded);
     return bt_run(s);
 }
