@@ -263,12 +263,19 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
 {
     uint8_t *src = bi_page_get(txn, pgno);
     if (!src) return BI_CORRUPT("page %llu: outside the file", (unsigned long long)pgno);
-    /* A spilled page (spill.c) is copied like a clean one; freeing it
-     * then gives its number back at once (this transaction wrote it). */
     if (bi_page_in_memory(txn, pgno)) {
         *newpgno = pgno;
         *buf = src;
         return BIRCH_OK;
+    }
+    /* A spilled page (spill.c) is this transaction's: read back into
+     * memory at its own number, as LMDB unspills, and written again at
+     * commit.  Copying it to a new page instead would free one page per
+     * touch and leave a large transaction's file full of scattered holes. */
+    uint64_t csum;
+    if (bi_page_spilled(txn, pgno, &csum)) {
+        *newpgno = pgno;
+        return bi_dirty_unspill(txn, pgno, buf);
     }
     int rc = alloc_pages(txn, 1, 0, newpgno, buf);
     if (rc) return rc;

@@ -501,13 +501,15 @@ static int insert_node(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsi
 static int touch_path(birch_txn *txn, bi_tree *tree, bi_path *path)
 {
     for (int d = 0; d < path->depth; d++) {
-        uint64_t np;
+        uint64_t np, csum;
         uint8_t *buf;
+        /* A spilled page is read back at its own number (bi_page_touch). */
+        int spilled = txn->spilled && bi_page_spilled(txn, path->pgno[d], &csum);
         int rc = bi_page_touch(txn, path->pgno[d], &np, &buf);
         if (rc) return rc;
         /* Already dirty, it must be the page the search read: otherwise a
          * damaged free list handed it out while still in use. */
-        if (np == path->pgno[d] && buf != path->pg[d])
+        if (np == path->pgno[d] && buf != path->pg[d] && !spilled)
             return BI_CORRUPT("page %llu: in use by the tree, yet already written in this transaction "
                               "(the free list named a live page)", (unsigned long long)np);
         if (np != path->pgno[d]) {

@@ -446,6 +446,9 @@ int bi_dirty_drop(birch_txn *txn, uint64_t pgno);
 uint8_t *bi_page_in_memory(birch_txn *txn, uint64_t pgno);
 /* 1 and its checksum if page pgno is dirty and spilled, else 0. */
 int bi_page_spilled(birch_txn *txn, uint64_t pgno, uint64_t *csum);
+/* Reads spilled page pgno back into a dirty buffer (*buf), which the
+ * commit writes again at the same place.  BIRCH_ENOMEM. */
+int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf);
 /* At the start of a change (records.c), when the transaction's dirty
  * memory passed db->dirty_budget: seals leaves and overflow runs and writes them to their places
  * in the file until the dirty memory is below half the budget (spill.c).

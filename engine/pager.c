@@ -208,6 +208,21 @@ int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **
     return BIRCH_OK;
 }
 
+int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf)
+{
+    bi_dirty *d = dirty_find(txn, pgno);
+    BI_ASSERT(d && !d->buf);
+    size_t bytes = (size_t)d->npages * txn->db->psize;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, bytes)) return bi_err(BIRCH_ENOMEM, "out of memory reading back a spilled page");
+    memcpy(mem, txn->map + pgno * txn->db->psize, bytes); /* spill.c made the map cover it */
+    d->buf = mem;
+    d->csum = 0;
+    txn->dirty_bytes += bytes;
+    *buf = mem;
+    return BIRCH_OK;
+}
+
 int bi_dirty_drop(birch_txn *txn, uint64_t pgno)
 {
     bi_dirty *d = dirty_find(txn, pgno);
