@@ -87,6 +87,7 @@ static void destroy(birch_db *db)
         db->io.ops->close(db->file);
     }
     bi_handles_free(db);
+    bi_pager_close(db); /* after the transactions bi_handles_free released */
     bi_alloc_destroy(db->alloc);
     free((void *)db->reader_gen);
     for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);

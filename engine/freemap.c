@@ -209,14 +209,36 @@ static int freed_not_reused(birch_txn *txn, const runvec *r)
     return BIRCH_OK;
 }
 
+/* Bytes of x as a varint: 7 bits a byte. */
 static size_t varint_len(uint64_t x)
 {
-    size_t n = 1;
-    while (x >>= 7) n++;
-    return n;
+    return x < (1u << 7) ? 1 : x < (1u << 14) ? 2 : x < (1u << 21) ? 3 : x < (1u << 28) ? 4 : 5 + (x >= (1ull << 35)) +
+           (x >= (1ull << 42)) + (x >= (1ull << 49)) + (x >= (1ull << 56)) + (x >= (1ull << 63));
 }
 
-/* Bytes of the whole state as a base's body (encode_base's length). */
+/* Appends x to b, which has room for it. */
+static inline void varint_put_room(bytes *b, uint64_t x)
+{
+    while (x >= 0x80) {
+        b->v[b->n++] = (uint8_t)(x | 0x80);
+        x >>= 7;
+    }
+    b->v[b->n++] = (uint8_t)x;
+}
+
+/* Makes room in b for one more operation. */
+static int op_room(bytes *b)
+{
+    if (b->n + OP_MAX <= b->cap) return BIRCH_OK;
+    size_t cap = b->cap > 4096 ? b->cap * 2 : 8192;
+    uint8_t *v = realloc(b->v, cap);
+    if (!v) return bi_err(BIRCH_ENOMEM, "out of memory for the free-space map's base (%zu bytes)", cap);
+    b->v = v;
+    b->cap = cap;
+    return BIRCH_OK;
+}
+
+/* Bytes of the whole state as a base's body (encode_base_ops' length). */
 static size_t base_size(const bi_alloc *a)
 {
     size_t n = 1; /* the end mark */
@@ -230,35 +252,36 @@ static size_t base_size(const bi_alloc *a)
     return n;
 }
 
-/* Encodes the whole state as a base's body; with ends, also where each
- * operation ends (ends->v[i].start), for a base split over pages. */
-static int encode_base_ops(bi_alloc *a, bytes *b, runvec *ends)
+/* Encodes the whole state as a base's body, plus the end mark when end;
+ * with ends, also where each operation ends (ends->v[i].start), for a
+ * base split over pages.  The varints are written inline, with one room
+ * check per operation: a fragmented file's base is tens of thousands. */
+static int encode_base_ops(bi_alloc *a, bytes *b, int end, runvec *ends)
 {
     b->n = 0;
     if (ends) ends->n = 0;
     int rc = BIRCH_OK;
     for (size_t i = 0; rc == BIRCH_OK && i < a->free.n; i++) { /* descending: each replayed insert appends */
-        rc = bi_varint_put(b, OP_FREE);
-        if (rc == BIRCH_OK) rc = bi_varint_put(b, a->free.v[i].start);
-        if (rc == BIRCH_OK) rc = bi_varint_put(b, a->free.v[i].len);
-        if (rc == BIRCH_OK && ends) rc = bi_rv_push(ends, b->n, 0);
+        if ((rc = op_room(b))) break;
+        varint_put_room(b, OP_FREE);
+        varint_put_room(b, a->free.v[i].start);
+        varint_put_room(b, a->free.v[i].len);
+        if (ends) rc = bi_rv_push(ends, b->n, 0);
     }
     for (int k = 0; k < 2; k++)
-        for (size_t g = a->q[k].head; rc == BIRCH_OK && g < a->q[k].n; g++)
+        for (size_t g = a->q[k].head; rc == BIRCH_OK && g < a->q[k].n; g++) {
+            uint64_t key = a->q[k].v[g].txnid << 1 | (unsigned)k;
             for (size_t i = 0; rc == BIRCH_OK && i < a->q[k].v[g].runs.n; i++) {
-                rc = bi_varint_put(b, OP_PEND);
-                if (rc == BIRCH_OK) rc = bi_varint_put(b, a->q[k].v[g].txnid << 1 | (unsigned)k);
-                if (rc == BIRCH_OK) rc = bi_varint_put(b, a->q[k].v[g].runs.v[i].start);
-                if (rc == BIRCH_OK) rc = bi_varint_put(b, a->q[k].v[g].runs.v[i].len);
-                if (rc == BIRCH_OK && ends) rc = bi_rv_push(ends, b->n, 0);
+                if ((rc = op_room(b))) break;
+                varint_put_room(b, OP_PEND);
+                varint_put_room(b, key);
+                varint_put_room(b, a->q[k].v[g].runs.v[i].start);
+                varint_put_room(b, a->q[k].v[g].runs.v[i].len);
+                if (ends) rc = bi_rv_push(ends, b->n, 0);
             }
+        }
+    if (rc == BIRCH_OK && end && (rc = op_room(b)) == BIRCH_OK) varint_put_room(b, OP_END);
     return rc;
-}
-
-static int encode_base(bi_alloc *a, bytes *b)
-{
-    int rc = encode_base_ops(a, b, NULL);
-    return rc == BIRCH_OK ? bi_varint_put(b, OP_END) : rc;
 }
 
 /* Pages for a record of body bytes (plus one operation: its own take). */
@@ -408,7 +431,7 @@ static int persist_base_split(birch_txn *txn, bi_alloc *a)
             rc = bi_alloc_take(txn, a, 1, 0, &p, &from_free);
             if (rc == BIRCH_OK) rc = bi_rv_push(&pages, p, 1);
         }
-        if (rc == BIRCH_OK) rc = encode_base_ops(a, &b, &ends);
+        if (rc == BIRCH_OK) rc = encode_base_ops(a, &b, 0, &ends);
         if (rc || !ends.n) break;
         size_t need = chunks_needed(&ends, cap);
         if (need <= pages.n && ends.n >= pages.n) break;
@@ -457,7 +480,7 @@ static int persist_base(birch_txn *txn, bi_alloc *a)
         }
     }
     bytes b = {NULL, 0, 0};
-    if (rc == BIRCH_OK) rc = encode_base(a, &b);
+    if (rc == BIRCH_OK) rc = encode_base_ops(a, &b, 1, NULL);
     BI_ASSERT(rc || FM_BODY + b.n <= n * txn->db->psize);
     if (rc == BIRCH_OK && FM_BODY + b.n > n * txn->db->psize)
         rc = BI_CORRUPT("free-space map: a base of %zu bytes outgrew the %llu pages taken for it", b.n,

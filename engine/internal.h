@@ -67,6 +67,10 @@ struct birch_table {
     char name[BIRCH_MAX_NAME_SIZE + 1];
 };
 
+#define BI_POOL_MAX 1024u            /* one-page buffers kept between write transactions, */
+#define BI_POOL_BYTES (4u << 20)      /* and their bytes at most */
+#define BI_DIRTY_KEEP_MAX 8192u       /* dirty table entries kept between them */
+
 struct birch_db {
     bi_io io;
     bi_file *file;
@@ -145,6 +149,14 @@ struct birch_db {
      * Tests of crashes set it lower than the option may (internal). */
     uint64_t dirty_budget;
     uint64_t spilled_pages;     /* pages spilled since open (the writer's; for tests) */
+    /* What a write transaction leaves for the next (pager.c): one-page
+     * buffers (at most BI_POOL_BYTES) and its dirty table, zeroed, when
+     * small.  A small commit's malloc, zeroing and first-touch page faults
+     * otherwise cost as much as its B+tree work.  The writer's only. */
+    uint8_t *pool[BI_POOL_MAX];
+    unsigned npool;
+    struct bi_dirty *dirty_keep;
+    size_t dirty_keep_cap;
 
     pthread_mutex_t table_lock; /* guards the handle registry */
     birch_table **tables;
@@ -446,6 +458,8 @@ int bi_dirty_drop(birch_txn *txn, uint64_t pgno);
 uint8_t *bi_page_in_memory(birch_txn *txn, uint64_t pgno);
 /* 1 and its checksum if page pgno is dirty and spilled, else 0. */
 int bi_page_spilled(birch_txn *txn, uint64_t pgno, uint64_t *csum);
+/* Frees what write transactions left for the next (birch_close). */
+void bi_pager_close(birch_db *db);
 /* Reads spilled page pgno back into a dirty buffer (*buf), which the
  * commit writes again at the same place.  BIRCH_ENOMEM. */
 int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf);

@@ -16,6 +16,33 @@
 
 #include "internal.h"
 
+/* ---- Page buffers ------------------------------------------------------------ */
+
+/* A buffer for n pages, not zeroed: a one-page one from the pool when it
+ * has one (64-byte aligned, as posix_memalign gives). */
+static void *buf_get(birch_db *db, uint32_t n)
+{
+    if (n == 1 && db->npool) return db->pool[--db->npool];
+    void *mem = NULL;
+    return posix_memalign(&mem, 64, (size_t)n * db->psize) ? NULL : mem;
+}
+
+static void buf_put(birch_db *db, void *buf, uint32_t n)
+{
+    if (buf && n == 1 && db->npool < BI_POOL_MAX && (db->npool + 1) * (uint64_t)db->psize <= BI_POOL_BYTES)
+        db->pool[db->npool++] = buf;
+    else
+        free(buf);
+}
+
+void bi_pager_close(birch_db *db)
+{
+    while (db->npool) free(db->pool[--db->npool]);
+    free(db->dirty_keep);
+    db->dirty_keep = NULL;
+    db->dirty_keep_cap = 0;
+}
+
 /* ---- Dirty page table: open addressing, linear probing -------------------- */
 
 static size_t dirty_hash(uint64_t pgno, size_t cap)
@@ -46,6 +73,11 @@ static int dirty_add(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npage
     /* A page is dirty once: bi_page_alloc refuses a free page this
      * transaction already holds, and the file's end gives new ones. */
     BI_ASSERT(pgno >= BI_META_PAGES && npages > 0 && !dirty_find(txn, pgno));
+    if (!txn->dirty && txn->db->dirty_keep) { /* the last transaction's, zeroed */
+        txn->dirty = txn->db->dirty_keep;
+        txn->dirty_cap = txn->db->dirty_keep_cap;
+        txn->db->dirty_keep = NULL;
+    }
     if ((txn->ndirty + 1) * 2 > txn->dirty_cap) {
         size_t cap = txn->dirty_cap ? txn->dirty_cap * 2 : 256;
         bi_dirty *tab = calloc(cap, sizeof *tab);
@@ -195,12 +227,12 @@ uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
 int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **buf)
 {
     size_t bytes = (size_t)n * txn->db->psize;
-    void *mem = NULL;
-    if (posix_memalign(&mem, 64, bytes)) return bi_err(BIRCH_ENOMEM, "out of memory for %u dirty page(s)", n);
+    void *mem = buf_get(txn->db, n);
+    if (!mem) return bi_err(BIRCH_ENOMEM, "out of memory for %u dirty page(s)", n);
     if (zero) memset(mem, 0, bytes);
     int rc = dirty_add(txn, pgno, mem, n);
     if (rc) {
-        free(mem);
+        buf_put(txn->db, mem, n);
         return rc;
     }
     bi_hdr(mem)->pgno = pgno;
@@ -213,8 +245,8 @@ int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf)
     bi_dirty *d = dirty_find(txn, pgno);
     BI_ASSERT(d && !d->buf);
     size_t bytes = (size_t)d->npages * txn->db->psize;
-    void *mem = NULL;
-    if (posix_memalign(&mem, 64, bytes)) return bi_err(BIRCH_ENOMEM, "out of memory reading back a spilled page");
+    void *mem = buf_get(txn->db, d->npages);
+    if (!mem) return bi_err(BIRCH_ENOMEM, "out of memory reading back a spilled page");
     memcpy(mem, txn->map + pgno * txn->db->psize, bytes); /* spill.c made the map cover it */
     d->buf = mem;
     d->csum = 0;
@@ -228,7 +260,7 @@ int bi_dirty_drop(birch_txn *txn, uint64_t pgno)
     bi_dirty *d = dirty_find(txn, pgno);
     if (!d) return 0;
     if (d->buf) txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
-    free(d->buf); /* NULL when spilled: its copy in the file is garbage in a free page */
+    buf_put(txn->db, d->buf, d->npages); /* NULL when spilled: its copy in the file is garbage in a free page */
     dirty_remove(txn, d);
     return 1;
 }
@@ -309,9 +341,18 @@ int bi_pager_flush(birch_txn *txn)
 
 void bi_pager_release(birch_txn *txn)
 {
+    birch_db *db = txn->db;
     for (size_t i = 0; i < txn->dirty_cap; i++)
-        if (txn->dirty[i].pgno) free(txn->dirty[i].buf);
-    free(txn->dirty);
+        if (txn->dirty[i].pgno) {
+            buf_put(db, txn->dirty[i].buf, txn->dirty[i].npages);
+            txn->dirty[i] = (bi_dirty){0, NULL, 0, 0};
+        }
+    if (txn->dirty && txn->dirty_cap <= BI_DIRTY_KEEP_MAX && !db->dirty_keep) { /* zeroed above */
+        db->dirty_keep = txn->dirty;
+        db->dirty_keep_cap = txn->dirty_cap;
+    } else {
+        free(txn->dirty);
+    }
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
     txn->dirty_bytes = txn->spilled = 0;
