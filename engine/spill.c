@@ -8,10 +8,11 @@
  * commit, a leaf's runs' checksums are in its nodes), written to its final
  * place in the file, and its buffer freed; the dirty entry keeps the
  * page's checksum (buf NULL).  Until the commit, reads find a spilled page
- * through the map (bi_page_get), and a change copies it to a new page
- * (bi_page_touch), freeing the spilled one.  The commit seals a spilled
- * page's parent with the kept checksum and does not write the page again;
- * its one sync covers the pages spilled before it.
+ * through the map (bi_page_get), and a change reads it back into a
+ * buffer under its own number (bi_page_touch, as LMDB unspills), to be
+ * written there again.  The commit seals a page still spilled into its
+ * parent with the kept checksum and does not write it again; its one sync
+ * covers the pages spilled before it.
  *
  * Why this keeps the crash guarantees: the allocator hands out only pages
  * that no snapshot and no durable state uses, so a crash (or an abort)
