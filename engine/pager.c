@@ -308,7 +308,7 @@ void bi_pager_release(birch_txn *txn)
     free(txn->dirty);
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
-    txn->dirty_bytes = txn->spilled = txn->spill_lo = txn->spill_hi = txn->map_read = 0;
+    txn->dirty_bytes = txn->spilled = txn->spill_lo = txn->spill_hi = txn->map_read = txn->map_last = 0;
     bi_spill_release(txn);
     free(txn->defer);
     txn->defer = NULL;
