@@ -369,6 +369,20 @@ typedef struct birch_options {
                              transaction needs about 100 bytes per page
                              it writes (2.5% at 4 KiB pages; 160 MiB for
                              a 2 GiB transaction with a 64 MiB budget).
+                             Its peak RSS is then about the budget, those
+                             entries and the map pages in use: spilled
+                             pages it reads back through the map are
+                             dropped from the process's resident set at
+                             each spill and whenever they may hold half
+                             the budget (their bytes stay readable), so
+                             they add at most about half the budget;
+                             committed pages it reads count as they do
+                             for any reader (the kernel may reclaim
+                             them).  That 2 GiB transaction peaked at
+                             194 MiB of RSS.  The drop costs other
+                             threads' readers only faults (no reads):
+                             it also drops their resident copies of pages
+                             in the range the transaction spilled into.
                              Values read in the transaction keep the
                              lifetime "Memory rules" give them. */
 } birch_options;

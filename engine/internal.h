@@ -212,6 +212,10 @@ struct birch_txn {
     size_t ndirty, dirty_cap;
     uint64_t dirty_bytes; /* bytes of dirty pages held in memory (not spilled) */
     uint64_t spilled;     /* pages written early by spills (for tests and stats) */
+    uint64_t spill_lo, spill_hi; /* every page spilled is in [spill_lo, spill_hi) (spill.c) */
+    uint64_t map_read;    /* bytes of map reading spilled pages may have made resident since
+                             they were last dropped (an estimate: BI_FAULT_AROUND) */
+    uint64_t map_last;    /* 1 + the BI_FAULT_AROUND window map_read last counted */
     uint8_t **defer;      /* buffers spilled while a pointer was lent: freed */
     size_t ndefer, defer_cap; /* when the change ends (spill.c) */
     int grows;            /* a put ran: max_size's reserve for deletes is off limits (alloc.c) */
@@ -473,8 +477,17 @@ int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf);
  * the commit's meta leaves garbage in free pages only.  BIRCH_EIO,
  * BIRCH_EFULL (growing the file), BIRCH_ENOMEM, BIRCH_ECORRUPT (a damaged
  * leaf); the caller fails the transaction.  BIRCH_EIO also fails the
- * handle, as a commit's failed page write does. */
+ * handle, as a commit's failed page write does.  A spill, and a change
+ * after spilled pages read back may have made half the budget of map pages
+ * resident (txn->map_read), drops the map's resident copies of the pages
+ * spilled (io.h, drop_resident), which bounds the peak RSS too. */
 int bi_spill_maybe(birch_txn *txn);
+/* What one read fault on a file map may make resident: Linux maps the
+ * neighbouring pages already in the page cache too ("fault-around",
+ * fault_around_bytes, 64 KiB unless the administrator changed it), and the
+ * pages a transaction spilled are all in the page cache.  Used to estimate
+ * the resident map pages of spilled pages read back (txn->map_read). */
+#define BI_FAULT_AROUND ((uint64_t)64 << 10)
 /* Frees the buffers the last spill kept for the change that spilled them
  * (a lent pointer may have been its argument).  Call when it ends. */
 void bi_spill_release(birch_txn *txn);
@@ -485,6 +498,9 @@ int bi_pager_flush(birch_txn *txn);
 void bi_pager_release(birch_txn *txn);
 /* Makes the map cover bytes; keeps older maps alive.  Caller holds db->lock. */
 int bi_map_cover(birch_db *db, uint64_t bytes);
+/* The length of the map at addr (the current one or an older one kept
+ * until close), 0 if none is there.  Caller holds db->lock. */
+uint64_t bi_map_len(const birch_db *db, const uint8_t *addr);
 uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen);
 
 /* ---- btree.c --------------------------------------------------------------- */

@@ -51,6 +51,16 @@ typedef struct bi_io_ops {
      * until the file covers it. */
     int (*map)(bi_file *f, uint64_t len, void **addr);
     void (*unmap)(bi_file *f, void *addr, uint64_t len);
+    /* Drops this process's resident copies of the pages of [addr,
+     * addr + len), a range inside a map that map returned: the resident set
+     * (RSS, and so its peak) no longer counts them, while their bytes stay
+     * what they are and readable through the map, by this thread or any
+     * other (the next access reads them again, from the page cache or the
+     * file).  Advice: it cannot fail (if dropping fails, the pages stay
+     * resident, as if it had not been called).  Spilling calls it over the
+     * pages a write transaction spilled and may have read back through
+     * the map (docs/DESIGN.md 3.6). */
+    void (*drop_resident)(bi_file *f, void *addr, uint64_t len);
 
     /* Creating a file all-or-nothing (docs/DESIGN.md, 3.4): a new database
      * is built in a temporary file, synced, then published under its name.
@@ -104,7 +114,8 @@ typedef struct bi_posix_ctx {
  * sync does nothing, and a read-only open is BIRCH_NOTFOUND.  The engine
  * initialises such a file in place (it is private: nothing can see it half
  * made); create_temp makes one more such file, and publish, sync_dir and
- * at_path succeed without doing anything.  The file can
+ * at_path succeed without doing anything, and drop_resident does nothing
+ * (the map is the file's only copy).  The file can
  * grow up to the address space reserved at open: the larger of
  * BI_IO_MEM_DEFAULT_RESERVE and *(const uint64_t *)ctx when ctx is not NULL
  * (ctx is read by open only), or less if the address space is too tight;

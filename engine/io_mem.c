@@ -268,6 +268,17 @@ static void mem_unmap(bi_file *f, void *addr, uint64_t len)
     (void)len;
 }
 
+/* Nothing to drop: the region is the file itself, not a view of it, so it
+ * is resident for as long as the file holds the bytes (MADV_DONTNEED on
+ * this private anonymous memory would zero the file, not shrink a cache of
+ * it). */
+static void mem_drop_resident(bi_file *f, void *addr, uint64_t len)
+{
+    (void)f;
+    (void)addr;
+    (void)len;
+}
+
 /* Creating: the engine initialises a memory file in place (no other open
  * can see it), so these only keep the table whole: a temporary file is one
  * more private region, and naming and syncing directories do nothing. */
@@ -305,6 +316,7 @@ const bi_io_ops bi_io_mem = {
     .resize = mem_resize,
     .map = mem_map,
     .unmap = mem_unmap,
+    .drop_resident = mem_drop_resident,
     .create_temp = mem_create_temp,
     .publish = mem_publish,
     .sync_dir = mem_sync_dir,

@@ -7,7 +7,7 @@
  * because the engine treats every io operation as all-or-nothing.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pwritev, flock, fdatasync, posix_fallocate, EDQUOT, O_TMPFILE, renameat2 */
+#define _GNU_SOURCE /* pwritev, flock, fdatasync, posix_fallocate, EDQUOT, O_TMPFILE, renameat2, madvise */
 #endif
 #ifndef _FILE_OFFSET_BITS
 #define _FILE_OFFSET_BITS 64 /* 64-bit off_t on 32-bit systems too */
@@ -403,6 +403,28 @@ static void posix_unmap(bi_file *f, void *addr, uint64_t len)
     (void)munmap(addr, (size_t)len); /* fails only on bad arguments */
 }
 
+/* MADV_DONTNEED on a shared file mapping only removes this process's page
+ * table entries for the range: the pages stay in the page cache (dirty ones
+ * are written back as usual) and the file holds the bytes, so every pointer
+ * into the map stays valid and the next access faults the same bytes back
+ * in.  (On private or anonymous memory it would discard the data instead,
+ * which is why the memory backend does not do this.)  Not MADV_PAGEOUT or
+ * MADV_COLD: those push the pages out of the page cache, and the next read
+ * would then go to the disk.  The range is widened to whole system pages
+ * (a database page may be smaller than one): dropping a neighbour's page
+ * costs it only a fault.  madvise fails only on bad arguments or a range
+ * not mapped, and the call is advice: its result is ignored. */
+static void posix_drop_resident(bi_file *f, void *addr, uint64_t len)
+{
+    (void)f;
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t pg = ps > 0 ? (uintptr_t)ps : 4096, a = (uintptr_t)addr;
+    if (addr == NULL || len == 0 || len > UINTPTR_MAX - pg || a > UINTPTR_MAX - pg - len)
+        return; /* nothing to drop, or a range no map can hold */
+    uintptr_t lo = a & ~(pg - 1), hi = (a + (uintptr_t)len + pg - 1) & ~(pg - 1);
+    (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* ---- Creating a file all-or-nothing ------------------------------------------ */
 
 /* How many unique names a named temporary file tries before giving up. */
@@ -691,6 +713,7 @@ const bi_io_ops bi_io_posix = {
     .resize = posix_resize,
     .map = posix_map,
     .unmap = posix_unmap,
+    .drop_resident = posix_drop_resident,
     .create_temp = posix_create_temp,
     .publish = posix_publish,
     .sync_dir = posix_sync_dir,

@@ -138,8 +138,17 @@ uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno)
     if (txn->write && txn->ndirty) {
         bi_dirty *d = dirty_find(txn, pgno);
         /* A spilled page is in the file, possibly past the snapshot's
-         * end: the spill made txn->map cover it. */
-        if (d) return d->buf ? d->buf : txn->map + pgno * txn->db->psize;
+         * end: the spill made txn->map cover it.  Reading it may make
+         * map pages resident (spill.c, bi_spill_maybe drops them). */
+        if (d && d->buf) return d->buf;
+        if (d) {
+            uint64_t off = pgno * txn->db->psize;
+            if (off / BI_FAULT_AROUND + 1 != txn->map_last) { /* a search and a touch read a leaf twice */
+                txn->map_last = off / BI_FAULT_AROUND + 1;
+                txn->map_read += (uint64_t)d->npages * txn->db->psize + BI_FAULT_AROUND;
+            }
+            return txn->map + off;
+        }
     }
     if (pgno < BI_META_PAGES || pgno >= txn->snap_npages) return NULL;
     return txn->map + pgno * txn->db->psize;
@@ -355,7 +364,7 @@ void bi_pager_release(birch_txn *txn)
     }
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
-    txn->dirty_bytes = txn->spilled = 0;
+    txn->dirty_bytes = txn->spilled = txn->spill_lo = txn->spill_hi = txn->map_read = txn->map_last = 0;
     bi_spill_release(txn);
     free(txn->defer);
     txn->defer = NULL;
@@ -417,4 +426,12 @@ int bi_map_cover(birch_db *db, uint64_t bytes)
     db->map.addr = addr;
     db->map.len = len;
     return BIRCH_OK;
+}
+
+uint64_t bi_map_len(const birch_db *db, const uint8_t *addr)
+{
+    if (addr == db->map.addr) return db->map.len;
+    for (unsigned i = 0; i < db->n_old_maps; i++)
+        if (db->old_maps[i].addr == addr) return db->old_maps[i].len;
+    return 0;
 }

@@ -93,6 +93,8 @@ static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, 
         d->buf = NULL;
         d->csum = csum[i];
         txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
+        if (!txn->spilled || d->pgno < txn->spill_lo) txn->spill_lo = d->pgno;
+        if (d->pgno + d->npages > txn->spill_hi) txn->spill_hi = d->pgno + d->npages;
         txn->spilled += d->npages;
         txn->db->spilled_pages += d->npages;
     }
@@ -149,10 +151,37 @@ static size_t choose(birch_txn *txn, bi_dirty **v, size_t n)
     return k;
 }
 
+/* Drops the resident copies (io.h, drop_resident) of the pages this
+ * transaction has spilled, in map, the map it read them through since the
+ * last drop.  A spilled page read back (found again by a search, changed,
+ * freed) is a page of the shared file map, which stays resident until the
+ * kernel reclaims it, and with it up to BI_FAULT_AROUND of its neighbours:
+ * without this, a transaction far larger than its budget ended with most
+ * of the file it wrote in its resident set, which is the process's peak
+ * RSS (VmHWM, ru_maxrss) even though the kernel may reclaim it.  The range
+ * is every page spilled so far, not only the last round's: a page spilled
+ * earlier is the one read back since.  The bytes stay readable: other
+ * threads' readers lose only the residency of their pages in the range
+ * (the next access faults them back in from the page cache), and a pointer
+ * this transaction lent (bi_lent) reads the same bytes again. */
+static void drop_spilled(birch_txn *txn, uint8_t *map)
+{
+    birch_db *db = txn->db;
+    txn->map_read = txn->map_last = 0;
+    if (!txn->spilled) return;
+    pthread_mutex_lock(&db->lock);
+    uint64_t len = bi_map_len(db, map); /* map may be an older one now: make_room may have moved it */
+    pthread_mutex_unlock(&db->lock);
+    uint64_t lo = txn->spill_lo * db->psize, hi = txn->spill_hi * db->psize;
+    if (hi > len) hi = len; /* pages spilled this round, past that map: not read through it */
+    if (lo < hi) db->io.ops->drop_resident(db->file, map + lo, hi - lo);
+}
+
 static int spill(birch_txn *txn)
 {
     birch_db *db = txn->db;
     int lent = bi_lent(txn);
+    uint8_t *read_map = txn->map; /* what the changes since the last spill read through */
     /* Entries in memory hold a page or more each: at most this many (the
      * table also holds every spilled one, which may be far more). */
     size_t cap = (size_t)(txn->dirty_bytes / db->psize) + 1;
@@ -167,6 +196,7 @@ static int spill(birch_txn *txn)
      * leaves the disk in doubt, so the handle refuses writes until reopened;
      * a full disk fails this transaction only. */
     if (rc == BIRCH_EIO) bi_mark_failed(db, "a transaction failed writing the pages it spilled", birch_errmsg());
+    drop_spilled(txn, read_map);
     free(v);
     free(csum);
     /* Cursors' paths may name freed buffers: they find their place again.
@@ -178,8 +208,13 @@ static int spill(birch_txn *txn)
 
 int bi_spill_maybe(birch_txn *txn)
 {
-    if (txn->dirty_bytes <= txn->db->dirty_budget) return BIRCH_OK;
-    return spill(txn);
+    if (txn->dirty_bytes > txn->db->dirty_budget) return spill(txn);
+    /* Between spills, the spilled pages read back make map pages resident
+     * faster than they make dirty ones (each fault maps its neighbours
+     * too): dropped once they may hold half the budget, so that the map
+     * adds at most that to the budget's dirty memory. */
+    if (txn->map_read > txn->db->dirty_budget / 2) drop_spilled(txn, txn->map);
+    return BIRCH_OK;
 }
 
 void bi_spill_release(birch_txn *txn)

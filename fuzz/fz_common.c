@@ -136,6 +136,7 @@ static int fz_size(bi_file *f, uint64_t *s) { return bi_io_posix.size(f, s); }
 static int fz_resize(bi_file *f, uint64_t s) { return bi_io_posix.resize(f, s); }
 static int fz_map(bi_file *f, uint64_t len, void **a) { return bi_io_posix.map(f, len, a); }
 static void fz_unmap(bi_file *f, void *a, uint64_t len) { bi_io_posix.unmap(f, a, len); }
+static void fz_drop_resident(bi_file *f, void *a, uint64_t len) { bi_io_posix.drop_resident(f, a, len); }
 
 /* Creation: the temporary file's writes and syncs trip like any other;
  * publishing and the directory sync count as syncs. */
@@ -159,7 +160,7 @@ static int fz_at_path(bi_file *f, const char *path) { return bi_io_posix.at_path
 static const bi_io_ops fz_ops = {
     .open = fz_open, .close = fz_close, .lock = fz_lock, .read = fz_read,
     .writev = fz_writev, .sync = fz_sync, .size = fz_size, .resize = fz_resize,
-    .map = fz_map, .unmap = fz_unmap,
+    .map = fz_map, .unmap = fz_unmap, .drop_resident = fz_drop_resident,
     .create_temp = fz_create_temp, .publish = fz_publish, .sync_dir = fz_sync_dir, .at_path = fz_at_path,
 };
 

@@ -314,6 +314,11 @@ static void fio_unmap(bi_file *file, void *addr, uint64_t len)
     bi_io_posix.unmap(fio_ff(file)->inner, addr, len);
 }
 
+static void fio_drop_resident(bi_file *file, void *addr, uint64_t len)
+{
+    bi_io_posix.drop_resident(fio_ff(file)->inner, addr, len);
+}
+
 /* Creation.  A temporary file has an image of its own (empty at first);
  * publishing it makes it the file at the path once the directory is
  * synced; before that a power loss leaves the old name or the new one. */
@@ -387,6 +392,7 @@ static const bi_io_ops fio_ops = {
     .resize = fio_resize,
     .map = fio_map,
     .unmap = fio_unmap,
+    .drop_resident = fio_drop_resident,
     .create_temp = fio_create_temp,
     .publish = fio_publish,
     .sync_dir = fio_sync_dir,

@@ -741,6 +741,11 @@ static void fault_unmap(bi_file *file, void *addr, uint64_t len)
     bi_io_posix.unmap(ff(file)->inner, addr, len);
 }
 
+static void fault_drop_resident(bi_file *file, void *addr, uint64_t len)
+{
+    bi_io_posix.drop_resident(ff(file)->inner, addr, len);
+}
+
 /* Creation: forwarded (the crash tests' layer, faultio.c, injects faults
  * into it). */
 static int fault_create_temp(void *ctx, const char *path, bi_file **out)
@@ -784,6 +789,7 @@ static const bi_io_ops fault_ops = {
     .resize = fault_resize,
     .map = fault_map,
     .unmap = fault_unmap,
+    .drop_resident = fault_drop_resident,
     .create_temp = fault_create_temp,
     .publish = fault_publish,
     .sync_dir = fault_sync_dir,
