@@ -216,6 +216,8 @@ struct birch_txn {
     uint64_t map_read;    /* bytes of map reading spilled pages may have made resident since
                              they were last dropped (an estimate: BI_FAULT_AROUND) */
     uint64_t map_last;    /* 1 + the BI_FAULT_AROUND window map_read last counted */
+    uint64_t spill_next;  /* dirty_bytes past which the next spill may run: half a budget
+                             above what the last one left (spill.c) */
     uint8_t **defer;      /* buffers spilled while a pointer was lent: freed */
     size_t ndefer, defer_cap; /* when the change ends (spill.c) */
     int grows;            /* a put ran: max_size's reserve for deletes is off limits (alloc.c) */
@@ -478,7 +480,7 @@ int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf);
  * BIRCH_EFULL (growing the file), BIRCH_ENOMEM, BIRCH_ECORRUPT (a damaged
  * leaf); the caller fails the transaction.  BIRCH_EIO also fails the
  * handle, as a commit's failed page write does.  A spill, and a change
- * after spilled pages read back may have made half the budget of map pages
+ * after spilled pages read back may have made a budget of map pages
  * resident (txn->map_read), drops the map's resident copies of the pages
  * spilled (io.h, drop_resident), which bounds the peak RSS too. */
 int bi_spill_maybe(birch_txn *txn);

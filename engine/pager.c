@@ -27,9 +27,22 @@ static void *buf_get(birch_db *db, uint32_t n)
     return posix_memalign(&mem, 64, (size_t)n * db->psize) ? NULL : mem;
 }
 
+/* Under AddressSanitizer every buffer is freed: a pooled one would hide
+ * a use after free of a page's memory from it (and from the fuzzers). */
+#if defined(__SANITIZE_ADDRESS__)
+#define BI_POOL_ON 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BI_POOL_ON 0
+#endif
+#endif
+#ifndef BI_POOL_ON
+#define BI_POOL_ON 1
+#endif
+
 static void buf_put(birch_db *db, void *buf, uint32_t n)
 {
-    if (buf && n == 1 && db->npool < BI_POOL_MAX && (db->npool + 1) * (uint64_t)db->psize <= BI_POOL_BYTES)
+    if (BI_POOL_ON && buf && n == 1 && db->npool < BI_POOL_MAX && (db->npool + 1) * (uint64_t)db->psize <= BI_POOL_BYTES)
         db->pool[db->npool++] = buf;
     else
         free(buf);
@@ -365,6 +378,7 @@ void bi_pager_release(birch_txn *txn)
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
     txn->dirty_bytes = txn->spilled = txn->spill_lo = txn->spill_hi = txn->map_read = txn->map_last = 0;
+    txn->spill_next = 0;
     bi_spill_release(txn);
     free(txn->defer);
     txn->defer = NULL;

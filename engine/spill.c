@@ -203,17 +203,26 @@ static int spill(birch_txn *txn)
      * A pointer lent before stays lent for this change. */
     txn->mod_seq++;
     if (lent) txn->lent_seq = txn->mod_seq + 1;
+    /* Branch pages never spill but count: once they alone pass the budget
+     * (long keys, or a transaction of many gigabytes), every change would
+     * spill a page or two after scanning the whole table.  The next spill
+     * waits for half a budget of new dirty bytes instead, so the work
+     * stays linear; the memory is then the branches plus the budget. */
+    txn->spill_next = txn->dirty_bytes + db->dirty_budget / 2;
     return rc;
 }
 
 int bi_spill_maybe(birch_txn *txn)
 {
-    if (txn->dirty_bytes > txn->db->dirty_budget) return spill(txn);
+    if (txn->dirty_bytes > txn->db->dirty_budget && txn->dirty_bytes > txn->spill_next) return spill(txn);
     /* Between spills, the spilled pages read back make map pages resident
      * faster than they make dirty ones (each fault maps its neighbours
-     * too): dropped once they may hold half the budget, so that the map
-     * adds at most that to the budget's dirty memory. */
-    if (txn->map_read > txn->db->dirty_budget / 2) drop_spilled(txn, txn->map);
+     * too): dropped once they may hold a budget, so that the map adds at
+     * most that to the budget's dirty memory.  Half a budget bounded the
+     * peak a little lower but cost random updates in a spilling
+     * transaction four times their time (each drop makes the next reads
+     * fault again); a budget halves the drops. */
+    if (txn->map_read > txn->db->dirty_budget) drop_spilled(txn, txn->map);
     return BIRCH_OK;
 }
 
