@@ -177,6 +177,17 @@ static void drop_spilled(birch_txn *txn, uint8_t *map)
     if (lo < hi) db->io.ops->drop_resident(db->file, map + lo, hi - lo);
 }
 
+/* Bytes of the page range the transaction has spilled into: the most
+ * that reading its spilled pages back can make resident.  While it is
+ * within the budget no drop is needed to bound the peak, and none is
+ * made: a drop makes the next reads of those pages fault again, which
+ * made a removal of half of 1,000,000 records (about 270 MiB of leaves,
+ * just past the default budget) 3.4 times LMDB's time. */
+static uint64_t spilled_range(const birch_txn *txn)
+{
+    return (txn->spill_hi - txn->spill_lo) * (uint64_t)txn->db->psize;
+}
+
 static int spill(birch_txn *txn)
 {
     birch_db *db = txn->db;
@@ -196,7 +207,8 @@ static int spill(birch_txn *txn)
      * leaves the disk in doubt, so the handle refuses writes until reopened;
      * a full disk fails this transaction only. */
     if (rc == BIRCH_EIO) bi_mark_failed(db, "a transaction failed writing the pages it spilled", birch_errmsg());
-    drop_spilled(txn, read_map);
+    if (spilled_range(txn) > db->dirty_budget) drop_spilled(txn, read_map);
+    else txn->map_read = txn->map_last = 0;
     free(v);
     free(csum);
     /* Cursors' paths may name freed buffers: they find their place again.
@@ -222,7 +234,8 @@ int bi_spill_maybe(birch_txn *txn)
      * peak a little lower but cost random updates in a spilling
      * transaction four times their time (each drop makes the next reads
      * fault again); a budget halves the drops. */
-    if (txn->map_read > txn->db->dirty_budget) drop_spilled(txn, txn->map);
+    if (txn->map_read > txn->db->dirty_budget && spilled_range(txn) > txn->db->dirty_budget)
+        drop_spilled(txn, txn->map);
     return BIRCH_OK;
 }
 
