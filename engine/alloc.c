@@ -17,7 +17,7 @@
 #define RES_MIN 8u      /* a one-put commit: its path, the catalog leaf, the map's record */
 #define RES_MAX 1024u   /* large transactions take runs this long */
 #define RES_SCAN 64u    /* free runs looked at, lowest first, for one */
-#define RES_FLOOR 4u    /* a shorter free run is scattered pages */
+#define RES_FLOOR 8u    /* a shorter free run is scattered pages: a one-put commit needs up to 8 */
 #define RES_PLENTY 128u /* free pages (or 1/16 of the file) that are used even scattered */
 
 int bi_alloc_begin(birch_txn *txn, uint64_t oldest, uint64_t durable)

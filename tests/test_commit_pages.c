@@ -12,10 +12,11 @@
  * after the load is the case the issue names.  The 49 after it run with
  * the pages of earlier commits coming back as free space, where the
  * allocator's run (alloc.c, DESIGN.md 5.2) keeps a commit's pages
- * together: each writes at most depth + 2 pages and syncs once, at most
- * 3 write calls (a commit whose freed pages came back split may need two
- * runs), and at least 45 of them write in 2 calls.  The seed is fixed and
- * nothing depends on timing, so the counts are the same on every run.
+ * together: each is held to the same bounds.  (With runs of 4 to 7 free
+ * pages taken as a commit's run, 3 of the 50 needed a second run and a
+ * third write call; a run now has at least 8 pages, RES_FLOOR.)  The seed
+ * is fixed and nothing depends on timing, so the counts are the same on
+ * every run.
  */
 #include "faultio.c"
 #include "internal.h"
@@ -50,7 +51,6 @@ START_TEST(one_put_commit_writes_its_path_once)
     uint32_t ps = birch_page_size(db);
     uint64_t seed = bt_seed(1212);
     bt_rng r = {seed};
-    int two = 0;
     for (int c = 0; c < COMMITS; c++) {
         birch_txn *rd = bt_begin(db, BIRCH_TXN_READ);
         bi_tree_stat st;
@@ -70,15 +70,12 @@ START_TEST(one_put_commit_writes_its_path_once)
         fprintf(stderr, "commit %d (seed %" PRIu64 "): depth %" PRIu64 ", %ld writes, %" PRIu64
                         " bytes (%" PRIu64 " pages and the meta), %ld syncs\n",
                 c, seed, st.depth, writes, bytes, (bytes - sizeof(bi_meta)) / ps, syncs);
-        ck_assert_msg(writes <= (c ? 3 : 2), "commit %d (seed %" PRIu64 "): %ld write calls, at most %d", c, seed,
-                      writes, c ? 3 : 2);
-        two += writes <= 2;
+        ck_assert_msg(writes <= 2, "commit %d (seed %" PRIu64 "): %ld write calls, at most 2", c, seed, writes);
         ck_assert_msg(bytes <= most, "commit %d (seed %" PRIu64 "): %" PRIu64 " bytes written, at most %" PRIu64
                                      " (depth %" PRIu64 " + 2 pages and the meta)",
                       c, seed, bytes, most, st.depth);
         ck_assert_msg(syncs == 1, "commit %d (seed %" PRIu64 "): %ld syncs", c, seed, syncs);
     }
-    ck_assert_msg(two >= 45, "seed %" PRIu64 ": %d of %d commits wrote in 2 calls, at least 45", seed, two, COMMITS);
     bt_check(db);
     BT_OK(birch_close(db));
     fio_free(&f);

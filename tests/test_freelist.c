@@ -306,7 +306,10 @@ END_TEST
  * freed from the durable state), so without that reuse every page they
  * free waits and the state grows by the pages written per commit, about
  * 200 x (path + free tree) pages.  With it the state stays near the live
- * data: at most 3 P + 64 pages, P being the pages after the load. */
+ * data: at most 3 P + 136 pages, P being the pages after the load: 128
+ * of those are the free pages a small file keeps before its commits take
+ * scattered ones (RES_PLENTY, DESIGN.md 5.2: runs of fewer than 8 pages
+ * are left while free space is scarce), and 8 a commit's run. */
 START_TEST(nondurable_reuses_its_own_pages)
 {
     char *path = bt_path("young");
@@ -330,7 +333,7 @@ START_TEST(nondurable_reuses_its_own_pages)
         uint64_t n = bt_stat(db).page_count;
         if (n > most) most = n;
     }
-    ck_assert_msg(most <= 3 * p + 64, "non-durable churn grew the state to %llu pages (P = %llu)",
+    ck_assert_msg(most <= 3 * p + 136, "non-durable churn grew the state to %llu pages (P = %llu)",
                   (unsigned long long)most, (unsigned long long)p);
     bt_check(db);
     BT_OK(birch_close(db));
