@@ -93,6 +93,16 @@ void bi_rv_free(runvec *r);
 int bi_rv_normalize(runvec *r);
 /* Appends x as a LEB128 varint. */
 int bi_varint_put(bytes *b, uint64_t x);
+/* Appends x to b as a varint, b having room for it (10 bytes at most).
+ * Inline: a base of a fragmented file encodes tens of thousands. */
+static inline void bi_varint_room(bytes *b, uint64_t x)
+{
+    while (x >= 0x80) {
+        b->v[b->n++] = (uint8_t)(x | 0x80);
+        x >>= 7;
+    }
+    b->v[b->n++] = (uint8_t)x;
+}
 /* Drops the whole state (the next use loads it again). */
 void bi_fs_clear(bi_alloc *a);
 /* Whether any of pages [p, p + len) is free. */

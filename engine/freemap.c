@@ -216,16 +216,6 @@ static size_t varint_len(uint64_t x)
            (x >= (1ull << 42)) + (x >= (1ull << 49)) + (x >= (1ull << 56)) + (x >= (1ull << 63));
 }
 
-/* Appends x to b, which has room for it. */
-static inline void varint_put_room(bytes *b, uint64_t x)
-{
-    while (x >= 0x80) {
-        b->v[b->n++] = (uint8_t)(x | 0x80);
-        x >>= 7;
-    }
-    b->v[b->n++] = (uint8_t)x;
-}
-
 /* Makes room in b for one more operation. */
 static int op_room(bytes *b)
 {
@@ -263,9 +253,9 @@ static int encode_base_ops(bi_alloc *a, bytes *b, int end, runvec *ends)
     int rc = BIRCH_OK;
     for (size_t i = 0; rc == BIRCH_OK && i < a->free.n; i++) { /* descending: each replayed insert appends */
         if ((rc = op_room(b))) break;
-        varint_put_room(b, OP_FREE);
-        varint_put_room(b, a->free.v[i].start);
-        varint_put_room(b, a->free.v[i].len);
+        bi_varint_room(b, OP_FREE);
+        bi_varint_room(b, a->free.v[i].start);
+        bi_varint_room(b, a->free.v[i].len);
         if (ends) rc = bi_rv_push(ends, b->n, 0);
     }
     for (int k = 0; k < 2; k++)
@@ -273,14 +263,14 @@ static int encode_base_ops(bi_alloc *a, bytes *b, int end, runvec *ends)
             uint64_t key = a->q[k].v[g].txnid << 1 | (unsigned)k;
             for (size_t i = 0; rc == BIRCH_OK && i < a->q[k].v[g].runs.n; i++) {
                 if ((rc = op_room(b))) break;
-                varint_put_room(b, OP_PEND);
-                varint_put_room(b, key);
-                varint_put_room(b, a->q[k].v[g].runs.v[i].start);
-                varint_put_room(b, a->q[k].v[g].runs.v[i].len);
+                bi_varint_room(b, OP_PEND);
+                bi_varint_room(b, key);
+                bi_varint_room(b, a->q[k].v[g].runs.v[i].start);
+                bi_varint_room(b, a->q[k].v[g].runs.v[i].len);
                 if (ends) rc = bi_rv_push(ends, b->n, 0);
             }
         }
-    if (rc == BIRCH_OK && end && (rc = op_room(b)) == BIRCH_OK) varint_put_room(b, OP_END);
+    if (rc == BIRCH_OK && end && (rc = op_room(b)) == BIRCH_OK) bi_varint_room(b, OP_END);
     return rc;
 }
 

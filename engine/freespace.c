@@ -79,11 +79,7 @@ int bi_varint_put(bytes *b, uint64_t x)
         b->v = v;
         b->cap = cap;
     }
-    do {
-        uint8_t c = x & 0x7f;
-        x >>= 7;
-        b->v[b->n++] = (uint8_t)(c | (x ? 0x80 : 0));
-    } while (x);
+    bi_varint_room(b, x);
     return BIRCH_OK;
 }
 
