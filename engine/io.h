@@ -38,6 +38,14 @@ typedef struct bi_io_ops {
     int (*read)(bi_file *f, void *buf, size_t len, uint64_t off);
     /* Writes the buffers iov[0..cnt) one after the other starting at off. */
     int (*writev)(bi_file *f, const struct iovec *iov, int cnt, uint64_t off);
+    /* Writes like writev, for a commit that is not synced soon (a
+     * BIRCH_DURABLE_NONE commit): the backend may take a path that costs
+     * less now and more at the next sync, but what a read, a map, a crash
+     * of the process or a sync sees is what writev would have left.  May
+     * be NULL: the engine then calls writev (bi_io_write_lazy).  The POSIX
+     * table stores small writes through a writable map of the file's
+     * reserved blocks (io_posix.c says when; docs/DESIGN.md 4.1 why). */
+    int (*write_lazy)(bi_file *f, const struct iovec *iov, int cnt, uint64_t off);
     /* Makes every completed write durable (fdatasync). */
     int (*sync)(bi_file *f);
     int (*size)(bi_file *f, uint64_t *size);
@@ -94,6 +102,12 @@ typedef struct bi_io {
     const bi_io_ops *ops;
     void *ctx;
 } bi_io;
+
+/* ops->write_lazy where the table has it, else ops->writev. */
+static inline int bi_io_write_lazy(const bi_io_ops *ops, bi_file *f, const struct iovec *iov, int cnt, uint64_t off)
+{
+    return ops->write_lazy ? ops->write_lazy(f, iov, cnt, off) : ops->writev(f, iov, cnt, off);
+}
 
 /* The POSIX implementation.  Its ctx is NULL, or a bi_posix_ctx. */
 extern const bi_io_ops bi_io_posix;

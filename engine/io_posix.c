@@ -27,6 +27,10 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#endif
 
 #include "birch.h"
 #include "err.h"
@@ -56,6 +60,14 @@ struct bi_file {
     int unnamed;     /* an O_TMPFILE file, which vanishes at close */
     char *temp_name; /* a named one, which close removes */
     char *target;    /* where publish puts it (path, symbolic links followed) */
+    /* The lazy write path (posix_write_lazy): */
+    int writable;     /* opened for reading and writing */
+    int lazy_checked; /* lazy_ok is known */
+    int lazy_ok;      /* stores through a map cannot fault on this file */
+    uint64_t rlen;    /* the length of the last read map */
+    uint8_t *wmap;    /* a writable shared map of the file, or NULL */
+    uint64_t wlen;    /* its length */
+    uint64_t wsize;   /* [0, wsize) has its blocks reserved */
 };
 
 /* errno after a failed write or space reservation: a full disk, file size
@@ -175,6 +187,7 @@ static int posix_open(void *ctx, const char *path, unsigned flags, bi_file **out
         return rc;
     }
     f->fd = fd;
+    f->writable = !(flags & BI_IO_RDONLY);
     *out = f;
     return BIRCH_OK;
 }
@@ -188,6 +201,7 @@ static void posix_close(bi_file *f)
         free(f->temp_name);
     }
     free(f->target);
+    if (f->wmap) (void)munmap(f->wmap, (size_t)f->wlen);
     /* No retry on EINTR: Linux releases the descriptor even then, and a
      * retry could close a descriptor another thread just opened.  Errors of
      * earlier writes have already been reported by sync. */
@@ -361,8 +375,10 @@ static int posix_resize(bi_file *f, uint64_t size)
         return rc;
     if (size == cur)
         return BIRCH_OK;
-    if (size < cur)
+    if (size < cur) {
+        if (f->wsize > size) f->wsize = size;
         return truncate_to(f->fd, size);
+    }
 
     /* Growing: reserve the blocks now, so that a full disk shows up here as
      * BIRCH_EFULL and not as a failed write in the middle of a commit.
@@ -371,11 +387,106 @@ static int posix_resize(bi_file *f, uint64_t size)
     do {
         e = posix_fallocate(f->fd, (off_t)cur, (off_t)(size - cur));
     } while (e == EINTR);
-    if (e == 0)
+    if (e == 0) {
+        if (f->wsize == cur) f->wsize = size; /* the reserved prefix grows with it */
         return BIRCH_OK;
+    }
     if (e == EOPNOTSUPP || e == EINVAL)
         return truncate_to(f->fd, size); /* e.g. tmpfs quirks, some NFS */
     return full_or_eio(e, "growing the database file");
+}
+
+/* ---- The lazy write path ------------------------------------------------------ */
+
+/* A BIRCH_DURABLE_NONE commit writes a few pages that are not synced for up
+ * to a second.  pwritev costs a system call for each run of pages (about 6
+ * for a one-put commit once free space is scattered), and that was most of
+ * such a commit's time; a store through a writable shared map of the file
+ * costs a memcpy, the same page cache taking the bytes (docs/DESIGN.md
+ * 4.1).  A store through a map cannot return an error: where the file
+ * system would need a new block it raises SIGBUS instead of ENOSPC.  So
+ * the path is taken only where no store can need one:
+ *   - the file system overwrites in place (ext2/3/4, XFS, tmpfs; not a
+ *     copy-on-write one such as Btrfs, which allocates at every write);
+ *   - the bytes lie in [0, wsize), a prefix with every block reserved:
+ *     the file as it was at the first lazy write, reserved whole then by
+ *     posix_fallocate (which fills the holes of a sparse copy and leaves
+ *     the rest as it is), grown since by posix_resize's posix_fallocate;
+ *   - the write is small (LAZY_MAX): a store to a page that is not in the
+ *     page cache reads it from the disk first, which pwritev of whole pages
+ *     does not, and large writes (a big commit, a spill) are not worth the
+ *     map's page faults.
+ * Anything else goes to posix_writev.  The writable map is this file's own
+ * and never leaves io_posix.c: the engine and the application read only
+ * through the read-only map, where a stray store faults. */
+#define LAZY_MAX ((uint64_t)256 << 10)
+
+/* Whether stores through a map of fd overwrite in place. */
+static int lazy_fs(int fd)
+{
+#ifdef __linux__
+    struct statfs st;
+    if (fstatfs(fd, &st) != 0) return 0;
+    unsigned long t = (unsigned long)st.f_type;
+    return t == EXT4_SUPER_MAGIC || t == XFS_SUPER_MAGIC || t == TMPFS_MAGIC; /* EXT4's is ext2's and ext3's */
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
+/* Reserves the blocks of the whole file; sets wsize to its size if done. */
+static int lazy_reserve(bi_file *f)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) != 0 || st.st_size < 0) return 0;
+    int e = 0;
+    if (st.st_size > 0) {
+        do {
+            e = posix_fallocate(f->fd, 0, st.st_size);
+        } while (e == EINTR);
+    }
+    if (e) return 0; /* a full disk, say: pwritev will say so */
+    f->wsize = (uint64_t)st.st_size;
+    return 1;
+}
+
+/* Maps the last read map's length of f writable, if the lazy path is on
+ * and the map it has is shorter; on failure it keeps the old one. */
+static void lazy_map(bi_file *f)
+{
+    if (!f->lazy_ok || f->rlen <= f->wlen) return;
+    void *w = mmap(NULL, (size_t)f->rlen, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+    if (w == MAP_FAILED) return;
+    if (f->wmap) (void)munmap(f->wmap, (size_t)f->wlen); /* no pointer into it outlives a write */
+    f->wmap = w;
+    f->wlen = f->rlen;
+}
+
+static int posix_write_lazy(bi_file *f, const struct iovec *iov, int cnt, uint64_t off)
+{
+    uint64_t total = 0;
+    if (f != NULL && f->writable && !f->lazy_checked) { /* the first lazy write */
+        f->lazy_checked = 1;
+        f->lazy_ok = lazy_fs(f->fd) && lazy_reserve(f);
+        lazy_map(f);
+    }
+    if (f == NULL || f->wmap == NULL || cnt < 0 || (iov == NULL && cnt > 0))
+        return posix_writev(f, iov, cnt, off); /* which checks the arguments */
+    for (int i = 0; i < cnt; i++) {
+        if ((iov[i].iov_base == NULL && iov[i].iov_len > 0) || iov[i].iov_len > LAZY_MAX)
+            return posix_writev(f, iov, cnt, off);
+        total += iov[i].iov_len;
+    }
+    uint64_t end = f->wsize < f->wlen ? f->wsize : f->wlen;
+    if (total > LAZY_MAX || off > end || total > end - off)
+        return posix_writev(f, iov, cnt, off);
+    uint8_t *d = f->wmap + off;
+    for (int i = 0; i < cnt; i++) {
+        if (iov[i].iov_len) memcpy(d, iov[i].iov_base, iov[i].iov_len);
+        d += iov[i].iov_len;
+    }
+    return BIRCH_OK;
 }
 
 static int posix_map(bi_file *f, uint64_t len, void **addr)
@@ -392,6 +503,8 @@ static int posix_map(bi_file *f, uint64_t len, void **addr)
     if (p == MAP_FAILED)
         return bi_err_os(BIRCH_ENOMEM, errno, "cannot map %llu bytes of the database file", (unsigned long long)len);
     *addr = p;
+    f->rlen = len;
+    lazy_map(f);
     return BIRCH_OK;
 }
 
@@ -583,6 +696,7 @@ static int posix_create_temp(void *ctx, const char *path, bi_file **out)
         free(f);
         return rc;
     }
+    f->writable = 1;
     *out = f;
     return BIRCH_OK;
 }
@@ -708,6 +822,7 @@ const bi_io_ops bi_io_posix = {
     .lock = posix_lock,
     .read = posix_read,
     .writev = posix_writev,
+    .write_lazy = posix_write_lazy,
     .sync = posix_sync,
     .size = posix_size,
     .resize = posix_resize,

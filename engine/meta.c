@@ -159,7 +159,8 @@ int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync)
 {
     bi_meta_seal(m);
     struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
-    int rc = db->io.ops->writev(db->file, &iov, 1, (uint64_t)slot * db->psize);
+    uint64_t off = (uint64_t)slot * db->psize;
+    int rc = sync ? db->io.ops->writev(db->file, &iov, 1, off) : bi_io_write_lazy(db->io.ops, db->file, &iov, 1, off);
     if (rc == BIRCH_OK && sync) rc = db->io.ops->sync(db->file);
     return rc;
 }

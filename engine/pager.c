@@ -343,7 +343,9 @@ int bi_pager_flush(birch_txn *txn)
     for (size_t i = 0; i < txn->dirty_cap; i++) /* spilled pages are written already */
         if (txn->dirty[i].pgno && txn->dirty[i].buf) list[n++] = txn->dirty[i];
     qsort(list, n, sizeof *list, cmp_dirty);
-    /* Consecutive pages go out in one writev. */
+    /* Consecutive pages go out in one writev; a commit that will not be
+     * synced soon may take the io layer's lazy path (io.h). */
+    int lazy = db->opts.durability == BIRCH_DURABLE_NONE;
     for (size_t i = 0; i < n && rc == BIRCH_OK;) {
         int cnt = 0;
         uint64_t start = list[i].pgno, next = start;
@@ -354,7 +356,8 @@ int bi_pager_flush(birch_txn *txn)
             cnt++;
             i++;
         }
-        rc = db->io.ops->writev(db->file, iov, cnt, start * db->psize);
+        rc = lazy ? bi_io_write_lazy(db->io.ops, db->file, iov, cnt, start * db->psize)
+                  : db->io.ops->writev(db->file, iov, cnt, start * db->psize);
     }
     free(list);
     free(iov);

@@ -208,7 +208,8 @@ static int fio_write_part(fio_file *w, const struct iovec *iov, int cnt, uint64_
     return rc;
 }
 
-static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t off)
+/* A write (writev or write_lazy: lazy), with the faults of a write. */
+static int fio_write(bi_file *file, const struct iovec *iov, int cnt, uint64_t off, int lazy)
 {
     fio_file *w = fio_ff(file);
     fio *f = w->f;
@@ -219,7 +220,7 @@ static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t 
         if (f->partial) (void)fio_write_part(w, iov, cnt, off);
         return rc;
     }
-    rc = bi_io_posix.writev(w->inner, iov, cnt, off);
+    rc = lazy ? bi_io_posix.write_lazy(w->inner, iov, cnt, off) : bi_io_posix.writev(w->inner, iov, cnt, off);
     if (rc) return rc;
     for (int i = 0; i < cnt; i++) f->written += iov[i].iov_len;
     if (f->track && fio_push(&f->img[w->img], iov, cnt, off)) return BIRCH_ENOMEM;
@@ -228,6 +229,18 @@ static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t 
         return BIRCH_EIO;
     }
     return BIRCH_OK;
+}
+
+static int fio_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_t off)
+{
+    return fio_write(file, iov, cnt, off, 0);
+}
+
+/* The real lazy path (a store through the map), so that kills and power
+ * losses land around it too. */
+static int fio_write_lazy(bi_file *file, const struct iovec *iov, int cnt, uint64_t off)
+{
+    return fio_write(file, iov, cnt, off, 1);
 }
 
 /* Everything pending on image m becomes durable. */
@@ -387,6 +400,7 @@ static const bi_io_ops fio_ops = {
     .lock = fio_lock,
     .read = fio_read,
     .writev = fio_writev,
+    .write_lazy = fio_write_lazy,
     .sync = fio_sync,
     .size = fio_size,
     .resize = fio_resize,

@@ -706,6 +706,16 @@ static int fault_writev(bi_file *file, const struct iovec *iov, int cnt, uint64_
     return bi_io_posix.writev(w->inner, iov, cnt, off);
 }
 
+/* Counted and failed as writev, written by the real lazy path. */
+static int fault_write_lazy(bi_file *file, const struct iovec *iov, int cnt, uint64_t off)
+{
+    fault_file *w = ff(file);
+    w->f->writes++;
+    w->f->lazy_writes++;
+    if (trip(w->f, &w->f->fail_write)) return w->f->write_rc;
+    return bi_io_posix.write_lazy(w->inner, iov, cnt, off);
+}
+
 static int fault_sync(bi_file *file)
 {
     fault_file *w = ff(file);
@@ -784,6 +794,7 @@ static const bi_io_ops fault_ops = {
     .lock = fault_lock,
     .read = fault_read,
     .writev = fault_writev,
+    .write_lazy = fault_write_lazy,
     .sync = fault_sync,
     .size = fault_size,
     .resize = fault_resize,

@@ -220,6 +220,7 @@ typedef struct bt_fault {
     int write_rc, sync_rc, resize_rc, map_rc, read_rc, open_rc;
     int sticky;
     long writes, syncs, resizes, maps, reads;
+    long lazy_writes; /* of writes, those through write_lazy */
     long injected;
     /* Largest size passed to resize. */
     uint64_t max_resize;

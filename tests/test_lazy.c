@@ -1,0 +1,220 @@
+/*
+ * test_lazy.c - the lazy write path of BIRCH_DURABLE_NONE commits (io.h
+ * write_lazy, io_posix.c, docs/DESIGN.md 4.1).
+ *
+ * A non-durable commit hands its pages and its weak meta to write_lazy,
+ * which on a file system that overwrites in place stores them through a
+ * writable shared map of the file's reserved blocks; a durable commit
+ * never does.  These tests see the path from outside: the fault layer
+ * (support.c) counts the calls, /proc/self/maps shows whether a writable
+ * shared map of the file exists, and st_blocks whether the file's blocks
+ * were reserved before the first store (a store into a hole could meet a
+ * full disk as SIGBUS instead of an error).  The rest of the suite runs
+ * mostly with BIRCH_DURABLE_NONE (bt_opts_fast), so every read, check,
+ * kill and power-loss test goes through this path too.
+ */
+#define _GNU_SOURCE
+#include "support.h"
+#include "internal.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+enum { COMMITS = 200 };
+
+/* Whether this process has a mapping of path with permissions perms
+ * ("rw-s": writable and shared), found by device and inode. */
+static int mapped_as(const char *path, const char *perms)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    FILE *m = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(m);
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, m)) {
+        char p[8];
+        unsigned maj, min;
+        unsigned long long ino;
+        if (sscanf(line, "%*[0-9a-f]-%*[0-9a-f] %4s %*[0-9a-f] %x:%x %llu", p, &maj, &min, &ino) != 4) continue;
+        found = ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev) &&
+                !strcmp(p, perms);
+    }
+    fclose(m);
+    return found;
+}
+
+/* Whether the test directory's file system is one the lazy path uses. */
+static int lazy_fs_here(const char *path)
+{
+    struct statfs sf;
+    ck_assert_int_eq(statfs(path, &sf), 0);
+    unsigned long t = (unsigned long)sf.f_type;
+    return t == EXT4_SUPER_MAGIC || t == XFS_SUPER_MAGIC || t == TMPFS_MAGIC;
+}
+
+static void commits(birch_db *db, uint64_t from, uint64_t n)
+{
+    for (uint64_t i = from; i < from + n; i++) {
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+        uint64_t v = i * 7;
+        bt_put(w, t, &i, sizeof i, &v, sizeof v);
+        BT_OK(birch_txn_commit(w));
+    }
+}
+
+static void expect_all(birch_db *db, uint64_t n)
+{
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    birch_table *t = bt_table(r, "t", 0);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t v = i * 7;
+        bt_expect(r, t, &i, sizeof i, &v, sizeof v);
+    }
+    ck_assert_uint_eq(bt_count(r, t), n);
+    birch_txn_abort(r);
+}
+
+/* Each NONE commit writes its pages and meta by write_lazy, and on this
+ * file system they go through a writable shared map; a reader sees each
+ * commit at once, and a reopen (after the close's checkpoint) all. */
+START_TEST(none_commits_write_lazily)
+{
+    char *path = bt_path("lazy");
+    bt_fault f;
+    bt_fault_init(&f);
+    birch_options o = bt_opts_fast();
+    birch_db *db;
+    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    commits(db, 0, 1);
+    long writes = f.writes, lazy = f.lazy_writes;
+    commits(db, 1, COMMITS - 1);
+    printf("lazy: %ld of %ld writes of %d NONE commits went to write_lazy\n", f.lazy_writes - lazy,
+           f.writes - writes, COMMITS - 1);
+    fflush(stdout);
+    /* Every commit: its pages and its meta (a checkpoint's durable meta
+     * goes by writev, so not every write is lazy). */
+    ck_assert_int_ge(f.lazy_writes - lazy, 2 * (COMMITS - 1));
+    if (lazy_fs_here(path))
+        ck_assert_msg(mapped_as(path, "rw-s"), "no writable shared map of the file after NONE commits");
+    expect_all(db, COMMITS);
+    bt_check(db);
+    BT_OK(birch_close(db));
+    birch_options full = bt_opts();
+    db = bt_open(path, &full);
+    expect_all(db, COMMITS);
+    bt_check(db);
+    BT_OK(birch_close(db));
+    ck_assert_msg(!mapped_as(path, "rw-s"), "a writable map of the file outlived its close");
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* A FULL commit syncs at once: it writes by writev only, and no writable
+ * map of the file is ever made; nor by a read-only open. */
+START_TEST(full_commits_never_write_lazily)
+{
+    char *path = bt_path("full");
+    bt_fault f;
+    bt_fault_init(&f);
+    birch_options o = bt_opts();
+    o.durability = BIRCH_DURABLE_FULL;
+    birch_db *db;
+    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    commits(db, 0, 20);
+    ck_assert_int_gt(f.writes, 20);
+    ck_assert_int_eq(f.lazy_writes, 0);
+    ck_assert_msg(!mapped_as(path, "rw-s"), "a writable map of the file without a NONE commit");
+    BT_OK(birch_close(db));
+    birch_options ro = bt_opts();
+    ro.read_only = 1;
+    db = bt_open(path, &ro);
+    expect_all(db, 20);
+    ck_assert(!mapped_as(path, "rw-s"));
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* A file with a hole (a sparse copy, say) has its blocks reserved before
+ * the first store through the map, so that no store can need a block;
+ * then the commits go on and reopen to the same state. */
+START_TEST(first_lazy_write_reserves_the_file)
+{
+    char *path = bt_path("sparse");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    commits(db, 0, 10);
+    BT_OK(birch_close(db));
+    /* 8 MiB of hole past the file's end: growth room the engine accepts. */
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    off_t grown = st.st_size + (8 << 20);
+    ck_assert_int_eq(truncate(path, grown), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_msg((uint64_t)st.st_blocks * 512 < (uint64_t)grown, "the test's hole was not made (%lld blocks)",
+                  (long long)st.st_blocks);
+    db = bt_open(path, &o);
+    commits(db, 10, 10);
+    ck_assert_int_eq(stat(path, &st), 0);
+    if (lazy_fs_here(path))
+        ck_assert_msg((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size,
+                      "the file still has holes after lazy writes: %lld blocks of 512 for %lld bytes",
+                      (long long)st.st_blocks, (long long)st.st_size);
+    expect_all(db, 20);
+    db = bt_reopen(db, path, &o);
+    expect_all(db, 20);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* A lazy write that fails fails its commit as a writev would: the commit
+ * returns the error and the database keeps its last commit. */
+START_TEST(failed_lazy_write_fails_the_commit)
+{
+    char *path = bt_path("fail");
+    bt_fault f;
+    bt_fault_init(&f);
+    birch_options o = bt_opts_fast();
+    birch_db *db;
+    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    commits(db, 0, 5);
+    f.fail_write = 1;
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "t", 0);
+    uint64_t k = 99, v = 1;
+    bt_put(w, t, &k, sizeof k, &v, sizeof v);
+    ck_assert_int_eq(birch_txn_commit(w), BIRCH_EIO);
+    ck_assert_int_eq(f.injected, 1);
+    BT_OK(birch_close(db));
+    db = bt_open(path, &o);
+    expect_all(db, 5);
+    bt_check(db);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("lazy");
+    TCase *tc = bt_tcase("lazy");
+    tcase_add_test(tc, none_commits_write_lazily);
+    tcase_add_test(tc, full_commits_never_write_lazily);
+    tcase_add_test(tc, first_lazy_write_reserves_the_file);
+    tcase_add_test(tc, failed_lazy_write_fails_the_commit);
+    suite_add_tcase(s, tc);
+    return bt_run(s);
+}
