@@ -188,6 +188,26 @@ static uint64_t spilled_range(const birch_txn *txn)
     return (txn->spill_hi - txn->spill_lo) * (uint64_t)txn->db->psize;
 }
 
+/* Whether a drop of the spilled range bounds anything: the range is past
+ * the budget, and at least half of it is pages spilled now (in the file,
+ * not read back into memory).  A large transaction on a file whose free
+ * space is scattered spills pages all over the file, so the range is
+ * mostly pages it did not write, which it reads through the map anyway
+ * (they are resident whatever a drop does) and whose every drop made it
+ * fault on again: a removal of half of 1,000,000 records in a file left
+ * fragmented by small commits took 5.3 s, against 3.5 s without drops,
+ * with the same peak RSS.  A transaction that writes new data spills into
+ * a range of its own pages, which stays dense.  O(dirty table): called at
+ * a spill, or when a budget of map reads is due for a drop. */
+static int drop_pays(const birch_txn *txn)
+{
+    uint64_t range = spilled_range(txn), now = 0;
+    if (range <= txn->db->dirty_budget) return 0;
+    for (size_t i = 0; i < txn->dirty_cap; i++)
+        if (txn->dirty[i].pgno && !txn->dirty[i].buf) now += txn->dirty[i].npages;
+    return now * 2 * (uint64_t)txn->db->psize >= range;
+}
+
 static int spill(birch_txn *txn)
 {
     birch_db *db = txn->db;
@@ -207,7 +227,7 @@ static int spill(birch_txn *txn)
      * leaves the disk in doubt, so the handle refuses writes until reopened;
      * a full disk fails this transaction only. */
     if (rc == BIRCH_EIO) bi_mark_failed(db, "a transaction failed writing the pages it spilled", birch_errmsg());
-    if (spilled_range(txn) > db->dirty_budget) drop_spilled(txn, read_map);
+    if (drop_pays(txn)) drop_spilled(txn, read_map);
     else txn->map_read = txn->map_last = 0;
     free(v);
     free(csum);
@@ -234,8 +254,10 @@ int bi_spill_maybe(birch_txn *txn)
      * peak a little lower but cost random updates in a spilling
      * transaction four times their time (each drop makes the next reads
      * fault again); a budget halves the drops. */
-    if (txn->map_read > txn->db->dirty_budget && spilled_range(txn) > txn->db->dirty_budget)
-        drop_spilled(txn, txn->map);
+    if (txn->map_read > txn->db->dirty_budget) {
+        if (drop_pays(txn)) drop_spilled(txn, txn->map);
+        else txn->map_read = txn->map_last = 0; /* looked at once a budget of reads */
+    }
     return BIRCH_OK;
 }
 

@@ -753,6 +753,7 @@ static void fault_unmap(bi_file *file, void *addr, uint64_t len)
 
 static void fault_drop_resident(bi_file *file, void *addr, uint64_t len)
 {
+    ff(file)->f->drops++;
     bi_io_posix.drop_resident(ff(file)->inner, addr, len);
 }
 

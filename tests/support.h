@@ -221,6 +221,7 @@ typedef struct bt_fault {
     int sticky;
     long writes, syncs, resizes, maps, reads;
     long lazy_writes; /* of writes, those through write_lazy */
+    long drops;       /* drop_resident calls */
     long injected;
     /* Largest size passed to resize. */
     uint64_t max_resize;

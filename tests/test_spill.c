@@ -39,6 +39,11 @@
  *              These two are sharpest under ASan (use after free).
  *   budget:    the option's range (0, below 1 MiB, the minimum) and its
  *              default.
+ *   scattered: where a transaction's spilled pages lie among pages it did
+ *              not write (a file whose free space small commits scattered),
+ *              spilling drops no map pages: they would all be read again;
+ *              a transaction writing new data into a range of its own, with
+ *              the same budget, drops them (the RSS bound of memory).
  * The crash cases (kill, power loss) are in test_kill.c and
  * test_powerloss.c.  Randomized tests print their seed (BIRCH_SEED).
  */
@@ -543,6 +548,73 @@ START_TEST(drop_resident)
 }
 END_TEST
 
+enum { SC_RECS = 40000, SC_SMALL = 3000 };
+
+static void sc_key(uint64_t i, uint8_t k[16])
+{
+    uint64_t a = bt_mix(i), b = bt_mix(a);
+    memcpy(k, &a, 8);
+    memcpy(k + 8, &b, 8);
+}
+
+/* One transaction: puts (or deletes) records [from, to) of step 1 or 2. */
+static void sc_txn(birch_db *db, uint64_t from, uint64_t to, uint64_t step, int del)
+{
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+    uint8_t k[16], v[100];
+    for (uint64_t i = from; i < to; i += step) {
+        sc_key(i, k);
+        memset(v, (int)i, sizeof v);
+        if (del) BT_OK(birch_del(w, t, bt_val(k, sizeof k)));
+        else BT_OK(birch_put(w, t, bt_val(k, sizeof k), bt_val(v, sizeof v), 0));
+    }
+    BT_OK(birch_txn_commit(w));
+}
+
+START_TEST(scattered_spill_no_drop)
+{
+    char *path = bt_path("scattered");
+    bt_fault f;
+    bt_fault_init(&f);
+    birch_options o = bt_opts_fast();
+    o.dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
+    birch_db *db;
+    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    sc_txn(db, 0, SC_RECS, 1, 0); /* ~6 MiB of leaves, dense */
+    uint64_t seed = bt_seed(0x5C47);
+    bt_rng r = {seed};
+    for (int c = 0; c < SC_SMALL; c++) { /* one-put commits all over the tree */
+        uint64_t i = bt_below(&r, SC_RECS);
+        sc_txn(db, i, i + 1, 1, 0);
+    }
+    uint64_t spilled = db->spilled_pages;
+    long drops = f.drops;
+    sc_txn(db, 0, SC_RECS, 2, 1); /* half removed: every leaf changes */
+    uint64_t removal_spilled = db->spilled_pages - spilled;
+    long removal_drops = f.drops - drops;
+    spilled = db->spilled_pages;
+    drops = f.drops;
+    sc_txn(db, SC_RECS, 4 * SC_RECS, 1, 0); /* new records, ~18 MiB of new leaves */
+    uint64_t insert_spilled = db->spilled_pages - spilled;
+    long insert_drops = f.drops - drops;
+    printf("spill scattered seed=%" PRIu64 ": removal spilled %" PRIu64 " pages, %ld drops; insert spilled %" PRIu64
+           " pages, %ld drops\n",
+           seed, removal_spilled, removal_drops, insert_spilled, insert_drops);
+    fflush(stdout);
+    ck_assert_msg(removal_spilled > 256, "seed=%" PRIu64 ": the removal spilled %" PRIu64 " pages", seed,
+                  removal_spilled);
+    ck_assert_msg(removal_drops == 0, "seed=%" PRIu64 ": the removal dropped map pages %ld times", seed,
+                  removal_drops);
+    ck_assert_msg(insert_drops > 0, "seed=%" PRIu64 ": the insert spilled %" PRIu64 " pages and never dropped", seed,
+                  insert_spilled);
+    bt_check(db);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 START_TEST(budget_option)
 {
     birch_options o;
@@ -578,5 +650,6 @@ int main(void)
     bt_add_case(s, "cursor", cursor_across_spill);
     bt_add_case(s, "memory", memory_bounded);
     bt_add_case(s, "drop", drop_resident);
+    bt_add_case(s, "scattered", scattered_spill_no_drop);
     return bt_run(s);
 }
