@@ -327,6 +327,8 @@ static int posix_writev(bi_file *f, const struct iovec *iov, int cnt, uint64_t o
     return BIRCH_OK;
 }
 
+static void lazy_unmap_pages(bi_file *f);
+
 static int posix_sync(bi_file *f)
 {
     if (f == NULL)
@@ -339,8 +341,9 @@ static int posix_sync(bi_file *f)
     do {
         r = fdatasync(f->fd);
     } while (r < 0 && errno == EINTR);
-    if (r == 0) return BIRCH_OK;
-    return bi_err_os(BIRCH_EIO, errno, "syncing the database file (fdatasync)");
+    if (r != 0) return bi_err_os(BIRCH_EIO, errno, "syncing the database file (fdatasync)");
+    lazy_unmap_pages(f);
+    return BIRCH_OK;
 }
 
 static int posix_size(bi_file *f, uint64_t *size)
@@ -461,6 +464,20 @@ static void lazy_map(bi_file *f)
     if (f->wmap) (void)munmap(f->wmap, (size_t)f->wlen); /* no pointer into it outlives a write */
     f->wmap = w;
     f->wlen = f->rlen;
+}
+
+/* Every page stored through the map stays mapped in this process, counted
+ * in its resident set (VmRSS, VmHWM) beside the read map's mapping of the
+ * same page, until the map goes: 40,000 one-put commits on a 187 MiB file
+ * took the process's file pages to 354 MiB, against 189 MiB by pwritev.  A
+ * sync drops them (MADV_DONTNEED), which costs next to nothing: its
+ * writeback has just write-protected each of them, so the next store to
+ * one faults either way, and the bytes stay in the page cache (clean now;
+ * a dirty entry would hand its dirty bit to the page).  What the map holds
+ * is then what the commits since the last checkpoint stored. */
+static void lazy_unmap_pages(bi_file *f)
+{
+    if (f->wmap) (void)madvise(f->wmap, (size_t)f->wlen, MADV_DONTNEED); /* page-aligned: mmap's */
 }
 
 static int posix_write_lazy(bi_file *f, const struct iovec *iov, int cnt, uint64_t off)

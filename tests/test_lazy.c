@@ -12,6 +12,8 @@
  * full disk as SIGBUS instead of an error).  The rest of the suite runs
  * mostly with BIRCH_DURABLE_NONE (bt_opts_fast), so every read, check,
  * kill and power-loss test goes through this path too.
+ * sync_unmaps_the_writable_map: the pages stored through the map stay
+ * mapped (in the process's RSS) only until the next sync.
  */
 #define _GNU_SOURCE
 #include "support.h"
@@ -68,6 +70,13 @@ static void commits(birch_db *db, uint64_t from, uint64_t n)
         bt_put(w, t, &i, sizeof i, &v, sizeof v);
         BT_OK(birch_txn_commit(w));
     }
+}
+
+static void expect_count(birch_db *db, uint64_t n)
+{
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    ck_assert_uint_eq(bt_count(r, bt_table(r, "t", 0)), n);
+    birch_txn_abort(r);
 }
 
 static void expect_all(birch_db *db, uint64_t n)
@@ -207,6 +216,77 @@ START_TEST(failed_lazy_write_fails_the_commit)
 }
 END_TEST
 
+/* KiB of the resident set in this process's mappings of path with
+ * permissions perms (smaps "Rss:"), found by device and inode. */
+static uint64_t mapped_rss_kib(const char *path, const char *perms)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    FILE *m = fopen("/proc/self/smaps", "r");
+    ck_assert_ptr_nonnull(m);
+    char line[4096];
+    int in = 0;
+    uint64_t kib = 0;
+    while (fgets(line, sizeof line, m)) {
+        char p[8];
+        unsigned maj, min;
+        unsigned long long ino, v;
+        if (sscanf(line, "%*[0-9a-f]-%*[0-9a-f] %4s %*[0-9a-f] %x:%x %llu", p, &maj, &min, &ino) == 4)
+            in = ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev) &&
+                 !strcmp(p, perms);
+        else if (in && sscanf(line, "Rss: %llu kB", &v) == 1)
+            kib += v;
+    }
+    fclose(m);
+    return kib;
+}
+
+/* Every page stored through the writable map stays mapped in this process,
+ * in its resident set beside the read map's mapping of the same page,
+ * until the map goes: a long run of NONE commits made the resident set
+ * grow towards twice the file.  A sync (the flusher's checkpoint,
+ * birch_sync) unmaps the writable map's pages, so what it holds is what
+ * the commits since the last checkpoint stored. */
+START_TEST(sync_unmaps_the_writable_map)
+{
+    char *path = bt_path("resident");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    enum { RECS = 20000, ONE_PUTS = 2000 };
+    static uint8_t val[400];
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+    for (uint64_t i = 0; i < RECS; i++) {
+        uint64_t k = bt_mix(i);
+        bt_put(w, t, &k, sizeof k, val, sizeof val);
+    }
+    BT_OK(birch_txn_commit(w));
+    uint64_t seed = bt_seed(0x1A2E);
+    bt_rng r = {seed};
+    for (int c = 0; c < ONE_PUTS; c++) { /* one-put commits all over the tree */
+        w = bt_begin(db, BIRCH_TXN_WRITE);
+        t = bt_table(w, "t", 0);
+        uint64_t k = bt_mix(bt_below(&r, RECS));
+        bt_put(w, t, &k, sizeof k, val, sizeof val);
+        BT_OK(birch_txn_commit(w));
+    }
+    uint64_t before = mapped_rss_kib(path, "rw-s");
+    BT_OK(birch_sync(db));
+    uint64_t after = mapped_rss_kib(path, "rw-s");
+    printf("lazy resident seed=%" PRIu64 ": after %d one-put NONE commits the writable map holds %" PRIu64
+           " KiB, after birch_sync %" PRIu64 " KiB\n", seed, ONE_PUTS, before, after);
+    fflush(stdout);
+    if (lazy_fs_here(path)) {
+        ck_assert_msg(before >= 1024, "seed=%" PRIu64 ": only %" PRIu64 " KiB stored through the map", seed, before);
+        ck_assert_msg(after == 0, "seed=%" PRIu64 ": %" PRIu64 " KiB still mapped after birch_sync", seed, after);
+    }
+    expect_count(db, RECS);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lazy");
@@ -215,6 +295,7 @@ int main(void)
     tcase_add_test(tc, full_commits_never_write_lazily);
     tcase_add_test(tc, first_lazy_write_reserves_the_file);
     tcase_add_test(tc, failed_lazy_write_fails_the_commit);
+    tcase_add_test(tc, sync_unmaps_the_writable_map);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
