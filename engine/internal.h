@@ -212,6 +212,7 @@ struct birch_txn {
     size_t ndirty, dirty_cap;
     uint64_t dirty_bytes; /* bytes of dirty pages held in memory (not spilled) */
     uint64_t spilled;     /* pages written early by spills (for tests and stats) */
+    uint64_t spilled_now; /* of those, pages still spilled: not read back nor freed since */
     uint64_t spill_lo, spill_hi; /* every page spilled is in [spill_lo, spill_hi) (spill.c) */
     uint64_t map_read;    /* bytes of map reading spilled pages may have made resident since
                              they were last dropped (an estimate: BI_FAULT_AROUND) */

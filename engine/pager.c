@@ -273,6 +273,7 @@ int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf)
     d->buf = mem;
     d->csum = 0;
     txn->dirty_bytes += bytes;
+    txn->spilled_now -= d->npages;
     *buf = mem;
     return BIRCH_OK;
 }
@@ -282,6 +283,7 @@ int bi_dirty_drop(birch_txn *txn, uint64_t pgno)
     bi_dirty *d = dirty_find(txn, pgno);
     if (!d) return 0;
     if (d->buf) txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
+    else txn->spilled_now -= d->npages;
     buf_put(txn->db, d->buf, d->npages); /* NULL when spilled: its copy in the file is garbage in a free page */
     dirty_remove(txn, d);
     return 1;
@@ -380,7 +382,7 @@ void bi_pager_release(birch_txn *txn)
     }
     txn->dirty = NULL;
     txn->ndirty = txn->dirty_cap = 0;
-    txn->dirty_bytes = txn->spilled = txn->spill_lo = txn->spill_hi = txn->map_read = txn->map_last = 0;
+    txn->dirty_bytes = txn->spilled = txn->spilled_now = txn->spill_lo = txn->spill_hi = txn->map_read = txn->map_last = 0;
     txn->spill_next = 0;
     bi_spill_release(txn);
     free(txn->defer);

@@ -9,7 +9,10 @@
  *              wrote before (so spilled pages are read and changed), a
  *              cursor scan now and then; compared with a sorted-array
  *              model before the commit, after it, and after a reopen;
- *              birch_check.  On a file and on the memory backend.
+ *              birch_check.  On a file and on the memory backend.  Every
+ *              64 operations, the count of pages spilled now
+ *              (txn->spilled_now, which decides drops) equals a scan of
+ *              the dirty table.
  *   abort:     a spilled transaction aborted: the committed state is
  *              unchanged and passes birch_check, also after a reopen, and
  *              the next transaction reuses the pages that held garbage.
@@ -115,6 +118,17 @@ static void cursor_step(birch_cursor *cur, const bt_model *m, const char *ctx)
     ck_assert_msg(v.size == it->vlen && memcmp(v.data, it->val, v.size) == 0, "%s: cursor value differs", ctx);
 }
 
+/* The pages of txn's dirty table that are spilled now (buf NULL): what
+ * txn->spilled_now counts, which spill.c's drop_pays reads instead of
+ * this scan. */
+static uint64_t spilled_now_scan(const birch_txn *txn)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < txn->dirty_cap; i++)
+        if (txn->dirty[i].pgno && !txn->dirty[i].buf) n += txn->dirty[i].npages;
+    return n;
+}
+
 /* Random operations until target bytes are written; key space nkeys. */
 static void model_ops(birch_txn *txn, birch_table *t, bt_model *m, model_run *r, uint64_t target,
                       unsigned nkeys, uint8_t *vbuf)
@@ -168,6 +182,9 @@ static void model_ops(birch_txn *txn, birch_table *t, bt_model *m, model_run *r,
             r->scans++;
         }
         if (real->dirty_bytes > r->peak_dirty) r->peak_dirty = real->dirty_bytes;
+        if ((r->puts + r->dels + r->gets + r->steps) % 64 == 0) /* spills, read-backs, frees since */
+            ck_assert_msg(real->spilled_now == spilled_now_scan(real), "%s: %" PRIu64 " pages counted spilled, %" PRIu64
+                          " in the dirty table", ctx, real->spilled_now, spilled_now_scan(real));
     }
     birch_cursor_close(cur);
 }
