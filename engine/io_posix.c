@@ -517,6 +517,15 @@ static int posix_map(bi_file *f, uint64_t len, void **addr)
      * (one page cache), and a stray store through a value pointer faults
      * instead of corrupting the file. */
     void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED && errno == ENOMEM && f->wmap) {
+        /* The writable map is a shortcut (the lazy path) as large as a read
+         * map: under an address-space limit, the read map gets its room,
+         * and writes go by pwritev while no writable map fits. */
+        (void)munmap(f->wmap, (size_t)f->wlen);
+        f->wmap = NULL;
+        f->wlen = 0;
+        p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
+    }
     if (p == MAP_FAILED)
         return bi_err_os(BIRCH_ENOMEM, errno, "cannot map %llu bytes of the database file", (unsigned long long)len);
     *addr = p;

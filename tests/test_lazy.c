@@ -14,6 +14,8 @@
  * kill and power-loss test goes through this path too.
  * sync_unmaps_the_writable_map: the pages stored through the map stay
  * mapped (in the process's RSS) only until the next sync.
+ * writable_map_yields_address_space: under RLIMIT_AS, the read map's
+ * growth gets the writable map's address space.
  */
 #define _GNU_SOURCE
 #include "support.h"
@@ -22,7 +24,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -287,6 +291,76 @@ START_TEST(sync_unmaps_the_writable_map)
 }
 END_TEST
 
+/* VmSize of this process in KiB. */
+static uint64_t vm_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    uint64_t v = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmSize:", 7) == 0) v = strtoull(line + 7, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* The child of as_limited: grows a NONE database (64 MiB map reserve) to
+ * about 250 MiB under an address-space limit that holds the read maps of
+ * 64, 128 and 256 MiB at once and 40 MiB more, but not a writable map of
+ * 128 MiB beside them.  Exits 0 if every commit succeeded. */
+static void as_limited_child(const char *path)
+{
+    birch_options o = bt_opts_fast();
+    o.map_reserve = 64 << 20;
+    birch_db *db = bt_open(path, &o);
+    commits(db, 0, 1); /* a lazy write: the writable map exists */
+    uint64_t lim = (vm_kib() + (424 << 10)) * 1024;
+    struct rlimit rl = {(rlim_t)lim, (rlim_t)lim};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(0); /* nothing to test */
+    static uint8_t val[2000];
+    int rc = BIRCH_OK;
+    for (uint64_t k = 1; k < 60000 && rc == BIRCH_OK; k += 500) {
+        birch_txn *w = NULL;
+        rc = birch_txn_begin(db, BIRCH_TXN_WRITE, &w);
+        birch_table *t = NULL;
+        if (rc == BIRCH_OK) rc = birch_table_open(w, "t", 0, &t);
+        for (uint64_t i = k; i < k + 500 && rc == BIRCH_OK; i++)
+            rc = birch_put(w, t, bt_val(&i, sizeof i), bt_val(val, sizeof val), 0);
+        if (rc == BIRCH_OK) rc = birch_txn_commit(w);
+        else if (w) birch_txn_abort(w);
+        if (rc) printf("lazy as_limited: record %" PRIu64 ": %s (%s)\n", k, birch_strerror(rc), birch_errmsg());
+    }
+    fflush(stdout);
+    _exit(rc == BIRCH_OK && birch_close(db) == BIRCH_OK ? 0 : 1);
+}
+
+/* The writable map is a shortcut that takes as much address space as the
+ * read map: under RLIMIT_AS, a growth of the read map that fits without
+ * it must not fail because of it (the read map's mmap then takes the
+ * writable map's room, and writes go by pwritev while no writable map
+ * fits).  Before, the growth to 256 MiB failed with BIRCH_ENOMEM. */
+START_TEST(writable_map_yields_address_space)
+{
+    if (bt_asan()) return; /* ASan's shadow memory does not live under RLIMIT_AS */
+    char *path = bt_path("aslimit");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) as_limited_child(path);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a commit failed under the address-space limit (status %#x)",
+                  (unsigned)st);
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o);
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    ck_assert_uint_eq(bt_count(r, bt_table(r, "t", 0)), 60001);
+    birch_txn_abort(r);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lazy");
@@ -296,6 +370,7 @@ int main(void)
     tcase_add_test(tc, first_lazy_write_reserves_the_file);
     tcase_add_test(tc, failed_lazy_write_fails_the_commit);
     tcase_add_test(tc, sync_unmaps_the_writable_map);
+    tcase_add_test(tc, writable_map_yields_address_space);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
