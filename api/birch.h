@@ -237,7 +237,15 @@ extern "C" {
                                 not yet durable when the process dies
                                 without birch_close survive unless the
                                 machine loses power before the operating
-                                system writes them. */
+                                system writes them.  On ext4, XFS and tmpfs
+                                small commits store their pages through a
+                                writable map of the file: a write the file
+                                system refuses after the open (the file
+                                made immutable; a file system shut down
+                                after an I/O error) then raises SIGBUS in
+                                the committing thread instead of returning
+                                BIRCH_EIO, as a read error on a mapped page
+                                does in every mode (docs/DESIGN.md 4.1). */
 
 /* What birch_open does with an existing file (birch_options.recreate). */
 #define BIRCH_RECREATE_NEVER  0 /* open it, or create it when missing (default) */
