@@ -237,7 +237,7 @@ extern "C" {
                                 not yet durable when the process dies
                                 without birch_close survive unless the
                                 machine loses power before the operating
-                                system writes them.  On ext4, XFS and tmpfs
+                                system writes them.  On ext4 and tmpfs
                                 small commits store their pages through a
                                 writable map of the file: a write the file
                                 system refuses after the open (the file

@@ -7,7 +7,7 @@
  * because the engine treats every io operation as all-or-nothing.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pwritev, flock, fdatasync, posix_fallocate, EDQUOT, O_TMPFILE, renameat2, madvise */
+#define _GNU_SOURCE /* pwritev, flock, fdatasync, posix_fallocate, fallocate, EDQUOT, O_TMPFILE, renameat2, madvise */
 #endif
 #ifndef _FILE_OFFSET_BITS
 #define _FILE_OFFSET_BITS 64 /* 64-bit off_t on 32-bit systems too */
@@ -409,11 +409,12 @@ static int posix_resize(bi_file *f, uint64_t size)
  * 4.1).  A store through a map cannot return an error: where the file
  * system would need a new block it raises SIGBUS instead of ENOSPC.  So
  * the path is taken only where no store can need one:
- *   - the file system overwrites in place (ext2/3/4, XFS, tmpfs; not a
- *     copy-on-write one such as Btrfs, which allocates at every write);
+ *   - the file system overwrites in place (ext2/3/4, tmpfs; not a
+ *     copy-on-write one such as Btrfs, which allocates at every write,
+ *     nor XFS, whose reflinked blocks stay shared after fallocate);
  *   - the bytes lie in [0, wsize), a prefix with every block reserved:
  *     the file as it was at the first lazy write, reserved whole then by
- *     posix_fallocate (which fills the holes of a sparse copy and leaves
+ *     fallocate (which fills the holes of a sparse copy and leaves
  *     the rest as it is), grown since by posix_resize's posix_fallocate;
  *   - the write is small (LAZY_MAX): a store to a page that is not in the
  *     page cache reads it from the disk first, which pwritev of whole pages
@@ -431,7 +432,9 @@ static int lazy_fs(int fd)
     struct statfs st;
     if (fstatfs(fd, &st) != 0) return 0;
     unsigned long t = (unsigned long)st.f_type;
-    return t == EXT4_SUPER_MAGIC || t == XFS_SUPER_MAGIC || t == TMPFS_MAGIC; /* EXT4's is ext2's and ext3's */
+    /* EXT4's is ext2's and ext3's.  Not XFS: blocks shared by a reflink
+     * copy stay shared after fallocate, so a store may need a block. */
+    return t == EXT4_SUPER_MAGIC || t == TMPFS_MAGIC;
 #else
     (void)fd;
     return 0;
@@ -443,13 +446,17 @@ static int lazy_reserve(bi_file *f)
 {
     struct stat st;
     if (fstat(f->fd, &st) != 0 || st.st_size < 0) return 0;
-    int e = 0;
+    /* fallocate(2), not posix_fallocate: where the file system lacks it
+     * (an ext3 file without extents) the C library would emulate it by
+     * reading and writing a byte of every block of the file; then the
+     * path stays off instead. */
+    int r = 0;
     if (st.st_size > 0) {
         do {
-            e = posix_fallocate(f->fd, 0, st.st_size);
-        } while (e == EINTR);
+            r = fallocate(f->fd, 0, 0, st.st_size);
+        } while (r != 0 && errno == EINTR);
     }
-    if (e) return 0; /* a full disk, say: pwritev will say so */
+    if (r != 0) return 0; /* a full disk, say: pwritev will say so */
     f->wsize = (uint64_t)st.st_size;
     return 1;
 }
