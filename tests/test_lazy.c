@@ -341,7 +341,6 @@ static void as_limited_child(const char *path)
  * fits).  Before, the growth to 256 MiB failed with BIRCH_ENOMEM. */
 START_TEST(writable_map_yields_address_space)
 {
-    if (bt_asan()) return; /* ASan's shadow memory does not live under RLIMIT_AS */
     char *path = bt_path("aslimit");
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -370,7 +369,8 @@ int main(void)
     tcase_add_test(tc, first_lazy_write_reserves_the_file);
     tcase_add_test(tc, failed_lazy_write_fails_the_commit);
     tcase_add_test(tc, sync_unmaps_the_writable_map);
-    tcase_add_test(tc, writable_map_yields_address_space);
+    if (!bt_asan()) /* ASan's shadow memory does not live under RLIMIT_AS: not run there, rather than pass empty */
+        tcase_add_test(tc, writable_map_yields_address_space);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
