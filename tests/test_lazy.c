@@ -95,6 +95,17 @@ static void expect_all(birch_db *db, uint64_t n)
     birch_txn_abort(r);
 }
 
+/* Opens path on the counting fault layer f with durability d. */
+static birch_db *open_counted(const char *path, bt_fault *f, int d)
+{
+    bt_fault_init(f);
+    birch_options o = bt_opts();
+    o.durability = d;
+    birch_db *db;
+    BT_OK(bi_open_io(path, &o, &f->io, &db));
+    return db;
+}
+
 /* Each NONE commit writes its pages and meta by write_lazy, and on this
  * file system they go through a writable shared map; a reader sees each
  * commit at once, and a reopen (after the close's checkpoint) all. */
@@ -102,10 +113,7 @@ START_TEST(none_commits_write_lazily)
 {
     char *path = bt_path("lazy");
     bt_fault f;
-    bt_fault_init(&f);
-    birch_options o = bt_opts_fast();
-    birch_db *db;
-    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    birch_db *db = open_counted(path, &f, BIRCH_DURABLE_NONE);
     commits(db, 0, 1);
     long writes = f.writes, lazy = f.lazy_writes;
     commits(db, 1, COMMITS - 1);
@@ -137,11 +145,7 @@ START_TEST(full_commits_never_write_lazily)
 {
     char *path = bt_path("full");
     bt_fault f;
-    bt_fault_init(&f);
-    birch_options o = bt_opts();
-    o.durability = BIRCH_DURABLE_FULL;
-    birch_db *db;
-    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    birch_db *db = open_counted(path, &f, BIRCH_DURABLE_FULL);
     commits(db, 0, 20);
     ck_assert_int_gt(f.writes, 20);
     ck_assert_int_eq(f.lazy_writes, 0);
@@ -198,10 +202,7 @@ START_TEST(failed_lazy_write_fails_the_commit)
 {
     char *path = bt_path("fail");
     bt_fault f;
-    bt_fault_init(&f);
-    birch_options o = bt_opts_fast();
-    birch_db *db;
-    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    birch_db *db = open_counted(path, &f, BIRCH_DURABLE_NONE);
     commits(db, 0, 5);
     f.fail_write = 1;
     birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
@@ -211,6 +212,7 @@ START_TEST(failed_lazy_write_fails_the_commit)
     ck_assert_int_eq(birch_txn_commit(w), BIRCH_EIO);
     ck_assert_int_eq(f.injected, 1);
     BT_OK(birch_close(db));
+    birch_options o = bt_opts_fast();
     db = bt_open(path, &o);
     expect_all(db, 5);
     bt_check(db);
