@@ -383,10 +383,17 @@ typedef struct birch_options {
                              dropped from the process's resident set at
                              each spill and whenever they may hold a
                              budget (their bytes stay readable), so they
-                             add at most about the budget;
+                             add at most about the budget, as long as
+                             at least half of the page range the
+                             transaction spilled into is pages it
+                             spilled (a transaction writing new data);
                              committed pages it reads count as they do
                              for any reader (the kernel may reclaim
-                             them).  That 2 GiB transaction peaked at
+                             them).  A large update in a file whose free
+                             space small commits scattered spills among
+                             pages it reads anyway: nothing is dropped
+                             then, and its resident set grows towards
+                             the pages it reads (docs/DESIGN.md 3.6).  That 2 GiB transaction peaked at
                              214 MiB of RSS.  The drop costs faults (no
                              reads): random updates in a spilling
                              transaction take about 4 times as long as
