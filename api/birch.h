@@ -378,33 +378,35 @@ typedef struct birch_options {
                              it writes (2.5% at 4 KiB pages; 160 MiB for
                              a 2 GiB transaction with a 64 MiB budget).
                              Its peak RSS is then about the budget, those
-                             entries and the map pages in use: spilled
-                             pages it reads back through the map are
-                             dropped from the process's resident set at
-                             each spill and whenever they may hold a
-                             budget (their bytes stay readable), so they
-                             add at most about the budget, as long as
-                             at least half of the page range the
-                             transaction spilled into is pages it
-                             spilled (a transaction writing new data);
-                             committed pages it reads count as they do
-                             for any reader (the kernel may reclaim
+                             entries and the pages it reads through the
+                             map.  A put or del that finds a spilled page
+                             reads it back into memory the budget counts (a
+                             read from the file, not a fault of the map),
+                             and a spill frees a page read back and left
+                             unchanged without writing it again.  Gets,
+                             cursors and overflow values read spilled pages
+                             through the map: those map pages are dropped
+                             from the process's resident set at the next
+                             change once they may hold a budget (their
+                             bytes stay readable), as long as at least half
+                             of the page range the transaction spilled into
+                             is pages it spilled (a transaction writing new
+                             data); committed pages it reads count as they
+                             do for any reader (the kernel may reclaim
                              them).  A large update in a file whose free
                              space small commits scattered spills among
                              pages it reads anyway: nothing is dropped
-                             then, and its resident set grows towards
-                             the pages it reads (docs/DESIGN.md 3.6).  That 2 GiB transaction peaked at
-                             214 MiB of RSS.  The drop costs faults (no
-                             reads): random updates in a spilling
-                             transaction take about 4 times as long as
-                             without it (40 against 11 us each at
-                             1,500,000 records, 16 MiB budget), and other
-                             threads' readers lose their resident copies
-                             of pages in the range the transaction
-                             spilled into.  Branch pages never spill:
-                             when they alone pass the budget (long keys,
-                             a transaction of many gigabytes), memory is
-                             the branches plus the budget.  Up to 4 MiB
+                             then, and its resident set grows towards the
+                             pages it reads (docs/DESIGN.md 3.6).  That 2
+                             GiB transaction peaked at 186 MiB of RSS.  A
+                             drop costs faults: the next reads of those
+                             pages fault again, and other threads' readers
+                             lose their resident copies of pages in the
+                             range the transaction spilled into.  Branch
+                             pages never spill: when they alone pass the
+                             budget (long keys, a transaction of many
+                             gigabytes), memory is the branches plus the
+                             budget.  Up to 4 MiB
                              of page buffers and the dirty table of a
                              small transaction are kept for the next
                              write transaction until birch_close.

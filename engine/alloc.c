@@ -263,7 +263,7 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
 {
     uint8_t *src = bi_page_get(txn, pgno);
     if (!src) return BI_CORRUPT("page %llu: outside the file", (unsigned long long)pgno);
-    if (bi_page_in_memory(txn, pgno)) {
+    if (bi_page_changing(txn, pgno)) {
         *newpgno = pgno;
         *buf = src;
         return BIRCH_OK;

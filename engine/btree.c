@@ -605,12 +605,25 @@ static int build_leaf_node(birch_txn *txn, const uint8_t *key, size_t klen, cons
     return BIRCH_OK;
 }
 
+/* The search of a put or del, which changes the leaf it finds: a spilled
+ * leaf comes back into memory by a read, not through the map (pager.c,
+ * read_back), so that a transaction far past its dirty budget does not
+ * fault the file's pages into its resident set one change at a time. */
+static int change_search(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen, bi_path *path,
+                         int *exact)
+{
+    txn->read_back = txn->spilled != 0;
+    int rc = bi_tree_search(txn, tree, key, klen, path, exact);
+    txn->read_back = 0;
+    return rc;
+}
+
 int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
                 const void *val, size_t vlen, unsigned flags, uint8_t **valp)
 {
     bi_path path;
     int exact;
-    int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
+    int rc = change_search(txn, tree, key, klen, &path, &exact);
     if (rc) return rc;
     if (exact && (flags & (BI_PUT_NOOVERWRITE | BI_PUT_APPEND)))
         return bi_err_s(BIRCH_EXISTS, "the key exists (BIRCH_NOOVERWRITE or BIRCH_APPEND)");
@@ -778,7 +791,7 @@ int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen)
 {
     bi_path path;
     int exact;
-    int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
+    int rc = change_search(txn, tree, key, klen, &path, &exact);
     if (rc) return rc;
     if (!exact) return bi_err_s(BIRCH_NOTFOUND, "no such key");
     txn->mod_seq++;

@@ -175,13 +175,17 @@ typedef struct bi_tstate {
 
 /* One dirty page or overflow run, in the transaction's hash table.  A
  * spilled one (buf NULL) was sealed and written to its place in the file
- * before the commit (pager.c, "Spilling"): the map holds it, csum is its
- * final checksum. */
+ * before the commit (spill.c): the map holds it, csum is its final
+ * checksum.  A clean one was spilled, then read back into buf by a
+ * change's search (bi_page_get) and not changed since: buf holds what the
+ * file holds, csum is still final, and neither a spill nor the commit
+ * writes it again. */
 typedef struct bi_dirty {
     uint64_t pgno;   /* 0: empty bucket */
     uint8_t *buf;    /* NULL: spilled */
     uint32_t npages;
-    uint64_t csum;   /* spilled: the XXH3-64 of its npages pages */
+    uint32_t clean;  /* 1: buf is the spilled page's bytes, unchanged */
+    uint64_t csum;   /* spilled or clean: the XXH3-64 of its npages pages */
 } bi_dirty;
 
 /* A live transaction's state; an ended one has no state, its token no
@@ -217,6 +221,8 @@ struct birch_txn {
     uint64_t map_read;    /* bytes of map reading spilled pages may have made resident since
                              they were last dropped (an estimate: BI_FAULT_AROUND) */
     uint64_t map_last;    /* 1 + the BI_FAULT_AROUND window map_read last counted */
+    int read_back;        /* a change's search runs: spilled pages it reads come back into
+                             memory (bi_page_get), not through the map */
     uint64_t spill_next;  /* dirty_bytes past which the next spill may run: half a budget
                              above what the last one left (spill.c) */
     uint8_t **defer;      /* buffers spilled while a pointer was lent: freed */
@@ -447,7 +453,10 @@ int bi_verify_meta(birch_db *db, const bi_meta *m);
 
 /* ---- pager.c --------------------------------------------------------------- */
 /* The page pgno as this transaction sees it, or NULL if it is past the end
- * of the snapshot (callers turn that into BIRCH_ECORRUPT). */
+ * of the snapshot (callers turn that into BIRCH_ECORRUPT).  A spilled page
+ * is read through the map, or, while txn->read_back is set (the search of
+ * a put or del, which will change the leaf it finds), read back into a
+ * clean dirty buffer (bi_dirty). */
 uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno);
 /* Gets a branch or leaf page and validates its header against the level
  * the caller expects (-1: any).  BIRCH_ECORRUPT if anything is off. */
@@ -461,14 +470,16 @@ int bi_page_is_dirty(birch_txn *txn, uint64_t pgno);
 int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **buf);
 /* Drops page pgno's dirty buffer: 1 if it had one, 0 if not. */
 int bi_dirty_drop(birch_txn *txn, uint64_t pgno);
-/* The dirty buffer of page pgno, or NULL if it is not dirty or spilled. */
-uint8_t *bi_page_in_memory(birch_txn *txn, uint64_t pgno);
-/* 1 and its checksum if page pgno is dirty and spilled, else 0. */
+/* The dirty buffer of page pgno, which the caller is about to change (a
+ * clean one stops being clean), or NULL if it is not dirty or spilled. */
+uint8_t *bi_page_changing(birch_txn *txn, uint64_t pgno);
+/* 1 and its checksum if page pgno is dirty and its final bytes are in the
+ * file already (spilled, or clean), else 0. */
 int bi_page_spilled(birch_txn *txn, uint64_t pgno, uint64_t *csum);
 /* Frees what write transactions left for the next (birch_close). */
 void bi_pager_close(birch_db *db);
-/* Reads spilled page pgno back into a dirty buffer (*buf), which the
- * commit writes again at the same place.  BIRCH_ENOMEM. */
+/* Reads spilled page pgno back into a dirty buffer (*buf) to be changed,
+ * which the commit writes again at the same place.  BIRCH_ENOMEM. */
 int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf);
 /* At the start of a change (records.c), when the transaction's dirty
  * memory passed db->dirty_budget: seals leaves and overflow runs and writes them to their places

@@ -31,14 +31,20 @@
 
 #include "internal.h"
 
-/* Runs first (never changed after they are filled, and large), then
- * leaves; in page order within each, so that neighbours go out in one
- * write. */
+/* Clean pages first (read back and unchanged: the file holds them, so
+ * they leave memory without a write), then runs (never changed after they
+ * are filled, and large), then leaves; in page order within each, so that
+ * neighbours go out in one write. */
+static int victim_rank(const bi_dirty *d)
+{
+    return d->clean ? 0 : bi_hdr(d->buf)->type != BI_P_LEAF ? 1 : 2;
+}
+
 static int cmp_victim(const void *a, const void *b)
 {
     const bi_dirty *x = *(bi_dirty *const *)a, *y = *(bi_dirty *const *)b;
-    int rx = bi_hdr(x->buf)->type != BI_P_LEAF, ry = bi_hdr(y->buf)->type != BI_P_LEAF;
-    if (rx != ry) return ry - rx;
+    int rx = victim_rank(x), ry = victim_rank(y);
+    if (rx != ry) return rx - ry;
     return x->pgno < y->pgno ? -1 : x->pgno > y->pgno;
 }
 
@@ -78,8 +84,8 @@ static int defer_free(birch_txn *txn, uint8_t *buf)
     return BIRCH_OK;
 }
 
-/* Marks the written entries v[0..n) spilled and frees (or defers) their
- * buffers. */
+/* Marks the written (or clean) entries v[0..n) spilled and frees (or
+ * defers) their buffers. */
 static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, int lent)
 {
     for (size_t i = 0; i < n; i++) {
@@ -93,27 +99,37 @@ static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, 
         d->buf = NULL;
         d->csum = csum[i];
         txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
+        txn->spilled_now += d->npages;
+        if (d->clean) { /* spilled before: counted in the range and the totals then */
+            d->clean = 0;
+            continue;
+        }
         if (!txn->spilled || d->pgno < txn->spill_lo) txn->spill_lo = d->pgno;
         if (d->pgno + d->npages > txn->spill_hi) txn->spill_hi = d->pgno + d->npages;
         txn->spilled += d->npages;
-        txn->spilled_now += d->npages;
         txn->db->spilled_pages += d->npages;
     }
     return BIRCH_OK;
 }
 
 /* Writes the sealed entries v[0..n) (in page order), consecutive pages in
- * one writev, and forgets each group once written. */
+ * one writev, and forgets each group once written; a clean entry is in
+ * the file already. */
 static int write_out(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, int lent)
 {
     birch_db *db = txn->db;
     struct iovec iov[64];
     int rc = BIRCH_OK;
     for (size_t i = 0; i < n && rc == BIRCH_OK;) {
+        if (v[i]->clean) {
+            rc = forget(txn, v + i, 1, csum + i, lent);
+            i++;
+            continue;
+        }
         size_t first = i;
         int cnt = 0;
         uint64_t start = v[i]->pgno, next = start;
-        while (i < n && cnt < 64 && v[i]->pgno == next) {
+        while (i < n && cnt < 64 && v[i]->pgno == next && !v[i]->clean) {
             iov[cnt].iov_base = v[i]->buf;
             iov[cnt].iov_len = (size_t)v[i]->npages * db->psize;
             next += v[i]->npages;
@@ -222,14 +238,18 @@ static int spill(birch_txn *txn)
     uint64_t *csum = malloc(cap * sizeof *csum);
     int rc = v && csum ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "out of memory spilling %zu dirty pages", cap);
     size_t k = rc ? 0 : choose(txn, v, victims(txn, v, cap));
-    for (size_t i = 0; i < k && rc == BIRCH_OK; i++) rc = bi_seal_one(txn, v[i]->buf, v[i]->npages, &csum[i]);
+    for (size_t i = 0; i < k && rc == BIRCH_OK; i++)
+        rc = v[i]->clean ? (csum[i] = v[i]->csum, BIRCH_OK) : bi_seal_one(txn, v[i]->buf, v[i]->npages, &csum[i]);
     if (rc == BIRCH_OK && k) rc = make_room(txn);
     if (rc == BIRCH_OK) rc = write_out(txn, v, k, csum, lent);
     /* As a commit's failed page write (txn.c, io_failure): an I/O error
      * leaves the disk in doubt, so the handle refuses writes until reopened;
      * a full disk fails this transaction only. */
     if (rc == BIRCH_EIO) bi_mark_failed(db, "a transaction failed writing the pages it spilled", birch_errmsg());
-    if (drop_pays(txn)) drop_spilled(txn, read_map);
+    /* Only reads (gets, cursors) and freed overflow runs still read
+     * spilled pages through the map: a change's search reads them back
+     * (pager.c, read_back).  Nothing read, nothing to drop. */
+    if (txn->map_read && drop_pays(txn)) drop_spilled(txn, read_map);
     else txn->map_read = txn->map_last = 0;
     free(v);
     free(csum);

@@ -45,8 +45,14 @@
  *   scattered: where a transaction's spilled pages lie among pages it did
  *              not write (a file whose free space small commits scattered),
  *              spilling drops no map pages: they would all be read again;
- *              a transaction writing new data into a range of its own, with
- *              the same budget, drops them (the RSS bound of memory).
+ *              a transaction writing new data reads the spilled leaves it
+ *              changes back with the io layer's read, so drops none.
+ *   read_back: a transaction nine times its budget: a change that finds a
+ *              spilled leaf reads it back (io read, counted); one that
+ *              changes nothing leaves it clean, and a spill of clean pages
+ *              writes nothing; plain gets read through the map and the
+ *              next change drops them; put(k + 1, get(k)) with the value in
+ *              a clean page; the model after the commit and a reopen.
  * The crash cases (kill, power loss) are in test_kill.c and
  * test_powerloss.c.  Randomized tests print their seed (BIRCH_SEED).
  */
@@ -616,19 +622,124 @@ START_TEST(scattered_spill_no_drop)
     long removal_drops = f.drops - drops;
     spilled = db->spilled_pages;
     drops = f.drops;
+    long reads = f.reads;
     sc_txn(db, SC_RECS, 4 * SC_RECS, 1, 0); /* new records, ~18 MiB of new leaves */
     uint64_t insert_spilled = db->spilled_pages - spilled;
-    long insert_drops = f.drops - drops;
+    long insert_drops = f.drops - drops, insert_reads = f.reads - reads;
     printf("spill scattered seed=%" PRIu64 ": removal spilled %" PRIu64 " pages, %ld drops; insert spilled %" PRIu64
-           " pages, %ld drops\n",
-           seed, removal_spilled, removal_drops, insert_spilled, insert_drops);
+           " pages, read %ld back, %ld drops\n",
+           seed, removal_spilled, removal_drops, insert_spilled, insert_reads, insert_drops);
     fflush(stdout);
     ck_assert_msg(removal_spilled > 256, "seed=%" PRIu64 ": the removal spilled %" PRIu64 " pages", seed,
                   removal_spilled);
     ck_assert_msg(removal_drops == 0, "seed=%" PRIu64 ": the removal dropped map pages %ld times", seed,
                   removal_drops);
-    ck_assert_msg(insert_drops > 0, "seed=%" PRIu64 ": the insert spilled %" PRIu64 " pages and never dropped", seed,
-                  insert_spilled);
+    /* The insert's puts find spilled leaves again and read them back with
+     * the io layer's read, not through the map: nothing to drop. */
+    ck_assert_msg(insert_reads > 256 && insert_drops == 0,
+                  "seed=%" PRIu64 ": the insert spilled %" PRIu64 " pages, read %ld back, dropped %ld times", seed,
+                  insert_spilled, insert_reads, insert_drops);
+    bt_check(db);
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* Record i of read_back's table: key "r%07d", a 100-byte pattern. */
+static void rb_put(birch_txn *txn, birch_table *t, long i, uint64_t seed, unsigned flags, int rc)
+{
+    char key[16];
+    uint8_t val[100];
+    size_t kn = (size_t)snprintf(key, sizeof key, "r%07ld", i);
+    bt_pattern(val, sizeof val, seed);
+    BT_RC(birch_put(txn, t, bt_val(key, kn), bt_val(val, sizeof val), flags), rc);
+}
+
+/* A transaction far past its budget: a change that finds a spilled leaf
+ * reads it back with the io layer's read (no map fault); one that then
+ * changes nothing (an existing key under BIRCH_NOOVERWRITE) leaves it
+ * clean, and spilling a clean page writes nothing; plain reads go through
+ * the map and are dropped once they may hold a budget (the RSS bound);
+ * values read from clean pages stay good arguments of the next put. */
+START_TEST(read_back)
+{
+    char *path = bt_path("spill-readback");
+    bt_fault f;
+    bt_fault_init(&f);
+    birch_options o = bt_opts();
+    o.dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
+    birch_db *db;
+    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    enum { N = 60000 }; /* ~9 MiB of leaves: nine budgets */
+    static uint64_t model[N];
+    birch_txn *txn = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(txn, "t", BIRCH_CREATE);
+    for (long i = 0; i < N; i++) {
+        long k = (long)(bt_mix((uint64_t)i) % N); /* random order: leaves fill, split, spill, come back */
+        if (model[k]) continue;
+        model[k] = (uint64_t)k + 1;
+        rb_put(txn, t, k, model[k], 0, BIRCH_OK);
+    }
+    birch_txn *real = real_txn(txn);
+    ck_assert_uint_gt(real->spilled, 256);
+    /* Changes that change nothing, until one spills what the load left in
+     * memory: then only clean pages are in memory beside those. */
+    uint64_t spilled = db->spilled_pages;
+    long k0 = 0;
+    for (; k0 < N && db->spilled_pages == spilled; k0++)
+        if (model[k0]) rb_put(txn, t, k0, 0, BIRCH_NOOVERWRITE, BIRCH_EXISTS);
+    long reads = f.reads, writes = f.writes, drops = f.drops;
+    spilled = db->spilled_pages;
+    for (long k = k0; k < k0 + 2 * N; k++) /* every leaf read back twice, none changed */
+        if (model[k % N]) rb_put(txn, t, k % N, 0, BIRCH_NOOVERWRITE, BIRCH_EXISTS);
+    long clean_reads = f.reads - reads, clean_writes = f.writes - writes;
+    printf("spill read_back: %" PRIu64 " pages spilled; the unchanged pass read %ld back, wrote %ld, spilled %" PRIu64
+           "\n",
+           real->spilled, clean_reads, clean_writes, db->spilled_pages - spilled);
+    ck_assert_msg(clean_reads > 1000, "the unchanged pass read %ld pages back", clean_reads);
+    ck_assert_msg(clean_writes == 0 && db->spilled_pages == spilled,
+                  "the unchanged pass wrote %ld times and spilled %" PRIu64 " pages", clean_writes,
+                  db->spilled_pages - spilled);
+    ck_assert_int_eq(f.drops, drops);
+    reads = f.reads;
+    for (long k = 0; k < N; k++) { /* plain reads: through the map, dropped */
+        birch_val v;
+        if (!model[k]) continue;
+        char key[16];
+        BT_OK(birch_get(txn, t, bt_val(key, (size_t)snprintf(key, sizeof key, "r%07ld", k)), &v));
+        ck_assert_int_eq(bt_pattern_diff(v.data, v.size, model[k]), -1);
+    }
+    ck_assert_int_eq(f.reads, reads);
+    BT_RC(birch_del(txn, t, bt_str("absent")), BIRCH_NOTFOUND); /* the next change drops what they mapped */
+    ck_assert_int_gt(f.drops, drops);
+    for (long k = 0; k + 1 < N; k += 2) { /* put(k + 1, get(k)): arguments in clean or spilled pages */
+        char key[16];
+        birch_val v;
+        if (!model[k]) continue;
+        rb_put(txn, t, k, 0, BIRCH_NOOVERWRITE, BIRCH_EXISTS); /* k's leaf back, clean */
+        BT_OK(birch_get(txn, t, bt_val(key, (size_t)snprintf(key, sizeof key, "r%07ld", k)), &v));
+        BT_OK(birch_put(txn, t, bt_val(key, (size_t)snprintf(key, sizeof key, "r%07ld", k + 1)), v, 0));
+        model[k + 1] = model[k];
+    }
+    BT_OK(birch_txn_commit(txn));
+    bt_check(db);
+    BT_OK(birch_close(db));
+    db = bt_open(path, &o);
+    txn = bt_begin(db, BIRCH_TXN_READ);
+    t = bt_table(txn, "t", 0);
+    for (long k = 0; k < N; k++) {
+        char key[16];
+        birch_val v;
+        int rc = birch_get(txn, t, bt_val(key, (size_t)snprintf(key, sizeof key, "r%07ld", k)), &v);
+        if (!model[k]) {
+            BT_RC(rc, BIRCH_NOTFOUND);
+            continue;
+        }
+        BT_OK(rc);
+        ck_assert_msg(bt_pattern_diff(v.data, v.size, model[k]) == -1, "record %ld after the reopen", k);
+    }
+    birch_txn_abort(txn);
     bt_check(db);
     BT_OK(birch_close(db));
     bt_remove(path);
@@ -672,5 +783,6 @@ int main(void)
     bt_add_case(s, "memory", memory_bounded);
     bt_add_case(s, "drop", drop_resident);
     bt_add_case(s, "scattered", scattered_spill_no_drop);
+    bt_add_case(s, "read_back", read_back);
     return bt_run(s);
 }
