@@ -608,11 +608,13 @@ static int build_leaf_node(birch_txn *txn, const uint8_t *key, size_t klen, cons
 /* The search of a put or del, which changes the leaf it finds: a spilled
  * leaf comes back into memory by a read, not through the map (pager.c,
  * read_back), so that a transaction far past its dirty budget does not
- * fault the file's pages into its resident set one change at a time. */
+ * fault the file's pages into its resident set one change at a time.  Not
+ * on the memory backend, whose file is the process's memory: a copy would
+ * hold the page twice and save no fault. */
 static int change_search(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen, bi_path *path,
                          int *exact)
 {
-    txn->read_back = txn->spilled != 0;
+    txn->read_back = txn->spilled != 0 && txn->db->io.ops != &bi_io_mem;
     int rc = bi_tree_search(txn, tree, key, klen, path, exact);
     txn->read_back = 0;
     return rc;

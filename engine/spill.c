@@ -246,9 +246,10 @@ static int spill(birch_txn *txn)
      * leaves the disk in doubt, so the handle refuses writes until reopened;
      * a full disk fails this transaction only. */
     if (rc == BIRCH_EIO) bi_mark_failed(db, "a transaction failed writing the pages it spilled", birch_errmsg());
-    /* Only reads (gets, cursors) and freed overflow runs still read
-     * spilled pages through the map: a change's search reads them back
-     * (pager.c, read_back).  Nothing read, nothing to drop. */
+    /* Only reads (gets, cursors), overflow runs, a merge's sibling and
+     * bi_dirty_unspill's fallback still read spilled pages through the
+     * map: a change's search reads them back (pager.c, read_back).
+     * Nothing read, nothing to drop. */
     if (txn->map_read && drop_pays(txn)) drop_spilled(txn, read_map);
     else txn->map_read = txn->map_last = 0;
     free(v);

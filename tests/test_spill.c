@@ -702,6 +702,21 @@ START_TEST(read_back)
                   "the unchanged pass wrote %ld times and spilled %" PRIu64 " pages", clean_writes,
                   db->spilled_pages - spilled);
     ck_assert_int_eq(f.drops, drops);
+    /* Every read failing: a change reads the map instead, and succeeds
+     * with no message left behind. */
+    f.fail_read = 1;
+    f.sticky = 1;
+    long injected = f.injected;
+    for (long k = 0; k < N; k += 3) {
+        if (!model[k]) continue;
+        rb_put(txn, t, k, 0, BIRCH_NOOVERWRITE, BIRCH_EXISTS);
+        ck_assert_msg(strstr(birch_errmsg(), "exists") != NULL, "record %ld: %s", k, birch_errmsg());
+    }
+    BT_RC(birch_del(txn, t, bt_str("absent")), BIRCH_NOTFOUND);
+    ck_assert_str_eq(birch_errmsg(), "no such key");
+    f.fail_read = 0;
+    f.sticky = 0;
+    ck_assert_int_gt(f.injected, injected);
     reads = f.reads;
     for (long k = 0; k < N; k++) { /* plain reads: through the map, dropped */
         birch_val v;
