@@ -226,7 +226,7 @@ struct birch_txn {
     uint64_t spill_next;  /* dirty_bytes past which the next spill may run: half a budget
                              above what the last one left (spill.c) */
     uint8_t **defer;      /* buffers spilled while a pointer was lent: freed */
-    size_t ndefer, defer_cap; /* when the change ends (spill.c) */
+    size_t ndefer, defer_cap; /* when the change ends (pager.c, bi_dirty_defer) */
     int grows;            /* a put ran: max_size's reserve for deletes is off limits (alloc.c) */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */
@@ -396,9 +396,6 @@ enum { BI_GATE_FREE = 0, BI_GATE_TXN = 1 /* a write transaction or birch_sync */
 /* The writer gate's release (db->write_lock held): opens the gate and wakes
  * one waiting writer, and the flusher if it waits for the gate. */
 void bi_gate_open_locked(birch_db *db);
-/* Records that the database failed (db->failed) and why: every later write
- * transaction gets BIRCH_EIO with "what: detail".  Takes db->lock. */
-void bi_mark_failed(birch_db *db, const char *what, const char *detail);
 /* BIRCH_DURABLE_NONE promises durability within about a second: a weak
  * commit older than this is made durable by the next commit or the flusher. */
 #define BI_CHECKPOINT_MS 1000u
@@ -441,7 +438,6 @@ int bi_meta_init(birch_db *db, bi_file *f);
 int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync);
 
 /* ---- seal.c ---------------------------------------------------------------- */
-uint64_t bi_sum(const void *data, size_t len);
 /* Computes the checksums of a tree's dirty pages, bottom up, at commit. */
 int bi_seal_tree(birch_txn *txn, bi_tree *tree);
 /* Seals one dirty leaf or overflow run of npages pages as the commit would
@@ -452,6 +448,16 @@ int bi_seal_one(birch_txn *txn, uint8_t *p, uint32_t npages, uint64_t *csum);
 int bi_verify_meta(birch_db *db, const bi_meta *m);
 
 /* ---- pager.c --------------------------------------------------------------- */
+/* The XXH3-64 of len bytes: every page's and run's checksum. */
+uint64_t bi_sum(const void *data, size_t len);
+/* Records that the database failed (db->failed) and why: every later write
+ * transaction gets BIRCH_EIO with "what: detail".  Takes db->lock. */
+void bi_mark_failed(birch_db *db, const char *what, const char *detail);
+/* Keeps a spilled page's buffer until the change that spilled it ends (a
+ * pointer lent by a read may be its argument).  BIRCH_ENOMEM. */
+int bi_dirty_defer(birch_txn *txn, uint8_t *buf);
+/* Frees the buffers bi_dirty_defer kept.  Call when the change ends. */
+void bi_dirty_release_deferred(birch_txn *txn);
 /* The page pgno as this transaction sees it, or NULL if it is past the end
  * of the snapshot (callers turn that into BIRCH_ECORRUPT).  A spilled page
  * is read through the map, or, while txn->read_back is set (the search of
@@ -486,7 +492,7 @@ int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf);
  * in the file until the dirty memory is below half the budget (spill.c).
  * Bumps mod_seq (cursors re-seek: their paths may name freed buffers);
  * if a pointer was lent (bi_lent), it may be the change's argument, so the
- * buffers are freed by bi_spill_release when the change ends.  The
+ * buffers are freed by bi_dirty_release_deferred when the change ends.  The
  * pages are ones no snapshot and no durable state uses, so a crash before
  * the commit's meta leaves garbage in free pages only.  BIRCH_EIO,
  * BIRCH_EFULL (growing the file), BIRCH_ENOMEM, BIRCH_ECORRUPT (a damaged
@@ -502,9 +508,6 @@ int bi_spill_maybe(birch_txn *txn);
  * pages a transaction spilled are all in the page cache.  Used to estimate
  * the resident map pages of spilled pages read back (txn->map_read). */
 #define BI_FAULT_AROUND ((uint64_t)64 << 10)
-/* Frees the buffers the last spill kept for the change that spilled them
- * (a lent pointer may have been its argument).  Call when it ends. */
-void bi_spill_release(birch_txn *txn);
 /* Grows the file to hold the transaction's pages (txn->meta.npages). */
 int bi_pager_grow(birch_txn *txn);
 /* Writes every dirty page not yet spilled to the file. */

@@ -11,10 +11,29 @@
  * atomic.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "internal.h"
+
+uint64_t bi_sum(const void *data, size_t len)
+{
+    return XXH3_64bits(data, len);
+}
+
+/* The pager's error state, as SQLite's pager has one: after a write or a
+ * sync of the file failed with an I/O error, what the file holds is
+ * unknown to this handle (Linux may have dropped the dirty pages), so
+ * every later write transaction gets BIRCH_EIO until it is reopened. */
+void bi_mark_failed(birch_db *db, const char *what, const char *detail)
+{
+    pthread_mutex_lock(&db->lock);
+    db->failed = 1;
+    snprintf(db->failed_why, sizeof db->failed_why, "%s: %s", what, detail);
+    pthread_mutex_unlock(&db->lock);
+}
 
 /* ---- Page buffers ------------------------------------------------------------ */
 
@@ -316,6 +335,25 @@ int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf)
     return BIRCH_OK;
 }
 
+int bi_dirty_defer(birch_txn *txn, uint8_t *buf)
+{
+    if (txn->ndefer == txn->defer_cap) {
+        size_t cap = txn->defer_cap ? txn->defer_cap * 2 : 256;
+        uint8_t **d = realloc(txn->defer, cap * sizeof *d);
+        if (!d) return bi_err(BIRCH_ENOMEM, "out of memory spilling dirty pages");
+        txn->defer = d;
+        txn->defer_cap = cap;
+    }
+    txn->defer[txn->ndefer++] = buf;
+    return BIRCH_OK;
+}
+
+void bi_dirty_release_deferred(birch_txn *txn)
+{
+    for (size_t i = 0; i < txn->ndefer; i++) free(txn->defer[i]);
+    txn->ndefer = 0;
+}
+
 int bi_dirty_drop(birch_txn *txn, uint64_t pgno)
 {
     bi_dirty *d = dirty_find(txn, pgno);
@@ -422,7 +460,7 @@ void bi_pager_release(birch_txn *txn)
     txn->ndirty = txn->dirty_cap = 0;
     txn->dirty_bytes = txn->spilled = txn->spilled_now = txn->spill_lo = txn->spill_hi = txn->map_read = txn->map_last = 0;
     txn->spill_next = 0;
-    bi_spill_release(txn);
+    bi_dirty_release_deferred(txn);
     free(txn->defer);
     txn->defer = NULL;
     txn->defer_cap = 0;

@@ -42,7 +42,7 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->grows = 1; /* max_size's reserve for deletes is now off limits (alloc.c) */
     rc = bi_tree_put(txn, &ts->tree, key.data, key.size, data, size, flags, out);
-    if (txn->ndefer) bi_spill_release(txn);
+    if (txn->ndefer) bi_dirty_release_deferred(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
     else if (rc != BIRCH_EXISTS) bi_txn_fail(txn, rc);
     return rc;
@@ -96,7 +96,7 @@ int birch_del(birch_txn *txn, birch_table *t, birch_val key)
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     rc = bi_tree_del(txn, &ts->tree, key.data, key.size);
-    if (txn->ndefer) bi_spill_release(txn);
+    if (txn->ndefer) bi_dirty_release_deferred(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
     else if (rc != BIRCH_NOTFOUND) bi_txn_fail(txn, rc);
     return rc;

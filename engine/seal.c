@@ -19,14 +19,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "internal.h"
-
-uint64_t bi_sum(const void *data, size_t len)
-{
-    return XXH3_64bits(data, len);
-}
 
 /* ---- Sealing at commit ------------------------------------------------------ */
 

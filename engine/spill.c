@@ -24,7 +24,7 @@
  * pointers; they bump mod_seq so that cursors find their place again.  A
  * pointer a read lent (bi_lent) may be an argument of the very change that
  * spills: the buffers are then freed only when that change ends
- * (bi_spill_release), so the argument stays readable and unchanged.
+ * (bi_dirty_release_deferred, pager.c), so the argument stays readable and unchanged.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -70,20 +70,6 @@ static size_t victims(birch_txn *txn, bi_dirty **v, size_t cap)
     return n;
 }
 
-/* Keeps buf until the change that spilled it ends. */
-static int defer_free(birch_txn *txn, uint8_t *buf)
-{
-    if (txn->ndefer == txn->defer_cap) {
-        size_t cap = txn->defer_cap ? txn->defer_cap * 2 : 256;
-        uint8_t **d = realloc(txn->defer, cap * sizeof *d);
-        if (!d) return bi_err(BIRCH_ENOMEM, "out of memory spilling dirty pages");
-        txn->defer = d;
-        txn->defer_cap = cap;
-    }
-    txn->defer[txn->ndefer++] = buf;
-    return BIRCH_OK;
-}
-
 /* Marks the written (or clean) entries v[0..n) spilled and frees (or
  * defers) their buffers. */
 static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, int lent)
@@ -91,7 +77,7 @@ static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, 
     for (size_t i = 0; i < n; i++) {
         bi_dirty *d = v[i];
         if (lent) {
-            int rc = defer_free(txn, d->buf);
+            int rc = bi_dirty_defer(txn, d->buf);
             if (rc) return rc; /* d stays in memory: still correct, only unspilled */
         } else {
             free(d->buf);
@@ -282,10 +268,4 @@ int bi_spill_maybe(birch_txn *txn)
         else txn->map_read = txn->map_last = 0; /* looked at once a budget of reads */
     }
     return BIRCH_OK;
-}
-
-void bi_spill_release(birch_txn *txn)
-{
-    for (size_t i = 0; i < txn->ndefer; i++) free(txn->defer[i]);
-    txn->ndefer = 0;
 }

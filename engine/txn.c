@@ -96,14 +96,6 @@ static void unlock_writer(birch_db *db)
     pthread_mutex_unlock(&db->write_lock);
 }
 
-void bi_mark_failed(birch_db *db, const char *what, const char *detail)
-{
-    pthread_mutex_lock(&db->lock);
-    db->failed = 1;
-    snprintf(db->failed_why, sizeof db->failed_why, "%s: %s", what, detail);
-    pthread_mutex_unlock(&db->lock);
-}
-
 /* This thread's identity for the writer gate: random, never 0, drawn the
  * first time the thread asks.  Not pthread_self(), which the system gives
  * again to a thread created after one has exited: a new thread would then
