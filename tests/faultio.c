@@ -217,6 +217,11 @@ static int fio_write(bi_file *file, const struct iovec *iov, int cnt, uint64_t o
     if (fio_step(f)) return BIRCH_EIO;
     if (fio_trip(f, FIO_WRITE, &rc)) {
         f->last_fail_off = off;
+        for (int i = 0; off >= f->meta_end && i < cnt; i++) /* each buffer is a whole page or run */
+            if (iov[i].iov_len >= sizeof(bi_phdr) && ((const bi_phdr *)iov[i].iov_base)->type == BI_P_FREEMAP) {
+                f->failed_freemap++;
+                break;
+            }
         if (f->partial) (void)fio_write_part(w, iov, cnt, off);
         return rc;
     }

@@ -84,6 +84,8 @@ typedef struct fio {
     long calls[FIO_KINDS];
     uint64_t written; /* bytes of the writes that succeeded */
     long injected;
+    long failed_freemap;    /* injected write faults on a write that carried
+                               free-space map records (persisting free space) */
     int last_kind;          /* kind of the last injected fault */
     uint64_t last_fail_off; /* offset of the last write that was failed */
     int partial;            /* a failed write first writes half its bytes
