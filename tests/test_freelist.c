@@ -34,12 +34,14 @@ static void load(birch_db *db, birch_table **tout)
 }
 
 /* The file may run ahead of the state it holds: birch grows it in steps of
- * an eighth of its size, at least 1 MiB, so that small commits do not pay
- * for a resize each time.  A file whose state stays within `pages` pages
- * therefore stays within this many pages. */
+ * an eighth of its size, at least 16 pages (pager.c, bi_pager_grow), so
+ * that small commits do not pay for a resize each time.  A file whose
+ * state stays within `pages` pages therefore stays within this many
+ * pages. */
 static uint64_t file_bound(uint64_t pages, uint32_t ps)
 {
-    uint64_t step = pages / 8, min_step = (1u << 20) / ps;
+    (void)ps;
+    uint64_t step = pages / 8, min_step = 16;
     return pages + (step > min_step ? step : min_step) + 1;
 }
 
