@@ -55,8 +55,9 @@
  *              a clean page; the model after the commit and a reopen.
  *   kill_big:  a transaction 16 times its budget (BIRCH_SPILL_BIG=1: issue
  *              12's 2 GiB with 64 MiB) killed while it spills, killed while
- *              it commits, then run whole: the last commit each time, and
- *              birch_check.
+ *              it commits, both again with a power loss after the kill
+ *              (the file's tail lost, garbage pages), then run whole: the
+ *              last commit each time, and birch_check.
  * The other crash cases (kill, power loss) are in test_kill.c and
  * test_powerloss.c.  Randomized tests print their seed (BIRCH_SEED).
  */
@@ -64,8 +65,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -505,14 +508,46 @@ static void big_child(const char *path, uint64_t total, uint64_t budget, uint64_
     _exit(birch_close(db) ? 4 : 0);
 }
 
+/* A power loss after a kill, at the scale of kill_big: everything written
+ * since the last sync may be lost or torn.  The base state (its pages
+ * below base_end, and its meta) was synced; the big transaction wrote past
+ * base_end (and into free pages below it, which hold nothing the base
+ * needs).  Fate 0: the file loses a random tail (its growth was not
+ * synced either); 1: 64 random pages past base_end hold garbage; 2: both.
+ * Returns the fate, for the message. */
+static const char *lose_power(const char *path, uint64_t base_end, uint32_t ps, bt_rng *r)
+{
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    uint64_t size = (uint64_t)st.st_size, fate = bt_below(r, 3);
+    if (fate != 1 && size > base_end) {
+        size = base_end + bt_below(r, (size - base_end) / ps + 1) * ps;
+        ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+    }
+    if (fate != 0 && size > base_end) {
+        static uint8_t junk[65536];
+        for (int i = 0; i < 64; i++) {
+            bt_fill(r, junk, ps);
+            uint64_t pg = base_end / ps + bt_below(r, (size - base_end) / ps);
+            ck_assert_int_eq(pwrite(fd, junk, ps, (off_t)(pg * ps)), (ssize_t)ps);
+        }
+    }
+    ck_assert_int_eq(close(fd), 0);
+    return fate == 0 ? "a lost tail" : fate == 1 ? "64 garbage pages" : "a lost tail and 64 garbage pages";
+}
+
 /* Item 3's crash half: a transaction many times its budget killed
- * (SIGKILL) while it spills, killed while it commits, then run to the
- * end; after each, the reopened file holds the last commit (a base table
- * of 1,000 records, and table "t" whole or absent: whole only if the
- * commit may have finished) and passes birch_check.  Default 128 MiB with
- * an 8 MiB budget; BIRCH_SPILL_BIG=1: issue 12's 2 GiB with 64 MiB.  The
+ * (SIGKILL) while it spills, killed while it commits, both again followed
+ * by a power loss (lose_power: a lost tail of the file, garbage pages, or
+ * both, where the transaction wrote), then run to the end; after each,
+ * the reopened file holds the last commit (a base table of 1,000 records,
+ * and table "t" whole or absent: whole only if the commit may have
+ * finished) and passes birch_check.  Default 128 MiB with an 8 MiB
+ * budget; BIRCH_SPILL_BIG=1: issue 12's 2 GiB with 64 MiB.  The
  * power-loss sweeps with a budget of a few pages (test_powerloss.c) cut
- * the same writes at every instant at a small size. */
+ * the same writes at every write and sync at a small size. */
 START_TEST(kill_big)
 {
     int big = bt_env_u64("BIRCH_SPILL_BIG", 0) != 0;
@@ -531,8 +566,27 @@ START_TEST(kill_big)
         BT_OK(birch_put(txn, t, bt_str(k), bt_str(k), 0));
     }
     BT_OK(birch_txn_commit(txn));
+    birch_stat bst = bt_stat(db);
+    uint64_t base_end = bst.page_count * bst.page_size;
     BT_OK(birch_close(db));
-    for (int round = 0; round < 3; round++) {
+    /* The power-loss rounds start from this file: then every page the big
+     * transaction writes lies past base_end, where lose_power strikes,
+     * except the base's few free pages. */
+    size_t plen = strlen(path) + 6;
+    char *base_copy = malloc(plen);
+    ck_assert_ptr_nonnull(base_copy);
+    snprintf(base_copy, plen, "%s.base", path);
+    bt_file_copy(path, base_copy);
+    uint64_t base0_end = base_end;
+    /* Rounds 0 and 1 again with a power loss after the kill: 3 and 4. */
+    /* Rounds 0 and 2 kill while spilling, 1 and 3 while committing; 2 and
+     * 3 then lose the power (lose_power); round 4 runs whole. */
+    for (int round = 0; round < 5; round++) {
+        int cut = round < 4 ? round % 2 : 2, lost = round == 2 || round == 3;
+        if (lost) {
+            bt_file_copy(base_copy, path);
+            base_end = base0_end;
+        }
         int p[2];
         ck_assert_int_eq(pipe(p), 0);
         uint64_t rseed = seed + (uint64_t)round;
@@ -543,20 +597,20 @@ START_TEST(kill_big)
             big_child(path, total, budget, rseed, p[1]);
         }
         close(p[1]);
-        /* Round 0: killed after a random number of eighths; round 1: at a
+        /* Cut 0: killed after a random number of eighths; cut 1: at a
          * random instant of the commit, which takes about a tenth of the
          * puts (measured: 1.85 s after 17.5 s for 2 GiB), most of it the
          * sync after the meta's write (a kill after that write finds the
          * commit): up to an eighth of their time, most often early;
-         * round 2: not killed. */
-        long eighths = round == 0 ? (long)bt_range(&r, 1, 7) : 99;
+         * cut 2: not killed. */
+        long eighths = cut == 0 ? (long)bt_range(&r, 1, 7) : 99;
         char c;
         int done = 0, killed = 0;
         double t_first = 0, t_commit = 0;
         while (read(p[0], &c, 1) == 1) {
             if (c == 'p' && !t_first) t_first = now_s();
             if (c == 'p' && --eighths == 0) break;
-            if (c == 'c' && round == 1) {
+            if (c == 'c' && cut == 1) {
                 double puts = (now_s() - t_first) * 8 / 7;
                 double u = (double)bt_below(&r, 1000) / 1000.0; /* cubed: most kills early, before the meta */
                 long ns = (long)(puts / 8 * 1e9 * u * u * u);
@@ -567,14 +621,16 @@ START_TEST(kill_big)
             if (c == 'c') t_commit = now_s();
             if (c == 'd') done = 1;
         }
-        if (round == 2) printf("spill kill_big: puts %.2f s, commit %.3f s\n", t_commit - t_first, now_s() - t_commit);
-        if (round < 2) killed = kill(pid, SIGKILL) == 0;
+        if (cut == 2) printf("spill kill_big: puts %.2f s, commit %.3f s\n", t_commit - t_first, now_s() - t_commit);
+        if (cut < 2) killed = kill(pid, SIGKILL) == 0;
         while (read(p[0], &c, 1) == 1) /* what it said before it died */
             if (c == 'd') done = 1;
         close(p[0]);
         int st;
         ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-        if (round == 2) ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the uncut child exited with %d", st);
+        if (cut == 2) ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the uncut child exited with %d", st);
+        /* Nothing the commit wrote was synced unless it returned. */
+        const char *loss = lost && !done ? lose_power(path, base_end, bst.page_size, &r) : "no power loss";
         db = bt_open(path, &o);
         txn = bt_begin(db, BIRCH_TXN_READ);
         t = bt_table(txn, "base", 0);
@@ -598,19 +654,23 @@ START_TEST(kill_big)
             ck_assert_msg(!done, "round %d: the commit returned, yet its table is missing", round);
         }
         birch_txn_abort(txn);
-        printf("spill kill_big seed=%" PRIu64 " round %d: %s%s; table t %s (%" PRIu64 " records)\n", seed, round,
-               killed ? "killed" : "not killed", round == 0 ? " while spilling" : round == 1 ? " while committing" : "",
+        printf("spill kill_big seed=%" PRIu64 " round %d: %s%s, %s; table t %s (%" PRIu64 " records)\n", seed, round,
+               killed ? "killed" : "not killed", cut == 0 ? " while spilling" : cut == 1 ? " while committing" : "", loss,
                rc == BIRCH_OK ? "whole" : "absent", n);
         fflush(stdout);
-        if (round == 2) ck_assert_int_eq(rc, BIRCH_OK);
+        if (cut == 2) ck_assert_int_eq(rc, BIRCH_OK);
         bt_check(db);
-        if (rc == BIRCH_OK && round < 2) { /* the next round starts from the base alone */
+        if (rc == BIRCH_OK && cut < 2) { /* the next round starts from the base alone */
             txn = bt_begin(db, BIRCH_TXN_WRITE);
             BT_OK(birch_table_drop(txn, "t"));
             BT_OK(birch_txn_commit(txn));
         }
+        bst = bt_stat(db); /* the durable state the next round starts from */
+        base_end = bst.page_count * bst.page_size;
         BT_OK(birch_close(db));
     }
+    bt_remove(base_copy);
+    free(base_copy);
     bt_remove(path);
     free(path);
 }
