@@ -276,7 +276,7 @@ static void empty(sp_run *run, int cycle)
  * slack).  Measured before issue 12 (main at 393e935): flat, 76 pages in a
  * 1 MiB file from cycle 5 to 100, so this case passes there and guards
  * the new allocator (the issue's 4 pages per cycle is not reproduced with
- * 2,000 records per commit and FULL); its NONE twin below fails there.
+ * 2,000 records per commit and FULL).
  */
 static void fill_empty(const char *name, int durability)
 {
@@ -297,23 +297,22 @@ static void fill_empty(const char *name, int durability)
     assert_within(&run, at5, "after cycle 5", end, "after cycle 100", 11, 10);
     /* The committed state too: after each cycle the database is empty, so
      * its pages are a few in use (catalog, free-space map) and the rest
-     * free, and the same number each time.  3 pages of slack for the
-     * order in which a non-durable commit's freed pages come back (a
-     * checkpoint after a second may fall anywhere in the run). */
+     * free, and the same number each time (3 pages of slack). */
     char b[160], n[160];
     ck_assert_msg(end.state <= at5.state + 3 && end.state - end.free <= at5.state - at5.free + 3,
                   "%s (seed %" PRIu64 "): the state grew: after cycle 5 %s, after cycle 100 %s", run.name, run.seed,
                   describe(at5, b, sizeof b), describe(end, n, sizeof n));
 }
 
+/* Not with BIRCH_DURABLE_NONE: there the pages a cycle frees from the
+ * durable state wait for a checkpoint, which comes after a second or after
+ * max(npages / 4, 1,024) freed pages, so the size depends on the machine's
+ * speed: 91 pages throughout on a quiet machine, 157-171 under the full
+ * test run's load (a fast run never checkpoints and reuses everything).
+ * The code before issue 12 crept there (77 -> 86 pages, the same workload
+ * in a small program) but not with a birch_sync after each cycle, which
+ * would make the case deterministic: nothing here told them apart. */
 START_TEST(fill_empty_cycles_stay_flat) { fill_empty("fill_empty", BIRCH_DURABLE_FULL); }
-END_TEST
-
-/* The same with BIRCH_DURABLE_NONE.  Before issue 12 (393e935, the same
- * workload in a small program) the state crept from 77 pages after cycle
- * 5 to 86 after cycle 100 (pages in use 3 -> 12), inside a 1 MiB file;
- * now 91 pages from cycle 5 on (in use 3 or 4). */
-START_TEST(fill_empty_none_cycles_stay_flat) { fill_empty("fill_empty_none", BIRCH_DURABLE_NONE); }
 END_TEST
 
 /*
@@ -549,7 +548,6 @@ int main(void)
     bt_add_case(s, "none_churn", none_churn_stays_flat);
     bt_add_case(s, "full_churn", full_churn_stays_flat);
     bt_add_case(s, "fill_empty", fill_empty_cycles_stay_flat);
-    bt_add_case(s, "fill_empty_none", fill_empty_none_cycles_stay_flat);
     bt_add_case(s, "long_reader", space_after_long_reader_is_reused);
     bt_add_case(s, "overflow_full", overflow_churn_full_stays_flat);
     bt_add_case(s, "overflow_none", overflow_churn_none_stays_flat);
