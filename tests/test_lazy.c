@@ -34,26 +34,47 @@
 
 enum { COMMITS = 200 };
 
-/* Whether this process has a mapping of path with permissions perms
- * ("rw-s": writable and shared), found by device and inode. */
-static int mapped_as(const char *path, const char *perms)
+/* For a line of /proc/self/maps or smaps: -1 if it does not start a
+ * mapping, else whether that mapping is of the file st (device and inode)
+ * with permissions perms ("rw-s": writable and shared). */
+static int maps_line_of(const char *line, const struct stat *st, const char *perms)
+{
+    char p[8];
+    unsigned maj, min;
+    unsigned long long ino;
+    if (sscanf(line, "%*[0-9a-f]-%*[0-9a-f] %4s %*[0-9a-f] %x:%x %llu", p, &maj, &min, &ino) != 4) return -1;
+    return ino == (unsigned long long)st->st_ino && maj == major(st->st_dev) && min == minor(st->st_dev) &&
+           !strcmp(p, perms);
+}
+
+/* This process's mappings of path with permissions perms, from
+ * /proc/self/smaps: how many, and the KiB of their resident set ("Rss:"). */
+static uint64_t mapped_scan(const char *path, const char *perms, int *count)
 {
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
-    FILE *m = fopen("/proc/self/maps", "r");
+    FILE *m = fopen("/proc/self/smaps", "r");
     ck_assert_ptr_nonnull(m);
     char line[4096];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, m)) {
-        char p[8];
-        unsigned maj, min;
-        unsigned long long ino;
-        if (sscanf(line, "%*[0-9a-f]-%*[0-9a-f] %4s %*[0-9a-f] %x:%x %llu", p, &maj, &min, &ino) != 4) continue;
-        found = ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev) &&
-                !strcmp(p, perms);
+    int in = 0;
+    uint64_t kib = 0;
+    *count = 0;
+    while (fgets(line, sizeof line, m)) {
+        unsigned long long v;
+        int of = maps_line_of(line, &st, perms);
+        if (of >= 0) *count += in = of;
+        else if (in && sscanf(line, "Rss: %llu kB", &v) == 1) kib += v;
     }
     fclose(m);
-    return found;
+    return kib;
+}
+
+/* Whether this process has a mapping of path with permissions perms. */
+static int mapped_as(const char *path, const char *perms)
+{
+    int n;
+    (void)mapped_scan(path, perms, &n);
+    return n > 0;
 }
 
 /* Whether the test directory's file system is one the lazy path uses. */
@@ -223,28 +244,11 @@ START_TEST(failed_lazy_write_fails_the_commit)
 END_TEST
 
 /* KiB of the resident set in this process's mappings of path with
- * permissions perms (smaps "Rss:"), found by device and inode. */
+ * permissions perms. */
 static uint64_t mapped_rss_kib(const char *path, const char *perms)
 {
-    struct stat st;
-    ck_assert_int_eq(stat(path, &st), 0);
-    FILE *m = fopen("/proc/self/smaps", "r");
-    ck_assert_ptr_nonnull(m);
-    char line[4096];
-    int in = 0;
-    uint64_t kib = 0;
-    while (fgets(line, sizeof line, m)) {
-        char p[8];
-        unsigned maj, min;
-        unsigned long long ino, v;
-        if (sscanf(line, "%*[0-9a-f]-%*[0-9a-f] %4s %*[0-9a-f] %x:%x %llu", p, &maj, &min, &ino) == 4)
-            in = ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev) &&
-                 !strcmp(p, perms);
-        else if (in && sscanf(line, "Rss: %llu kB", &v) == 1)
-            kib += v;
-    }
-    fclose(m);
-    return kib;
+    int n;
+    return mapped_scan(path, perms, &n);
 }
 
 /* Every page stored through the writable map stays mapped in this process,

@@ -807,19 +807,28 @@ static void sc_txn(birch_db *db, uint64_t from, uint64_t to, uint64_t step, int 
     BT_OK(birch_txn_commit(w));
 }
 
+/* Opens path with the minimum dirty budget, durable commits (a NONE
+ * commit's freed pages wait for a checkpoint, which comes after a second,
+ * so the layout, the drops and the reads would depend on the machine's
+ * speed: 28 drops under ASan, 0 in a plain build), on the counting fault
+ * layer f (no faults). */
+static birch_db *open_counted(const char *path, bt_fault *f, birch_options *o)
+{
+    bt_fault_init(f);
+    *o = bt_opts();
+    o->durability = BIRCH_DURABLE_FULL;
+    o->dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
+    birch_db *db;
+    BT_OK(bi_open_io(path, o, &f->io, &db));
+    return db;
+}
+
 START_TEST(scattered_spill_no_drop)
 {
     char *path = bt_path("scattered");
     bt_fault f;
-    bt_fault_init(&f);
-    /* FULL: a NONE commit's freed pages wait for a checkpoint, which comes
-     * after a second, so the layout (and the drops) would depend on the
-     * machine's speed (28 drops under ASan, 0 in a plain build). */
-    birch_options o = bt_opts();
-    o.durability = BIRCH_DURABLE_FULL;
-    o.dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
-    birch_db *db;
-    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    birch_options o;
+    birch_db *db = open_counted(path, &f, &o);
     sc_txn(db, 0, SC_RECS, 1, 0); /* ~6 MiB of leaves, dense */
     uint64_t seed = bt_seed(0x5C47);
     bt_rng r = {seed};
@@ -878,11 +887,8 @@ START_TEST(read_back)
 {
     char *path = bt_path("spill-readback");
     bt_fault f;
-    bt_fault_init(&f);
-    birch_options o = bt_opts();
-    o.dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
-    birch_db *db;
-    BT_OK(bi_open_io(path, &o, &f.io, &db));
+    birch_options o;
+    birch_db *db = open_counted(path, &f, &o);
     enum { N = 60000 }; /* ~9 MiB of leaves: nine budgets */
     static uint64_t model[N];
     birch_txn *txn = bt_begin(db, BIRCH_TXN_WRITE);
