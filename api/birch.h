@@ -679,9 +679,44 @@ typedef struct birch_stat {
     uint64_t free_pages;   /* pages free or waiting for older snapshots (the free-space map) */
     uint64_t file_size;    /* bytes */
     uint64_t table_count;
+    uint64_t oldest_txnid; /* the oldest snapshot a live read transaction,
+                              guard or stream holds, in any process that
+                              has the file open (txnid when none does):
+                              pages freed after it cannot be reused yet */
+    uint32_t readers;      /* read transactions, guards and streams open
+                              on it now, in every process */
 } birch_stat;
-/* Fills *st.  Errors: BIRCH_EINVAL (NULL db or st). */
+/* Fills *st.  Errors: BIRCH_EINVAL (NULL db or st), BIRCH_EFORK. */
 int birch_stat_get(birch_db *db, birch_stat *st);
+
+/* ---- Processes sharing the file ----------------------------------------- */
+
+/* One slot of the reader table (the lock file's, or the handle's own for
+ * the memory backend and a read-only open without a lock file).  A slot
+ * belongs to a database handle, in some process, from the handle's first
+ * read that needs it until its birch_close; a read transaction, guard or
+ * stream pins a snapshot in one while it lives. */
+typedef struct birch_reader_info {
+    uint32_t slot;
+    int64_t pid;        /* process of the handle that holds the slot (as
+                           the process that holds it saw its own pid) */
+    uint64_t txnid;     /* the snapshot pinned; 0 when the slot is idle */
+    uint64_t age_ms;    /* how long that snapshot has been pinned */
+    int alive;          /* 0: the handle's process died without closing
+                           it (a stale slot; see birch_readers_clear) */
+} birch_reader_info;
+typedef int (*birch_reader_fn)(const birch_reader_info *r, void *ctx);
+/* Calls fn for every slot held by a handle (this one's and others'),
+ * lowest slot first, until it returns non-zero, which is returned as is.
+ * A stale slot pins nothing: writers skip it, and readers take it over
+ * when they need a slot.  Costs a system call per other handle.  Errors:
+ * BIRCH_EINVAL (NULL db or fn), BIRCH_EFORK. */
+int birch_readers(birch_db *db, birch_reader_fn fn, void *ctx);
+/* Frees every stale slot (of handles whose process died) and sets *cleared
+ * (may be NULL) to how many.  Never needed for space or slots, which
+ * birch reclaims by itself; for a tidy birch_readers listing (LMDB's
+ * mdb_reader_check).  Errors: BIRCH_EINVAL, BIRCH_EFORK. */
+int birch_readers_clear(birch_db *db, unsigned *cleared);
 
 /* ---- Backup and compaction ------------------------------------------- */
 

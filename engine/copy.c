@@ -547,9 +547,12 @@ int bi_compact(const char *path, const birch_options *opts, birch_progress_fn pr
     struct stat st;
     if (stat(path, &st) != 0) return errno_rc(errno, "cannot compact", path);
     birch_db *db;
-    rc = birch_open(path, &o, &db); /* holds the file's lock until the swap is done */
+    rc = birch_open(path, &o, &db);
     if (rc) return rc;
-    rc = copy_to(db, tmp, BIRCH_COPY_COMPACT, progress, ctx);
+    /* Alone until the swap is done: no commit can slip in, and no other
+     * handle keeps reading (or writing) the file the rename retires. */
+    rc = bi_db_alone(db, "birch_compact");
+    if (rc == BIRCH_OK) rc = copy_to(db, tmp, BIRCH_COPY_COMPACT, progress, ctx);
     if (rc == BIRCH_OK && hook) hook(BI_COMPACT_COPIED, hook_ctx);
     /* Renamed while the lock is held, so no commit can slip in between. */
     if (rc == BIRCH_OK && rename(tmp, path) != 0) {

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
-#define BI_DEFAULT_READERS 126u
 #define BI_DEFAULT_RESERVE (1ull << 30)
 _Static_assert(BI_DEFAULT_RESERVE >= BIRCH_MIN_MAP_RESERVE, "the default map reserve is in range");
 
@@ -80,20 +80,23 @@ static void set_limits(birch_db *db)
 
 static void destroy(birch_db *db)
 {
+    bi_share_detach(db); /* before the data file's close drops its open lock */
     if (db->file) {
         if (db->map.addr) db->io.ops->unmap(db->file, db->map.addr, db->map.len);
         for (unsigned i = 0; i < db->n_old_maps; i++)
             db->io.ops->unmap(db->file, db->old_maps[i].addr, db->old_maps[i].len);
         db->io.ops->close(db->file);
     }
+    for (bi_map *m = atomic_load(&db->rmap), *next; m; m = next) {
+        next = m->next;
+        free(m);
+    }
     bi_handles_free(db);
     bi_pager_close(db); /* after the transactions bi_handles_free released */
     bi_alloc_destroy(db->alloc);
-    free((void *)db->reader_gen);
     for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);
     free(db->tables);
     free(db->old_maps);
-    free((void *)db->readers);
     pthread_mutex_destroy(&db->lock);
     pthread_mutex_destroy(&db->write_lock);
     pthread_cond_destroy(&db->write_cv);
@@ -109,10 +112,22 @@ static int map_file(birch_db *db, uint64_t size)
     return bi_map_cover(db, reserve > size ? reserve : size);
 }
 
+/* Records, for the writers of every process, the metas recovery found
+ * unsound (newer than the one chosen: their pages failed verification). */
+static void record_rejected(birch_db *db, const bi_meta m[2], const int ok[2])
+{
+    int k = 0;
+    for (int c = 0; c < 2; c++)
+        if (ok[c] && m[c].txnid > db->meta.txnid) atomic_store(&db->lk->rejected[k++], m[c].checksum);
+}
+
 /* Reads the database.  An empty file is initialised in place only on the
  * memory backend, whose file no other open can see; open_file never leaves
- * an empty file here. */
-static int load(birch_db *db)
+ * an empty file here.  first: no other handle has the file open, so the
+ * state is recovered (the newest meta whose pages verify) and published;
+ * otherwise the handles that have it open did that, and the handle takes
+ * the newest sound meta (a writer takes it again at each begin). */
+static int load(birch_db *db, int first)
 {
     uint64_t size;
     int rc = db->io.ops->size(db->file, &size);
@@ -129,15 +144,24 @@ static int load(birch_db *db)
     int ok[2];
     rc = bi_meta_read(db, size, m, ok);
     if (rc == BIRCH_OK) rc = map_file(db, size); /* verification reads through the map */
+    if (rc == BIRCH_OK && !first) {
+        rc = bi_meta_refresh(db);
+        return rc < 0 ? rc : BIRCH_OK;
+    }
     if (rc == BIRCH_OK) rc = bi_meta_choose(db, size, m, ok);
-    if (rc == BIRCH_OK) bi_publish(db, &db->meta, db->map.addr);
-    db->open_txnid = db->meta.txnid; /* later pages are this handle's own (freelist.c) */
+    if (rc) return rc;
+    db->lk->page_size = db->psize;
+    record_rejected(db, m, ok);
+    bi_publish(db, &db->meta);
     /* After a crash the chosen meta may sit only in the page cache (its
      * sync never ran), where verification found it.  Before any commit
      * builds on it (and reuses the pages of the state before it), make it
-     * durable. */
-    if (rc == BIRCH_OK && !db->opts.read_only) rc = bi_checkpoint(db);
-    db->durable_ms = bi_now_ms(); /* the state opened is durable (or read-only) */
+     * durable: now, or, when this handle may not write, at the first
+     * writer's begin in whichever process. */
+    int needs = db->meta.base_txnid < db->meta.txnid || atomic_load(&db->lk->rejected[0]);
+    if (!db->opts.read_only) rc = bi_checkpoint(db);
+    else if (needs) atomic_store(&db->lk->need_checkpoint, 1);
+    atomic_store(&db->lk->durable_ms, bi_now_ms()); /* the state opened is durable (or read-only) */
     return rc;
 }
 
@@ -146,14 +170,72 @@ static int load(birch_db *db)
 /* Opens that meet a file replaced or removed under them start over; so
  * many in a row mean something else keeps changing the path. */
 #define BI_OPEN_TRIES 64
+/* How long an open waits for a handle that has the file alone (creating,
+ * replacing or compacting it) before BIRCH_EBUSY. */
+#define BI_OPEN_WAIT_MS 5000u
+
+/* Whether the io layer shares files between handles (share.c); if not, a
+ * handle locks the whole file (flock) for itself. */
+static int shares(const birch_db *db)
+{
+    return db->io.ops->open_lock != NULL;
+}
+
+/* Takes f's open lock: the read lock every handle holds on its open byte
+ * while it has the file open, waiting up to BI_OPEN_WAIT_MS for a handle
+ * that has it alone.  Without sharing, the whole file. */
+static int lock_open(birch_db *db, bi_file *f)
+{
+    const bi_io_ops *ops = db->io.ops;
+    if (!shares(db)) return ops->lock(f, !db->opts.read_only);
+    for (unsigned waited = 0, ms = 1;; waited += ms, ms = ms < 32 ? ms * 2 : 50) {
+        bi_errmark mark = bi_err_mark();
+        int rc = ops->byte_lock(f, BI_DATA_OPEN_BYTE, BI_LK_READ, 0);
+        bi_err_end(mark, rc == BIRCH_OK);
+        if (rc != BIRCH_EBUSY) return rc;
+        if (waited >= BI_OPEN_WAIT_MS)
+            return bi_err(BIRCH_EBUSY, "birch_open: another handle has had the database alone for %u ms (creating, "
+                                       "replacing or compacting it)", waited);
+        struct timespec ts = {0, (long)ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Has f alone (to replace it, or without a lock file to share): BIRCH_EBUSY
+ * if another handle, in this process or another, has it open. */
+static int lock_alone(birch_db *db, bi_file *f, const char *why)
+{
+    if (!shares(db)) return BIRCH_OK; /* lock_open took the whole file */
+    bi_errmark mark = bi_err_mark();
+    int rc = db->io.ops->byte_lock(f, BI_DATA_OPEN_BYTE, BI_LK_WRITE, 0);
+    bi_err_end(mark, rc == BIRCH_OK);
+    if (rc == BIRCH_EBUSY)
+        return bi_err(BIRCH_EBUSY, "birch_open: another handle (in this or another process) has the database open, "
+                                   "and %s needs it alone", why);
+    return rc;
+}
+
+int bi_db_alone(birch_db *db, const char *who)
+{
+    if (!db->file) return BIRCH_OK;
+    bi_errmark mark = bi_err_mark();
+    int rc = db->io.ops->open_lock ? db->io.ops->byte_lock(db->file, BI_DATA_OPEN_BYTE, BI_LK_WRITE, 0) : BIRCH_OK;
+    bi_err_end(mark, rc == BIRCH_OK);
+    if (rc == BIRCH_EBUSY)
+        return bi_err(BIRCH_EBUSY, "%s: another handle (in this or another process) has the database open; %s needs "
+                                   "it alone", who, who);
+    return rc;
+}
 
 /* Builds a new empty database in a temporary file beside path, syncs it,
  * and publishes it under path: only while path is absent (BIRCH_EXISTS if
  * another open created it meanwhile), or, with replace, atomically in
- * place of the file there, whose lock the caller holds.  The new file is
+ * place of the file there, which the caller has alone.  The new file is
  * locked before it has a name, so whoever opens it after the publication
- * meets the lock.  On failure nothing is left under path that was not
- * there before (an unpublished temporary file is removed by close). */
+ * meets the lock (and, sharing, waits until it is downgraded to the read
+ * lock every handle holds).  On failure nothing is left under path that
+ * was not there before (an unpublished temporary file is removed by
+ * close). */
 static int create_file(birch_db *db, const char *path, int replace, bi_file **out)
 {
     const bi_io *io = &db->io;
@@ -161,12 +243,13 @@ static int create_file(birch_db *db, const char *path, int replace, bi_file **ou
     int rc = io->ops->create_temp(io->ctx, path, &t);
     if (rc) return rc;
     db->psize = db->opts.page_size;
-    rc = io->ops->lock(t, 1);
+    rc = shares(db) ? io->ops->byte_lock(t, BI_DATA_OPEN_BYTE, BI_LK_WRITE, 0) : io->ops->lock(t, 1);
     if (rc == BIRCH_OK) rc = bi_meta_init(db, t); /* both metas, synced */
     if (rc == BIRCH_OK) rc = io->ops->publish(t, path, replace);
     /* Past the publication the file at path is whole whatever happens;
      * a failed directory sync only leaves its name's durability unknown. */
     if (rc == BIRCH_OK) rc = io->ops->sync_dir(t);
+    if (rc == BIRCH_OK && shares(db)) rc = io->ops->byte_lock(t, BI_DATA_OPEN_BYTE, BI_LK_READ, 0); /* atomic */
     if (rc) {
         io->ops->close(t);
         return rc;
@@ -177,10 +260,10 @@ static int create_file(birch_db *db, const char *path, int replace, bi_file **ou
 
 /* Opens and locks the database file at path into db->file.  A missing file
  * is created, and an empty one (or any, with BIRCH_RECREATE_ALWAYS) is
- * replaced by a new database, all-or-nothing.  After the lock, the path
- * must still name the locked file: a file replaced meanwhile (by another
- * open initialising it) was locked too late, and the open starts over on
- * the file that took its place. */
+ * replaced by a new database, all-or-nothing, when no other handle has it
+ * open.  After the lock, the path must still name the locked file: a file
+ * replaced meanwhile (by another open initialising it) was locked too
+ * late, and the open starts over on the file that took its place. */
 static int open_file(birch_db *db, const char *path)
 {
     const bi_io_ops *ops = db->io.ops;
@@ -195,15 +278,16 @@ static int open_file(birch_db *db, const char *path)
         }
         if (rc) return rc;
         uint64_t size = 0;
-        rc = ops->lock(f, !ro);
+        rc = lock_open(db, f);
         if (rc == BIRCH_OK) rc = ops->at_path(f, path);
         if (rc == BIRCH_OK) rc = ops->size(f, &size);
         if (rc == BIRCH_OK && !ro && (size == 0 || recreate)) {
-            /* Replaced while holding f's exclusive lock: any other open that
-             * wants to replace it needs that lock, and one that locks f
-             * later finds f no longer at path. */
+            /* Replaced while having f alone: any other open that wants to
+             * replace it needs that too, and one that locks f later finds
+             * f no longer at path. */
+            rc = lock_alone(db, f, size == 0 ? "initialising an empty file" : "BIRCH_RECREATE_ALWAYS");
             bi_file *t = NULL;
-            rc = create_file(db, path, 1, &t);
+            if (rc == BIRCH_OK) rc = create_file(db, path, 1, &t);
             ops->close(f);
             if (rc == BIRCH_OK) db->file = t;
             return rc;
@@ -217,6 +301,29 @@ static int open_file(birch_db *db, const char *path)
     }
     return bi_err(BIRCH_EBUSY, "birch_open: '%s' was replaced or removed %d times while it was being opened", path,
                   BI_OPEN_TRIES);
+}
+
+/* Joins or builds the lock file (*first: no other handle has the file
+ * open).  Where it cannot be written (a read-only file system, no
+ * permission), a read-only handle reads without it, trusting that no
+ * writer runs (birch.h, read_only), and a writing one keeps the file to
+ * itself, as the private io layers and the memory backend do. */
+static int attach(birch_db *db, const char *path, int *first)
+{
+    *first = 1;
+    if (!shares(db) || !db->file) return bi_share_private(db);
+    bi_errmark mark = bi_err_mark();
+    int rc = bi_share_attach(db, path, first);
+    int alone = rc == BIRCH_EREADONLY || rc == BIRCH_EACCES;
+    bi_err_end(mark, alone);
+    if (!alone) return rc;
+    bi_share_detach(db);
+    *first = 1;
+    if (!db->opts.read_only) {
+        rc = lock_alone(db, db->file, "a writer without a lock file");
+        if (rc) return rc;
+    }
+    return bi_share_private(db);
 }
 
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
@@ -245,11 +352,7 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
     pthread_mutex_init(&db->table_lock, NULL);
     db->max_readers = opts->max_readers;
     db->dirty_budget = opts->dirty_budget ? opts->dirty_budget : BIRCH_DEFAULT_DIRTY_BUDGET;
-    db->readers = malloc(db->max_readers * sizeof *db->readers);
-    db->reader_gen = malloc(db->max_readers * sizeof *db->reader_gen);
-    rc = db->readers && db->reader_gen ? BIRCH_OK : bi_err(BIRCH_ENOMEM, "birch_open: out of memory for %u reader slots", db->max_readers);
-    if (rc == BIRCH_OK) bi_readers_init(db);
-    if (rc == BIRCH_OK) rc = bi_handles_init(db);
+    rc = bi_handles_init(db);
     if (rc == BIRCH_OK && !opts->read_only) rc = bi_alloc_new(&db->alloc);
     /* A memory file is new and private to this open: nothing to create
      * atomically, nothing to lock against. */
@@ -259,8 +362,11 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
      * lock?) and load may fall back to the older meta: a successful open
      * leaves birch_errmsg() as it was (err.h). */
     bi_errmark mark = bi_err_mark();
+    int first = 1;
     if (rc == BIRCH_OK && !memory) rc = open_file(db, path);
-    if (rc == BIRCH_OK) rc = load(db);
+    if (rc == BIRCH_OK) rc = memory ? bi_share_private(db) : attach(db, path, &first);
+    if (rc == BIRCH_OK) rc = load(db, first);
+    if (rc == BIRCH_OK) rc = bi_share_ready(db);
     bi_err_end(mark, rc == BIRCH_OK);
     if (rc == BIRCH_OK && flusher) rc = bi_flusher_start(db); /* last: nothing after it fails */
     if (rc) {
@@ -311,6 +417,27 @@ static int close_in_child(birch_db *db)
                                "fork()): this process's copy was freed, the file was not touched");
 }
 
+/* Makes the last commit durable and clean (its meta's base is itself, so
+ * that the next open verifies nothing) before the handle goes.  Beside
+ * other handles, under the writer lock; while another handle writes, a
+ * sync of what this one wrote does (that writer's commits carry it on). */
+static int final_checkpoint(birch_db *db)
+{
+    if (!db->shared) return bi_checkpoint(db);
+    pthread_mutex_lock(&db->lock);
+    int clean = db->meta.base_txnid >= db->meta.txnid || db->failed;
+    pthread_mutex_unlock(&db->lock);
+    if (clean) return BIRCH_OK;
+    bi_errmark mark = bi_err_mark();
+    int rc = bi_writer_begin(db, 1, "birch_close");
+    bi_err_end(mark, rc == BIRCH_EBUSY);
+    if (rc == BIRCH_EBUSY) return db->io.ops->sync(db->file);
+    if (rc) return rc;
+    rc = bi_checkpoint(db);
+    bi_writer_unlock(db);
+    return rc;
+}
+
 int birch_close(birch_db *db)
 {
     if (!db) return BIRCH_OK;
@@ -325,7 +452,7 @@ int birch_close(birch_db *db)
         return bi_err(BIRCH_ETXN, "birch_close: %s; end them first", what[0] ? what : "transactions still open");
     }
     bi_flusher_stop(db); /* no flush may run beside the final checkpoint */
-    int rc = db->opts.read_only ? BIRCH_OK : bi_checkpoint(db);
+    int rc = db->opts.read_only ? BIRCH_OK : final_checkpoint(db);
     destroy(db);
     return rc;
 }
@@ -350,13 +477,25 @@ int birch_stat_get(birch_db *db, birch_stat *st)
     if (!st) return bi_err(BIRCH_EINVAL, "birch_stat_get: st is NULL");
     int rc = bi_db_check(db, "birch_stat_get");
     if (rc) return rc;
+    bi_meta m;
+    bi_published(db, &m); /* the last commit of any handle */
+    uint64_t size = 0;
+    rc = db->file ? db->io.ops->size(db->file, &size) : BIRCH_OK;
+    if (rc) return rc;
     pthread_mutex_lock(&db->lock);
+    if (size < db->file_size) size = db->file_size; /* the memory backend's */
     st->page_size = db->psize;
-    st->txnid = db->meta.txnid;
-    st->page_count = db->meta.npages;
-    st->free_pages = db->meta.free_pages;
-    st->file_size = db->file_size;
-    st->table_count = db->meta.catalog.count;
+    st->txnid = m.txnid;
+    st->page_count = m.npages;
+    st->free_pages = m.free_pages;
+    st->file_size = size;
+    st->table_count = m.catalog.count;
+    st->oldest_txnid = bi_oldest_reader(db);
+    st->readers = 0;
+    for (uint32_t i = 0; i < atomic_load(&db->lk->used) && i < db->nslots; i++) {
+        uint64_t t = atomic_load(&db->slots[i].txnid);
+        if (t != BI_FREE_SLOT && bi_owner_alive(db, atomic_load(&db->slots[i].owner), 0)) st->readers++;
+    }
     pthread_mutex_unlock(&db->lock);
     return BIRCH_OK;
 }

@@ -43,6 +43,9 @@
 
 #include "internal.h"
 
+/* How soon the flusher tries again when another handle held the writer lock. */
+#define BI_FLUSH_RETRY_MS 50u
+
 /* 1 if a weak commit other than the one tried last waits for the flusher;
  * *due is when it must be made durable (monotonic milliseconds).  Caller
  * holds write_lock; takes db->lock (that order, as lock_writer). */
@@ -50,8 +53,8 @@ static int flush_pending(birch_db *db, uint64_t tried, uint64_t *due)
 {
     pthread_mutex_lock(&db->lock);
     int weak = (db->meta.flags & BI_META_WEAK) != 0 && !db->failed && db->meta.txnid != tried;
-    *due = db->durable_ms + BI_CHECKPOINT_MS;
     pthread_mutex_unlock(&db->lock);
+    *due = atomic_load(&db->lk->durable_ms) + BI_CHECKPOINT_MS;
     return weak;
 }
 
@@ -76,7 +79,24 @@ static uint64_t flush(birch_db *db)
     pthread_mutex_lock(&db->lock);
     uint64_t txnid = db->meta.txnid;
     pthread_mutex_unlock(&db->lock);
-    if (bi_checkpoint(db) != BIRCH_OK)
+    bi_errmark mark = bi_err_mark();
+    int rc = bi_writer_begin(db, 1, "the background flush");
+    bi_err_end(mark, rc == BIRCH_EBUSY);
+    if (rc == BIRCH_EBUSY) {
+        /* A writer of another handle holds the file: sync what this one
+         * wrote now, and checkpoint when that writer is done (its commit
+         * checkpoints itself if it is due: the accounting is shared). */
+        (void)db->io.ops->sync(db->file);
+        return 0;
+    }
+    if (rc == BIRCH_OK) {
+        pthread_mutex_lock(&db->lock);
+        int weak = (db->meta.flags & BI_META_WEAK) != 0;
+        pthread_mutex_unlock(&db->lock);
+        if (weak) rc = bi_checkpoint(db);
+        bi_writer_unlock(db);
+    }
+    if (rc != BIRCH_OK)
         bi_mark_failed(db, "the background flush of a BIRCH_DURABLE_NONE commit failed", birch_errmsg());
     return txnid;
 }
@@ -98,6 +118,7 @@ static void *flusher_main(void *arg)
             tried = flush(db);
             pthread_mutex_lock(&db->write_lock);
             bi_gate_open_locked(db);
+            if (!tried) wait_until(db, bi_now_ms() + BI_FLUSH_RETRY_MS); /* another handle writes: again soon */
         }
     }
     pthread_mutex_unlock(&db->write_lock);

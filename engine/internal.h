@@ -41,13 +41,22 @@
 #include "err.h"
 #include "page.h"
 #include "alloc.h"
+#include "share.h"
 
 /* ---- Database ------------------------------------------------------------ */
 
 typedef struct bi_map {
     uint8_t *addr;
     uint64_t len;
+    struct bi_map *next; /* records (rmap): the one before, kept until close */
 } bi_map;
+
+/* A liveness verdict on an owner (share.c). */
+struct bi_live {
+    uint64_t token;
+    uint64_t until; /* an "alive" verdict holds until then (bi_now_ms) */
+    int dead;       /* final: a dead owner's token never lives again */
+};
 
 /* A pinned snapshot: the meta it reads, the map that covers it, and the
  * reader slot that keeps writers from reusing its pages. */
@@ -58,14 +67,16 @@ typedef struct bi_snap {
     uint64_t gen;   /* the slot's pin generation (readers.c) */
 } bi_snap;
 
-/* The published snapshot: a bi_meta and the map pointer, as 64-bit words. */
-#define BI_PUB_WORDS (sizeof(bi_meta) / 8 + 1)
 
 struct birch_table {
     birch_db *db;
     uint32_t id;          /* index into each transaction's table states */
     char name[BIRCH_MAX_NAME_SIZE + 1];
 };
+
+/* birch_options.max_readers's default, and the fewest slots a lock file's
+ * table has (so that a handle opened with the defaults always fits). */
+#define BI_DEFAULT_READERS 126u
 
 #define BI_POOL_MAX 1024u            /* one-page buffers kept between write transactions, */
 #define BI_POOL_BYTES (4u << 20)      /* and their bytes at most */
@@ -81,13 +92,28 @@ struct birch_db {
     size_t node_max;      /* largest node a page must accept (without slot) */
     uint64_t open_txnid;  /* the last commit when the file was opened */
 
-    /* Readers take no lock: they copy the published snapshot and claim a
+    /* The lock file (share.c, share.h), or its twin in private memory: the
+     * published snapshot, the writer lock, owners and reader slots.
+     * Readers take no lock: they copy the published snapshot and claim a
      * reader slot with atomics (readers.c). */
-    _Atomic uint64_t pub_seq;
-    _Atomic uint64_t pub[BI_PUB_WORDS];
-    _Atomic uint64_t *readers;  /* snapshot txnid per slot, UINT64_MAX when free */
+    bi_lkhdr *lk;
+    bi_lkowner *owners;
+    bi_lkslot *slots;
+    uint32_t nslots;
+    uint64_t lk_len;
+    bi_file *lkfile;      /* the lock file; NULL when private */
+    int shared;           /* the lock file is shared with other handles */
+    int init_locked;      /* holds the lock file's init lock for writing (open) */
+    int owner_locked;     /* holds an owner entry's byte (token names it) */
+    int attached;         /* holds the data file's attached byte (share.c) */
+    int join_busy;        /* why joining the lock file failed last (share.c) */
+    char join_why[256];
+    uint64_t token;       /* this handle's owner token (share.h) */
     uint32_t max_readers;
-    _Atomic uint64_t *reader_gen; /* per slot: odd while pinned, bumped at pin and unpin */
+    uint32_t *own;        /* the slots this handle holds: own[0..nown) */
+    _Atomic uint32_t nown;
+    struct bi_live *live; /* per owner entry: the last liveness verdict (db->lock) */
+    _Atomic(bi_map *) rmap; /* the newest map, for readers (kept until close) */
     _Atomic unsigned pinned;    /* read transactions and guards holding a slot */
     /* What is open, for birch_close's refusal (atomics: readers take no lock). */
     _Atomic unsigned open_txns;    /* transactions begun by the user (read or write) */
@@ -141,8 +167,6 @@ struct birch_db {
     pthread_cond_t flush_cv;    /* wakes the flusher (monotonic clock) */
     int flush_waiting;          /* the flusher waits for the gate to open: signal flush_cv */
     int flush_stop;             /* birch_close asks the flusher to end */
-    uint64_t durable_ms;        /* when the last durable meta was written (monotonic) */
-    uint64_t weak_freed;        /* durable-state pages freed by commits since the last durable meta */
     bi_alloc *alloc;            /* the writer's page allocator (NULL when read-only) */
     /* A write transaction holding more dirty bytes than this spills some
      * at its next change (pager.c): opts.dirty_budget, or the default.
@@ -380,6 +404,9 @@ int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, bir
  * counts all happen inside calls the test made; tests of the flusher ask
  * for it here. */
 int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, int flusher, birch_db **db);
+/* Has the file to this handle alone from now on (birch_compact):
+ * BIRCH_EBUSY while another handle, in any process, has it open. */
+int bi_db_alone(birch_db *db, const char *who);
 /* Marks a transaction failed with rc and returns rc. */
 int bi_txn_fail(birch_txn *txn, int rc);
 /* BIRCH_OK if txn may write, else the code to return. */
@@ -389,6 +416,11 @@ int bi_txn_writable(birch_txn *txn);
 void bi_txn_on_snapshot(birch_txn *txn, birch_db *db, const bi_snap *s);
 /* Milliseconds on the monotonic clock. */
 uint64_t bi_now_ms(void);
+/* The writer lock across handles (bi_writer_lock), then the state the last
+ * commit in any process left (the newest sound meta in the file, the
+ * file's size): a writer's begin, birch_sync, the flusher, close.  Nothing
+ * when private.  Release with bi_writer_unlock. */
+int bi_writer_begin(birch_db *db, int try, const char *who);
 /* Makes the last (weak) commit durable; no other writer may run. */
 int bi_checkpoint(birch_db *db);
 /* Who holds the writer gate (db->writer_active). */
@@ -409,19 +441,51 @@ int bi_flusher_start(birch_db *db);
  * Does nothing if none was started, or in another process than the one
  * that started it (a fork child has no thread to join). */
 void bi_flusher_stop(birch_db *db);
+/* ---- share.c --------------------------------------------------------------- */
+/* A private table (no lock file): the memory backend, an io layer that
+ * does not share, a read-only open that cannot write the lock file. */
+int bi_share_private(birch_db *db);
+/* Opens the lock file of the data file db->file (opened at path, its
+ * open byte read-locked), builds it if no handle has it open (*first: the
+ * caller recovers the database, then calls bi_share_ready) or joins it,
+ * and claims an owner entry.  BIRCH_EREADONLY / BIRCH_EACCES: the lock
+ * file cannot be written; BIRCH_EVERSION, BIRCH_ECORRUPT (a lock file in
+ * use that is not one), BIRCH_EBUSY (one replaced under open handles, or
+ * every owner entry taken), BIRCH_EINVAL (max_readers above its table). */
+int bi_share_attach(birch_db *db, const char *path, int *first);
+/* The first handle has recovered the database: others may join. */
+int bi_share_ready(birch_db *db);
+/* Lets go of every slot, the owner entry and the lock file (close). */
+void bi_share_detach(birch_db *db);
+/* Whether the handle of owner token is alive (1) or gone (0).  fresh: ask
+ * the kernel now, else a verdict of the last BI_LIVE_TTL_MS may do.
+ * Caller holds db->lock. */
+int bi_owner_alive(birch_db *db, uint64_t token, int fresh);
+/* The writer lock across handles (after the process's own gate): waits,
+ * or BIRCH_EBUSY with try.  Takes over from a holder that died.  Nothing
+ * when private. */
+int bi_writer_lock(birch_db *db, int try, const char *who);
+void bi_writer_unlock(birch_db *db);
+
 /* ---- readers.c ------------------------------------------------------------- */
-void bi_readers_init(birch_db *db);
-/* Makes m (readable through map) the snapshot new readers pin.  Callers
- * serialise publications (db->lock). */
-void bi_publish(birch_db *db, const bi_meta *m, uint8_t *map);
-/* Pins the published snapshot: BIRCH_EBUSY when every reader slot is taken. */
+/* Makes m the snapshot new readers pin, in every process.  Callers hold
+ * the writer lock (or are alone: open). */
+void bi_publish(birch_db *db, const bi_meta *m);
+/* The published snapshot's meta. */
+void bi_published(birch_db *db, bi_meta *m);
+/* Pins the published snapshot and finds the map that covers it (mapping
+ * the file again if another process grew it past this one's map):
+ * BIRCH_EBUSY when every reader slot is taken, BIRCH_ENOMEM. */
 int bi_pin(birch_db *db, bi_snap *s);
 /* Lets the slot go if gen is still its pin (compare-and-swap): 0, or -1
  * when it was let go already (a copied guard released twice), even if
  * another pin has taken the slot since. */
 int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen);
-/* Oldest snapshot any reader holds, or the last commit if none. */
+/* Oldest snapshot a live reader holds (any process), or the published one
+ * if none.  Slots of dead handles do not count.  Caller holds db->lock. */
 uint64_t bi_oldest_reader(birch_db *db);
+/* One reader slot as birch_readers reports it. */
+int bi_slot_info(birch_db *db, uint32_t i, birch_reader_info *r);
 
 /* ---- meta.c ---------------------------------------------------------------- */
 void bi_meta_seal(bi_meta *m);
@@ -434,6 +498,11 @@ int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const i
 /* Writes a fresh database's two metas (page size db->psize) to f, which
  * is empty, and syncs it. */
 int bi_meta_init(birch_db *db, bi_file *f);
+/* Adopts the newest sound meta of the file, read through the map (one a
+ * recovery rejected excepted): 1 if it differs from db->meta, 0 if not,
+ * BIRCH_ECORRUPT if neither is sound.  For a handle that is not alone:
+ * the caller holds the writer lock, or is opening. */
+int bi_meta_refresh(birch_db *db);
 /* Writes m to slot; syncs when durable. */
 int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync);
 

@@ -95,7 +95,38 @@ typedef struct bi_io_ops {
     /* BIRCH_OK if path still names the file f is open on; BIRCH_NOTFOUND if
      * it names another file or none (replaced or removed since the open). */
     int (*at_path)(bi_file *f, const char *path);
+
+    /* Sharing the file between processes (share.c, docs/DESIGN.md 12).  A
+     * table that leaves open_lock NULL does not share: a handle then locks
+     * the whole file with lock and keeps its reader table to itself.
+     *
+     * Opens the lock file of the database file data, which was opened at
+     * path: path's target (symbolic links followed, as create_temp does) +
+     * "-lock", for reading and writing, created if missing with data's
+     * permission bits; id gets data's device and inode numbers, which the
+     * lock file records.  BIRCH_EREADONLY (a read-only file system) or
+     * BIRCH_EACCES (no permission) when it cannot be opened for writing. */
+    int (*open_lock)(bi_file *data, const char *path, bi_file **out, uint64_t id[2]);
+    /* Takes (BI_LK_READ, BI_LK_WRITE) or drops (BI_LK_NONE) a lock on the
+     * byte at off of f, owned by f's open file description (so two opens
+     * in one process conflict, and the kernel drops it when the last
+     * descriptor of that description closes, a killed process included).
+     * off may lie past the end of the file.  wait: block until it is
+     * granted; otherwise BIRCH_EBUSY when another description holds a
+     * conflicting lock.  A read lock needs f open for reading, a write
+     * lock f open for writing. */
+    int (*byte_lock)(bi_file *f, uint64_t off, int type, int wait);
+    /* 1 if another open file description holds a lock on the byte at off
+     * of f that conflicts with a lock of type, 0 if not, or a BIRCH_E*
+     * code. */
+    int (*byte_held)(bi_file *f, uint64_t off, int type);
+    /* Maps len bytes of f from offset 0, readable, writable and shared
+     * (the lock file, which the file covers). */
+    int (*map_rw)(bi_file *f, uint64_t len, void **addr);
 } bi_io_ops;
+
+/* byte_lock types */
+enum { BI_LK_NONE = 0, BI_LK_READ = 1, BI_LK_WRITE = 2 };
 
 /* An io layer: an operations table and its context. */
 typedef struct bi_io {

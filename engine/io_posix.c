@@ -849,6 +849,96 @@ static int posix_at_path(bi_file *f, const char *path)
     return bi_err(BIRCH_NOTFOUND, "'%s' was replaced while it was being opened", path);
 }
 
+/* ---- Sharing between processes ------------------------------------------------ */
+
+static int posix_open_lock(bi_file *data, const char *path, bi_file **out, uint64_t id[2])
+{
+    if (data == NULL || path == NULL || out == NULL || id == NULL)
+        return bad_args("open_lock");
+    *out = NULL;
+    struct stat st;
+    if (fstat(data->fd, &st) != 0) return bi_err_os(BIRCH_EIO, errno, "cannot stat '%s'", path);
+    id[0] = (uint64_t)st.st_dev;
+    id[1] = (uint64_t)st.st_ino;
+    char *target = resolve_links(path);
+    size_t n = target ? strlen(target) : 0;
+    char *name = target ? malloc(n + sizeof "-lock") : NULL;
+    bi_file *f = name ? calloc(1, sizeof *f) : NULL;
+    if (f == NULL) {
+        free(target);
+        free(name);
+        return bi_err(BIRCH_ENOMEM, "out of memory opening the lock file of '%s'", path);
+    }
+    memcpy(name, target, n);
+    memcpy(name + n, "-lock", sizeof "-lock");
+    free(target);
+    int fd;
+    do {
+        fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, st.st_mode & 0666);
+    } while (fd < 0 && errno == EINTR);
+    int rc = BIRCH_OK;
+    if (fd < 0) {
+        int e = errno;
+        rc = e == EROFS   ? bi_err_os(BIRCH_EREADONLY, e, "cannot open the lock file '%s' for writing", name)
+             : e == EACCES || e == EPERM ? bi_err_os(BIRCH_EACCES, e, "cannot open the lock file '%s' for writing", name)
+                                         : bi_io_posix_open_error(e, name, 1);
+    } else {
+        rc = check_regular(fd, name);
+        if (rc == BIRCH_OK && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+            rc = bi_err_os(BIRCH_EIO, errno, "cannot open '%s'", name);
+        if (rc) (void)close(fd);
+    }
+    free(name);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    f->fd = fd;
+    f->writable = 1;
+    *out = f;
+    return BIRCH_OK;
+}
+
+/* Open file description locks (F_OFD_*, Linux 3.15): owned by the open,
+ * not the process, so two handles in one process exclude each other, and
+ * closing one descriptor of the file does not drop another open's locks
+ * (POSIX fcntl locks would do both wrong). */
+static int posix_byte_lock(bi_file *f, uint64_t off, int type, int wait)
+{
+    if (f == NULL || off > IO_OFF_MAX - 1 || type < BI_LK_NONE || type > BI_LK_WRITE)
+        return bad_args("byte_lock");
+    struct flock fl = {.l_type = type == BI_LK_NONE ? F_UNLCK : type == BI_LK_READ ? F_RDLCK : F_WRLCK,
+                       .l_whence = SEEK_SET, .l_start = (off_t)off, .l_len = 1, .l_pid = 0};
+    int r;
+    do {
+        r = fcntl(f->fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) return BIRCH_OK;
+    if (errno == EAGAIN || errno == EACCES) return bi_err(BIRCH_EBUSY, "the lock is held by another open of the file");
+    if (errno == ENOLCK) return bi_err_os(BIRCH_ENOMEM, errno, "cannot lock the file");
+    return bi_err_os(BIRCH_EIO, errno, "cannot lock the file");
+}
+
+static int posix_byte_held(bi_file *f, uint64_t off, int type)
+{
+    if (f == NULL || off > IO_OFF_MAX - 1 || (type != BI_LK_READ && type != BI_LK_WRITE))
+        return bad_args("byte_held");
+    struct flock fl = {.l_type = type == BI_LK_READ ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET,
+                       .l_start = (off_t)off, .l_len = 1, .l_pid = 0};
+    if (fcntl(f->fd, F_OFD_GETLK, &fl) != 0) return bi_err_os(BIRCH_EIO, errno, "cannot test a lock of the file");
+    return fl.l_type != F_UNLCK;
+}
+
+static int posix_map_rw(bi_file *f, uint64_t len, void **addr)
+{
+    if (f == NULL || addr == NULL || len == 0 || len > SIZE_MAX)
+        return bad_args("map_rw");
+    void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED) return bi_err_os(BIRCH_ENOMEM, errno, "cannot map the lock file");
+    *addr = p;
+    return BIRCH_OK;
+}
+
 const bi_io_ops bi_io_posix = {
     .open = posix_open,
     .close = posix_close,
@@ -866,4 +956,8 @@ const bi_io_ops bi_io_posix = {
     .publish = posix_publish,
     .sync_dir = posix_sync_dir,
     .at_path = posix_at_path,
+    .open_lock = posix_open_lock,
+    .byte_lock = posix_byte_lock,
+    .byte_held = posix_byte_held,
+    .map_rw = posix_map_rw,
 };

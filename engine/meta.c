@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <stdlib.h>
 #include <xxhash.h>
@@ -153,6 +154,32 @@ int bi_meta_choose(birch_db *db, uint64_t file_size, const bi_meta m[2], const i
         if (rc != BIRCH_ECORRUPT) return rc;
     }
     return tried ? rc : BI_CORRUPT("no sound meta page");
+}
+
+static int rejected(birch_db *db, uint64_t checksum)
+{
+    return atomic_load(&db->lk->rejected[0]) == checksum || atomic_load(&db->lk->rejected[1]) == checksum;
+}
+
+int bi_meta_refresh(birch_db *db)
+{
+    bi_meta m[2];
+    int ok[2], best = -1;
+    for (int c = 0; c < 2; c++) {
+        memcpy(&m[c], db->map.addr + (size_t)c * db->psize, sizeof m[c]);
+        ok[c] = bi_meta_valid(&m[c]) && m[c].version == BI_FORMAT_VERSION && m[c].page_size == db->psize &&
+                !rejected(db, m[c].checksum);
+        if (ok[c] && (best < 0 || !newer(&m[best], &m[c]))) best = c;
+    }
+    /* Of two metas of one state (a checkpoint's copy), the one adopted. */
+    if (best >= 0 && ok[db->meta_slot] && !memcmp(&m[db->meta_slot], &m[best], offsetof(bi_meta, checksum)))
+        best = db->meta_slot;
+    if (best < 0) return BI_CORRUPT("neither meta page is sound (read by a writer beside other handles)");
+    if (best == db->meta_slot && !memcmp(&m[best], &db->meta, sizeof db->meta)) return 0;
+    pthread_mutex_lock(&db->lock);
+    adopt(db, &m[best], best);
+    pthread_mutex_unlock(&db->lock);
+    return 1;
 }
 
 int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync)

@@ -508,14 +508,20 @@ int bi_map_cover(birch_db *db, uint64_t bytes)
 {
     if (bytes <= db->map.len) return BIRCH_OK;
     uint64_t len = map_len_for(db->map.len, bytes);
+    bi_map *rec = malloc(sizeof *rec);
+    if (!rec) return bi_err(BIRCH_ENOMEM, "out of memory for a map");
     void *addr = NULL;
     int rc = db->io.ops->map(db->file, len, &addr);
-    if (rc) return rc;
+    if (rc) {
+        free(rec);
+        return rc;
+    }
     if (db->map.addr) {
         /* Readers may hold pointers into the old map: keep it until close. */
         bi_map *m = realloc(db->old_maps, (db->n_old_maps + 1) * sizeof *m);
         if (!m) {
             db->io.ops->unmap(db->file, addr, len);
+            free(rec);
             return bi_err(BIRCH_ENOMEM, "out of memory keeping the old map");
         }
         db->old_maps = m;
@@ -523,6 +529,10 @@ int bi_map_cover(birch_db *db, uint64_t bytes)
     }
     db->map.addr = addr;
     db->map.len = len;
+    /* Readers find the map through a record of their own: it never changes
+     * once published, and the list keeps every one until close. */
+    *rec = (bi_map){addr, len, atomic_load_explicit(&db->rmap, memory_order_relaxed)};
+    atomic_store_explicit(&db->rmap, rec, memory_order_release);
     return BIRCH_OK;
 }
 

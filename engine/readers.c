@@ -1,106 +1,190 @@
 /*
  * readers.c - the reader table and the published snapshot: how a read
- * transaction or a guard pins a snapshot without a lock or a syscall.
+ * transaction or a guard pins a snapshot without a lock or a system call,
+ * in any process that has the file open (the table lives in the lock
+ * file, share.h; or in the handle's memory when it is private).
  *
- * The writer publishes each commit's meta (and the map it needs) under a
- * sequence lock: an odd sequence number means a publication is under way,
- * and a reader copies the words and retries if the number moved.  A reader
- * then claims a slot in the reader table by compare-and-swap, storing the
- * snapshot's transaction id, and checks that the published id is still
- * the one it copied.  If it is, any writer that computes the oldest reader
- * from now on sees the slot; a writer that computed it earlier started
- * from this very snapshot, so it only reuses pages this snapshot cannot
- * see.  If it is not, the reader lets the slot go and starts over.  LMDB
- * registers its readers the same way.
+ * The writer publishes each commit's meta double-buffered: it rewrites
+ * the copy readers are not directed to (its sequence odd meanwhile), then
+ * directs them to it.  A reader copies the words and retries if the
+ * copy's sequence moved or was odd; a writer killed mid-rewrite leaves
+ * the other copy whole, so no reader ever waits for a dead process.  A
+ * reader then pins a slot its handle holds by compare-and-swap, storing
+ * the snapshot's transaction id, and checks that the published id is
+ * still the one it copied.  If it is, any writer that computes the oldest
+ * reader from now on sees the slot; a writer that computed it earlier
+ * started from this very snapshot, so it only reuses pages this snapshot
+ * cannot see.  If it is not, the reader lets the slot go and starts over.
+ * LMDB registers its readers the same way.
+ *
+ * A handle takes slots for itself, one by one as concurrent readers need
+ * them, and keeps them until close, so that the read path touches only
+ * slots no other handle writes.  A slot whose handle died (its process
+ * was killed) is stale: writers skip it (the oldest reader ignores it)
+ * and a handle that needs a slot takes it over.
  *
  * Each slot also has a generation, bumped when it is pinned and when it is
  * let go (by compare-and-swap against the pin's own): a guard copied and
  * released twice finds the generation moved on and is refused, even when
  * another pin holds the slot by then.
- *
- * All shared words are C11 atomics, so the scheme is also clean under
- * ThreadSanitizer.
  */
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
-#define BI_FREE_SLOT UINT64_MAX
-
-void bi_readers_init(birch_db *db)
+void bi_publish(birch_db *db, const bi_meta *m)
 {
-    for (uint32_t i = 0; i < db->max_readers; i++) {
-        atomic_init(&db->readers[i], BI_FREE_SLOT);
-        atomic_init(&db->reader_gen[i], 0);
-    }
-    atomic_init(&db->pub_seq, 0);
-    for (size_t i = 0; i < BI_PUB_WORDS; i++) atomic_init(&db->pub[i], 0);
-    atomic_init(&db->pinned, 0);
-}
-
-void bi_publish(birch_db *db, const bi_meta *m, uint8_t *map)
-{
-    uint64_t w[BI_PUB_WORDS];
-    memcpy(w, m, sizeof *m);
-    w[BI_PUB_WORDS - 1] = (uint64_t)(uintptr_t)map;
-    uint64_t seq = atomic_load_explicit(&db->pub_seq, memory_order_relaxed);
-    atomic_store_explicit(&db->pub_seq, seq + 1, memory_order_relaxed);
+    uint64_t w[BI_META_WORDS];
+    memcpy(w, m, sizeof w);
+    bi_lkhdr *h = db->lk;
+    uint64_t j = (atomic_load_explicit(&h->pub_idx, memory_order_relaxed) + 1) & 1;
+    bi_lkpub *p = &h->pub[j];
+    /* Odd whatever a writer killed here left: (s + 2) | 1. */
+    uint64_t seq = (atomic_load_explicit(&p->seq, memory_order_relaxed) + 2) | 1;
+    atomic_store_explicit(&p->seq, seq, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    for (size_t i = 0; i < BI_PUB_WORDS; i++) atomic_store_explicit(&db->pub[i], w[i], memory_order_relaxed);
-    atomic_store_explicit(&db->pub_seq, seq + 2, memory_order_release);
+    for (size_t i = 0; i < BI_META_WORDS; i++) atomic_store_explicit(&p->w[i], w[i], memory_order_relaxed);
+    atomic_store_explicit(&p->seq, seq + 1, memory_order_release);
+    atomic_store_explicit(&h->pub_idx, j, memory_order_release);
 }
 
-/* Copies the published snapshot; retries while a publication runs. */
-static void read_published(birch_db *db, bi_snap *s)
+void bi_published(birch_db *db, bi_meta *m)
 {
-    uint64_t w[BI_PUB_WORDS];
+    uint64_t w[BI_META_WORDS];
+    bi_lkhdr *h = db->lk;
     for (;;) {
-        uint64_t s1 = atomic_load_explicit(&db->pub_seq, memory_order_acquire);
+        bi_lkpub *p = &h->pub[atomic_load_explicit(&h->pub_idx, memory_order_acquire) & 1];
+        uint64_t s1 = atomic_load_explicit(&p->seq, memory_order_acquire);
         if (s1 & 1) continue;
-        for (size_t i = 0; i < BI_PUB_WORDS; i++) w[i] = atomic_load_explicit(&db->pub[i], memory_order_relaxed);
+        for (size_t i = 0; i < BI_META_WORDS; i++) w[i] = atomic_load_explicit(&p->w[i], memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&db->pub_seq, memory_order_relaxed) == s1) break;
+        if (atomic_load_explicit(&p->seq, memory_order_relaxed) == s1) break;
     }
-    memcpy(&s->meta, w, sizeof s->meta);
-    s->map = (uint8_t *)(uintptr_t)w[BI_PUB_WORDS - 1];
+    memcpy(m, w, sizeof *m);
 }
 
 static uint64_t published_txnid(birch_db *db)
 {
-    bi_snap s;
-    read_published(db, &s);
-    return s.meta.txnid;
+    bi_meta m;
+    bi_published(db, &m);
+    return m.txnid;
+}
+
+/* The map that covers npages pages: another process may have grown the
+ * file past this one's map, which is then mapped again (the old map stays,
+ * so no pointer handed out moves). */
+static int map_for(birch_db *db, uint64_t npages, uint8_t **map)
+{
+    uint64_t need = npages * (uint64_t)db->psize;
+    bi_map *m = atomic_load_explicit(&db->rmap, memory_order_acquire);
+    if (m->len >= need) {
+        *map = m->addr;
+        return BIRCH_OK;
+    }
+    pthread_mutex_lock(&db->lock);
+    int rc = bi_map_cover(db, need);
+    m = atomic_load_explicit(&db->rmap, memory_order_acquire);
+    pthread_mutex_unlock(&db->lock);
+    *map = m->addr;
+    return rc;
+}
+
+static uint64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* the vDSO: no system call */
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void used_at_least(bi_lkhdr *h, uint32_t n)
+{
+    uint32_t u = atomic_load(&h->used);
+    while (u < n && !atomic_compare_exchange_weak(&h->used, &u, n)) {
+    }
+}
+
+/* Takes slot i for this handle if its owner is want (0: free; else a dead
+ * handle's token).  The new holder alone writes it from now on. */
+static int slot_take(birch_db *db, uint32_t i, uint64_t want)
+{
+    bi_lkslot *s = &db->slots[i];
+    if (!atomic_compare_exchange_strong(&s->owner, &want, db->token)) return 0;
+    atomic_store(&s->txnid, BI_FREE_SLOT);
+    uint32_t k = atomic_load(&db->nown);
+    db->own[k] = i;
+    atomic_store_explicit(&db->nown, k + 1, memory_order_release);
+    used_at_least(db->lk, i + 1);
+    return 1;
+}
+
+/* One more slot for this handle (db->lock held): a free one, else one a
+ * dead handle held.  BIRCH_EBUSY when every slot is held by live ones. */
+static int slot_claim(birch_db *db)
+{
+    if (atomic_load(&db->nown) >= db->max_readers)
+        return bi_err(BIRCH_EBUSY, "all %u reader slots are taken (read transactions, guards and streams; "
+                                   "see birch_options.max_readers)", db->max_readers);
+    for (uint32_t i = 0; i < db->nslots; i++)
+        if (atomic_load(&db->slots[i].owner) == 0 && slot_take(db, i, 0)) return BIRCH_OK;
+    for (uint32_t i = 0; i < db->nslots; i++) {
+        uint64_t o = atomic_load(&db->slots[i].owner);
+        if (o != BI_SLOT_CLEARING && !bi_owner_alive(db, o, 1) && slot_take(db, i, o)) return BIRCH_OK;
+    }
+    return bi_err(BIRCH_EBUSY, "all %u reader slots of the lock file are held by live handles (read transactions, "
+                               "guards and streams in every process; the first open's max_readers sets the number)",
+                  db->nslots);
+}
+
+/* Pins T in one of this handle's idle slots: its index, or -1. */
+static int64_t slot_pin(birch_db *db, uint64_t t)
+{
+    uint32_t n = atomic_load_explicit(&db->nown, memory_order_acquire);
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = db->own[k];
+        uint64_t want = BI_FREE_SLOT;
+        if (atomic_compare_exchange_strong(&db->slots[i].txnid, &want, t)) return i;
+    }
+    return -1;
 }
 
 int bi_pin(birch_db *db, bi_snap *s)
 {
     for (;;) {
-        read_published(db, s);
-        uint32_t i;
-        for (i = 0; i < db->max_readers; i++) {
-            uint64_t want = BI_FREE_SLOT;
-            if (atomic_compare_exchange_strong(&db->readers[i], &want, s->meta.txnid)) break;
+        bi_published(db, &s->meta);
+        int64_t i = slot_pin(db, s->meta.txnid);
+        if (i < 0) {
+            pthread_mutex_lock(&db->lock);
+            int rc = slot_claim(db);
+            pthread_mutex_unlock(&db->lock);
+            if (rc) return rc;
+            continue;
         }
-        if (i == db->max_readers)
-            return bi_err(BIRCH_EBUSY, "all %u reader slots are taken (read transactions, guards and streams; "
-                                       "see birch_options.max_readers)", db->max_readers);
+        bi_lkslot *sl = &db->slots[i];
         if (published_txnid(db) == s->meta.txnid) {
-            s->slot = i;
+            int rc = map_for(db, s->meta.npages, &s->map);
+            if (rc) {
+                atomic_store(&sl->txnid, BI_FREE_SLOT);
+                return rc;
+            }
+            s->slot = (uint32_t)i;
             /* Only the holder moves the generation while it holds the slot:
              * pins get odd numbers, unpins even ones, never reused. */
-            s->gen = atomic_fetch_add(&db->reader_gen[i], 1) + 1;
+            s->gen = atomic_fetch_add(&sl->gen, 1) + 1;
             BI_ASSERT(s->gen & 1); /* an even generation would be a free slot's */
+            atomic_store_explicit(&sl->pin_ms, coarse_ms(), memory_order_relaxed);
             atomic_fetch_add(&db->pinned, 1);
             return BIRCH_OK;
         }
-        atomic_store(&db->readers[i], BI_FREE_SLOT); /* a commit slipped in: again */
+        atomic_store(&sl->txnid, BI_FREE_SLOT); /* a commit slipped in: again */
     }
 }
 
 int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen)
 {
-    if (!atomic_compare_exchange_strong(&db->reader_gen[slot], &gen, gen + 1)) return -1;
-    atomic_store(&db->readers[slot], BI_FREE_SLOT);
+    bi_lkslot *s = &db->slots[slot];
+    if (!atomic_compare_exchange_strong(&s->gen, &gen, gen + 1)) return -1;
+    atomic_store(&s->txnid, BI_FREE_SLOT);
     atomic_fetch_sub(&db->pinned, 1);
     return 0;
 }
@@ -108,9 +192,67 @@ int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen)
 uint64_t bi_oldest_reader(birch_db *db)
 {
     uint64_t oldest = published_txnid(db);
-    for (uint32_t i = 0; i < db->max_readers; i++) {
-        uint64_t t = atomic_load(&db->readers[i]);
-        if (t < oldest) oldest = t;
+    uint32_t used = atomic_load(&db->lk->used);
+    for (uint32_t i = 0; i < used && i < db->nslots; i++) {
+        uint64_t t = atomic_load(&db->slots[i].txnid);
+        if (t >= oldest) continue;
+        /* Read after the id: a slot taken over since shows its new holder,
+         * whose pin is the published snapshot (this writer holds the lock,
+         * so none newer exists) and never lowers the limit. */
+        if (bi_owner_alive(db, atomic_load(&db->slots[i].owner), 0)) oldest = t;
     }
     return oldest;
+}
+
+int bi_slot_info(birch_db *db, uint32_t i, birch_reader_info *r)
+{
+    bi_lkslot *s = &db->slots[i];
+    uint64_t o = atomic_load(&s->owner);
+    if (o == 0 || o == BI_SLOT_CLEARING) return 0;
+    uint64_t t = atomic_load(&s->txnid), at = atomic_load(&s->pin_ms), now = coarse_ms();
+    memset(r, 0, sizeof *r);
+    r->slot = i;
+    uint32_t k = BI_TOKEN_INDEX(o);
+    r->pid = k < db->nslots ? atomic_load(&db->owners[k].pid) : 0;
+    r->txnid = t == BI_FREE_SLOT ? 0 : t;
+    r->age_ms = t == BI_FREE_SLOT || now < at ? 0 : now - at;
+    pthread_mutex_lock(&db->lock);
+    r->alive = bi_owner_alive(db, o, 1);
+    pthread_mutex_unlock(&db->lock);
+    return 1;
+}
+
+int birch_readers(birch_db *db, birch_reader_fn fn, void *ctx)
+{
+    int rc = bi_db_check(db, "birch_readers");
+    if (rc) return rc;
+    if (!fn) return bi_err(BIRCH_EINVAL, "birch_readers: fn is NULL");
+    for (uint32_t i = 0; i < db->nslots; i++) {
+        birch_reader_info r;
+        if (bi_slot_info(db, i, &r) && (rc = fn(&r, ctx)) != 0) return rc;
+    }
+    return BIRCH_OK;
+}
+
+int birch_readers_clear(birch_db *db, unsigned *cleared)
+{
+    int rc = bi_db_check(db, "birch_readers_clear");
+    if (rc) return rc;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < db->nslots; i++) {
+        bi_lkslot *s = &db->slots[i];
+        uint64_t o = atomic_load(&s->owner);
+        if (o == 0 || o == BI_SLOT_CLEARING) continue;
+        pthread_mutex_lock(&db->lock);
+        int alive = bi_owner_alive(db, o, 1);
+        pthread_mutex_unlock(&db->lock);
+        /* Emptied under a marker no claimer takes, so that a handle taking
+         * the slot over meanwhile never has its pin wiped. */
+        if (alive || !atomic_compare_exchange_strong(&s->owner, &o, BI_SLOT_CLEARING)) continue;
+        atomic_store(&s->txnid, BI_FREE_SLOT);
+        atomic_store(&s->owner, 0);
+        n++;
+    }
+    if (cleared) *cleared = n;
+    return BIRCH_OK;
 }

@@ -91,6 +91,7 @@ void bi_gate_open_locked(birch_db *db)
 
 static void unlock_writer(birch_db *db)
 {
+    bi_writer_unlock(db);
     pthread_mutex_lock(&db->write_lock);
     bi_gate_open_locked(db);
     pthread_mutex_unlock(&db->write_lock);
@@ -128,6 +129,45 @@ void bi_txn_seen(birch_txn *txn)
         atomic_store_explicit(&db->writer_thread, self, memory_order_relaxed);
 }
 
+/* The state the last commit left, which another handle may have made:
+ * the newest sound meta in the file (a writer killed after writing its
+ * meta left a whole commit, which the next one builds on and publishes),
+ * the file's size, a map that covers it, and a checkpoint a read-only
+ * recovery left to a writer (load in db.c). */
+static int writer_sync(birch_db *db)
+{
+    int changed = bi_meta_refresh(db);
+    if (changed < 0) return changed;
+    int rc = BIRCH_OK;
+    if (changed) {
+        uint64_t size = 0;
+        rc = db->io.ops->size(db->file, &size);
+        pthread_mutex_lock(&db->lock);
+        if (rc == BIRCH_OK && size > db->file_size) db->file_size = size;
+        if (rc == BIRCH_OK) rc = bi_map_cover(db, db->meta.npages * (uint64_t)db->psize);
+        pthread_mutex_unlock(&db->lock);
+        if (rc) return rc;
+    }
+    bi_meta pub;
+    bi_published(db, &pub);
+    if (pub.txnid < db->meta.txnid) bi_publish(db, &db->meta);
+    if (atomic_load(&db->lk->need_checkpoint)) {
+        rc = bi_checkpoint(db);
+        if (rc == BIRCH_OK) atomic_store(&db->lk->need_checkpoint, 0);
+    }
+    return rc;
+}
+
+int bi_writer_begin(birch_db *db, int try, const char *who)
+{
+    if (!db->shared) return BIRCH_OK;
+    int rc = bi_writer_lock(db, try, who);
+    if (rc) return rc;
+    rc = writer_sync(db);
+    if (rc) bi_writer_unlock(db);
+    return rc;
+}
+
 /* Becomes the writer for who (birch_txn_begin or birch_sync): waits for
  * the gate, or BIRCH_EBUSY when BIRCH_TXN_TRY is given and a transaction
  * (or birch_sync) holds it; a flush in progress is waited for even then,
@@ -150,6 +190,13 @@ static int lock_writer(birch_db *db, unsigned flags, const char *who)
     db->writer_active = BI_GATE_TXN;
     atomic_store_explicit(&db->writer_thread, self, memory_order_relaxed);
     pthread_mutex_unlock(&db->write_lock);
+    int rc = bi_writer_begin(db, (flags & BIRCH_TXN_TRY) != 0, who);
+    if (rc) {
+        pthread_mutex_lock(&db->write_lock);
+        bi_gate_open_locked(db);
+        pthread_mutex_unlock(&db->write_lock);
+        return rc;
+    }
     pthread_mutex_lock(&db->lock);
     int failed = db->failed;
     char why[sizeof db->failed_why];
@@ -314,8 +361,8 @@ uint64_t bi_now_ms(void)
  * non-durable commits spent most of their time in 50 checkpoints). */
 static int need_checkpoint(const birch_txn *txn)
 {
-    const birch_db *db = txn->db;
-    uint64_t freed = db->weak_freed + bi_alloc_freed_durable(txn);
+    birch_db *db = txn->db;
+    uint64_t freed = atomic_load(&db->lk->weak_freed) + bi_alloc_freed_durable(txn);
     uint64_t limit = txn->meta.npages / 4 > BI_CHECKPOINT_PAGES ? txn->meta.npages / 4 : BI_CHECKPOINT_PAGES;
     /* Under max_size, pages that wait for a checkpoint may be all the room
      * left: a database near its limit checkpoints once they are half of
@@ -326,7 +373,7 @@ static int need_checkpoint(const birch_txn *txn)
         uint64_t room = most > txn->meta.npages ? most - txn->meta.npages : 0;
         if (freed && freed >= room / 2) return 1;
     }
-    return freed >= limit || bi_now_ms() - db->durable_ms >= BI_CHECKPOINT_MS;
+    return freed >= limit || bi_now_ms() - atomic_load(&db->lk->durable_ms) >= BI_CHECKPOINT_MS;
 }
 
 /* Publishes m (in slot) as the last commit. */
@@ -335,14 +382,14 @@ static void publish(birch_db *db, const bi_meta *m, int slot, uint64_t freed)
     pthread_mutex_lock(&db->lock);
     db->meta = *m;
     db->meta_slot = slot;
-    bi_publish(db, m, db->map.addr);
+    bi_publish(db, m);
     if (!(m->flags & BI_META_WEAK)) {
         db->steady_slot = slot;
         db->steady_txnid = m->txnid;
-        db->weak_freed = 0;
-        db->durable_ms = bi_now_ms();
+        atomic_store(&db->lk->weak_freed, 0);
+        atomic_store(&db->lk->durable_ms, bi_now_ms());
     } else {
-        db->weak_freed += freed;
+        atomic_fetch_add(&db->lk->weak_freed, freed);
     }
     pthread_mutex_unlock(&db->lock);
 }

@@ -303,25 +303,43 @@ START_TEST(read_only_open_of_missing_file_fails_without_creating)
 }
 END_TEST
 
-/* A file opened for writing is locked against every other open; read-only
- * handles share the file with each other but not with a writer. */
-START_TEST(file_locking)
+/* Any number of handles share a file, read-write and read-only alike (in
+ * one process as in many): one write transaction at a time across them
+ * (the second waits, or gets BIRCH_EBUSY with TRY), and each commit is
+ * seen by every handle's next read transaction.  Compaction needs the
+ * file alone. */
+START_TEST(file_sharing)
 {
     char *path = bt_path("lock");
     birch_options rw = bt_opts(), ro = bt_opts();
     ro.read_only = 1;
-    birch_db *db = bt_open(path, &rw);
-    birch_db *db2 = NULL;
-    BT_RC(birch_open(path, &rw, &db2), BIRCH_EBUSY);
-    BT_RC(birch_open(path, &ro, &db2), BIRCH_EBUSY);
+    birch_db *db = bt_open(path, &rw), *db2 = bt_open(path, &rw), *r1 = bt_open(path, &ro);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE), *w2 = NULL;
+    BT_RC(birch_txn_begin(db2, BIRCH_TXN_WRITE | BIRCH_TXN_TRY, &w2), BIRCH_EBUSY);
+    bt_put_s(w, bt_table(w, "t", BIRCH_CREATE), "a", "1");
+    BT_RC(birch_compact(path, NULL, NULL, NULL), BIRCH_EBUSY);
+    BT_OK(birch_txn_commit(w));
+    /* db2 writes on top of db's commit; r1 and db see it. */
+    w2 = bt_begin(db2, BIRCH_TXN_WRITE);
+    bt_expect_s(w2, bt_table(w2, "t", 0), "a", "1");
+    bt_put_s(w2, bt_table(w2, "t", 0), "b", "2");
+    BT_OK(birch_txn_commit(w2));
+    birch_db *all[3] = {db, db2, r1};
+    for (int i = 0; i < 3; i++) {
+        birch_txn *r = bt_begin(all[i], BIRCH_TXN_READ);
+        birch_table *t = bt_table(r, "t", 0);
+        bt_expect_s(r, t, "a", "1");
+        bt_expect_s(r, t, "b", "2");
+        BT_OK(birch_txn_commit(r));
+        ck_assert_uint_eq(bt_stat(all[i]).txnid, 2);
+    }
+    birch_txn *bad = NULL;
+    BT_RC(birch_txn_begin(r1, BIRCH_TXN_WRITE, &bad), BIRCH_EREADONLY);
     BT_OK(birch_close(db));
-
-    birch_db *r1 = bt_open(path, &ro);
-    birch_db *r2 = bt_open(path, &ro);
-    BT_RC(birch_open(path, &rw, &db2), BIRCH_EBUSY);
     BT_OK(birch_close(r1));
-    BT_OK(birch_close(r2));
-
+    bt_check(db2);
+    BT_OK(birch_close(db2));
+    BT_OK(birch_compact(path, NULL, NULL, NULL));
     db = bt_open(path, &rw);
     bt_check(db);
     BT_OK(birch_close(db));
@@ -435,7 +453,7 @@ int main(void)
     tcase_add_test(tc, stat_tracks_commits_tables_and_file_size);
     tcase_add_test(tc, read_only_handle);
     tcase_add_test(tc, read_only_open_of_missing_file_fails_without_creating);
-    tcase_add_test(tc, file_locking);
+    tcase_add_test(tc, file_sharing);
     tcase_add_test(tc, durable_none_commits_survive_close);
     tcase_add_test(tc, open_close_cycles);
     tcase_add_test(tc, max_readers_option);
