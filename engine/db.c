@@ -319,11 +319,14 @@ static int attach(birch_db *db, const char *path, int *first)
     if (!alone) return rc;
     bi_share_detach(db);
     *first = 1;
-    if (!db->opts.read_only) {
-        rc = lock_alone(db, db->file, "a writer without a lock file");
-        if (rc) return rc;
+    if (!db->opts.read_only) rc = lock_alone(db, db->file, "a writer without a lock file");
+    else {
+        /* Marked attached, so that a writer that would build a lock file
+         * beside it refuses instead (share.c). */
+        rc = db->io.ops->byte_lock(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_READ, 0);
+        db->attached = rc == BIRCH_OK;
     }
-    return bi_share_private(db);
+    return rc ? rc : bi_share_private(db);
 }
 
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)

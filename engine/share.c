@@ -235,8 +235,9 @@ static int attach_once(birch_db *db, const char *path, int *first)
         int held = ops->byte_held(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_WRITE);
         if (held < 0) return held;
         if (held)
-            return bi_err(BIRCH_EBUSY, "birch_open: the lock file of '%s' was removed or replaced while other "
-                                       "handles have the database open: close them all, then open it again", path);
+            return bi_err(BIRCH_EBUSY, "birch_open: other handles have the database open without this lock file "
+                                       "(it was removed or replaced under them, or they read without one, where "
+                                       "they cannot write it): close them all, then open '%s' again", path);
         *first = 1;
         rc = lock_file_build(db, id);
     } else if (rc == BIRCH_EBUSY) {
@@ -265,6 +266,10 @@ int bi_share_ready(birch_db *db)
 
 void bi_share_detach(birch_db *db)
 {
+    /* A fork child's copy frees its memory, maps and descriptors only: the
+     * slots, the owner entry and every lock (of the open file descriptions
+     * it shares with the parent) are the parent's. */
+    if (bi_db_forked(db)) db->attached = db->owner_locked = 0, atomic_store(&db->nown, 0);
     /* Slots first, the owner entry last: a slot never names a free owner. */
     uint32_t n = atomic_load(&db->nown);
     if (db->slots)
@@ -273,11 +278,11 @@ void bi_share_detach(birch_db *db)
             atomic_store(&s->txnid, BI_FREE_SLOT);
             atomic_store(&s->owner, 0);
         }
+    /* Before the init lock goes with the lock file: a first open that gets
+     * that lock must not find this handle still attached. */
+    if (db->attached) db->io.ops->byte_lock(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_NONE, 0);
+    db->attached = 0;
     if (db->lkfile) {
-        /* Before the init lock goes with the lock file: a first open that
-         * gets that lock must not find this handle still attached. */
-        if (db->attached) db->io.ops->byte_lock(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_NONE, 0);
-        db->attached = 0;
         if (db->owner_locked) {
             atomic_store(&db->owners[BI_TOKEN_INDEX(db->token)].pid, 0);
             if (atomic_load(&db->lk->writer) == db->token) atomic_store(&db->lk->writer, 0);

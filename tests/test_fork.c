@@ -192,6 +192,28 @@ START_TEST(child_close_writes_nothing)
 }
 END_TEST
 
+/* The child's close frees its copy only: the parent's reader slot (in
+ * the lock file the two share) keeps its pin, so writers still keep the
+ * parent's snapshot, which reads as it was. */
+START_TEST(child_close_keeps_parent_pins)
+{
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    uint64_t pinned = birch_txn_id(r);
+    in_child(child_close, NULL);
+    for (int i = 0; i < 20; i++) {
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        bt_put_s(w, bt_table(w, "t", 0), "k", "overwritten");
+        BT_OK(birch_txn_commit(w));
+    }
+    birch_stat st = bt_stat(db);
+    ck_assert_uint_eq(st.readers, 1);
+    ck_assert_uint_eq(st.oldest_txnid, pinned);
+    bt_expect_s(r, bt_table(r, "t", 0), "k", "v0");
+    BT_OK(birch_txn_commit(r));
+    reopen_expect("k", "overwritten");
+}
+END_TEST
+
 typedef struct inherited {
     birch_txn *r;
     birch_table *t;
@@ -444,6 +466,7 @@ static Suite *suite(void)
     tcase_add_test(tc, child_commit_through_inherited_txn);
     tcase_add_test(tc, child_begin_gets_efork);
     tcase_add_test(tc, child_close_writes_nothing);
+    tcase_add_test(tc, child_close_keeps_parent_pins);
     tcase_add_test(tc, child_reads_get_efork);
     tcase_add_test(tc, db_opened_in_child_works);
     tcase_add_test(tc, pid_check_without_wipeonfork);
