@@ -525,6 +525,237 @@ START_TEST(test_stat_check_copy_compact)
 }
 END_TEST
 
+/* ---- readers, and stat's oldest snapshot ---------------------------------------------- */
+
+/* One slot line of birch readers, taken apart. */
+typedef struct slot_line {
+    unsigned slot;
+    long long pid;
+    char snap[32], age[32], state[16];
+} slot_line;
+
+#define READERS_HEADER "slot  pid        snapshot   age_ms     state\n"
+
+static int all_digits(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+/* Runs birch readers on path and returns its slot lines (up to max) and
+ * their count.  Checks the form of the whole output: the header line, then
+ * lines of exactly the header's columns (rebuilt from their fields, they
+ * read the same), a snapshot that is a number with an age in digits, or
+ * "idle" with "-", and "alive" or "stale". */
+static int list_readers(const char *path, slot_line *l, int max)
+{
+    char *out, *err;
+    ck_assert_int_eq(sh(&out, &err, "%s readers %s", tool, path), 0);
+    ck_assert_str_eq(err, "");
+    free(err);
+    ck_assert_msg(strncmp(out, READERS_HEADER, strlen(READERS_HEADER)) == 0, "no header: %s", out);
+    int n = 0;
+    for (char *p = out + strlen(READERS_HEADER); *p;) {
+        char *nl = strchr(p, '\n'), again[256];
+        ck_assert_msg(nl != NULL, "an unfinished line: %s", p);
+        *nl = 0;
+        ck_assert_msg(n < max, "more than %d slots: %s", max, p);
+        slot_line *s = &l[n++];
+        ck_assert_msg(sscanf(p, "%u %lld %31s %31s %15s", &s->slot, &s->pid, s->snap, s->age, s->state) == 5,
+                      "a bad line: %s", p);
+        snprintf(again, sizeof again, "%-5u %-10lld %-10s %-10s %s", s->slot, s->pid, s->snap, s->age, s->state);
+        ck_assert_str_eq(p, again);
+        ck_assert_msg(strcmp(s->snap, "idle") == 0 ? strcmp(s->age, "-") == 0
+                                                   : all_digits(s->snap) && all_digits(s->age),
+                      "a bad snapshot or age: %s", p);
+        ck_assert_msg(strcmp(s->state, "alive") == 0 || strcmp(s->state, "stale") == 0, "a bad state: %s", p);
+        p = nl + 1;
+    }
+    free(out);
+    return n;
+}
+
+/* The slot line of process pid: exactly one. */
+static const slot_line *slot_of(const slot_line *l, int n, long long pid)
+{
+    const slot_line *found = NULL;
+    for (int i = 0; i < n; i++) {
+        if (l[i].pid != pid) continue;
+        ck_assert_msg(!found, "pid %lld holds slots %u and %u", pid, found->slot, l[i].slot);
+        found = &l[i];
+    }
+    ck_assert_msg(found != NULL, "no slot of pid %lld", pid);
+    return found;
+}
+
+/* birch readers shows this process's slot while a read transaction pins a
+ * snapshot: the pid, that snapshot, its age and "alive"; then idle once the
+ * transaction ends (the handle keeps its slot).  The command's own handle
+ * holds no slot. */
+START_TEST(test_readers_alive)
+{
+    char *f = bt_path("f");
+    slot_line l[8];
+    birch_db *db = bt_open(f, NULL);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    bt_put_s(w, bt_table(w, "t", BIRCH_CREATE), "k", "v");
+    BT_OK(birch_txn_commit(w));
+    ck_assert_int_eq(list_readers(f, l, 8), 0); /* no read yet: no slot */
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    uint64_t id = birch_txn_id(r);
+    ck_assert_uint_gt(id, 0);
+    usleep(150 * 1000);
+    ck_assert_int_eq(list_readers(f, l, 8), 1);
+    char want[32];
+    snprintf(want, sizeof want, "%" PRIu64, id);
+    ck_assert_int_eq(l[0].pid, getpid());
+    ck_assert_str_eq(l[0].snap, want);
+    ck_assert_str_eq(l[0].state, "alive");
+    uint64_t age = strtoull(l[0].age, NULL, 10);
+    ck_assert_msg(age >= 100 && age < 60000, "pinned 150 ms ago, age %" PRIu64, age); /* a coarse clock */
+    unsigned slot = l[0].slot;
+    birch_txn_abort(r);
+    ck_assert_int_eq(list_readers(f, l, 8), 1);
+    ck_assert_uint_eq(l[0].slot, slot);
+    ck_assert_int_eq(l[0].pid, getpid());
+    ck_assert_str_eq(l[0].snap, "idle");
+    ck_assert_str_eq(l[0].age, "-");
+    ck_assert_str_eq(l[0].state, "alive");
+    /* Nothing is stale: --clear-stale frees nothing and keeps this slot. */
+    char *out;
+    ck_assert_int_eq(sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
+    ck_assert_str_eq(out, "freed 0 stale reader slots\n");
+    free(out);
+    ck_assert_int_eq(list_readers(f, l, 8), 1);
+    ck_assert_int_eq(l[0].pid, getpid());
+    BT_OK(birch_close(db));
+    ck_assert_int_eq(list_readers(f, l, 8), 0); /* closed: the slot is freed */
+    free(f);
+}
+END_TEST
+
+/* A process killed while its read transaction pins a snapshot leaves a
+ * stale slot: listed with its pid as "stale" beside the live readers,
+ * freed by --clear-stale (which reports 1 and leaves the live slot), and
+ * gone from the next listing. */
+START_TEST(test_readers_stale)
+{
+    char *f = bt_path("f"), *out;
+    slot_line l[8];
+    birch_db *db = bt_open(f, NULL);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    bt_put_s(w, bt_table(w, "t", BIRCH_CREATE), "k", "v");
+    BT_OK(birch_txn_commit(w));
+    BT_OK(birch_close(db)); /* the child inherits no handle */
+    int ready[2], release[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(release), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Its own handle and a read transaction; then it waits (until the
+         * kill, or the parent's end of release closing if the test fails
+         * first).  id 0 tells the parent that something failed. */
+        close(ready[0]);
+        close(release[1]);
+        birch_db *cdb;
+        birch_txn *ct;
+        uint64_t cid = 0;
+        if (birch_open(f, NULL, &cdb) == BIRCH_OK && birch_txn_begin(cdb, BIRCH_TXN_READ, &ct) == BIRCH_OK)
+            cid = birch_txn_id(ct);
+        if (write(ready[1], &cid, sizeof cid) != sizeof cid) _exit(2);
+        char c;
+        while (read(release[0], &c, 1) > 0) {
+        }
+        _exit(1);
+    }
+    close(ready[1]);
+    close(release[0]);
+    uint64_t cid = 0;
+    ck_assert_int_eq(read(ready[0], &cid, sizeof cid), sizeof cid);
+    close(ready[0]);
+    ck_assert_msg(cid != 0, "the child could not open the database or begin its read transaction");
+    /* Alive first. */
+    ck_assert_int_eq(list_readers(f, l, 8), 1);
+    char want[32];
+    snprintf(want, sizeof want, "%" PRIu64, cid);
+    ck_assert_int_eq(l[0].pid, pid);
+    ck_assert_str_eq(l[0].snap, want);
+    ck_assert_str_eq(l[0].state, "alive");
+    /* A live reader of this process beside it, taken while the child's
+     * slot is alive (a reader needing a slot later would take the stale
+     * one over). */
+    db = bt_open(f, NULL);
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    char mine[32];
+    snprintf(mine, sizeof mine, "%" PRIu64, birch_txn_id(r));
+    /* Killed: no birch_close, its slot stays behind. */
+    int st;
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    close(release[1]);
+    int n = list_readers(f, l, 8);
+    ck_assert_int_eq(n, 2);
+    const slot_line *dead = slot_of(l, n, pid), *live = slot_of(l, n, getpid());
+    ck_assert_str_eq(dead->snap, want);
+    ck_assert_str_eq(dead->state, "stale");
+    ck_assert_str_eq(live->snap, mine);
+    ck_assert_str_eq(live->state, "alive");
+    ck_assert_uint_ne(dead->slot, live->slot);
+    unsigned live_slot = live->slot;
+    ck_assert_int_eq(sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
+    ck_assert_str_eq(out, "freed 1 stale reader slot\n");
+    free(out);
+    ck_assert_int_eq(list_readers(f, l, 8), 1);
+    ck_assert_int_eq(l[0].pid, getpid());
+    ck_assert_uint_eq(l[0].slot, live_slot);
+    ck_assert_str_eq(l[0].snap, mine);
+    ck_assert_str_eq(l[0].state, "alive");
+    ck_assert_int_eq(sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
+    ck_assert_str_eq(out, "freed 0 stale reader slots\n");
+    free(out);
+    birch_txn_abort(r);
+    BT_OK(birch_close(db));
+    free(f);
+}
+END_TEST
+
+/* birch stat shows the oldest snapshot a reader holds (older than the last
+ * commit while a read transaction pins it) and the readers open; once the
+ * reader ends, the oldest is the last commit and there are no readers. */
+START_TEST(test_stat_oldest)
+{
+    char *f = bt_path("f"), *out, want[128];
+    birch_db *db = bt_open(f, NULL);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    bt_put_s(w, bt_table(w, "t", BIRCH_CREATE), "k", "v1");
+    BT_OK(birch_txn_commit(w));
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    uint64_t old = birch_txn_id(r);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    bt_put_s(w, bt_table(w, "t", 0), "k", "v2");
+    uint64_t last = birch_txn_id(w);
+    BT_OK(birch_txn_commit(w));
+    ck_assert_uint_gt(last, old);
+    ck_assert_uint_eq(bt_stat(db).txnid, last);
+    ck_assert_int_eq(sh(&out, NULL, "%s stat %s", tool, f), 0);
+    snprintf(want, sizeof want, "\nlast txn      %" PRIu64 "\noldest txn    %" PRIu64 "\nreaders       1\n", last, old);
+    ck_assert_msg(strstr(out, want), "expected\n%s\nin\n%s", want, out);
+    free(out);
+    birch_txn_abort(r);
+    ck_assert_int_eq(sh(&out, NULL, "%s stat %s", tool, f), 0);
+    snprintf(want, sizeof want, "\nlast txn      %" PRIu64 "\noldest txn    %" PRIu64 "\nreaders       0\n", last, last);
+    ck_assert_msg(strstr(out, want), "expected\n%s\nin\n%s", want, out);
+    free(out);
+    BT_OK(birch_close(db));
+    free(f);
+}
+END_TEST
+
 /* One table of exit codes for every command: 0 success, 1 failure, 2
  * usage.  Before, a file that did not open gave 3 and other failures 4. */
 START_TEST(test_exit_codes)
@@ -541,7 +772,8 @@ START_TEST(test_exit_codes)
     static const char *const cmds[][2] = {
         {"stat", "%s"},     {"tables", "%s"}, {"check", "%s"},           {"copy", "%s %s.copy"},
         {"compact", "%s"},  {"dump", "%s"},   {"load", "%s"},            {"get", "%s table-0 k"},
-        {"put", "%s t k v"}, {"del", "%s t k"}, {"scan", "%s table-0"},
+        {"put", "%s t k v"}, {"del", "%s t k"}, {"scan", "%s table-0"}, {"readers", "%s"},
+        {"readers", "--clear-stale %s"},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *name = cmds[i][0];
@@ -718,7 +950,8 @@ START_TEST(test_write_errors)
     char *f = bt_path("f"), *err;
     fill_birch(f); /* its dump is about a megabyte: more than a pipe holds */
     const char *cmds[] = {"stat %s",  "tables %s",  "check %s",        "dump %s",         "dump %s -t table-1",
-                          "scan %s table-2", "get %s table-0 000000000a --hex", "--help", "--version", "scan --help"};
+                          "scan %s table-2", "get %s table-0 000000000a --hex", "--help", "--version", "scan --help",
+                          "readers %s", "readers --clear-stale %s"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, cmds[i], f);
@@ -927,6 +1160,9 @@ int main(void)
     tcase_add_test(tc, test_dump_load_birch);
     tcase_add_test(tc, test_names_escaped);
     tcase_add_test(tc, test_stat_check_copy_compact);
+    tcase_add_test(tc, test_readers_alive);
+    tcase_add_test(tc, test_readers_stale);
+    tcase_add_test(tc, test_stat_oldest);
     tcase_add_test(tc, test_exit_codes);
     tcase_add_test(tc, test_numbers);
     tcase_add_test(tc, test_create);

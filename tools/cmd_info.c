@@ -96,6 +96,8 @@ static int stat_db(tool_out *out, birch_db *db, const char *path)
     tool_printf(out, "pages         %" PRIu64 " in use, %" PRIu64 " free, %" PRIu64 " in all (2 meta)\n",
                 st.page_count - st.free_pages, st.free_pages, st.page_count);
     tool_printf(out, "last txn      %" PRIu64 "\n", st.txnid);
+    tool_printf(out, "oldest txn    %" PRIu64 "\n", st.oldest_txnid);
+    tool_printf(out, "readers       %" PRIu32 "\n", st.readers);
     tool_printf(out, "tables        %" PRIu64 "\n", st.table_count);
     if ((rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn))) return tool_fail_rc(rc, "%s", path);
     int code = stat_tables(out, txn);
@@ -118,7 +120,15 @@ static int run_stat(int argc, char **argv)
 const tool_command tool_cmd_stat = {
     "stat", run_stat, "stat FILE",
     "Shows the file size, page size, pages in use and free, the last transaction,\n"
-    "and for each table its entries, tree depth, pages and schema text.\n",
+    "the oldest snapshot still read, the readers, and for each table its entries,\n"
+    "tree depth, pages and schema text.\n"
+    "\n"
+    "  oldest txn  the oldest transaction whose snapshot a live read transaction,\n"
+    "              guard or stream pins, in any process (the last transaction\n"
+    "              when none pins an older one): pages freed after it cannot be\n"
+    "              reused yet\n"
+    "  readers     read transactions, guards and streams open now, in every\n"
+    "              process ('birch readers FILE' lists their slots)\n",
     0,
 };
 

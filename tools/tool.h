@@ -6,6 +6,7 @@
  *
  *   birch.c        main: the command table, --help, exit status
  *   cmd_info.c     stat, tables, check
+ *   cmd_readers.c  readers
  *   cmd_copy.c     copy, compact
  *   cmd_dump.c     dump
  *   cmd_load.c     load
@@ -55,6 +56,7 @@ typedef struct tool_command {
 } tool_command;
 
 extern const tool_command tool_cmd_stat, tool_cmd_tables, tool_cmd_check; /* cmd_info.c */
+extern const tool_command tool_cmd_readers;                               /* cmd_readers.c */
 extern const tool_command tool_cmd_copy, tool_cmd_compact;                /* cmd_copy.c */
 extern const tool_command tool_cmd_dump;                                  /* cmd_dump.c */
 extern const tool_command tool_cmd_load;                                  /* cmd_load.c */
@@ -113,6 +115,7 @@ enum {
     TOOL_OPT_SCAN = 1u << 2,    /* --prefix KEY, --from KEY, -n N */
     TOOL_OPT_CREATE = 1u << 3,  /* --create, --page-size N */
     TOOL_OPT_COMPACT = 1u << 4, /* --compact */
+    TOOL_OPT_CLEAR = 1u << 5,   /* --clear-stale */
 };
 
 enum { TOOL_MAX_POS = 4 };
@@ -126,6 +129,7 @@ typedef struct tool_opts {
     int create;              /* --create */
     uint32_t page_size;      /* --page-size; 0 when not given */
     int compact;             /* --compact */
+    int clear_stale;         /* --clear-stale */
     char *pos[TOOL_MAX_POS]; /* the positional arguments */
     int npos;
 } tool_opts;

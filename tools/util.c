@@ -196,6 +196,8 @@ static int one_option(const char *cmd, int argc, char **argv, int *i, unsigned a
         o->page_size = (uint32_t)n;
     } else if ((allowed & TOOL_OPT_COMPACT) && strcmp(a, "--compact") == 0) {
         o->compact = 1;
+    } else if ((allowed & TOOL_OPT_CLEAR) && strcmp(a, "--clear-stale") == 0) {
+        o->clear_stale = 1;
     } else {
         code = tool_bad_usage(cmd, "unknown option %s", a);
     }
