@@ -80,7 +80,7 @@ static void set_limits(birch_db *db)
 
 static void destroy(birch_db *db)
 {
-    bi_share_detach(db); /* before the data file's close drops its open lock */
+    bi_share_detach(db, bi_db_forked(db)); /* before the data file's close drops its open lock */
     if (db->file) {
         if (db->map.addr) db->io.ops->unmap(db->file, db->map.addr, db->map.len);
         for (unsigned i = 0; i < db->n_old_maps; i++)
@@ -317,7 +317,7 @@ static int attach(birch_db *db, const char *path, int *first)
     int alone = rc == BIRCH_EREADONLY || rc == BIRCH_EACCES;
     bi_err_end(mark, alone);
     if (!alone) return rc;
-    bi_share_detach(db);
+    bi_share_detach(db, 0);
     *first = 1;
     if (!db->opts.read_only) rc = lock_alone(db, db->file, "a writer without a lock file");
     else {
@@ -500,6 +500,28 @@ int birch_stat_get(birch_db *db, birch_stat *st)
         if (t != BI_FREE_SLOT && bi_owner_alive(db, atomic_load(&db->slots[i].owner), 0)) st->readers++;
     }
     pthread_mutex_unlock(&db->lock);
+    return BIRCH_OK;
+}
+
+int birch_readers(birch_db *db, birch_reader_fn fn, void *ctx)
+{
+    int rc = bi_db_check(db, "birch_readers");
+    if (rc) return rc;
+    if (!fn) return bi_err(BIRCH_EINVAL, "birch_readers: fn is NULL");
+    for (uint32_t i = 0; i < db->nslots; i++) {
+        birch_reader_info r;
+        if (bi_slot_info(db, i, &r) && (rc = fn(&r, ctx)) != 0) return rc;
+    }
+    return BIRCH_OK;
+}
+
+int birch_readers_clear(birch_db *db, unsigned *cleared)
+{
+    int rc = bi_db_check(db, "birch_readers_clear");
+    if (rc) return rc;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < db->nslots; i++) n += (unsigned)bi_slot_clear(db, i);
+    if (cleared) *cleared = n;
     return BIRCH_OK;
 }
 

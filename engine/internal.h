@@ -18,6 +18,8 @@
  *   catalog.c    named tables and their per-transaction state
  *   records.c    birch_put / get / del / count
  *   cursor.c     cursors
+ *   share.c      the lock file processes share (share.h): attaching, owners,
+ *                their liveness, the writer lock
  *   readers.c    the published snapshot and the reader table (lock-free)
  *   handles.c    transaction handles as checked tokens; the fork() check
  *   txn.c        transactions, the commit, checkpoints
@@ -455,8 +457,9 @@ int bi_share_private(birch_db *db);
 int bi_share_attach(birch_db *db, const char *path, int *first);
 /* The first handle has recovered the database: others may join. */
 int bi_share_ready(birch_db *db);
-/* Lets go of every slot, the owner entry and the lock file (close). */
-void bi_share_detach(birch_db *db);
+/* Lets go of every slot, the owner entry and the lock file (close); in a
+ * fork child (child), only of this process's memory, maps and descriptors. */
+void bi_share_detach(birch_db *db, int child);
 /* Whether the handle of owner token is alive (1) or gone (0).  fresh: ask
  * the kernel now, else a verdict of the last BI_LIVE_TTL_MS may do.
  * Caller holds db->lock. */
@@ -484,8 +487,10 @@ int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen);
 /* Oldest snapshot a live reader holds (any process), or the published one
  * if none.  Slots of dead handles do not count.  Caller holds db->lock. */
 uint64_t bi_oldest_reader(birch_db *db);
-/* One reader slot as birch_readers reports it. */
+/* Slot i as birch_readers reports it: 1, or 0 if no handle holds it. */
 int bi_slot_info(birch_db *db, uint32_t i, birch_reader_info *r);
+/* Empties slot i if its handle is dead: 1 if it did. */
+int bi_slot_clear(birch_db *db, uint32_t i);
 
 /* ---- meta.c ---------------------------------------------------------------- */
 void bi_meta_seal(bi_meta *m);

@@ -222,37 +222,18 @@ int bi_slot_info(birch_db *db, uint32_t i, birch_reader_info *r)
     return 1;
 }
 
-int birch_readers(birch_db *db, birch_reader_fn fn, void *ctx)
+int bi_slot_clear(birch_db *db, uint32_t i)
 {
-    int rc = bi_db_check(db, "birch_readers");
-    if (rc) return rc;
-    if (!fn) return bi_err(BIRCH_EINVAL, "birch_readers: fn is NULL");
-    for (uint32_t i = 0; i < db->nslots; i++) {
-        birch_reader_info r;
-        if (bi_slot_info(db, i, &r) && (rc = fn(&r, ctx)) != 0) return rc;
-    }
-    return BIRCH_OK;
-}
-
-int birch_readers_clear(birch_db *db, unsigned *cleared)
-{
-    int rc = bi_db_check(db, "birch_readers_clear");
-    if (rc) return rc;
-    unsigned n = 0;
-    for (uint32_t i = 0; i < db->nslots; i++) {
-        bi_lkslot *s = &db->slots[i];
-        uint64_t o = atomic_load(&s->owner);
-        if (o == 0 || o == BI_SLOT_CLEARING) continue;
-        pthread_mutex_lock(&db->lock);
-        int alive = bi_owner_alive(db, o, 1);
-        pthread_mutex_unlock(&db->lock);
-        /* Emptied under a marker no claimer takes, so that a handle taking
-         * the slot over meanwhile never has its pin wiped. */
-        if (alive || !atomic_compare_exchange_strong(&s->owner, &o, BI_SLOT_CLEARING)) continue;
-        atomic_store(&s->txnid, BI_FREE_SLOT);
-        atomic_store(&s->owner, 0);
-        n++;
-    }
-    if (cleared) *cleared = n;
-    return BIRCH_OK;
+    bi_lkslot *s = &db->slots[i];
+    uint64_t o = atomic_load(&s->owner);
+    if (o == 0 || o == BI_SLOT_CLEARING) return 0;
+    pthread_mutex_lock(&db->lock);
+    int alive = bi_owner_alive(db, o, 1);
+    pthread_mutex_unlock(&db->lock);
+    /* Emptied under a marker no claimer takes, so that a handle taking the
+     * slot over meanwhile never has its pin wiped. */
+    if (alive || !atomic_compare_exchange_strong(&s->owner, &o, BI_SLOT_CLEARING)) return 0;
+    atomic_store(&s->txnid, BI_FREE_SLOT);
+    atomic_store(&s->owner, 0);
+    return 1;
 }

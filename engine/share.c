@@ -45,6 +45,14 @@
 #define BI_LIVE_TTL_MS 100u    /* a writer trusts an "alive" verdict this long */
 #define BI_LK_RETRY 1          /* lock_file_join: not a table (yet): try again (db->join_rc) */
 
+/* Milliseconds on the monotonic clock, which every process shares. */
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* ---- Private tables ----------------------------------------------------------- */
 
 static int table_alloc(birch_db *db, uint32_t n)
@@ -76,7 +84,7 @@ static void table_init(birch_db *db, uint8_t *base, uint32_t n)
         atomic_init(&db->owners[i].gen, 0);
         atomic_init(&db->slots[i].txnid, BI_FREE_SLOT);
     }
-    atomic_init(&h->durable_ms, bi_now_ms());
+    atomic_init(&h->durable_ms, now_ms());
 }
 
 int bi_share_private(birch_db *db)
@@ -185,7 +193,7 @@ static int owner_claim(birch_db *db)
             if (rc) return rc;
             uint64_t gen = atomic_fetch_add(&db->owners[i].gen, 1) + 1;
             atomic_store(&db->owners[i].pid, (int64_t)getpid());
-            atomic_store(&db->owners[i].since_ms, bi_now_ms());
+            atomic_store(&db->owners[i].since_ms, now_ms());
             db->token = BI_TOKEN(gen, i);
             db->owner_locked = 1;
             return BIRCH_OK;
@@ -208,7 +216,7 @@ int bi_share_attach(birch_db *db, const char *path, int *first)
     for (unsigned waited = 0;; waited += 5) {
         int rc = attach_once(db, path, first);
         if (rc != BI_LK_RETRY) return rc;
-        bi_share_detach(db);
+        bi_share_detach(db, 0);
         if (waited >= BI_JOIN_WAIT_MS && db->join_busy) return bi_err(BIRCH_EBUSY, "%s", db->join_why);
         if (waited >= BI_JOIN_WAIT_MS) return bi_err(BIRCH_ECORRUPT, "%s", db->join_why);
         struct timespec ts = {0, 5 * 1000000L};
@@ -264,12 +272,12 @@ int bi_share_ready(birch_db *db)
     return rc;
 }
 
-void bi_share_detach(birch_db *db)
+void bi_share_detach(birch_db *db, int child)
 {
     /* A fork child's copy frees its memory, maps and descriptors only: the
      * slots, the owner entry and every lock (of the open file descriptions
      * it shares with the parent) are the parent's. */
-    if (bi_db_forked(db)) db->attached = db->owner_locked = 0, atomic_store(&db->nown, 0);
+    if (child) db->attached = db->owner_locked = 0, atomic_store(&db->nown, 0);
     /* Slots first, the owner entry last: a slot never names a free owner. */
     uint32_t n = atomic_load(&db->nown);
     if (db->slots)
@@ -314,7 +322,7 @@ int bi_owner_alive(birch_db *db, uint64_t token, int fresh)
     if (!db->shared || token == 0 || i >= db->nslots) return 0;
     if (atomic_load(&db->owners[i].gen) != BI_TOKEN_GEN(token)) return 0; /* the entry was taken since */
     struct bi_live *c = &db->live[i];
-    uint64_t now = bi_now_ms();
+    uint64_t now = now_ms();
     if (!fresh && c->token == token && (c->dead || now < c->until)) return !c->dead;
     int held = db->io.ops->byte_held(db->lkfile, BI_LK_OWNER_BYTE(i), BI_LK_WRITE);
     if (held < 0) return 1; /* cannot tell: keep its pages */

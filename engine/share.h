@@ -17,6 +17,7 @@
 #define BIRCH_ENGINE_SHARE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "page.h"
@@ -99,6 +100,15 @@ typedef struct bi_lkslot {
 #define BI_TOKEN_GEN(t) ((t) >> 24)
 
 _Static_assert(sizeof(bi_lkhdr) <= BI_LK_HDR, "the lock file header fits its page");
+/* The layout FORMAT.md section 20 gives. */
+_Static_assert(offsetof(bi_lkhdr, version) == 8 && offsetof(bi_lkhdr, nslots) == 12 &&
+                   offsetof(bi_lkhdr, dev) == 24 && offsetof(bi_lkhdr, ino) == 32 &&
+                   offsetof(bi_lkhdr, writer) == 64 && offsetof(bi_lkhdr, writer_seq) == 72 &&
+                   offsetof(bi_lkhdr, durable_ms) == 80 && offsetof(bi_lkhdr, rejected) == 96 &&
+                   offsetof(bi_lkhdr, need_checkpoint) == 112 && offsetof(bi_lkhdr, used) == 116 &&
+                   offsetof(bi_lkhdr, pub_idx) == 128 && offsetof(bi_lkhdr, pub) == 192 &&
+                   sizeof(bi_lkpub) == 120,
+               "the lock file header's layout");
 _Static_assert(sizeof(bi_lkowner) == 64 && sizeof(bi_lkslot) == 64, "owners and slots are cache lines");
 _Static_assert(sizeof(bi_meta) % 8 == 0, "a meta is whole words");
 
