@@ -29,8 +29,25 @@
  *     time: never use one transaction from two threads at once.  It may be
  *     handed to another thread between calls (a write transaction may be
  *     committed on another thread than the one that began it).
- *   - A file opened for writing is locked against every other open (in this
- *     or another process) until birch_close; the second open gets BIRCH_EBUSY.
+ *   - Any number of handles, in this process or others, may have one file
+ *     open at once, read-write or read-only alike, with the same rules as
+ *     threads: one write transaction at a time across all of them (a
+ *     second waits, or gets BIRCH_EBUSY with BIRCH_TXN_TRY), any number of
+ *     read transactions that never block and are never blocked, and every
+ *     commit seen by the next read transaction of every handle.  They
+ *     share a lock file beside the database (path + "-lock", which stays
+ *     when the last handle closes, as LMDB's does); its reader table keeps
+ *     a writer from reusing a page any reader of any process can see.  A
+ *     process killed at any instant (holding a read transaction, or in
+ *     the middle of a write transaction) blocks the others for at most a
+ *     moment (about 50 ms) and pins no page: its reader slots and its
+ *     write lock are recognised as dead and reclaimed by themselves (see
+ *     birch_readers).  Only compaction (birch_compact),
+ *     BIRCH_RECREATE_ALWAYS and the initialisation of an empty file need
+ *     the file alone (BIRCH_EBUSY while another handle has it open).
+ *     Within one process, sharing one handle between threads costs less
+ *     than one handle per thread.  Linux only (open file description
+ *     locks, futexes).
  *   - A database opened for writing with BIRCH_DURABLE_NONE (on a file) has
  *     one background thread of its own, from birch_open to birch_close,
  *     that makes idle commits durable (see BIRCH_DURABLE_NONE).  It blocks
@@ -100,16 +117,15 @@
  *   frees the child's copy of the handle (memory, maps, descriptor),
  *   writes nothing, and returns BIRCH_EFORK; birch_cursor_close,
  *   birch_stream_close and birch_txn_abort free the child's copies.  The
- *   parent's handle is unaffected.  A child opens the database anew (a
- *   file the parent has open for writing stays locked: BIRCH_EBUSY).
- *   The file's lock belongs to the open file description, which the child
- *   shares through its inherited descriptor and maps: a child that does
- *   not exec should call birch_close on every inherited database handle,
- *   or else, while the child lives, the file stays locked even after the
- *   parent closes it, and the parent's next birch_open of it returns
- *   BIRCH_EBUSY.  (The child's close does not release the lock while the
- *   parent's handle is open.)  The descriptor is close-on-exec, so a child
- *   that execs keeps nothing.  On
+ *   parent's handle is unaffected, its reader slots and locks included.
+ *   A child opens the database anew with birch_open (it then shares the
+ *   file with its parent like any other process).  The handle's locks
+ *   belong to open file descriptions, which the child shares through its
+ *   inherited descriptors and maps: a child that does not exec should call
+ *   birch_close on every inherited database handle, or else, while the
+ *   child lives, the file counts as open even after the parent closes it,
+ *   and birch_compact gets BIRCH_EBUSY.  The descriptors are close-on-exec,
+ *   so a child that execs keeps nothing.  On
  *   kernels without MADV_WIPEONFORK (before Linux 4.14) only
  *   birch_txn_begin, birch_txn_commit, birch_sync and birch_close check
  *   the process; reads through an inherited transaction are then
@@ -161,9 +177,11 @@ extern "C" {
 #define BIRCH_ENOTDB    (-6)  /* the file is not a birch database */
 #define BIRCH_EVERSION  (-7)  /* the file was written by an unknown format version */
 #define BIRCH_ECORRUPT  (-8)  /* the file is damaged */
-#define BIRCH_EBUSY     (-9)  /* file locked by another handle; writer busy with
-                                 BIRCH_TXN_TRY; a write transaction or birch_sync
-                                 in the thread that holds the write transaction */
+#define BIRCH_EBUSY     (-9)  /* writer busy with BIRCH_TXN_TRY; a write
+                                 transaction or birch_sync in the thread that
+                                 holds the write transaction; no reader slot
+                                 free; the file open elsewhere where it must
+                                 be alone (compaction) or had alone elsewhere */
 #define BIRCH_EREADONLY (-10) /* write attempted in a read transaction or read-only database */
 #define BIRCH_EFULL     (-11) /* max_size reached, or the disk is full */
 #define BIRCH_EIO       (-12) /* the operating system reported an I/O error */
@@ -331,11 +349,26 @@ typedef struct birch_options {
                                as an overflow run needs its pages in
                                one contiguous run: such a value may get
                                BIRCH_EFULL while small records fit. */
-    uint32_t max_readers; /* concurrent read transactions,
-                             1..BIRCH_MAX_READERS; default 126.  One more
-                             gives BIRCH_EBUSY. */
+    uint32_t max_readers; /* concurrent read transactions, guards and
+                             streams of this handle, 1..BIRCH_MAX_READERS;
+                             default 126.  One more gives BIRCH_EBUSY.
+                             The lock file's table, shared by every handle
+                             of every process, has the first open handle's
+                             max_readers slots (at least 126); a handle
+                             asking for more than the table has while it is
+                             in use gets BIRCH_EINVAL naming its size. */
     int read_only;        /* 0 or 1: open without writing; write txns give
-                             BIRCH_EREADONLY */
+                             BIRCH_EREADONLY.  A read-only handle still
+                             writes its reader slots in the lock file.
+                             Where the lock file cannot be opened for
+                             writing (a read-only file system, no
+                             permission on it or its directory), a
+                             read-only open works without it, as LMDB's
+                             does, and then assumes that no writer runs
+                             (a writer in another process could reuse
+                             pages it reads); a read-write open without it
+                             has the file alone (BIRCH_EBUSY while other
+                             handles have it open). */
     uint64_t map_reserve; /* address space reserved for the map in bytes:
                              0 or BIRCH_MIN_MAP_RESERVE..BIRCH_MAX_MAP_RESERVE;
                              default (and 0) 1 GiB.  Grows (by remapping)
@@ -455,9 +488,14 @@ void birch_options_init(birch_options *opts);
  * BIRCH_EREADONLY (the file is on a read-only file system and read_only
  * is 0), BIRCH_ENOTDB (not a birch file, an empty file opened read-only,
  * or not a regular file: a directory, FIFO, socket or device; a FIFO is
- * never waited on), BIRCH_EVERSION, BIRCH_ECORRUPT (no valid meta page,
- * or the meta points past the end of the file), BIRCH_EBUSY (locked by
- * another handle, or path replaced again and again while opening it),
+ * never waited on), BIRCH_EVERSION (the file's format, or a lock file of
+ * another version in use by another program), BIRCH_ECORRUPT (no valid
+ * meta page, or the meta points past the end of the file; a lock file in
+ * use by open handles that is damaged), BIRCH_EBUSY (another handle has
+ * had the file alone for 5 s: a compaction, a creation; the lock file was
+ * removed under handles that still have the database open; every owner
+ * entry of the lock file taken: as many handles as its table has slots;
+ * path replaced again and again while opening it),
  * BIRCH_EFULL (no room to create the file), BIRCH_EIO, BIRCH_ENOMEM
  * (including a map_reserve the address space cannot hold, and a
  * background thread of a BIRCH_DURABLE_NONE database that could not be
@@ -755,11 +793,12 @@ typedef int (*birch_progress_fn)(uint64_t done, uint64_t total, void *ctx);
  * progress returned. */
 int birch_copy(birch_db *db, const char *path, unsigned flags, birch_progress_fn progress, void *ctx);
 
-/* Compacts the database file at path in place: opens it (taking its lock,
- * so it must not be open elsewhere: BIRCH_EBUSY), writes a compact copy to
+/* Compacts the database file at path in place: opens it and has it alone
+ * (no other handle, in this or another process, may have it open:
+ * BIRCH_EBUSY, and opens meanwhile wait), writes a compact copy to
  * path + ".compact.tmp" (verified as birch_copy does: a damaged file gives
  * BIRCH_ECORRUPT naming the page, is left as it was, and no .compact.tmp
- * remains), syncs it, renames it over path while still holding the lock,
+ * remains), syncs it, renames it over path while still having it alone,
  * and syncs the directory.  A crash before the rename
  * leaves the old file (and a stale .compact.tmp that the next compaction
  * replaces), after it the compacted one.  opts as for birch_open (NULL for

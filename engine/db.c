@@ -537,7 +537,7 @@ const char *birch_strerror(int rc)
     case BIRCH_ENOTDB: return "file is not a birch database";
     case BIRCH_EVERSION: return "database was written by an unsupported format version";
     case BIRCH_ECORRUPT: return "database file is corrupted";
-    case BIRCH_EBUSY: return "busy: file locked by another handle, writer active, or no reader slot free";
+    case BIRCH_EBUSY: return "busy: writer active, no reader slot free, or the file needed alone";
     case BIRCH_EREADONLY: return "write attempted in a read-only transaction or database";
     case BIRCH_EFULL: return "database is full: max_size reached or no space left on the disk";
     case BIRCH_EIO: return "I/O error; reopen the database before writing again";
