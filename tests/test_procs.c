@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -761,6 +762,145 @@ START_TEST(no_lock_file)
 }
 END_TEST
 
+/* ---- The tools' calls beside a writer in another process --------------------------- */
+
+static void busy_writer(const char *path)
+{
+    birch_options o = bt_opts_fast();
+    birch_db *db = NULL;
+    if (birch_open(path, &o, &db)) child_fail("busy writer: open: %s", birch_errmsg());
+    for (uint64_t round = 0; !atomic_load(&sh->stop); round++) {
+        birch_txn *w = NULL;
+        birch_table *t = NULL;
+        char k[16], v[64];
+        if (birch_txn_begin(db, BIRCH_TXN_WRITE, &w) || birch_table_open(w, "t", BIRCH_CREATE, &t))
+            child_fail("busy writer: begin: %s", birch_errmsg());
+        for (int i = 0; i < 50; i++) {
+            snprintf(k, sizeof k, "k%06d", (int)((round * 50 + (uint64_t)i) % 2000));
+            memset(v, 'a' + (int)(round % 26), sizeof v);
+            if (birch_put(w, t, bt_str(k), bt_val(v, sizeof v), 0)) child_fail("busy writer: put: %s", birch_errmsg());
+        }
+        if (round % 7 == 3 && birch_del(w, t, bt_str("k000001")) && birch_errmsg()[0] == 0)
+            child_fail("busy writer: del");
+        if (birch_txn_commit(w)) child_fail("busy writer: commit: %s", birch_errmsg());
+        atomic_fetch_add(&sh->commits, 1);
+    }
+    if (birch_close(db)) child_fail("busy writer: close: %s", birch_errmsg());
+    _exit(0);
+}
+
+/* birch stat, check, dump and copy (an online backup) run on a consistent
+ * snapshot beside a writer in another process: their calls, here on a
+ * read-only handle of this process. */
+START_TEST(tools_beside_writer)
+{
+    char *path = bt_path("live");
+    birch_options o = bt_opts(), ro = bt_opts();
+    ro.read_only = 1;
+    birch_db *db = bt_open(path, &o);
+    churn(db, 100, 10, 0);
+    BT_OK(birch_close(db));
+    sh = shared_new();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) busy_writer(path);
+    db = bt_open(path, &ro);
+    uint64_t last = 0;
+    for (int i = 0; i < 12; i++) {
+        while (atomic_load(&sh->commits) < (uint64_t)(i + 1) * 5) {
+            ck_assert_msg(!sh->failed, "%s", sh->err);
+            sleep_us(200);
+        }
+        char msg[256];
+        int rc = birch_check(db, msg, sizeof msg);
+        ck_assert_msg(rc == BIRCH_OK, "round %d: check beside a writer: %s", i, msg);
+        birch_stat st = bt_stat(db);
+        ck_assert_uint_ge(st.txnid, last);
+        last = st.txnid;
+        char copy[64];
+        snprintf(copy, sizeof copy, "-copy%d", i);
+        char *cp = bt_path(copy);
+        BT_OK(birch_copy(db, cp, i & 1 ? BIRCH_COPY_COMPACT : 0, NULL, NULL));
+        birch_db *c = bt_open(cp, &ro);
+        bt_check(c);
+        birch_txn *r = bt_begin(c, BIRCH_TXN_READ);
+        uint64_t n = bt_count(r, bt_table(r, "t", 0));
+        ck_assert_msg(n >= 100 && n <= 2000, "round %d: the copy holds %" PRIu64 " records", i, n);
+        BT_OK(birch_txn_commit(r));
+        BT_OK(birch_close(c));
+        bt_remove(cp);
+        free(cp);
+    }
+    atomic_store(&sh->stop, 1);
+    expect_ok_exit(pid, "busy writer");
+    BT_OK(birch_close(db));
+    munmap(sh, sizeof *sh);
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* The read-only open of read_only_media, in the process that runs it. */
+static void read_only_open(const char *path)
+{
+    birch_options ro = bt_opts();
+    ro.read_only = 1;
+    birch_db *db = NULL;
+    birch_txn *r = NULL;
+    birch_table *t = NULL;
+    birch_val v;
+    char msg[256];
+    if (birch_open(path, &ro, &db)) child_fail("read-only open: %s", birch_errmsg());
+    if (birch_txn_begin(db, BIRCH_TXN_READ, &r) || birch_table_open(r, "t", 0, &t) ||
+        birch_get(r, t, bt_str("k000001"), &v) || v.size != 10 || memcmp(v.data, "xxxxxxxxxx", 10))
+        child_fail("read-only read: %s", birch_errmsg());
+    birch_txn_abort(r);
+    if (birch_check(db, msg, sizeof msg)) child_fail("read-only check: %s", msg);
+    if (birch_close(db)) child_fail("read-only close: %s", birch_errmsg());
+    _exit(0);
+}
+
+/* A database on media this user cannot write (a directory and a file
+ * without write permission, so no lock file can be made): a read-only
+ * open works without a lock file.  Root ignores permissions, so as root
+ * the open runs in a child that became "nobody" first. */
+START_TEST(read_only_media)
+{
+    char dir[] = "/tmp/birch-romedia-XXXXXX"; /* /tmp: a path every user can walk */
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    char path[64];
+    snprintf(path, sizeof path, "%s/db", dir);
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    churn(db, 10, 10, 23);
+    BT_OK(birch_close(db));
+    char *lk = lock_path(path);
+    ck_assert_int_eq(unlink(lk), 0);
+    ck_assert_int_eq(chmod(path, 0444), 0);
+    ck_assert_int_eq(chmod(dir, 0555), 0);
+    sh = shared_new();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) child_fail("cannot become nobody");
+        if (access(dir, W_OK) == 0) child_fail("the directory is writable after all");
+        read_only_open(path);
+    }
+    expect_ok_exit(pid, "read-only open on read-only media");
+    ck_assert_int_eq(access(lk, F_OK), -1); /* no lock file was made */
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    unlink(path);
+    rmdir(dir);
+    munmap(sh, sizeof *sh);
+    free(lk);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("procs");
@@ -773,6 +913,8 @@ static Suite *suite(void)
     bt_add_case(s, "lock_file_damage", lock_file_damage);
     bt_add_case(s, "bad_input", bad_input);
     bt_add_case(s, "no_lock_file", no_lock_file);
+    bt_add_case(s, "tools_beside_writer", tools_beside_writer);
+    bt_add_case(s, "read_only_media", read_only_media);
     return s;
 }
 
