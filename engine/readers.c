@@ -111,6 +111,9 @@ static int slot_take(birch_db *db, uint32_t i, uint64_t want)
     bi_lkslot *s = &db->slots[i];
     if (!atomic_compare_exchange_strong(&s->owner, &want, db->token)) return 0;
     atomic_store(&s->txnid, BI_FREE_SLOT);
+    /* A holder killed while pinned left the generation odd: idle is even. */
+    uint64_t g = atomic_load(&s->gen);
+    if (g & 1) atomic_store(&s->gen, g + 1);
     uint32_t k = atomic_load(&db->nown);
     db->own[k] = i;
     atomic_store_explicit(&db->nown, k + 1, memory_order_release);
