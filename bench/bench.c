@@ -29,6 +29,13 @@
  * churn (birch and LMDB without sync, 100,000 one-overwrite commits on a
  * 1,000-key set, the files' size and the time sampled every 5,000 commits).
  *
+ * Rows of issue 13 (birch and LMDB, the engines whose file many processes
+ * open at once): random reads in 1, 2, 4 and 8 processes, each timed beside
+ * the threads row of the same count (each process opens the database with
+ * a handle of its own, untimed, then reads a thread's share), and their
+ * quotient; the individual writes made beside 4 reader processes that read
+ * all the while, with the gets those processes completed meanwhile.
+ *
  * Every value read is checked: gets compare the whole value; each range
  * checks its first record byte for byte, then that keys ascend and have the
  * right sizes, and the hashes of all records seen must sum to the total
@@ -45,13 +52,17 @@
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -67,7 +78,8 @@
 #define SCAN_ITERATIONS 2
 #define MAX_ENGINES 8
 #define MAX_THREAD_COUNTS 8
-#define MAX_ROWS 32
+#define MAX_ROWS 64
+#define MAX_READERS 1024    /* reader threads or processes of one row */
 
 /* ---- Errors and small helpers ---------------------------------------------- */
 
@@ -213,11 +225,11 @@ static const bench_engine *const all_engines[] = {
 };
 #define N_ALL_ENGINES (sizeof all_engines / sizeof all_engines[0])
 
-enum unit { U_MS, U_MIB, U_X /* a multiple (ratio rows) */ };
+enum unit { U_MS, U_MIB, U_X /* a multiple (ratio rows) */, U_N /* a count */ };
 
 typedef struct {
     char label[64]; /* as shown in the table */
-    char group[16]; /* what --rows selects it by */
+    char group[24]; /* what --rows selects it by */
     enum unit unit;
 } row_def;
 
@@ -244,7 +256,7 @@ static int add_row(const char *label, const char *group, enum unit unit)
 static const char *const row_groups[] = {"bulk",     "individual", "batch",      "nosync",
                                          "len",      "reads",      "ranges",     "threads",
                                          "removals", "size",       "compaction", "limit",
-                                         "bulkcommits", "churn"};
+                                         "bulkcommits", "churn", "procs", "procreads-writer"};
 #define N_ROW_GROUPS (sizeof row_groups / sizeof row_groups[0])
 
 typedef struct {
@@ -288,11 +300,13 @@ static void usage(FILE *f)
             "  --engines LIST   comma-separated, from: birch,lmdb,rocksdb,leveldb,sqlite,sqlite-wal\n"
             "                   (default: all)\n"
             "  --rows LIST      comma-separated, from: bulk,individual,batch,nosync,len,reads,\n"
-            "                   ranges,threads,removals,size,compaction,limit,bulkcommits,churn\n"
+            "                   ranges,threads,removals,size,compaction,limit,bulkcommits,churn,\n"
+            "                   procs,procreads-writer\n"
             "                   (default: all; the bulk load runs whenever a row other than\n"
             "                   bulkcommits and churn does, since they need its records;\n"
-            "                   limit also runs individual, the row it is compared with)\n"
-            "  --threads LIST   reader thread counts (default 1,2,4,8)\n"
+            "                   limit also runs individual, procs runs threads and reads:\n"
+            "                   the rows they are compared with)\n"
+            "  --threads LIST   reader thread and process counts (default 1,2,4,8)\n"
             "  --repeat K       run every engine K times, in forward then reverse order,\n"
             "                   and report the best time of each row (default 1)\n"
             "  --quick          a small run for CI: 5000 records, 20 individual writes and\n"
@@ -368,7 +382,7 @@ static void parse_args(int argc, char **argv)
                 if (opt.n_thread_counts == MAX_THREAD_COUNTS)
                     bench_die(NULL, "at most %d thread counts", MAX_THREAD_COUNTS);
                 uint64_t n = parse_u64(t, "--threads");
-                if (n > 1024)
+                if (n > MAX_READERS)
                     bench_die(NULL, "too many threads: %s", t);
                 opt.thread_counts[opt.n_thread_counts++] = (int)n;
             }
@@ -450,9 +464,15 @@ static void parse_args(int argc, char **argv)
                 bench_die(NULL, "unknown row %s", t);
             opt.group_on[i] = true;
         }
-        /* The limit is there to be compared with the individual writes. */
+        /* The limit is there to be compared with the individual writes,
+         * the reads in processes with the reads in threads, which must
+         * find the map touched by the random reads as in a full run. */
         if (on("limit"))
             opt.group_on[group_index("individual")] = true;
+        if (on("procs")) {
+            opt.group_on[group_index("threads")] = true;
+            opt.group_on[group_index("reads")] = true;
+        }
     }
 }
 
@@ -460,8 +480,12 @@ static void parse_args(int argc, char **argv)
 
 static int r_bulk, r_bulkcommits, r_individual, r_limit, r_ilimit, r_churn, r_churn_size, r_batch,
     r_nosync, r_len, r_reads[READ_ITERATIONS],
-    r_ranges[SCAN_ITERATIONS], r_threads[MAX_THREAD_COUNTS], r_removals, r_uncompacted,
-    r_compaction, r_compacted;
+    r_ranges[SCAN_ITERATIONS], r_threads[MAX_THREAD_COUNTS], r_procs[MAX_THREAD_COUNTS],
+    r_procs_x[MAX_THREAD_COUNTS], r_removals, r_uncompacted, r_compaction, r_compacted,
+    r_pwriter, r_pwriter_gets;
+
+/* The reader processes beside the durable commits (procreads-writer). */
+#define WRITER_READERS 4
 
 static void build_rows(void)
 {
@@ -487,10 +511,17 @@ static void build_rows(void)
     r_reads[1] = add_row("random reads (again)", "reads", U_MS);
     r_ranges[0] = add_row("random range reads", "ranges", U_MS);
     r_ranges[1] = add_row("random range reads (again)", "ranges", U_MS);
+    /* Each count's processes under its threads (rows that did not run are
+     * not shown, so without procs the table is as it was). */
     for (int t = 0; t < opt.n_thread_counts; t++) {
-        snprintf(label, sizeof label, "random reads (%d thread%s)", opt.thread_counts[t],
-                 opt.thread_counts[t] == 1 ? "" : "s");
+        int n = opt.thread_counts[t];
+        snprintf(label, sizeof label, "random reads (%d thread%s)", n, n == 1 ? "" : "s");
         r_threads[t] = add_row(label, "threads", U_MS);
+        snprintf(label, sizeof label, "random reads (%d process%s)", n, n == 1 ? "" : "es");
+        r_procs[t] = add_row(label, "procs", U_MS);
+        snprintf(label, sizeof label, "random reads, %d process%s / thread%s", n,
+                 n == 1 ? "" : "es", n == 1 ? "" : "s");
+        r_procs_x[t] = add_row(label, "procs", U_X);
     }
     r_removals = add_row("removals", "removals", U_MS);
     r_uncompacted = add_row("uncompacted size", "size", U_MIB);
@@ -500,6 +531,11 @@ static void build_rows(void)
              (unsigned long long)opt.churn_commits);
     r_churn = add_row(label, "churn", U_MS);
     r_churn_size = add_row("NONE churn, final size", "churn", U_MIB);
+    snprintf(label, sizeof label, "durable commits beside %d reader processes (%llu)",
+             WRITER_READERS, (unsigned long long)opt.individual);
+    r_pwriter = add_row(label, "procreads-writer", U_MS);
+    snprintf(label, sizeof label, "gets of the %d reader processes meanwhile", WRITER_READERS);
+    r_pwriter_gets = add_row(label, "procreads-writer", U_N);
     for (int r = 0; r < n_rows; r++)
         for (int e = 0; e < MAX_ENGINES; e++)
             results[r][e] = -1;
@@ -576,6 +612,8 @@ static void record_result(run_ctx *rc, int row, double v)
         fprintf(stderr, "  %-10s %-32s %10.1f ms\n", rc->e->name, r->label, v);
     else if (r->unit == U_MIB)
         fprintf(stderr, "  %-10s %-32s %10.2f MiB\n", rc->e->name, r->label, v);
+    else if (r->unit == U_N)
+        fprintf(stderr, "  %-10s %-32s %10.0f\n", rc->e->name, r->label, v);
     else
         fprintf(stderr, "  %-10s %-32s %10.2f x\n", rc->e->name, r->label, v);
 }
@@ -649,22 +687,28 @@ typedef struct {
     pthread_barrier_t *ready, *go;
 } thread_arg;
 
+/* One thread's share of the threaded reads (and of each reader process). */
+static void read_share(const bench_engine *e, void *db, uint64_t from, uint64_t n)
+{
+    void *reader = e->reader_open(db);
+    for (uint64_t i = from; i < from + n; i++)
+        check_get(e, reader, i);
+    e->reader_close(reader);
+}
+
 static void *reader_thread(void *p)
 {
     thread_arg *a = p;
     pthread_barrier_wait(a->ready);
     pthread_barrier_wait(a->go);
-    void *reader = a->e->reader_open(a->db);
-    for (uint64_t i = a->from; i < a->from + a->n; i++)
-        check_get(a->e, reader, i);
-    a->e->reader_close(reader);
+    read_share(a->e, a->db, a->from, a->n);
     return NULL;
 }
 
 static double threaded_reads(run_ctx *rc, int threads, uint64_t total)
 {
-    pthread_t tid[1024];
-    thread_arg args[1024];
+    pthread_t tid[MAX_READERS];
+    thread_arg args[MAX_READERS];
     pthread_barrier_t ready, go;
     pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
     pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
@@ -685,6 +729,306 @@ static double threaded_reads(run_ctx *rc, int threads, uint64_t total)
     pthread_barrier_destroy(&ready);
     pthread_barrier_destroy(&go);
     return ms;
+}
+
+/* ---- Reads in processes --------------------------------------------------------------- */
+
+/* Reader processes, each with a pipe of its own to the harness: it writes
+ * one byte once it is ready (database open, records read once), then, when
+ * it stops, the number of gets it made.  A pipe per process, so that a process that dies shows as
+ * the end of its own pipe instead of leaving the harness waiting. */
+typedef struct {
+    const bench_engine *e;
+    int n;
+    pid_t pid[MAX_READERS];
+    int fd[MAX_READERS]; /* read end of each process's pipe */
+    int go;              /* write end of the release pipe, -1 once released */
+} proc_set;
+
+/* What the readers beside the writer share with it: a counter of gets per
+ * process, on a cache line of its own so that a process's stores do not
+ * slow the others, and the flag that stops them. */
+typedef struct {
+    _Alignas(64) _Atomic uint64_t gets;
+} proc_counter;
+
+typedef struct {
+    _Atomic int stop;
+    proc_counter count[WRITER_READERS];
+} proc_shared;
+
+/* The gets of a reader beside the writer per read transaction: short ones,
+ * as a server's requests would be, so that each sees recent commits and
+ * none holds back the reuse of the pages the writer frees. */
+#define PROC_TXN_GETS 1000
+
+static void write_full(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            bench_die(NULL, "write to a pipe: %s", w ? strerror(errno) : "no progress");
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads n bytes; false at the end of the pipe (its writer has gone). */
+static bool read_full(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            bench_die(NULL, "read from a pipe: %s", strerror(errno));
+        if (r == 0)
+            return false;
+        p += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+/* Reads records from .. from + n - 1 in turn, over and over, until the
+ * writer's harness says stop; returns how many gets were made. */
+static uint64_t read_until_stopped(const bench_engine *e, void *db, uint64_t from, uint64_t n,
+                                   proc_shared *sh, int slot)
+{
+    uint64_t k = 0;
+    while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
+        void *reader = e->reader_open(db);
+        for (int g = 0; g < PROC_TXN_GETS; g++, k++) {
+            check_get(e, reader, from + k % n);
+            /* Every get: the harness reads the sum at the first commit and
+             * after the last, so the count must be exact at any instant. */
+            atomic_store_explicit(&sh->count[slot].gets, k + 1, memory_order_relaxed);
+        }
+        e->reader_close(reader);
+    }
+    return k;
+}
+
+/* The body of reader process k: its own handle (the parent's is never
+ * touched here), one untimed pass over its records, ready, wait for the
+ * release, read, report, close.  The untimed pass because the threads read
+ * through the harness's map, which the rows before them have touched
+ * already, while a new process maps the file afresh; without it the
+ * processes would also time their first touch of every page (in one
+ * 100,000-record run on a machine busy with builds, 4 processes took 43 ms
+ * without that pass and 22 ms with it, 4 threads 21 to 28 ms).  The report
+ * goes before the close, so the time stops when the reads do. */
+static _Noreturn void proc_main(const run_ctx *rc, int out, int go, uint64_t from, uint64_t n,
+                                proc_shared *sh, int slot)
+{
+    const bench_engine *e = rc->e;
+    void *db = e->open_existing(rc->dir, rc->cfg);
+    read_share(e, db, from, n);
+    write_full(out, "R", 1);
+    char c;
+    if (read(go, &c, 1) != 0) /* the harness releases all at once by closing the pipe */
+        bench_die(e->name, "reader process: unexpected release");
+    uint64_t gets = n;
+    if (sh)
+        gets = read_until_stopped(e, db, from, n, sh, slot);
+    else
+        read_share(e, db, from, n);
+    write_full(out, &gets, sizeof gets);
+    e->close(db);
+    _exit(0); /* not exit: atexit handlers and stdio buffers are the parent's */
+}
+
+/* Ends the run after reader process k failed (its own message is on stderr
+ * already): the others are killed, so that none outlives the harness.
+ * status: its wait status, or -1 when it is still to be reaped. */
+static _Noreturn void procs_fail(proc_set *s, int k, const char *what, int status)
+{
+    if (status == -1 && waitpid(s->pid[k], &status, 0) < 0)
+        status = -1;
+    s->pid[k] = 0;
+    for (int j = 0; j < s->n; j++)
+        if (s->pid[j] > 0) {
+            kill(s->pid[j], SIGKILL);
+            waitpid(s->pid[j], NULL, 0);
+        }
+    if (status != -1 && WIFSIGNALED(status))
+        bench_die(s->e->name, "reader process %d of %d %s (killed by signal %d)", k + 1, s->n,
+                  what, WTERMSIG(status));
+    bench_die(s->e->name, "reader process %d of %d %s (exit status %d)", k + 1, s->n, what,
+              status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* Forks n reader processes, process k reading the count records from
+ * lo + k * stride on, and returns once each is ready (has opened the
+ * database and read its records once).  sh: NULL for one pass over them
+ * once released, else read them until sh->stop. */
+static void procs_start(proc_set *s, const run_ctx *rc, int n, uint64_t lo, uint64_t stride,
+                        uint64_t count, proc_shared *sh)
+{
+    int go[2];
+    if (pipe(go) != 0)
+        bench_die(NULL, "pipe: %s", strerror(errno));
+    s->e = rc->e;
+    s->n = 0;
+    s->go = go[1];
+    fflush(stdout); /* else a child's exit on an error would print it again */
+    fflush(stderr);
+    for (int k = 0; k < n; k++) {
+        int p[2];
+        if (pipe(p) != 0)
+            bench_die(NULL, "pipe: %s", strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0)
+            bench_die(NULL, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            /* Only the harness may hold the release pipe's write end, or
+             * its close would not release anyone. */
+            close(go[1]);
+            close(p[0]);
+            for (int j = 0; j < k; j++)
+                close(s->fd[j]);
+            proc_main(rc, p[1], go[0], lo + (uint64_t)k * stride, count, sh, k);
+        }
+        close(p[1]);
+        s->pid[k] = pid;
+        s->fd[k] = p[0];
+        s->n = k + 1;
+    }
+    close(go[0]);
+    for (int k = 0; k < n; k++) {
+        char c;
+        if (!read_full(s->fd[k], &c, 1))
+            procs_fail(s, k, "exited before it was ready", -1);
+    }
+}
+
+static void procs_release(proc_set *s)
+{
+    close(s->go);
+    s->go = -1;
+}
+
+/* Waits for every process's report (the end of the reads) and returns
+ * the sum of their gets. */
+static uint64_t procs_collect(proc_set *s)
+{
+    uint64_t sum = 0;
+    for (int k = 0; k < s->n; k++) {
+        uint64_t gets;
+        if (!read_full(s->fd[k], &gets, sizeof gets))
+            procs_fail(s, k, "exited before reporting", -1);
+        sum += gets;
+    }
+    return sum;
+}
+
+/* Waits for every process to close its database and exit. */
+static void procs_reap(proc_set *s)
+{
+    for (int k = 0; k < s->n; k++) {
+        int status;
+        while (waitpid(s->pid[k], &status, 0) < 0)
+            if (errno != EINTR)
+                bench_die(NULL, "waitpid: %s", strerror(errno));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            procs_fail(s, k, "failed after its reads", status);
+        s->pid[k] = 0;
+        close(s->fd[k]);
+    }
+}
+
+/* The threaded reads with processes instead of threads: every process
+ * opens the database with a handle of its own and reads its records once
+ * (untimed, proc_main), then a thread's share of the records; the time runs from the release of all
+ * of them to the last one's report, as the threads' from their barrier to
+ * the last join (each opens its read transaction inside the timed part). */
+static double process_reads(run_ctx *rc, int procs, uint64_t total)
+{
+    proc_set s;
+    uint64_t share = total / (uint64_t)procs; /* as the threads split the records */
+    procs_start(&s, rc, procs, 0, share, share, NULL);
+    double t0 = now_ms();
+    procs_release(&s);
+    uint64_t gets = procs_collect(&s);
+    double ms = now_ms() - t0;
+    procs_reap(&s);
+    if (gets != share * (uint64_t)procs)
+        bench_die(rc->e->name, "reader processes made %llu gets, expected %llu",
+                  (unsigned long long)gets, (unsigned long long)(share * (uint64_t)procs));
+    return ms;
+}
+
+static uint64_t proc_gets(proc_shared *sh)
+{
+    uint64_t sum = 0;
+    for (int k = 0; k < WRITER_READERS; k++)
+        sum += atomic_load_explicit(&sh->count[k].gets, memory_order_relaxed);
+    return sum;
+}
+
+/* Until every reader process has made a get, so that the commits start
+ * with all of them reading; a process that dies meanwhile ends the run. */
+static void wait_all_reading(proc_set *s, proc_shared *sh)
+{
+    for (;;) {
+        int reading = 0;
+        for (int k = 0; k < WRITER_READERS; k++) {
+            reading += atomic_load_explicit(&sh->count[k].gets, memory_order_relaxed) > 0;
+            siginfo_t si = {0}; /* WNOWAIT: procs_fail reaps it and gives its status */
+            if (waitid(P_PID, (id_t)s->pid[k], &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+                si.si_pid != 0)
+                procs_fail(s, k, "exited while starting to read", -1);
+        }
+        if (reading == WRITER_READERS)
+            return;
+        nanosleep(&(struct timespec){0, 100000}, NULL);
+    }
+}
+
+/* The individual writes (records next .. next + opt.individual - 1, one
+ * durable commit each) made by this process while WRITER_READERS reader
+ * processes read records lo .. hi - 1 all the while: started and reading
+ * before the first commit, stopped after the last.  Records the commits'
+ * time and the gets the readers completed during it. */
+static void writer_beside_readers(run_ctx *rc, uint64_t next, uint64_t lo, uint64_t hi)
+{
+    if (!rc->e->open_existing) {
+        record_result(rc, r_pwriter, NAN);
+        record_result(rc, r_pwriter_gets, NAN);
+        return;
+    }
+    proc_shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                           -1, 0);
+    if (sh == MAP_FAILED)
+        bench_die(NULL, "mmap: %s", strerror(errno));
+    memset(sh, 0, sizeof *sh);
+    /* Each its share, as in the threaded reads; with fewer records than
+     * readers (a tiny --elements), each all of them. */
+    uint64_t share = (hi - lo) / WRITER_READERS;
+    proc_set s;
+    if (share)
+        procs_start(&s, rc, WRITER_READERS, lo, share, share, sh);
+    else
+        procs_start(&s, rc, WRITER_READERS, lo, 0, hi - lo, sh);
+    procs_release(&s);
+    wait_all_reading(&s, sh);
+    uint64_t before = proc_gets(sh);
+    double ms = single_commits(rc, next, opt.individual);
+    uint64_t during = proc_gets(sh) - before;
+    atomic_store(&sh->stop, 1);
+    procs_collect(&s);
+    procs_reap(&s);
+    munmap(sh, sizeof *sh);
+    /* With --repeat, the gets of the run whose time is kept (not the
+     * least of them, which record_result would keep). */
+    double kept = results[r_pwriter_gets][rc->col];
+    record_result(rc, r_pwriter, ms);
+    record_result(rc, r_pwriter_gets, (double)during);
+    results[r_pwriter_gets][rc->col] = results[r_pwriter][rc->col] == ms ? (double)during : kept;
 }
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
@@ -1071,8 +1415,15 @@ static void run_main(run_ctx *rc)
         e->reader_close(reader);
     }
 
-    for (int t = 0; on("threads") && t < opt.n_thread_counts; t++)
+    /* Each count's processes right after its threads, so that the two
+     * see the machine alike (procs turns threads on). */
+    for (int t = 0; on("threads") && t < opt.n_thread_counts; t++) {
         record_result(rc, r_threads[t], threaded_reads(rc, opt.thread_counts[t], total));
+        if (on("procs"))
+            record_result(rc, r_procs[t],
+                          e->open_existing ? process_reads(rc, opt.thread_counts[t], total)
+                                           : NAN);
+    }
 
     if (on("removals")) {
         uint64_t half = total / 2;
@@ -1129,6 +1480,13 @@ static void run_main(run_ctx *rc)
         }
     }
 
+    /* Last, so that no row before sees its records or its commits; the
+     * readers read the records the removals left. */
+    if (on("procreads-writer")) {
+        writer_beside_readers(rc, next, on("removals") ? total / 2 : 0, total);
+        next += opt.individual;
+    }
+
     e->close(rc->db);
     if (!opt.keep)
         bench_rmtree(rc->dir);
@@ -1164,6 +1522,12 @@ static void derive_rows(void)
         double w = results[r_individual][e], l = results[r_limit][e];
         if (w != -1 && l != -1 && !isnan(w) && !isnan(l) && l > 0)
             results[r_ilimit][e] = w / l;
+        for (int t = 0; t < opt.n_thread_counts; t++) {
+            double p = results[r_procs[t]][e], th = results[r_threads[t]][e];
+            if (p == -1 || th == -1)
+                continue;
+            results[r_procs_x[t]][e] = isnan(p) || isnan(th) || th <= 0 ? NAN : p / th;
+        }
     }
 }
 
@@ -1243,21 +1607,27 @@ static void fmt_value(char *buf, size_t n, double v, enum unit u)
         snprintf(buf, n, v >= 100 ? "%.0f" : v >= 1 ? "%.1f" : "%.2f", v);
     else if (u == U_X)
         snprintf(buf, n, "%.2f", v);
+    else if (u == U_N)
+        snprintf(buf, n, "%.0f", v);
     else
         snprintf(buf, n, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : v >= 0.1 ? "%.2f" : "%.4f", v);
 }
 
-static const char *unit_name(enum unit u) { return u == U_MS ? "ms" : u == U_MIB ? "MiB" : "x"; }
+static const char *unit_name(enum unit u)
+{
+    return u == U_MS ? "ms" : u == U_MIB ? "MiB" : u == U_X ? "x" : "count";
+}
 
-/* Rows that measure the disk, or a multiple: no best of the row, no bar in
- * the ratio chart. */
-static bool row_plain(int r) { return r == r_limit || rows[r].unit == U_X; }
+/* Rows that measure the disk, a multiple or a count (where more is
+ * better): no best of the row, no bar in the ratio chart. */
+static bool row_plain(int r) { return r == r_limit || rows[r].unit == U_X || rows[r].unit == U_N; }
 
-/* birch/LMDB for row r, or NAN (also for a row that is already a ratio). */
+/* birch/LMDB for row r, or NAN (also for a row that is already a ratio, and
+ * for a count, whose quotient would read the other way round). */
 static double ratio(int r)
 {
     int b = col_of("birch"), l = col_of("lmdb");
-    if (b < 0 || l < 0 || rows[r].unit == U_X)
+    if (b < 0 || l < 0 || rows[r].unit == U_X || rows[r].unit == U_N)
         return NAN;
     double x = results[r][b], y = results[r][l];
     if (x == -1 || y == -1 || isnan(x) || isnan(y) || y <= 0)
@@ -1355,6 +1725,18 @@ static void write_goals(FILE *f)
             fprintf(f, "| %s | <= %.1f | %.2f | **missed** by %.2fx |\n", rows[r].label, target,
                     q, q / target);
     }
+    /* Issue 13: birch's reads in processes within 5% of its reads in
+     * threads, count by count. */
+    for (int t = 0; t < opt.n_thread_counts; t++) {
+        double x = results[r_procs_x[t]][col_of("birch")];
+        if (x == -1 || isnan(x))
+            continue;
+        fprintf(f, "| %s (birch alone) | <= 1.05 | %.2f | ", rows[r_procs_x[t]].label, x);
+        if (x <= 1.05)
+            fprintf(f, "met |\n");
+        else
+            fprintf(f, "**missed** by %.2fx |\n", x / 1.05);
+    }
     /* Issue 12: birch's own individual writes against the disk's limit. */
     double q = results[r_ilimit][col_of("birch")];
     if (q == -1 || isnan(q))
@@ -1366,10 +1748,14 @@ static void write_goals(FILE *f)
         fprintf(f, "**missed** by %.2fx |\n", q / 1.2);
 }
 
-/* What the rows of issue 12 measured exactly, under the table. */
+/* What the rows of issues 12 and 13 measured exactly, under the table. */
 static void write_notes(FILE *f)
 {
-    if (row_ran(r_limit) || row_ran(r_bulkcommits) || row_ran(r_churn))
+    bool procs_ran = false;
+    for (int t = 0; t < opt.n_thread_counts; t++)
+        procs_ran |= row_ran(r_procs[t]);
+    if (row_ran(r_limit) || row_ran(r_bulkcommits) || row_ran(r_churn) || procs_ran ||
+        row_ran(r_pwriter))
         fprintf(f, "\n");
     if (row_ran(r_limit)) {
         fprintf(f,
@@ -1400,6 +1786,25 @@ static void write_notes(FILE *f)
                 "files at the end; the series every %llu commits is in churn.csv and churn.svg\n",
                 CHURN_KEYS, CHURN_KEY_SIZE, CHURN_VALUE_SIZE,
                 (unsigned long long)opt.churn_commits, (unsigned long long)opt.churn_every);
+    if (procs_ran)
+        fprintf(f,
+                "- random reads in processes (birch and LMDB only): right after the threads row "
+                "of the same count, that many processes forked, each opening the database with "
+                "a handle of its own and reading its records once (untimed; the harness keeps "
+                "its own handle open), then released together: each reads a thread's share in "
+                "one read transaction, every value compared; time from the release to the last "
+                "one's report.  processes / threads = the quotient of the two rows\n");
+    if (row_ran(r_pwriter))
+        fprintf(f,
+                "- durable commits beside %d reader processes (birch and LMDB only): last in "
+                "the engine's pass (on the records the removals left, when they ran), %llu "
+                "commits of one insert each, durable, by the harness while %d processes with "
+                "handles of their own read a quarter of the records each, in turn, over and "
+                "over (a read transaction per %d gets, every value compared), all reading "
+                "before the first commit and stopped after the last; gets = the gets they "
+                "completed in between\n",
+                WRITER_READERS, (unsigned long long)opt.individual, WRITER_READERS,
+                PROC_TXN_GETS);
 }
 
 static void write_md(const char *path, const bench_config *cfg, const char *date)

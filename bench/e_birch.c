@@ -61,6 +61,24 @@ static void *b_open(const char *dir, const bench_config *cfg)
     return b;
 }
 
+/* A handle of its own on the file b_open made, as a second process opens
+ * it: default options (so it joins the lock file every handle shares) and
+ * no write transaction, since the table exists. */
+static void *b_open_existing(const char *dir, const bench_config *cfg)
+{
+    (void)cfg;
+    bdb *b = calloc(1, sizeof *b);
+    if (!b)
+        bench_die(NAME, "out of memory");
+    snprintf(b->path, sizeof b->path, "%s/db.birch", dir);
+    check(birch_open(b->path, NULL, &b->db), "birch_open");
+    birch_txn *txn;
+    check(birch_txn_begin(b->db, BIRCH_TXN_READ, &txn), "birch_txn_begin(read)");
+    check(birch_table_open(txn, "x", 0, &b->table), "birch_table_open");
+    birch_txn_abort(txn); /* the table handle is the database's: it stays valid */
+    return b;
+}
+
 static void b_close(void *db)
 {
     bdb *b = db;
@@ -181,6 +199,7 @@ const bench_engine bench_birch = {
     .name = NAME,
     .settings = b_settings,
     .open = b_open,
+    .open_existing = b_open_existing,
     .close = b_close,
     .set_sync = b_set_sync,
     .write_begin = b_write_begin,

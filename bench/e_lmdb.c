@@ -49,13 +49,15 @@ static const char *l_settings(const bench_config *cfg)
     return buf;
 }
 
-static void l_env_open(ldb *l)
+/* txn_flags: 0 (the harness's own handle), or MDB_RDONLY for a reader
+ * process's, which must not take the writer's lock to find the table. */
+static void l_env_open(ldb *l, unsigned txn_flags)
 {
     check(mdb_env_create(&l->env), "mdb_env_create");
     check(mdb_env_set_mapsize(l->env, l->map_size), "mdb_env_set_mapsize");
     check(mdb_env_open(l->env, l->dir, 0, 0644), "mdb_env_open");
     MDB_txn *txn;
-    check(mdb_txn_begin(l->env, NULL, 0, &txn), "mdb_txn_begin");
+    check(mdb_txn_begin(l->env, NULL, txn_flags, &txn), "mdb_txn_begin");
     check(mdb_dbi_open(txn, NULL, 0, &l->dbi), "mdb_dbi_open");
     check(mdb_txn_commit(txn), "mdb_txn_commit");
 }
@@ -67,7 +69,20 @@ static void *l_open(const char *dir, const bench_config *cfg)
         bench_die(NAME, "out of memory");
     snprintf(l->dir, sizeof l->dir, "%s", dir);
     l->map_size = map_size_for(cfg);
-    l_env_open(l);
+    l_env_open(l, 0);
+    return l;
+}
+
+/* An environment of its own on the directory l_open made, as a second
+ * process opens it (mdb_env_open in each process, LMDB's way to share). */
+static void *l_open_existing(const char *dir, const bench_config *cfg)
+{
+    ldb *l = calloc(1, sizeof *l);
+    if (!l)
+        bench_die(NAME, "out of memory");
+    snprintf(l->dir, sizeof l->dir, "%s", dir);
+    l->map_size = map_size_for(cfg);
+    l_env_open(l, MDB_RDONLY);
     return l;
 }
 
@@ -204,7 +219,7 @@ static int l_compact(void *db)
     if (rename(from, to) != 0)
         bench_die(NAME, "rename %s -> %s failed", from, to);
     bench_rmtree(tmp);
-    l_env_open(l);
+    l_env_open(l, 0);
     return 1;
 }
 
@@ -212,6 +227,7 @@ const bench_engine bench_lmdb = {
     .name = NAME,
     .settings = l_settings,
     .open = l_open,
+    .open_existing = l_open_existing,
     .close = l_close,
     .set_sync = l_set_sync,
     .write_begin = l_write_begin,

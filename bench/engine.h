@@ -21,6 +21,10 @@
  *     reader_close ends it.  A reader belongs to one thread; the threaded
  *     rows open one reader per thread on the same db handle.  Pointers
  *     returned by get stay valid until the next call on the same reader.
+ *   - Processes: the processes rows fork reader processes while the
+ *     harness keeps its own handle open.  A child never touches a handle
+ *     it inherited; it opens one of its own with open_existing, reads
+ *     through it and closes it with close.
  */
 #ifndef BIRCH_BENCH_ENGINE_H
 #define BIRCH_BENCH_ENGINE_H
@@ -47,6 +51,12 @@ typedef struct bench_engine {
     const char *(*settings)(const bench_config *cfg);
 
     void *(*open)(const char *dir, const bench_config *cfg);
+    /* Opens the database that open made in dir as another process would
+     * (called in a child of fork(), while the parent's handle stays open):
+     * a new handle of its own, writing nothing, for reads and close only.
+     * NULL: the engine does not share a file between processes, and the
+     * processes rows say n/a. */
+    void *(*open_existing)(const char *dir, const bench_config *cfg);
     void (*close)(void *db);
     void (*set_sync)(void *db, int sync);
 

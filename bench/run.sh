@@ -6,6 +6,14 @@
 #   bench/run.sh --elements 5000000      # redb's size
 #   bench/run.sh --formats [--quick]     # the cost of verification per value
 #                                        # format (build/bench/birch-bench-formats)
+#   bench/run.sh --rows LIST             # only these rows (default all), from
+#       bulk,individual,batch,nosync,len,reads,ranges,threads,removals,size,
+#       compaction,limit,bulkcommits,churn,procs,procreads-writer
+#     procs             random reads in 1, 2, 4, 8 processes (--threads), each
+#                       beside the threads row of its count, and their quotient
+#     procreads-writer  the individual writes made beside 4 reader processes,
+#                       and the gets those made meanwhile
+#   e.g. bench/run.sh --engines birch,lmdb --rows procs,procreads-writer
 #
 # Installs the engines' Debian packages when missing (as root, or through
 # sudo), configures a Release build with -DBIRCH_BENCH=ON in build/bench,
