@@ -137,6 +137,8 @@ struct birch_db {
      * of the committed meta, the map list, the write count. */
     pthread_mutex_t lock;
     bi_meta meta;         /* last commit */
+    bi_meta slot_meta[2]; /* what each meta page held when this handle last
+                             read or wrote it (bi_meta_refresh's fast path) */
     int meta_slot;        /* slot that holds it */
     int steady_slot;      /* slot that holds the newest durable meta */
     uint64_t steady_txnid;

@@ -163,6 +163,14 @@ static int rejected(birch_db *db, uint64_t checksum)
 
 int bi_meta_refresh(birch_db *db)
 {
+    /* The common case, every commit of a lone writer: both meta pages hold
+     * what this handle last read or wrote there, byte for byte, so nothing
+     * changed and no checksum needs computing.  (Both: a checkpoint by
+     * another handle rewrites the slot this one does not use, and moves
+     * the durable state the allocator must keep.) */
+    if (!memcmp(db->map.addr, &db->slot_meta[0], sizeof(bi_meta)) &&
+        !memcmp(db->map.addr + db->psize, &db->slot_meta[1], sizeof(bi_meta)))
+        return 0;
     bi_meta m[2];
     int ok[2], best = -1;
     for (int c = 0; c < 2; c++) {
@@ -174,6 +182,7 @@ int bi_meta_refresh(birch_db *db)
     /* Of two metas of one state (a checkpoint's copy), the one adopted. */
     if (best >= 0 && ok[db->meta_slot] && !memcmp(&m[db->meta_slot], &m[best], offsetof(bi_meta, checksum)))
         best = db->meta_slot;
+    memcpy(db->slot_meta, m, sizeof m);
     if (best < 0) return BI_CORRUPT("neither meta page is sound (read by a writer beside other handles)");
     if (best == db->meta_slot && !memcmp(&m[best], &db->meta, sizeof db->meta)) return 0;
     pthread_mutex_lock(&db->lock);
@@ -189,6 +198,8 @@ int bi_meta_write(birch_db *db, bi_meta *m, int slot, int sync)
     uint64_t off = (uint64_t)slot * db->psize;
     int rc = sync ? db->io.ops->writev(db->file, &iov, 1, off) : bi_io_write_lazy(db->io.ops, db->file, &iov, 1, off);
     if (rc == BIRCH_OK && sync) rc = db->io.ops->sync(db->file);
+    db->slot_meta[slot] = *m; /* what the slot holds now (a failed write leaves the next refresh to read it) */
+    if (rc) memset(&db->slot_meta[slot], 0, sizeof db->slot_meta[slot]);
     return rc;
 }
 

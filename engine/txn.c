@@ -147,10 +147,10 @@ static int writer_sync(birch_db *db)
         if (rc == BIRCH_OK) rc = bi_map_cover(db, db->meta.npages * (uint64_t)db->psize);
         pthread_mutex_unlock(&db->lock);
         if (rc) return rc;
+        bi_meta pub;
+        bi_published(db, &pub);
+        if (pub.txnid < db->meta.txnid) bi_publish(db, &db->meta); /* a dead writer's commit */
     }
-    bi_meta pub;
-    bi_published(db, &pub);
-    if (pub.txnid < db->meta.txnid) bi_publish(db, &db->meta);
     if (atomic_load(&db->lk->need_checkpoint)) {
         rc = bi_checkpoint(db);
         if (rc == BIRCH_OK) atomic_store(&db->lk->need_checkpoint, 0);

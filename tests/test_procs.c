@@ -595,6 +595,35 @@ START_TEST(none_visible)
 }
 END_TEST
 
+/* A checkpoint by another handle rewrites the meta page this handle's
+ * weak commits do not use, and moves the durable state: this handle's next
+ * writer must build on it (the allocator keeps the pages of the durable
+ * state, and a weak commit goes beside it), not on what it last saw. */
+START_TEST(checkpoint_by_another_handle)
+{
+    char *path = bt_path("ckpt");
+    birch_options o = bt_opts_fast();
+    birch_db *a = bt_open(path, &o), *b = bt_open(path, &o);
+    for (int i = 0; i < 3; i++) churn(a, 20, 10, i);
+    birch_txn *w = bt_begin(a, BIRCH_TXN_WRITE); /* a's view: refreshed at its begin */
+    birch_txn_abort(w);
+    uint64_t last = a->meta.txnid;
+    ck_assert_msg(a->meta.flags & BI_META_WEAK, "the last commit is not weak: nothing to test");
+    ck_assert_uint_lt(a->steady_txnid, last);
+    BT_OK(birch_sync(b)); /* b checkpoints a's weak commit */
+    w = bt_begin(a, BIRCH_TXN_WRITE);
+    ck_assert_uint_eq(a->steady_txnid, last);
+    ck_assert_int_eq(a->steady_slot, b->steady_slot);
+    birch_txn_abort(w);
+    churn(a, 20, 10, 9);
+    BT_OK(birch_close(b));
+    bt_check(a);
+    BT_OK(birch_close(a));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 /* ---- The lock file ---------------------------------------------------------------- */
 
 static char *lock_path(const char *path)
@@ -910,6 +939,7 @@ static Suite *suite(void)
     bt_add_case(s, "growth_and_compaction", growth_and_compaction);
     bt_add_case(s, "dead_writer", dead_writer);
     bt_add_case(s, "none_visible", none_visible);
+    bt_add_case(s, "checkpoint_by_another_handle", checkpoint_by_another_handle);
     bt_add_case(s, "lock_file_damage", lock_file_damage);
     bt_add_case(s, "bad_input", bad_input);
     bt_add_case(s, "no_lock_file", no_lock_file);
