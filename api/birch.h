@@ -29,8 +29,10 @@
  *     time: never use one transaction from two threads at once.  It may be
  *     handed to another thread between calls (a write transaction may be
  *     committed on another thread than the one that began it).
- *   - Any number of handles, in this process or others, may have one file
- *     open at once, read-write or read-only alike, with the same rules as
+ *   - Many handles, in this process or others, may have one file open at
+ *     once (up to the size of the lock file's table, the first handle's
+ *     max_readers and at least 126), read-write or read-only alike, with
+ *     the same rules as
  *     threads: one write transaction at a time across all of them (a
  *     second waits, or gets BIRCH_EBUSY with BIRCH_TXN_TRY), any number of
  *     read transactions that never block and are never blocked, and every
@@ -42,7 +44,14 @@
  *     the middle of a write transaction) blocks the others for at most a
  *     moment (about 50 ms) and pins no page: its reader slots and its
  *     write lock are recognised as dead and reclaimed by themselves (see
- *     birch_readers).  Only compaction (birch_compact),
+ *     birch_readers), also when a fork child of it that kept an inherited
+ *     handle still runs (within one pid namespace; across namespaces,
+ *     until that child exits or closes it).  Deleting the lock file while
+ *     handles have the database open makes later opens fail with
+ *     BIRCH_EBUSY until they are all closed; truncating it kills them
+ *     with SIGBUS, as truncating any mapped file does; garbage written
+ *     into it makes their calls fail (BIRCH_ECORRUPT, BIRCH_EVERSION) or
+ *     misread, never the database file.  Only compaction (birch_compact),
  *     BIRCH_RECREATE_ALWAYS and the initialisation of an empty file need
  *     the file alone (BIRCH_EBUSY while another handle has it open).
  *     Within one process, sharing one handle between threads costs less
@@ -263,7 +272,17 @@ extern "C" {
                                 after an I/O error) then raises SIGBUS in
                                 the committing thread instead of returning
                                 BIRCH_EIO, as a read error on a mapped page
-                                does in every mode (docs/DESIGN.md 4.1). */
+                                does in every mode (docs/DESIGN.md 4.1).
+                                Several processes: each commit is seen by
+                                every process's next read transaction at
+                                once; each process's thread checkpoints the
+                                commits of its own handle (while another
+                                handle holds the write lock, it syncs and
+                                tries again), any handle's commit
+                                checkpoints once the last one is a second
+                                old, and birch_close of a handle that
+                                committed waits for the write lock to
+                                checkpoint. */
 
 /* What birch_open does with an existing file (birch_options.recreate). */
 #define BIRCH_RECREATE_NEVER  0 /* open it, or create it when missing (default) */
@@ -363,12 +382,18 @@ typedef struct birch_options {
                              Where the lock file cannot be opened for
                              writing (a read-only file system, no
                              permission on it or its directory), a
-                             read-only open works without it, as LMDB's
-                             does, and then assumes that no writer runs
-                             (a writer in another process could reuse
-                             pages it reads); a read-write open without it
-                             has the file alone (BIRCH_EBUSY while other
-                             handles have it open). */
+                             read-only open reads without it and then
+                             assumes that no writer runs: it is refused
+                             (BIRCH_EREADONLY or BIRCH_EACCES) while
+                             handles share the lock file, and a writer
+                             that opens while it reads gets BIRCH_EBUSY.
+                             (LMDB does so on read-only file systems
+                             only; give readers write permission on the
+                             lock file to share it with writers.)  A
+                             read-write open without it has the file
+                             alone (BIRCH_EBUSY while other handles have
+                             it open, and others wait 5 s for it, then
+                             get BIRCH_EBUSY). */
     uint64_t map_reserve; /* address space reserved for the map in bytes:
                              0 or BIRCH_MIN_MAP_RESERVE..BIRCH_MAX_MAP_RESERVE;
                              default (and 0) 1 GiB.  Grows (by remapping)
@@ -539,9 +564,12 @@ uint32_t birch_page_size(const birch_db *db);
  * TRY, gets BIRCH_EBUSY); a background flush in progress (a
  * BIRCH_DURABLE_NONE checkpoint) is waited for even with TRY.  Errors:
  * BIRCH_EINVAL, BIRCH_EREADONLY (write on a read-only database),
- * BIRCH_EBUSY (TRY and a writer is active; WRITE in the thread that began
- * the active write transaction, with or without TRY; max_readers
- * reached), BIRCH_EIO (an earlier write failed, a background flush
+ * BIRCH_EBUSY (TRY and a writer is active, through any handle of any
+ * process; WRITE in the thread that holds the active write transaction,
+ * through this handle or another of the same file, with or without TRY;
+ * this handle's max_readers reached, or every slot of the lock file's
+ * table held by live handles), BIRCH_ECORRUPT (the lock file's published
+ * snapshot is damaged: see "Threading rules"), BIRCH_EIO (an earlier write failed, a background flush
  * included: reopen), BIRCH_ENOMEM, BIRCH_EFORK (a child of fork()). */
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 
@@ -681,13 +709,15 @@ void birch_cursor_close(birch_cursor *cur);
  *   - the snapshot's meta as this handle holds it (read and verified at
  *     open, or written by this handle's commits): its checksum recomputed,
  *     format version, page size, page count;
- *   - the meta page on disk, on a read-only handle only: the page that
- *     holds the snapshot must hold exactly its meta.  A read-only handle
- *     keeps every writer out of the file, so the page cannot change during
- *     the read; a handle open for writing does not read its meta pages,
- *     which its own commits may be rewriting at that instant (a damaged
- *     meta page is otherwise found by the next open, which falls back to
- *     the other one or fails);
+ *   - the meta page on disk, on a read-only handle only, and only while
+ *     no write transaction of any handle (of any process) runs and the
+ *     snapshot is still the last commit: the page that holds the snapshot
+ *     must hold exactly its meta (the check holds the writer lock for the
+ *     read, so the page cannot change during it; while a writer is busy,
+ *     or a commit moved the metas on since the snapshot, it is skipped).
+ *     A handle open for writing does not read its meta pages, which its
+ *     own commits may be rewriting (a damaged meta page is otherwise found
+ *     by the next open, which falls back to the other one or fails);
  *   - every tree (catalog, each table): each page's checksum
  *     against the one its parent (or the meta, or the catalog) keeps, page
  *     headers, levels and depth, node bounds with no overlap, key order

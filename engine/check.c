@@ -288,11 +288,11 @@ static int check_meta_on_disk(chk *c)
     birch_db *db = c->txn->db;
     if (!db->opts.read_only) return BIRCH_OK;
     bi_errmark mark = bi_err_mark();
-    int rc = bi_writer_lock(db, 1, "birch_check");
+    int rc = bi_writer_lock(db, 1, bi_thread_id(), "birch_check");
     bi_err_end(mark, rc == BIRCH_EBUSY);
     if (rc) return rc == BIRCH_EBUSY ? BIRCH_OK : rc;
     bi_meta pub, disk[2];
-    bi_published(db, &pub);
+    if (bi_published(db, &pub)) pub.txnid = UINT64_MAX; /* unreadable: nothing to compare */
     int found = -1, newer = 0, damaged = db->meta_slot;
     for (int s = 0; s < 2 && rc == BIRCH_OK && pub.txnid == c->txn->meta.txnid; s++) {
         rc = db->io.ops->read(db->file, &disk[s], sizeof disk[s], (uint64_t)s * db->psize);

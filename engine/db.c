@@ -80,7 +80,7 @@ static void set_limits(birch_db *db)
 
 static void destroy(birch_db *db)
 {
-    bi_share_detach(db, bi_db_forked(db)); /* before the data file's close drops its open lock */
+    bi_share_detach(db, db->tok_first && bi_db_forked(db)); /* before the data file's close drops its open lock */
     if (db->file) {
         if (db->map.addr) db->io.ops->unmap(db->file, db->map.addr, db->map.len);
         for (unsigned i = 0; i < db->n_old_maps; i++)
@@ -195,7 +195,8 @@ static int lock_open(birch_db *db, bi_file *f)
         if (rc != BIRCH_EBUSY) return rc;
         if (waited >= BI_OPEN_WAIT_MS)
             return bi_err(BIRCH_EBUSY, "birch_open: another handle has had the database alone for %u ms (creating, "
-                                       "replacing or compacting it)", waited);
+                                       "replacing or compacting it, or writing without a lock file, where it "
+                                       "cannot write one)", waited);
         struct timespec ts = {0, (long)ms * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -289,6 +290,14 @@ static int open_file(birch_db *db, const char *path)
             bi_file *t = NULL;
             if (rc == BIRCH_OK) rc = create_file(db, path, 1, &t);
             ops->close(f);
+            if (rc == BIRCH_EBUSY && size == 0 && !recreate) {
+                /* Another open holds the empty file too, to initialise it
+                 * as well: one of them gets it alone after a moment, and
+                 * the others open its database. */
+                struct timespec ts = {0, (long)(1 + tries % 8) * 1000000L};
+                nanosleep(&ts, NULL);
+                continue;
+            }
             if (rc == BIRCH_OK) db->file = t;
             return rc;
         }
@@ -317,16 +326,32 @@ static int attach(birch_db *db, const char *path, int *first)
     int alone = rc == BIRCH_EREADONLY || rc == BIRCH_EACCES;
     bi_err_end(mark, alone);
     if (!alone) return rc;
+    int why = rc;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", birch_errmsg());
     bi_share_detach(db, 0);
     *first = 1;
-    if (!db->opts.read_only) rc = lock_alone(db, db->file, "a writer without a lock file");
-    else {
-        /* Marked attached, so that a writer that would build a lock file
-         * beside it refuses instead (share.c). */
-        rc = db->io.ops->byte_lock(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_READ, 0);
-        db->attached = rc == BIRCH_OK;
+    if (!db->opts.read_only) {
+        rc = lock_alone(db, db->file, "a writer without a lock file");
+        return rc ? rc : bi_share_private(db);
     }
-    return rc ? rc : bi_share_private(db);
+    /* A reader without a lock file trusts that no writer runs: it marks
+     * itself (so that a writer that would build a lock file refuses), then
+     * refuses itself if handles share one already (a writer may be among
+     * them, and would reuse pages under it).  Marked first, then the
+     * test: of two such opens at once, one sees the other. */
+    rc = db->io.ops->byte_lock(db->file, BI_DATA_LOCKLESS_BYTE, BI_LK_READ, 1);
+    db->lockless = rc == BIRCH_OK;
+    int held = rc ? rc : db->io.ops->byte_held(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_WRITE);
+    if (held < 0) return held;
+    if (held && why == BIRCH_EACCES)
+        return bi_err(BIRCH_EACCES, "birch_open: other handles share the database through its lock file, which this "
+                                    "one cannot write (%s): a reader must write its slot there (give it write "
+                                    "permission on the lock file, as LMDB's readers need)", detail);
+    if (held)
+        return bi_err(BIRCH_EREADONLY, "birch_open: other handles share the database through its lock file, which "
+                                       "this one cannot write (%s)", detail);
+    return bi_share_private(db);
 }
 
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **out)
@@ -421,20 +446,20 @@ static int close_in_child(birch_db *db)
 }
 
 /* Makes the last commit durable and clean (its meta's base is itself, so
- * that the next open verifies nothing) before the handle goes.  Beside
- * other handles, under the writer lock; while another handle writes, a
- * sync of what this one wrote does (that writer's commits carry it on). */
+ * that the next open verifies nothing) before a handle that committed
+ * goes (one that did not found the state clean at open, or left it to the
+ * handle that made it).  Beside other handles, under the writer lock,
+ * waited for: a sync alone would not do, since another handle's next
+ * non-durable commit overwrites the meta page this one's last commit is
+ * in (birch.h promises that birch_close makes the commits durable). */
 static int final_checkpoint(birch_db *db)
 {
     if (!db->shared) return bi_checkpoint(db);
     pthread_mutex_lock(&db->lock);
-    int clean = db->meta.base_txnid >= db->meta.txnid || db->failed;
+    int skip = !db->committed || db->failed;
     pthread_mutex_unlock(&db->lock);
-    if (clean) return BIRCH_OK;
-    bi_errmark mark = bi_err_mark();
-    int rc = bi_writer_begin(db, 1, "birch_close");
-    bi_err_end(mark, rc == BIRCH_EBUSY);
-    if (rc == BIRCH_EBUSY) return db->io.ops->sync(db->file);
+    if (skip) return BIRCH_OK;
+    int rc = bi_writer_begin(db, 0, "birch_close");
     if (rc) return rc;
     rc = bi_checkpoint(db);
     bi_writer_unlock(db);
@@ -481,7 +506,8 @@ int birch_stat_get(birch_db *db, birch_stat *st)
     int rc = bi_db_check(db, "birch_stat_get");
     if (rc) return rc;
     bi_meta m;
-    bi_published(db, &m); /* the last commit of any handle */
+    rc = bi_published(db, &m); /* the last commit of any handle */
+    if (rc) return rc;
     uint64_t size = 0;
     rc = db->file ? db->io.ops->size(db->file, &size) : BIRCH_OK;
     if (rc) return rc;
@@ -493,7 +519,8 @@ int birch_stat_get(birch_db *db, birch_stat *st)
     st->free_pages = m.free_pages;
     st->file_size = size;
     st->table_count = m.catalog.count;
-    st->oldest_txnid = bi_oldest_reader(db);
+    uint64_t oldest = bi_oldest_reader(db); /* a commit since the copy above may make it newer */
+    st->oldest_txnid = oldest < m.txnid ? oldest : m.txnid;
     st->readers = 0;
     for (uint32_t i = 0; i < atomic_load(&db->lk->used) && i < db->nslots; i++) {
         uint64_t t = atomic_load(&db->slots[i].txnid);

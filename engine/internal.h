@@ -108,6 +108,9 @@ struct birch_db {
     int init_locked;      /* holds the lock file's init lock for writing (open) */
     int owner_locked;     /* holds an owner entry's byte (token names it) */
     int attached;         /* holds the data file's attached byte (share.c) */
+    int lockless;         /* reads without a lock file: holds the lockless byte */
+    uint64_t pidns;       /* this process's pid namespace (share.c), 0 if unknown */
+    int committed;        /* this handle made a commit (its close checkpoints) */
     int join_busy;        /* why joining the lock file failed last (share.c) */
     char join_why[256];
     uint64_t token;       /* this handle's owner token (share.h) */
@@ -326,6 +329,15 @@ static inline uint64_t bi_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* Who holds the writer lock of a shared file (share.h): thread (a
+ * bi_thread_id) and process together, since a fork child inherits its
+ * thread's id.  The process is the one that opened db (a child's calls
+ * get BIRCH_EFORK before any of this). */
+static inline uint64_t bi_holder_id(const birch_db *db, uint64_t thread)
+{
+    return thread ^ bi_mix64((uint64_t)db->pid + 1);
+}
+
 /* ---- handles.c ------------------------------------------------------------- */
 /* A region of tokens (see handles.c): its size, alignment and header. */
 #define BI_TOK_REGION ((uintptr_t)1 << (sizeof(void *) >= 8 ? 32 : 24))
@@ -466,18 +478,20 @@ void bi_share_detach(birch_db *db, int child);
  * the kernel now, else a verdict of the last BI_LIVE_TTL_MS may do.
  * Caller holds db->lock. */
 int bi_owner_alive(birch_db *db, uint64_t token, int fresh);
-/* The writer lock across handles (after the process's own gate): waits,
- * or BIRCH_EBUSY with try.  Takes over from a holder that died.  Nothing
- * when private. */
-int bi_writer_lock(birch_db *db, int try, const char *who);
+/* The writer lock across handles (after the process's own gate), for the
+ * thread self (bi_thread_id): waits, or BIRCH_EBUSY with try, or when self
+ * holds it through another handle.  Takes over from a holder that died.
+ * Nothing when private. */
+int bi_writer_lock(birch_db *db, int try, uint64_t self, const char *who);
 void bi_writer_unlock(birch_db *db);
 
 /* ---- readers.c ------------------------------------------------------------- */
 /* Makes m the snapshot new readers pin, in every process.  Callers hold
  * the writer lock (or are alone: open). */
 void bi_publish(birch_db *db, const bi_meta *m);
-/* The published snapshot's meta. */
-void bi_published(birch_db *db, bi_meta *m);
+/* The published snapshot's meta: BIRCH_OK, or BIRCH_ECORRUPT when the lock
+ * file's publication stays unreadable (damaged while in use). */
+int bi_published(birch_db *db, bi_meta *m);
 /* Pins the published snapshot and finds the map that covers it (mapping
  * the file again if another process grew it past this one's map):
  * BIRCH_EBUSY when every reader slot is taken, BIRCH_ENOMEM. */

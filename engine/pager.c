@@ -386,6 +386,19 @@ int bi_pager_grow(birch_txn *txn)
     birch_db *db = txn->db;
     uint64_t need = txn->meta.npages * db->psize;
     if (need <= db->file_size) return BIRCH_OK;
+    /* Another handle may have grown the file since this one looked (a
+     * transaction of its that spilled, then aborted, leaves no commit to
+     * tell): its size is asked before growing, so that the file never
+     * shrinks under another process's map. */
+    uint64_t size = 0;
+    int rc = db->io.ops->size(db->file, &size);
+    if (rc) return rc;
+    if (size > db->file_size) {
+        pthread_mutex_lock(&db->lock);
+        db->file_size = size;
+        pthread_mutex_unlock(&db->lock);
+        if (need <= size) return BIRCH_OK;
+    }
     uint64_t step = db->file_size / 8;
     if (step < 16u * db->psize) step = 16u * db->psize;
     if (step > (1u << 30)) step = 1u << 30;
@@ -397,7 +410,7 @@ int bi_pager_grow(birch_txn *txn)
      * needed will do, and the first attempt's failure is no failure of
      * the commit (err.h). */
     bi_errmark mark = bi_err_mark();
-    int rc = db->io.ops->resize(db->file, want);
+    rc = db->io.ops->resize(db->file, want);
     int retry = rc == BIRCH_EFULL && want > need;
     bi_err_end(mark, retry);
     if (retry) rc = db->io.ops->resize(db->file, need), want = need;

@@ -28,6 +28,7 @@
  * released twice finds the generation moved on and is refused, even when
  * another pin holds the slot by then.
  */
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,26 +50,51 @@ void bi_publish(birch_db *db, const bi_meta *m)
     atomic_store_explicit(&h->pub_idx, j, memory_order_release);
 }
 
-void bi_published(birch_db *db, bi_meta *m)
+static uint64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* the vDSO: no system call */
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A copy readers are directed to is rewritten only by a publication two
+ * commits later, so a reader retries at most a few times.  One that keeps
+ * finding it mid-rewrite is reading garbage (the lock file damaged while
+ * in use): after this long, an error instead of a spin without end. */
+#define BI_PUB_PATIENCE_MS 1000u
+
+int bi_published(birch_db *db, bi_meta *m)
 {
     uint64_t w[BI_META_WORDS];
     bi_lkhdr *h = db->lk;
-    for (;;) {
+    uint64_t deadline = 0;
+    for (unsigned spins = 1;; spins++) {
         bi_lkpub *p = &h->pub[atomic_load_explicit(&h->pub_idx, memory_order_acquire) & 1];
         uint64_t s1 = atomic_load_explicit(&p->seq, memory_order_acquire);
-        if (s1 & 1) continue;
-        for (size_t i = 0; i < BI_META_WORDS; i++) w[i] = atomic_load_explicit(&p->w[i], memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&p->seq, memory_order_relaxed) == s1) break;
+        if (!(s1 & 1)) {
+            for (size_t i = 0; i < BI_META_WORDS; i++) w[i] = atomic_load_explicit(&p->w[i], memory_order_relaxed);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&p->seq, memory_order_relaxed) == s1) break;
+        }
+        if (spins % 1024) continue;
+        uint64_t now = coarse_ms();
+        if (!deadline) deadline = now + BI_PUB_PATIENCE_MS;
+        else if (now >= deadline)
+            return bi_err(BIRCH_ECORRUPT, "the lock file's published snapshot is damaged (its copy stays "
+                                          "mid-rewrite): close every handle of the database, and the next open "
+                                          "rebuilds the lock file");
+        sched_yield();
     }
     memcpy(m, w, sizeof *m);
+    return BIRCH_OK;
 }
 
+/* The published transaction id, or UINT64_MAX when the publication is
+ * damaged (a pin then fails; bi_oldest_reader falls back). */
 static uint64_t published_txnid(birch_db *db)
 {
     bi_meta m;
-    bi_published(db, &m);
-    return m.txnid;
+    return bi_published(db, &m) == BIRCH_OK ? m.txnid : UINT64_MAX;
 }
 
 /* The map that covers npages pages: another process may have grown the
@@ -90,12 +116,6 @@ static int map_for(birch_db *db, uint64_t npages, uint8_t **map)
     return rc;
 }
 
-static uint64_t coarse_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* the vDSO: no system call */
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void used_at_least(bi_lkhdr *h, uint32_t n)
 {
@@ -154,18 +174,19 @@ static int64_t slot_pin(birch_db *db, uint64_t t)
 int bi_pin(birch_db *db, bi_snap *s)
 {
     for (;;) {
-        bi_published(db, &s->meta);
+        int rc = bi_published(db, &s->meta);
+        if (rc) return rc;
         int64_t i = slot_pin(db, s->meta.txnid);
         if (i < 0) {
             pthread_mutex_lock(&db->lock);
-            int rc = slot_claim(db);
+            rc = slot_claim(db);
             pthread_mutex_unlock(&db->lock);
             if (rc) return rc;
             continue;
         }
         bi_lkslot *sl = &db->slots[i];
         if (published_txnid(db) == s->meta.txnid) {
-            int rc = map_for(db, s->meta.npages, &s->map);
+            rc = map_for(db, s->meta.npages, &s->map);
             if (rc) {
                 atomic_store(&sl->txnid, BI_FREE_SLOT);
                 return rc;
@@ -195,6 +216,7 @@ int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen)
 uint64_t bi_oldest_reader(birch_db *db)
 {
     uint64_t oldest = published_txnid(db);
+    if (oldest == UINT64_MAX) oldest = db->meta.txnid; /* damaged: the writer republishes (txn.c) */
     uint32_t used = atomic_load(&db->lk->used);
     for (uint32_t i = 0; i < used && i < db->nslots; i++) {
         uint64_t t = atomic_load(&db->slots[i].txnid);

@@ -34,7 +34,9 @@
 #include <stdio.h>
 #include <linux/futex.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,6 +164,10 @@ static int lock_file_join(birch_db *db, const char *path, const uint64_t id[2])
     if (h.dev != id[0] || h.ino != id[1])
         return join_retry(db, 1, "the lock file of '%s' serves another file (the database was replaced "
                                            "while other handles had it open): close them all", path);
+    if (h.ready != 1)
+        return join_retry(db, 0, "the lock file of '%s' was left unfinished by the open that built it (killed, "
+                                 "or failed, before the database was recovered): close every handle, and the "
+                                 "next open rebuilds it", path);
     if (h.hdr_bytes != BI_LK_HDR || h.nslots == 0 || h.nslots > BIRCH_MAX_READERS || size < bi_lk_size(h.nslots))
         return bi_err(BIRCH_ECORRUPT, "the lock file of '%s' is damaged (%u reader slots in %llu bytes) while other "
                                       "handles have the database open", path, h.nslots, (unsigned long long)size);
@@ -193,6 +199,7 @@ static int owner_claim(birch_db *db)
             if (rc) return rc;
             uint64_t gen = atomic_fetch_add(&db->owners[i].gen, 1) + 1;
             atomic_store(&db->owners[i].pid, (int64_t)getpid());
+            atomic_store(&db->owners[i].pidns, db->pidns);
             atomic_store(&db->owners[i].since_ms, now_ms());
             db->token = BI_TOKEN(gen, i);
             db->owner_locked = 1;
@@ -203,6 +210,15 @@ static int owner_claim(birch_db *db)
 }
 
 static int attach_once(birch_db *db, const char *path, int *first);
+
+/* Marks this handle attached to a lock file: a read lock on the data
+ * file's attached byte, held until detach. */
+static int attach_mark(birch_db *db)
+{
+    int rc = db->io.ops->byte_lock(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_READ, 1);
+    db->attached = rc == BIRCH_OK;
+    return rc;
+}
 
 /* A lock file that is not (yet) what a table needs while another handle
  * holds its init lock for reading: one whose builder failed before
@@ -224,10 +240,18 @@ int bi_share_attach(birch_db *db, const char *path, int *first)
     }
 }
 
+/* This process's pid namespace, 0 if /proc does not tell. */
+static uint64_t pid_namespace(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
 static int attach_once(birch_db *db, const char *path, int *first)
 {
     const bi_io_ops *ops = db->io.ops;
     *first = 0;
+    db->pidns = pid_namespace();
     uint64_t id[2];
     int rc = ops->open_lock(db->file, path, &db->lkfile, id);
     if (rc) return rc;
@@ -239,8 +263,12 @@ static int attach_once(birch_db *db, const char *path, int *first)
         /* Alone on this lock file.  A handle attached to one (each holds
          * its data file's attached byte) must then use another: this lock
          * file replaced or removed under it.  Two tables would hide
-         * readers from writers. */
-        int held = ops->byte_held(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_WRITE);
+         * readers from writers.  Nor may a handle that reads without a lock
+         * file (it trusts that no writer runs) be open.  Attached first,
+         * then the test: of two such opens at once, one sees the other. */
+        rc = attach_mark(db);
+        int held = rc ? rc : ops->byte_held(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_WRITE);
+        if (held == 0) held = ops->byte_held(db->file, BI_DATA_LOCKLESS_BYTE, BI_LK_WRITE);
         if (held < 0) return held;
         if (held)
             return bi_err(BIRCH_EBUSY, "birch_open: other handles have the database open without this lock file "
@@ -251,6 +279,7 @@ static int attach_once(birch_db *db, const char *path, int *first)
     } else if (rc == BIRCH_EBUSY) {
         /* Another handle builds it or has built it: wait for its read lock. */
         rc = ops->byte_lock(db->lkfile, BI_LK_INIT_BYTE, BI_LK_READ, 1);
+        if (rc == BIRCH_OK) rc = attach_mark(db);
         if (rc == BIRCH_OK) rc = lock_file_join(db, path, id);
     }
     if (rc == BIRCH_OK) rc = table_alloc(db, db->nslots);
@@ -261,15 +290,10 @@ static int attach_once(birch_db *db, const char *path, int *first)
 
 int bi_share_ready(birch_db *db)
 {
-    if (!db->shared) return BIRCH_OK;
-    int rc = BIRCH_OK;
-    if (db->init_locked) {
-        db->init_locked = 0;
-        rc = db->io.ops->byte_lock(db->lkfile, BI_LK_INIT_BYTE, BI_LK_READ, 1); /* an atomic conversion */
-    }
-    if (rc == BIRCH_OK) rc = db->io.ops->byte_lock(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_READ, 1);
-    if (rc == BIRCH_OK) db->attached = 1;
-    return rc;
+    if (!db->shared || !db->init_locked) return BIRCH_OK;
+    atomic_store(&db->lk->ready, 1); /* recovered and published: others may join */
+    db->init_locked = 0;
+    return db->io.ops->byte_lock(db->lkfile, BI_LK_INIT_BYTE, BI_LK_READ, 1); /* an atomic conversion */
 }
 
 void bi_share_detach(birch_db *db, int child)
@@ -277,7 +301,7 @@ void bi_share_detach(birch_db *db, int child)
     /* A fork child's copy frees its memory, maps and descriptors only: the
      * slots, the owner entry and every lock (of the open file descriptions
      * it shares with the parent) are the parent's. */
-    if (child) db->attached = db->owner_locked = 0, atomic_store(&db->nown, 0);
+    if (child) db->attached = db->lockless = db->owner_locked = 0, atomic_store(&db->nown, 0);
     /* Slots first, the owner entry last: a slot never names a free owner. */
     uint32_t n = atomic_load(&db->nown);
     if (db->slots)
@@ -289,7 +313,8 @@ void bi_share_detach(birch_db *db, int child)
     /* Before the init lock goes with the lock file: a first open that gets
      * that lock must not find this handle still attached. */
     if (db->attached) db->io.ops->byte_lock(db->file, BI_DATA_ATTACHED_BYTE, BI_LK_NONE, 0);
-    db->attached = 0;
+    if (db->lockless) db->io.ops->byte_lock(db->file, BI_DATA_LOCKLESS_BYTE, BI_LK_NONE, 0);
+    db->attached = db->lockless = 0;
     if (db->lkfile) {
         if (db->owner_locked) {
             atomic_store(&db->owners[BI_TOKEN_INDEX(db->token)].pid, 0);
@@ -326,6 +351,15 @@ int bi_owner_alive(birch_db *db, uint64_t token, int fresh)
     if (!fresh && c->token == token && (c->dead || now < c->until)) return !c->dead;
     int held = db->io.ops->byte_held(db->lkfile, BI_LK_OWNER_BYTE(i), BI_LK_WRITE);
     if (held < 0) return 1; /* cannot tell: keep its pages */
+    /* The byte's lock belongs to an open file description, which a fork
+     * child that neither closed its inherited handle nor exec'd still
+     * holds after its parent died: so a process that has left is dead
+     * whatever its byte says.  Only where the pid means the same process
+     * to both (one pid namespace); a reused pid only keeps it alive. */
+    int64_t pid = atomic_load(&db->owners[i].pid);
+    if (held && pid > 0 && db->pidns && atomic_load(&db->owners[i].pidns) == db->pidns &&
+        kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        held = 0;
     c->token = token;
     c->dead = !held;
     c->until = now + BI_LIVE_TTL_MS;
@@ -345,15 +379,23 @@ static void futex_wake_all(_Atomic uint32_t *word)
     (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-int bi_writer_lock(birch_db *db, int try, const char *who)
+int bi_writer_lock(birch_db *db, int try, uint64_t self, const char *who)
 {
     if (!db->shared) return BIRCH_OK;
     bi_lkhdr *h = db->lk;
     for (;;) {
         uint32_t seq = atomic_load(&h->writer_seq);
         uint64_t cur = 0;
-        if (atomic_compare_exchange_strong(&h->writer, &cur, db->token)) return BIRCH_OK;
+        if (atomic_compare_exchange_strong(&h->writer, &cur, db->token)) {
+            atomic_store(&h->writer_holder, bi_holder_id(db, self));
+            return BIRCH_OK;
+        }
         if (cur == db->token) return BIRCH_OK; /* cannot happen: the gate admits one thread */
+        /* This very thread holds it, through another handle of the file:
+         * waiting would be forever. */
+        if (atomic_load(&h->writer_holder) == bi_holder_id(db, self) && atomic_load(&h->writer) == cur)
+            return bi_err(BIRCH_EBUSY, "%s: this thread holds the write transaction of another handle of this "
+                                       "database: commit or abort it first", who);
         pthread_mutex_lock(&db->lock); /* the liveness cache */
         int alive = bi_owner_alive(db, cur, 1);
         pthread_mutex_unlock(&db->lock);
@@ -375,6 +417,7 @@ void bi_writer_unlock(birch_db *db)
 {
     if (!db->shared) return;
     bi_lkhdr *h = db->lk;
+    atomic_store(&h->writer_holder, 0);
     atomic_store(&h->writer, 0);
     atomic_fetch_add(&h->writer_seq, 1);
     if (atomic_load(&h->writer_waiters)) futex_wake_all(&h->writer_seq);

@@ -33,6 +33,7 @@
 #define BI_LK_OWNER_BYTE(i) (BI_LK_INIT_BYTE + 1 + (i))    /* lock file: held by owner i's handle */
 #define BI_DATA_OPEN_BYTE ((uint64_t)1 << 62)             /* data file: read = open, write = alone */
 #define BI_DATA_ATTACHED_BYTE (BI_DATA_OPEN_BYTE + 1)     /* data file: read = attached to a lock file */
+#define BI_DATA_LOCKLESS_BYTE (BI_DATA_OPEN_BYTE + 2)     /* data file: read = reading without a lock file */
 
 /* The published snapshot: a meta, copied by readers (readers.c). */
 #define BI_META_WORDS (sizeof(bi_meta) / 8)
@@ -48,7 +49,15 @@ typedef struct bi_lkhdr {
     uint32_t page_size;    /* the database's */
     uint32_t hdr_bytes;    /* BI_LK_HDR */
     uint64_t dev, ino;     /* the database file this lock file serves */
-    uint64_t reserved0[3];
+    /* 1 once the handle that built it has recovered the database and
+     * published its state (bi_share_ready): a lock file whose builder died
+     * or failed before that is rebuilt, never joined. */
+    _Atomic uint64_t ready;
+    /* Who holds the writer lock: its thread and process (bi_holder_id), so
+     * that the holder's thread is told, not left waiting for itself, when it
+     * asks through another handle.  0 when free. */
+    _Atomic uint64_t writer_holder;
+    uint64_t reserved1;
     /* The writer lock (share.c): owner token of the holder, 0 when free;
      * seq is the futex word waiters sleep on, bumped at every release. */
     _Alignas(64) _Atomic uint64_t writer;
@@ -78,7 +87,8 @@ typedef struct bi_lkowner {
     _Atomic uint64_t gen;
     _Atomic int64_t pid;
     _Atomic uint64_t since_ms;  /* when it was claimed (monotonic) */
-    uint64_t reserved[5];
+    _Atomic uint64_t pidns;     /* its pid namespace (the inode of /proc/self/ns/pid), 0 if unknown */
+    uint64_t reserved[4];
 } bi_lkowner;
 
 /* A reader slot, one cache line: readers of different threads and
@@ -103,6 +113,7 @@ _Static_assert(sizeof(bi_lkhdr) <= BI_LK_HDR, "the lock file header fits its pag
 /* The layout FORMAT.md section 20 gives. */
 _Static_assert(offsetof(bi_lkhdr, version) == 8 && offsetof(bi_lkhdr, nslots) == 12 &&
                    offsetof(bi_lkhdr, dev) == 24 && offsetof(bi_lkhdr, ino) == 32 &&
+                   offsetof(bi_lkhdr, ready) == 40 && offsetof(bi_lkhdr, writer_holder) == 48 &&
                    offsetof(bi_lkhdr, writer) == 64 && offsetof(bi_lkhdr, writer_seq) == 72 &&
                    offsetof(bi_lkhdr, durable_ms) == 80 && offsetof(bi_lkhdr, rejected) == 96 &&
                    offsetof(bi_lkhdr, need_checkpoint) == 112 && offsetof(bi_lkhdr, used) == 116 &&

@@ -125,8 +125,10 @@ void bi_txn_seen(birch_txn *txn)
 {
     birch_db *db = txn->db;
     uint64_t self = bi_thread_id();
-    if (atomic_load_explicit(&db->writer_thread, memory_order_relaxed) != self)
+    if (atomic_load_explicit(&db->writer_thread, memory_order_relaxed) != self) {
         atomic_store_explicit(&db->writer_thread, self, memory_order_relaxed);
+        if (db->shared) atomic_store(&db->lk->writer_holder, bi_holder_id(db, self)); /* for other handles */
+    }
 }
 
 /* The state the last commit left, which another handle may have made:
@@ -147,10 +149,12 @@ static int writer_sync(birch_db *db)
         if (rc == BIRCH_OK) rc = bi_map_cover(db, db->meta.npages * (uint64_t)db->psize);
         pthread_mutex_unlock(&db->lock);
         if (rc) return rc;
-        bi_meta pub;
-        bi_published(db, &pub);
-        if (pub.txnid < db->meta.txnid) bi_publish(db, &db->meta); /* a dead writer's commit */
     }
+    bi_meta pub;
+    bi_errmark mark = bi_err_mark();
+    int bad = bi_published(db, &pub) != BIRCH_OK;
+    bi_err_end(mark, 1); /* repaired below: not this call's error */
+    if (bad || pub.txnid < db->meta.txnid) bi_publish(db, &db->meta); /* a dead writer's commit, or a damaged publication */
     if (atomic_load(&db->lk->need_checkpoint)) {
         rc = bi_checkpoint(db);
         if (rc == BIRCH_OK) atomic_store(&db->lk->need_checkpoint, 0);
@@ -161,7 +165,7 @@ static int writer_sync(birch_db *db)
 int bi_writer_begin(birch_db *db, int try, const char *who)
 {
     if (!db->shared) return BIRCH_OK;
-    int rc = bi_writer_lock(db, try, who);
+    int rc = bi_writer_lock(db, try, bi_thread_id(), who);
     if (rc) return rc;
     rc = writer_sync(db);
     if (rc) bi_writer_unlock(db);
@@ -407,6 +411,7 @@ static int write_meta(birch_txn *txn)
     int rc = bi_meta_write(db, &m, slot, durable);
     if (rc) return meta_failure(db, rc);
     publish(db, &m, slot, bi_alloc_freed_durable(txn));
+    db->committed = 1;
     return BIRCH_OK;
 }
 

@@ -28,6 +28,7 @@
  * Children never call Check: they report through a shared page and _exit.
  * Seeds are fixed (BIRCH_SEED overrides) and printed by every failure.
  */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -776,6 +778,12 @@ START_TEST(no_lock_file)
         BT_RC(birch_open(path, &o, &w), BIRCH_EBUSY);
         BT_OK(birch_close(a));
         BT_OK(birch_close(b));
+        /* A reader without a lock file refuses beside handles that share
+         * one (a writer among them would reuse pages under it). */
+        birch_db *shared_h = bt_open(path, &ro);
+        BT_RC(bi_open_io(path, &ro, &io, &a), codes[k]);
+        ck_assert_msg(strstr(birch_errmsg(), "share the database"), "%s", birch_errmsg());
+        BT_OK(birch_close(shared_h));
         /* ...and a writer without one has the file alone. */
         BT_OK(bi_open_io(path, &o, &io, &a));
         BT_RC(birch_open(path, &ro, &b), BIRCH_EBUSY);
@@ -930,6 +938,231 @@ START_TEST(read_only_media)
 }
 END_TEST
 
+/* ---- What the review of issue 13 found ------------------------------------------ */
+
+/* A lock file whose builder died (or failed) after writing its header but
+ * before recovering the database is never joined: a handle that finds it
+ * so while another holds it waits, then reports it, and once nobody holds
+ * it the next open rebuilds it.  (Joining it gave readers the empty
+ * snapshot of a zeroed header.) */
+START_TEST(unfinished_lock_file)
+{
+    char *path = bt_path("unfinished"), *lk = lock_path(path);
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    churn(db, 10, 10, 23);
+    BT_OK(birch_close(db));
+    uint64_t zero = 0;
+    bt_file_write(lk, &zero, 8, offsetof(bi_lkhdr, ready));
+    /* A process that holds the init lock for reading, as a joiner does. */
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(lk, O_RDWR);
+        struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = (off_t)BI_LK_INIT_BYTE, .l_len = 1};
+        char c = fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 'x' : 'e';
+        if (write(fds[1], &c, 1) != 1) _exit(3);
+        for (;;) pause();
+    }
+    char c = 0;
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'x');
+    BT_RC(birch_open(path, &o, &db), BIRCH_ECORRUPT);
+    ck_assert_msg(strstr(birch_errmsg(), "unfinished"), "%s", birch_errmsg());
+    kill_wait(pid);
+    expect_intact(path, &o, "after the unfinished lock file");
+    close(fds[0]);
+    close(fds[1]);
+    free(lk);
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* A transaction of one handle that spilled (growing the file) and then
+ * aborted leaves no commit to tell another handle the file grew: that
+ * one's next growth asks the file's size, and the file never shrinks under
+ * the first handle's map (whose next commit then faulted on the lost
+ * pages: SIGBUS). */
+START_TEST(growth_by_an_aborted_transaction)
+{
+    char *path = bt_path("abortgrow");
+    birch_options o = bt_opts(), small = bt_opts_fast();
+    small.dirty_budget = BIRCH_MIN_DIRTY_BUDGET;
+    birch_db *b = bt_open(path, &small);
+    churn(b, 10, 10, 1); /* a NONE commit: b's lazy path maps the file for writing */
+    birch_db *a = bt_open(path, &o); /* sees the small file */
+    uint64_t before = bt_file_size(path);
+    birch_txn *w = bt_begin(b, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "t", 0);
+    static char big[65536];
+    memset(big, 'z', sizeof big);
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "big%05d", i);
+        bt_put(w, t, k, strlen(k), big, sizeof big);
+    }
+    birch_txn_abort(w); /* the spills grew the file; no commit tells a */
+    uint64_t grown = bt_file_size(path);
+    ck_assert_msg(grown > before + (8u << 20), "the spill did not grow the file (%" PRIu64 " bytes)", grown);
+    /* a grows its own state past the size it saw, by less than b's spill. */
+    static char v[200000];
+    memset(v, 'a', sizeof v);
+    w = bt_begin(a, BIRCH_TXN_WRITE);
+    bt_put(w, bt_table(w, "t", 0), "A", 1, v, sizeof v);
+    BT_OK(birch_txn_commit(w));
+    ck_assert_msg(bt_file_size(path) >= grown, "the file shrank from %" PRIu64 " to %" PRIu64 " bytes", grown,
+                  bt_file_size(path));
+    for (int i = 0; i < 40; i++) churn(b, 200, 100, i); /* lazy writes all over the grown file */
+    bt_check(a);
+    BT_OK(birch_close(a));
+    BT_OK(birch_close(b));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* A process killed holding the write transaction, whose fork child (that
+ * neither closed its inherited handle nor exec'd) lives on and so keeps
+ * the dead process's locks: another process still writes at once (the
+ * owner's pid has left, whatever its lock says). */
+START_TEST(dead_writer_with_a_live_child)
+{
+    char *path = bt_path("deadchild");
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    churn(db, 10, 10, 0);
+    BT_OK(birch_close(db));
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        birch_db *d = NULL;
+        birch_txn *w = NULL;
+        if (birch_open(path, &o, &d)) _exit(2);
+        pid_t helper = fork(); /* keeps the descriptors, and so their locks */
+        if (helper == 0) {
+            for (;;) pause();
+        }
+        char c = 'x';
+        if (helper < 0 || birch_txn_begin(d, BIRCH_TXN_WRITE, &w)) c = 'e';
+        c = c == 'x' ? 'x' : 'e';
+        int hp = (int)helper;
+        if (write(fds[1], &c, 1) != 1 || write(fds[1], &hp, sizeof hp) != (ssize_t)sizeof hp) _exit(3);
+        for (;;) pause();
+    }
+    char c = 0;
+    int helper = 0;
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    ck_assert_int_eq(read(fds[0], &helper, sizeof helper), (ssize_t)sizeof helper);
+    ck_assert_int_eq(c, 'x');
+    kill_wait(pid);
+    db = bt_open(path, &o);
+    birch_txn *w = NULL;
+    int rc = BIRCH_EBUSY;
+    for (int i = 0; i < 300 && rc == BIRCH_EBUSY; i++) { /* 3 s at most; a moment is enough */
+        rc = birch_txn_begin(db, BIRCH_TXN_WRITE | BIRCH_TXN_TRY, &w);
+        if (rc == BIRCH_EBUSY) sleep_us(10000);
+    }
+    ck_assert_msg(rc == BIRCH_OK, "the dead writer's child still blocks writers: %s", birch_errmsg());
+    bt_put_s(w, bt_table(w, "t", 0), "after", "the dead writer");
+    BT_OK(birch_txn_commit(w));
+    kill(helper, SIGKILL); /* the grandchild: reaped by init */
+    bt_check(db);
+    BT_OK(birch_close(db));
+    close(fds[0]);
+    close(fds[1]);
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* One thread, two handles of one file: a write begin (or a sync) through
+ * the second while the thread holds the first's write transaction would
+ * wait for itself forever: BIRCH_EBUSY at once, as with one handle. */
+START_TEST(two_handles_one_thread)
+{
+    char *path = bt_path("twoh");
+    birch_options o = bt_opts_fast();
+    birch_db *a = bt_open(path, &o), *b = bt_open(path, &o);
+    churn(a, 10, 10, 0);
+    birch_txn *w = bt_begin(a, BIRCH_TXN_WRITE), *w2 = NULL;
+    BT_RC(birch_txn_begin(b, BIRCH_TXN_WRITE, &w2), BIRCH_EBUSY);
+    ck_assert_msg(strstr(birch_errmsg(), "another handle"), "%s", birch_errmsg());
+    BT_RC(birch_txn_begin(b, BIRCH_TXN_WRITE | BIRCH_TXN_TRY, &w2), BIRCH_EBUSY);
+    BT_RC(birch_sync(b), BIRCH_EBUSY);
+    BT_OK(birch_txn_commit(w));
+    w2 = bt_begin(b, BIRCH_TXN_WRITE);
+    BT_OK(birch_txn_commit(w2));
+    BT_OK(birch_sync(b));
+    BT_OK(birch_close(a));
+    BT_OK(birch_close(b));
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* Garbage in the lock file's published snapshot while handles have it
+ * open: a read begin reports it (after about a second) instead of spinning
+ * without end, and the next writer republishes, which repairs it. */
+START_TEST(damaged_publication)
+{
+    char *path = bt_path("pubdmg"), *lk = lock_path(path);
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    churn(db, 10, 10, 23);
+    uint64_t odd = 0x5555555555555555ull; /* both copies "mid-rewrite" */
+    bt_file_write(lk, &odd, 8, offsetof(bi_lkhdr, pub[0].seq));
+    bt_file_write(lk, &odd, 8, offsetof(bi_lkhdr, pub[1].seq));
+    birch_txn *r = NULL;
+    BT_RC(birch_txn_begin(db, BIRCH_TXN_READ, &r), BIRCH_ECORRUPT);
+    ck_assert_msg(strstr(birch_errmsg(), "published snapshot is damaged"), "%s", birch_errmsg());
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_txn_abort(w);
+    r = bt_begin(db, BIRCH_TXN_READ);
+    bt_expect_s(r, bt_table(r, "t", 0), "k000001", "xxxxxxxxxx");
+    BT_OK(birch_txn_commit(r));
+    BT_OK(birch_close(db));
+    free(lk);
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
+/* An open that runs out of address space reports BIRCH_ENOMEM (its
+ * cleanup once read a structure the failed step never made). */
+START_TEST(open_without_address_space)
+{
+    char *path = bt_path("noas");
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    BT_OK(birch_close(db));
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rlimit rl = {256u << 20, 256u << 20};
+        if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(4);
+        int rc = birch_open(path, &o, &db);
+        _exit(rc == BIRCH_ENOMEM ? 0 : rc == BIRCH_OK ? 2 : 3);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "open under a 256 MiB address-space limit: status %#x",
+                  (unsigned)st);
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("procs");
@@ -945,6 +1178,12 @@ static Suite *suite(void)
     bt_add_case(s, "no_lock_file", no_lock_file);
     bt_add_case(s, "tools_beside_writer", tools_beside_writer);
     bt_add_case(s, "read_only_media", read_only_media);
+    bt_add_case(s, "unfinished_lock_file", unfinished_lock_file);
+    bt_add_case(s, "growth_by_an_aborted_transaction", growth_by_an_aborted_transaction);
+    bt_add_case(s, "dead_writer_with_a_live_child", dead_writer_with_a_live_child);
+    bt_add_case(s, "two_handles_one_thread", two_handles_one_thread);
+    bt_add_case(s, "damaged_publication", damaged_publication);
+    bt_add_case(s, "open_without_address_space", open_without_address_space);
     return s;
 }
 
