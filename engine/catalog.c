@@ -91,10 +91,16 @@ done:
 /* The transaction's state slot for t, loaded from the catalog on first use. */
 static int state_slot(birch_txn *txn, birch_table *t, bi_tstate **out)
 {
+    if (t->id < BI_TS_INLINE && !txn->ts) { /* the first tables: no malloc on a reader's path */
+        txn->ts = txn->ts_inline;
+        txn->nts = BI_TS_INLINE; /* zeroed with the struct (bi_txn_claim) */
+    }
     if (t->id >= txn->nts) {
         uint32_t n = t->id + 8;
-        bi_tstate *ts = realloc(txn->ts, n * sizeof *ts);
+        int inline_ts = txn->ts == txn->ts_inline;
+        bi_tstate *ts = realloc(inline_ts ? NULL : txn->ts, n * sizeof *ts);
         if (!ts) return bi_err(BIRCH_ENOMEM, "out of memory for %u table states", n);
+        if (inline_ts) memcpy(ts, txn->ts_inline, sizeof txn->ts_inline);
         memset(ts + txn->nts, 0, (n - txn->nts) * sizeof *ts);
         txn->ts = ts;
         txn->nts = n;

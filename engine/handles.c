@@ -142,7 +142,7 @@ void bi_handles_free(birch_db *db)
             birch_txn *t = &g->slots[i].txn;
             if (atomic_load(&g->slots[i].cur) == BI_TOK_FREE) continue;
             if (t->write) bi_pager_release(t);
-            free(t->ts);
+            if (t->ts != t->ts_inline) free(t->ts);
         }
         free(g->slots);
         munmap(g->hdr, BI_TOK_REGION);

@@ -196,6 +196,10 @@ struct birch_db {
 
 /* ---- Transactions ------------------------------------------------------------ */
 
+/* Table states a transaction keeps in its own struct (catalog.c), so that
+ * a reader of a few tables allocates nothing. */
+#define BI_TS_INLINE 4
+
 /* A table's state as one transaction sees it. */
 typedef struct bi_tstate {
     bi_tree tree;
@@ -231,8 +235,9 @@ struct birch_txn {
     uint8_t *map;         /* map valid for this snapshot */
     uint64_t snap_npages; /* pages readable from the map */
     bi_snap snap;         /* read transactions: the pinned snapshot */
-    bi_tstate *ts;
+    bi_tstate *ts;        /* table states: ts_inline, or malloc'd past BI_TS_INLINE tables */
     uint32_t nts;
+    bi_tstate ts_inline[BI_TS_INLINE];
     birch_txn *token;     /* the handle the user holds (handles.c) */
     struct bi_tslot *tslot; /* the slot this struct lives in */
     int internal;         /* begun by a stream for itself: not counted as open */

@@ -276,7 +276,7 @@ static void finish(birch_txn *txn, int committed)
         bi_pager_release(txn);
         unlock_writer(db);
     }
-    free(txn->ts);
+    if (txn->ts != txn->ts_inline) free(txn->ts);
     txn->ts = NULL;
     txn->nts = 0;
     free(txn->guards);

@@ -38,7 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1149,17 +1152,138 @@ START_TEST(open_without_address_space)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        struct rlimit rl = {256u << 20, 256u << 20};
+        /* A GiB more than this process has: less than the 4 GiB of address
+         * space the handles' region takes, room enough for the sanitizers'
+         * own allocations (their reserved shadow counts in the size). */
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        unsigned long long vm = 0;
+        while (f && fgets(line, sizeof line, f))
+            if (strncmp(line, "VmSize:", 7) == 0) vm = strtoull(line + 7, NULL, 10);
+        if (f) fclose(f);
+        if (!vm) _exit(5);
+        struct rlimit rl = {(rlim_t)((vm << 10) + (1ull << 30)), (rlim_t)((vm << 10) + (1ull << 30))};
         if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(4);
         int rc = birch_open(path, &o, &db);
         _exit(rc == BIRCH_ENOMEM ? 0 : rc == BIRCH_OK ? 2 : 3);
     }
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "open under a 256 MiB address-space limit: status %#x",
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "open under a tight address-space limit: status %#x",
                   (unsigned)st);
     bt_remove(path);
     free(path);
+}
+END_TEST
+
+/* ---- No system call on the read path ---------------------------------------------- */
+
+enum { SYSCALL_READS = 2000 };
+
+/* The traced child: a handle that has read once (its slot claimed), then
+ * read transactions with gets, and cursor moves in a transaction opened
+ * before, between two getppid() calls, the markers the tracer counts
+ * between.  (Cursors are opened outside: their malloc, like any malloc,
+ * may ask the system for memory, under ASan's allocator at least.) */
+static void traced_reader(const char *path)
+{
+    birch_options ro = bt_opts();
+    ro.read_only = 1;
+    birch_db *db = NULL;
+    birch_txn *r = NULL, *rc = NULL;
+    birch_table *t = NULL;
+    birch_val v, k;
+    birch_cursor *c = NULL;
+    if (birch_open(path, &ro, &db)) _exit(2);
+    if (birch_txn_begin(db, BIRCH_TXN_READ, &r) || birch_table_open(r, "t", 0, &t)) _exit(3);
+    birch_txn_abort(r); /* the slot is claimed, the table handle made */
+    if (birch_txn_begin(db, BIRCH_TXN_READ, &rc) || birch_cursor_open(rc, t, &c)) _exit(3);
+    if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0) _exit(4);
+    raise(SIGSTOP);
+    (void)syscall(SYS_getppid);
+    int bad = 0;
+    for (int i = 0; i < SYSCALL_READS; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%06d", i % 97 + 2); /* each has a next; the writer deletes k000001 */
+        bad |= birch_txn_begin(db, BIRCH_TXN_READ, &r);
+        bad |= birch_get(r, t, bt_str(key), &v);
+        birch_txn_abort(r);
+        bad |= birch_cursor_seek(c, bt_str(key)) || birch_cursor_next(c) || birch_cursor_get(c, &k, &v) ||
+               birch_cursor_prev(c);
+    }
+    (void)syscall(SYS_getppid);
+    birch_cursor_close(c);
+    birch_txn_abort(rc);
+    _exit(bad ? 5 : 0);
+}
+
+/* Counts the system calls the child makes between its two getppid(). */
+static long count_syscalls(pid_t pid, char *seen, size_t seen_size)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid); /* its SIGSTOP */
+    ck_assert(WIFSTOPPED(st));
+    ck_assert_int_eq(ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD), 0);
+    long calls = 0, markers = 0;
+    int entering = 1;
+    seen[0] = 0;
+    for (;;) {
+        ck_assert_int_eq(ptrace(PTRACE_SYSCALL, pid, NULL, NULL), 0);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        if (WIFEXITED(st)) {
+            ck_assert_msg(WEXITSTATUS(st) == 0, "the traced reader failed (%d)", WEXITSTATUS(st));
+            break;
+        }
+        if (!WIFSTOPPED(st) || WSTOPSIG(st) != (SIGTRAP | 0x80)) continue;
+        if (entering) {
+            struct user_regs_struct regs;
+            ck_assert_int_eq(ptrace(PTRACE_GETREGS, pid, NULL, &regs), 0);
+            if ((long)regs.orig_rax == SYS_getppid) markers++;
+            else if (markers == 1 && ++calls <= 8) {
+                size_t n = strlen(seen);
+                snprintf(seen + n, seen_size - n, " %ld", (long)regs.orig_rax);
+            }
+        }
+        entering = !entering;
+    }
+    ck_assert_int_eq(markers, 2);
+    return calls;
+}
+
+/* The read path (begin, get, cursor moves, end) makes no system call once
+ * the handle holds its slot, beside a writer in another process. */
+START_TEST(read_path_makes_no_system_call)
+{
+#if defined(__x86_64__)
+    char *path = bt_path("nosys");
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    churn(db, 100, 10, 0);
+    BT_OK(birch_close(db));
+    sh = shared_new();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t w = fork();
+    ck_assert_int_ge(w, 0);
+    if (w == 0) busy_writer(path);
+    while (atomic_load(&sh->commits) < 3) sleep_us(200);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) traced_reader(path);
+    char seen[128];
+    long calls = count_syscalls(pid, seen, sizeof seen);
+    atomic_store(&sh->stop, 1);
+    expect_ok_exit(w, "busy writer");
+    printf("read path: %ld system calls in %d read transactions beside %" PRIu64 " commits\n", calls, SYSCALL_READS,
+           (uint64_t)atomic_load(&sh->commits));
+    ck_assert_msg(calls == 0, "%ld system calls in %d read transactions (numbers, the first 8:%s)", calls,
+                  SYSCALL_READS, seen);
+    munmap(sh, sizeof *sh);
+    bt_remove(path);
+    free(path);
+#else
+    ck_abort_msg("the system call count needs x86-64's register names");
+#endif
 }
 END_TEST
 
@@ -1184,6 +1308,7 @@ static Suite *suite(void)
     bt_add_case(s, "two_handles_one_thread", two_handles_one_thread);
     bt_add_case(s, "damaged_publication", damaged_publication);
     bt_add_case(s, "open_without_address_space", open_without_address_space);
+    bt_add_case(s, "read_path_makes_no_system_call", read_path_makes_no_system_call);
     return s;
 }
 
