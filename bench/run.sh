@@ -10,7 +10,11 @@
 #       bulk,individual,batch,nosync,len,reads,ranges,threads,removals,size,
 #       compaction,limit,bulkcommits,churn,procs,procreads-writer
 #     procs             random reads in 1, 2, 4, 8 processes (--threads), each
-#                       beside the threads row of its count, and their quotient
+#                       beside the threads row of its count, and their quotient;
+#                       under them the map reads, the machine's own cost of
+#                       processes: random 8-byte loads of a read-only shared map
+#                       of the engine's data file (4 per get of the reads) in
+#                       as many threads, then processes, and their quotient
 #     procreads-writer  the individual writes made beside 4 reader processes,
 #                       and the gets those made meanwhile
 #   e.g. bench/run.sh --engines birch,lmdb --rows procs,procreads-writer
