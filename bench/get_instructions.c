@@ -1,11 +1,11 @@
 /*
  * get_instructions.c - one thread's random gets of a 1,000,000-record
  * table, for counting instructions with valgrind where the machine has no
- * performance counters (bench/README.md, "Issue 13").  Built by hand
- * against two builds' libbirch.a, the instruction counts of the same
- * gets compare the builds without the machine's noise:
+ * performance counters (bench/README.md, "Issue 13").  bench/run.sh builds
+ * it as build/bench/birch-bench-get-instructions; built in two trees, the
+ * instruction counts of the same gets compare the builds without the
+ * machine's noise (gi below is either binary):
  *
- *   gcc -O2 -Iapi bench/get_instructions.c build/bench/libbirch.a -lxxhash -lpthread -o gi
  *   ./gi /tmp/gi.db load                 # the table (24-byte keys, 150-byte values)
  *   valgrind --tool=cachegrind --cache-sim=no ./gi /tmp/gi.db read 50000
  *   valgrind --tool=cachegrind --cache-sim=no ./gi /tmp/gi.db read 1   # the open alone

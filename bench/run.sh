@@ -54,7 +54,7 @@ fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRCH_BENCH=ON \
       -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target birch_bench birch_bench_formats >/dev/null
+cmake --build "$build" -j"$(nproc)" --target birch_bench birch_bench_formats birch_bench_get_instructions >/dev/null
 
 args=()
 has_dir=0
