@@ -718,30 +718,49 @@ static void *reader_thread(void *p)
     return NULL;
 }
 
-static double threaded_reads(run_ctx *rc, int threads, uint64_t total)
+/* Threads started together: each waits at ready, then at go; the clock
+ * starts between the two, so it times their work, not their creation. */
+typedef struct start_line {
+    pthread_barrier_t ready, go;
+} start_line;
+
+static void start_line_init(start_line *sl, int threads)
+{
+    pthread_barrier_init(&sl->ready, NULL, (unsigned)threads + 1);
+    pthread_barrier_init(&sl->go, NULL, (unsigned)threads + 1);
+}
+
+/* Runs fn on threads arguments (args, stride bytes apart, whose barriers
+ * are sl's), releases them together and returns the ms until the last one
+ * ended.  Destroys sl's barriers. */
+static double timed_threads(start_line *sl, int threads, void *(*fn)(void *), void *args, size_t stride)
 {
     pthread_t tid[MAX_READERS];
-    thread_arg args[MAX_READERS];
-    pthread_barrier_t ready, go;
-    pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
-    pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
-    uint64_t share = total / (uint64_t)threads;
-    for (int t = 0; t < threads; t++) {
-        args[t] = (thread_arg){rc->e, rc->db, (uint64_t)t * share, share, &ready, &go};
-        if (pthread_create(&tid[t], NULL, reader_thread, &args[t]) != 0)
+    for (int t = 0; t < threads; t++)
+        if (pthread_create(&tid[t], NULL, fn, (char *)args + (size_t)t * stride) != 0)
             bench_die(NULL, "pthread_create failed");
-    }
-    /* Every thread is started and waiting; the clock starts before any of
-     * them can read (each opens its reader inside the timed part). */
-    pthread_barrier_wait(&ready);
+    pthread_barrier_wait(&sl->ready);
     double t0 = now_ms();
-    pthread_barrier_wait(&go);
+    pthread_barrier_wait(&sl->go);
     for (int t = 0; t < threads; t++)
         pthread_join(tid[t], NULL);
     double ms = now_ms() - t0;
-    pthread_barrier_destroy(&ready);
-    pthread_barrier_destroy(&go);
+    pthread_barrier_destroy(&sl->ready);
+    pthread_barrier_destroy(&sl->go);
     return ms;
+}
+
+/* Every thread is started and waiting; the clock starts before any of them
+ * can read (each opens its reader inside the timed part). */
+static double threaded_reads(run_ctx *rc, int threads, uint64_t total)
+{
+    thread_arg args[MAX_READERS];
+    start_line sl;
+    start_line_init(&sl, threads);
+    uint64_t share = total / (uint64_t)threads;
+    for (int t = 0; t < threads; t++)
+        args[t] = (thread_arg){rc->e, rc->db, (uint64_t)t * share, share, &sl.ready, &sl.go};
+    return timed_threads(&sl, threads, reader_thread, args, sizeof args[0]);
 }
 
 /* ---- Reads in processes --------------------------------------------------------------- */
@@ -1138,24 +1157,12 @@ static void *map_thread(void *p)
 static double map_thread_reads(const map_job *j, int threads, uint64_t *sum)
 {
     const uint8_t *base = map_file(j);
-    pthread_t tid[MAX_READERS];
     map_thread_arg args[MAX_READERS];
-    pthread_barrier_t ready, go;
-    pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
-    pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
-    for (int t = 0; t < threads; t++) {
-        args[t] = (map_thread_arg){base, j->len, j->loads, 0, t, &ready, &go};
-        if (pthread_create(&tid[t], NULL, map_thread, &args[t]) != 0)
-            bench_die(NULL, "pthread_create failed");
-    }
-    pthread_barrier_wait(&ready);
-    double t0 = now_ms();
-    pthread_barrier_wait(&go);
+    start_line sl;
+    start_line_init(&sl, threads);
     for (int t = 0; t < threads; t++)
-        pthread_join(tid[t], NULL);
-    double ms = now_ms() - t0;
-    pthread_barrier_destroy(&ready);
-    pthread_barrier_destroy(&go);
+        args[t] = (map_thread_arg){base, j->len, j->loads, 0, t, &sl.ready, &sl.go};
+    double ms = timed_threads(&sl, threads, map_thread, args, sizeof args[0]);
     munmap((void *)base, (size_t)j->len);
     *sum = 0;
     for (int t = 0; t < threads; t++)

@@ -376,6 +376,14 @@ static void churn(birch_db *db, int nkeys, size_t vsize, int round)
     BT_OK(birch_txn_commit(w));
 }
 
+/* A database at path with one table of nkeys records (churn). */
+static void make_table(const char *path, const birch_options *o, int nkeys, size_t vsize, int round)
+{
+    birch_db *db = bt_open(path, o);
+    churn(db, nkeys, vsize, round);
+    BT_OK(birch_close(db));
+}
+
 START_TEST(stale_readers)
 {
     char *path = bt_path("stale");
@@ -658,9 +666,8 @@ START_TEST(lock_file_damage)
 {
     char *path = bt_path("lk"), *lk = lock_path(path);
     birch_options o = bt_opts();
-    birch_db *db = bt_open(path, &o);
-    churn(db, 10, 10, 23); /* values "xxxxxxxxxx" */
-    BT_OK(birch_close(db));
+    make_table(path, &o, 10, 10, 23); /* values "xxxxxxxxxx" */
+    birch_db *db = NULL;
     ck_assert_int_eq(access(lk, F_OK), 0);
 
     /* No handle open: whatever the lock file holds, the next open rebuilds it. */
@@ -774,9 +781,7 @@ START_TEST(no_lock_file)
     char *path = bt_path("nolock");
     birch_options o = bt_opts(), ro = bt_opts();
     ro.read_only = 1;
-    birch_db *db = bt_open(path, &o);
-    churn(db, 10, 10, 23);
-    BT_OK(birch_close(db));
+    make_table(path, &o, 10, 10, 23);
     bi_io_ops ops = bi_io_posix;
     ops.open_lock = no_open_lock;
     bi_io io = {&ops, NULL};
@@ -851,9 +856,8 @@ START_TEST(tools_beside_writer)
     char *path = bt_path("live");
     birch_options o = bt_opts(), ro = bt_opts();
     ro.read_only = 1;
-    birch_db *db = bt_open(path, &o);
-    churn(db, 100, 10, 0);
-    BT_OK(birch_close(db));
+    make_table(path, &o, 100, 10, 0);
+    birch_db *db = NULL;
     sh = shared_new();
     fflush(stdout);
     fflush(stderr);
@@ -928,9 +932,7 @@ START_TEST(read_only_media)
     char path[64];
     snprintf(path, sizeof path, "%s/db", dir);
     birch_options o = bt_opts();
-    birch_db *db = bt_open(path, &o);
-    churn(db, 10, 10, 23);
-    BT_OK(birch_close(db));
+    make_table(path, &o, 10, 10, 23);
     char *lk = lock_path(path);
     ck_assert_int_eq(unlink(lk), 0);
     ck_assert_int_eq(chmod(path, 0444), 0);
@@ -966,9 +968,8 @@ START_TEST(unfinished_lock_file)
 {
     char *path = bt_path("unfinished"), *lk = lock_path(path);
     birch_options o = bt_opts();
-    birch_db *db = bt_open(path, &o);
-    churn(db, 10, 10, 23);
-    BT_OK(birch_close(db));
+    make_table(path, &o, 10, 10, 23);
+    birch_db *db = NULL;
     uint64_t zero = 0;
     bt_file_write(lk, &zero, 8, offsetof(bi_lkhdr, ready));
     /* A process that holds the init lock for reading, as a joiner does. */
@@ -1051,9 +1052,8 @@ START_TEST(dead_writer_with_a_live_child)
 {
     char *path = bt_path("deadchild");
     birch_options o = bt_opts();
-    birch_db *db = bt_open(path, &o);
-    churn(db, 10, 10, 0);
-    BT_OK(birch_close(db));
+    make_table(path, &o, 10, 10, 0);
+    birch_db *db = NULL;
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     fflush(stdout);
@@ -1271,9 +1271,7 @@ START_TEST(read_path_makes_no_system_call)
 #if defined(__x86_64__)
     char *path = bt_path("nosys");
     birch_options o = bt_opts();
-    birch_db *db = bt_open(path, &o);
-    churn(db, 100, 10, 0);
-    BT_OK(birch_close(db));
+    make_table(path, &o, 100, 10, 0);
     sh = shared_new();
     fflush(stdout);
     fflush(stderr);
