@@ -519,13 +519,8 @@ int birch_stat_get(birch_db *db, birch_stat *st)
     st->free_pages = m.free_pages;
     st->file_size = size;
     st->table_count = m.catalog.count;
-    uint64_t oldest = bi_oldest_reader(db); /* a commit since the copy above may make it newer */
+    uint64_t oldest = bi_oldest_reader(db, &st->readers); /* a commit since the copy above may make it newer */
     st->oldest_txnid = oldest < m.txnid ? oldest : m.txnid;
-    st->readers = 0;
-    for (uint32_t i = 0; i < atomic_load(&db->lk->used) && i < db->nslots; i++) {
-        uint64_t t = atomic_load(&db->slots[i].txnid);
-        if (t != BI_FREE_SLOT && bi_owner_alive(db, atomic_load(&db->slots[i].owner), 0)) st->readers++;
-    }
     pthread_mutex_unlock(&db->lock);
     return BIRCH_OK;
 }

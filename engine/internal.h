@@ -506,8 +506,9 @@ int bi_pin(birch_db *db, bi_snap *s);
  * another pin has taken the slot since. */
 int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen);
 /* Oldest snapshot a live reader holds (any process), or the published one
- * if none.  Slots of dead handles do not count.  Caller holds db->lock. */
-uint64_t bi_oldest_reader(birch_db *db);
+ * if none; live (may be NULL) gets how many pins live readers hold.  Slots
+ * of dead handles do not count.  Caller holds db->lock. */
+uint64_t bi_oldest_reader(birch_db *db, uint32_t *live);
 /* Slot i as birch_readers reports it: 1, or 0 if no handle holds it. */
 int bi_slot_info(birch_db *db, uint32_t i, birch_reader_info *r);
 /* Empties slot i if its handle is dead: 1 if it did. */

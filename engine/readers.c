@@ -213,18 +213,21 @@ int bi_unpin(birch_db *db, uint32_t slot, uint64_t gen)
     return 0;
 }
 
-uint64_t bi_oldest_reader(birch_db *db)
+uint64_t bi_oldest_reader(birch_db *db, uint32_t *live)
 {
     uint64_t oldest = published_txnid(db);
     if (oldest == UINT64_MAX) oldest = db->meta.txnid; /* damaged: the writer republishes (txn.c) */
     uint32_t used = atomic_load(&db->lk->used);
+    if (live) *live = 0;
     for (uint32_t i = 0; i < used && i < db->nslots; i++) {
         uint64_t t = atomic_load(&db->slots[i].txnid);
-        if (t >= oldest) continue;
+        if (t == BI_FREE_SLOT || (t >= oldest && !live)) continue; /* a writer asks only about older pins */
         /* Read after the id: a slot taken over since shows its new holder,
          * whose pin is the published snapshot (this writer holds the lock,
          * so none newer exists) and never lowers the limit. */
-        if (bi_owner_alive(db, atomic_load(&db->slots[i].owner), 0)) oldest = t;
+        if (!bi_owner_alive(db, atomic_load(&db->slots[i].owner), 0)) continue;
+        if (live) (*live)++;
+        if (t < oldest) oldest = t;
     }
     return oldest;
 }

@@ -69,7 +69,7 @@ static int snapshot(birch_db *db, birch_txn *txn)
     txn->meta = db->meta;
     txn->map = db->map.addr;
     txn->snap_npages = db->meta.npages;
-    uint64_t oldest = bi_oldest_reader(db), durable = db->steady_txnid;
+    uint64_t oldest = bi_oldest_reader(db, NULL), durable = db->steady_txnid;
     txn->meta.txnid++;
     db->live_txns++;
     pthread_mutex_unlock(&db->lock);
