@@ -241,6 +241,8 @@ extern "C" {
 #define BIRCH_CREATE     0x1u  /* create the table if missing (write txn only) */
 /* birch_put */
 #define BIRCH_NOOVERWRITE 0x1u /* BIRCH_EXISTS if the key is present */
+#define BIRCH_CURRENT     0x4u /* birch_cursor_put: replace the value of the
+                                  record under the cursor */
 #define BIRCH_APPEND      0x2u /* key must sort after every key in the table;
                                   may be combined with NOOVERWRITE */
 
@@ -672,6 +674,46 @@ int birch_del(birch_txn *txn, birch_table *t, birch_val key);
  * such table), BIRCH_EINVAL, BIRCH_ETXN. */
 int birch_count(birch_txn *txn, birch_table *t, uint64_t *count);
 
+/* Ranges.  A range is [lo, hi): the keys k with lo <= k < hi in memcmp
+ * order.  An empty bound (size 0, data may be NULL) is open: lo = {0}
+ * starts at the first key, hi = {0} runs past the last.  lo == hi is an
+ * empty range; lo sorting after hi is BIRCH_EINVAL. */
+
+/* Counts the records of [lo, hi) in *count, in O(log n): branch pages keep
+ * the record count of each child, so the answer is two root-to-leaf walks
+ * (the rank of lo and of hi), whatever the range holds.  Errors:
+ * BIRCH_EINVAL (NULL txn, t or count; a NULL bound with a size; lo > hi),
+ * BIRCH_EKEYSIZE (a bound longer than birch_max_key_size()),
+ * BIRCH_NOTFOUND (no such table), BIRCH_ECORRUPT, BIRCH_ETXN. */
+int birch_count_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *count);
+
+/* Deletes every record of [lo, hi) (RocksDB's DeleteRange), and tells how
+ * many in *deleted (may be NULL).  Whole subtrees inside the range are
+ * freed from their parents' counts without reading their leaves (a
+ * subtree holding values in overflow pages is walked to free those), so
+ * the cost is O(log n) plus the pages freed, not the records.  An empty
+ * range changes nothing.  lo and hi may point anywhere, including into
+ * records of the range.  Errors: those of birch_count_range, and
+ * BIRCH_EREADONLY; BIRCH_ENOMEM, BIRCH_EFULL, BIRCH_EIO (the transaction
+ * then refuses everything, as after a failed put). */
+int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *deleted);
+
+/* ---- Sequences ---------------------------------------------------------- */
+
+/* Each table has a 64-bit counter kept in its catalog record (bbolt's
+ * NextSequence), for ids: birch_sequence_next increments it and gives the
+ * new value (the first call on a table gives 1).  It is transactional: an
+ * aborted transaction gives its numbers back, a committed one keeps them,
+ * and as writers take turns no number is given twice.  Dropping the table
+ * resets it; renaming keeps it.  O(1), no page written until the commit.
+ * Errors: BIRCH_EINVAL (NULL), BIRCH_EREADONLY (read transaction),
+ * BIRCH_NOTFOUND (no such table), BIRCH_EFULL (it reached UINT64_MAX),
+ * BIRCH_ETXN. */
+int birch_sequence_next(birch_txn *txn, birch_table *t, uint64_t *value);
+/* The last value birch_sequence_next gave (0 if none), in any
+ * transaction.  Errors: BIRCH_EINVAL, BIRCH_NOTFOUND, BIRCH_ETXN. */
+int birch_sequence_get(birch_txn *txn, birch_table *t, uint64_t *value);
+
 /* ---- Cursors ---------------------------------------------------------- */
 
 /* Opens a cursor over table t; it is unpositioned until seek/first/last.
@@ -697,6 +739,39 @@ int birch_cursor_prev(birch_cursor *cur);
 /* The record under the cursor.  Either pointer may be NULL.  BIRCH_NOTFOUND
  * if the cursor is unpositioned or (write txn) its record was deleted. */
 int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val);
+/* Positions at the record of rank n (0 is the first, birch_count - 1 the
+ * last), in O(log n) (see birch_count_range): pagination without a scan.
+ * BIRCH_NOTFOUND (the cursor unpositioned) if n >= the table's records. */
+int birch_cursor_seek_rank(birch_cursor *cur, uint64_t n);
+/* The rank of the record under the cursor (how many records sort before
+ * it), in O(log n).  Errors: BIRCH_EINVAL (NULL), BIRCH_NOTFOUND (not
+ * positioned, or, in a write transaction, its record was deleted). */
+int birch_cursor_rank(birch_cursor *cur, uint64_t *rank);
+
+/* Writing through a cursor (write transactions; a read transaction's
+ * cursor gets BIRCH_EREADONLY).  Every other cursor of the transaction
+ * stays valid: it keeps its key and finds its place again at its next call
+ * (its birch_cursor_get gives BIRCH_NOTFOUND if its record was deleted,
+ * and next / prev move on from where that record was). */
+
+/* flags 0, BIRCH_NOOVERWRITE or BIRCH_APPEND: stores key -> val as
+ * birch_put does and positions the cursor on it.  BIRCH_CURRENT: replaces
+ * the value of the record under the cursor, which stays on it; key must
+ * then be empty ({0}) or the cursor's key.  key and val may point anywhere,
+ * a key or value the cursor just returned included.  Errors: those of
+ * birch_put, BIRCH_NOTFOUND (CURRENT on an unpositioned cursor or a
+ * deleted record), BIRCH_EINVAL (CURRENT with another key or with other
+ * flags). */
+int birch_cursor_put(birch_cursor *cur, birch_val key, birch_val val, unsigned flags);
+/* Deletes the record under the cursor and moves the cursor to the next
+ * one, without a second search when the leaf keeps a quarter of its page
+ * (the common case): a scan that deletes as it goes costs what the scan
+ * costs.  After the last record is deleted the cursor is unpositioned
+ * (birch_cursor_get gives BIRCH_NOTFOUND); the call still succeeds.
+ * Errors: BIRCH_NOTFOUND (unpositioned, or its record was deleted by
+ * another call), BIRCH_EREADONLY, and those of birch_del. */
+int birch_cursor_del(birch_cursor *cur);
+
 /* Closes (frees) the cursor.  NULL is a no-op.  Safe at any time: it
  * touches neither the transaction nor the database, which may be gone. */
 void birch_cursor_close(birch_cursor *cur);

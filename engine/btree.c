@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "btree_impl.h"
 
 static size_t usable(const birch_db *db) { return db->psize - BI_HDR; }
 
@@ -290,7 +290,7 @@ static uint8_t *page_insert(uint8_t *p, unsigned idx, const uint8_t *node, size_
 }
 
 /* Removes slot idx and closes the gap its node leaves in the node area. */
-static void page_remove(uint8_t *p, unsigned idx)
+void bi_bt_page_remove(uint8_t *p, unsigned idx)
 {
     bi_phdr *h = bi_hdr(p);
     bi_slot *s = bi_slots(p);
@@ -304,17 +304,63 @@ static void page_remove(uint8_t *p, unsigned idx)
     h->upper += (uint32_t)sz;
 }
 
-/* Builds a branch node (child, key, child checksum) into buf.  A child
- * written in this transaction gets its checksum when the commit seals the
- * tree; one that is only moved keeps the checksum it had. */
-static size_t make_bnode(uint8_t *buf, uint64_t child, const uint8_t *key, size_t klen, uint64_t csum)
+/* Builds a branch node (child, key, child checksum, count word) into buf.
+ * A child written in this transaction gets its checksum when the commit
+ * seals the tree; one that is only moved keeps the checksum it had. */
+static size_t make_bnode(uint8_t *buf, uint64_t child, const uint8_t *key, size_t klen, uint64_t csum,
+                         uint64_t count)
 {
     size_t sz = bi_bnode_size(klen);
     memset(buf, 0, sz);
     memcpy(buf, &child, 8);
     if (klen) memcpy(buf + BI_NODE_HDR, key, klen);
-    memcpy(buf + sz - 8, &csum, 8);
+    memcpy(buf + sz - 16, &csum, 8);
+    memcpy(buf + sz - 8, &count, 8);
     return sz;
+}
+
+/* ---- Counts ---------------------------------------------------------------
+ * Each branch node keeps its child's count word (page.h): the records
+ * under it and BI_COUNT_BIG when overflow values may be among them.  A
+ * change adds its delta to every node of its path before it changes the
+ * leaf (path_count); a split or a merge then recounts the pages it
+ * rebuilt from their own nodes (bi_bt_page_count), so every word stays exact. */
+
+/* The count word of page p: a leaf's records and whether one is big, a
+ * branch's sum of its nodes' words. */
+uint64_t bi_bt_page_count(uint8_t *p)
+{
+    uint64_t n = 0, big = 0;
+    unsigned k = bi_nkeys(p);
+    if (bi_is_leaf(p)) {
+        for (unsigned i = 0; i < k; i++) big |= bi_leaf_node(p, i)->flags & BI_N_BIG;
+        return k | (big ? BI_COUNT_BIG : 0);
+    }
+    for (unsigned i = 0; i < k; i++) {
+        uint64_t w = bi_branch_count(p, i);
+        n += w & BI_COUNT_MASK;
+        big |= w & BI_COUNT_BIG;
+    }
+    return n | big;
+}
+
+/* Adds delta records (and the big mark) to every branch node of a touched
+ * path, root to the leaf's parent. */
+static void path_count(bi_path *path, int64_t delta, int big)
+{
+    for (int d = 0; d + 1 < path->depth; d++) {
+        uint8_t *p = path->pg[d];
+        unsigned i = path->idx[d];
+        uint64_t w = bi_branch_count(p, i);
+        w = ((w & BI_COUNT_MASK) + (uint64_t)delta) | (w & BI_COUNT_BIG) | (big ? BI_COUNT_BIG : 0);
+        bi_set_branch_count(p, i, w);
+    }
+}
+
+/* Recounts the node that names page d of the path in its parent. */
+static void recount_in_parent(bi_path *path, int d)
+{
+    if (d > 0) bi_set_branch_count(path->pg[d - 1], path->idx[d - 1], bi_bt_page_count(path->pg[d]));
 }
 
 /* An entry being placed during a split. */
@@ -366,12 +412,12 @@ static int insert_node(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsi
 /* Pushes separator (key, right child) into the parent of level d, or grows
  * a new root when d is the root. */
 static int push_up(birch_txn *txn, bi_tree *tree, bi_path *path, int d,
-                   const uint8_t *sep, size_t seplen, uint64_t right)
+                   const uint8_t *sep, size_t seplen, uint64_t right, uint64_t right_count)
 {
     size_t sz = bi_bnode_size(seplen);
     uint8_t *buf = malloc(sz);
     if (!buf) return bi_err(BIRCH_ENOMEM, "out of memory for a %zu-byte branch node", sz);
-    make_bnode(buf, right, sep, seplen, 0);
+    make_bnode(buf, right, sep, seplen, 0, right_count);
     int rc;
     if (d == 0 && bi_level(path->pg[0]) + 1u >= BI_MAX_DEPTH) {
         rc = bi_err(BIRCH_EFULL, "the tree would grow past %d levels (keys too long for the page size?)",
@@ -381,8 +427,8 @@ static int push_up(birch_txn *txn, bi_tree *tree, bi_path *path, int d,
         uint8_t *root;
         rc = bi_page_alloc(txn, 1, &rootno, &root);
         if (rc == BIRCH_OK) {
-            uint8_t first[16];
-            size_t fsz = make_bnode(first, path->pgno[0], NULL, 0, 0);
+            uint8_t first[24];
+            size_t fsz = make_bnode(first, path->pgno[0], NULL, 0, 0, bi_bt_page_count(path->pg[0]));
             page_init(root, BI_P_BRANCH, bi_level(path->pg[0]) + 1u, txn->db->psize);
             page_insert(root, 0, first, fsz, 0, 0);
             page_insert(root, 1, buf, sz, seplen, bi_key_head(sep, seplen));
@@ -404,11 +450,12 @@ static void refill(uint8_t *p, const ent *e, unsigned from, unsigned to, int dro
 {
     for (unsigned i = from; i < to; i++) {
         if (drop_first_key && i == from) {
-            uint64_t child, csum;
-            uint8_t node[16];
+            uint64_t child, csum, count;
+            uint8_t node[24];
             memcpy(&child, e[i].node, 8);
-            memcpy(&csum, e[i].node + e[i].size - 8, 8);
-            page_insert(p, 0, node, make_bnode(node, child, NULL, 0, csum), 0, 0);
+            memcpy(&csum, e[i].node + e[i].size - 16, 8);
+            memcpy(&count, e[i].node + e[i].size - 8, 8);
+            page_insert(p, 0, node, make_bnode(node, child, NULL, 0, csum, count), 0, 0);
         } else {
             page_insert(p, i - from, e[i].node, e[i].size, e[i].klen, e[i].head);
         }
@@ -476,7 +523,8 @@ static int split_insert(birch_txn *txn, bi_tree *tree, bi_path *path, int d, uns
     if (!sep) rc = bi_err(BIRCH_ENOMEM, "out of memory for a separator key");
     else memcpy(sep, rk, seplen);
     free(e);
-    if (rc == BIRCH_OK) rc = push_up(txn, tree, path, d, sep, seplen, rno);
+    recount_in_parent(path, d); /* the left half's; push_up counts the right's */
+    if (rc == BIRCH_OK) rc = push_up(txn, tree, path, d, sep, seplen, rno, bi_bt_page_count(rp));
     free(sep);
     return rc;
 }
@@ -498,7 +546,7 @@ static int insert_node(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsi
 }
 
 /* Copies every page of the path so it can be changed. */
-static int touch_path(birch_txn *txn, bi_tree *tree, bi_path *path)
+int bi_bt_touch_path(birch_txn *txn, bi_tree *tree, bi_path *path)
 {
     for (int d = 0; d < path->depth; d++) {
         uint64_t np, csum;
@@ -522,7 +570,7 @@ static int touch_path(birch_txn *txn, bi_tree *tree, bi_path *path)
     return BIRCH_OK;
 }
 
-static int free_overflow(birch_txn *txn, uint8_t *leaf, unsigned i)
+int bi_bt_free_overflow(birch_txn *txn, uint8_t *leaf, unsigned i)
 {
     const bi_lnode *n = bi_leaf_node(leaf, i);
     if (!(n->flags & BI_N_BIG)) return BIRCH_OK;
@@ -632,26 +680,30 @@ int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
     if ((flags & BI_PUT_APPEND) && path.depth && !is_rightmost(&path))
         return bi_err_s(BIRCH_EXISTS, "BIRCH_APPEND: the key does not sort after the table's last key");
     txn->mod_seq++;
-    rc = path.depth ? touch_path(txn, tree, &path) : new_root_leaf(txn, tree, &path);
+    rc = path.depth ? bi_bt_touch_path(txn, tree, &path) : new_root_leaf(txn, tree, &path);
     if (rc) return rc;
     int d = path.depth - 1;
     uint8_t *leaf = path.pg[d];
     unsigned idx = path.idx[d];
     if (exact && overwrite_in_place(leaf, idx, val, vlen, valp)) return BIRCH_OK;
+    /* Every path node gains the record (or keeps its count for a
+     * replacement) and the big mark of a value that will not fit inline;
+     * a split below recounts the halves. */
+    path_count(&path, !exact, bi_lnode_size(klen, vlen, 0) > txn->db->node_max);
     /* key and val may point into this leaf or into the old value's
      * overflow run (birch_get, a cursor, a guard in this transaction):
      * copy both into the new node and run before the old record is
      * removed and its run freed (birch.h: arguments may point anywhere).
-     * touch_path above only copied pages; it moved nothing. */
+     * bi_bt_touch_path above only copied pages; it moved nothing. */
     uint32_t head = bi_key_head(key, klen);
     size_t nsz;
     uint8_t *bigval;
     rc = build_leaf_node(txn, key, klen, val, vlen, &nsz, &bigval);
     if (rc) return rc;
     if (exact) {
-        rc = free_overflow(txn, leaf, idx);
+        rc = bi_bt_free_overflow(txn, leaf, idx);
         if (rc) return rc;
-        page_remove(leaf, idx);
+        bi_bt_page_remove(leaf, idx);
     }
     uint8_t *pg;
     unsigned at;
@@ -666,17 +718,17 @@ int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
 
 /* Removes branch slot 0 (validated by the caller); the new slot 0 loses
  * its key (minus infinity). */
-static int branch_remove_first(const birch_txn *txn, uint8_t *p)
+int bi_bt_branch_remove_first(const birch_txn *txn, uint8_t *p)
 {
     if (bi_nkeys(p) > 1) {
         int rc = bi_slot_ok(txn, p, 1);
         if (rc) return rc;
     }
-    page_remove(p, 0);
+    bi_bt_page_remove(p, 0);
     if (!bi_nkeys(p)) return BIRCH_OK;
-    uint8_t node[16];
-    size_t sz = make_bnode(node, bi_branch_child(p, 0), NULL, 0, bi_branch_csum(p, 0));
-    page_remove(p, 0);
+    uint8_t node[24];
+    size_t sz = make_bnode(node, bi_branch_child(p, 0), NULL, 0, bi_branch_csum(p, 0), bi_branch_count(p, 0));
+    bi_bt_page_remove(p, 0);
     page_insert(p, 0, node, sz, 0, 0);
     return BIRCH_OK;
 }
@@ -689,8 +741,9 @@ static void merge_into(uint8_t *left, uint8_t *right, const uint8_t *sep, size_t
     for (unsigned i = 0; i < bi_nkeys(right); i++) {
         unsigned at = bi_nkeys(left);
         if (branch && i == 0) {
-            uint8_t node[BI_NODE_HDR + BIRCH_MAX_PAGE_SIZE / 4 + 8];
-            size_t sz = make_bnode(node, bi_branch_child(right, 0), sep, seplen, bi_branch_csum(right, 0));
+            uint8_t node[BI_NODE_HDR + BIRCH_MAX_PAGE_SIZE / 4 + 16];
+            size_t sz = make_bnode(node, bi_branch_child(right, 0), sep, seplen, bi_branch_csum(right, 0),
+                                   bi_branch_count(right, 0));
             page_insert(left, at, node, sz, seplen, bi_key_head(sep, seplen));
         } else {
             page_insert(left, at, bi_node(right, i), node_size(right, i), bi_node_klen(right, i),
@@ -701,24 +754,24 @@ static void merge_into(uint8_t *left, uint8_t *right, const uint8_t *sep, size_t
 
 static int rebalance(birch_txn *txn, bi_tree *tree, bi_path *path, int d);
 
-/* Merges the child pages at slots li and li+1 of parent level d-1 when
- * their entries fit in one page. */
-static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsigned li)
+/* Merges the children at slots li and li+1 of branch page parent (dirty)
+ * into the left one when their entries fit in one page: *merged tells
+ * whether it did.  The right page is freed and its slot removed. */
+int bi_bt_merge_pair(birch_txn *txn, uint8_t *parent, unsigned li, int *merged)
 {
     birch_db *db = txn->db;
-    uint8_t *parent = path->pg[d - 1];
-    int self_left = path->idx[d - 1] == li;
-    unsigned si = self_left ? li + 1 : li;
-    int rc = bi_slot_ok(txn, parent, si);
+    int level = (int)bi_level(parent) - 1;
+    *merged = 0;
+    int rc = bi_slot_ok(txn, parent, li);
     if (rc == BIRCH_OK) rc = bi_slot_ok(txn, parent, li + 1);
     if (rc) return rc;
-    uint64_t sibno = bi_branch_child(parent, si);
-    uint8_t *sib;
-    rc = bi_page_read(txn, sibno, (int)bi_level(path->pg[d]), &sib);
+    uint64_t lno = bi_branch_child(parent, li), rno = bi_branch_child(parent, li + 1);
+    uint8_t *left, *right;
+    rc = bi_page_read(txn, lno, level, &left);
+    if (rc == BIRCH_OK) rc = bi_page_read(txn, rno, level, &right);
     if (rc) return rc;
-    if (sib == path->pg[d])
-        return BI_CORRUPT("page %llu: two slots name child page %llu", pgno_of(parent), (unsigned long long)sibno);
-    uint8_t *left = self_left ? path->pg[d] : sib, *right = self_left ? sib : path->pg[d];
+    if (left == right)
+        return BI_CORRUPT("page %llu: two slots name child page %llu", pgno_of(parent), (unsigned long long)rno);
     /* The right page's nodes are copied: validate them, and count their
      * real sizes (overlapping nodes of a damaged page add up to more than
      * its used space). */
@@ -731,20 +784,28 @@ static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsign
     size_t need = page_used(left, db->psize) + right_used;
     if (!bi_is_leaf(left)) need += BI_A8(seplen);
     if (need > usable(db)) return BIRCH_OK;
-    if (!self_left) { /* the left page is the sibling: copy it to change it */
-        uint64_t np;
-        rc = bi_page_touch(txn, sibno, &np, &left);
-        if (rc) return rc;
-        bi_set_branch_child(parent, li, np);
-    }
-    merge_into(left, right, bi_node_key(parent, li + 1), seplen);
-    rc = bi_page_free(txn, bi_branch_child(parent, li + 1), 1);
+    uint64_t np; /* the left page is changed: copied unless already dirty */
+    rc = bi_page_touch(txn, lno, &np, &left);
     if (rc) return rc;
-    page_remove(parent, li + 1);
-    return rebalance(txn, tree, path, d - 1);
+    bi_set_branch_child(parent, li, np);
+    merge_into(left, right, bi_node_key(parent, li + 1), seplen);
+    bi_set_branch_count(parent, li, bi_bt_page_count(left));
+    rc = bi_page_free(txn, rno, 1);
+    if (rc) return rc;
+    bi_bt_page_remove(parent, li + 1);
+    *merged = 1;
+    return BIRCH_OK;
 }
 
-static int collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgno)
+/* Merges the child pages at slots li and li+1 of parent level d-1 when
+ * their entries fit in one page, then rebalances the parent. */
+static int try_merge(birch_txn *txn, bi_tree *tree, bi_path *path, int d, unsigned li)
+{
+    int merged, rc = bi_bt_merge_pair(txn, path->pg[d - 1], li, &merged);
+    return rc || !merged ? rc : rebalance(txn, tree, path, d - 1);
+}
+
+int bi_bt_collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgno)
 {
     if (bi_nkeys(p) == 0) { /* the last record is gone */
         tree->root = 0;
@@ -769,7 +830,7 @@ static int collapse_root(birch_txn *txn, bi_tree *tree, uint8_t *p, uint64_t pgn
 static int rebalance(birch_txn *txn, bi_tree *tree, bi_path *path, int d)
 {
     uint8_t *p = path->pg[d];
-    if (d == 0) return collapse_root(txn, tree, p, path->pgno[0]);
+    if (d == 0) return bi_bt_collapse_root(txn, tree, p, path->pgno[0]);
     unsigned n = bi_nkeys(p);
     if (n && page_used(p, txn->db->psize) >= usable(txn->db) / 4) return BIRCH_OK;
     uint8_t *parent = path->pg[d - 1];
@@ -778,15 +839,33 @@ static int rebalance(birch_txn *txn, bi_tree *tree, bi_path *path, int d)
         int rc = bi_page_free(txn, path->pgno[d], 1);
         if (rc) return rc;
         if (pi == 0) {
-            rc = branch_remove_first(txn, parent);
+            rc = bi_bt_branch_remove_first(txn, parent);
             if (rc) return rc;
         } else {
-            page_remove(parent, pi);
+            bi_bt_page_remove(parent, pi);
         }
         return rebalance(txn, tree, path, d - 1);
     }
     if (pn < 2) return BIRCH_OK;
     return try_merge(txn, tree, path, d, pi > 0 ? pi - 1 : pi);
+}
+
+int bi_tree_del_at(birch_txn *txn, bi_tree *tree, bi_path *path, int *kept)
+{
+    txn->mod_seq++;
+    int rc = bi_bt_touch_path(txn, tree, path);
+    if (rc) return rc;
+    int d = path->depth - 1;
+    uint8_t *leaf = path->pg[d];
+    rc = bi_bt_free_overflow(txn, leaf, path->idx[d]);
+    if (rc) return rc;
+    bi_bt_page_remove(leaf, path->idx[d]);
+    tree->count--;
+    path_count(path, -1, 0);
+    /* A leaf that keeps a quarter of its page stays as it is (rebalance
+     * returns at once), so the path still names its pages. */
+    if (kept) *kept = bi_nkeys(leaf) && (d == 0 || page_used(leaf, txn->db->psize) >= usable(txn->db) / 4);
+    return rebalance(txn, tree, path, d);
 }
 
 int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen)
@@ -796,15 +875,7 @@ int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen)
     int rc = change_search(txn, tree, key, klen, &path, &exact);
     if (rc) return rc;
     if (!exact) return bi_err_s(BIRCH_NOTFOUND, "no such key");
-    txn->mod_seq++;
-    rc = touch_path(txn, tree, &path);
-    if (rc) return rc;
-    int d = path.depth - 1;
-    rc = free_overflow(txn, path.pg[d], path.idx[d]);
-    if (rc) return rc;
-    page_remove(path.pg[d], path.idx[d]);
-    tree->count--;
-    return rebalance(txn, tree, &path, d);
+    return bi_tree_del_at(txn, tree, &path, NULL);
 }
 
 /* ---- Dropping a whole tree ------------------------------------------------ */
@@ -813,7 +884,7 @@ static int free_leaf_runs(birch_txn *txn, uint8_t *leaf)
 {
     for (unsigned i = 0; i < bi_nkeys(leaf); i++) {
         int rc = bi_slot_ok(txn, leaf, i);
-        if (rc == BIRCH_OK) rc = free_overflow(txn, leaf, i);
+        if (rc == BIRCH_OK) rc = bi_bt_free_overflow(txn, leaf, i);
         if (rc) return rc;
     }
     return BIRCH_OK;

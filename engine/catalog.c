@@ -114,7 +114,11 @@ static int state_slot(birch_txn *txn, birch_table *t, bi_tstate **out)
         if (rc && rc != BIRCH_NOTFOUND) return rc;
         ts->loaded = 1;
         ts->exists = rc == BIRCH_OK;
-        if (ts->exists) ts->tree = rec.tree;
+        if (ts->exists) {
+            ts->tree = rec.tree;
+            ts->seq = rec.sequence;
+            ts->flags = rec.flags;
+        }
     }
     *out = ts;
     return BIRCH_OK;
@@ -159,6 +163,7 @@ int bi_catalog_flush(birch_txn *txn)
         if (rc) return rc;
         memcpy(copy, schema, rec.schema_len); /* the put may move the old value */
         rec.tree = ts->tree;
+        rec.sequence = ts->seq;
         rc = store(txn, name, &rec, copy);
         if (rc) return rc;
         ts->dirty = 0;
@@ -305,6 +310,8 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
     bi_table_rec rec;
     memset(&rec, 0, sizeof rec);
     rec.tree = ts->tree;
+    rec.flags = ts->flags;
+    rec.sequence = ts->seq;
     rec.schema_len = (uint32_t)schema.size;
     txn->mod_seq++;
     rc = store(txn, t->name, &rec, schema.data);

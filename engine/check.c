@@ -142,13 +142,14 @@ static int check_slots(chk *c, uint8_t *p, uint64_t pgno, const range *r)
     return check_tiling(c, p, pgno, n);
 }
 
-static int check_leaf(chk *c, uint8_t *p, uint64_t pgno)
+static int check_leaf(chk *c, uint8_t *p, uint64_t pgno, int *big)
 {
     for (unsigned i = 0; i < bi_nkeys(p); i++) {
         birch_val v;
         if (bi_leaf_value(c->txn, p, i, &v))
             return fail(c, "page %llu: slot %u has a bad overflow value", (unsigned long long)pgno, i);
         if (bi_leaf_node(p, i)->flags & BI_N_BIG) {
+            *big = 1;
             bi_bigval bv;
             memcpy(&bv, bi_leaf_val(p, i), sizeof bv);
             uint32_t np = bi_overflow_pages(c->txn->db, v.size);
@@ -168,8 +169,9 @@ static int check_leaf(chk *c, uint8_t *p, uint64_t pgno)
 }
 
 /* Walks the subtree at pgno, whose parent (or the meta, or the catalog)
- * says its page hashes to csum. */
-static int walk(chk *c, uint64_t pgno, int level, const range *r, int root, uint64_t csum)
+ * says its page hashes to csum; *n gets its records and *big whether one
+ * of them is in an overflow run (what its parent's count word must say). */
+static int walk(chk *c, uint64_t pgno, int level, const range *r, int root, uint64_t csum, uint64_t *n, int *big)
 {
     uint8_t *p;
     if (bi_page_read(c->txn, pgno, level, &p)) /* its message says what is wrong: keep it */
@@ -180,14 +182,29 @@ static int walk(chk *c, uint64_t pgno, int level, const range *r, int root, uint
     if (rc == BIRCH_OK) rc = check_slots(c, p, pgno, r);
     if (rc) return rc;
     if (!root && bi_nkeys(p) == 0) return fail(c, "page %llu: empty non-root page", (unsigned long long)pgno);
-    if (bi_is_leaf(p)) return check_leaf(c, p, pgno);
+    *n = 0;
+    *big = 0;
+    if (bi_is_leaf(p)) {
+        *n = bi_nkeys(p);
+        return check_leaf(c, p, pgno, big);
+    }
     if (bi_nkeys(p) == 0) return fail(c, "page %llu: empty branch", (unsigned long long)pgno);
     for (unsigned i = 0; i < bi_nkeys(p); i++) {
         range cr = *r;
         if (i > 0) cr.lo = bi_node_key(p, i), cr.lolen = bi_node_klen(p, i);
         if (i + 1 < bi_nkeys(p)) cr.hi = bi_node_key(p, i + 1), cr.hilen = bi_node_klen(p, i + 1);
-        rc = walk(c, bi_branch_child(p, i), (int)bi_level(p) - 1, &cr, 0, bi_branch_csum(p, i));
+        uint64_t cn, w = bi_branch_count(p, i);
+        int cbig;
+        rc = walk(c, bi_branch_child(p, i), (int)bi_level(p) - 1, &cr, 0, bi_branch_csum(p, i), &cn, &cbig);
         if (rc) return rc;
+        /* The big mark may stay set after the last big value left (it is
+         * cleared by splits and merges only): only a missing one is wrong. */
+        if ((w & BI_COUNT_MASK) != cn || (cbig && !(w & BI_COUNT_BIG)))
+            return fail(c, "page %llu slot %u: its count word says %llu records%s, the subtree holds %llu%s",
+                        (unsigned long long)pgno, i, (unsigned long long)(w & BI_COUNT_MASK),
+                        w & BI_COUNT_BIG ? " (some big)" : "", (unsigned long long)cn, cbig ? " (some big)" : "");
+        *n += cn;
+        *big |= cbig;
     }
     return BIRCH_OK;
 }
@@ -199,7 +216,9 @@ static int walk_tree(chk *c, const bi_tree *t, const char *name, entry_fn fn)
     range r = {0};
     if (!t->root && t->csum) return fail(c, "%s: empty tree with a non-zero checksum", name);
     if (t->root) {
-        int rc = walk(c, t->root, -1, &r, 1, t->csum);
+        uint64_t n;
+        int big;
+        int rc = walk(c, t->root, -1, &r, 1, t->csum, &n, &big);
         if (rc) return rc;
     }
     if (c->entries != t->count)

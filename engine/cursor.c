@@ -105,7 +105,8 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     if (rc) return rc;
     birch_cursor *cur = calloc(1, sizeof *cur);
     if (!cur) return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
-    if (txn->write && !(cur->keybuf = malloc(txn->db->max_key))) {
+    /* Two keys: the current one, and birch_cursor_put's copy of its key. */
+    if (txn->write && !(cur->keybuf = malloc(2 * txn->db->max_key))) {
         free(cur);
         return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
     }
@@ -207,6 +208,105 @@ int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
         if (val) bi_lend(cur->txn, val->data);
     }
     return rc;
+}
+
+int birch_cursor_seek_rank(birch_cursor *cur, uint64_t n)
+{
+    if (!cur) return null_cursor();
+    bi_tree *tree;
+    int rc = live(cur);
+    if (rc == BIRCH_OK) rc = tree_of(cur, &tree);
+    if (rc == BIRCH_OK) rc = bi_path_seek_rank(cur->txn, tree, n, &cur->path);
+    return settle(cur, rc);
+}
+
+/* Finds the cursor's place again after a change in its transaction: the
+ * record it stood on, or BIRCH_NOTFOUND if that was deleted. */
+static int refind(birch_cursor *cur)
+{
+    if (!stale(cur)) return BIRCH_OK;
+    int exact, rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
+    if (rc) return rc;
+    if (!exact) return bi_err_s(BIRCH_NOTFOUND, "the cursor's record was deleted");
+    cur->seq = cur->txn->mod_seq;
+    return BIRCH_OK;
+}
+
+int birch_cursor_rank(birch_cursor *cur, uint64_t *rank)
+{
+    if (!cur || !rank) return bi_err(BIRCH_EINVAL, "birch_cursor_rank: %s is NULL", cur ? "rank" : "cur");
+    int rc = live(cur);
+    if (rc) return rc;
+    if (!cur->positioned) return bi_err_s(BIRCH_NOTFOUND, "the cursor is not positioned");
+    if ((rc = refind(cur))) return rc;
+    *rank = bi_path_rank(&cur->path);
+    return BIRCH_OK;
+}
+
+/* The write calls' checks: a live cursor of a write transaction. */
+static int writable(birch_cursor *cur, const char *fn)
+{
+    if (!cur) return bi_err(BIRCH_EINVAL, "%s: cur is NULL", fn);
+    int rc = live(cur);
+    if (rc == BIRCH_OK) rc = bi_txn_writable(cur->txn);
+    return rc;
+}
+
+int birch_cursor_put(birch_cursor *cur, birch_val key, birch_val val, unsigned flags)
+{
+    int rc = writable(cur, "birch_cursor_put");
+    if (rc) return rc;
+    if (flags & ~(unsigned)(BIRCH_NOOVERWRITE | BIRCH_APPEND | BIRCH_CURRENT))
+        return bi_err(BIRCH_EINVAL, "birch_cursor_put: unknown flags %#x", flags);
+    size_t max = cur->txn->db->max_key;
+    uint8_t *copy = cur->keybuf + max; /* key may point into a page the put changes */
+    if (flags & BIRCH_CURRENT) {
+        if (flags != BIRCH_CURRENT)
+            return bi_err(BIRCH_EINVAL, "birch_cursor_put: BIRCH_CURRENT with BIRCH_NOOVERWRITE or BIRCH_APPEND");
+        if (!cur->positioned) return bi_err_s(BIRCH_NOTFOUND, "birch_cursor_put: the cursor is not positioned");
+        if ((rc = refind(cur))) return rc;
+        if (key.size && (!key.data || bi_key_cmp(key.data, key.size, cur->keybuf, cur->keylen) != 0))
+            return bi_err(BIRCH_EINVAL, "birch_cursor_put: BIRCH_CURRENT with a key other than the cursor's");
+        key = (birch_val){cur->keybuf, cur->keylen};
+        flags = 0;
+    }
+    if (key.data && key.size && key.size <= max) memmove(copy, key.data, key.size);
+    rc = birch_put(cur->tok, cur->table, key, val, flags); /* checks key and val */
+    if (rc) return rc;
+    memcpy(cur->keybuf, copy, key.size);
+    cur->keylen = key.size;
+    int exact;
+    rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
+    if (rc == BIRCH_OK && !exact) rc = BI_CORRUPT("birch_cursor_put: the record just put is missing");
+    return settle(cur, rc);
+}
+
+int birch_cursor_del(birch_cursor *cur)
+{
+    int rc = writable(cur, "birch_cursor_del");
+    if (rc) return rc;
+    if (!cur->positioned) return bi_err_s(BIRCH_NOTFOUND, "birch_cursor_del: the cursor is not positioned");
+    if ((rc = refind(cur))) return rc;
+    bi_tstate *ts;
+    if ((rc = bi_table_state(cur->txn, cur->table, &ts))) return rc;
+    birch_txn *txn = cur->txn;
+    if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
+    if (stale(cur) && (rc = refind(cur))) return bi_txn_fail(txn, rc); /* a spill moved the pages */
+    int kept;
+    rc = bi_tree_del_at(txn, &ts->tree, &cur->path, &kept);
+    if (txn->ndefer) bi_dirty_release_deferred(txn);
+    if (rc) return bi_txn_fail(txn, rc);
+    ts->dirty = 1;
+    /* The next record: where the path now stands when the tree kept its
+     * shape, else found again from the deleted key (its successor). */
+    bi_path *p = &cur->path;
+    int exact, d = p->depth - 1;
+    bi_errmark mark = bi_err_mark(); /* no record after the deleted one is an answer, not a failure */
+    if (!kept) rc = lower_bound(cur, cur->keybuf, cur->keylen, &exact);
+    else if (p->idx[d] >= bi_nkeys(p->pg[d])) rc = (p->idx[d]--, bi_path_next(txn, p));
+    rc = settle(cur, rc);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
+    return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
 }
 
 void birch_cursor_close(birch_cursor *cur)

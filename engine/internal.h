@@ -203,9 +203,11 @@ struct birch_db {
 /* A table's state as one transaction sees it. */
 typedef struct bi_tstate {
     bi_tree tree;
+    uint64_t seq;    /* the table's sequence (bi_table_rec.sequence) */
+    uint32_t flags;  /* BI_TABLE_MULTIMAP */
     uint8_t loaded;  /* tree/exists read from the catalog */
     uint8_t exists;
-    uint8_t dirty;   /* tree changed: write back at commit */
+    uint8_t dirty;   /* tree or sequence changed: write back at commit */
 } bi_tstate;
 
 /* One dirty page or overflow run, in the transaction's hash table.  A
@@ -627,6 +629,24 @@ int bi_tree_get(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t 
 int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
                 const void *val, size_t vlen, unsigned flags, uint8_t **valp);
 int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen);
+/* Deletes the record a valid path names (a cursor's).  *kept (may be
+ * NULL): the tree's shape did not change, so the path, whose pages are
+ * now this transaction's, names the record after the deleted one (its
+ * leaf index may be one past the leaf's last slot). */
+int bi_tree_del_at(birch_txn *txn, bi_tree *tree, bi_path *path, int *kept);
+/* ---- range.c: counts, ranks and range deletion ---------------------------- */
+/* The rank of the record a path names: how many records sort before it
+ * (the leaf index may be one past its last slot). */
+uint64_t bi_path_rank(const bi_path *path);
+/* How many records of the tree sort before key (klen 0: none, i.e. 0). */
+int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, uint64_t *rank);
+/* Positions path at the record of rank n: BIRCH_NOTFOUND if n >= count. */
+int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *path);
+/* Deletes the records of ranks [lo, hi) (hi <= the tree's count), freeing
+ * whole subtrees without reading their leaves when no value in them is
+ * big (the count word says), then merges the pages left underfull along
+ * the two edges. */
+int bi_tree_del_ranks(birch_txn *txn, bi_tree *tree, uint64_t lo, uint64_t hi);
 /* birch_put_reserve for the typed layer: the pointer it returns is filled
  * by the caller at once, so it is not lent (bi_lend). */
 int bi_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags, void **out);

@@ -54,9 +54,23 @@ static int read_meta(birch_db *db, uint64_t off, uint64_t file_size, bi_meta *m)
 /* A meta we can use: valid, known version, sane page size, and a
  * transaction id below 2^62 (the free-space map keys commits as
  * txnid << 1, and no file commits 2^62 times: such an id is damage). */
+/* The version of a sound meta of format 1 or 2, whose 112 bytes end with
+ * the checksum of the first 104 (version 3 grew the meta), else 0: told
+ * apart so that such a file is refused as a version, not as damage. */
+static uint32_t sound_old(const bi_meta *m)
+{
+    uint64_t sum;
+    memcpy(&sum, (const uint8_t *)m + 104, 8);
+    int old = magic_ok(m) && (m->version == 1 || m->version == 2) && sum == XXH3_64bits(m, 104);
+    return old ? m->version : 0;
+}
+
 static int usable(const bi_meta *m, uint32_t *version)
 {
-    if (!bi_meta_valid(m)) return 0;
+    if (!bi_meta_valid(m)) {
+        if (sound_old(m)) *version = sound_old(m);
+        return 0;
+    }
     if (m->version != BI_FORMAT_VERSION) {
         *version = m->version;
         return 0;
@@ -101,6 +115,11 @@ int bi_meta_read(birch_db *db, uint64_t file_size, bi_meta m[2], int ok[2])
             return bi_err(BIRCH_EVERSION, "the file has format version 1 (a free tree, written by an earlier birch); this birch "
                                           "reads version %u only: dump it with the birch that wrote it (birch dump) "
                                           "and load the dump into a new file (birch load)", BI_FORMAT_VERSION);
+        if (version == 2)
+            return bi_err(BIRCH_EVERSION, "the file has format version 2 (written by birch 0.1 before counted "
+                                          "branch pages, savepoints and sequences); this birch reads version %u "
+                                          "only: dump it with the birch that wrote it (birch dump) and load the "
+                                          "dump into a new file (birch load)", BI_FORMAT_VERSION);
         if (version != BI_FORMAT_VERSION)
             return bi_err(BIRCH_EVERSION, "the file has format version %u; this birch reads version %u only "
                                           "(written by another birch)", version, BI_FORMAT_VERSION);

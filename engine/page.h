@@ -93,12 +93,18 @@ BI_LAYOUT(sizeof(bi_bigval) == 16, "bi_bigval is 16 bytes");
 BI_LAYOUT(offsetof(bi_bigval, pgno) == 0 && offsetof(bi_bigval, csum) == 8, "bi_bigval fields at 0, 8");
 
 /* Branch node: the child page number, the key padded to 8, then the
- * child's checksum (in the place a leaf node keeps its value).  The key of
- * slot 0 is empty and stands for minus infinity. */
+ * child's checksum (in the place a leaf node keeps its value) and the
+ * child's count word: the records of its subtree in the low 63 bits, and
+ * BI_COUNT_BIG when the subtree may hold values in overflow runs (clear:
+ * it holds none, so freeing it needs no visit of its leaves).  The counts
+ * make rank and range-count queries logarithmic.  The key of slot 0 is
+ * empty and stands for minus infinity. */
 typedef struct bi_bnode {
     uint64_t child;
 } bi_bnode;
 BI_LAYOUT(sizeof(bi_bnode) == BI_NODE_HDR, "bi_bnode is 8 bytes");
+#define BI_COUNT_BIG ((uint64_t)1 << 63)
+#define BI_COUNT_MASK (BI_COUNT_BIG - 1)
 
 #define BI_A8(x) (((x) + 7u) & ~(size_t)7u)
 
@@ -146,13 +152,24 @@ static inline void bi_set_branch_csum(uint8_t *p, unsigned i, uint64_t c)
 {
     memcpy(bi_node_tail(p, i), &c, 8);
 }
+/* A branch node's count word (BI_COUNT_BIG | records). */
+static inline uint64_t bi_branch_count(uint8_t *p, unsigned i)
+{
+    uint64_t c;
+    memcpy(&c, bi_node_tail(p, i) + 8, 8);
+    return c;
+}
+static inline void bi_set_branch_count(uint8_t *p, unsigned i, uint64_t c)
+{
+    memcpy(bi_node_tail(p, i) + 8, &c, 8);
+}
 
 /* Sizes of nodes, without the slot. */
 static inline size_t bi_lnode_size(size_t klen, size_t vlen, int big)
 {
     return BI_NODE_HDR + BI_A8(klen) + (big ? sizeof(bi_bigval) : BI_A8(vlen));
 }
-static inline size_t bi_bnode_size(size_t klen) { return BI_NODE_HDR + BI_A8(klen) + 8u; }
+static inline size_t bi_bnode_size(size_t klen) { return BI_NODE_HDR + BI_A8(klen) + 16u; }
 
 /* The head of a key: its first four bytes as a big-endian integer. */
 static inline uint32_t bi_key_head(const uint8_t *k, size_t n)
@@ -173,7 +190,8 @@ static inline int bi_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size
 /* ---- Meta page ---------------------------------------------------------- */
 
 #define BI_MAGIC "\x89" "BIRCH\r\n"   /* 8 bytes, like PNG's: catches text-mode damage */
-#define BI_FORMAT_VERSION 2u /* 2: the free-space map replaced the free tree */
+#define BI_FORMAT_VERSION 3u /* 2: the free-space map replaced the free tree; 3: counts in branch
+                                 nodes, savepoints, sequences, multimap tables */
 #define BI_META_WEAK 0x1u /* written without a sync (BIRCH_DURABLE_NONE) */
 #define BI_TXNID_LIMIT (1ull << 62) /* a meta's txnid is below: the free-space map keys txnid << 1 */
 
@@ -202,18 +220,35 @@ typedef struct bi_meta {
     uint64_t free_pages;  /* free and pending pages the map lists */
     uint32_t flags;       /* BI_META_WEAK */
     uint32_t reserved;
+    bi_tree savepoints;   /* savepoint name -> bi_savepoint (version 3) */
+    uint64_t sp_oldest;   /* the oldest savepoint's txnid, 0 if none: its
+                             pages are kept as a reader's would be */
     uint64_t checksum;    /* XXH3-64 of every byte above */
 } bi_meta;
-BI_LAYOUT(sizeof(bi_meta) == 112, "bi_meta is 112 bytes");
+BI_LAYOUT(sizeof(bi_meta) == 144, "bi_meta is 144 bytes");
 BI_LAYOUT(sizeof BI_MAGIC - 1 == sizeof(((bi_meta *)0)->magic), "the magic is 8 bytes");
 BI_LAYOUT(offsetof(bi_meta, magic) == 0 && offsetof(bi_meta, version) == 8 && offsetof(bi_meta, page_size) == 12 &&
               offsetof(bi_meta, txnid) == 16 && offsetof(bi_meta, base_txnid) == 24 &&
               offsetof(bi_meta, npages) == 32 && offsetof(bi_meta, catalog) == 40 &&
               offsetof(bi_meta, freemap) == 64 && offsetof(bi_meta, free_pages) == 88 &&
-              offsetof(bi_meta, flags) == 96 && offsetof(bi_meta, reserved) == 100,
-          "bi_meta fields at 0, 8, 12, 16, 24, 32, 40, 64, 88, 96, 100");
-BI_LAYOUT(offsetof(bi_meta, checksum) == 104 && offsetof(bi_meta, checksum) + 8 == sizeof(bi_meta),
-          "the meta checksum is the last 8 bytes, at 104, and covers bytes 0..103");
+              offsetof(bi_meta, flags) == 96 && offsetof(bi_meta, reserved) == 100 &&
+              offsetof(bi_meta, savepoints) == 104 && offsetof(bi_meta, sp_oldest) == 128,
+          "bi_meta fields at 0, 8, 12, 16, 24, 32, 40, 64, 88, 96, 100, 104, 128");
+BI_LAYOUT(offsetof(bi_meta, checksum) == 136 && offsetof(bi_meta, checksum) + 8 == sizeof(bi_meta),
+          "the meta checksum is the last 8 bytes, at 136, and covers bytes 0..135");
+
+/* A savepoint's record (the value under its name in meta.savepoints): the
+ * committed state it keeps, as a reader of that commit would see it. */
+typedef struct bi_savepoint {
+    uint64_t txnid;       /* the commit it keeps */
+    uint64_t npages;      /* that commit's page count */
+    bi_tree catalog;      /* that commit's catalog */
+    uint64_t created_ms;  /* wall clock (ms since 1970) when it was made */
+} bi_savepoint;
+BI_LAYOUT(sizeof(bi_savepoint) == 48, "bi_savepoint is 48 bytes");
+BI_LAYOUT(offsetof(bi_savepoint, txnid) == 0 && offsetof(bi_savepoint, npages) == 8 &&
+              offsetof(bi_savepoint, catalog) == 16 && offsetof(bi_savepoint, created_ms) == 40,
+          "bi_savepoint fields at 0, 8, 16, 40");
 
 /* A record of the free-space map: a run of pages whose header has type
  * BI_P_FREEMAP and upper = the run's pages, then this, then body_len
@@ -236,7 +271,9 @@ enum {
     BI_FMOP_FREE = 1,    /* start len: pages become free */
     BI_FMOP_TAKE = 2,    /* start len: free pages are taken */
     BI_FMOP_PEND = 3,    /* key start len: pages freed by commit key >> 1 */
-    BI_FMOP_RECLAIM = 4  /* key: that commit's pending pages (the oldest of their kind) become free */
+    BI_FMOP_RECLAIM = 4, /* key: that commit's pending pages (the oldest of their kind) become free */
+    BI_FMOP_UNPEND = 5   /* key start len: pages leave commit key >> 1's pending group, in use again
+                            (a restored savepoint's tree holds them) */
 };
 BI_LAYOUT(offsetof(bi_fmrec, prev) == 0 && offsetof(bi_fmrec, prev_pages) == 8 &&
               offsetof(bi_fmrec, prev_csum) == 16 && offsetof(bi_fmrec, body_len) == 24 &&
@@ -246,13 +283,18 @@ BI_LAYOUT(offsetof(bi_fmrec, prev) == 0 && offsetof(bi_fmrec, prev_pages) == 8 &
 /* Catalog value: followed by schema_len bytes of schema. */
 typedef struct bi_table_rec {
     bi_tree tree;
-    uint32_t flags;
+    uint32_t flags;       /* BI_TABLE_MULTIMAP */
     uint32_t schema_len;
+    uint64_t sequence;    /* the last number birch_sequence_next gave (version 3) */
 } bi_table_rec;
-BI_LAYOUT(sizeof(bi_table_rec) == 32, "bi_table_rec is 32 bytes");
+BI_LAYOUT(sizeof(bi_table_rec) == 40, "bi_table_rec is 40 bytes");
 BI_LAYOUT(offsetof(bi_table_rec, tree) == 0 && offsetof(bi_table_rec, flags) == 24 &&
-              offsetof(bi_table_rec, schema_len) == 28,
-          "bi_table_rec fields at 0, 24, 28");
+              offsetof(bi_table_rec, schema_len) == 28 && offsetof(bi_table_rec, sequence) == 32,
+          "bi_table_rec fields at 0, 24, 28, 32");
+/* A multimap table: each record's key is its key escaped and ended (0x00
+ * becomes 0x00 0xff, then 0x00 0x00), followed by one of its values; the
+ * record's value is empty (FORMAT.md). */
+#define BI_TABLE_MULTIMAP 0x1u
 
 #undef BI_LAYOUT
 

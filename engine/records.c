@@ -113,3 +113,98 @@ int birch_count(birch_txn *txn, birch_table *t, uint64_t *count)
     *count = ts->tree.count;
     return BIRCH_OK;
 }
+
+/* A range bound: empty (size 0) for an open end, else a valid key. */
+static int bound_ok(const birch_db *db, birch_val b, const char *fn, const char *which)
+{
+    if (!b.data && b.size) return bi_err(BIRCH_EINVAL, "%s: %s.data is NULL with size %zu", fn, which, b.size);
+    if (b.size > db->max_key)
+        return bi_err(BIRCH_EKEYSIZE, "%s: %s is a key of %zu bytes; this database's limit is %zu", fn, which, b.size,
+                      db->max_key);
+    return BIRCH_OK;
+}
+
+/* The ranks [*rlo, *rhi) of the records in [lo, hi) of table t. */
+static int range_ranks(birch_txn *txn, bi_tstate *ts, birch_val lo, birch_val hi, const char *fn, uint64_t *rlo,
+                       uint64_t *rhi)
+{
+    if (lo.size && hi.size && bi_key_cmp(lo.data, lo.size, hi.data, hi.size) > 0)
+        return bi_err(BIRCH_EINVAL, "%s: lo sorts after hi (an empty range is lo == hi)", fn);
+    int rc = bi_tree_rank(txn, &ts->tree, lo.data, lo.size, rlo);
+    if (rc) return rc;
+    if (!hi.size) {
+        *rhi = ts->tree.count;
+        return BIRCH_OK;
+    }
+    return bi_tree_rank(txn, &ts->tree, hi.data, hi.size, rhi);
+}
+
+/* The checks count_range and del_range share: the table's state. */
+static int range_args(birch_txn **txn, birch_table *t, birch_val lo, birch_val hi, const char *fn, bi_tstate **ts)
+{
+    if (!*txn || !t) return bi_err(BIRCH_EINVAL, "%s: %s is NULL", fn, *txn ? "the table" : "txn");
+    int rc = bi_txn_use(txn);
+    if (rc == BIRCH_OK) rc = bound_ok((*txn)->db, lo, fn, "lo");
+    if (rc == BIRCH_OK) rc = bound_ok((*txn)->db, hi, fn, "hi");
+    if (rc == BIRCH_OK) rc = bi_table_state(*txn, t, ts);
+    return rc;
+}
+
+int birch_count_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *count)
+{
+    if (!count) return bi_err(BIRCH_EINVAL, "birch_count_range: count is NULL");
+    bi_tstate *ts;
+    uint64_t a, b;
+    int rc = range_args(&txn, t, lo, hi, "birch_count_range", &ts);
+    if (rc == BIRCH_OK) rc = range_ranks(txn, ts, lo, hi, "birch_count_range", &a, &b);
+    if (rc == BIRCH_OK) *count = b > a ? b - a : 0;
+    return rc;
+}
+
+int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *deleted)
+{
+    bi_tstate *ts;
+    uint64_t a, b;
+    int rc = range_args(&txn, t, lo, hi, "birch_del_range", &ts);
+    if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
+    if (rc == BIRCH_OK) rc = range_ranks(txn, ts, lo, hi, "birch_del_range", &a, &b);
+    if (rc) return rc;
+    if (deleted) *deleted = b > a ? b - a : 0;
+    if (b <= a) return BIRCH_OK; /* nothing in the range: nothing changes */
+    if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
+    rc = bi_tree_del_ranks(txn, &ts->tree, a, b);
+    if (txn->ndefer) bi_dirty_release_deferred(txn);
+    if (rc) return bi_txn_fail(txn, rc);
+    ts->dirty = 1;
+    return BIRCH_OK;
+}
+
+int birch_sequence_next(birch_txn *txn, birch_table *t, uint64_t *value)
+{
+    if (!txn || !t || !value)
+        return bi_err(BIRCH_EINVAL, "birch_sequence_next: %s is NULL", !txn ? "txn" : !t ? "the table" : "value");
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
+    bi_tstate *ts;
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
+    if (rc) return rc;
+    if (ts->seq == UINT64_MAX)
+        return bi_err(BIRCH_EFULL, "birch_sequence_next: table '%s' has given every 64-bit number", t->name);
+    /* A change of the table's record: written back by the commit's catalog
+     * flush, undone by an abort like any change. */
+    txn->mod_seq++;
+    *value = ++ts->seq;
+    ts->dirty = 1;
+    return BIRCH_OK;
+}
+
+int birch_sequence_get(birch_txn *txn, birch_table *t, uint64_t *value)
+{
+    if (!txn || !t || !value)
+        return bi_err(BIRCH_EINVAL, "birch_sequence_get: %s is NULL", !txn ? "txn" : !t ? "the table" : "value");
+    bi_tstate *ts;
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
+    if (rc == BIRCH_OK) *value = ts->seq;
+    return rc;
+}

@@ -23,7 +23,7 @@
 #include "page.h"
 
 #define BI_LK_MAGIC "birchLK\0"
-#define BI_LK_VERSION 1u
+#define BI_LK_VERSION 2u /* 2: the published meta grew with format 3 */
 #define BI_LK_HDR 4096u
 
 /* Byte locks (io.h byte_lock).  Their offsets are the one thing every
@@ -118,7 +118,7 @@ _Static_assert(offsetof(bi_lkhdr, version) == 8 && offsetof(bi_lkhdr, nslots) ==
                    offsetof(bi_lkhdr, durable_ms) == 80 && offsetof(bi_lkhdr, rejected) == 96 &&
                    offsetof(bi_lkhdr, need_checkpoint) == 112 && offsetof(bi_lkhdr, used) == 116 &&
                    offsetof(bi_lkhdr, pub_idx) == 128 && offsetof(bi_lkhdr, pub) == 192 &&
-                   sizeof(bi_lkpub) == 120,
+                   sizeof(bi_lkpub) == 152,
                "the lock file header's layout");
 _Static_assert(sizeof(bi_lkowner) == 64 && sizeof(bi_lkslot) == 64, "owners and slots are cache lines");
 _Static_assert(sizeof(bi_meta) % 8 == 0, "a meta is whole words");

@@ -638,6 +638,166 @@ static void alias_op(state *st, birch_txn *w, int ti)
 }
 
 /* One random operation inside the write transaction w. */
+/* ---- Ranks, ranges and writes through cursors (issue 14) ------------------- */
+
+/* A range bound: open (size 0) one time in five, else a generated key. */
+static birch_val gen_bound(state *st, const bt_model *m, unsigned char *buf)
+{
+    if (bt_chance(&st->r, 20)) return (birch_val){NULL, 0};
+    return bt_val(buf, gen_key(&st->r, m, st->maxk, buf));
+}
+
+static size_t model_rank(const bt_model *m, birch_val b, int hi)
+{
+    if (!b.size) return hi ? m->n : 0;
+    return bt_model_lower(m, b.data, b.size, NULL);
+}
+
+/* Two bounds with lo <= hi (swapped if needed), as model ranks too. */
+static void gen_range(state *st, const bt_model *m, birch_val *lo, birch_val *hi, size_t *a, size_t *b)
+{
+    *lo = gen_bound(st, m, st->key);
+    *hi = gen_bound(st, m, st->key2);
+    if (lo->size && hi->size && bt_keycmp(lo->data, lo->size, hi->data, hi->size) > 0) {
+        birch_val x = *lo;
+        *lo = *hi;
+        *hi = x;
+    }
+    *a = model_rank(m, *lo, 0);
+    *b = model_rank(m, *hi, 1);
+}
+
+/* count_range over a random range, and seek_rank / cursor_rank at a
+ * random rank, against the model. */
+static int check_ranks(char *err, state *st, birch_txn *txn, birch_table *t, const bt_model *m)
+{
+    birch_val lo, hi;
+    size_t a, b;
+    gen_range(st, m, &lo, &hi, &a, &b);
+    uint64_t n = 0;
+    int rc = birch_count_range(txn, t, lo, hi, &n);
+    if (rc) return ERR("count_range returned %d (%s)", rc, birch_strerror(rc));
+    if (n != (b > a ? b - a : 0)) return ERR("count_range: %" PRIu64 ", model %zu", n, b > a ? b - a : 0);
+    birch_cursor *c = NULL;
+    if ((rc = birch_cursor_open(txn, t, &c))) return ERR("cursor_open returned %d", rc);
+    uint64_t want = bt_below(&st->r, m->n + 2), got = 0;
+    rc = birch_cursor_seek_rank(c, want);
+    int bad = 0;
+    if (want >= m->n) {
+        if (rc != BIRCH_NOTFOUND) bad = ERR("seek_rank(%" PRIu64 ") of %zu records returned %d", want, m->n, rc);
+    } else if (rc) {
+        bad = ERR("seek_rank(%" PRIu64 ") of %zu records returned %d (%s)", want, m->n, rc, birch_strerror(rc));
+    } else if (!(bad = check_at(err, c, m, (size_t)want, "seek_rank"))) {
+        rc = birch_cursor_rank(c, &got);
+        if (rc || got != want) bad = ERR("cursor_rank after seek_rank(%" PRIu64 "): %d, %" PRIu64, want, rc, got);
+    }
+    birch_cursor_close(c);
+    return bad;
+}
+
+/* A forward scan from a random key that deletes (birch_cursor_del),
+ * rewrites (BIRCH_CURRENT) or steps over each record, checking the
+ * cursor's place and rank against the model at every step. */
+static int scan_and_write(char *err, state *st, birch_txn *w, birch_table *t, bt_model *m)
+{
+    birch_cursor *c = NULL;
+    int rc = birch_cursor_open(w, t, &c);
+    if (rc) return ERR("cursor_open returned %d", rc);
+    size_t kn = gen_key(&st->r, m, st->maxk, st->key);
+    size_t i = bt_model_lower(m, st->key, kn, NULL);
+    rc = birch_cursor_seek(c, bt_val(st->key, kn));
+    int bad = 0;
+    long steps = (long)bt_range(&st->r, 1, 80);
+    for (long s = 0; s < steps && !bad; s++) {
+        if (i >= m->n) {
+            if (rc != BIRCH_NOTFOUND && birch_cursor_get(c, NULL, NULL) != BIRCH_NOTFOUND)
+                bad = ERR("scan_and_write step %ld: past the end, the cursor is still on a record", s);
+            break;
+        }
+        if (rc) {
+            bad = ERR("scan_and_write step %ld: %d (%s), model item %zu/%zu", s, rc, birch_strerror(rc), i, m->n);
+            break;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "scan_and_write step %ld", s);
+        if ((bad = check_at(err, c, m, i, what))) break;
+        uint64_t rank = 0;
+        if (bt_chance(&st->r, 20) && ((rc = birch_cursor_rank(c, &rank)) || rank != i)) {
+            bad = ERR("%s: cursor_rank %d, %" PRIu64 ", model %zu", what, rc, rank, i);
+            break;
+        }
+        uint64_t x = bt_below(&st->r, 10);
+        if (x < 4) {
+            memcpy(st->key2, m->v[i]->key, m->v[i]->klen);
+            bt_model_del(m, st->key2, m->v[i]->klen);
+            rc = birch_cursor_del(c);
+            if (rc) {
+                bad = ERR("%s: cursor_del returned %d (%s)", what, rc, birch_strerror(rc));
+                break;
+            }
+            if (i >= m->n) rc = BIRCH_NOTFOUND; /* deleted the last record: unpositioned */
+        } else if (x < 6) {
+            size_t vn = gen_vlen(&st->r, st->ps);
+            bt_fill(&st->r, st->val, vn);
+            rc = birch_cursor_put(c, (birch_val){NULL, 0}, bt_val(st->val, vn), BIRCH_CURRENT);
+            if (rc) {
+                bad = ERR("%s: cursor_put CURRENT returned %d (%s)", what, rc, birch_strerror(rc));
+                break;
+            }
+            memcpy(st->key2, m->v[i]->key, m->v[i]->klen);
+            bt_model_put(m, st->key2, m->v[i]->klen, st->val, vn);
+            if ((bad = check_at(err, c, m, i, "after cursor_put CURRENT"))) break;
+            rc = birch_cursor_next(c);
+            i++;
+        } else {
+            rc = birch_cursor_next(c);
+            i++;
+        }
+    }
+    birch_cursor_close(c);
+    return bad;
+}
+
+/* del_range over a random range (mostly short ones), against the model. */
+static int range_delete(char *err, state *st, birch_txn *w, birch_table *t, bt_model *m)
+{
+    birch_val lo, hi;
+    size_t a, b;
+    gen_range(st, m, &lo, &hi, &a, &b);
+    if (b > a + 40 && bt_chance(&st->r, 85)) return 0; /* big ranges now and then: the table would empty */
+    uint64_t n = UINT64_MAX;
+    int rc = birch_del_range(w, t, lo, hi, &n);
+    if (rc) return ERR("del_range returned %d (%s)", rc, birch_strerror(rc));
+    if (n != (b > a ? b - a : 0)) return ERR("del_range deleted %" PRIu64 ", model %zu", n, b > a ? b - a : 0);
+    for (size_t i = b; i-- > a;) {
+        memcpy(st->key2, m->v[i]->key, m->v[i]->klen);
+        bt_model_del(m, st->key2, m->v[i]->klen);
+    }
+    return 0;
+}
+
+/* birch_cursor_put of a new or existing key positions the cursor on it. */
+static int cursor_insert(char *err, state *st, birch_txn *w, birch_table *t, bt_model *m)
+{
+    birch_cursor *c = NULL;
+    int rc = birch_cursor_open(w, t, &c);
+    if (rc) return ERR("cursor_open returned %d", rc);
+    size_t kn = gen_key(&st->r, m, st->maxk, st->key), vn = gen_vlen(&st->r, st->ps);
+    bt_fill(&st->r, st->val, vn);
+    rc = birch_cursor_put(c, bt_val(st->key, kn), bt_val(st->val, vn), 0);
+    int bad = 0;
+    if (rc) {
+        bad = ERR("cursor_put returned %d (%s)", rc, birch_strerror(rc));
+    } else {
+        bt_model_put(m, st->key, kn, st->val, vn);
+        size_t i = bt_model_lower(m, st->key, kn, NULL);
+        if (!(bad = check_at(err, c, m, i, "after cursor_put")) && i + 1 < m->n && birch_cursor_next(c) == BIRCH_OK)
+            bad = check_at(err, c, m, i + 1, "next after cursor_put");
+    }
+    birch_cursor_close(c);
+    return bad;
+}
+
 static void one_op(state *st, birch_txn *w)
 {
     bt_rng *r = &st->r;
@@ -645,7 +805,14 @@ static void one_op(state *st, birch_txn *w)
     birch_table *t = st->t[ti];
     bt_model *m = &st->work[ti];
     unsigned char *key = st->key, *val = st->val;
-    uint64_t op = bt_below(r, 100);
+    uint64_t op = bt_below(r, 116);
+    if (op >= 100) { /* issue 14's calls */
+        if (op < 104) CHECK(st, check_ranks(err, st, w, t, m), "table %s: %s", tnames[ti], err);
+        else if (op < 108) CHECK(st, scan_and_write(err, st, w, t, m), "table %s: %s", tnames[ti], err);
+        else if (op < 112) CHECK(st, range_delete(err, st, w, t, m), "table %s: %s", tnames[ti], err);
+        else CHECK(st, cursor_insert(err, st, w, t, m), "table %s: %s", tnames[ti], err);
+        return;
+    }
     /* Steer the table size toward the target. */
     if (op < 28 && m->n > st->target && bt_chance(r, 60)) op = 40;
     else if (op >= 36 && op < 52 && m->n < st->target / 4 && bt_chance(r, 60)) op = 0;

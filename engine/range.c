@@ -1,0 +1,229 @@
+/*
+ * range.c - what the count words of branch pages (page.h) make
+ * logarithmic: the rank of a key, the record of a rank, and the deletion
+ * of a range of records.
+ *
+ * A branch node keeps the number of records under its child, so the
+ * records before a position are the counts of the nodes left of the path
+ * at every level plus the leaf index: one root-to-leaf walk, no leaf but
+ * the last read.  Range deletion works on ranks too: a subtree whose ranks
+ * lie inside the range is freed whole, from its count word alone when no
+ * value in it is big (no leaf read at all); only the two subtrees that
+ * hold the range's edges are entered.
+ */
+#include <string.h>
+
+#include "btree_impl.h"
+
+static unsigned long long pgno_of(uint8_t *p) { return (unsigned long long)bi_hdr(p)->pgno; }
+
+uint64_t bi_path_rank(const bi_path *path)
+{
+    uint64_t r = 0;
+    for (int d = 0; d + 1 < path->depth; d++) {
+        uint8_t *p = path->pg[d];
+        for (unsigned i = 0; i < path->idx[d]; i++) r += bi_branch_count(p, i) & BI_COUNT_MASK;
+    }
+    return r + (path->depth ? path->idx[path->depth - 1] : 0);
+}
+
+int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, uint64_t *rank)
+{
+    *rank = 0;
+    if (!klen || !tree->root) return BIRCH_OK;
+    bi_path path;
+    int exact;
+    int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
+    if (rc == BIRCH_OK) *rank = bi_path_rank(&path);
+    return rc;
+}
+
+int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *path)
+{
+    if (n >= tree->count || !tree->root)
+        return bi_err(BIRCH_NOTFOUND, "rank %llu: the table holds %llu records", (unsigned long long)n,
+                      (unsigned long long)tree->count);
+    int level = -1;
+    uint64_t pgno = tree->root;
+    for (int d = 0; d < BI_MAX_DEPTH; d++) {
+        uint8_t *p;
+        int rc = bi_page_read(txn, pgno, level, &p);
+        if (rc) return rc;
+        path->pg[d] = p;
+        path->pgno[d] = pgno;
+        unsigned k = bi_nkeys(p);
+        if (bi_is_leaf(p)) {
+            if (n >= k) break;
+            path->idx[d] = (unsigned)n;
+            path->depth = d + 1;
+            return bi_slot_ok(txn, p, (unsigned)n);
+        }
+        unsigned i = 0;
+        for (; i < k; i++) {
+            uint64_t c = bi_branch_count(p, i) & BI_COUNT_MASK;
+            if (n < c) break;
+            n -= c;
+        }
+        if (i == k) break;
+        if ((rc = bi_slot_ok(txn, p, i))) return rc;
+        path->idx[d] = i;
+        pgno = bi_branch_child(p, i);
+        level = (int)bi_level(p) - 1;
+    }
+    return BI_CORRUPT("tree with root %llu: its count words do not add up to its %llu records",
+                      (unsigned long long)tree->root, (unsigned long long)tree->count);
+}
+
+/* ---- Range deletion ------------------------------------------------------ */
+
+typedef struct prune {
+    birch_txn *txn;
+    uint64_t lo, hi;  /* the ranks to delete: [lo, hi) */
+    uint64_t visits;  /* pages entered: a damaged tree naming pages twice ends */
+} prune;
+
+static int visit(prune *pr, uint64_t pgno)
+{
+    if (++pr->visits <= pr->txn->meta.npages) return BIRCH_OK;
+    return BI_CORRUPT("page %llu: a range deletion visits more pages than the file's %llu (pages named by several "
+                      "parents)", (unsigned long long)pgno, (unsigned long long)pr->txn->meta.npages);
+}
+
+/* Frees the subtree at pgno (its level, and the count word its parent
+ * keeps) whole: a leaf without big values by its number alone. */
+static int free_subtree(prune *pr, uint64_t pgno, int level, uint64_t w)
+{
+    birch_txn *txn = pr->txn;
+    int rc = visit(pr, pgno);
+    if (rc) return rc;
+    if (level == 0 && !(w & BI_COUNT_BIG)) return bi_page_free(txn, pgno, 1);
+    uint8_t *p;
+    if ((rc = bi_page_read(txn, pgno, level, &p))) return rc;
+    for (unsigned i = 0; i < bi_nkeys(p) && rc == BIRCH_OK; i++) {
+        rc = bi_slot_ok(txn, p, i);
+        if (rc) break;
+        if (bi_is_leaf(p)) rc = bi_bt_free_overflow(txn, p, i);
+        else rc = free_subtree(pr, bi_branch_child(p, i), level - 1, bi_branch_count(p, i));
+    }
+    return rc ? rc : bi_page_free(txn, pgno, 1); /* last: freeing may release p's buffer */
+}
+
+static int remove_slot(birch_txn *txn, uint8_t *p, unsigned i)
+{
+    if (i == 0) return bi_bt_branch_remove_first(txn, p);
+    bi_bt_page_remove(p, i);
+    return BIRCH_OK;
+}
+
+/* Whether child i of branch p is worth merging with a neighbour: less
+ * than a quarter full, or a branch with a single child. */
+static int underfull(birch_txn *txn, uint8_t *p, unsigned i, int *yes)
+{
+    uint8_t *c;
+    int rc = bi_page_read(txn, bi_branch_child(p, i), (int)bi_level(p) - 1, &c);
+    if (rc) return rc;
+    size_t used = (txn->db->psize - bi_hdr(c)->upper) + (size_t)BI_SLOT * bi_nkeys(c);
+    *yes = used < (txn->db->psize - BI_HDR) / 4 || (!bi_is_leaf(c) && bi_nkeys(c) == 1);
+    return BIRCH_OK;
+}
+
+/* Merges the children of p around slot a, where the range's edges left
+ * their pages: pairs (a+1, a+2), (a, a+1), (a-1, a), each when one of the
+ * two is underfull and they fit in one page. */
+static int merge_edges(birch_txn *txn, uint8_t *p, unsigned a)
+{
+    for (int j = (int)a + 1; j >= (int)a - 1; j--) {
+        if (j < 0 || (unsigned)j + 1 >= bi_nkeys(p)) continue;
+        int l, r, merged;
+        int rc = underfull(txn, p, (unsigned)j, &l);
+        if (rc == BIRCH_OK) rc = underfull(txn, p, (unsigned)j + 1, &r);
+        if (rc == BIRCH_OK && (l || r)) rc = bi_bt_merge_pair(txn, p, (unsigned)j, &merged);
+        if (rc) return rc;
+    }
+    return BIRCH_OK;
+}
+
+static int prune_page(prune *pr, uint8_t *p, uint64_t base);
+
+/* Child i of branch p, whose first record has rank start, holds some of
+ * the range and some records outside it: copied, pruned, and removed when
+ * nothing is left of it. */
+static int prune_child(prune *pr, uint8_t *p, unsigned i, uint64_t start)
+{
+    birch_txn *txn = pr->txn;
+    uint64_t np;
+    uint8_t *c;
+    int rc = visit(pr, bi_branch_child(p, i));
+    if (rc == BIRCH_OK) rc = bi_page_read(txn, bi_branch_child(p, i), (int)bi_level(p) - 1, &c);
+    if (rc == BIRCH_OK) rc = bi_page_touch(txn, bi_branch_child(p, i), &np, &c);
+    if (rc) return rc;
+    bi_set_branch_child(p, i, np);
+    if ((rc = prune_page(pr, c, start))) return rc;
+    if (bi_nkeys(c)) {
+        bi_set_branch_count(p, i, bi_bt_page_count(c));
+        return BIRCH_OK;
+    }
+    rc = bi_page_free(txn, np, 1);
+    return rc ? rc : remove_slot(txn, p, i);
+}
+
+/* Removes the records of ranks [pr->lo, pr->hi) from page p, dirty, whose
+ * first record has rank base. */
+static int prune_page(prune *pr, uint8_t *p, uint64_t base)
+{
+    birch_txn *txn = pr->txn;
+    unsigned n = bi_nkeys(p);
+    int rc = BIRCH_OK;
+    if (bi_is_leaf(p)) {
+        uint64_t from = pr->lo > base ? pr->lo - base : 0, to = pr->hi - base < n ? pr->hi - base : n;
+        for (uint64_t i = to; i-- > from && rc == BIRCH_OK;) {
+            rc = bi_slot_ok(txn, p, (unsigned)i);
+            if (rc == BIRCH_OK) rc = bi_bt_free_overflow(txn, p, (unsigned)i);
+            if (rc == BIRCH_OK) bi_bt_page_remove(p, (unsigned)i);
+        }
+        return rc;
+    }
+    uint64_t end = base;
+    for (unsigned i = 0; i < n; i++) {
+        if ((rc = bi_slot_ok(txn, p, i))) return rc;
+        end += bi_branch_count(p, i) & BI_COUNT_MASK;
+    }
+    unsigned a = n; /* the lowest slot the range reaches */
+    for (unsigned i = n; i-- > 0 && rc == BIRCH_OK;) { /* right to left: removals shift only done slots */
+        uint64_t w = bi_branch_count(p, i), start = end - (w & BI_COUNT_MASK);
+        if (start < pr->hi && end > pr->lo && end > start) {
+            a = i;
+            if (pr->lo <= start && end <= pr->hi) {
+                rc = free_subtree(pr, bi_branch_child(p, i), (int)bi_level(p) - 1, w);
+                if (rc == BIRCH_OK) rc = remove_slot(txn, p, i);
+            } else {
+                rc = prune_child(pr, p, i, start);
+            }
+        }
+        end = start;
+    }
+    if (rc == BIRCH_OK && end != base)
+        rc = BI_CORRUPT("page %llu: its count words changed during a range deletion", pgno_of(p));
+    return rc == BIRCH_OK && a < n ? merge_edges(txn, p, a) : rc;
+}
+
+int bi_tree_del_ranks(birch_txn *txn, bi_tree *tree, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi || !tree->root) return BIRCH_OK;
+    BI_ASSERT(hi <= tree->count);
+    txn->mod_seq++;
+    prune pr = {txn, lo, hi, 0};
+    uint64_t np;
+    uint8_t *root;
+    int rc = bi_page_read(txn, tree->root, -1, &root);
+    if (rc == BIRCH_OK) rc = bi_page_touch(txn, tree->root, &np, &root);
+    if (rc) return rc;
+    tree->root = np;
+    if ((rc = prune_page(&pr, root, 0))) return rc;
+    uint64_t left = bi_bt_page_count(root) & BI_COUNT_MASK;
+    if (left != tree->count - (hi - lo))
+        return BI_CORRUPT("tree with root %llu: %llu records left after deleting %llu of %llu", pgno_of(root),
+                          (unsigned long long)left, (unsigned long long)(hi - lo), (unsigned long long)tree->count);
+    tree->count = left;
+    return bi_bt_collapse_root(txn, tree, root, np);
+}

@@ -1,0 +1,118 @@
+/*
+ * test_sequence.c - birch_sequence_next / birch_sequence_get: numbers from
+ * 1 up, per table, given back by an abort, kept by a commit and across a
+ * reopen, reset by a drop; a transaction that only takes a number commits
+ * it; bad input.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+static char *path;
+static birch_db *db;
+static birch_options opts;
+
+static void setup(void)
+{
+    path = bt_path("sequence");
+    opts = bt_opts();
+    db = bt_open(path, &opts);
+}
+
+static void teardown(void)
+{
+    if (db) {
+        bt_check(db);
+        BT_OK(birch_close(db));
+    }
+    db = NULL;
+    bt_remove(path);
+    free(path);
+}
+
+static uint64_t next(birch_txn *txn, birch_table *t)
+{
+    uint64_t v = 0;
+    BT_OK(birch_sequence_next(txn, t, &v));
+    return v;
+}
+
+static uint64_t current(birch_txn *txn, birch_table *t)
+{
+    uint64_t v = UINT64_MAX;
+    BT_OK(birch_sequence_get(txn, t, &v));
+    return v;
+}
+
+START_TEST(numbers_are_transactional)
+{
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *a = bt_table(w, "a", BIRCH_CREATE), *b = bt_table(w, "b", BIRCH_CREATE);
+    ck_assert_uint_eq(current(w, a), 0);
+    ck_assert_uint_eq(next(w, a), 1);
+    ck_assert_uint_eq(next(w, a), 2);
+    ck_assert_uint_eq(next(w, b), 1); /* per table */
+    BT_OK(birch_txn_commit(w));
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    ck_assert_uint_eq(next(w, a), 3);
+    ck_assert_uint_eq(next(w, a), 4);
+    birch_txn_abort(w); /* gives 3 and 4 back */
+    /* A transaction that only takes a number is a change: it commits. */
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    uint64_t id = birch_txn_id(w);
+    ck_assert_uint_eq(next(w, a), 3);
+    BT_OK(birch_txn_commit(w));
+    ck_assert_uint_eq(bt_stat(db).txnid, id);
+    db = bt_reopen(db, path, &opts);
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    a = bt_table(r, "a", 0);
+    b = bt_table(r, "b", 0);
+    ck_assert_uint_eq(current(r, a), 3);
+    ck_assert_uint_eq(current(r, b), 1);
+    uint64_t v;
+    BT_RC(birch_sequence_next(r, a, &v), BIRCH_EREADONLY);
+    birch_txn_abort(r);
+    /* Records and schema keep the sequence; a drop resets it. */
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    bt_put_s(w, a, "k", "v");
+    BT_OK(birch_table_set_schema(w, a, bt_str("schema")));
+    ck_assert_uint_eq(next(w, a), 4);
+    BT_OK(birch_txn_commit(w));
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    ck_assert_uint_eq(current(w, a), 4);
+    BT_OK(birch_table_drop(w, "a"));
+    BT_RC(birch_sequence_next(w, a, &v), BIRCH_NOTFOUND);
+    a = bt_table(w, "a", BIRCH_CREATE);
+    ck_assert_uint_eq(next(w, a), 1);
+    BT_OK(birch_txn_commit(w));
+}
+END_TEST
+
+START_TEST(bad_input)
+{
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *a = bt_table(w, "a", BIRCH_CREATE);
+    uint64_t v;
+    BT_RC(birch_sequence_next(NULL, a, &v), BIRCH_EINVAL);
+    BT_RC(birch_sequence_next(w, NULL, &v), BIRCH_EINVAL);
+    BT_RC(birch_sequence_next(w, a, NULL), BIRCH_EINVAL);
+    BT_RC(birch_sequence_get(w, a, NULL), BIRCH_EINVAL);
+    ck_assert_uint_eq(next(w, a), 1); /* nothing taken by the refusals */
+    BT_OK(birch_txn_commit(w));
+    BT_RC(birch_sequence_next(w, a, &v), BIRCH_ETXN); /* ended */
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sequence");
+    TCase *tc = bt_tcase("sequence");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, numbers_are_transactional);
+    tcase_add_test(tc, bad_input);
+    suite_add_tcase(s, tc);
+    return bt_run(s);
+}
