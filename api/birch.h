@@ -592,6 +592,30 @@ int birch_txn_commit(birch_txn *txn);
  * Cursors opened in it stay allocated until birch_cursor_close. */
 void birch_txn_abort(birch_txn *txn);
 
+/* Begins a child of write transaction parent (LMDB's nested transactions,
+ * SQLite's SAVEPOINT), at any depth.  The child sees everything its
+ * parent did; its commit (birch_txn_commit(child)) folds its changes into
+ * the parent, which goes on and commits or aborts them with its own; its
+ * abort (birch_txn_abort(child)) discards only the child's changes (and
+ * those of its own children) and leaves the parent as it was when the
+ * child began, a parent that a failed call had left unusable included.
+ * While a child is open its parent (and the parent's cursors) refuse
+ * every call but birch_txn_abort with BIRCH_EBUSY; a commit of the
+ * parent with an open child is refused the same way (nothing is
+ * committed).  Aborting a parent ends its open children.  Cursors opened
+ * through the child end with it (BIRCH_ETXN afterwards).  The child has
+ * the parent's birch_txn_id.
+ * Cost: a child copies, as it begins, the transaction's table states and
+ * the allocator's lists of free runs (not pages), and the first time it
+ * changes or frees a page its parents wrote, that page (once per level);
+ * pages nobody wrote in this transaction are copied on write as always,
+ * so an untouched page costs nothing.  The child's commit costs a pass
+ * over the pages it copied or made.
+ * Errors: BIRCH_EINVAL (NULL; parent is a read transaction; more than
+ * 65,535 levels), BIRCH_EBUSY (parent has an open child), BIRCH_ETXN
+ * (parent ended or failed), BIRCH_ENOMEM. */
+int birch_txn_begin_nested(birch_txn *parent, birch_txn **child);
+
 /* The id of the snapshot a transaction reads (for a write transaction, the
  * id its commit will get, if it changes anything: see birch_txn_commit).
  * 0 for NULL and for a transaction that has ended. */

@@ -244,6 +244,7 @@ int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
 {
     bi_alloc *a = txn->db->alloc;
     int rc = bi_alloc_loaded(txn, a);
+    if (rc == BIRCH_OK && txn->nest_level) rc = bi_nest_keep(txn, pgno); /* a parent's page: kept for an abort */
     if (rc) return rc;
     if (bi_dirty_drop(txn, pgno)) { /* born in this transaction: no snapshot has seen it */
         rc = bi_fs_add(a, pgno, n);
@@ -263,6 +264,11 @@ int bi_page_touch(birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **bu
 {
     uint8_t *src = bi_page_get(txn, pgno);
     if (!src) return BI_CORRUPT("page %llu: outside the file", (unsigned long long)pgno);
+    if (txn->nest_level) { /* a parent's page is copied before a child changes it */
+        int rc = bi_nest_keep(txn, pgno);
+        if (rc) return rc;
+        src = bi_page_get(txn, pgno);
+    }
     if (bi_page_changing(txn, pgno)) {
         *newpgno = pgno;
         *buf = src;
@@ -311,4 +317,32 @@ void bi_alloc_end(birch_txn *txn, int committed)
     } else {
         bi_fs_clear(a);
     }
+}
+
+int bi_alloc_save(birch_txn *txn, bi_alloc **saved)
+{
+    bi_alloc *c = malloc(sizeof *c);
+    if (!c) return bi_err(BIRCH_ENOMEM, "out of memory for a nested transaction");
+    int rc = bi_fs_copy(c, txn->db->alloc);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    *saved = c;
+    return BIRCH_OK;
+}
+
+void bi_alloc_restore(birch_txn *txn, bi_alloc *saved)
+{
+    bi_alloc *a = txn->db->alloc;
+    bi_fs_clear(a);
+    *a = *saved; /* the copy's vectors are the allocator's now */
+    free(saved);
+}
+
+void bi_alloc_forget(bi_alloc *saved)
+{
+    if (!saved) return;
+    bi_fs_clear(saved);
+    free(saved);
 }

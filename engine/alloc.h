@@ -67,6 +67,13 @@ int bi_alloc_persist(struct birch_txn *txn);
  * it is dropped and the next begin loads the committed one. */
 void bi_alloc_end(struct birch_txn *txn, int committed);
 
+/* Nested transactions (nest.c): a copy of the allocator as a child
+ * begins (BIRCH_ENOMEM), put back by its abort (which frees the copy), or
+ * forgotten by its commit. */
+int bi_alloc_save(struct birch_txn *txn, bi_alloc **saved);
+void bi_alloc_restore(struct birch_txn *txn, bi_alloc *saved);
+void bi_alloc_forget(bi_alloc *saved);
+
 /* What a snapshot's map lists, for birch_check and birch_copy: calls fn
  * for every run of pages, kind BI_FM_FREE (free), BI_FM_PENDING (with the
  * commit that freed it; young: written after the durable state) or

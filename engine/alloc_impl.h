@@ -105,6 +105,10 @@ static inline void bi_varint_room(bytes *b, uint64_t x)
 }
 /* Drops the whole state (the next use loads it again). */
 void bi_fs_clear(bi_alloc *a);
+/* dst becomes a deep copy of src (its state and its transaction's),
+ * which owns nothing yet: for a nested transaction's undo.  BIRCH_ENOMEM
+ * leaves dst cleared. */
+int bi_fs_copy(bi_alloc *dst, const bi_alloc *src);
 /* Whether any of pages [p, p + len) is free. */
 int bi_fs_has(const bi_alloc *a, uint64_t p, uint64_t len);
 /* Adds / removes free pages [s, s + len); BIRCH_ECORRUPT if some are

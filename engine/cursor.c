@@ -40,6 +40,8 @@ static int live(birch_cursor *cur)
         if (rc) return rc;
         return ended();
     }
+    if (cur->txn->nest_level != cur->level) /* a child is open, or (a child's) not the deepest */
+        return bi_err_s(BIRCH_EBUSY, "the cursor's transaction has an open child: commit or abort it first");
     if (cur->txn->state != BI_TXN_LIVE) return ended();
     if (cur->txn->write) bi_txn_seen(cur->txn); /* this thread holds it now (txn.c) */
     return BIRCH_OK;
@@ -98,7 +100,9 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     if (!txn || !t || !out)
         return bi_err(BIRCH_EINVAL, "birch_cursor_open: %s is NULL", !txn ? "txn" : !t ? "the table" : "cur");
     birch_txn *tok = txn;
-    int rc = bi_txn_use(&txn);
+    int rc = bi_txn_decode(&txn);
+    uint32_t level = rc == BIRCH_OK && txn->nest_root ? txn->nest_level : 0; /* a child's cursor */
+    if (rc == BIRCH_OK && txn->nest_level) rc = bi_txn_nested(&txn);
     if (rc) return rc;
     bi_tstate *ts;
     rc = bi_table_state(txn, t, &ts);
@@ -112,9 +116,12 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     }
     cur->tok = tok;
     cur->txn = txn;
+    cur->level = level;
+    /* The token's slot, not the struct's: a child's cursor ends with the
+     * child, though it works on the root's struct. */
     cur->hdr = (const bi_tokhdr *)((uintptr_t)tok & ~(BI_TOK_REGION - 1));
-    cur->word = &txn->tslot->cur;
     cur->n = (uint64_t)((uintptr_t)tok - cur->hdr->first);
+    cur->word = &cur->hdr->slots[cur->n & cur->hdr->mask].cur;
     cur->table = t;
     *out = cur;
     return BIRCH_OK;

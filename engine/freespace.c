@@ -109,6 +109,43 @@ void bi_fs_clear(bi_alloc *a)
     a->chain_pages = a->base_pages = 0;
 }
 
+static int rv_copy(runvec *dst, const runvec *src)
+{
+    *dst = (runvec){NULL, 0, 0};
+    int rc = bi_rv_reserve(dst, src->n);
+    if (rc == BIRCH_OK && src->n) memcpy(dst->v, src->v, src->n * sizeof *dst->v);
+    dst->n = src->n;
+    return rc;
+}
+
+int bi_fs_copy(bi_alloc *dst, const bi_alloc *src)
+{
+    *dst = *src;
+    dst->free = dst->chain = dst->freed[0] = dst->freed[1] = (runvec){NULL, 0, 0};
+    dst->q[0] = dst->q[1] = (gqueue){NULL, 0, 0, 0};
+    dst->ops = (bytes){NULL, 0, 0};
+    int rc = rv_copy(&dst->free, &src->free);
+    if (rc == BIRCH_OK) rc = rv_copy(&dst->chain, &src->chain);
+    for (int k = 0; k < 2 && rc == BIRCH_OK; k++) {
+        rc = rv_copy(&dst->freed[k], &src->freed[k]);
+        size_t n = src->q[k].n - src->q[k].head; /* the groups not popped yet */
+        if (rc == BIRCH_OK && n && !(dst->q[k].v = calloc(n, sizeof *dst->q[k].v)))
+            rc = bi_err(BIRCH_ENOMEM, "out of memory copying %zu pending groups", n);
+        for (size_t i = 0; i < n && rc == BIRCH_OK; i++) {
+            const group *g = &src->q[k].v[src->q[k].head + i];
+            dst->q[k].v[i] = (group){g->txnid, g->pages, {NULL, 0, 0}};
+            dst->q[k].n = dst->q[k].cap = i + 1;
+            rc = rv_copy(&dst->q[k].v[i].runs, &g->runs);
+        }
+    }
+    if (rc == BIRCH_OK && src->ops.n && !(dst->ops.v = malloc(src->ops.n)))
+        rc = bi_err(BIRCH_ENOMEM, "out of memory copying %zu bytes of map operations", src->ops.n);
+    if (rc == BIRCH_OK && src->ops.n) memcpy(dst->ops.v, src->ops.v, src->ops.n);
+    dst->ops.n = dst->ops.cap = src->ops.n;
+    if (rc) bi_fs_clear(dst);
+    return rc;
+}
+
 void bi_alloc_destroy(bi_alloc *a)
 {
     if (!a) return;

@@ -221,7 +221,9 @@ typedef struct bi_dirty {
     uint64_t pgno;   /* 0: empty bucket */
     uint8_t *buf;    /* NULL: spilled */
     uint32_t npages;
-    uint32_t clean;  /* 1: buf is the spilled page's bytes, unchanged */
+    uint16_t clean;  /* 1: buf is the spilled page's bytes, unchanged */
+    uint16_t level;  /* the nesting level that made it or last kept its
+                        contents (nest.c); 0 outside nested transactions */
     uint64_t csum;   /* spilled or clean: the XXH3-64 of its npages pages */
 } bi_dirty;
 
@@ -268,6 +270,14 @@ struct birch_txn {
     int grows;            /* a put ran: max_size's reserve for deletes is off limits (alloc.c) */
     uint64_t mod_seq;     /* bumped by every change; cursors re-seek */
     uint8_t *scratch;     /* two pages of work space for splits */
+    /* Nested transactions (nest.c).  The write transaction a user began
+     * (the root) holds every change; each child is a handle of its own
+     * whose struct only names the root and its level, and the calls made
+     * through it work on the root.  nest_level: in the root, the levels
+     * open (0: no child); in a child, its level (1, 2, ...). */
+    birch_txn *nest_root;     /* a child: its root; NULL in a root */
+    uint32_t nest_level;
+    struct bi_nest *nest;     /* the root: what each open level can undo */
     /* mod_seq + 1 when a read last handed the caller a pointer into a page
      * this transaction wrote (bi_lend): until the next change, an argument
      * may point there, and the typed layer encodes values aside first. */
@@ -312,6 +322,7 @@ typedef struct bi_path {
 struct birch_cursor {
     birch_txn *tok;
     birch_txn *txn;
+    uint32_t level;     /* the nesting level of the handle it was opened with */
     /* The decode's result, checked in two loads on every move: the region
      * header's magic (zeros in a fork child) and the slot's number. */
     const struct bi_tokhdr *hdr;
@@ -402,7 +413,11 @@ uint64_t bi_thread_id(void);
  * called into it): out of line, and a load when nothing changed. */
 void bi_txn_seen(birch_txn *txn);
 
-static inline int bi_txn_use(birch_txn **txn)
+/* The nested cases of bi_txn_use (nest.c): a child's calls go to its
+ * root; a handle with an open child gets BIRCH_EBUSY. */
+int bi_txn_nested(birch_txn **txn);
+
+static inline int bi_txn_decode(birch_txn **txn)
 {
     uintptr_t t = (uintptr_t)*txn;
     const bi_tokhdr *h = (const bi_tokhdr *)(t & ~(BI_TOK_REGION - 1));
@@ -417,6 +432,16 @@ static inline int bi_txn_use(birch_txn **txn)
         }
     }
     return bi_txn_ended();
+}
+
+/* bi_txn_decode, then: a child's token gives its root's struct, where
+ * its changes live; the token of a transaction with an open child gives
+ * BIRCH_EBUSY.  birch_txn_commit and abort decode without this. */
+static inline int bi_txn_use(birch_txn **txn)
+{
+    int rc = bi_txn_decode(txn);
+    if (rc == BIRCH_OK && (*txn)->nest_level) return bi_txn_nested(txn);
+    return rc;
 }
 
 /* ---- db.c / txn.c ----------------------------------------------------------- */
@@ -634,6 +659,27 @@ int bi_tree_del(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen);
  * now this transaction's, names the record after the deleted one (its
  * leaf index may be one past the leaf's last slot). */
 int bi_tree_del_at(birch_txn *txn, bi_tree *tree, bi_path *path, int *kept);
+/* ---- nest.c: nested transactions -------------------------------------------- */
+/* Page pgno is about to change or be freed in a nested transaction: if
+ * it is dirty from an earlier level, its contents are kept for this
+ * level's abort (pager.c).  Call only when txn->nest_level. */
+int bi_nest_keep(birch_txn *txn, uint64_t pgno);
+/* A page made dirty at the current level (pager.c, bi_dirty_new). */
+int bi_nest_born(birch_txn *txn, uint64_t pgno);
+/* Ends every open level of root as its abort would (birch_txn_abort of
+ * the root, or its commit failing): nothing is restored. */
+void bi_nest_end_all(birch_txn *root);
+/* birch_txn_commit and abort of a child. */
+int bi_nest_commit(birch_txn *child);
+void bi_nest_abort(birch_txn *child);
+/* pager.c, for nest.c: the dirty entry of pgno (NULL if none); puts buf
+ * (npages, owned by the table from now on) back as pgno's contents at
+ * level lvl, replacing what it has now (BIRCH_ENOMEM); drops pgno's entry
+ * if it has one of level lvl. */
+bi_dirty *bi_dirty_find(birch_txn *txn, uint64_t pgno);
+int bi_dirty_restore(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npages, unsigned lvl);
+void bi_dirty_drop_level(birch_txn *txn, uint64_t pgno, unsigned lvl);
+
 /* ---- range.c: counts, ranks and range deletion ---------------------------- */
 /* The rank of the record a path names: how many records sort before it
  * (the leaf index may be one past its last slot). */

@@ -144,6 +144,11 @@ static void dirty_remove(birch_txn *txn, bi_dirty *d)
     txn->ndirty--;
 }
 
+bi_dirty *bi_dirty_find(birch_txn *txn, uint64_t pgno)
+{
+    return dirty_find(txn, pgno);
+}
+
 int bi_page_is_dirty(birch_txn *txn, uint64_t pgno)
 {
     return txn->write && dirty_find(txn, pgno) != NULL;
@@ -313,13 +318,29 @@ int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **
     if (!mem) return bi_err(BIRCH_ENOMEM, "out of memory for %u dirty page(s)", n);
     if (zero) memset(mem, 0, bytes);
     int rc = dirty_add(txn, pgno, mem, n);
-    if (rc) {
-        buf_put(txn->db, mem, n);
-        return rc;
-    }
+    if (rc == BIRCH_OK && txn->nest_level && (rc = bi_nest_born(txn, pgno))) bi_dirty_drop(txn, pgno);
+    else if (rc) buf_put(txn->db, mem, n);
+    if (rc) return rc;
+    if (txn->nest_level) dirty_find(txn, pgno)->level = (uint16_t)txn->nest_level;
     bi_hdr(mem)->pgno = pgno;
     *buf = mem;
     return BIRCH_OK;
+}
+
+int bi_dirty_restore(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npages, unsigned lvl)
+{
+    bi_dirty *d = dirty_find(txn, pgno);
+    if (d) bi_dirty_drop(txn, pgno);
+    int rc = dirty_add(txn, pgno, buf, npages);
+    if (rc) return rc;
+    dirty_find(txn, pgno)->level = (uint16_t)lvl;
+    return BIRCH_OK;
+}
+
+void bi_dirty_drop_level(birch_txn *txn, uint64_t pgno, unsigned lvl)
+{
+    bi_dirty *d = dirty_find(txn, pgno);
+    if (d && d->level == lvl) bi_dirty_drop(txn, pgno);
 }
 
 int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf)

@@ -260,7 +260,8 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
 uint64_t birch_txn_id(const birch_txn *txn)
 {
     birch_txn *t = (birch_txn *)txn;
-    if (!t || bi_txn_use(&t)) return 0;
+    if (!t || bi_txn_decode(&t)) return 0;
+    if (t->nest_root) t = t->nest_root; /* a child commits with its root */
     return t->meta.txnid;
 }
 
@@ -272,6 +273,7 @@ static void finish(birch_txn *txn, int committed)
 {
     birch_db *db = txn->db;
     if (txn->write) {
+        bi_nest_end_all(txn); /* children end with their root */
         bi_alloc_end(txn, committed);
         bi_pager_release(txn);
         unlock_writer(db);
@@ -294,7 +296,9 @@ static void finish(birch_txn *txn, int committed)
 void birch_txn_abort(birch_txn *txn)
 {
     /* An ended transaction (or one of another process) is left alone. */
-    if (txn && bi_txn_use(&txn) == BIRCH_OK) finish(txn, 0);
+    if (!txn || bi_txn_decode(&txn) != BIRCH_OK) return;
+    if (txn->nest_root) bi_nest_abort(txn); /* a child: its changes only */
+    else finish(txn, 0);
 }
 
 /* An I/O error after writing began leaves the file's state unknown to this
@@ -474,8 +478,12 @@ static int txn_changed(const birch_txn *txn)
 int birch_txn_commit(birch_txn *txn)
 {
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_txn_commit: txn is NULL");
-    int rc = bi_txn_use(&txn);
+    int rc = bi_txn_decode(&txn);
     if (rc) return rc;
+    if (txn->nest_root) return bi_nest_commit(txn); /* folds into its parent */
+    if (txn->nest_level)
+        return bi_err(BIRCH_EBUSY, "birch_txn_commit: the transaction has an open child: commit or abort the child "
+                                   "first (nothing was committed)");
     if (!atomic_load_explicit(&txn->db->tok_wiped, memory_order_relaxed) && bi_db_forked(txn->db)) /* no MADV_WIPEONFORK: the pid tells */
         return bi_db_check(txn->db, "birch_txn_commit");
     if (txn->write) {
