@@ -6,6 +6,10 @@
 #   bench/run.sh --elements 5000000      # redb's size
 #   bench/run.sh --formats [--quick]     # the cost of verification per value
 #                                        # format (build/bench/birch-bench-formats)
+#   bench/run.sh --features [--quick] [--repeat N] [--elements N]
+#                                        # issue 14's ratios: ranks, range counts,
+#                                        # cursor deletes, range deletes
+#                                        # (build/bench/birch-bench-features)
 #   bench/run.sh --rows LIST             # only these rows (default all), from
 #       bulk,individual,batch,nosync,len,reads,ranges,threads,removals,size,
 #       compaction,limit,bulkcommits,churn,procs,procreads-writer
@@ -54,7 +58,8 @@ fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRCH_BENCH=ON \
       -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target birch_bench birch_bench_formats birch_bench_get_instructions >/dev/null
+cmake --build "$build" -j"$(nproc)" --target birch_bench birch_bench_formats birch_bench_get_instructions \
+    birch_bench_features >/dev/null
 
 args=()
 has_dir=0
@@ -62,6 +67,10 @@ exe="$build/birch-bench"
 for a in "$@"; do
     if [[ $a == --formats ]]; then
         exe="$build/birch-bench-formats"
+        continue
+    fi
+    if [[ $a == --features ]]; then
+        exe="$build/birch-bench-features"
         continue
     fi
     [[ $a == --dir ]] && has_dir=1
