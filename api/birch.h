@@ -722,6 +722,49 @@ int birch_count_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi
  * then refuses everything, as after a failed put). */
 int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *deleted);
 
+/* ---- Savepoints ---------------------------------------------------------- */
+
+/* A persistent savepoint (redb's): a named committed state kept in the
+ * file, which a later write transaction can restore.  It costs no copy:
+ * while it exists, the pages of its state are not reused, as if a reader
+ * held that snapshot, so the file grows by what later commits rewrite. */
+#define BIRCH_MAX_SAVEPOINT_NAME 64u /* bytes of a savepoint's name */
+
+typedef struct birch_savepoint_info {
+    const char *name;    /* valid during the callback only */
+    uint64_t txnid;      /* the commit it keeps */
+    uint64_t created_ms; /* when it was made: milliseconds since 1970 (UTC) */
+} birch_savepoint_info;
+
+/* Records savepoint name (a C string of 1..BIRCH_MAX_SAVEPOINT_NAME bytes)
+ * in write transaction txn: it keeps the committed state txn began from
+ * (the last commit, what a read transaction begun at the same time sees;
+ * not txn's own changes), and exists once txn commits.  O(log n).  Errors:
+ * BIRCH_EINVAL (NULL, empty or too long name), BIRCH_EXISTS (the name is
+ * taken), BIRCH_EREADONLY, BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL. */
+int birch_savepoint_create(birch_txn *txn, const char *name);
+/* Makes the state savepoint name keeps the state of write transaction
+ * txn: every table, record, schema and sequence as they were (tables made
+ * since are gone, tables dropped since are back), replacing what txn and
+ * the commits since the savepoint changed; txn may go on changing it, and
+ * its commit makes it durable like any other (an abort leaves everything
+ * as it was).  The savepoint stays; savepoints made after it are dropped
+ * (their states descend from the one left behind).  Cursors of txn find
+ * their place again in the restored tables.  Cost: a walk of the pages
+ * written since the savepoint (freed) and of the savepoint's pages that
+ * were rewritten since (in use again), not of the database.  Errors:
+ * BIRCH_EINVAL, BIRCH_NOTFOUND (no such savepoint), BIRCH_EREADONLY,
+ * BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_ECORRUPT. */
+int birch_savepoint_restore(birch_txn *txn, const char *name);
+/* Deletes savepoint name (write transaction): once txn commits, the pages
+ * only it kept are reused.  Errors: BIRCH_EINVAL, BIRCH_NOTFOUND,
+ * BIRCH_EREADONLY, BIRCH_ETXN. */
+int birch_savepoint_drop(birch_txn *txn, const char *name);
+/* Calls fn for every savepoint of txn's snapshot, in name order; a
+ * non-zero return stops the listing and is returned as is.  Errors:
+ * BIRCH_EINVAL, BIRCH_ETXN, BIRCH_ECORRUPT. */
+int birch_savepoint_list(birch_txn *txn, int (*fn)(const birch_savepoint_info *sp, void *ctx), void *ctx);
+
 /* ---- Sequences ---------------------------------------------------------- */
 
 /* Each table has a 64-bit counter kept in its catalog record (bbolt's

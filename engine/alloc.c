@@ -346,3 +346,97 @@ void bi_alloc_forget(bi_alloc *saved)
     bi_fs_clear(saved);
     free(saved);
 }
+
+/* ---- Savepoints: pages in use again ------------------------------------------ */
+
+typedef struct rv_ent {
+    uint64_t start, len;
+    uint64_t key;   /* the group's (txnid << 1 | young), or FREED_BY_TXN | queue */
+} rv_ent;
+
+#define FREED_BY_TXN (UINT64_MAX - 1)
+
+struct bi_revive {
+    rv_ent *v;
+    size_t n, cap;
+};
+
+static int rv_add(bi_revive *ix, uint64_t start, uint64_t len, uint64_t key)
+{
+    if (ix->n == ix->cap) {
+        size_t cap = ix->cap ? ix->cap * 2 : 256;
+        rv_ent *v = realloc(ix->v, cap * sizeof *v);
+        if (!v) return bi_err(BIRCH_ENOMEM, "out of memory listing %zu pending runs", cap);
+        ix->v = v;
+        ix->cap = cap;
+    }
+    ix->v[ix->n++] = (rv_ent){start, len, key};
+    return BIRCH_OK;
+}
+
+static int cmp_rv(const void *x, const void *y)
+{
+    uint64_t a = ((const rv_ent *)x)->start, b = ((const rv_ent *)y)->start;
+    return a < b ? -1 : a > b;
+}
+
+int bi_alloc_revive_begin(birch_txn *txn, uint64_t after, bi_revive **out)
+{
+    bi_alloc *a = txn->db->alloc;
+    int rc = bi_alloc_loaded(txn, a);
+    bi_revive *ix = calloc(1, sizeof *ix);
+    if (rc == BIRCH_OK && !ix) rc = bi_err(BIRCH_ENOMEM, "out of memory restoring a savepoint");
+    for (int k = 0; k < 2 && rc == BIRCH_OK; k++) {
+        for (size_t g = a->q[k].head; g < a->q[k].n && rc == BIRCH_OK; g++) {
+            const group *gr = &a->q[k].v[g];
+            if (gr->txnid <= after) continue;
+            for (size_t i = 0; i < gr->runs.n && rc == BIRCH_OK; i++)
+                rc = rv_add(ix, gr->runs.v[i].start, gr->runs.v[i].len, gr->txnid << 1 | (uint64_t)k);
+        }
+        for (size_t i = 0; i < a->freed[k].n && rc == BIRCH_OK; i++)
+            rc = rv_add(ix, a->freed[k].v[i].start, a->freed[k].v[i].len, FREED_BY_TXN | (uint64_t)k);
+    }
+    if (rc) {
+        bi_alloc_revive_end(ix);
+        return rc;
+    }
+    qsort(ix->v, ix->n, sizeof *ix->v, cmp_rv);
+    *out = ix;
+    return BIRCH_OK;
+}
+
+int bi_alloc_revive(birch_txn *txn, bi_revive *ix, uint64_t pgno, uint32_t n, int *revived)
+{
+    *revived = 0;
+    size_t lo = 0, hi = ix->n; /* the last run starting at or below pgno */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->v[mid].start <= pgno) lo = mid + 1;
+        else hi = mid;
+    }
+    if (!lo) return BIRCH_OK;
+    const rv_ent *e = &ix->v[lo - 1];
+    if (pgno + n > e->start + e->len) return BIRCH_OK; /* not pending: still in use */
+    bi_alloc *a = txn->db->alloc;
+    int rc, found = 1;
+    if ((e->key & ~(uint64_t)1) == FREED_BY_TXN) {
+        rc = bi_rv_cut(&a->freed[e->key & 1], pgno, n, &found);
+        if (rc == BIRCH_OK && !found)
+            rc = BI_CORRUPT("page %llu: freed by this transaction, yet not in its list", (unsigned long long)pgno);
+    } else {
+        rc = bi_fs_unpend(a, e->key, pgno, n);
+        if (rc == BIRCH_OK) rc = bi_varint_put(&a->ops, OP_UNPEND);
+        if (rc == BIRCH_OK) rc = bi_varint_put(&a->ops, e->key);
+        if (rc == BIRCH_OK) rc = bi_varint_put(&a->ops, pgno);
+        if (rc == BIRCH_OK) rc = bi_varint_put(&a->ops, n);
+    }
+    if (rc == BIRCH_OK) *revived = 1;
+    return rc;
+}
+
+void bi_alloc_revive_end(bi_revive *ix)
+{
+    if (!ix) return;
+    free(ix->v);
+    free(ix);
+}

@@ -74,6 +74,24 @@ int bi_alloc_save(struct birch_txn *txn, bi_alloc **saved);
 void bi_alloc_restore(struct birch_txn *txn, bi_alloc *saved);
 void bi_alloc_forget(bi_alloc *saved);
 
+/* Savepoints (savepoint.c): restoring one puts back in use the pages of
+ * its state that later commits freed.  begin lists what is pending from
+ * commits after txnid `after` (and what this transaction freed); revive
+ * takes pages [pgno, pgno + n) out of those lists (*revived = 1, logged
+ * as UNPEND), or leaves *revived 0 when they are not there (still in use). */
+typedef struct bi_revive bi_revive;
+int bi_alloc_revive_begin(struct birch_txn *txn, uint64_t after, bi_revive **ix);
+int bi_alloc_revive(struct birch_txn *txn, bi_revive *ix, uint64_t pgno, uint32_t n, int *revived);
+void bi_alloc_revive_end(bi_revive *ix);
+
+/* A map of its own for a compact copy (copy.c): a base record, to be
+ * written at page pgno, that lists runs (start, len pairs) as pending
+ * from commit txnid and nothing else.  *out (calloc'd, *npages pages, its
+ * header naming pgno) is the caller's; the meta names it with its
+ * XXH3-64.  BIRCH_ENOMEM. */
+int bi_fm_pending_base(const struct birch_db *db, uint64_t pgno, uint64_t txnid, const uint64_t *runs, size_t nruns,
+                       uint8_t **out, uint64_t *npages);
+
 /* What a snapshot's map lists, for birch_check and birch_copy: calls fn
  * for every run of pages, kind BI_FM_FREE (free), BI_FM_PENDING (with the
  * commit that freed it; young: written after the durable state) or

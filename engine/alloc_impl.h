@@ -45,7 +45,7 @@ typedef struct gqueue { /* groups v[head..n), ascending txnid */
 
 /* Map operations, the body of a record (page.h, FORMAT.md). */
 enum { OP_END = BI_FMOP_END, OP_FREE = BI_FMOP_FREE, OP_TAKE = BI_FMOP_TAKE, OP_PEND = BI_FMOP_PEND,
-       OP_RECLAIM = BI_FMOP_RECLAIM };
+       OP_RECLAIM = BI_FMOP_RECLAIM, OP_UNPEND = BI_FMOP_UNPEND };
 #define OP_MAX 31u            /* bytes of the longest operation */
 #define BI_FM_CHAIN_MAX 1024u /* records in a chain, base included */
 #define BI_FM_DELTA_MIN 32u   /* delta pages allowed before a base, whatever its size */
@@ -125,6 +125,12 @@ int bi_fs_take(bi_alloc *a, uint64_t n, uint64_t *pgno, int *found);
 group *bi_fs_front(gqueue *q);
 /* Pages [s, s + len) freed by commit txnid join queue young. */
 int bi_fs_pend(bi_alloc *a, int young, uint64_t txnid, uint64_t s, uint64_t len);
+/* Removes pages [s, s + len), inside one run of r, from r (*found: they
+ * were); runs that ascend are found by binary search. */
+int bi_rv_cut(runvec *r, uint64_t s, uint64_t len, int *found);
+/* Pages [s, s + len) leave the pending group of key (txnid << 1 | young):
+ * BIRCH_ECORRUPT if it does not hold them.  A group left empty goes. */
+int bi_fs_unpend(bi_alloc *a, uint64_t key, uint64_t s, uint64_t len);
 /* Queue k's oldest group's runs move into add. */
 int bi_fs_pop(bi_alloc *a, int k, runvec *add);
 /* Rule 2: every oldest group within its queue's limit becomes free (and

@@ -43,6 +43,9 @@ struct chk {
     birch_progress_fn progress; /* may be NULL */
     void *progress_ctx;
     uint64_t marked, reported; /* pages marked so far, and at the last report */
+    int nomark;          /* walking a savepoint's state: its pages are the current
+                            state's or pending, marked by those */
+    uint64_t sp_min;     /* the oldest savepoint's commit seen so far */
 };
 
 /* Reports the first problem found, in msg and in birch_errmsg(), with the
@@ -69,6 +72,7 @@ static int mark(chk *c, uint64_t pgno, uint64_t n, const char *what)
     if (pgno < BI_META_PAGES || pgno > c->npages || n > c->npages - pgno)
         return fail(c, "%s: page %llu (+%llu) outside the file's %llu pages", what,
                     (unsigned long long)pgno, (unsigned long long)n, (unsigned long long)c->npages);
+    if (c->nomark) return BIRCH_OK;
     for (uint64_t p = pgno; p < pgno + n; p++) {
         if (c->seen[p / 8] & (1u << (p % 8)))
             return fail(c, "%s: page %llu is referenced twice", what, (unsigned long long)p);
@@ -257,6 +261,38 @@ static int catalog_entry(chk *c, uint8_t *leaf, unsigned i)
     return rc;
 }
 
+/* A savepoint: its name and record, and the whole state it keeps, walked
+ * like the current one (checksums from its catalog down, key order,
+ * counts, runs) without marking its pages, which belong to the current
+ * state or wait, pending, for the savepoint to go. */
+static int savepoint_entry(chk *c, uint8_t *leaf, unsigned i)
+{
+    birch_val v;
+    bi_savepoint sp;
+    const bi_meta *m = &c->txn->meta;
+    size_t kl = bi_node_klen(leaf, i);
+    if (kl == 0 || kl > BIRCH_MAX_SAVEPOINT_NAME || memchr(bi_node_key(leaf, i), 0, kl))
+        return fail(c, "savepoint tree: a name of %zu bytes, or one holding NUL", kl);
+    bi_leaf_value(c->txn, leaf, i, &v);
+    if (v.size != sizeof sp) return fail(c, "savepoint tree: a record of %zu bytes", v.size);
+    memcpy(&sp, v.data, sizeof sp);
+    if (sp.txnid >= m->txnid) /* it keeps a commit before the one that made it */
+        return fail(c, "savepoint %.*s keeps commit %llu, not before the snapshot's %llu", (int)kl,
+                    (const char *)bi_node_key(leaf, i), (unsigned long long)sp.txnid, (unsigned long long)m->txnid);
+    if (sp.npages > m->npages)
+        return fail(c, "savepoint %.*s: %llu pages, more than the file's %llu", (int)kl,
+                    (const char *)bi_node_key(leaf, i), (unsigned long long)sp.npages, (unsigned long long)m->npages);
+    if (sp.txnid < c->sp_min) c->sp_min = sp.txnid;
+    uint64_t saved = c->entries;
+    entry_fn fn = c->on_entry;
+    c->nomark++;
+    int rc = walk_tree(c, &sp.catalog, "a savepoint's catalog", catalog_entry);
+    c->nomark--;
+    c->entries = saved;
+    c->on_entry = fn;
+    return rc;
+}
+
 /* A run the free-space map lists: its pages are marked like a tree's.
  * (A group freed by a commit after the snapshot's, which the limits could
  * never reach, is a leak the replay itself refuses, freemap.c.) */
@@ -334,6 +370,11 @@ static int run(chk *c)
     int rc = check_meta(c);
     if (rc == BIRCH_OK) rc = check_meta_on_disk(c);
     if (rc == BIRCH_OK) rc = walk_tree(c, &m->catalog, "catalog", catalog_entry);
+    c->sp_min = UINT64_MAX;
+    if (rc == BIRCH_OK) rc = walk_tree(c, &m->savepoints, "savepoints", savepoint_entry);
+    if (rc == BIRCH_OK && m->savepoints.count && m->sp_oldest != c->sp_min)
+        rc = fail(c, "meta: the oldest savepoint is commit %llu, the meta says %llu", (unsigned long long)c->sp_min,
+                  (unsigned long long)m->sp_oldest);
     if (rc == BIRCH_OK) rc = check_map(c);
     if (rc) return rc;
     if (c->free_pages != m->free_pages)

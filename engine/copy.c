@@ -126,9 +126,59 @@ typedef struct cp {
     uint8_t *used;       /* one bit per source page: verified, in a tree or run */
     uint8_t *free_map;   /* one bit per source page: free or pending in the map */
     uint64_t free_found; /* pages the map lists free or pending */
-    uint8_t *pages[2 * BI_MAX_DEPTH + 2]; /* one page buffer per walk depth */
+    uint8_t *pages[2 * BI_MAX_DEPTH + 2 + BI_MAX_DEPTH]; /* one page buffer per walk depth */
     XXH3_state_t *xxh, *xxh_src;
+    /* A compact copy of a file with savepoints: the source page (or run)
+     * -> its copy, so that a page the current state and a savepoint's
+     * state share is written once and named by both. */
+    struct cp_remap *remap;
+    size_t remap_cap, remap_n;
+    uint64_t *kept;      /* compact: runs (start, len) of the copy only savepoints use */
+    size_t nkept, kept_cap;
 } cp;
+
+typedef struct cp_remap {
+    uint64_t from, to, csum; /* from 0: an empty slot */
+} cp_remap;
+
+static size_t remap_slot(const cp *c, uint64_t from)
+{
+    size_t i = (size_t)((from * 0x9E3779B97F4A7C15ull) >> 17) & (c->remap_cap - 1);
+    while (c->remap[i].from && c->remap[i].from != from) i = (i + 1) & (c->remap_cap - 1);
+    return i;
+}
+
+/* The copy of source page from, if it was written already. */
+static int remapped(const cp *c, uint64_t from, uint64_t *to, uint64_t *csum)
+{
+    if (!c->remap) return 0;
+    const cp_remap *e = &c->remap[remap_slot(c, from)];
+    if (!e->from) return 0;
+    *to = e->to;
+    *csum = e->csum;
+    return 1;
+}
+
+static int remap_add(cp *c, uint64_t from, uint64_t to, uint64_t csum)
+{
+    if (!c->remap) return BIRCH_OK;
+    if (2 * (c->remap_n + 1) > c->remap_cap) {
+        cp old = *c;
+        size_t cap = c->remap_cap * 2;
+        c->remap = calloc(cap, sizeof *c->remap);
+        if (!c->remap) {
+            c->remap = old.remap;
+            return bi_err(BIRCH_ENOMEM, "out of memory for a map of %zu copied pages", cap);
+        }
+        c->remap_cap = cap;
+        for (size_t i = 0; i < old.remap_cap; i++)
+            if (old.remap[i].from) c->remap[remap_slot(c, old.remap[i].from)] = old.remap[i];
+        free(old.remap);
+    }
+    c->remap[remap_slot(c, from)] = (cp_remap){from, to, csum};
+    c->remap_n++;
+    return BIRCH_OK;
+}
 
 static int report(cp *c, int force)
 {
@@ -186,6 +236,7 @@ static int emit_run(cp *c, const uint8_t *src, uint32_t np, uint64_t want, const
 {
     uint64_t len = (uint64_t)np * c->psize, newpg = c->next;
     uint64_t srcpg = bi_hdr((uint8_t *)src)->pgno;
+    if (!patch && remapped(c, srcpg, pgno, csum)) return BIRCH_OK; /* shared with a savepoint, copied already */
     int rc = claim(c, srcpg, np, "overflow run");
     if (rc) return rc;
     if (!c->compact) {
@@ -217,10 +268,12 @@ static int emit_run(cp *c, const uint8_t *src, uint32_t np, uint64_t want, const
     c->next += np;
     *pgno = newpg;
     *csum = XXH3_64bits_digest(c->xxh);
-    return report(c, 0);
+    rc = patch ? BIRCH_OK : remap_add(c, srcpg, newpg, *csum);
+    return rc ? rc : report(c, 0);
 }
 
 static int copy_tree(cp *c, bi_tree *tree, int depth, int catalog);
+static int copy_savepoint(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth);
 
 /* A leaf node's big value: its run is verified (and written, the node
  * repointed). */
@@ -275,6 +328,47 @@ static int copy_record(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
     return rc;
 }
 
+enum { CP_TABLE = 0, CP_CATALOG = 1, CP_SAVEPOINTS = 2 }; /* what a tree's records name */
+
+/* A savepoint's record (compact copies only walk the savepoint tree): the
+ * state it keeps is copied (sharing the pages already copied), and the
+ * record names the copy's catalog. */
+static int copy_savepoint(cp *c, uint8_t *src, uint8_t *dst, unsigned i, int depth)
+{
+    birch_val v;
+    bi_savepoint sp;
+    int rc = bi_leaf_value(c->txn, src, i, &v);
+    if (rc == BIRCH_OK && (v.size != sizeof sp || (bi_leaf_node(src, i)->flags & BI_N_BIG)))
+        rc = BI_CORRUPT("page %llu slot %u: a savepoint record of %zu bytes", (unsigned long long)bi_hdr(src)->pgno, i,
+                        v.size);
+    if (rc) return rc;
+    memcpy(&sp, v.data, sizeof sp);
+    uint64_t from = c->next;
+    rc = copy_tree(c, &sp.catalog, depth + 1, CP_CATALOG);
+    sp.npages = c->next; /* its pages are all below, in the copy */
+    /* The pages written now belong to this savepoint's state only (those it
+     * shares were copied already): pending in the copy's map, as in the
+     * source, so that dropping the savepoint frees them. */
+    if (rc == BIRCH_OK && c->next > from) {
+        if (c->nkept && c->kept[2 * c->nkept - 2] + c->kept[2 * c->nkept - 1] == from) {
+            c->kept[2 * c->nkept - 1] += c->next - from;
+        } else {
+            if (c->nkept == c->kept_cap) {
+                size_t cap = c->kept_cap ? 2 * c->kept_cap : 16;
+                uint64_t *k = realloc(c->kept, 2 * cap * sizeof *k);
+                if (!k) return bi_err(BIRCH_ENOMEM, "out of memory copying savepoints");
+                c->kept = k;
+                c->kept_cap = cap;
+            }
+            c->kept[2 * c->nkept] = from;
+            c->kept[2 * c->nkept + 1] = c->next - from;
+            c->nkept++;
+        }
+    }
+    if (rc == BIRCH_OK && dst) memcpy(bi_leaf_val(dst, i), &sp, sizeof sp);
+    return rc;
+}
+
 /* Reads page pgno, which its parent says hashes to want, and claims it. */
 static int read_page(cp *c, uint64_t pgno, int level, uint64_t want, uint8_t **src)
 {
@@ -297,6 +391,7 @@ static int copy_page(cp *c, uint64_t pgno, int level, uint64_t want, int depth, 
     if (depth >= CP_MAX_DEPTH)
         return BI_CORRUPT("page %llu: trees nested deeper than the copy can follow (%d levels)",
                           (unsigned long long)pgno, depth);
+    if (remapped(c, pgno, newpg, csum)) return BIRCH_OK; /* shared with a savepoint, copied already */
     int rc = read_page(c, pgno, level, want, &src);
     if (rc == BIRCH_OK && c->compact) rc = page_buf(c, depth, &dst);
     if (rc) return rc;
@@ -312,6 +407,8 @@ static int copy_page(cp *c, uint64_t pgno, int level, uint64_t want, int depth, 
                 bi_set_branch_child(dst, i, child);
                 bi_set_branch_csum(dst, i, sum);
             }
+        } else if (catalog == CP_SAVEPOINTS) {
+            rc = copy_savepoint(c, src, dst, i, depth);
         } else if (catalog) {
             rc = copy_record(c, src, dst, i, depth);
         } else if (bi_leaf_node(src, i)->flags & BI_N_BIG) {
@@ -323,6 +420,7 @@ static int copy_page(cp *c, uint64_t pgno, int level, uint64_t want, int depth, 
     bi_hdr(dst)->pgno = *newpg;
     *csum = bi_sum(dst, c->psize);
     rc = out_put(&c->out, dst, c->psize);
+    if (rc == BIRCH_OK) rc = remap_add(c, pgno, *newpg, *csum);
     return rc ? rc : report(c, 0);
 }
 
@@ -341,14 +439,19 @@ static int copy_tree(cp *c, bi_tree *tree, int depth, int catalog)
 static int map_run(void *ctx, int kind, uint64_t start, uint64_t len, uint64_t txnid, int young)
 {
     cp *c = ctx;
-    (void)txnid;
     (void)young;
     if (kind == BI_FM_RECORD) return c->compact ? BIRCH_OK : claim(c, start, len, "free-space map record");
+    /* Pages freed after the oldest savepoint may hold a savepoint's state:
+     * a plain copy keeps them as they are; a compact one has copied those
+     * of them the savepoints' trees name (and claimed them). */
+    const bi_meta *m = &c->txn->meta;
+    int kept = kind == BI_FM_PENDING && m->savepoints.count && txnid > m->sp_oldest;
     for (uint64_t p = start; p < start + len; p++) {
-        if (bit(c->free_map, p) || bit(c->used, p))
+        if (bit(c->free_map, p) || (bit(c->used, p) && !(kept && c->compact)))
             return BI_CORRUPT("free-space map: page %llu is listed %s", (unsigned long long)p,
                               bit(c->used, p) ? "as free but is in use" : "twice");
         set_bit(c->free_map, p);
+        if (kept && !c->compact) set_bit(c->used, p);
     }
     c->free_found += len;
     return BIRCH_OK;
@@ -403,6 +506,23 @@ static int write_metas(cp *c, const bi_meta *m)
     return rc;
 }
 
+/* A compact copy's map when savepoints keep pages of their own: one base
+ * record listing them as pending from the copy's commit. */
+static int write_kept(cp *c, bi_meta *m)
+{
+    uint8_t *rec;
+    uint64_t n, pending = 0;
+    int rc = bi_fm_pending_base(c->txn->db, c->next, m->txnid, c->kept, c->nkept, &rec, &n);
+    if (rc) return rc;
+    for (size_t i = 0; i < c->nkept; i++) pending += c->kept[2 * i + 1];
+    m->freemap = (bi_tree){c->next, n, bi_sum(rec, (size_t)n * c->psize)};
+    m->free_pages = pending;
+    rc = out_put(&c->out, rec, (size_t)n * c->psize);
+    free(rec);
+    c->next += n;
+    return rc;
+}
+
 static int run_copy(cp *c)
 {
     bi_meta m = c->txn->meta;
@@ -415,12 +535,20 @@ static int run_copy(cp *c)
     /* The trees first (written as they are walked when compact), then the
      * free-space map. */
     c->total = c->compact ? m.npages - BI_META_PAGES - m.free_pages : m.npages - BI_META_PAGES;
-    int rc = copy_tree(c, &m.catalog, 0, 1);
+    if (c->compact && m.savepoints.count) { /* states shared between savepoints are copied once */
+        c->remap_cap = 1024;
+        while (c->remap_cap < 2 * m.npages) c->remap_cap *= 2;
+        if (!(c->remap = calloc(c->remap_cap, sizeof *c->remap)))
+            return bi_err(BIRCH_ENOMEM, "out of memory for a map of %zu copied pages", c->remap_cap);
+    }
+    int rc = copy_tree(c, &m.catalog, 0, CP_CATALOG);
+    if (rc == BIRCH_OK) rc = copy_tree(c, &m.savepoints, 0, c->compact ? CP_SAVEPOINTS : CP_TABLE);
     if (rc == BIRCH_OK) rc = verify_free(c);
     if (rc) return rc;
     if (c->compact) {
         m.freemap = (bi_tree){0, 0, 0};
         m.free_pages = 0;
+        if (c->nkept) rc = write_kept(c, &m);
         m.npages = c->next;
     } else {
         rc = copy_pages(c);
@@ -438,6 +566,8 @@ static void cp_free(cp *c)
     free(c->out.buf);
     free(c->used);
     free(c->free_map);
+    free(c->remap);
+    free(c->kept);
     if (c->xxh) XXH3_freeState(c->xxh);
     if (c->xxh_src) XXH3_freeState(c->xxh_src);
 }

@@ -64,11 +64,15 @@ static int replay_op(bi_alloc *a, const bi_fm_src *s, rd *r, uint64_t op, uint64
     uint64_t x = 0, y = 0, z = 0;
     int rc = get_varint(r, &x);
     if (rc == BIRCH_OK) rc = get_varint(r, &y);
-    if (rc == BIRCH_OK && op == OP_PEND) rc = get_varint(r, &z);
+    if (rc == BIRCH_OK && (op == OP_PEND || op == OP_UNPEND)) rc = get_varint(r, &z);
     if (rc) return rc;
     if (op == OP_FREE || op == OP_TAKE) {
         rc = run_ok(s, r, x, y);
         return rc ? rc : op == OP_FREE ? bi_fs_add(a, x, y) : bi_fs_del(a, x, y);
+    }
+    if (op == OP_UNPEND) {
+        rc = run_ok(s, r, y, z);
+        return rc ? rc : bi_fs_unpend(a, x, y, z);
     }
     if (op != OP_PEND)
         return BI_CORRUPT("free-space map record at page %llu: unknown operation %llu", (unsigned long long)r->pgno,
@@ -306,6 +310,41 @@ static int write_record(birch_txn *txn, bi_alloc *a, uint64_t pgno, uint64_t n, 
     memcpy(buf + FM_BODY, body->v, body->n);
     a->head = (bi_tree){pgno, n, bi_sum(buf, (size_t)n * txn->db->psize)};
     return BIRCH_OK;
+}
+
+int bi_fm_pending_base(const birch_db *db, uint64_t pgno, uint64_t txnid, const uint64_t *runs, size_t nruns,
+                       uint8_t **out, uint64_t *npages)
+{
+    bytes b = {NULL, 0, 0};
+    int rc = BIRCH_OK;
+    for (size_t i = 0; i < nruns && rc == BIRCH_OK; i++) {
+        if ((rc = op_room(&b))) break;
+        bi_varint_room(&b, OP_PEND);
+        bi_varint_room(&b, txnid << 1);
+        bi_varint_room(&b, runs[2 * i]);
+        bi_varint_room(&b, runs[2 * i + 1]);
+    }
+    if (rc == BIRCH_OK && (rc = op_room(&b)) == BIRCH_OK) bi_varint_room(&b, OP_END);
+    uint64_t n = record_pages(db, b.n);
+    uint8_t *buf = rc ? NULL : calloc(n, db->psize);
+    if (!rc && !buf) rc = bi_err(BIRCH_ENOMEM, "out of memory for a map record of %llu pages", (unsigned long long)n);
+    if (rc == BIRCH_OK) {
+        bi_phdr *h = bi_hdr(buf);
+        h->type = BI_P_FREEMAP;
+        h->upper = (uint32_t)n;
+        h->pgno = pgno;
+        h->txnid = txnid;
+        bi_fmrec f = {0};
+        f.kind = BI_FM_BASE;
+        f.body_len = b.n;
+        f.chain_len = 1;
+        memcpy(buf + BI_HDR, &f, sizeof f);
+        memcpy(buf + FM_BODY, b.v, b.n);
+        *out = buf;
+        *npages = n;
+    }
+    free(b.v);
+    return rc;
 }
 
 /* Adds the transaction's freed pages to the pending queues (and, for a

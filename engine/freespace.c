@@ -335,6 +335,77 @@ int bi_fs_pend(bi_alloc *a, int young, uint64_t txnid, uint64_t s, uint64_t len)
     return BIRCH_OK;
 }
 
+/* The group of commit txnid in queue k, or NULL (binary search: groups
+ * are in ascending txnid). */
+static group *find_group(gqueue *q, uint64_t txnid)
+{
+    size_t lo = q->head, hi = q->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q->v[mid].txnid < txnid) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < q->n && q->v[lo].txnid == txnid ? &q->v[lo] : NULL;
+}
+
+int bi_rv_cut(runvec *r, uint64_t s, uint64_t len, int *found)
+{
+    *found = 0;
+    size_t lo = 0, hi = r->n; /* the last run starting at or below s, if runs ascend */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->v[mid].start <= s) lo = mid + 1;
+        else hi = mid;
+    }
+    size_t i = lo ? lo - 1 : 0;
+    if (!r->n || r->v[i].start > s || s + len > r->v[i].start + r->v[i].len) { /* not ascending there: look at all */
+        for (i = 0; i < r->n; i++)
+            if (r->v[i].start <= s && s + len <= r->v[i].start + r->v[i].len) break;
+        if (i == r->n) return BIRCH_OK;
+    }
+    *found = 1;
+    run x = r->v[i];
+    uint64_t end = x.start + x.len;
+    if (x.start == s && end == s + len) { /* the whole run */
+        memmove(r->v + i, r->v + i + 1, (r->n - i - 1) * sizeof *r->v);
+        r->n--;
+        return BIRCH_OK;
+    }
+    if (x.start == s || end == s + len) { /* one end */
+        r->v[i] = x.start == s ? (run){s + len, end - s - len} : (run){x.start, s - x.start};
+        return BIRCH_OK;
+    }
+    int rc = bi_rv_reserve(r, 1); /* the middle: two runs */
+    if (rc) return rc;
+    memmove(r->v + i + 2, r->v + i + 1, (r->n - i - 1) * sizeof *r->v);
+    r->v[i] = (run){x.start, s - x.start};
+    r->v[i + 1] = (run){s + len, end - s - len};
+    r->n++;
+    return BIRCH_OK;
+}
+
+int bi_fs_unpend(bi_alloc *a, uint64_t key, uint64_t s, uint64_t len)
+{
+    gqueue *q = &a->q[key & 1];
+    group *g = find_group(q, key >> 1);
+    size_t before = g ? g->runs.n : 0;
+    int found = 0, rc = g ? bi_rv_cut(&g->runs, s, len, &found) : BIRCH_OK;
+    if (rc) return rc;
+    if (!found)
+        return BI_CORRUPT("free-space map: pages %llu+%llu are not pending from commit %llu", (unsigned long long)s,
+                          (unsigned long long)len, (unsigned long long)(key >> 1));
+    g->pages -= len;
+    a->pending_pages -= len;
+    a->pending_runs = a->pending_runs + g->runs.n - before;
+    if (!g->runs.n) { /* an empty group is dropped: a base would not list it, and a reclaim would not find it */
+        bi_rv_free(&g->runs);
+        size_t i = (size_t)(g - q->v);
+        memmove(q->v + i, q->v + i + 1, (q->n - i - 1) * sizeof *q->v);
+        q->n--;
+    }
+    return BIRCH_OK;
+}
+
 /* Moves queue k's front group into add (its pages are free once add is
  * merged). */
 int bi_fs_pop(bi_alloc *a, int k, runvec *add)

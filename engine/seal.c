@@ -137,6 +137,26 @@ static int verify_run(verify *v, uint8_t *leaf, unsigned i)
                       (unsigned long long)bv.pgno, (unsigned long long)bi_hdr(leaf)->pgno, i);
 }
 
+/* What a tree's records name (verify_page): nothing, a table tree, or a
+ * savepoint's catalog. */
+enum { V_TABLE = 0, V_CATALOG = 1, V_SAVEPOINTS = 2 };
+
+/* A savepoint names the catalog of the commit it keeps: its pages are
+ * verified like the current ones (a commit after the base may have
+ * written them, and this meta may be the only one left that names them). */
+static int verify_savepoint(verify *v, uint8_t *leaf, unsigned i)
+{
+    birch_val val;
+    bi_savepoint sp;
+    int rc = bi_leaf_value(v->txn, leaf, i, &val);
+    if (rc) return rc;
+    if (val.size != sizeof sp)
+        return BI_CORRUPT("page %llu slot %u: a savepoint record of %zu bytes (%zu)",
+                          (unsigned long long)bi_hdr(leaf)->pgno, i, val.size, sizeof sp);
+    memcpy(&sp, val.data, sizeof sp);
+    return verify_tree(v, &sp.catalog, V_CATALOG);
+}
+
 /* A catalog record names a table tree, which is verified in turn. */
 static int verify_record(verify *v, uint8_t *leaf, unsigned i)
 {
@@ -148,7 +168,7 @@ static int verify_record(verify *v, uint8_t *leaf, unsigned i)
         return BI_CORRUPT("page %llu slot %u: catalog record of %zu bytes (at least %zu)",
                           (unsigned long long)bi_hdr(leaf)->pgno, i, val.size, sizeof rec);
     memcpy(&rec, val.data, sizeof rec);
-    return verify_tree(v, &rec.tree, 0);
+    return verify_tree(v, &rec.tree, V_TABLE);
 }
 
 static int verify_page(verify *v, uint64_t pgno, int level, uint64_t csum, int catalog)
@@ -169,7 +189,8 @@ static int verify_page(verify *v, uint64_t pgno, int level, uint64_t csum, int c
         } else if (bi_leaf_node(p, i)->flags & BI_N_BIG) {
             rc = verify_run(v, p, i);
         }
-        if (rc == BIRCH_OK && catalog && bi_is_leaf(p)) rc = verify_record(v, p, i);
+        if (rc == BIRCH_OK && catalog == V_CATALOG && bi_is_leaf(p)) rc = verify_record(v, p, i);
+        if (rc == BIRCH_OK && catalog == V_SAVEPOINTS && bi_is_leaf(p)) rc = verify_savepoint(v, p, i);
     }
     return rc;
 }
@@ -190,8 +211,9 @@ int bi_verify_meta(birch_db *db, const bi_meta *m)
     txn.meta = *m;
     txn.map = db->map.addr;
     txn.snap_npages = m->npages;
-    verify v = {&txn, m->base_txnid, 2 * m->npages + 16};
-    int rc = verify_tree(&v, &m->catalog, 1);
+    verify v = {&txn, m->base_txnid, (2 + m->savepoints.count) * m->npages + 16}; /* savepoints share pages */
+    int rc = verify_tree(&v, &m->catalog, V_CATALOG);
+    if (rc == BIRCH_OK) rc = verify_tree(&v, &m->savepoints, V_SAVEPOINTS);
     if (rc == BIRCH_OK) rc = bi_freemap_verify(db, m, db->map.addr);
     return rc;
 }

@@ -70,6 +70,8 @@ static int snapshot(birch_db *db, birch_txn *txn)
     txn->map = db->map.addr;
     txn->snap_npages = db->meta.npages;
     uint64_t oldest = bi_oldest_reader(db, NULL), durable = db->steady_txnid;
+    /* A savepoint keeps its commit's pages as a reader of it would. */
+    if (db->meta.savepoints.count && db->meta.sp_oldest < oldest) oldest = db->meta.sp_oldest;
     txn->meta.txnid++;
     db->live_txns++;
     pthread_mutex_unlock(&db->lock);
@@ -343,6 +345,7 @@ static int write_pages(birch_txn *txn)
     int rc = seal_tables(txn);
     if (rc == BIRCH_OK) rc = bi_catalog_flush(txn);
     if (rc == BIRCH_OK) rc = bi_seal_tree(txn, &txn->meta.catalog);
+    if (rc == BIRCH_OK) rc = bi_seal_tree(txn, &txn->meta.savepoints);
     if (rc == BIRCH_OK) rc = bi_alloc_persist(txn);
     if (rc) return rc;
     pthread_mutex_lock(&db->lock);
