@@ -302,8 +302,14 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
     bi_tstate *ts;
     rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;
+    /* The record as it is (flags and any other field kept), with the
+     * transaction's tree and the new schema. */
+    birch_val v;
     bi_table_rec rec;
-    memset(&rec, 0, sizeof rec);
+    rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)t->name, strlen(t->name), &v);
+    if (rc == BIRCH_OK) rc = parse_rec(v, &rec, NULL);
+    if (rc == BIRCH_NOTFOUND) return BI_CORRUPT("catalog: table '%s' is missing its record", t->name);
+    if (rc) return rc;
     rec.tree = ts->tree;
     rec.schema_len = (uint32_t)schema.size;
     txn->mod_seq++;
