@@ -631,6 +631,45 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema);
 /* The table's name, as given to birch_table_open. */
 const char *birch_table_name(const birch_table *t);
 
+/* What birch_table_stat reports about one table (LMDB's MDB_stat, redb's
+ * TableStats), as the transaction sees it.  A struct tag without a
+ * typedef, as POSIX's struct stat beside stat(): the function has the
+ * name. */
+struct birch_table_stat {
+    uint32_t page_size;      /* the database's page size (birch_page_size) */
+    uint32_t depth;          /* levels of the tree: 0 for a table without
+                                pages, 1 when its root is a leaf */
+    uint64_t records;        /* as birch_count */
+    uint64_t branch_pages;   /* pages of each kind in the table's tree */
+    uint64_t leaf_pages;
+    uint64_t overflow_pages; /* pages of the runs that hold values too big
+                                for a leaf */
+    uint64_t key_bytes;      /* the sum of the records' key lengths */
+    uint64_t value_bytes;    /* the sum of the records' value lengths,
+                                values in overflow runs included */
+    uint64_t used_bytes;     /* bytes in use in the branch and leaf pages:
+                                each page's size less the free gap between
+                                its slot array and its nodes (the page
+                                header, slots and nodes with their 8-byte
+                                padding count as used) */
+    double fill;             /* used_bytes / ((branch_pages + leaf_pages)
+                                * page_size), from 0 to 1: how full the
+                                branch and leaf pages are (overflow pages
+                                do not count); 0 when the table has none */
+};
+
+/* Fills *st with table t's figures as the transaction sees it (a write
+ * transaction's changes included).  Costs one walk of the table: it reads
+ * every branch and leaf page once and each overflow run's first page, so
+ * O(pages), with the pages' records summed along (a full scan's cost, not
+ * birch_count's O(1)).  The pages are read through the transaction's
+ * snapshot and validated as every read validates them, and the records
+ * found must be as many as the table's count.  Errors: BIRCH_EINVAL (a
+ * NULL argument; a table of another database), BIRCH_NOTFOUND (no such
+ * table in this snapshot), BIRCH_ETXN, BIRCH_ECORRUPT (a damaged page:
+ * birch_errmsg() names it). */
+int birch_table_stat(birch_txn *txn, birch_table *t, struct birch_table_stat *st);
+
 /* ---- Records ---------------------------------------------------------- */
 
 /* Reserves size bytes for key's value and points *out at them (8-byte
