@@ -67,7 +67,7 @@
  *     in a write transaction, into pages the transaction is changing).  In a
  *     read transaction they stay valid until the transaction ends.  In a
  *     write transaction they stay valid until the next put, del, table
- *     create or drop in that transaction, or its end.
+ *     create, drop or rename in that transaction, or its end.
  *   - Arguments may point anywhere, including into values read in this
  *     transaction: birch_put, birch_put_reserve, birch_del and the typed
  *     puts and batches (birch_typed.h) behave as if every key and value had
@@ -577,8 +577,8 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 
 /* Commits and ends the transaction (also for read transactions, where it
  * just ends it).  The handle is dead afterwards (see "Handle lifetimes").  A write transaction that changed nothing (no put, del,
- * table create or drop, or schema change succeeded in it) writes nothing
- * and syncs nothing, and its id is not used up: the next write
+ * table create, drop or rename, or schema change succeeded in it) writes
+ * nothing and syncs nothing, and its id is not used up: the next write
  * transaction gets the same birch_txn_id.  A put undone by a del did
  * change pages, and commits as usual.  On error the transaction is aborted
  * and freed all the same, and the database holds the state before it.
@@ -640,6 +640,28 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
  * BIRCH_ETXN. */
 int birch_table_drop(birch_txn *txn, const char *name);
 
+/* Renames table from to to (redb's rename_table), in a write transaction:
+ * its records, schema blob and every other property move to the new name,
+ * and the name from is free again.  Names as for birch_table_open.
+ * Handles name tables by name: from then on a handle of from refers to no
+ * table (BIRCH_NOTFOUND, as after a drop) until a table of that name is
+ * created again, and a cursor open on it gets BIRCH_NOTFOUND at its next
+ * move; a handle of to (birch_table_open(txn, to, ...)) sees the table,
+ * changes made earlier in this transaction through from's handle included.
+ * A typed table (birch_typed.h) is reopened under the new name: its
+ * formats are in the schema blob that moved with it.  Readers that began
+ * before the commit keep seeing the old name; birch_txn_abort undoes the
+ * rename.  Renaming a table to its own name changes nothing and returns
+ * BIRCH_OK (if it exists).  Counts as a change for the lifetime of
+ * pointers (Memory rules), like a create or a drop.  Costs two catalog
+ * changes, whatever the table's size.  Errors: BIRCH_EINVAL (NULL txn, a
+ * bad name as for birch_table_open), BIRCH_NOTFOUND (no table from),
+ * BIRCH_EXISTS (a table to exists), BIRCH_EREADONLY (read transaction),
+ * BIRCH_ETXN; these refusals change nothing and leave the transaction
+ * usable.  After a failure during the change (BIRCH_ENOMEM, BIRCH_EFULL,
+ * BIRCH_ECORRUPT) the transaction can only be aborted. */
+int birch_table_rename(birch_txn *txn, const char *from, const char *to);
+
 /* Lists the tables of the transaction's snapshot: calls fn(name, ctx) for
  * each in name order; name is valid during the call only.  A non-zero
  * return from fn stops the listing and is returned as is, so use positive
@@ -657,13 +679,52 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema);
 /* The table's name, as given to birch_table_open. */
 const char *birch_table_name(const birch_table *t);
 
+/* What birch_table_stat reports about one table (LMDB's MDB_stat, redb's
+ * TableStats), as the transaction sees it.  A struct tag without a
+ * typedef, as POSIX's struct stat beside stat(): the function has the
+ * name. */
+struct birch_table_stat {
+    uint32_t page_size;      /* the database's page size (birch_page_size) */
+    uint32_t depth;          /* levels of the tree: 0 for a table without
+                                pages, 1 when its root is a leaf */
+    uint64_t records;        /* as birch_count */
+    uint64_t branch_pages;   /* pages of each kind in the table's tree */
+    uint64_t leaf_pages;
+    uint64_t overflow_pages; /* pages of the runs that hold values too big
+                                for a leaf */
+    uint64_t key_bytes;      /* the sum of the records' key lengths */
+    uint64_t value_bytes;    /* the sum of the records' value lengths,
+                                values in overflow runs included */
+    uint64_t used_bytes;     /* bytes in use in the branch and leaf pages:
+                                each page's size less the free gap between
+                                its slot array and its nodes (the page
+                                header, slots and nodes with their 8-byte
+                                padding count as used) */
+    double fill;             /* used_bytes / ((branch_pages + leaf_pages)
+                                * page_size), from 0 to 1: how full the
+                                branch and leaf pages are (overflow pages
+                                do not count); 0 when the table has none */
+};
+
+/* Fills *st with table t's figures as the transaction sees it (a write
+ * transaction's changes included).  Costs one walk of the table: it reads
+ * every branch and leaf page once and each overflow run's first page, so
+ * O(pages), with the pages' records summed along (a full scan's cost, not
+ * birch_count's O(1)).  The pages are read through the transaction's
+ * snapshot and validated as every read validates them, and the records
+ * found must be as many as the table's count.  Errors: BIRCH_EINVAL (a
+ * NULL argument; a table of another database), BIRCH_NOTFOUND (no such
+ * table in this snapshot), BIRCH_ETXN, BIRCH_ECORRUPT (a damaged page:
+ * birch_errmsg() names it). */
+int birch_table_stat(birch_txn *txn, birch_table *t, struct birch_table_stat *st);
+
 /* ---- Records ---------------------------------------------------------- */
 
 /* Reserves size bytes for key's value and points *out at them (8-byte
  * aligned, zero-filled, inside the page or overflow run), so the caller
  * can build the value in place, like LMDB's MDB_RESERVE.  *out is valid
- * until the next put, del, table create, drop or set_schema in this
- * transaction, or its end (commit or abort): fill it before either.  It
+ * until the next put, del, table create, drop, rename or set_schema in
+ * this transaction, or its end (commit or abort): fill it before either.  It
  * may itself be passed to that next put, like any value read (see Memory
  * rules).  key may point anywhere.  Errors as for birch_put. */
 int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size, unsigned flags,

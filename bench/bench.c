@@ -1303,9 +1303,11 @@ static void fresh_dir(char *out, size_t size, const run_ctx *rc, const char *suf
 /* ---- The durable commit limit -------------------------------------------------------- */
 
 #define LIMIT_PAGE 4096
-/* The depth assumed when birch does not give its own (birch_stat has no
- * depth yet): birch's tree holds 1,000,000 records of this workload in 4
- * levels, as LMDB's does (its depth is printed beside the row). */
+/* The depth assumed until birch has given its own (its adapter reads it
+ * with birch_table_stat after birch's bulk load; an engine whose pass runs
+ * before birch's, or a run without birch, uses this): birch's tree holds
+ * 1,000,000 records of this workload in 4 levels, as LMDB's does (its
+ * depth is printed beside the row). */
 #define LIMIT_DEPTH_DEFAULT 4
 #define LIMIT_STREAM 0x2000000000000000ull /* splitmix64 words far from the records' */
 
@@ -2066,7 +2068,7 @@ static void write_notes(FILE *f)
                 "after its individual writes",
                 (unsigned long long)opt.individual, limit_pages(), LIMIT_PAGE, limit_pages() - 1,
                 limit_depth ? "birch's table depth after the bulk load"
-                            : "assumed: birch does not publish its tree depth",
+                            : "assumed: birch's depth was not measured",
                 mib(limit_file_bytes));
         for (int e = 0; e < opt.n_engines; e++)
             if (depth_of[e] > 0)

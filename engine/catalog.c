@@ -6,6 +6,14 @@
  * database and only names the table; what the table holds depends on the
  * transaction, so each transaction keeps a bi_tstate per handle, read from
  * the catalog on first use and written back at commit when it changed.
+ *
+ * Invariant: in a live transaction, a handle's loaded state says the table
+ * exists exactly when the transaction's catalog holds its name.  Create,
+ * drop and rename change both together; the state's tree may be newer than
+ * the record's (dirty), and bi_catalog_flush writes it back under the
+ * handle's name at commit.  A catalog record is changed by copying it whole
+ * and replacing the fields the change is about, never rebuilt field by
+ * field, so that fields it gains keep their values.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +244,68 @@ int birch_table_drop(birch_txn *txn, const char *name)
     return BIRCH_OK;
 }
 
+/* Whether table name (len bytes) is in the transaction's catalog: 1 or 0,
+ * or an error (a damaged catalog). */
+static int catalog_has(birch_txn *txn, const char *name, size_t len)
+{
+    bi_table_rec rec;
+    bi_errmark mark = bi_err_mark(); /* a miss is an answer, not a failure */
+    int rc = bi_catalog_lookup(txn, name, len, &rec);
+    bi_err_end(mark, rc == BIRCH_NOTFOUND);
+    return rc == BIRCH_OK ? 1 : rc == BIRCH_NOTFOUND ? 0 : rc;
+}
+
+int birch_table_rename(birch_txn *txn, const char *from, const char *to)
+{
+    size_t flen, tlen;
+    if (!txn) return bi_err(BIRCH_EINVAL, "birch_table_rename: txn is NULL");
+    int rc = bi_txn_use(&txn);
+    if (rc) return rc;
+    rc = name_ok("birch_table_rename: from", txn->db, from, &flen);
+    if (rc == BIRCH_OK) rc = name_ok("birch_table_rename: to", txn->db, to, &tlen);
+    if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
+    if (rc) return rc;
+    /* The names, and the record of from whole (whatever fields it has),
+     * copied before the catalog changes: the arguments may point anywhere
+     * (birch.h, "Memory rules"), and the record's page may move. */
+    char fname[BIRCH_MAX_NAME_SIZE + 1], tname[BIRCH_MAX_NAME_SIZE + 1];
+    memcpy(fname, from, flen + 1);
+    memcpy(tname, to, tlen + 1);
+    from = fname;
+    to = tname;
+    uint8_t buf[sizeof(bi_table_rec) + BIRCH_MAX_SCHEMA_SIZE];
+    birch_val v;
+    bi_table_rec rec;
+    rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)from, flen, &v);
+    if (rc == BIRCH_NOTFOUND) return bi_err(BIRCH_NOTFOUND, "birch_table_rename: no table named '%s'", from);
+    if (rc == BIRCH_OK) rc = parse_rec(v, &rec, NULL); /* v.size then fits buf */
+    if (rc) return rc;
+    if (flen == tlen && memcmp(from, to, flen) == 0) return BIRCH_OK; /* the table keeps its name */
+    memcpy(buf, v.data, v.size);
+    size_t len = v.size;
+    if ((rc = catalog_has(txn, to, tlen)) != 0)
+        return rc < 0 ? rc : bi_err(BIRCH_EXISTS, "birch_table_rename: a table named '%s' exists", to);
+    /* The handles of both names and their states in this transaction, got
+     * before anything changes (they may allocate).  state_slot may move
+     * txn->ts: the states are taken by index once both are there. */
+    birch_table *tf, *tt;
+    bi_tstate *ts;
+    if ((rc = handle_for(txn->db, from, &tf)) || (rc = handle_for(txn->db, to, &tt)) ||
+        (rc = state_slot(txn, tf, &ts)) || (rc = state_slot(txn, tt, &ts)))
+        return rc;
+    bi_tstate *fs = &txn->ts[tf->id], *tts = &txn->ts[tt->id];
+    BI_ASSERT(fs->loaded && fs->exists && tts->loaded && !tts->exists);
+    txn->mod_seq++; /* cursors re-seek: those of from find no table */
+    rc = bi_tree_put(txn, &txn->meta.catalog, (const uint8_t *)to, tlen, buf, len, BI_PUT_NOOVERWRITE, NULL);
+    if (rc == BIRCH_OK) rc = bi_tree_del(txn, &txn->meta.catalog, (const uint8_t *)from, flen);
+    if (rc) return bi_txn_fail(txn, rc);
+    /* The state moves with the table, dirty tree included: the commit
+     * writes it under the new name, and from's handle sees no table. */
+    *tts = *fs;
+    *fs = (bi_tstate){.loaded = 1, .exists = 0};
+    return BIRCH_OK;
+}
+
 /* The first or next catalog entry.  BIRCH_NOTFOUND past the last is how
  * the walk ends, not a failure: it leaves birch_errmsg() alone (err.h). */
 static int catalog_step(birch_txn *txn, bi_path *path, int first)
@@ -307,8 +377,14 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
     bi_tstate *ts;
     rc = bi_table_state(txn, t, &ts);
     if (rc) return rc;
+    /* The record as it is (flags and any other field kept), with the
+     * transaction's tree and the new schema. */
+    birch_val v;
     bi_table_rec rec;
-    memset(&rec, 0, sizeof rec);
+    rc = bi_tree_get(txn, &txn->meta.catalog, (const uint8_t *)t->name, strlen(t->name), &v);
+    if (rc == BIRCH_OK) rc = parse_rec(v, &rec, NULL);
+    if (rc == BIRCH_NOTFOUND) return BI_CORRUPT("catalog: table '%s' is missing its record", t->name);
+    if (rc) return rc;
     rec.tree = ts->tree;
     rec.flags = ts->flags;
     rec.sequence = ts->seq;

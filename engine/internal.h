@@ -26,7 +26,7 @@
  *   flush.c      the background flush of BIRCH_DURABLE_NONE commits
  *   check.c      birch_check
  *   copy.c       birch_copy, birch_compact
- *   tree_stat.c  a table's depth and pages (for tools/birch.c)
+ *   tree_stat.c  birch_table_stat: one walk of a table's pages (birch stat)
  *   db.c         open, close, options, errors, statistics
  */
 #ifndef BIRCH_ENGINE_INTERNAL_H
@@ -730,13 +730,5 @@ typedef void (*bi_compact_hook)(int step, void *ctx);
 /* birch_compact with a hook called after each step (hook may be NULL). */
 int bi_compact(const char *path, const birch_options *opts, birch_progress_fn progress, void *ctx,
                bi_compact_hook hook, void *hook_ctx);
-
-/* ---- tree_stat.c ----------------------------------------------------------- */
-typedef struct bi_tree_stat {
-    uint64_t depth;                    /* levels; 0 for an empty table */
-    uint64_t branch, leaf, overflow;   /* pages of each kind */
-} bi_tree_stat;
-/* Walks table t's tree as txn sees it. */
-int bi_table_tree_stat(birch_txn *txn, birch_table *t, bi_tree_stat *st);
 
 #endif /* BIRCH_ENGINE_INTERNAL_H */

@@ -9,9 +9,10 @@
  *
  *   put / put NOOVERWRITE / put APPEND / overwrite / delete (any key or a
  *   present one) / get / seek + up to 7 moves / scan forward / scan
- *   backward / count / commit / abort / reopen / drop table / arm an I/O
- *   fault (fail the Nth write or sync with EIO) / begin, read from and end
- *   a long-lived snapshot reader / next and prev of a cursor that lives
+ *   backward / count (and birch_table_stat's records) / commit / abort /
+ *   reopen / drop table / arm an I/O fault (fail the Nth write or sync
+ *   with EIO) / begin, read from and end a long-lived snapshot reader /
+ *   next and prev of a cursor that lives
  *   across the write transaction's changes / birch_check / handle orders
  *   (opcode bytes 224..239): end the reader while a cursor of it is open,
  *   use ended transactions and their cursors (BIRCH_ETXN), close those
@@ -598,6 +599,10 @@ static void do_count(st *s, birch_txn *txn, mstate *ms)
     EXPECT(s, birch_count(txn, t, &n), BIRCH_OK, "count");
     if (n != model_count(m))
         FAILF(s, "count %llu, model %llu", (unsigned long long)n, (unsigned long long)model_count(m));
+    struct birch_table_stat st;
+    EXPECT(s, birch_table_stat(txn, t, &st), BIRCH_OK, "table_stat");
+    if (st.records != n) FAILF(s, "table_stat: %llu records, count %llu", (unsigned long long)st.records,
+                               (unsigned long long)n);
 }
 
 static void do_commit(st *s)

@@ -306,6 +306,17 @@ static void read_table(birch_txn *txn, birch_table *t, const char *name, int str
     int rc = birch_count(txn, t, &count);
     FZ_REQUIRE(fz_known_rc(rc), "count returned %d", rc);
     FZ_REQUIRE(!strict || rc == BIRCH_OK, "%s: count returned %d on a checked file", name, rc);
+    struct birch_table_stat ts;
+    rc = birch_table_stat(txn, t, &ts);
+    FZ_REQUIRE(fz_known_rc(rc), "table_stat returned %d", rc);
+    FZ_REQUIRE(!strict || rc == BIRCH_OK, "%s: table_stat returned %d on a checked file", name, rc);
+    if (strict)
+        FZ_REQUIRE(ts.records == count && ts.fill >= 0.0 && ts.fill <= 1.0 &&
+                       ts.used_bytes <= (ts.branch_pages + ts.leaf_pages) * ts.page_size &&
+                       (ts.depth == 0) == (ts.leaf_pages == 0),
+                   "%s: table_stat says %llu records (count %llu), fill %f, depth %u, %llu leaves", name,
+                   (unsigned long long)ts.records, (unsigned long long)count, ts.fill, ts.depth,
+                   (unsigned long long)ts.leaf_pages);
     birch_val schema;
     rc = birch_table_schema(txn, t, &schema);
     FZ_REQUIRE(fz_known_rc(rc), "table_schema returned %d", rc);

@@ -579,7 +579,7 @@ int fio_powerloss(fio *f, const char *path, uint64_t seed)
 
 const char *const fw_table_name[FW_TABLES] = {"t0", "t1", "t2", "t3", "ctr"};
 
-enum { FW_PUT, FW_DEL, FW_DROP, FW_CREATE };
+enum { FW_PUT, FW_DEL, FW_DROP, FW_CREATE, FW_RENAME /* table t to table key */ };
 
 typedef struct fw_op {
     int type;
@@ -663,6 +663,11 @@ static void fw_gen(uint64_t seed, int k, int huge, fw_ops *o)
         else
             fw_push(o, FW_DEL, t, key, 0, 0);
     }
+    if (shape >= 40 && shape < 50) { /* a rename after the changes above, which move with it, */
+        int t = (int)bt_below(&r, 4), u = (t + 1 + (int)bt_below(&r, 3)) % 4;
+        fw_push(o, FW_DROP, u, 0, 0, 0); /* over a table dropped in this transaction */
+        fw_push(o, FW_RENAME, t, (uint32_t)u, 0, 0);
+    }
     fw_push(o, FW_PUT, FW_CTR, (uint32_t)k, 8, 0);
 }
 
@@ -705,6 +710,15 @@ static void fw_model_apply(fw_state *s, const fw_op *op, uint8_t *vb)
         break;
     case FW_CREATE:
         s->exists[op->t] = 1;
+        break;
+    case FW_RENAME: /* refused unless t exists and key does not */
+        if (s->exists[op->t] && !s->exists[op->key]) {
+            bt_model_free(&s->m[op->key]);
+            s->m[op->key] = s->m[op->t];
+            bt_model_init(&s->m[op->t]);
+            s->exists[op->key] = 1;
+            s->exists[op->t] = 0;
+        }
         break;
     }
 }
@@ -772,6 +786,10 @@ static int fw_db_apply(birch_txn *txn, const fw_op *op, uint8_t *vb, const char 
     case FW_CREATE:
         *where = "birch_table_open(CREATE)";
         return birch_table_open(txn, name, BIRCH_CREATE, &t);
+    case FW_RENAME:
+        *where = "birch_table_rename";
+        rc = birch_table_rename(txn, name, fw_table_name[op->key]);
+        return rc == BIRCH_NOTFOUND || rc == BIRCH_EXISTS ? BIRCH_OK : rc;
     }
     return BIRCH_EINVAL;
 }

@@ -159,8 +159,9 @@ int fio_powerloss(fio *f, const char *path, uint64_t seed);
  * (page splits at 512-byte pages), range deletes (merges), values from 0
  * bytes to several pages (overflow runs), two huge values of hundreds of
  * KiB (file growth past the first map; freeing them reuses long runs and,
- * with BIRCH_DURABLE_NONE, forces a checkpoint), table creation and drop,
- * and overwrites (page reuse). */
+ * with BIRCH_DURABLE_NONE, forces a checkpoint), table creation, drop and
+ * rename (after changes to the table in the same transaction), and
+ * overwrites (page reuse). */
 #define FW_TABLES 5 /* t0..t3 and ctr (index 4) */
 #define FW_CTR 4
 

@@ -978,7 +978,10 @@ START_TEST(err_txn_failed_transaction)
         birch_table *x = NULL;
         BT_RC(birch_table_open(w, "another", BIRCH_CREATE, &x), BIRCH_ETXN);
         BT_RC(birch_table_drop(w, "base"), BIRCH_ETXN);
+        BT_RC(birch_table_rename(w, "base", "renamed"), BIRCH_ETXN);
         BT_RC(birch_table_set_schema(w, base, bt_str("s")), BIRCH_ETXN);
+        struct birch_table_stat st;
+        BT_RC(birch_table_stat(w, base, &st), BIRCH_ETXN);
         if (round == 0)
             BT_RC(birch_txn_commit(w), BIRCH_ETXN);
         else
@@ -1929,6 +1932,14 @@ START_TEST(err_errmsg_success_paths_leave_it)
     LEAVES(birch_table_list(w, count_name, &n));
     ck_assert_int_eq(n, 3);
     birch_txn_abort(w);
+    /* A rename (the new name's lookup misses) and back; a table's stat. */
+    LEAVES(birch_txn_begin(db, BIRCH_TXN_WRITE, &w));
+    LEAVES(birch_table_rename(w, "raw", "raw2"));
+    LEAVES(birch_table_rename(w, "raw2", "raw"));
+    struct birch_table_stat ts;
+    LEAVES(birch_table_stat(w, t, &ts));
+    LEAVES(birch_table_stat(w, raw, &ts)); /* an empty tree */
+    LEAVES(birch_txn_commit(w));
     LEAVES(birch_txn_begin(db, BIRCH_TXN_WRITE, &w));
     LEAVES(birch_table_drop(w, "raw")); /* an empty tree */
     LEAVES(birch_txn_commit(w));

@@ -94,6 +94,7 @@ static void child_commit(void *arg)
     birch_txn *w = arg;
     birch_table *t = NULL;
     CHILD_RC(birch_table_open(w, "t", 0, &t), BIRCH_EFORK);
+    CHILD_RC(birch_table_rename(w, "t", "u"), BIRCH_EFORK);
     CHILD_RC(birch_txn_commit(w), BIRCH_EFORK);
     birch_txn_abort(w); /* a no-op */
 }
@@ -229,6 +230,8 @@ static void child_reads(void *arg)
     uint64_t n;
     CHILD_RC(birch_get(h->r, h->t, bt_str("k"), &v), BIRCH_EFORK);
     CHILD_RC(birch_count(h->r, h->t, &n), BIRCH_EFORK);
+    struct birch_table_stat st;
+    CHILD_RC(birch_table_stat(h->r, h->t, &st), BIRCH_EFORK);
     CHILD_RC(birch_cursor_next(h->c), BIRCH_EFORK);
     CHILD_RC(birch_cursor_first(h->c), BIRCH_EFORK);
     birch_item it;

@@ -107,6 +107,9 @@ START_TEST(ended_txn_used_long_after)
         birch_table *t2 = NULL;
         BT_RC(birch_table_open(x, "t", 0, &t2), BIRCH_ETXN);
         BT_RC(birch_table_drop(x, "t"), BIRCH_ETXN);
+        BT_RC(birch_table_rename(x, "t", "u"), BIRCH_ETXN);
+        struct birch_table_stat st;
+        BT_RC(birch_table_stat(x, t, &st), BIRCH_ETXN);
         BT_RC(birch_txn_commit(x), BIRCH_ETXN);
         birch_txn_abort(x); /* a no-op */
         ck_assert_uint_eq(birch_txn_id(x), 0);

@@ -479,6 +479,44 @@ END_TEST
 
 /* ---- The other commands ------------------------------------------------------------ */
 
+/* What birch stat prints for table name of path: its figures from
+ * birch_table_stat, which must hold what fill_birch wrote (key and value
+ * bytes summed here from rec_key and rec_val). */
+static void stat_block(const char *path, int t, char *out, size_t cap)
+{
+    birch_db *db = bt_open(path, NULL);
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    char name[16];
+    snprintf(name, sizeof name, "table-%d", t);
+    struct birch_table_stat st;
+    BT_OK(birch_table_stat(r, bt_table(r, name, 0), &st));
+    uint8_t k[16], *v = malloc(9000);
+    uint64_t keys = 0, vals = 0;
+    for (int i = 0; i < NR; i++) {
+        keys += rec_key(t, i, k);
+        vals += rec_val(t, i, v);
+    }
+    free(v);
+    ck_assert_uint_eq(st.records, NR);
+    ck_assert_uint_eq(st.key_bytes, keys);
+    ck_assert_uint_eq(st.value_bytes, vals);
+    ck_assert_uint_gt(st.overflow_pages, 0);
+    uint64_t pages = st.branch_pages + st.leaf_pages;
+    snprintf(out, cap,
+             "table %s\n"
+             "  entries     %" PRIu64 "\n"
+             "  depth       %" PRIu32 "\n"
+             "  pages       %" PRIu64 " (%" PRIu64 " branch, %" PRIu64 " leaf, %" PRIu64 " overflow)\n"
+             "  key bytes   %" PRIu64 "\n"
+             "  value bytes %" PRIu64 "\n"
+             "  fill        %.1f%% (%" PRIu64 " of %" PRIu64 " bytes of branch and leaf pages in use)\n"
+             "  schema      (none)\n",
+             name, st.records, st.depth, pages + st.overflow_pages, st.branch_pages, st.leaf_pages,
+             st.overflow_pages, keys, vals, st.fill * 100.0, st.used_bytes, pages * 4096);
+    birch_txn_abort(r);
+    BT_OK(birch_close(db));
+}
+
 START_TEST(test_stat_check_copy_compact)
 {
     char *src = bt_path("src"), *cp = bt_path("cp"), *out, *err;
@@ -488,6 +526,13 @@ START_TEST(test_stat_check_copy_compact)
                       strstr(out, "depth       ") && strstr(out, "overflow)"),
                   "%s", out);
     ck_assert_str_eq(err, ""); /* not a terminal: no progress */
+    /* Each table's block, whole: entries, depth, pages by kind, key and
+     * value bytes, fill, schema. */
+    for (int t = 0; t < NT; t++) {
+        char want[1024];
+        stat_block(src, t, want, sizeof want);
+        ck_assert_msg(strstr(out, want), "expected\n%s\nin\n%s", want, out);
+    }
     free(out);
     free(err);
     ck_assert_int_eq(sh(&out, NULL, "%s tables %s", tool, src), 0);

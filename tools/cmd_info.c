@@ -2,25 +2,23 @@
  * cmd_info.c - birch stat, tables and check: what a database file holds
  * and whether it is sound.  Read-only: they never create or change a file.
  *
- * This file includes the engine's internal.h for two calls the public API
- * lacks: bi_table_tree_stat (stat: a table's depth and pages by kind;
- * birch_stat covers the whole file only) and bi_check (check: birch_check
- * with a progress callback).  They are the only engine internals the
- * command uses.
+ * This file includes the engine's internal.h for one call the public API
+ * lacks: bi_check (check: birch_check with a progress callback).  It is
+ * the only engine internal the command uses; stat's per-table figures come
+ * from birch_table_stat.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h" /* bi_table_tree_stat, bi_check: see above */
+#include "internal.h" /* bi_check: see above */
 #include "tool.h"
 
 /* ---- stat -------------------------------------------------------------------------------- */
 
 typedef struct table_info {
-    uint64_t count;
-    bi_tree_stat ts;
+    struct birch_table_stat ts;
     birch_val schema; /* valid while the read transaction lasts */
 } table_info;
 
@@ -40,12 +38,17 @@ static int print_schema(tool_out *out, birch_val s)
 
 static int print_table(tool_out *out, const char *name, const table_info *t)
 {
-    const bi_tree_stat *ts = &t->ts;
+    const struct birch_table_stat *ts = &t->ts;
     if (tool_puts(out, "table ") || tool_out_text(out, name, strlen(name)) || tool_putc(out, '\n')) return -1;
-    tool_printf(out, "  entries     %" PRIu64 "\n", t->count);
-    tool_printf(out, "  depth       %" PRIu64 "\n", ts->depth);
+    tool_printf(out, "  entries     %" PRIu64 "\n", ts->records);
+    tool_printf(out, "  depth       %" PRIu32 "\n", ts->depth);
     tool_printf(out, "  pages       %" PRIu64 " (%" PRIu64 " branch, %" PRIu64 " leaf, %" PRIu64 " overflow)\n",
-                ts->branch + ts->leaf + ts->overflow, ts->branch, ts->leaf, ts->overflow);
+                ts->branch_pages + ts->leaf_pages + ts->overflow_pages, ts->branch_pages, ts->leaf_pages,
+                ts->overflow_pages);
+    tool_printf(out, "  key bytes   %" PRIu64 "\n", ts->key_bytes);
+    tool_printf(out, "  value bytes %" PRIu64 "\n", ts->value_bytes);
+    tool_printf(out, "  fill        %.1f%% (%" PRIu64 " of %" PRIu64 " bytes of branch and leaf pages in use)\n",
+                ts->fill * 100.0, ts->used_bytes, (ts->branch_pages + ts->leaf_pages) * ts->page_size);
     return print_schema(out, t->schema);
 }
 
@@ -60,9 +63,8 @@ static int gather(birch_txn *txn, const tool_names *l, table_info *info)
     for (size_t i = 0; code == TOOL_OK && i < l->n; i++) {
         birch_table *t;
         int rc = birch_table_open(txn, l->names[i], 0, &t);
-        if (rc == BIRCH_OK) rc = birch_count(txn, t, &info[i].count);
         if (rc == BIRCH_OK) rc = birch_table_schema(txn, t, &info[i].schema);
-        if (rc == BIRCH_OK) rc = bi_table_tree_stat(txn, t, &info[i].ts);
+        if (rc == BIRCH_OK) rc = birch_table_stat(txn, t, &info[i].ts);
         if (rc) code = tool_fail_rc(rc, "table %s", l->names[i]);
         tool_progress_show(&p, i + 1, l->n);
     }
@@ -121,14 +123,19 @@ const tool_command tool_cmd_stat = {
     "stat", run_stat, "stat FILE",
     "Shows the file size, page size, pages in use and free, the last transaction,\n"
     "the oldest snapshot still read, the readers, and for each table its entries,\n"
-    "tree depth, pages and schema text.\n"
+    "tree depth, pages by kind, key and value bytes, fill and schema text.\n"
     "\n"
     "  oldest txn  the oldest transaction whose snapshot a live read transaction,\n"
     "              guard or stream pins, in any process (the last transaction\n"
     "              when none pins an older one): pages freed after it cannot be\n"
     "              reused yet\n"
     "  readers     read transactions, guards and streams open now, in every\n"
-    "              process ('birch readers FILE' lists their slots)\n",
+    "              process ('birch readers FILE' lists their slots)\n"
+    "  key bytes   the sum of a table's key lengths\n"
+    "  value bytes the sum of its value lengths (big values in overflow pages\n"
+    "              included)\n"
+    "  fill        the bytes of its branch and leaf pages in use (headers, slots,\n"
+    "              records) over those pages' size (birch_table_stat)\n",
     0,
 };
 

@@ -103,6 +103,34 @@ static int tidy(birch_db *db, birch_table *fruits)
 }
 /* [/guide] */
 
+/* [guide] */
+/* Renames "fruits" to "produce" and prints the table's figures. */
+static int rename_and_stat(birch_db *db, birch_table **produce)
+{
+    birch_txn *txn;
+    struct birch_table_stat st;
+    int rc = birch_txn_begin(db, BIRCH_TXN_WRITE, &txn);
+    if (rc != BIRCH_OK)
+        return rc;
+    rc = birch_table_rename(txn, "fruits", "produce"); /* BIRCH_EXISTS if taken */
+    if (rc == BIRCH_OK) /* the handle of the new name sees the records */
+        rc = birch_table_open(txn, "produce", 0, produce);
+    if (rc == BIRCH_OK) /* one walk of the table's pages */
+        rc = birch_table_stat(txn, *produce, &st);
+    if (rc == BIRCH_OK)
+        printf("%llu records, %llu key and %llu value bytes, depth %u, "
+               "%llu leaf pages, %.1f%% full\n",
+               (unsigned long long)st.records, (unsigned long long)st.key_bytes,
+               (unsigned long long)st.value_bytes, (unsigned)st.depth,
+               (unsigned long long)st.leaf_pages, st.fill * 100);
+    if (rc != BIRCH_OK) {
+        birch_txn_abort(txn);
+        return rc;
+    }
+    return birch_txn_commit(txn);
+}
+/* [/guide] */
+
 #define CHECK(call)                                                                    \
     do {                                                                               \
         int rc_ = (call);                                                              \
@@ -130,6 +158,20 @@ int main(void)
     birch_val v;
     if (birch_get(txn, fruits, str("kiwi"), &v) != BIRCH_NOTFOUND)
         return EXIT_FAILURE;
+    birch_txn_abort(txn);
+    /* Filled again, then renamed: the old name's handle sees no table, the
+     * new one holds the three records. */
+    birch_table *produce;
+    uint64_t n = 0;
+    CHECK(fill(db, &fruits));
+    CHECK(rename_and_stat(db, &produce));
+    CHECK(birch_txn_begin(db, BIRCH_TXN_READ, &txn));
+    if (birch_get(txn, fruits, str("kiwi"), &v) != BIRCH_NOTFOUND)
+        return EXIT_FAILURE;
+    CHECK(birch_count(txn, produce, &n));
+    if (n != 3)
+        return EXIT_FAILURE;
+    CHECK(birch_get(txn, produce, str("kiwi"), &v));
     birch_txn_abort(txn);
     CHECK(birch_close(db));
     puts("tables: ok");
