@@ -780,6 +780,8 @@ int bi_bt_merge_pair(birch_txn *txn, uint8_t *parent, unsigned li, int *merged)
         if ((rc = bi_slot_ok(txn, right, i))) return rc;
         right_used += node_size(right, i) + BI_SLOT;
     }
+    for (unsigned i = 0; i < bi_nkeys(left); i++) /* the merged page's count words are read */
+        if ((rc = bi_slot_ok(txn, left, i))) return rc;
     size_t seplen = bi_node_klen(parent, li + 1);
     size_t need = page_used(left, db->psize) + right_used;
     if (!bi_is_leaf(left)) need += BI_A8(seplen);

@@ -245,9 +245,9 @@ int birch_cursor_rank(birch_cursor *cur, uint64_t *rank)
     int rc = live(cur);
     if (rc) return rc;
     if (!cur->positioned) return bi_err_s(BIRCH_NOTFOUND, "the cursor is not positioned");
-    if ((rc = refind(cur))) return rc;
-    *rank = bi_path_rank(&cur->path);
-    return BIRCH_OK;
+    bi_tree *tree;
+    if ((rc = refind(cur)) || (rc = tree_of(cur, &tree))) return rc;
+    return bi_path_rank(cur->txn, &cur->path, tree->count, rank);
 }
 
 /* The write calls' checks: a live cursor of a write transaction. */

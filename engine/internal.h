@@ -682,8 +682,9 @@ void bi_dirty_drop_level(birch_txn *txn, uint64_t pgno, unsigned lvl);
 
 /* ---- range.c: counts, ranks and range deletion ---------------------------- */
 /* The rank of the record a path names: how many records sort before it
- * (the leaf index may be one past its last slot). */
-uint64_t bi_path_rank(const bi_path *path);
+ * (the leaf index may be one past its last slot); total is the tree's
+ * record count. */
+int bi_path_rank(birch_txn *txn, const bi_path *path, uint64_t total, uint64_t *rank);
 /* How many records of the tree sort before key (klen 0: none, i.e. 0). */
 int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, uint64_t *rank);
 /* Positions path at the record of rank n: BIRCH_NOTFOUND if n >= count. */

@@ -17,14 +17,30 @@
 
 static unsigned long long pgno_of(uint8_t *p) { return (unsigned long long)bi_hdr(p)->pgno; }
 
-uint64_t bi_path_rank(const bi_path *path)
+int bi_path_rank(birch_txn *txn, const bi_path *path, uint64_t total, uint64_t *rank)
 {
     uint64_t r = 0;
     for (int d = 0; d + 1 < path->depth; d++) {
         uint8_t *p = path->pg[d];
-        for (unsigned i = 0; i < path->idx[d]; i++) r += bi_branch_count(p, i) & BI_COUNT_MASK;
+        unsigned i = path->idx[d], n = bi_nkeys(p);
+        /* The records left of slot i: summed from whichever end is nearer
+         * (each count word is in a node of its own, a cache line apart),
+         * total being this page's records.  Every node read is validated
+         * first: a search validates only the nodes it compares. */
+        unsigned from = i <= n / 2 ? 0 : i, to = i <= n / 2 ? i : n;
+        uint64_t sum = 0;
+        for (unsigned j = from; j < to; j++) {
+            int rc = bi_slot_ok(txn, p, j);
+            if (rc) return rc;
+            sum += bi_branch_count(p, j) & BI_COUNT_MASK;
+        }
+        if (from == 0) r += sum;
+        else if (sum <= total) r += total - sum;
+        else return BI_CORRUPT("page %llu: its count words add up to more than its parent says", pgno_of(p));
+        total = bi_branch_count(p, i) & BI_COUNT_MASK;
     }
-    return r + (path->depth ? path->idx[path->depth - 1] : 0);
+    *rank = r + (path->depth ? path->idx[path->depth - 1] : 0);
+    return BIRCH_OK;
 }
 
 int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, uint64_t *rank)
@@ -34,8 +50,7 @@ int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t
     bi_path path;
     int exact;
     int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
-    if (rc == BIRCH_OK) *rank = bi_path_rank(&path);
-    return rc;
+    return rc ? rc : bi_path_rank(txn, &path, tree->count, rank);
 }
 
 int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *path)
@@ -44,7 +59,7 @@ int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *
         return bi_err(BIRCH_NOTFOUND, "rank %llu: the table holds %llu records", (unsigned long long)n,
                       (unsigned long long)tree->count);
     int level = -1;
-    uint64_t pgno = tree->root;
+    uint64_t pgno = tree->root, total = tree->count;
     for (int d = 0; d < BI_MAX_DEPTH; d++) {
         uint8_t *p;
         int rc = bi_page_read(txn, pgno, level, &p);
@@ -58,14 +73,35 @@ int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *
             path->depth = d + 1;
             return bi_slot_ok(txn, p, (unsigned)n);
         }
-        unsigned i = 0;
-        for (; i < k; i++) {
-            uint64_t c = bi_branch_count(p, i) & BI_COUNT_MASK;
-            if (n < c) break;
-            n -= c;
+        /* The child holding rank n, found from the nearer end (as
+         * bi_path_rank sums): child i holds [start, start + its count). */
+        unsigned i = k; /* k: none holds it (damage, told below) */
+        if (n < total / 2) {
+            for (unsigned j = 0; j < k; j++) {
+                if ((rc = bi_slot_ok(txn, p, j))) return rc;
+                uint64_t c = bi_branch_count(p, j) & BI_COUNT_MASK;
+                if (n < c) {
+                    i = j;
+                    break;
+                }
+                n -= c;
+            }
+        } else {
+            uint64_t end = total; /* child j holds [end - its count, end) */
+            for (unsigned j = k; j-- > 0;) {
+                if ((rc = bi_slot_ok(txn, p, j))) return rc;
+                uint64_t c = bi_branch_count(p, j) & BI_COUNT_MASK;
+                if (c > end) break;
+                if (end - c <= n) {
+                    n -= end - c;
+                    i = j;
+                    break;
+                }
+                end -= c;
+            }
         }
         if (i == k) break;
-        if ((rc = bi_slot_ok(txn, p, i))) return rc;
+        total = bi_branch_count(p, i) & BI_COUNT_MASK;
         path->idx[d] = i;
         pgno = bi_branch_child(p, i);
         level = (int)bi_level(p) - 1;
