@@ -239,6 +239,8 @@ extern "C" {
 #define BIRCH_TXN_TRY    0x2u  /* with WRITE: BIRCH_EBUSY instead of waiting */
 /* birch_table_open */
 #define BIRCH_CREATE     0x1u  /* create the table if missing (write txn only) */
+#define BIRCH_MULTIMAP   0x2u  /* a multimap table: a key, a sorted set of values
+                                  (see "Multimap tables") */
 /* birch_put */
 #define BIRCH_NOOVERWRITE 0x1u /* BIRCH_EXISTS if the key is present */
 #define BIRCH_CURRENT     0x4u /* birch_cursor_put: replace the value of the
@@ -676,6 +678,10 @@ int birch_table_list(birch_txn *txn, int (*fn)(const char *name, void *ctx), voi
 int birch_table_schema(birch_txn *txn, birch_table *t, birch_val *schema);
 int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema);
 
+/* The kind of table t is in txn's snapshot: BIRCH_MULTIMAP, or 0 for a
+ * plain table.  Errors: BIRCH_EINVAL, BIRCH_NOTFOUND, BIRCH_ETXN. */
+int birch_table_flags(birch_txn *txn, birch_table *t, unsigned *flags);
+
 /* The table's name, as given to birch_table_open. */
 const char *birch_table_name(const birch_table *t);
 
@@ -782,6 +788,54 @@ int birch_count_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi
  * BIRCH_EREADONLY; BIRCH_ENOMEM, BIRCH_EFULL, BIRCH_EIO (the transaction
  * then refuses everything, as after a failed put). */
 int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *deleted);
+
+/* ---- Multimap tables ------------------------------------------------------ */
+
+/* A multimap table (LMDB's MDB_DUPSORT, redb's MultimapTable), made by
+ * birch_table_open with BIRCH_CREATE | BIRCH_MULTIMAP, maps a key to a
+ * sorted set of values (memcmp order), for secondary indexes.  Opening an
+ * existing plain table with BIRCH_MULTIMAP is BIRCH_ESCHEMA; opening a
+ * multimap table without it is fine.  Each (key, value) pair is one
+ * record: birch_count, birch_count_range (whose bounds are keys: a key's
+ * pairs are all inside or all outside), birch_del_range, ranks and
+ * cursors count and walk pairs.  A cursor stands on a pair:
+ * birch_cursor_get gives its key (a copy the cursor keeps until its next
+ * call) and its value (a pointer into the page, valid as a value pointer
+ * is, not 8-byte aligned); birch_cursor_seek goes to the key's first
+ * pair; birch_cursor_del deletes the pair.  birch_get gives the key's
+ * first value.  birch_put, birch_put_reserve, birch_del and
+ * birch_cursor_put refuse a multimap table with BIRCH_ESCHEMA, and the
+ * calls below refuse a plain table the same way.
+ * A pair must fit in one key: the key with each 0 byte doubled, plus 2,
+ * plus the value, at most birch_max_key_size() bytes (BIRCH_EVALSIZE). */
+
+/* Adds val to key's values: O(log n).  Adding a value the key has is no
+ * change (BIRCH_OK), or BIRCH_EXISTS with flags BIRCH_NOOVERWRITE.  key
+ * and val may point anywhere.  Errors: those of birch_put, and
+ * BIRCH_ESCHEMA (a plain table). */
+int birch_multi_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val, unsigned flags);
+/* Removes val from key's values.  BIRCH_NOTFOUND if the key does not have
+ * it.  Errors: those of birch_del, BIRCH_ESCHEMA. */
+int birch_multi_del(birch_txn *txn, birch_table *t, birch_val key, birch_val val);
+/* Removes every value of key, as a range deletion (O(log n) plus the
+ * pages freed), and tells how many in *deleted (may be NULL).
+ * BIRCH_NOTFOUND if the key has none.  Errors: those of birch_del_range,
+ * BIRCH_ESCHEMA. */
+int birch_multi_del_all(birch_txn *txn, birch_table *t, birch_val key, uint64_t *deleted);
+/* The number of key's values, in O(log n).  Errors: BIRCH_EINVAL,
+ * BIRCH_EKEYSIZE, BIRCH_NOTFOUND (no such table), BIRCH_ESCHEMA. */
+int birch_multi_count(birch_txn *txn, birch_table *t, birch_val key, uint64_t *count);
+
+/* Cursors of a multimap table.  seek_value positions at key's first value
+ * >= val (BIRCH_NOTFOUND, the cursor unpositioned, if key has none);
+ * next_value / prev_value step to the next / previous value of the same
+ * key, or give BIRCH_NOTFOUND and leave the cursor where it was (as
+ * LMDB's MDB_NEXT_DUP); count_values gives the number of values of the
+ * key under the cursor.  Errors also: BIRCH_ESCHEMA (a plain table). */
+int birch_cursor_seek_value(birch_cursor *cur, birch_val key, birch_val val);
+int birch_cursor_next_value(birch_cursor *cur);
+int birch_cursor_prev_value(birch_cursor *cur);
+int birch_cursor_count_values(birch_cursor *cur, uint64_t *count);
 
 /* ---- Savepoints ---------------------------------------------------------- */
 

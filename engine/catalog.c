@@ -179,16 +179,17 @@ int bi_catalog_flush(birch_txn *txn)
     return BIRCH_OK;
 }
 
-static int create(birch_txn *txn, birch_table *t)
+static int create(birch_txn *txn, birch_table *t, uint32_t flags)
 {
     bi_table_rec rec;
     memset(&rec, 0, sizeof rec);
+    rec.flags = flags;
     int rc = store(txn, t->name, &rec, NULL);
     if (rc) return bi_txn_fail(txn, rc);
     bi_tstate *ts;
     rc = state_slot(txn, t, &ts);
     if (rc) return bi_txn_fail(txn, rc);
-    *ts = (bi_tstate){.loaded = 1, .exists = 1};
+    *ts = (bi_tstate){.flags = flags, .loaded = 1, .exists = 1};
     return BIRCH_OK;
 }
 
@@ -201,7 +202,7 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     if (rc) return rc;
     rc = name_ok("birch_table_open", txn->db, name, &len);
     if (rc) return rc;
-    if (flags & ~BIRCH_CREATE) return bi_err(BIRCH_EINVAL, "birch_table_open: unknown flags %#x", flags);
+    if (flags & ~(BIRCH_CREATE | BIRCH_MULTIMAP)) return bi_err(BIRCH_EINVAL, "birch_table_open: unknown flags %#x", flags);
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "birch_table_open: the transaction has ended or failed");
     bi_table_rec rec;
     bi_errmark mark = bi_err_mark(); /* a miss creates the table (or fails below with its own message) */
@@ -217,7 +218,10 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     bi_tstate *ts;
     rc = state_slot(txn, t, &ts);
     if (rc) return rc;
-    if (missing && !ts->exists && (rc = create(txn, t))) return rc;
+    uint32_t multi = flags & BIRCH_MULTIMAP ? BI_TABLE_MULTIMAP : 0;
+    if (missing && !ts->exists && (rc = create(txn, t, multi))) return rc;
+    if (multi && !(ts->flags & BI_TABLE_MULTIMAP))
+        return bi_err(BIRCH_ESCHEMA, "birch_table_open: table '%s' exists and is not a multimap table", name);
     *table = t;
     return BIRCH_OK;
 }
@@ -392,6 +396,17 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
     txn->mod_seq++;
     rc = store(txn, t->name, &rec, schema.data);
     return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
+}
+
+int birch_table_flags(birch_txn *txn, birch_table *t, unsigned *flags)
+{
+    if (!txn || !t || !flags)
+        return bi_err(BIRCH_EINVAL, "birch_table_flags: %s is NULL", !txn ? "txn" : !t ? "the table" : "flags");
+    bi_tstate *ts;
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
+    if (rc == BIRCH_OK) *flags = ts->flags & BI_TABLE_MULTIMAP ? BIRCH_MULTIMAP : 0;
+    return rc;
 }
 
 const char *birch_table_name(const birch_table *t)

@@ -51,6 +51,9 @@ static int tree_of(birch_cursor *cur, bi_tree **tree)
 {
     bi_tstate *ts;
     int rc = bi_table_state(cur->txn, cur->table, &ts);
+    if (rc == BIRCH_OK && ((ts->flags & BI_TABLE_MULTIMAP) != 0) != cur->multi) /* dropped and made again */
+        rc = bi_err(BIRCH_ESCHEMA, "table '%s' is %s a multimap table than when the cursor was opened",
+                    cur->table->name, cur->multi ? "no longer" : "now");
     if (rc == BIRCH_OK) *tree = &ts->tree;
     return rc;
 }
@@ -109,8 +112,12 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     if (rc) return rc;
     birch_cursor *cur = calloc(1, sizeof *cur);
     if (!cur) return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
-    /* Two keys: the current one, and birch_cursor_put's copy of its key. */
-    if (txn->write && !(cur->keybuf = malloc(2 * txn->db->max_key))) {
+    cur->multi = (ts->flags & BI_TABLE_MULTIMAP) != 0;
+    /* Two keys: the current one, and birch_cursor_put's copy of its key;
+     * a multimap cursor's decoded key. */
+    if ((txn->write && !(cur->keybuf = malloc(2 * txn->db->max_key))) ||
+        (cur->multi && !(cur->mkey = malloc(txn->db->max_key)))) {
+        free(cur->keybuf);
         free(cur);
         return bi_err(BIRCH_ENOMEM, "out of memory for a cursor");
     }
@@ -136,7 +143,14 @@ int birch_cursor_seek(birch_cursor *cur, birch_val key)
     if (key.size == 0 || key.size > cur->txn->db->max_key)
         return bi_err(BIRCH_EKEYSIZE, "birch_cursor_seek: a key of %zu bytes (1..%zu)", key.size, cur->txn->db->max_key);
     int exact;
-    return settle(cur, lower_bound(cur, key.data, key.size, &exact));
+    if (!cur->multi) return settle(cur, lower_bound(cur, key.data, key.size, &exact));
+    uint8_t *enc; /* a multimap table: the key's first pair */
+    size_t n;
+    rc = bi_multi_key(cur->txn->db, key, NULL, 0, "birch_cursor_seek", &enc, &n);
+    if (rc) return rc;
+    rc = settle(cur, lower_bound(cur, enc, n, &exact));
+    free(enc);
+    return rc;
 }
 
 int birch_cursor_first(birch_cursor *cur)
@@ -206,6 +220,17 @@ int birch_cursor_get(birch_cursor *cur, birch_val *key, birch_val *val)
     }
     uint8_t *leaf = p->pg[p->depth - 1];
     unsigned i = p->idx[p->depth - 1];
+    if (cur->multi) { /* the pair: its key decoded, its value in the record's key */
+        int rc = bi_slot_ok(cur->txn, leaf, i);
+        const uint8_t *v;
+        size_t kn, vn;
+        if (rc == BIRCH_OK) rc = bi_multi_decode(bi_node_key(leaf, i), bi_node_klen(leaf, i), cur->mkey, &kn, &v, &vn);
+        if (rc) return rc;
+        if (key) *key = (birch_val){cur->mkey, kn};
+        if (val) *val = (birch_val){v, vn};
+        if (cur->txn->write) bi_lend(cur->txn, leaf);
+        return BIRCH_OK;
+    }
     /* bi_leaf_value validates the slot too: once is enough */
     int rc = val ? bi_leaf_value(cur->txn, leaf, i, val) : bi_slot_ok(cur->txn, leaf, i);
     if (rc) return rc;
@@ -263,6 +288,9 @@ int birch_cursor_put(birch_cursor *cur, birch_val key, birch_val val, unsigned f
 {
     int rc = writable(cur, "birch_cursor_put");
     if (rc) return rc;
+    if (cur->multi)
+        return bi_err(BIRCH_ESCHEMA, "birch_cursor_put: table '%s' is a multimap table: use birch_multi_put",
+                      cur->table->name);
     if (flags & ~(unsigned)(BIRCH_NOOVERWRITE | BIRCH_APPEND | BIRCH_CURRENT))
         return bi_err(BIRCH_EINVAL, "birch_cursor_put: unknown flags %#x", flags);
     size_t max = cur->txn->db->max_key;
@@ -316,11 +344,119 @@ int birch_cursor_del(birch_cursor *cur)
     return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
 }
 
+/* ---- Multimap cursors ---------------------------------------------------------- */
+
+static int multi_cursor(birch_cursor *cur, const char *fn)
+{
+    if (!cur) return bi_err(BIRCH_EINVAL, "%s: cur is NULL", fn);
+    int rc = live(cur);
+    if (rc == BIRCH_OK && !cur->multi)
+        rc = bi_err(BIRCH_ESCHEMA, "%s: table '%s' is not a multimap table", fn, cur->table->name);
+    return rc;
+}
+
+int birch_cursor_seek_value(birch_cursor *cur, birch_val key, birch_val val)
+{
+    int rc = multi_cursor(cur, "birch_cursor_seek_value");
+    uint8_t *enc = NULL, *lo = NULL;
+    size_t n, ln;
+    if (rc == BIRCH_OK) rc = bi_multi_key(cur->txn->db, key, NULL, 0, "birch_cursor_seek_value", &lo, &ln);
+    if (rc == BIRCH_OK) { /* a pair that cannot exist still has a place */
+        if (!(enc = malloc(ln + val.size))) rc = bi_err(BIRCH_ENOMEM, "birch_cursor_seek_value: out of memory");
+        else if (!val.data && val.size) rc = bi_err(BIRCH_EINVAL, "birch_cursor_seek_value: val.data is NULL");
+        else n = bi_multi_encode(key.data, key.size, val.data, val.size, 0, enc);
+    }
+    int exact;
+    if (rc == BIRCH_OK) rc = lower_bound(cur, enc, n, &exact);
+    if (rc == BIRCH_OK) { /* the first pair >= (key, val) must still be key's */
+        bi_path *p = &cur->path;
+        uint8_t *leaf = p->pg[p->depth - 1];
+        unsigned i = p->idx[p->depth - 1];
+        rc = bi_slot_ok(cur->txn, leaf, i);
+        if (rc == BIRCH_OK && (bi_node_klen(leaf, i) < ln || memcmp(bi_node_key(leaf, i), lo, ln)))
+            rc = bi_err_s(BIRCH_NOTFOUND, "birch_cursor_seek_value: no value of the key at or after the one sought");
+    }
+    free(enc);
+    free(lo);
+    return settle(cur, rc);
+}
+
+/* The length of the escaped and ended key of the pair under the cursor
+ * (the prefix its key's pairs share). */
+static int pair_prefix(birch_cursor *cur, const uint8_t **k, size_t *n)
+{
+    bi_path *p = &cur->path;
+    uint8_t *leaf = p->pg[p->depth - 1];
+    unsigned i = p->idx[p->depth - 1];
+    int rc = bi_slot_ok(cur->txn, leaf, i);
+    const uint8_t *v;
+    size_t kn, vn;
+    if (rc == BIRCH_OK) rc = bi_multi_decode(bi_node_key(leaf, i), bi_node_klen(leaf, i), cur->mkey, &kn, &v, &vn);
+    if (rc) return rc;
+    *k = bi_node_key(leaf, i);
+    *n = (size_t)(v - *k);
+    return BIRCH_OK;
+}
+
+/* next_value / prev_value: a step that stays among the key's pairs, or
+ * BIRCH_NOTFOUND with the cursor left where it was. */
+static int step_value(birch_cursor *cur, int fwd, const char *fn)
+{
+    int rc = multi_cursor(cur, fn);
+    if (rc) return rc;
+    if (!cur->positioned) return bi_err_s(BIRCH_NOTFOUND, "the cursor is not positioned");
+    if ((rc = refind(cur))) return rc;
+    const uint8_t *k;
+    size_t n;
+    if ((rc = pair_prefix(cur, &k, &n))) return rc;
+    uint8_t *here = malloc(cur->txn->db->max_key); /* the pair it stands on, to come back to */
+    if (!here) return bi_err(BIRCH_ENOMEM, "%s: out of memory", fn);
+    bi_path *p = &cur->path;
+    size_t hn = bi_node_klen(p->pg[p->depth - 1], p->idx[p->depth - 1]);
+    memcpy(here, bi_node_key(p->pg[p->depth - 1], p->idx[p->depth - 1]), hn);
+    bi_errmark mark = bi_err_mark();
+    rc = fwd ? bi_path_next(cur->txn, p) : bi_path_prev(cur->txn, p);
+    const uint8_t *k2;
+    size_t n2;
+    int same = rc == BIRCH_OK && pair_prefix(cur, &k2, &n2) == BIRCH_OK && n2 == n && !memcmp(k2, here, n);
+    bi_err_end(mark, 1);
+    if (same) {
+        free(here);
+        return settle(cur, BIRCH_OK);
+    }
+    int exact;
+    rc = lower_bound(cur, here, hn, &exact); /* back where it was */
+    free(here);
+    rc = settle(cur, rc);
+    return rc ? rc : bi_err_s(BIRCH_NOTFOUND, fwd ? "no value of the key after this one" : "no value of the key "
+                                                                                             "before this one");
+}
+
+int birch_cursor_next_value(birch_cursor *cur) { return step_value(cur, 1, "birch_cursor_next_value"); }
+
+int birch_cursor_prev_value(birch_cursor *cur) { return step_value(cur, 0, "birch_cursor_prev_value"); }
+
+int birch_cursor_count_values(birch_cursor *cur, uint64_t *count)
+{
+    int rc = multi_cursor(cur, "birch_cursor_count_values");
+    if (rc == BIRCH_OK && !count) rc = bi_err(BIRCH_EINVAL, "birch_cursor_count_values: count is NULL");
+    if (rc) return rc;
+    birch_val key;
+    if ((rc = birch_cursor_get(cur, &key, NULL))) return rc;
+    bi_tree *tree;
+    uint64_t a, b;
+    rc = tree_of(cur, &tree);
+    if (rc == BIRCH_OK) rc = bi_multi_ranks(cur->txn, tree, key, "birch_cursor_count_values", &a, &b);
+    if (rc == BIRCH_OK) *count = b - a;
+    return rc;
+}
+
 void birch_cursor_close(birch_cursor *cur)
 {
     /* The caller's memory only: never the transaction or the database,
      * which may be gone (ended, closed) by now. */
     if (!cur) return;
     free(cur->keybuf);
+    free(cur->mkey);
     free(cur);
 }

@@ -334,6 +334,8 @@ struct birch_cursor {
     uint64_t seq;       /* txn->mod_seq when path was valid (write txns) */
     uint8_t *keybuf;    /* copy of the current key (write txns) */
     size_t keylen;
+    int multi;          /* a multimap table's: moves over pairs (multimap.c) */
+    uint8_t *mkey;      /* multi: the current pair's key, unescaped */
 };
 
 /* splitmix64's finaliser: every bit of x moves every bit of the result.
@@ -679,6 +681,22 @@ void bi_nest_abort(birch_txn *child);
 bi_dirty *bi_dirty_find(birch_txn *txn, uint64_t pgno);
 int bi_dirty_restore(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npages, unsigned lvl);
 void bi_dirty_drop_level(birch_txn *txn, uint64_t pgno, unsigned lvl);
+
+/* ---- multimap.c ------------------------------------------------------------- */
+/* A multimap pair's record key: key escaped and ended (next: ended with
+ * 00 01, the end of key's range), then v; out holds bi_multi_escaped(k) +
+ * vn bytes.  Returns its length. */
+size_t bi_multi_encode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn, int next, uint8_t *out);
+size_t bi_multi_escaped(const uint8_t *k, size_t kn);
+/* Splits a record key into the pair's key (unescaped into key, which
+ * holds n bytes) and value (in rec).  BIRCH_ECORRUPT. */
+int bi_multi_decode(const uint8_t *rec, size_t n, uint8_t *key, size_t *kn, const uint8_t **val, size_t *vn);
+/* A pair's record key (val given) or a bound of key's range (val NULL) in
+ * *buf, malloc'd; BIRCH_EINVAL, EKEYSIZE, EVALSIZE (a pair too long). */
+int bi_multi_key(birch_db *db, birch_val key, const birch_val *val, int next, const char *fn, uint8_t **buf,
+                 size_t *n);
+/* The ranks of key's pairs in a multimap tree: [*a, *b). */
+int bi_multi_ranks(birch_txn *txn, const bi_tree *tree, birch_val key, const char *fn, uint64_t *a, uint64_t *b);
 
 /* ---- range.c: counts, ranks and range deletion ---------------------------- */
 /* The rank of the record a path names: how many records sort before it

@@ -11,7 +11,19 @@
  * passed the budget writes some to the file first (spill.c).  Only here,
  * never inside the B+tree, whose paths hold page pointers.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
+
+/* Plain writes on a multimap table would store a record that is not a
+ * pair (FORMAT.md 9.1). */
+static int not_multimap(const bi_tstate *ts, const birch_table *t, const char *fn)
+{
+    if (!(ts->flags & BI_TABLE_MULTIMAP)) return BIRCH_OK;
+    return bi_err(BIRCH_ESCHEMA, "%s: table '%s' is a multimap table: use birch_multi_put / birch_multi_del", fn,
+                  t->name);
+}
 
 static int key_ok(const birch_db *db, birch_val key)
 {
@@ -38,7 +50,7 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
         return bi_err(BIRCH_EVALSIZE, "a value of %zu bytes (at most %u)", size, BIRCH_MAX_VALUE_SIZE);
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
-    if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    if ((rc = bi_table_state(txn, t, &ts)) || (rc = not_multimap(ts, t, "birch_put"))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->grows = 1; /* max_size's reserve for deletes is now off limits (alloc.c) */
     rc = bi_tree_put(txn, &ts->tree, key.data, key.size, data, size, flags, out);
@@ -72,6 +84,36 @@ int birch_put_reserve(birch_txn *txn, birch_table *t, birch_val key, size_t size
     return rc;
 }
 
+/* birch_get on a multimap table: the key's first value (as LMDB gives a
+ * key's first duplicate), a pointer into the record's key. */
+static int multi_first(birch_txn *txn, bi_tstate *ts, birch_val key, birch_val *val)
+{
+    uint8_t *lo;
+    size_t n;
+    bi_path path;
+    int exact, rc = bi_multi_key(txn->db, key, NULL, 0, "birch_get", &lo, &n);
+    if (rc) return rc;
+    rc = bi_tree_search(txn, &ts->tree, lo, n, &path, &exact);
+    if (rc == BIRCH_OK && (!path.depth || path.idx[path.depth - 1] >= bi_nkeys(path.pg[path.depth - 1]))) {
+        /* past the leaf's end: the first pair, if any, begins the next leaf */
+        bi_errmark mark = bi_err_mark();
+        if (path.depth) path.idx[path.depth - 1]--;
+        rc = path.depth ? bi_path_next(txn, &path) : BIRCH_NOTFOUND;
+        bi_err_end(mark, rc == BIRCH_NOTFOUND);
+    }
+    uint8_t *leaf = rc ? NULL : path.pg[path.depth - 1];
+    unsigned i = rc ? 0 : path.idx[path.depth - 1];
+    if (rc == BIRCH_OK) rc = bi_slot_ok(txn, leaf, i);
+    if (rc == BIRCH_OK && (bi_node_klen(leaf, i) < n || memcmp(bi_node_key(leaf, i), lo, n)))
+        rc = BIRCH_NOTFOUND; /* the next record is another key's */
+    free(lo);
+    if (rc == BIRCH_NOTFOUND) return bi_err_s(BIRCH_NOTFOUND, "the key has no value");
+    if (rc) return rc;
+    *val = (birch_val){bi_node_key(leaf, i) + n, bi_node_klen(leaf, i) - n};
+    if (txn->write) bi_lend(txn, leaf);
+    return BIRCH_OK;
+}
+
 int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
 {
     if (!txn || !t || !val) return bi_err(BIRCH_EINVAL, "birch_get: %s is NULL", !txn ? "txn" : !t ? "the table" : "val");
@@ -80,6 +122,7 @@ int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
     if (rc) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    if (ts->flags & BI_TABLE_MULTIMAP) return multi_first(txn, ts, key, val);
     rc = bi_tree_get(txn, &ts->tree, key.data, key.size, val);
     if (rc == BIRCH_OK && txn->write) bi_lend(txn, val->data);
     return rc;
@@ -93,7 +136,7 @@ int birch_del(birch_txn *txn, birch_table *t, birch_val key)
     if (rc) return rc;
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
-    if ((rc = bi_table_state(txn, t, &ts))) return rc;
+    if ((rc = bi_table_state(txn, t, &ts)) || (rc = not_multimap(ts, t, "birch_del"))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     rc = bi_tree_del(txn, &ts->tree, key.data, key.size);
     if (txn->ndefer) bi_dirty_release_deferred(txn);
@@ -130,13 +173,19 @@ static int range_ranks(birch_txn *txn, bi_tstate *ts, birch_val lo, birch_val hi
 {
     if (lo.size && hi.size && bi_key_cmp(lo.data, lo.size, hi.data, hi.size) > 0)
         return bi_err(BIRCH_EINVAL, "%s: lo sorts after hi (an empty range is lo == hi)", fn);
-    int rc = bi_tree_rank(txn, &ts->tree, lo.data, lo.size, rlo);
-    if (rc) return rc;
-    if (!hi.size) {
-        *rhi = ts->tree.count;
-        return BIRCH_OK;
-    }
-    return bi_tree_rank(txn, &ts->tree, hi.data, hi.size, rhi);
+    /* In a multimap table the bounds are keys: all of a key's pairs are
+     * inside or outside together. */
+    int multi = (ts->flags & BI_TABLE_MULTIMAP) != 0, rc = BIRCH_OK;
+    uint8_t *l = NULL, *h = NULL;
+    size_t ln = lo.size, hn = hi.size;
+    if (multi && lo.size) rc = bi_multi_key(txn->db, lo, NULL, 0, fn, &l, &ln);
+    if (multi && hi.size && rc == BIRCH_OK) rc = bi_multi_key(txn->db, hi, NULL, 0, fn, &h, &hn);
+    if (rc == BIRCH_OK) rc = bi_tree_rank(txn, &ts->tree, multi ? l : lo.data, ln, rlo);
+    if (rc == BIRCH_OK && !hi.size) *rhi = ts->tree.count;
+    else if (rc == BIRCH_OK) rc = bi_tree_rank(txn, &ts->tree, multi ? h : hi.data, hn, rhi);
+    free(l);
+    free(h);
+    return rc;
 }
 
 /* The checks count_range and del_range share: the table's state. */

@@ -50,10 +50,11 @@ static int out_name(tool_out *o, const char *name)
     return 0;
 }
 
-static int out_header(dumper *d, const char *name, birch_val schema)
+static int out_header(dumper *d, const char *name, birch_val schema, unsigned flags)
 {
     tool_out *o = &d->out;
     tool_puts(o, "VERSION=3\nformat=bytevalue\n");
+    if (flags & BIRCH_MULTIMAP) tool_puts(o, "duplicates=1\n"); /* as mdb_dump writes an MDB_DUPSORT db */
     if (strcmp(name, "main") != 0) {
         tool_puts(o, "database=");
         out_name(o, name);
@@ -96,10 +97,12 @@ static int dump_table(dumper *d, const char *name)
     birch_cursor *cur;
     int rc = birch_table_open(d->txn, name, 0, &t);
     if (rc == BIRCH_NOTFOUND) return tool_fail("no table %s", name);
+    unsigned flags = 0;
     if (rc == BIRCH_OK) rc = birch_table_schema(d->txn, t, &schema);
+    if (rc == BIRCH_OK) rc = birch_table_flags(d->txn, t, &flags);
     if (rc == BIRCH_OK) rc = birch_cursor_open(d->txn, t, &cur);
     if (rc) return tool_fail_rc(rc, "table %s", name);
-    if (out_header(d, name, schema) == 0) rc = dump_records(d, cur);
+    if (out_header(d, name, schema, flags) == 0) rc = dump_records(d, cur);
     birch_cursor_close(cur);
     if (rc) return tool_fail_rc(rc, "table %s", name);
     tool_puts(&d->out, "DATA=END\n");

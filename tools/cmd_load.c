@@ -35,6 +35,7 @@ typedef struct loader {
     char exact[BIRCH_MAX_NAME_SIZE + 1];    /* birch_database=, "" if none */
     const char *table;                      /* the table it goes to */
     int print_format;
+    int dups;          /* duplicates=1: a multimap table, one pair per record */
     uint8_t *schema;
     size_t schema_len;
     /* the current batch */
@@ -105,8 +106,10 @@ static int header_line(loader *l, char *s, size_t n)
         return TOOL_OK;
     }
     if (strncmp(s, "format=", 7) == 0 || strncmp(s, "type=", 5) == 0) return input_error(l, "unknown format or type");
-    if (strcmp(s, "duplicates=1") == 0)
-        return input_error(l, "the dump holds duplicate keys (LMDB MDB_DUPSORT), which birch tables cannot");
+    if (strcmp(s, "duplicates=1") == 0) { /* LMDB's MDB_DUPSORT, birch's multimap tables */
+        l->dups = 1;
+        return TOOL_OK;
+    }
     if (strncmp(s, "database=", 9) == 0) return set_name(l, l->database, s + 9, n - 9);
     if (strncmp(s, "birch_database=", 15) == 0) {
         if (!tool_from_hex(s + 15, n - 15, &v)) return input_error(l, "bad birch_database");
@@ -125,6 +128,7 @@ static int read_header(loader *l, int *eof)
     int err = 0, first = 1;
     l->database[0] = l->exact[0] = 0;
     l->print_format = 0;
+    l->dups = 0;
     free(l->schema);
     l->schema = NULL;
     l->schema_len = 0;
@@ -163,7 +167,7 @@ static int begin_batch(loader *l)
 {
     if (l->txn) return TOOL_OK;
     int rc = birch_txn_begin(l->db, BIRCH_TXN_WRITE, &l->txn);
-    if (rc == BIRCH_OK) rc = birch_table_open(l->txn, l->table, BIRCH_CREATE, &l->t);
+    if (rc == BIRCH_OK) rc = birch_table_open(l->txn, l->table, BIRCH_CREATE | (l->dups ? BIRCH_MULTIMAP : 0), &l->t);
     if (rc) return tool_fail_rc(rc, "%s: table %s", l->file, l->table);
     return TOOL_OK;
 }
@@ -191,8 +195,9 @@ static int store(loader *l, birch_val k, birch_val v)
     int code = begin_batch(l);
     if (code) return code;
     int rc = BIRCH_EXISTS;
-    if (!l->last || key_cmp(k, l->last, l->last_len) > 0) rc = birch_put(l->txn, l->t, k, v, BIRCH_APPEND);
-    if (rc == BIRCH_EXISTS) rc = birch_put(l->txn, l->t, k, v, 0);
+    if (l->dups) rc = birch_multi_put(l->txn, l->t, k, v, 0);
+    else if (!l->last || key_cmp(k, l->last, l->last_len) > 0) rc = birch_put(l->txn, l->t, k, v, BIRCH_APPEND);
+    if (rc == BIRCH_EXISTS && !l->dups) rc = birch_put(l->txn, l->t, k, v, 0);
     if (rc) return input_error(l, tool_errmsg(rc));
     if (k.size > l->last_cap) {
         uint8_t *p = realloc(l->last, k.size);
@@ -297,7 +302,7 @@ const tool_command tool_cmd_load = {
     "them.  A name with a NUL byte is refused.  Existing keys are overwritten.\n"
     "Commits every 10000 records; a failure leaves the records committed\n"
     "before it, but removes FILE if this load created it (--create).\n"
-    "Sections with duplicates=1 (MDB_DUPSORT) are refused.\n"
+    "A section with duplicates=1 (LMDB's MDB_DUPSORT) goes to a multimap table.\n"
     "  mdb_dump lmdb_dir | birch load --create my.birch      (LMDB's unnamed db)\n"
     "  mdb_dump -a lmdb_dir | birch load --create my.birch   (its named dbs)\n",
     0,
