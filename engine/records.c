@@ -94,20 +94,18 @@ static int multi_first(birch_txn *txn, bi_tstate *ts, birch_val key, birch_val *
     int exact, rc = bi_multi_key(txn->db, key, NULL, 0, "birch_get", &lo, &n);
     if (rc) return rc;
     rc = bi_tree_search(txn, &ts->tree, lo, n, &path, &exact);
-    if (rc == BIRCH_OK && (!path.depth || path.idx[path.depth - 1] >= bi_nkeys(path.pg[path.depth - 1]))) {
+    if (rc == BIRCH_OK && !path.depth) rc = bi_err_s(BIRCH_NOTFOUND, "the key has no value (the table is empty)");
+    if (rc == BIRCH_OK && path.idx[path.depth - 1] >= bi_nkeys(path.pg[path.depth - 1])) {
         /* past the leaf's end: the first pair, if any, begins the next leaf */
-        bi_errmark mark = bi_err_mark();
-        if (path.depth) path.idx[path.depth - 1]--;
-        rc = path.depth ? bi_path_next(txn, &path) : BIRCH_NOTFOUND;
-        bi_err_end(mark, rc == BIRCH_NOTFOUND);
+        path.idx[path.depth - 1]--;
+        rc = bi_path_next(txn, &path);
     }
     uint8_t *leaf = rc ? NULL : path.pg[path.depth - 1];
     unsigned i = rc ? 0 : path.idx[path.depth - 1];
     if (rc == BIRCH_OK) rc = bi_slot_ok(txn, leaf, i);
     if (rc == BIRCH_OK && (bi_node_klen(leaf, i) < n || memcmp(bi_node_key(leaf, i), lo, n)))
-        rc = BIRCH_NOTFOUND; /* the next record is another key's */
+        rc = bi_err_s(BIRCH_NOTFOUND, "the key has no value"); /* the next record is another key's */
     free(lo);
-    if (rc == BIRCH_NOTFOUND) return bi_err_s(BIRCH_NOTFOUND, "the key has no value");
     if (rc) return rc;
     *val = (birch_val){bi_node_key(leaf, i) + n, bi_node_klen(leaf, i) - n};
     if (txn->write) bi_lend(txn, leaf);
