@@ -157,6 +157,44 @@ int birch_typed_contains(birch_txn *txn, const birch_typed *t, const void *key);
 int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const void *keys,
                           const void *values);
 
+/* ---- Typed multimap tables --------------------------------------------------- */
+
+/* A multimap table (birch.h, "Multimap tables") of C keys and C values of
+ * two key formats: the values of a key are a set ordered as their format
+ * encodes them (numbers by value, strings by bytes...), which is why their
+ * format is a key format.  The caller owns the handle; it stays valid
+ * until birch_close.  Treat the fields as read-only. */
+typedef struct birch_typed_multi {
+    birch_table *table;
+    const birch_key_format *key;
+    const birch_key_format *value;
+    char msg[512]; /* why the last birch_typed_multi_open on it failed */
+} birch_typed_multi;
+
+/* Opens (with BIRCH_CREATE, creates) multimap table name with these
+ * formats, stored in its schema and checked on every later open.  Errors:
+ * BIRCH_ESCHEMA (a plain table, or other formats: t->msg says which),
+ * BIRCH_EINVAL, and those of birch_table_open.  txn may be NULL. */
+int birch_typed_multi_open(birch_db *db, birch_txn *txn, const char *name, const birch_key_format *key,
+                           const birch_key_format *value, unsigned flags, birch_typed_multi *t);
+/* Adds value to key's values (no change if it is there).  Errors: those
+ * of birch_multi_put; BIRCH_EINVAL when a format refuses key or value. */
+int birch_typed_multi_put(birch_txn *txn, const birch_typed_multi *t, const void *key, const void *value);
+/* Removes value from key's values: 1 if it was there, 0 if not, or a
+ * negative code. */
+int birch_typed_multi_delete(birch_txn *txn, const birch_typed_multi *t, const void *key, const void *value);
+/* Removes every value of key; *deleted (may be NULL) tells how many (0 is
+ * no error). */
+int birch_typed_multi_delete_all(birch_txn *txn, const birch_typed_multi *t, const void *key, uint64_t *deleted);
+/* The number of key's values, in O(log n). */
+int birch_typed_multi_count(birch_txn *txn, const birch_typed_multi *t, const void *key, uint64_t *count);
+/* Calls fn with each of key's values in order, decoded into a C value
+ * (its variable-length parts valid during the call only); a non-zero
+ * return stops the walk and is returned as is.  BIRCH_EFORMAT for a
+ * stored value its format does not decode. */
+int birch_typed_multi_values(birch_txn *txn, const birch_typed_multi *t, const void *key,
+                             int (*fn)(const void *value, void *ctx), void *ctx);
+
 /* ---- Guards --------------------------------------------------------------- */
 
 /* A guard: a stored value, verified once by its format, viewed in place.

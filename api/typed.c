@@ -13,7 +13,6 @@
 #include "internal.h"
 #include "typed_internal.h"
 
-#define SCHEMA_MAGIC "birch-typed 1\n"
 #define GUARD_LIVE 0x4c495645u     /* "LIVE" */
 #define GUARD_RELEASED 0x44454144u /* "DEAD" */
 
@@ -106,15 +105,36 @@ static void schema_summary(const char *text, size_t len, char *out, size_t cap)
     out[o < cap ? o : cap - 1] = 0;
 }
 
-static int schema_mismatch(birch_typed *t, const char *name, birch_val have, const char *want, size_t wlen)
+static int schema_mismatch(char *msg, size_t cap, const char *name, birch_val have, const char *want, size_t wlen)
 {
     char h[400], w[400];
     if (have.size) schema_summary(have.data, have.size, h, sizeof h);
     else snprintf(h, sizeof h, "untyped records");
     schema_summary(want, wlen, w, sizeof w);
     /* Bounded so the message always fits t->msg (512 bytes). */
-    snprintf(t->msg, sizeof t->msg, "table '%.100s' holds %.190s; opened as %.190s", name, h, w);
-    return bi_err(BIRCH_ESCHEMA, "%s", t->msg);
+    snprintf(msg, cap, "table '%.100s' holds %.190s; opened as %.190s", name, h, w);
+    return bi_err(BIRCH_ESCHEMA, "%s", msg);
+}
+
+int bi_typed_schema(birch_txn *txn, birch_table *table, const char *name, const char *want, size_t n, char *msg,
+                    size_t cap)
+{
+    birch_val have;
+    int rc = birch_table_schema(txn, table, &have);
+    if (rc) return rc;
+    if (have.size == n && memcmp(have.data, want, n) == 0) return BIRCH_OK;
+    if (have.size == 0) {
+        uint64_t count = 0;
+        rc = birch_count(txn, table, &count);
+        if (rc) return rc;
+        if (count == 0) {
+            bi_errmark mark = bi_err_mark();
+            rc = birch_table_set_schema(txn, table, (birch_val){want, n});
+            bi_err_end(mark, rc == BIRCH_EREADONLY); /* a reader may use an empty table: no failure */
+            return rc == BIRCH_EREADONLY ? BIRCH_OK : rc;
+        }
+    }
+    return schema_mismatch(msg, cap, name, have, want, n);
 }
 
 /* Checks (or, on a new or empty untyped table in a write transaction,
@@ -124,22 +144,7 @@ static int match_schema(birch_txn *txn, birch_typed *t, const char *name)
     char want[1024];
     int n = schema_text(t->key, t->value, want, sizeof want);
     if (n < 0) return n;
-    birch_val have;
-    int rc = birch_table_schema(txn, t->table, &have);
-    if (rc) return rc;
-    if (have.size == (size_t)n && memcmp(have.data, want, (size_t)n) == 0) return BIRCH_OK;
-    if (have.size == 0) {
-        uint64_t count = 0;
-        rc = birch_count(txn, t->table, &count);
-        if (rc) return rc;
-        if (count == 0) {
-            bi_errmark mark = bi_err_mark();
-            rc = birch_table_set_schema(txn, t->table, (birch_val){want, (size_t)n});
-            bi_err_end(mark, rc == BIRCH_EREADONLY); /* a reader may use an empty table: no failure */
-            return rc == BIRCH_EREADONLY ? BIRCH_OK : rc;
-        }
-    }
-    return schema_mismatch(t, name, have, want, (size_t)n);
+    return bi_typed_schema(txn, t->table, name, want, (size_t)n, t->msg, sizeof t->msg);
 }
 
 int birch_typed_open(birch_db *db, birch_txn *txn, const char *name, const birch_key_format *key,

@@ -9,6 +9,14 @@
 /* Room for any encoded key: keys are at most page_size / 4 bytes. */
 #define BI_KEY_BUF (BIRCH_MAX_PAGE_SIZE / 4)
 
+/* The first line of every typed table's schema text (FORMAT.md 16). */
+#define SCHEMA_MAGIC "birch-typed 1\n"
+
+/* Checks table's schema against want (n bytes of schema text), or stores
+ * it when the table is new or empty and untyped (in a write transaction).
+ * BIRCH_ESCHEMA with msg (cap bytes) naming both sides. */
+int bi_typed_schema(birch_txn *txn, birch_table *table, const char *name, const char *want, size_t n, char *msg,
+                    size_t cap);
 /* BIRCH_OK if txn (a token; NULL is fine) is live and belongs to db;
  * else BIRCH_ETXN, BIRCH_EFORK or BIRCH_EINVAL naming who. */
 int bi_txn_db(birch_txn *txn, birch_db *db, const char *who);

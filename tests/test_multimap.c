@@ -327,6 +327,74 @@ START_TEST(random_vs_model)
 }
 END_TEST
 
+/* ---- Typed multimap tables --------------------------------------------------- */
+
+typedef struct u64v {
+    uint64_t v;
+} u64v;
+BIRCH_POD_FORMAT(u64v_fmt, u64v, 1);
+
+typedef struct collect {
+    uint64_t v[16];
+    int n;
+} collect;
+
+static int collect_u64(const void *value, void *ctx)
+{
+    collect *c = ctx;
+    c->v[c->n++] = *(const uint64_t *)value;
+    return c->n == 16;
+}
+
+START_TEST(typed_multimap)
+{
+    birch_typed_multi idx;
+    /* string key -> set of u64 (an index from a name to the ids that hold it) */
+    BT_OK(birch_typed_multi_open(db, NULL, "by_name", &birch_key_string, &birch_key_u64, BIRCH_CREATE, &idx));
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    uint64_t ids[] = {300, 7, 1000000, 42, 7};
+    birch_val ann = bt_str("ann"), bob = bt_str("bob");
+    for (int i = 0; i < 5; i++) BT_OK(birch_typed_multi_put(w, &idx, &ann, &ids[i]));
+    BT_OK(birch_typed_multi_put(w, &idx, &bob, &ids[0]));
+    BT_OK(birch_txn_commit(w));
+    uint64_t n;
+    BT_OK(birch_typed_multi_count(NULL, &idx, &ann, &n));
+    ck_assert_uint_eq(n, 4);
+    collect c = {{0}, 0};
+    BT_OK(birch_typed_multi_values(NULL, &idx, &ann, collect_u64, &c));
+    ck_assert_int_eq(c.n, 4); /* in numeric order, not byte order of the C value */
+    ck_assert(c.v[0] == 7 && c.v[1] == 42 && c.v[2] == 300 && c.v[3] == 1000000);
+    uint64_t gone = 7, none = 8;
+    ck_assert_int_eq(birch_typed_multi_delete(NULL, &idx, &ann, &gone), 1);
+    ck_assert_int_eq(birch_typed_multi_delete(NULL, &idx, &ann, &none), 0);
+    birch_val nobody = bt_str("nobody");
+    c.n = 0;
+    BT_OK(birch_typed_multi_values(NULL, &idx, &nobody, collect_u64, &c));
+    ck_assert_int_eq(c.n, 0);
+    BT_OK(birch_typed_multi_delete_all(NULL, &idx, &ann, &n));
+    ck_assert_uint_eq(n, 3);
+    BT_OK(birch_typed_multi_delete_all(NULL, &idx, &ann, &n));
+    ck_assert_uint_eq(n, 0);
+    /* Formats are checked on reopen. */
+    db = bt_reopen(db, path, &opts);
+    BT_OK(birch_typed_multi_open(db, NULL, "by_name", &birch_key_string, &birch_key_u64, 0, &idx));
+    BT_OK(birch_typed_multi_count(NULL, &idx, &bob, &n));
+    ck_assert_uint_eq(n, 1);
+    birch_typed_multi other;
+    BT_RC(birch_typed_multi_open(db, NULL, "by_name", &birch_key_string, &birch_key_u32, 0, &other), BIRCH_ESCHEMA);
+    ck_assert_msg(strstr(other.msg, "u64") && strstr(other.msg, "u32"), "%s", other.msg);
+    birch_typed plain;
+    BT_RC(birch_typed_open(db, NULL, "by_name", &birch_key_string, &u64v_fmt, 0, &plain),
+          BIRCH_ESCHEMA);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    bt_table(w, "flat", BIRCH_CREATE);
+    BT_OK(birch_txn_commit(w));
+    BT_RC(birch_typed_multi_open(db, NULL, "flat", &birch_key_string, &birch_key_u64, 0, &other), BIRCH_ESCHEMA);
+    BT_RC(birch_typed_multi_put(NULL, NULL, &bob, &ids[0]), BIRCH_EINVAL);
+    BT_RC(birch_typed_multi_values(NULL, &idx, &bob, NULL, NULL), BIRCH_EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("multimap");
@@ -336,6 +404,7 @@ int main(void)
     tcase_add_test(tc, zero_bytes_and_prefixes);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, random_vs_model);
+    tcase_add_test(tc, typed_multimap);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
