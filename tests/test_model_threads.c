@@ -43,7 +43,7 @@
 
 #include "support.h"
 
-enum { NT = 2, RING = 1024, ERRSZ = 768, REOPEN_EVERY = 50 };
+enum { NT = 2, RING = 1024, ERRSZ = 768, REOPEN_EVERY = 50, NEST = 4, NSP = 3 };
 static const char *const tnames[NT] = {"alpha", "beta"};
 
 /* ---- Snapshots shared with the reader ------------------------------------ */
@@ -450,7 +450,16 @@ typedef struct state {
     size_t maxk;
     uint32_t ps;
     bt_model committed[NT], work[NT];
-    long ops, txns, commits, aborts, reopens, strict_checks;
+    /* Nested transactions: lv[d] is level d's handle (lv[0] the root),
+     * saved[d] the models of level d's parent as level d began. */
+    birch_txn *lv[NEST + 1];
+    bt_model saved[NEST + 1][NT];
+    int depth;
+    /* Savepoints: the committed models each keeps, the commit it keeps. */
+    bt_model sp[NSP][NT];
+    int sp_have[NSP];
+    uint64_t sp_txn[NSP];
+    long ops, txns, commits, aborts, reopens, strict_checks, children, child_aborts, sp_restores;
     size_t target;
     reader rd;
     unsigned char *key, *key2, *val;
@@ -1101,6 +1110,92 @@ static void ho_finish(void)
     }
 }
 
+/* ---- Nested transactions and savepoints (issue 14) ----------------------------- */
+
+static void swap_models(bt_model *a, bt_model *b)
+{
+    for (int i = 0; i < NT; i++) {
+        bt_model tmp = a[i];
+        a[i] = b[i];
+        b[i] = tmp;
+    }
+}
+
+/* Begins a child of the deepest level: its models start as its parent's. */
+static void nest_begin(state *st)
+{
+    int d = st->depth;
+    EXPECT_RC(st, birch_txn_begin_nested(st->lv[d], &st->lv[d + 1]), BIRCH_OK);
+    for (int i = 0; i < NT; i++) {
+        bt_model_free(&st->saved[d + 1][i]);
+        bt_model_init(&st->saved[d + 1][i]);
+        bt_model_copy(&st->saved[d + 1][i], &st->work[i]);
+    }
+    st->depth = d + 1;
+    st->children++;
+}
+
+/* Ends the deepest child: its models become its parent's (commit), or its
+ * parent's come back (abort). */
+static void nest_end(state *st, int commit)
+{
+    int d = st->depth;
+    if (commit) {
+        EXPECT_RC(st, birch_txn_commit(st->lv[d]), BIRCH_OK);
+    } else {
+        birch_txn_abort(st->lv[d]);
+        swap_models(st->work, st->saved[d]);
+        st->child_aborts++;
+    }
+    st->depth = d - 1;
+}
+
+/* The current level's view against its models after a batch of changes:
+ * counts, range counts and ranks of both tables. */
+static void check_batch(state *st)
+{
+    for (int ti = 0; ti < NT; ti++)
+        for (int q = 0; q < 3; q++)
+            CHECK(st, check_ranks(err, st, st->lv[st->depth], st->t[ti], &st->work[ti]), "level %d, table %s: %s",
+                  st->depth, tnames[ti], err);
+}
+
+/* A savepoint made, restored or dropped by the root (their interplay with
+ * children is test_savepoint's). */
+static void savepoint_op(state *st)
+{
+    int s = (int)bt_below(&st->r, NSP);
+    char name[8];
+    snprintf(name, sizeof name, "sp%d", s);
+    birch_txn *w = st->lv[0];
+    uint64_t x = bt_below(&st->r, 3);
+    if (!st->sp_have[s] && x == 0) { /* keeps the last commit: the committed models */
+        EXPECT_RC(st, birch_savepoint_create(w, name), BIRCH_OK);
+        for (int i = 0; i < NT; i++) {
+            bt_model_free(&st->sp[s][i]);
+            bt_model_init(&st->sp[s][i]);
+            bt_model_copy(&st->sp[s][i], &st->committed[i]);
+        }
+        st->sp_have[s] = 1;
+        st->sp_txn[s] = birch_txn_id(w) - 1;
+    } else if (st->sp_have[s] && x == 1) {
+        EXPECT_RC(st, birch_savepoint_restore(w, name), BIRCH_OK);
+        for (int i = 0; i < NT; i++) {
+            bt_model_free(&st->work[i]);
+            bt_model_init(&st->work[i]);
+            bt_model_copy(&st->work[i], &st->sp[s][i]);
+        }
+        for (int j = 0; j < NSP; j++) /* savepoints after it are dropped */
+            if (st->sp_have[j] && st->sp_txn[j] > st->sp_txn[s]) st->sp_have[j] = 0;
+        st->sp_restores++;
+    } else if (st->sp_have[s]) {
+        EXPECT_RC(st, birch_savepoint_drop(w, name), BIRCH_OK);
+        st->sp_have[s] = 0;
+    } else {
+        EXPECT_RC(st, birch_savepoint_restore(w, name), BIRCH_NOTFOUND);
+    }
+}
+
 static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t seed,
                       const char *tag)
 {
@@ -1142,9 +1237,24 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
         uint64_t id = birch_txn_id(w);
         for (int i = 0; i < NT; i++) bt_model_copy(&st->work[i], &st->committed[i]);
         handle_orders(st, w);
+        st->lv[0] = w;
+        st->depth = 0;
+        int sp_have0[NSP];
+        uint64_t sp_txn0[NSP];
+        memcpy(sp_have0, st->sp_have, sizeof sp_have0);
+        memcpy(sp_txn0, st->sp_txn, sizeof sp_txn0);
+        if (bt_chance(&st->r, 25)) savepoint_op(st);
         long n = bt_chance(&st->r, 4) ? (long)bt_range(&st->r, 300, 1500)
                                       : (long)bt_range(&st->r, 1, 120);
-        for (long i = 0; i < n; i++, st->ops++) one_op(st, w);
+        for (long i = 0; i < n; i++, st->ops++) {
+            /* Now and then a child begins, or the deepest one ends. */
+            if (bt_chance(&st->r, 2) && st->depth < NEST) nest_begin(st);
+            else if (bt_chance(&st->r, 2) && st->depth > 0) nest_end(st, bt_chance(&st->r, 60));
+            one_op(st, st->lv[st->depth]);
+        }
+        check_batch(st);
+        while (st->depth > 0) nest_end(st, bt_chance(&st->r, 60));
+        check_batch(st);
         if (bt_chance(&st->r, 80)) {
             publish(id, st->work); /* before the commit: the reader may see it at once */
             int rc = birch_txn_commit(w);
@@ -1163,6 +1273,8 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
         } else {
             birch_txn_abort(w);
             st->aborts++;
+            memcpy(st->sp_have, sp_have0, sizeof sp_have0); /* the abort undid the savepoint calls */
+            memcpy(st->sp_txn, sp_txn0, sizeof sp_txn0);
         }
         for (int i = 0; i < NT; i++) bt_model_free(&st->work[i]);
     }
@@ -1179,13 +1291,15 @@ static void run_model(uint32_t ps, uint64_t map_reserve, long total, uint64_t se
     fprintf(stderr,
             "model %s: seed %" PRIu64 ", %ld ops, %ld txns (%ld commits, %ld aborts), %ld reopens, "
             "%ld strict checks, reader %ld rounds (%ld without snapshot, %ld held across commits), "
-            "%ld stale handle uses, %ld stale cursors closed\n",
+            "%ld stale handle uses, %ld stale cursors closed, %ld children (%ld aborted), %ld savepoint restores\n",
             tag, seed, st->ops, st->txns, st->commits, st->aborts, st->reopens, st->strict_checks, st->rd.rounds,
-            st->rd.misses, st->rd.holds, ho.used, ho.closed);
+            st->rd.misses, st->rd.holds, ho.used, ho.closed, st->children, st->child_aborts, st->sp_restores);
     ring_clear();
     for (int i = 0; i < NT; i++) {
         bt_model_free(&st->committed[i]);
         bt_model_free(&st->work[i]);
+        for (int d = 0; d <= NEST; d++) bt_model_free(&st->saved[d][i]);
+        for (int j = 0; j < NSP; j++) bt_model_free(&st->sp[j][i]);
     }
     pthread_mutex_destroy(&st->rd.mu);
     pthread_cond_destroy(&st->rd.cv);
