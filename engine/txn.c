@@ -53,6 +53,20 @@ void bi_txn_on_snapshot(birch_txn *txn, birch_db *db, const bi_snap *s)
     txn->snap_npages = s->meta.npages;
 }
 
+/* oldest, or the oldest savepoint of the durable state if that is older.
+ * The durable meta is read from its page in the map (the writer gate is
+ * held: no commit writes a meta page meanwhile); if it is not there
+ * (never expected), no pending page is reused in this transaction.
+ * Caller holds db->lock. */
+static uint64_t durable_savepoints(birch_db *db, uint64_t oldest)
+{
+    if (db->meta.txnid == db->steady_txnid) return oldest; /* the last commit is durable: done above */
+    bi_meta d;
+    memcpy(&d, db->map.addr + (uint64_t)db->steady_slot * db->psize, sizeof d);
+    if (!bi_meta_valid(&d) || d.txnid != db->steady_txnid) return 0;
+    return d.savepoints.count && d.sp_oldest < oldest ? d.sp_oldest : oldest;
+}
+
 /* Takes the snapshot: a pinned one for readers; for the writer, the last
  * commit (it is the only one who makes commits) and the reuse limit. */
 static int snapshot(birch_db *db, birch_txn *txn)
@@ -70,8 +84,12 @@ static int snapshot(birch_db *db, birch_txn *txn)
     txn->map = db->map.addr;
     txn->snap_npages = db->meta.npages;
     uint64_t oldest = bi_oldest_reader(db, NULL), durable = db->steady_txnid;
-    /* A savepoint keeps its commit's pages as a reader of it would. */
+    /* A savepoint keeps its commit's pages as a reader of it would: those
+     * of the last commit, and those of the durable state, which a power
+     * loss returns to (a savepoint dropped by a weak commit still holds
+     * its pages until a durable state without it). */
     if (db->meta.savepoints.count && db->meta.sp_oldest < oldest) oldest = db->meta.sp_oldest;
+    oldest = durable_savepoints(db, oldest);
     txn->meta.txnid++;
     db->live_txns++;
     pthread_mutex_unlock(&db->lock);

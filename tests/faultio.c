@@ -579,7 +579,14 @@ int fio_powerloss(fio *f, const char *path, uint64_t seed)
 
 const char *const fw_table_name[FW_TABLES] = {"t0", "t1", "t2", "t3", "ctr"};
 
-enum { FW_PUT, FW_DEL, FW_DROP, FW_CREATE, FW_RENAME /* table t to table key */ };
+enum {
+    FW_PUT, FW_DEL, FW_DROP, FW_CREATE, FW_RENAME /* table t to table key */,
+    FW_NEST,       /* a child transaction begins: vlen 1 if it will commit, 0 if it will abort */
+    FW_NEST_END,   /* the innermost child commits or aborts (as its FW_NEST said) */
+    FW_SP_CREATE,  /* savepoint "sp" (keeps the state before this transaction) */
+    FW_SP_RESTORE, /* savepoint "sp", made by transaction key + 1: back to state key */
+    FW_SP_DROP
+};
 
 typedef struct fw_op {
     int type;
@@ -626,6 +633,33 @@ static uint32_t fw_vlen(bt_rng *r)
     return (uint32_t)bt_range(r, 1400, 6000);            /* longer runs */
 }
 
+/* Child transactions (nested, up to two deep, each committing or
+ * aborting) and a savepoint made, restored and dropped on a fixed
+ * schedule (every 20 transactions: made by 20i + 5, which keeps state
+ * 20i + 4, restored by 20i + 12, dropped by 20i + 16).  Drawn from a
+ * stream of their own, after the other operations, so that the rest of
+ * each transaction is what it was before they were added. */
+static void fw_gen_issue14(uint64_t seed, int k, fw_ops *o)
+{
+    bt_rng r = {bt_mix(seed * 0x2545F4914F6CDD1Dull + (uint64_t)k * 31 + 7)};
+    if (k % 20 == 5) fw_push(o, FW_SP_CREATE, 0, 0, 0, 0);
+    if (k % 20 == 12 && k >= 12) fw_push(o, FW_SP_RESTORE, 0, (uint32_t)(k - 8), 0, 0);
+    if (k % 20 == 16) fw_push(o, FW_SP_DROP, 0, 0, 0, 0);
+    if (!bt_chance(&r, 40)) return;
+    int depth = 1 + (int)bt_below(&r, 2);
+    for (int d = 0; d < depth; d++) {
+        fw_push(o, FW_NEST, 0, 0, bt_chance(&r, 60) ? 1u : 0u, 0);
+        uint32_t n = (uint32_t)bt_range(&r, 1, 40);
+        for (uint32_t i = 0; i < n; i++) {
+            int t = (int)bt_below(&r, 4);
+            uint32_t key = (uint32_t)bt_below(&r, FW_KEYSPACE);
+            if (bt_chance(&r, 70)) fw_push(o, FW_PUT, t, key, fw_vlen(&r), bt_rand(&r));
+            else fw_push(o, FW_DEL, t, key, 0, 0);
+        }
+    }
+    for (int d = 0; d < depth; d++) fw_push(o, FW_NEST_END, 0, 0, 0, 0);
+}
+
 /* The operations of transaction k. */
 static void fw_gen(uint64_t seed, int k, int huge, fw_ops *o)
 {
@@ -668,6 +702,7 @@ static void fw_gen(uint64_t seed, int k, int huge, fw_ops *o)
         fw_push(o, FW_DROP, u, 0, 0, 0); /* over a table dropped in this transaction */
         fw_push(o, FW_RENAME, t, (uint32_t)u, 0, 0);
     }
+    fw_gen_issue14(seed, k, o);
     fw_push(o, FW_PUT, FW_CTR, (uint32_t)k, 8, 0);
 }
 
@@ -741,7 +776,27 @@ void fw_init(fw *w, uint64_t seed, int ntxn, int huge)
             bt_model_copy(&s->m[t], &w->st[k - 1].m[t]);
         }
         fw_gen(seed, k, huge, &o);
-        for (size_t i = 0; i < o.n; i++) fw_model_apply(s, &o.v[i], vb);
+        /* Operations inside a child that aborts change nothing: skip
+         * counts the open children that will abort. */
+        int commits[8], depth = 0, skip = 0;
+        for (size_t i = 0; i < o.n; i++) {
+            const fw_op *op = &o.v[i];
+            if (op->type == FW_NEST) {
+                commits[depth++] = op->vlen == 1;
+                skip += op->vlen != 1;
+            } else if (op->type == FW_NEST_END) {
+                skip -= !commits[--depth];
+            } else if (op->type == FW_SP_RESTORE) {
+                for (int t = 0; t < FW_TABLES; t++) {
+                    bt_model_free(&s->m[t]);
+                    bt_model_init(&s->m[t]);
+                    s->exists[t] = w->st[op->key].exists[t];
+                    bt_model_copy(&s->m[t], &w->st[op->key].m[t]);
+                }
+            } else if (!skip && op->type != FW_SP_CREATE && op->type != FW_SP_DROP) {
+                fw_model_apply(s, op, vb);
+            }
+        }
     }
     free(o.v);
     free(vb);
@@ -790,6 +845,16 @@ static int fw_db_apply(birch_txn *txn, const fw_op *op, uint8_t *vb, const char 
         *where = "birch_table_rename";
         rc = birch_table_rename(txn, name, fw_table_name[op->key]);
         return rc == BIRCH_NOTFOUND || rc == BIRCH_EXISTS ? BIRCH_OK : rc;
+    case FW_SP_CREATE: /* a run resumed after a crash may find it made already */
+        *where = "birch_savepoint_create";
+        rc = birch_savepoint_create(txn, "sp");
+        return rc == BIRCH_EXISTS ? BIRCH_OK : rc;
+    case FW_SP_RESTORE:
+        *where = "birch_savepoint_restore";
+        return birch_savepoint_restore(txn, "sp");
+    case FW_SP_DROP:
+        *where = "birch_savepoint_drop";
+        return birch_savepoint_drop(txn, "sp");
     }
     return BIRCH_EINVAL;
 }
@@ -806,11 +871,27 @@ int fw_txn(birch_db *db, const fw *w, int k, const char **where)
     fw_gen(w->seed, k, w->huge, &o);
     uint8_t *vb = malloc(1u << 20);
     if (!vb) abort();
-    for (size_t i = 0; i < o.n && rc == BIRCH_OK; i++) rc = fw_db_apply(txn, &o.v[i], vb, where);
+    birch_txn *lv[8] = {txn}; /* lv[d]: the open child of depth d */
+    int commits[8], depth = 0;
+    for (size_t i = 0; i < o.n && rc == BIRCH_OK; i++) {
+        const fw_op *op = &o.v[i];
+        if (op->type == FW_NEST) {
+            *where = "birch_txn_begin_nested";
+            rc = birch_txn_begin_nested(lv[depth], &lv[depth + 1]);
+            if (rc == BIRCH_OK) commits[++depth] = op->vlen == 1;
+        } else if (op->type == FW_NEST_END) {
+            *where = "birch_txn_commit (a child)";
+            if (commits[depth]) rc = birch_txn_commit(lv[depth]);
+            else birch_txn_abort(lv[depth]);
+            depth--;
+        } else {
+            rc = fw_db_apply(lv[depth], op, vb, where);
+        }
+    }
     free(vb);
     free(o.v);
     if (rc) {
-        birch_txn_abort(txn);
+        birch_txn_abort(txn); /* ends the open children too */
         return rc;
     }
     *where = "birch_txn_commit";
