@@ -718,7 +718,10 @@ struct birch_table_stat {
  * O(pages), with the pages' records summed along (a full scan's cost, not
  * birch_count's O(1)).  The pages are read through the transaction's
  * snapshot and validated as every read validates them, and the records
- * found must be as many as the table's count.  Errors: BIRCH_EINVAL (a
+ * found must be as many as the table's count.  In a multimap table a
+ * record is a pair, stored as its key escaped and ended with the value
+ * after it (see "Multimap tables"): key_bytes counts those stored keys,
+ * value_bytes is 0.  Errors: BIRCH_EINVAL (a
  * NULL argument; a table of another database), BIRCH_NOTFOUND (no such
  * table in this snapshot), BIRCH_ETXN, BIRCH_ECORRUPT (a damaged page:
  * birch_errmsg() names it). */

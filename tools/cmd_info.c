@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <time.h>
+
 #include "internal.h" /* bi_check: see above */
 #include "tool.h"
 
@@ -20,6 +22,8 @@
 typedef struct table_info {
     struct birch_table_stat ts;
     birch_val schema; /* valid while the read transaction lasts */
+    unsigned flags;   /* BIRCH_MULTIMAP */
+    uint64_t sequence;
 } table_info;
 
 static int print_schema(tool_out *out, birch_val s)
@@ -40,7 +44,9 @@ static int print_table(tool_out *out, const char *name, const table_info *t)
 {
     const struct birch_table_stat *ts = &t->ts;
     if (tool_puts(out, "table ") || tool_out_text(out, name, strlen(name)) || tool_putc(out, '\n')) return -1;
+    if (t->flags & BIRCH_MULTIMAP) tool_puts(out, "  kind        multimap (entries are key, value pairs)\n");
     tool_printf(out, "  entries     %" PRIu64 "\n", ts->records);
+    if (t->sequence) tool_printf(out, "  sequence    %" PRIu64 "\n", t->sequence);
     tool_printf(out, "  depth       %" PRIu32 "\n", ts->depth);
     tool_printf(out, "  pages       %" PRIu64 " (%" PRIu64 " branch, %" PRIu64 " leaf, %" PRIu64 " overflow)\n",
                 ts->branch_pages + ts->leaf_pages + ts->overflow_pages, ts->branch_pages, ts->leaf_pages,
@@ -65,6 +71,8 @@ static int gather(birch_txn *txn, const tool_names *l, table_info *info)
         int rc = birch_table_open(txn, l->names[i], 0, &t);
         if (rc == BIRCH_OK) rc = birch_table_schema(txn, t, &info[i].schema);
         if (rc == BIRCH_OK) rc = birch_table_stat(txn, t, &info[i].ts);
+        if (rc == BIRCH_OK) rc = birch_table_flags(txn, t, &info[i].flags);
+        if (rc == BIRCH_OK) rc = birch_sequence_get(txn, t, &info[i].sequence);
         if (rc) code = tool_fail_rc(rc, "table %s", l->names[i]);
         tool_progress_show(&p, i + 1, l->n);
     }
@@ -85,6 +93,18 @@ static int stat_tables(tool_out *out, birch_txn *txn)
     return code;
 }
 
+static int print_savepoint(const birch_savepoint_info *sp, void *ctx)
+{
+    tool_out *out = ctx;
+    time_t secs = (time_t)(sp->created_ms / 1000);
+    struct tm tm;
+    char when[32] = "?";
+    if (gmtime_r(&secs, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (tool_puts(out, "savepoint     ") || tool_out_text(out, sp->name, strlen(sp->name))) return -1;
+    tool_printf(out, " (keeps txn %" PRIu64 ", made %s)\n", sp->txnid, when);
+    return 0;
+}
+
 static int stat_db(tool_out *out, birch_db *db, const char *path)
 {
     birch_stat st;
@@ -102,7 +122,8 @@ static int stat_db(tool_out *out, birch_db *db, const char *path)
     tool_printf(out, "readers       %" PRIu32 "\n", st.readers);
     tool_printf(out, "tables        %" PRIu64 "\n", st.table_count);
     if ((rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn))) return tool_fail_rc(rc, "%s", path);
-    int code = stat_tables(out, txn);
+    rc = birch_savepoint_list(txn, print_savepoint, out);
+    int code = rc ? tool_fail_rc(rc, "%s: savepoints", path) : stat_tables(out, txn);
     birch_txn_abort(txn);
     return code;
 }
@@ -123,7 +144,8 @@ const tool_command tool_cmd_stat = {
     "stat", run_stat, "stat FILE",
     "Shows the file size, page size, pages in use and free, the last transaction,\n"
     "the oldest snapshot still read, the readers, and for each table its entries,\n"
-    "tree depth, pages by kind, key and value bytes, fill and schema text.\n"
+    "tree depth, pages by kind, key and value bytes, fill and schema text (and\n"
+    "its kind and sequence when it has them); the savepoints first.\n"
     "\n"
     "  oldest txn  the oldest transaction whose snapshot a live read transaction,\n"
     "              guard or stream pins, in any process (the last transaction\n"
