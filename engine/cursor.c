@@ -12,6 +12,14 @@
  * else.  It holds its transaction's token (handles.c) and decodes it on
  * every call, so a cursor of an ended transaction answers BIRCH_ETXN,
  * whatever ran since, until it is closed.
+ *
+ * A read transaction may be reset and renewed (txn.c): its snapshot goes
+ * and a newer one comes, and the path of a cursor names pages of the old
+ * one, which writers may have reused since.  While the transaction is
+ * reset every call answers BIRCH_ETXN; after the renew the cursor finds
+ * its recorded snapshot generation (gen) behind the transaction's and
+ * forgets its path: it is unpositioned, as if just opened, and never
+ * reads a page of the snapshot that went.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +48,14 @@ static int live(birch_cursor *cur)
         if (rc) return rc;
         return ended();
     }
-    if (cur->txn->state != BI_TXN_LIVE) return ended();
-    if (cur->txn->write) bi_txn_seen(cur->txn); /* this thread holds it now (txn.c) */
+    birch_txn *txn = cur->txn;
+    if (txn->state != BI_TXN_LIVE) return txn->state == BI_TXN_RESET ? bi_txn_parked() : ended();
+    if (txn->write) {
+        bi_txn_seen(txn); /* this thread holds it now (txn.c) */
+    } else if (cur->gen != txn->snap_gen) { /* renewed since the path was taken: it names old pages */
+        cur->positioned = 0;
+        cur->gen = txn->snap_gen;
+    }
     return BIRCH_OK;
 }
 
@@ -115,6 +129,7 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     cur->word = &txn->tslot->cur;
     cur->n = (uint64_t)((uintptr_t)tok - cur->hdr->first);
     cur->table = t;
+    cur->gen = txn->snap_gen;
     *out = cur;
     return BIRCH_OK;
 }

@@ -224,8 +224,11 @@ typedef struct bi_dirty {
 } bi_dirty;
 
 /* A live transaction's state; an ended one has no state, its token no
- * longer decodes (handles.c). */
-enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1 };
+ * longer decodes (handles.c).  FAILED: a write transaction after a failed
+ * change (only abort is left).  RESET: a read transaction that let its
+ * snapshot go (birch_txn_reset) and holds no reader slot until
+ * birch_txn_renew; bi_txn_use refuses it, so nothing reads through it. */
+enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1, BI_TXN_RESET = 2 };
 
 struct birch_txn {
     birch_db *db;
@@ -241,6 +244,10 @@ struct birch_txn {
     birch_txn *token;     /* the handle the user holds (handles.c) */
     struct bi_tslot *tslot; /* the slot this struct lives in */
     int internal;         /* begun by a stream for itself: not counted as open */
+    /* Read transactions: bumped by every reset and renew, so that a cursor
+     * (and a stream) tells a path of an earlier snapshot from one of this
+     * snapshot (cursor.c) without touching the earlier one's pages. */
+    uint64_t snap_gen;
     /* Guards taken in this transaction and not yet released (typed.c):
      * ids from guard_next, so that a copy released twice is told. */
     uint64_t guard_next;
@@ -318,6 +325,7 @@ struct birch_cursor {
     birch_table *table;
     bi_path path;
     int positioned;
+    uint64_t gen;       /* txn->snap_gen when path was valid (read txns) */
     uint64_t seq;       /* txn->mod_seq when path was valid (write txns) */
     uint8_t *keybuf;    /* copy of the current key (write txns) */
     size_t keylen;
@@ -389,18 +397,20 @@ int bi_db_check(birch_db *db, const char *who);
 /* The errors of a token that does not decode (cold). */
 int bi_txn_bad(const void *hdr);
 int bi_txn_ended(void);
+/* BIRCH_ETXN for a use of a reset read transaction (cold). */
+int bi_txn_parked(void);
 
-/* Decodes the user's token *txn into the live transaction's struct, in
- * place: BIRCH_ETXN if it has ended, BIRCH_EFORK in a fork child.  Every
- * public function that takes a birch_txn * calls it first (and passes the
- * token, never the struct, to other public functions). */
 /* This thread's identity for the writer gate (txn.c): random, never 0. */
 uint64_t bi_thread_id(void);
 /* Records that the calling thread now holds write transaction txn (it
  * called into it): out of line, and a load when nothing changed. */
 void bi_txn_seen(birch_txn *txn);
 
-static inline int bi_txn_use(birch_txn **txn)
+/* Decodes the user's token *txn into the live transaction's struct, in
+ * place: BIRCH_ETXN if it has ended, BIRCH_EFORK in a fork child.  A reset
+ * read transaction decodes: only the calls that end, reset, renew or name
+ * it use this; every other caller uses bi_txn_use. */
+static inline int bi_txn_decode(birch_txn **txn)
 {
     uintptr_t t = (uintptr_t)*txn;
     const bi_tokhdr *h = (const bi_tokhdr *)(t & ~(BI_TOK_REGION - 1));
@@ -415,6 +425,17 @@ static inline int bi_txn_use(birch_txn **txn)
         }
     }
     return bi_txn_ended();
+}
+
+/* bi_txn_decode, and BIRCH_ETXN for a reset read transaction (whose
+ * snapshot is gone).  Every public function that takes a birch_txn * calls
+ * it first (and passes the token, never the struct, to other public
+ * functions), so a reset transaction reads nothing. */
+static inline int bi_txn_use(birch_txn **txn)
+{
+    int rc = bi_txn_decode(txn);
+    if (rc == BIRCH_OK && (*txn)->state == BI_TXN_RESET) return bi_txn_parked();
+    return rc;
 }
 
 /* ---- db.c / txn.c ----------------------------------------------------------- */

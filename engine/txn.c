@@ -4,7 +4,9 @@
  * A read transaction pins the published snapshot (readers.c: a copy of the
  * last commit's meta and a reader slot, taken with atomics, no lock), so
  * that no writer reuses a page it can see; gets and cursor moves take no
- * lock either.
+ * lock either.  birch_txn_reset lets the pin go and keeps the handle;
+ * birch_txn_renew pins the newest snapshot again, without allocating
+ * (docs/DESIGN.md 9.1).
  *
  * The commit (see docs/DESIGN.md):
  *   1. seal the changed tables (seal.c: checksums, bottom up), write their
@@ -260,8 +262,66 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
 uint64_t birch_txn_id(const birch_txn *txn)
 {
     birch_txn *t = (birch_txn *)txn;
-    if (!t || bi_txn_use(&t)) return 0;
+    if (!t || bi_txn_decode(&t) || t->state == BI_TXN_RESET) return 0;
     return t->meta.txnid;
+}
+
+/* Checks the handle for reset and renew: decodes it (a reset one too), and
+ * refuses a fork child even where the kernel does not wipe tokens (its pin
+ * or unpin would change the parent's reader slot, which the lock file
+ * shares) and a write transaction. */
+static int reset_target(birch_txn **txn, const char *who)
+{
+    if (!*txn) return bi_err(BIRCH_EINVAL, "%s: txn is NULL", who);
+    int rc = bi_txn_decode(txn);
+    if (rc) return rc;
+    birch_db *db = (*txn)->db;
+    if (!atomic_load_explicit(&db->tok_wiped, memory_order_relaxed) && bi_db_forked(db))
+        return bi_db_check(db, who);
+    if ((*txn)->write)
+        return bi_err(BIRCH_EINVAL, "%s: a write transaction (only a read transaction can be reset and renewed: "
+                                    "commit or abort it)", who);
+    return BIRCH_OK;
+}
+
+int birch_txn_reset(birch_txn *txn)
+{
+    int rc = reset_target(&txn, "birch_txn_reset");
+    if (rc) return rc;
+    if (txn->state == BI_TXN_RESET) return BIRCH_OK; /* reset already: nothing left to let go */
+    /* A guard's view points into the snapshot, and the caller reads it
+     * without a call birch could refuse: the snapshot must outlive it. */
+    if (txn->nguards)
+        return bi_err(BIRCH_EBUSY, "birch_txn_reset: %zu guard%s taken in the transaction %s still unreleased: "
+                                   "release %s first", txn->nguards, txn->nguards == 1 ? "" : "s",
+                      txn->nguards == 1 ? "is" : "are", txn->nguards == 1 ? "it" : "them");
+    int gone = bi_unpin(txn->db, txn->snap.slot, txn->snap.gen);
+    BI_ASSERT(gone == 0); /* only this transaction lets its pin go */
+    (void)gone;
+    /* Forget everything read from the snapshot: table states (kept
+     * allocated, so that renew and the reads after it allocate nothing) and
+     * where the snapshot's pages are, so that a stray read finds no page
+     * instead of one a writer may be reusing. */
+    if (txn->ts) memset(txn->ts, 0, txn->nts * sizeof *txn->ts);
+    memset(&txn->meta, 0, sizeof txn->meta);
+    txn->map = NULL;
+    txn->snap_npages = 0;
+    txn->state = BI_TXN_RESET;
+    txn->snap_gen++;
+    return BIRCH_OK;
+}
+
+int birch_txn_renew(birch_txn *txn)
+{
+    int rc = reset_target(&txn, "birch_txn_renew");
+    if (rc) return rc;
+    if (txn->state != BI_TXN_RESET)
+        return bi_err(BIRCH_EINVAL, "birch_txn_renew: the transaction is not reset (birch_txn_reset first)");
+    rc = snapshot(txn->db, txn); /* pins the newest commit, as a begin does; allocates nothing */
+    if (rc) return rc;           /* still reset: it holds no slot */
+    txn->state = BI_TXN_LIVE;
+    txn->snap_gen++;
+    return BIRCH_OK;
 }
 
 /* Ends the transaction: releases its reader slot or the writer gate and
@@ -281,7 +341,7 @@ static void finish(birch_txn *txn, int committed)
     txn->nts = 0;
     free(txn->guards);
     txn->guards = NULL;
-    if (!txn->write) bi_unpin(db, txn->snap.slot, txn->snap.gen);
+    if (!txn->write && txn->state != BI_TXN_RESET) bi_unpin(db, txn->snap.slot, txn->snap.gen);
     if (txn->write) {
         pthread_mutex_lock(&db->lock);
         db->live_txns--;
@@ -293,8 +353,9 @@ static void finish(birch_txn *txn, int committed)
 
 void birch_txn_abort(birch_txn *txn)
 {
-    /* An ended transaction (or one of another process) is left alone. */
-    if (txn && bi_txn_use(&txn) == BIRCH_OK) finish(txn, 0);
+    /* An ended transaction (or one of another process) is left alone; a
+     * reset one ends like any. */
+    if (txn && bi_txn_decode(&txn) == BIRCH_OK) finish(txn, 0);
 }
 
 /* An I/O error after writing began leaves the file's state unknown to this
@@ -471,7 +532,7 @@ static int txn_changed(const birch_txn *txn)
 int birch_txn_commit(birch_txn *txn)
 {
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_txn_commit: txn is NULL");
-    int rc = bi_txn_use(&txn);
+    int rc = bi_txn_decode(&txn); /* a reset read transaction ends like any */
     if (rc) return rc;
     if (!atomic_load_explicit(&txn->db->tok_wiped, memory_order_relaxed) && bi_db_forked(txn->db)) /* no MADV_WIPEONFORK: the pid tells */
         return bi_db_check(txn->db, "birch_txn_commit");
