@@ -59,7 +59,9 @@
  *     locks, futexes).
  *   - A database opened for writing with BIRCH_DURABLE_NONE (on a file) has
  *     one background thread of its own, from birch_open to birch_close,
- *     that makes idle commits durable (see BIRCH_DURABLE_NONE).  It blocks
+ *     that makes idle commits durable (see BIRCH_DURABLE_NONE); one opened
+ *     with BIRCH_DURABLE_FULL gets it from the begin of its first
+ *     BIRCH_TXN_NONDURABLE write transaction to birch_close.  It blocks
  *     every signal and does not keep the process from exiting.
  *
  * Memory rules
@@ -246,6 +248,19 @@ extern "C" {
 #define BIRCH_TXN_READ   0x0u
 #define BIRCH_TXN_WRITE  0x1u
 #define BIRCH_TXN_TRY    0x2u  /* with WRITE: BIRCH_EBUSY instead of waiting */
+/* With WRITE, the durability of this transaction's commit, whatever
+ * birch_options.durability says (redb's set_durability); without either
+ * flag the commit has the database's.  A DURABLE commit after NONDURABLE
+ * ones makes them durable too: its sync covers every page written before
+ * it, and its state includes theirs.  BIRCH_EINVAL with both, or with
+ * either on a read transaction. */
+#define BIRCH_TXN_DURABLE    0x4u /* BIRCH_DURABLE_FULL: synced before birch_txn_commit
+                                     returns (a NONE database's commit pays one sync) */
+#define BIRCH_TXN_NONDURABLE 0x8u /* BIRCH_DURABLE_NONE: not synced, and durable
+                                     about a second later under BIRCH_DURABLE_NONE's
+                                     rule, also on a FULL database, whose handle
+                                     then starts the background flush thread
+                                     ("Threading rules") */
 /* birch_table_open */
 #define BIRCH_CREATE     0x1u  /* create the table if missing (write txn only) */
 /* birch_put */
@@ -253,7 +268,8 @@ extern "C" {
 #define BIRCH_APPEND      0x2u /* key must sort after every key in the table;
                                   may be combined with NOOVERWRITE */
 
-/* Durability of commits (birch_options.durability). */
+/* Durability of commits (birch_options.durability; one transaction's own
+ * with BIRCH_TXN_DURABLE or BIRCH_TXN_NONDURABLE). */
 #define BIRCH_DURABLE_FULL 0 /* a commit that returned survives power loss */
 #define BIRCH_DURABLE_NONE 1 /* commits do not sync: a process crash loses
                                 nothing; a power loss returns to an earlier
@@ -537,8 +553,8 @@ void birch_options_init(birch_options *opts);
 int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
 /* Closes the handle (after stopping the background flush thread and making
- * a BIRCH_DURABLE_NONE commit durable).  A reset read transaction
- * (birch_txn_reset) counts as open.  Every transaction must have ended
+ * a non-durable commit durable: BIRCH_DURABLE_NONE, BIRCH_TXN_NONDURABLE).
+ * A reset read transaction (birch_txn_reset) counts as open.  Every transaction must have ended
  * first, every guard taken without a transaction been released and every
  * stream closed; otherwise BIRCH_ETXN is returned, birch_errmsg() counts
  * each ("1 transaction still open, 2 guards still unreleased, 1 stream
@@ -548,8 +564,9 @@ int birch_open(const char *path, const birch_options *opts, birch_db **db);
  * fork(): BIRCH_EFORK, see "fork()" above. */
 int birch_close(birch_db *db);
 
-/* Makes every commit so far durable (for BIRCH_DURABLE_NONE; a no-op
- * otherwise), like mdb_env_sync.  Waits for a running write transaction to
+/* Makes every commit so far durable (for BIRCH_DURABLE_NONE and
+ * BIRCH_TXN_NONDURABLE commits; a no-op when the last commit is durable),
+ * like mdb_env_sync.  Waits for a running write transaction to
  * end, unless the calling thread began it: then BIRCH_EBUSY at once
  * (commit or abort it first).  Errors: BIRCH_EBUSY, BIRCH_EIO (the sync
  * failed, or an earlier write did: reopen). */
@@ -570,22 +587,30 @@ uint32_t birch_page_size(const birch_db *db);
 /* ---- Transactions ----------------------------------------------------- */
 
 /* Begins a transaction: BIRCH_TXN_READ, or BIRCH_TXN_WRITE optionally with
- * BIRCH_TXN_TRY.  A write transaction waits for the one active (or, with
- * TRY, gets BIRCH_EBUSY); a background flush in progress (a
- * BIRCH_DURABLE_NONE checkpoint) is waited for even with TRY.  Errors:
- * BIRCH_EINVAL, BIRCH_EREADONLY (write on a read-only database),
+ * BIRCH_TXN_TRY and one of BIRCH_TXN_DURABLE and BIRCH_TXN_NONDURABLE (the
+ * commit's durability, else the database's).  A write transaction waits
+ * for the one active (or, with TRY, gets BIRCH_EBUSY); a background flush
+ * in progress (a checkpoint of non-durable commits) is waited for even
+ * with TRY.  The first BIRCH_TXN_NONDURABLE write transaction of a
+ * database opened BIRCH_DURABLE_FULL (on a file) starts the background
+ * flush thread, once (see BIRCH_DURABLE_NONE).  Errors:
+ * BIRCH_EINVAL (NULL, unknown flags, both durability flags, one on a read
+ * transaction), BIRCH_EREADONLY (write on a read-only database),
  * BIRCH_EBUSY (TRY and a writer is active, through any handle of any
  * process; WRITE in the thread that holds the active write transaction,
  * through this handle or another of the same file, with or without TRY;
  * this handle's max_readers reached, or every slot of the lock file's
  * table held by live handles), BIRCH_ECORRUPT (the lock file's published
  * snapshot is damaged: see "Threading rules"), BIRCH_EIO (an earlier write failed, a background flush
- * included: reopen), BIRCH_ENOMEM, BIRCH_EFORK (a child of fork()). */
+ * included: reopen), BIRCH_ENOMEM (also: the background flush thread could
+ * not be started), BIRCH_EFORK (a child of fork()). */
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 
 /* Commits and ends the transaction (also for read transactions, where it
  * just ends it, reset or not).  The handle is dead afterwards (see "Handle
- * lifetimes").  A write transaction that changed nothing (no put, del,
+ * lifetimes").  The commit is durable when it returns, or not, as the
+ * transaction's durability says (BIRCH_TXN_DURABLE, BIRCH_TXN_NONDURABLE,
+ * else birch_options.durability).  A write transaction that changed nothing (no put, del,
  * table create or drop, or schema change succeeded in it) writes nothing
  * and syncs nothing, and its id is not used up: the next write
  * transaction gets the same birch_txn_id.  A put undone by a del did

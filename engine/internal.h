@@ -165,12 +165,16 @@ struct birch_db {
      * write transaction (bi_txn_seen), so that a handed-over transaction's
      * new thread is told, not left waiting for itself. */
     _Atomic uint64_t writer_thread;
-    /* The background flush of BIRCH_DURABLE_NONE commits (flush.c), under
+    /* The background flush of non-durable commits (flush.c), under
      * write_lock.  The thread exists only in process flusher_pid (0: none
      * was started): a fork child has a copy of these fields but no thread,
-     * so it must never signal or join it. */
+     * so it must never signal or join it.  flusher_ok: this handle may have
+     * one (a writable file opened by birch_open, or a test io layer that
+     * asked): started at open with BIRCH_DURABLE_NONE, else by the first
+     * BIRCH_TXN_NONDURABLE write transaction (set at open, then read-only). */
     pthread_t flusher;
     pid_t flusher_pid;
+    int flusher_ok;
     pthread_cond_t flush_cv;    /* wakes the flusher (monotonic clock) */
     int flush_waiting;          /* the flusher waits for the gate to open: signal flush_cv */
     int flush_stop;             /* birch_close asks the flusher to end */
@@ -248,6 +252,9 @@ struct birch_txn {
      * (and a stream) tells a path of an earlier snapshot from one of this
      * snapshot (cursor.c) without touching the earlier one's pages. */
     uint64_t snap_gen;
+    /* Write transactions: BIRCH_DURABLE_FULL or _NONE, from begin's
+     * BIRCH_TXN_DURABLE / _NONDURABLE or else birch_options.durability. */
+    int durability;
     /* Guards taken in this transaction and not yet released (typed.c):
      * ids from guard_next, so that a copy released twice is told. */
     uint64_t guard_next;
@@ -440,11 +447,12 @@ static inline int bi_txn_use(birch_txn **txn)
 
 /* ---- db.c / txn.c ----------------------------------------------------------- */
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **db);
-/* bi_open_io, and with flusher set, a writable BIRCH_DURABLE_NONE database
- * gets the background flush thread (flush.c), as birch_open gives files.
- * bi_open_io leaves it out, so that the calls a test or fuzz io layer
- * counts all happen inside calls the test made; tests of the flusher ask
- * for it here. */
+/* bi_open_io, and with flusher set, a writable database may have the
+ * background flush thread (flush.c), as birch_open gives files: at open
+ * with BIRCH_DURABLE_NONE, else from its first BIRCH_TXN_NONDURABLE write
+ * transaction.  bi_open_io leaves it out, so that the calls a test or fuzz
+ * io layer counts all happen inside calls the test made; tests of the
+ * flusher ask for it here. */
 int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, int flusher, birch_db **db);
 /* Has the file to this handle alone from now on (birch_compact):
  * BIRCH_EBUSY while another handle, in any process, has it open. */
@@ -475,9 +483,12 @@ void bi_gate_open_locked(birch_db *db);
 #define BI_CHECKPOINT_MS 1000u
 
 /* ---- flush.c --------------------------------------------------------------- */
-/* Starts the flusher thread if the database is writable and
- * BIRCH_DURABLE_NONE; does nothing otherwise.  Call last in open.
- * BIRCH_ENOMEM if the thread cannot be created. */
+/* Starts the flusher thread, unless it runs already or the handle may not
+ * have one (db->flusher_ok unset).  Called last in open for a
+ * BIRCH_DURABLE_NONE database, and by the begin of a
+ * BIRCH_TXN_NONDURABLE write transaction while it holds the writer gate
+ * (so two begins never both start it; never in a fork child, whose begin
+ * fails first).  BIRCH_ENOMEM if the thread cannot be created. */
 int bi_flusher_start(birch_db *db);
 /* Stops and joins the flusher (birch_close, before its final checkpoint).
  * Does nothing if none was started, or in another process than the one

@@ -15,6 +15,8 @@
  *   2. write every dirty page to a location no durable state uses, then
  *      the meta into the slot that does not hold the durable meta;
  *   3. sync once (durable commits), then publish the meta to new readers.
+ * A commit is durable or not as its transaction says (txn->durability:
+ * BIRCH_TXN_DURABLE or _NONDURABLE at begin, else the database's option).
  * A crash before the sync completes may leave the new meta with some of
  * its pages missing; open then fails to verify it and returns to the other
  * slot, whose pages no commit since has overwritten.  Non-durable commits
@@ -217,13 +219,14 @@ static int lock_writer(birch_db *db, unsigned flags, const char *who)
 }
 
 /* Takes a slot for a transaction (handles.c); a writer gets its scratch. */
-static int txn_new(birch_db *db, int write, birch_txn **out)
+static int txn_new(birch_db *db, int write, int durability, birch_txn **out)
 {
     birch_txn *txn;
     int rc = bi_txn_claim(db, &txn);
     if (rc) return rc;
     txn->db = db;
     txn->write = write;
+    txn->durability = durability;
     if (write && !(txn->scratch = malloc(2 * (size_t)db->psize))) {
         bi_txn_unclaim(txn);
         return bi_err(BIRCH_ENOMEM, "out of memory for a transaction");
@@ -232,19 +235,45 @@ static int txn_new(birch_db *db, int write, birch_txn **out)
     return BIRCH_OK;
 }
 
+/* The durability a write transaction's commit gets (*durability): its
+ * flag, else the database's option.  BIRCH_EINVAL for both flags, or
+ * either on a read transaction. */
+static int durability_of(const birch_db *db, unsigned flags, int *durability)
+{
+    unsigned d = flags & (BIRCH_TXN_DURABLE | BIRCH_TXN_NONDURABLE);
+    if (d == (BIRCH_TXN_DURABLE | BIRCH_TXN_NONDURABLE))
+        return bi_err(BIRCH_EINVAL, "birch_txn_begin: BIRCH_TXN_DURABLE and BIRCH_TXN_NONDURABLE together");
+    if (d && !(flags & BIRCH_TXN_WRITE))
+        return bi_err(BIRCH_EINVAL, "birch_txn_begin: BIRCH_TXN_%sDURABLE without BIRCH_TXN_WRITE (a read "
+                                    "transaction commits nothing)", d == BIRCH_TXN_NONDURABLE ? "NON" : "");
+    *durability = d == BIRCH_TXN_DURABLE      ? BIRCH_DURABLE_FULL
+                  : d == BIRCH_TXN_NONDURABLE ? BIRCH_DURABLE_NONE
+                                              : db->opts.durability;
+    return BIRCH_OK;
+}
+
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
 {
     int rc = bi_db_check(db, "birch_txn_begin");
     if (rc) return rc;
     if (!out) return bi_err(BIRCH_EINVAL, "birch_txn_begin: txn is NULL");
-    if (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))
+    if (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY | BIRCH_TXN_DURABLE | BIRCH_TXN_NONDURABLE))
         return bi_err(BIRCH_EINVAL, "birch_txn_begin: unknown flags %#x", flags);
+    int durability;
+    if ((rc = durability_of(db, flags, &durability))) return rc;
     int write = (flags & BIRCH_TXN_WRITE) != 0;
     if (write && db->opts.read_only) return bi_err(BIRCH_EREADONLY, "a write transaction on a database opened read-only");
     /* The writer gate first: a writer waiting for it holds no slot. */
     if (write && (rc = lock_writer(db, flags, "birch_txn_begin"))) return rc;
+    /* A weak commit on a database opened BIRCH_DURABLE_FULL needs the
+     * flusher that keeps BIRCH_DURABLE_NONE's promise: the first such
+     * writer starts it, holding the gate (flush.c; DESIGN.md 4.2). */
+    if (write && durability == BIRCH_DURABLE_NONE && (rc = bi_flusher_start(db))) {
+        unlock_writer(db);
+        return rc;
+    }
     birch_txn *txn = NULL;
-    rc = txn_new(db, write, &txn);
+    rc = txn_new(db, write, durability, &txn);
     if (rc == BIRCH_OK) rc = snapshot(db, txn); /* fails only for readers (no free slot) */
     if (rc) {
         if (txn) {
@@ -463,7 +492,7 @@ static void publish(birch_db *db, const bi_meta *m, int slot, uint64_t freed)
 static int write_meta(birch_txn *txn)
 {
     birch_db *db = txn->db;
-    int durable = db->opts.durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
+    int durable = txn->durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
     bi_meta m = txn->meta;
     BI_ASSERT(m.txnid == db->meta.txnid + 1); /* the gate kept every other writer out since begin */
     m.flags = durable ? 0 : BI_META_WEAK;

@@ -650,8 +650,10 @@ START_TEST(flags)
     birch_options o = bt_opts();
     birch_db *db = bt_open(path, &o);
     birch_txn *txn = NULL;
-    BT_RC(birch_txn_begin(db, 0x4, &txn), BIRCH_EINVAL);
-    BT_ERRMSG_HAS("birch_txn_begin: unknown flags 0x4");
+    BT_RC(birch_txn_begin(db, 0x10, &txn), BIRCH_EINVAL);
+    BT_ERRMSG_HAS("birch_txn_begin: unknown flags 0x10");
+    BT_RC(birch_txn_begin(db, BIRCH_TXN_DURABLE, &txn), BIRCH_EINVAL); /* 0x4: a write's durability */
+    BT_ERRMSG_HAS("without BIRCH_TXN_WRITE");
     BT_RC(birch_txn_begin(db, BIRCH_TXN_WRITE | 0x80000000u, &txn), BIRCH_EINVAL);
     BT_ERRMSG_HAS("unknown flags");
     /* TRY alone (without WRITE) is a valid read. */
