@@ -143,8 +143,8 @@
  *   and birch_compact gets BIRCH_EBUSY.  The descriptors are close-on-exec,
  *   so a child that execs keeps nothing.  On
  *   kernels without MADV_WIPEONFORK (before Linux 4.14) only
- *   birch_txn_begin, birch_txn_commit, birch_sync and birch_close check
- *   the process; reads through an inherited transaction are then
+ *   birch_txn_begin, birch_txn_commit, birch_txn_reset, birch_txn_renew,
+ *   birch_sync and birch_close check the process; reads through an inherited transaction are then
  *   undefined.
  *
  * Errors
