@@ -636,11 +636,11 @@ uint64_t birch_txn_id(const birch_txn *txn);
 /* Parks a read transaction, like LMDB's mdb_txn_reset: lets its snapshot
  * go, so that writers may reuse the pages only it still held (its reader
  * slot is idle again: birch_stat's readers and oldest_txnid stop counting
- * it), and keeps the handle for birch_txn_renew.  A reader that waits
- * between bursts of reads can so hold back no page meanwhile without
- * ending and beginning again.
- * While reset, every use of the transaction but the calls below returns
- * BIRCH_ETXN, saying that the transaction is reset: gets, counts,
+ * it), and keeps the handle for birch_txn_renew: a reader that reads in
+ * bursts holds back no page between them, and needs no new begin for the
+ * next.
+ * While reset, every use of the transaction returns BIRCH_ETXN, saying
+ * that the transaction is reset (but for the calls named below): gets, counts,
  * table opens and lists, schemas, cursor opens, every call of its
  * cursors but close, typed calls, guards and streams given it.  Nothing
  * reads the snapshot that went, and pointers read in it before (values,
