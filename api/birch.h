@@ -59,13 +59,16 @@
  *     locks, futexes).
  *   - A database opened for writing with BIRCH_DURABLE_NONE (on a file) has
  *     one background thread of its own, from birch_open to birch_close,
- *     that makes idle commits durable (see BIRCH_DURABLE_NONE).  It blocks
+ *     that makes idle commits durable (see BIRCH_DURABLE_NONE); one opened
+ *     with BIRCH_DURABLE_FULL gets it from the begin of its first
+ *     BIRCH_TXN_NONDURABLE write transaction to birch_close.  It blocks
  *     every signal and does not keep the process from exiting.
  *
  * Memory rules
  *   - birch_val pointers returned by reads point into the database map (or,
  *     in a write transaction, into pages the transaction is changing).  In a
- *     read transaction they stay valid until the transaction ends.  In a
+ *     read transaction they stay valid until the transaction ends or is
+ *     reset (birch_txn_reset).  In a
  *     write transaction they stay valid until the next put, del, table
  *     create, drop or rename in that transaction, or its end.
  *   - Arguments may point anywhere, including into values read in this
@@ -102,19 +105,23 @@
  *     ends (even after birch_close).  Ending a transaction does not close
  *     its cursors: close every cursor, in read and write transactions
  *     alike (LMDB asks the same of read transactions).  A cursor whose
- *     transaction ended answers BIRCH_ETXN until it is closed.
+ *     transaction ended answers BIRCH_ETXN until it is closed; one whose
+ *     read transaction is reset answers BIRCH_ETXN until the renew, and is
+ *     then unpositioned (birch_txn_renew).
  *   - A birch_stream (birch_typed.h) is the caller's likewise:
  *     birch_stream_close frees it, and ends the snapshot it took for
  *     itself.  Once the caller's transaction it reads has ended,
  *     birch_stream_next answers BIRCH_ETXN (every call, also past the
  *     stream's end) until the stream is closed, while
  *     birch_stream_resume_key still hands back the last key returned, so
- *     that the scan can resume in a later transaction (paging).
+ *     that the scan can resume in a later transaction (paging).  The same
+ *     once that transaction is reset (birch_txn_reset), renewed or not.
  *   - A birch_guard (birch_typed.h) is released exactly once with
  *     birch_guard_release; a second release of it or of a copy of it is
  *     BIRCH_ETXN in every build.  A guard taken in a transaction is
  *     released before that transaction ends (after, the release is
- *     BIRCH_ETXN and its view is gone).
+ *     BIRCH_ETXN and its view is gone) or is reset (birch_txn_reset
+ *     refuses with BIRCH_EBUSY while one is live).
  *   - Table handles belong to the database and die with birch_close.
  *   Handles may be closed in any order that respects these rules.
  *
@@ -136,8 +143,8 @@
  *   and birch_compact gets BIRCH_EBUSY.  The descriptors are close-on-exec,
  *   so a child that execs keeps nothing.  On
  *   kernels without MADV_WIPEONFORK (before Linux 4.14) only
- *   birch_txn_begin, birch_txn_commit, birch_sync and birch_close check
- *   the process; reads through an inherited transaction are then
+ *   birch_txn_begin, birch_txn_commit, birch_txn_reset, birch_txn_renew,
+ *   birch_sync and birch_close check the process; reads through an inherited transaction are then
  *   undefined.
  *
  * Errors
@@ -190,13 +197,17 @@ extern "C" {
                                  transaction or birch_sync in the thread that
                                  holds the write transaction; no reader slot
                                  free; the file open elsewhere where it must
-                                 be alone (compaction) or had alone elsewhere */
+                                 be alone (compaction) or had alone elsewhere;
+                                 birch_txn_reset while guards taken in the
+                                 transaction are unreleased */
 #define BIRCH_EREADONLY (-10) /* write attempted in a read transaction or read-only database */
 #define BIRCH_EFULL     (-11) /* max_size reached, or the disk is full */
 #define BIRCH_EIO       (-12) /* the operating system reported an I/O error */
 #define BIRCH_ENOMEM    (-13) /* out of memory */
 #define BIRCH_ETXN      (-14) /* transaction ended or failed earlier (also a
                                  cursor, stream or guard of an ended one);
+                                 a read transaction reset and not renewed
+                                 (also its cursors and streams);
                                  a guard released twice; database closed
                                  with transactions, guards or streams open */
 #define BIRCH_ESCHEMA   (-15) /* typed table opened with another key or value
@@ -237,6 +248,19 @@ extern "C" {
 #define BIRCH_TXN_READ   0x0u
 #define BIRCH_TXN_WRITE  0x1u
 #define BIRCH_TXN_TRY    0x2u  /* with WRITE: BIRCH_EBUSY instead of waiting */
+/* With WRITE, the durability of this transaction's commit, whatever
+ * birch_options.durability says (redb's set_durability); without either
+ * flag the commit has the database's.  A DURABLE commit after NONDURABLE
+ * ones makes them durable too: its sync covers every page written before
+ * it, and its state includes theirs.  BIRCH_EINVAL with both, or with
+ * either on a read transaction. */
+#define BIRCH_TXN_DURABLE    0x4u /* BIRCH_DURABLE_FULL: synced before birch_txn_commit
+                                     returns (a NONE database's commit pays one sync) */
+#define BIRCH_TXN_NONDURABLE 0x8u /* BIRCH_DURABLE_NONE: not synced, and durable
+                                     about a second later under BIRCH_DURABLE_NONE's
+                                     rule, also on a FULL database, whose handle
+                                     then starts the background flush thread
+                                     ("Threading rules") */
 /* birch_table_open */
 #define BIRCH_CREATE     0x1u  /* create the table if missing (write txn only) */
 #define BIRCH_MULTIMAP   0x2u  /* a multimap table: a key, a sorted set of values
@@ -248,7 +272,8 @@ extern "C" {
 #define BIRCH_APPEND      0x2u /* key must sort after every key in the table;
                                   may be combined with NOOVERWRITE */
 
-/* Durability of commits (birch_options.durability). */
+/* Durability of commits (birch_options.durability; one transaction's own
+ * with BIRCH_TXN_DURABLE or BIRCH_TXN_NONDURABLE). */
 #define BIRCH_DURABLE_FULL 0 /* a commit that returned survives power loss */
 #define BIRCH_DURABLE_NONE 1 /* commits do not sync: a process crash loses
                                 nothing; a power loss returns to an earlier
@@ -532,7 +557,8 @@ void birch_options_init(birch_options *opts);
 int birch_open(const char *path, const birch_options *opts, birch_db **db);
 
 /* Closes the handle (after stopping the background flush thread and making
- * a BIRCH_DURABLE_NONE commit durable).  Every transaction must have ended
+ * a non-durable commit durable: BIRCH_DURABLE_NONE, BIRCH_TXN_NONDURABLE).
+ * A reset read transaction (birch_txn_reset) counts as open.  Every transaction must have ended
  * first, every guard taken without a transaction been released and every
  * stream closed; otherwise BIRCH_ETXN is returned, birch_errmsg() counts
  * each ("1 transaction still open, 2 guards still unreleased, 1 stream
@@ -542,8 +568,9 @@ int birch_open(const char *path, const birch_options *opts, birch_db **db);
  * fork(): BIRCH_EFORK, see "fork()" above. */
 int birch_close(birch_db *db);
 
-/* Makes every commit so far durable (for BIRCH_DURABLE_NONE; a no-op
- * otherwise), like mdb_env_sync.  Waits for a running write transaction to
+/* Makes every commit so far durable (for BIRCH_DURABLE_NONE and
+ * BIRCH_TXN_NONDURABLE commits; a no-op when the last commit is durable),
+ * like mdb_env_sync.  Waits for a running write transaction to
  * end, unless the calling thread began it: then BIRCH_EBUSY at once
  * (commit or abort it first).  Errors: BIRCH_EBUSY, BIRCH_EIO (the sync
  * failed, or an earlier write did: reopen). */
@@ -564,21 +591,30 @@ uint32_t birch_page_size(const birch_db *db);
 /* ---- Transactions ----------------------------------------------------- */
 
 /* Begins a transaction: BIRCH_TXN_READ, or BIRCH_TXN_WRITE optionally with
- * BIRCH_TXN_TRY.  A write transaction waits for the one active (or, with
- * TRY, gets BIRCH_EBUSY); a background flush in progress (a
- * BIRCH_DURABLE_NONE checkpoint) is waited for even with TRY.  Errors:
- * BIRCH_EINVAL, BIRCH_EREADONLY (write on a read-only database),
+ * BIRCH_TXN_TRY and one of BIRCH_TXN_DURABLE and BIRCH_TXN_NONDURABLE (the
+ * commit's durability, else the database's).  A write transaction waits
+ * for the one active (or, with TRY, gets BIRCH_EBUSY); a background flush
+ * in progress (a checkpoint of non-durable commits) is waited for even
+ * with TRY.  The first BIRCH_TXN_NONDURABLE write transaction of a
+ * database opened BIRCH_DURABLE_FULL (on a file) starts the background
+ * flush thread, once (see BIRCH_DURABLE_NONE).  Errors:
+ * BIRCH_EINVAL (NULL, unknown flags, both durability flags, one on a read
+ * transaction), BIRCH_EREADONLY (write on a read-only database),
  * BIRCH_EBUSY (TRY and a writer is active, through any handle of any
  * process; WRITE in the thread that holds the active write transaction,
  * through this handle or another of the same file, with or without TRY;
  * this handle's max_readers reached, or every slot of the lock file's
  * table held by live handles), BIRCH_ECORRUPT (the lock file's published
  * snapshot is damaged: see "Threading rules"), BIRCH_EIO (an earlier write failed, a background flush
- * included: reopen), BIRCH_ENOMEM, BIRCH_EFORK (a child of fork()). */
+ * included: reopen), BIRCH_ENOMEM (also: the background flush thread could
+ * not be started), BIRCH_EFORK (a child of fork()). */
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
 
 /* Commits and ends the transaction (also for read transactions, where it
- * just ends it).  The handle is dead afterwards (see "Handle lifetimes").  A write transaction that changed nothing (no put, del,
+ * just ends it, reset or not).  The handle is dead afterwards (see "Handle
+ * lifetimes").  The commit is durable when it returns, or not, as the
+ * transaction's durability says (BIRCH_TXN_DURABLE, BIRCH_TXN_NONDURABLE,
+ * else birch_options.durability).  A write transaction that changed nothing (no put, del,
  * table create, drop or rename, or schema change succeeded in it) writes
  * nothing and syncs nothing, and its id is not used up: the next write
  * transaction gets the same birch_txn_id.  A put undone by a del did
@@ -589,9 +625,10 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **txn);
  * BIRCH_EFORK (in a child of fork(): nothing happens). */
 int birch_txn_commit(birch_txn *txn);
 
-/* Discards the transaction's changes and ends it.  NULL, a transaction
- * that has ended, and (in a child of fork()) an inherited one are no-ops.
- * Cursors opened in it stay allocated until birch_cursor_close. */
+/* Discards the transaction's changes and ends it (a reset read
+ * transaction too).  NULL, a transaction that has ended, and (in a child
+ * of fork()) an inherited one are no-ops.  Cursors opened in it stay
+ * allocated until birch_cursor_close. */
 void birch_txn_abort(birch_txn *txn);
 
 /* Begins a child of write transaction parent (LMDB's nested transactions,
@@ -620,8 +657,55 @@ int birch_txn_begin_nested(birch_txn *parent, birch_txn **child);
 
 /* The id of the snapshot a transaction reads (for a write transaction, the
  * id its commit will get, if it changes anything: see birch_txn_commit).
- * 0 for NULL and for a transaction that has ended. */
+ * 0 for NULL, for a transaction that has ended, and for a read transaction
+ * that is reset (it reads no snapshot). */
 uint64_t birch_txn_id(const birch_txn *txn);
+
+/* Parks a read transaction, like LMDB's mdb_txn_reset: lets its snapshot
+ * go, so that writers may reuse the pages only it still held (its reader
+ * slot is idle again: birch_stat's readers and oldest_txnid stop counting
+ * it), and keeps the handle for birch_txn_renew: a reader that reads in
+ * bursts holds back no page between them, and needs no new begin for the
+ * next.
+ * While reset, every use of the transaction returns BIRCH_ETXN, saying
+ * that the transaction is reset (but for the calls named below): gets, counts,
+ * table opens and lists, schemas, cursor opens, every call of its
+ * cursors but close, typed calls, guards and streams given it.  Nothing
+ * reads the snapshot that went, and pointers read in it before (values,
+ * keys, schemas, stream items) are invalid, as after an end.
+ * birch_txn_id returns 0; birch_txn_commit and birch_txn_abort end it as
+ * any transaction, and until then birch_close counts it as open.
+ * Resetting a reset transaction does nothing and returns BIRCH_OK, as in
+ * LMDB.  Guards taken in it (birch_typed.h) view its snapshot in place,
+ * so they must be released first.  Cost: a compare-and-swap on its
+ * reader slot; no lock, no system call, no allocation.  Errors:
+ * BIRCH_EINVAL (NULL; a write transaction, which is left as it was),
+ * BIRCH_ETXN (the transaction has ended), BIRCH_EBUSY (a guard taken in
+ * it is still unreleased; nothing changes), BIRCH_EFORK (a child of
+ * fork()). */
+int birch_txn_reset(birch_txn *txn);
+
+/* Gives a reset read transaction a new snapshot, the last commit (as
+ * birch_txn_begin would, through the same handle), like LMDB's
+ * mdb_txn_renew.  Table handles stay valid (a table missing from the new
+ * snapshot gives BIRCH_NOTFOUND as usual).  Cursors opened in the
+ * transaction before the reset stay usable and are unpositioned, as if
+ * just opened: birch_cursor_get gives BIRCH_NOTFOUND, next starts at the
+ * first key and prev at the last, seek, first and last work; to go on
+ * from where one was, keep its key before the reset and seek it after.
+ * Streams opened on it before the reset keep answering BIRCH_ETXN (their
+ * resume key still works).  Cost: a pin, as in birch_txn_begin (a few
+ * atomics on the reader table, no lock, no system call once the handle
+ * holds enough slots), and no allocation: a loop of reset and renew
+ * allocates nothing (unless another process grew the file past this
+ * handle's map, which is then mapped again, as a begin would).  Errors:
+ * BIRCH_EINVAL (NULL; a write transaction; a read transaction that is not
+ * reset), BIRCH_ETXN (the transaction has ended), and those of pinning,
+ * as in birch_txn_begin: BIRCH_EBUSY (no reader slot free), BIRCH_ECORRUPT
+ * (the lock file's published snapshot is damaged), BIRCH_ENOMEM (mapping
+ * the grown file); BIRCH_EFORK (a child of fork()).  After an error the
+ * transaction is still reset: renew it again later, or end it. */
+int birch_txn_renew(birch_txn *txn);
 
 /* ---- Tables ----------------------------------------------------------- */
 
@@ -905,6 +989,9 @@ int birch_sequence_get(birch_txn *txn, birch_table *t, uint64_t *value);
  * The cursor is the caller's: close every one with birch_cursor_close,
  * before or after its transaction ends (ending the transaction does not
  * close it; after the end every call but close returns BIRCH_ETXN).
+ * While its read transaction is reset (birch_txn_reset) every call but
+ * close returns BIRCH_ETXN; after birch_txn_renew the cursor is
+ * unpositioned and reads the new snapshot.
  * Every cursor call may also return BIRCH_ECORRUPT, BIRCH_ETXN, and
  * BIRCH_NOTFOUND when the table is missing from the snapshot.
  * In a write transaction a cursor stays usable across puts and deletes: it

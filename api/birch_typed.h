@@ -200,7 +200,9 @@ int birch_typed_multi_values(birch_txn *txn, const birch_typed_multi *t, const v
 /* A guard: a stored value, verified once by its format, viewed in place.
  * It keeps its snapshot readable until birch_guard_release: taken with a
  * transaction it shares it (and must be released before the transaction
- * ends: a release after the end is BIRCH_ETXN); taken with txn NULL it pins a snapshot of its own, cheaply (a slot
+ * ends: a release after the end is BIRCH_ETXN; and before a read
+ * transaction is reset: birch_txn_reset refuses with BIRCH_EBUSY while one
+ * is live); taken with txn NULL it pins a snapshot of its own, cheaply (a slot
  * in the reader table taken with atomics: no syscall, no lock).  Release
  * every guard exactly once (a second release of it, or of a copy, is
  * BIRCH_ETXN); a zero-initialised guard may be released.
@@ -297,8 +299,10 @@ int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_o
 /* Fills *item with the next record: BIRCH_OK, BIRCH_NOTFOUND at the end
  * (or once the limit is reached), BIRCH_EFORMAT for a value that fails its
  * check (the stream stops), BIRCH_ETXN once the transaction the stream
- * reads (txn of birch_stream_open) has ended (every call from then on,
- * also after the stream's end), or another negative code. */
+ * reads (txn of birch_stream_open) has ended or been reset
+ * (birch_txn_reset; renewed or not: the stream read the snapshot that
+ * went) (every call from then on, also after the stream's end), or
+ * another negative code. */
 int birch_stream_next(birch_stream *s, birch_item *item);
 /* The encoded key of the last record returned, to resume from (with
  * birch_stream_opts.resume) in a later stream, typically on a fresh

@@ -28,6 +28,7 @@ struct birch_stream {
     birch_db *db;         /* counts the stream as open (birch_close) */
     birch_txn *txn;       /* the caller's, or own (tokens) */
     int own;
+    uint64_t gen;         /* the caller's transaction's snapshot generation at open */
     birch_cursor *cur;
     bound lo, hi;
     int reverse, started, done;
@@ -190,6 +191,8 @@ int birch_stream_open(birch_txn *txn, const birch_typed *t, const birch_stream_o
         if (s->own) own_txn(s);
         rc = birch_cursor_open(s->txn, t->table, &s->cur);
     }
+    birch_txn *real = s->txn;
+    if (rc == BIRCH_OK && bi_txn_use(&real) == BIRCH_OK) s->gen = real->snap_gen; /* decodes: just used */
     if (rc) {
         birch_stream_close(s);
         return rc;
@@ -271,6 +274,19 @@ static int step(birch_stream *s)
     return s->reverse ? birch_cursor_prev(s->cur) : birch_cursor_next(s->cur);
 }
 
+/* BIRCH_ETXN once the caller's transaction was reset since the stream
+ * opened (txn.c, birch_txn_reset), renewed or not: the stream's position,
+ * skip and limit belong to the snapshot that went, and its cursor,
+ * unpositioned by the renew, would start over.  An ended transaction is
+ * left to the calls that follow, which say so. */
+static int same_snapshot(const birch_stream *s)
+{
+    birch_txn *txn = s->txn;
+    if (s->own || bi_txn_decode(&txn) != BIRCH_OK || txn->snap_gen == s->gen) return BIRCH_OK;
+    return bi_err_s(BIRCH_ETXN, "the stream's transaction was reset since the stream opened (birch_txn_reset): "
+                                "open a new stream (birch_stream_resume_key says where this one stopped)");
+}
+
 /* A stream that stopped (its end, an error) answers BIRCH_ETXN once its
  * transaction has ended, like a cursor, rather than BIRCH_NOTFOUND, which
  * would read as the end of the range. */
@@ -284,6 +300,8 @@ static int stopped(birch_stream *s)
 int birch_stream_next(birch_stream *s, birch_item *item)
 {
     if (!s || !item) return bi_err(BIRCH_EINVAL, "birch_stream_next: %s is NULL", s ? "item" : "s");
+    int rc0 = same_snapshot(s);
+    if (rc0) return rc0;
     if (s->done) return stopped(s);
     while (!s->done) {
         if (s->limit && s->returned >= s->limit) break;

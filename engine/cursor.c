@@ -12,6 +12,14 @@
  * else.  It holds its transaction's token (handles.c) and decodes it on
  * every call, so a cursor of an ended transaction answers BIRCH_ETXN,
  * whatever ran since, until it is closed.
+ *
+ * A read transaction may be reset and renewed (txn.c): its snapshot goes
+ * and a newer one comes, and the path of a cursor names pages of the old
+ * one, which writers may have reused since.  While the transaction is
+ * reset every call answers BIRCH_ETXN; after the renew the cursor finds
+ * its recorded snapshot generation (gen) behind the transaction's and
+ * forgets its path: it is unpositioned, as if just opened, and never
+ * reads a page of the snapshot that went.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +48,16 @@ static int live(birch_cursor *cur)
         if (rc) return rc;
         return ended();
     }
-    if (cur->txn->nest_level != cur->level) /* a child is open, or (a child's) not the deepest */
+    birch_txn *txn = cur->txn;
+    if (txn->nest_level != cur->level) /* a child is open, or (a child's) not the deepest */
         return bi_err_s(BIRCH_EBUSY, "the cursor's transaction has an open child: commit or abort it first");
-    if (cur->txn->state != BI_TXN_LIVE) return ended();
-    if (cur->txn->write) bi_txn_seen(cur->txn); /* this thread holds it now (txn.c) */
+    if (txn->state != BI_TXN_LIVE) return txn->state == BI_TXN_RESET ? bi_txn_parked() : ended();
+    if (txn->write) {
+        bi_txn_seen(txn); /* this thread holds it now (txn.c) */
+    } else if (cur->gen != txn->snap_gen) { /* renewed since the path was taken: it names old pages */
+        cur->positioned = 0;
+        cur->gen = txn->snap_gen;
+    }
     return BIRCH_OK;
 }
 
@@ -106,6 +120,7 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     int rc = bi_txn_decode(&txn);
     uint32_t level = rc == BIRCH_OK && txn->nest_root ? txn->nest_level : 0; /* a child's cursor */
     if (rc == BIRCH_OK && txn->nest_level) rc = bi_txn_nested(&txn);
+    else if (rc == BIRCH_OK && txn->state == BI_TXN_RESET) rc = bi_txn_parked(); /* as bi_txn_use */
     if (rc) return rc;
     bi_tstate *ts;
     rc = bi_table_state(txn, t, &ts);
@@ -130,6 +145,7 @@ int birch_cursor_open(birch_txn *txn, birch_table *t, birch_cursor **out)
     cur->n = (uint64_t)((uintptr_t)tok - cur->hdr->first);
     cur->word = &cur->hdr->slots[cur->n & cur->hdr->mask].cur;
     cur->table = t;
+    cur->gen = txn->snap_gen;
     *out = cur;
     return BIRCH_OK;
 }

@@ -396,7 +396,9 @@ int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, 
     if (rc == BIRCH_OK) rc = load(db, first);
     if (rc == BIRCH_OK) rc = bi_share_ready(db);
     bi_err_end(mark, rc == BIRCH_OK);
-    if (rc == BIRCH_OK && flusher) rc = bi_flusher_start(db); /* last: nothing after it fails */
+    db->flusher_ok = flusher && !opts->read_only;
+    if (rc == BIRCH_OK && opts->durability == BIRCH_DURABLE_NONE)
+        rc = bi_flusher_start(db); /* last: nothing after it fails */
     if (rc) {
         destroy(db);
         return rc;

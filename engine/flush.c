@@ -4,11 +4,13 @@
  * A non-durable (weak) commit is made durable by the next commit once the
  * last durable one is BI_CHECKPOINT_MS old (txn.c, need_checkpoint).  When
  * no commit follows, nothing would, and birch.h promises that a commit is
- * durable about a second after it returned.  So a writable
- * BIRCH_DURABLE_NONE database on a file has one thread that makes the last
- * commit durable (bi_checkpoint) once it is due and the database is idle.
+ * durable about a second after it returned.  So a writable database on a
+ * file that makes weak commits has one thread that makes the last commit
+ * durable (bi_checkpoint) once it is due and the database is idle: from
+ * birch_open for a BIRCH_DURABLE_NONE database, from the begin of the first
+ * BIRCH_TXN_NONDURABLE write transaction for a BIRCH_DURABLE_FULL one.
  * docs/DESIGN.md, section 4, says why a thread rather than a rule for the
- * application.
+ * application, and 4.2 why it starts late in the second case.
  *
  * The thread takes the writer gate like a write transaction, so nothing
  * else about checkpoints changes: no commit or birch_sync runs beside it.
@@ -127,13 +129,13 @@ static void *flusher_main(void *arg)
 
 int bi_flusher_start(birch_db *db)
 {
-    if (db->opts.read_only || db->opts.durability != BIRCH_DURABLE_NONE) return BIRCH_OK;
+    if (!db->flusher_ok || db->flusher_pid) return BIRCH_OK;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* bi_now_ms's clock */
     int err = pthread_cond_init(&db->flush_cv, &attr);
     pthread_condattr_destroy(&attr);
-    if (err) return bi_err_os(BIRCH_ENOMEM, err, "birch_open: the background flush's condition variable");
+    if (err) return bi_err_os(BIRCH_ENOMEM, err, "the background flush's condition variable");
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the mask */
@@ -141,8 +143,8 @@ int bi_flusher_start(birch_db *db)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err) {
         pthread_cond_destroy(&db->flush_cv);
-        return bi_err_os(BIRCH_ENOMEM, err, "birch_open: starting the background flush thread of a "
-                                            "BIRCH_DURABLE_NONE database");
+        return bi_err_os(BIRCH_ENOMEM, err, "starting the background flush thread (it makes non-durable "
+                                            "commits durable)");
     }
 #ifdef __GLIBC__
     pthread_setname_np(db->flusher, "birch-flush");

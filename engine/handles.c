@@ -52,6 +52,12 @@ int bi_txn_ended(void)
     return bi_err_s(BIRCH_ETXN, "the transaction has ended (committed or aborted)");
 }
 
+int bi_txn_parked(void)
+{
+    return bi_err_s(BIRCH_ETXN, "the transaction is reset (birch_txn_reset): renew it with birch_txn_renew "
+                                "before using it, or end it");
+}
+
 /* Where a region's numbering starts: somewhere in its first half, drawn
  * from the clock and the address.  A database closed and opened again
  * often gets its region at the same address; were numbering to start at 0

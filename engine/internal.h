@@ -165,12 +165,16 @@ struct birch_db {
      * write transaction (bi_txn_seen), so that a handed-over transaction's
      * new thread is told, not left waiting for itself. */
     _Atomic uint64_t writer_thread;
-    /* The background flush of BIRCH_DURABLE_NONE commits (flush.c), under
+    /* The background flush of non-durable commits (flush.c), under
      * write_lock.  The thread exists only in process flusher_pid (0: none
      * was started): a fork child has a copy of these fields but no thread,
-     * so it must never signal or join it. */
+     * so it must never signal or join it.  flusher_ok: this handle may have
+     * one (a writable file opened by birch_open, or a test io layer that
+     * asked): started at open with BIRCH_DURABLE_NONE, else by the first
+     * BIRCH_TXN_NONDURABLE write transaction (set at open, then read-only). */
     pthread_t flusher;
     pid_t flusher_pid;
+    int flusher_ok;
     pthread_cond_t flush_cv;    /* wakes the flusher (monotonic clock) */
     int flush_waiting;          /* the flusher waits for the gate to open: signal flush_cv */
     int flush_stop;             /* birch_close asks the flusher to end */
@@ -228,8 +232,11 @@ typedef struct bi_dirty {
 } bi_dirty;
 
 /* A live transaction's state; an ended one has no state, its token no
- * longer decodes (handles.c). */
-enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1 };
+ * longer decodes (handles.c).  FAILED: a write transaction after a failed
+ * change (only abort is left).  RESET: a read transaction that let its
+ * snapshot go (birch_txn_reset) and holds no reader slot until
+ * birch_txn_renew; bi_txn_use refuses it, so nothing reads through it. */
+enum { BI_TXN_LIVE = 0, BI_TXN_FAILED = 1, BI_TXN_RESET = 2 };
 
 struct birch_txn {
     birch_db *db;
@@ -245,6 +252,13 @@ struct birch_txn {
     birch_txn *token;     /* the handle the user holds (handles.c) */
     struct bi_tslot *tslot; /* the slot this struct lives in */
     int internal;         /* begun by a stream for itself: not counted as open */
+    /* Read transactions: bumped by every reset and renew, so that a cursor
+     * (and a stream) tells a path of an earlier snapshot from one of this
+     * snapshot (cursor.c) without touching the earlier one's pages. */
+    uint64_t snap_gen;
+    /* Write transactions: BIRCH_DURABLE_FULL or _NONE, from begin's
+     * BIRCH_TXN_DURABLE / _NONDURABLE or else birch_options.durability. */
+    int durability;
     /* Guards taken in this transaction and not yet released (typed.c):
      * ids from guard_next, so that a copy released twice is told. */
     uint64_t guard_next;
@@ -331,6 +345,7 @@ struct birch_cursor {
     birch_table *table;
     bi_path path;
     int positioned;
+    uint64_t gen;       /* txn->snap_gen when path was valid (read txns) */
     uint64_t seq;       /* txn->mod_seq when path was valid (write txns) */
     uint8_t *keybuf;    /* copy of the current key (write txns) */
     size_t keylen;
@@ -404,11 +419,9 @@ int bi_db_check(birch_db *db, const char *who);
 /* The errors of a token that does not decode (cold). */
 int bi_txn_bad(const void *hdr);
 int bi_txn_ended(void);
+/* BIRCH_ETXN for a use of a reset read transaction (cold). */
+int bi_txn_parked(void);
 
-/* Decodes the user's token *txn into the live transaction's struct, in
- * place: BIRCH_ETXN if it has ended, BIRCH_EFORK in a fork child.  Every
- * public function that takes a birch_txn * calls it first (and passes the
- * token, never the struct, to other public functions). */
 /* This thread's identity for the writer gate (txn.c): random, never 0. */
 uint64_t bi_thread_id(void);
 /* Records that the calling thread now holds write transaction txn (it
@@ -419,6 +432,10 @@ void bi_txn_seen(birch_txn *txn);
  * root; a handle with an open child gets BIRCH_EBUSY. */
 int bi_txn_nested(birch_txn **txn);
 
+/* Decodes the user's token *txn into the live transaction's struct, in
+ * place: BIRCH_ETXN if it has ended, BIRCH_EFORK in a fork child.  A reset
+ * read transaction decodes: only the calls that end, reset, renew or name
+ * it use this; every other caller uses bi_txn_use. */
 static inline int bi_txn_decode(birch_txn **txn)
 {
     uintptr_t t = (uintptr_t)*txn;
@@ -437,22 +454,27 @@ static inline int bi_txn_decode(birch_txn **txn)
 }
 
 /* bi_txn_decode, then: a child's token gives its root's struct, where
- * its changes live; the token of a transaction with an open child gives
- * BIRCH_EBUSY.  birch_txn_commit and abort decode without this. */
+ * its changes live, and the token of a transaction with an open child
+ * gives BIRCH_EBUSY (nest.c); a reset read transaction (whose snapshot is
+ * gone) gives BIRCH_ETXN.  Every public function that takes a birch_txn *
+ * calls it first (and passes the token, never the struct, to other public
+ * functions); birch_txn_commit and abort decode without it. */
 static inline int bi_txn_use(birch_txn **txn)
 {
     int rc = bi_txn_decode(txn);
     if (rc == BIRCH_OK && (*txn)->nest_level) return bi_txn_nested(txn);
+    if (rc == BIRCH_OK && (*txn)->state == BI_TXN_RESET) return bi_txn_parked();
     return rc;
 }
 
 /* ---- db.c / txn.c ----------------------------------------------------------- */
 int bi_open_io(const char *path, const birch_options *opts, const bi_io *io, birch_db **db);
-/* bi_open_io, and with flusher set, a writable BIRCH_DURABLE_NONE database
- * gets the background flush thread (flush.c), as birch_open gives files.
- * bi_open_io leaves it out, so that the calls a test or fuzz io layer
- * counts all happen inside calls the test made; tests of the flusher ask
- * for it here. */
+/* bi_open_io, and with flusher set, a writable database may have the
+ * background flush thread (flush.c), as birch_open gives files: at open
+ * with BIRCH_DURABLE_NONE, else from its first BIRCH_TXN_NONDURABLE write
+ * transaction.  bi_open_io leaves it out, so that the calls a test or fuzz
+ * io layer counts all happen inside calls the test made; tests of the
+ * flusher ask for it here. */
 int bi_open_io_ex(const char *path, const birch_options *opts, const bi_io *io, int flusher, birch_db **db);
 /* Has the file to this handle alone from now on (birch_compact):
  * BIRCH_EBUSY while another handle, in any process, has it open. */
@@ -483,9 +505,12 @@ void bi_gate_open_locked(birch_db *db);
 #define BI_CHECKPOINT_MS 1000u
 
 /* ---- flush.c --------------------------------------------------------------- */
-/* Starts the flusher thread if the database is writable and
- * BIRCH_DURABLE_NONE; does nothing otherwise.  Call last in open.
- * BIRCH_ENOMEM if the thread cannot be created. */
+/* Starts the flusher thread, unless it runs already or the handle may not
+ * have one (db->flusher_ok unset).  Called last in open for a
+ * BIRCH_DURABLE_NONE database, and by the begin of a
+ * BIRCH_TXN_NONDURABLE write transaction while it holds the writer gate
+ * (so two begins never both start it; never in a fork child, whose begin
+ * fails first).  BIRCH_ENOMEM if the thread cannot be created. */
 int bi_flusher_start(birch_db *db);
 /* Stops and joins the flusher (birch_close, before its final checkpoint).
  * Does nothing if none was started, or in another process than the one

@@ -460,7 +460,7 @@ int bi_pager_flush(birch_txn *txn)
     qsort(list, n, sizeof *list, cmp_dirty);
     /* Consecutive pages go out in one writev; a commit that will not be
      * synced soon may take the io layer's lazy path (io.h). */
-    int lazy = db->opts.durability == BIRCH_DURABLE_NONE;
+    int lazy = txn->durability == BIRCH_DURABLE_NONE;
     for (size_t i = 0; i < n && rc == BIRCH_OK;) {
         int cnt = 0;
         uint64_t start = list[i].pgno, next = start;

@@ -4,7 +4,9 @@
  * A read transaction pins the published snapshot (readers.c: a copy of the
  * last commit's meta and a reader slot, taken with atomics, no lock), so
  * that no writer reuses a page it can see; gets and cursor moves take no
- * lock either.
+ * lock either.  birch_txn_reset lets the pin go and keeps the handle;
+ * birch_txn_renew pins the newest snapshot again, without allocating
+ * (docs/DESIGN.md 9.1).
  *
  * The commit (see docs/DESIGN.md):
  *   1. seal the changed tables (seal.c: checksums, bottom up), write their
@@ -13,6 +15,8 @@
  *   2. write every dirty page to a location no durable state uses, then
  *      the meta into the slot that does not hold the durable meta;
  *   3. sync once (durable commits), then publish the meta to new readers.
+ * A commit is durable or not as its transaction says (txn->durability:
+ * BIRCH_TXN_DURABLE or _NONDURABLE at begin, else the database's option).
  * A crash before the sync completes may leave the new meta with some of
  * its pages missing; open then fails to verify it and returns to the other
  * slot, whose pages no commit since has overwritten.  Non-durable commits
@@ -235,13 +239,14 @@ static int lock_writer(birch_db *db, unsigned flags, const char *who)
 }
 
 /* Takes a slot for a transaction (handles.c); a writer gets its scratch. */
-static int txn_new(birch_db *db, int write, birch_txn **out)
+static int txn_new(birch_db *db, int write, int durability, birch_txn **out)
 {
     birch_txn *txn;
     int rc = bi_txn_claim(db, &txn);
     if (rc) return rc;
     txn->db = db;
     txn->write = write;
+    txn->durability = durability;
     if (write && !(txn->scratch = malloc(2 * (size_t)db->psize))) {
         bi_txn_unclaim(txn);
         return bi_err(BIRCH_ENOMEM, "out of memory for a transaction");
@@ -250,19 +255,45 @@ static int txn_new(birch_db *db, int write, birch_txn **out)
     return BIRCH_OK;
 }
 
+/* The durability a write transaction's commit gets (*durability): its
+ * flag, else the database's option.  BIRCH_EINVAL for both flags, or
+ * either on a read transaction. */
+static int durability_of(const birch_db *db, unsigned flags, int *durability)
+{
+    unsigned d = flags & (BIRCH_TXN_DURABLE | BIRCH_TXN_NONDURABLE);
+    if (d == (BIRCH_TXN_DURABLE | BIRCH_TXN_NONDURABLE))
+        return bi_err(BIRCH_EINVAL, "birch_txn_begin: BIRCH_TXN_DURABLE and BIRCH_TXN_NONDURABLE together");
+    if (d && !(flags & BIRCH_TXN_WRITE))
+        return bi_err(BIRCH_EINVAL, "birch_txn_begin: BIRCH_TXN_%sDURABLE without BIRCH_TXN_WRITE (a read "
+                                    "transaction commits nothing)", d == BIRCH_TXN_NONDURABLE ? "NON" : "");
+    *durability = d == BIRCH_TXN_DURABLE      ? BIRCH_DURABLE_FULL
+                  : d == BIRCH_TXN_NONDURABLE ? BIRCH_DURABLE_NONE
+                                              : db->opts.durability;
+    return BIRCH_OK;
+}
+
 int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
 {
     int rc = bi_db_check(db, "birch_txn_begin");
     if (rc) return rc;
     if (!out) return bi_err(BIRCH_EINVAL, "birch_txn_begin: txn is NULL");
-    if (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY))
+    if (flags & ~(unsigned)(BIRCH_TXN_WRITE | BIRCH_TXN_TRY | BIRCH_TXN_DURABLE | BIRCH_TXN_NONDURABLE))
         return bi_err(BIRCH_EINVAL, "birch_txn_begin: unknown flags %#x", flags);
+    int durability;
+    if ((rc = durability_of(db, flags, &durability))) return rc;
     int write = (flags & BIRCH_TXN_WRITE) != 0;
     if (write && db->opts.read_only) return bi_err(BIRCH_EREADONLY, "a write transaction on a database opened read-only");
     /* The writer gate first: a writer waiting for it holds no slot. */
     if (write && (rc = lock_writer(db, flags, "birch_txn_begin"))) return rc;
+    /* A weak commit on a database opened BIRCH_DURABLE_FULL needs the
+     * flusher that keeps BIRCH_DURABLE_NONE's promise: the first such
+     * writer starts it, holding the gate (flush.c; DESIGN.md 4.2). */
+    if (write && durability == BIRCH_DURABLE_NONE && (rc = bi_flusher_start(db))) {
+        unlock_writer(db);
+        return rc;
+    }
     birch_txn *txn = NULL;
-    rc = txn_new(db, write, &txn);
+    rc = txn_new(db, write, durability, &txn);
     if (rc == BIRCH_OK) rc = snapshot(db, txn); /* fails only for readers (no free slot) */
     if (rc) {
         if (txn) {
@@ -280,9 +311,67 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
 uint64_t birch_txn_id(const birch_txn *txn)
 {
     birch_txn *t = (birch_txn *)txn;
-    if (!t || bi_txn_decode(&t)) return 0;
+    if (!t || bi_txn_decode(&t) || t->state == BI_TXN_RESET) return 0;
     if (t->nest_root) t = t->nest_root; /* a child commits with its root */
     return t->meta.txnid;
+}
+
+/* Checks the handle for reset and renew: decodes it (a reset one too), and
+ * refuses a fork child even where the kernel does not wipe tokens (its pin
+ * or unpin would change the parent's reader slot, which the lock file
+ * shares) and a write transaction. */
+static int reset_target(birch_txn **txn, const char *who)
+{
+    if (!*txn) return bi_err(BIRCH_EINVAL, "%s: txn is NULL", who);
+    int rc = bi_txn_decode(txn);
+    if (rc) return rc;
+    birch_db *db = (*txn)->db;
+    if (!atomic_load_explicit(&db->tok_wiped, memory_order_relaxed) && bi_db_forked(db))
+        return bi_db_check(db, who);
+    if ((*txn)->write)
+        return bi_err(BIRCH_EINVAL, "%s: a write transaction (only a read transaction can be reset and renewed: "
+                                    "commit or abort it)", who);
+    return BIRCH_OK;
+}
+
+int birch_txn_reset(birch_txn *txn)
+{
+    int rc = reset_target(&txn, "birch_txn_reset");
+    if (rc) return rc;
+    if (txn->state == BI_TXN_RESET) return BIRCH_OK; /* reset already: nothing left to let go */
+    /* A guard's view points into the snapshot, and the caller reads it
+     * without a call birch could refuse: the snapshot must outlive it. */
+    if (txn->nguards)
+        return bi_err(BIRCH_EBUSY, "birch_txn_reset: %zu guard%s taken in the transaction %s still unreleased: "
+                                   "release %s first", txn->nguards, txn->nguards == 1 ? "" : "s",
+                      txn->nguards == 1 ? "is" : "are", txn->nguards == 1 ? "it" : "them");
+    int gone = bi_unpin(txn->db, txn->snap.slot, txn->snap.gen);
+    BI_ASSERT(gone == 0); /* only this transaction lets its pin go */
+    (void)gone;
+    /* Forget everything read from the snapshot: table states (kept
+     * allocated, so that renew and the reads after it allocate nothing) and
+     * where the snapshot's pages are, so that a stray read finds no page
+     * instead of one a writer may be reusing. */
+    if (txn->ts) memset(txn->ts, 0, txn->nts * sizeof *txn->ts);
+    memset(&txn->meta, 0, sizeof txn->meta);
+    txn->map = NULL;
+    txn->snap_npages = 0;
+    txn->state = BI_TXN_RESET;
+    txn->snap_gen++;
+    return BIRCH_OK;
+}
+
+int birch_txn_renew(birch_txn *txn)
+{
+    int rc = reset_target(&txn, "birch_txn_renew");
+    if (rc) return rc;
+    if (txn->state != BI_TXN_RESET)
+        return bi_err(BIRCH_EINVAL, "birch_txn_renew: the transaction is not reset (birch_txn_reset first)");
+    rc = snapshot(txn->db, txn); /* pins the newest commit, as a begin does; allocates nothing */
+    if (rc) return rc;           /* still reset: it holds no slot */
+    txn->state = BI_TXN_LIVE;
+    txn->snap_gen++;
+    return BIRCH_OK;
 }
 
 /* Ends the transaction: releases its reader slot or the writer gate and
@@ -303,7 +392,7 @@ static void finish(birch_txn *txn, int committed)
     txn->nts = 0;
     free(txn->guards);
     txn->guards = NULL;
-    if (!txn->write) bi_unpin(db, txn->snap.slot, txn->snap.gen);
+    if (!txn->write && txn->state != BI_TXN_RESET) bi_unpin(db, txn->snap.slot, txn->snap.gen);
     if (txn->write) {
         pthread_mutex_lock(&db->lock);
         db->live_txns--;
@@ -315,9 +404,10 @@ static void finish(birch_txn *txn, int committed)
 
 void birch_txn_abort(birch_txn *txn)
 {
-    /* An ended transaction (or one of another process) is left alone. */
+    /* An ended transaction (or one of another process) is left alone; a
+     * reset one ends like any; a child undoes its own changes only. */
     if (!txn || bi_txn_decode(&txn) != BIRCH_OK) return;
-    if (txn->nest_root) bi_nest_abort(txn); /* a child: its changes only */
+    if (txn->nest_root) bi_nest_abort(txn);
     else finish(txn, 0);
 }
 
@@ -427,7 +517,7 @@ static void publish(birch_db *db, const bi_meta *m, int slot, uint64_t freed)
 static int write_meta(birch_txn *txn)
 {
     birch_db *db = txn->db;
-    int durable = db->opts.durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
+    int durable = txn->durability == BIRCH_DURABLE_FULL || need_checkpoint(txn);
     bi_meta m = txn->meta;
     BI_ASSERT(m.txnid == db->meta.txnid + 1); /* the gate kept every other writer out since begin */
     m.flags = durable ? 0 : BI_META_WEAK;
@@ -499,7 +589,7 @@ static int txn_changed(const birch_txn *txn)
 int birch_txn_commit(birch_txn *txn)
 {
     if (!txn) return bi_err(BIRCH_EINVAL, "birch_txn_commit: txn is NULL");
-    int rc = bi_txn_decode(&txn);
+    int rc = bi_txn_decode(&txn); /* a reset read transaction ends like any */
     if (rc) return rc;
     if (txn->nest_root) return bi_nest_commit(txn); /* folds into its parent */
     if (txn->nest_level)

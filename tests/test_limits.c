@@ -650,8 +650,10 @@ START_TEST(flags)
     birch_options o = bt_opts();
     birch_db *db = bt_open(path, &o);
     birch_txn *txn = NULL;
-    BT_RC(birch_txn_begin(db, 0x4, &txn), BIRCH_EINVAL);
-    BT_ERRMSG_HAS("birch_txn_begin: unknown flags 0x4");
+    BT_RC(birch_txn_begin(db, 0x10, &txn), BIRCH_EINVAL);
+    BT_ERRMSG_HAS("birch_txn_begin: unknown flags 0x10");
+    BT_RC(birch_txn_begin(db, BIRCH_TXN_DURABLE, &txn), BIRCH_EINVAL); /* 0x4: a write's durability */
+    BT_ERRMSG_HAS("without BIRCH_TXN_WRITE");
     BT_RC(birch_txn_begin(db, BIRCH_TXN_WRITE | 0x80000000u, &txn), BIRCH_EINVAL);
     BT_ERRMSG_HAS("unknown flags");
     /* TRY alone (without WRITE) is a valid read. */
@@ -659,8 +661,8 @@ START_TEST(flags)
     birch_txn_abort(txn);
     txn = bt_begin(db, BIRCH_TXN_WRITE | BIRCH_TXN_TRY);
     birch_table *t = NULL;
-    BT_RC(birch_table_open(txn, "t", 0x2, &t), BIRCH_EINVAL);
-    BT_ERRMSG_HAS("birch_table_open: unknown flags 0x2");
+    BT_RC(birch_table_open(txn, "t", 0x4, &t), BIRCH_EINVAL); /* 0x2 is BIRCH_MULTIMAP */
+    BT_ERRMSG_HAS("birch_table_open: unknown flags 0x4");
     t = bt_table(txn, "t", BIRCH_CREATE);
     BT_RC(birch_put(txn, t, bt_str("k"), bt_str("v"), 0x4), BIRCH_EINVAL);
     BT_ERRMSG_HAS("birch_put: unknown flags 0x4");

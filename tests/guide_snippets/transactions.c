@@ -91,6 +91,44 @@ static int total(birch_db *db, birch_table *accounts, int64_t *sum)
 /* [/guide] */
 
 /* [guide] */
+/* A reader that polls: between polls its transaction is reset, so it
+ * holds no snapshot (writers reuse the pages it saw), and each poll reads
+ * the newest commit through the same handle, allocating nothing. */
+static int poll_balance(birch_txn *reader, birch_table *accounts, uint64_t id,
+                        int64_t *balance)
+{
+    birch_val v;
+    int rc = birch_txn_renew(reader); /* a fresh snapshot: the last commit */
+    if (rc != BIRCH_OK)
+        return rc;
+    rc = birch_get(reader, accounts, (birch_val){&id, sizeof id}, &v);
+    if (rc == BIRCH_OK)
+        *balance = ((const account *)v.data)->balance; /* copy: v dies at the reset */
+    int reset_rc = birch_txn_reset(reader); /* parked until the next poll */
+    return rc != BIRCH_OK ? rc : reset_rc;
+}
+/* [/guide] */
+
+/* [guide] */
+/* On a database opened BIRCH_DURABLE_FULL: an audit line that may be lost
+ * in a power cut skips the sync (durable about a second later); the next
+ * durable commit makes it durable too, with its own one sync. */
+static int audit(birch_db *db, birch_table *log, uint64_t seq, const char *line)
+{
+    birch_txn *txn;
+    int rc = birch_txn_begin(db, BIRCH_TXN_WRITE | BIRCH_TXN_NONDURABLE, &txn);
+    if (rc != BIRCH_OK)
+        return rc;
+    rc = birch_put(txn, log, (birch_val){&seq, sizeof seq}, (birch_val){line, strlen(line)}, 0);
+    if (rc != BIRCH_OK) {
+        birch_txn_abort(txn);
+        return rc;
+    }
+    return birch_txn_commit(txn); /* returns without a sync */
+}
+/* [/guide] */
+
+/* [guide] */
 /* Without waiting: BIRCH_EBUSY at once if another write transaction runs. */
 static int try_write(birch_db *db, birch_txn **txn)
 {
@@ -114,9 +152,9 @@ int main(void)
 {
     birch_options opts;
     birch_db *db;
-    birch_table *accounts;
-    birch_txn *txn, *txn2, *reader;
-    int64_t sum;
+    birch_table *accounts, *log;
+    birch_txn *txn, *txn2, *reader, *poller;
+    int64_t sum, balance;
     birch_val v;
 
     birch_options_init(&opts);
@@ -144,6 +182,25 @@ int main(void)
     CHECK(total(db, accounts, &sum));
     if (sum != 10500)
         return EXIT_FAILURE;
+
+    CHECK(birch_txn_begin(db, BIRCH_TXN_READ, &poller));
+    CHECK(birch_txn_reset(poller)); /* parked from the start */
+    CHECK(poll_balance(poller, accounts, 2, &balance));
+    if (balance != 3000)
+        return EXIT_FAILURE;
+    CHECK(transfer(db, accounts, 2, 1, 1000));
+    CHECK(poll_balance(poller, accounts, 2, &balance)); /* sees the new commit */
+    if (balance != 2000)
+        return EXIT_FAILURE;
+    if (birch_get(poller, accounts, (birch_val){&(uint64_t){2}, 8}, &v) != BIRCH_ETXN)
+        return EXIT_FAILURE; /* parked: nothing reads through it */
+    birch_txn_abort(poller);
+
+    CHECK(birch_txn_begin(db, BIRCH_TXN_WRITE, &txn));
+    CHECK(birch_table_open(txn, "audit", BIRCH_CREATE, &log));
+    CHECK(birch_txn_commit(txn));
+    CHECK(audit(db, log, 1, "transfer 2 -> 1: 1000"));
+    CHECK(birch_sync(db)); /* now durable, without waiting for the second */
     CHECK(birch_close(db));
     puts("transactions: ok");
     return EXIT_SUCCESS;
