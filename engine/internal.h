@@ -707,6 +707,11 @@ bi_dirty *bi_dirty_find(birch_txn *txn, uint64_t pgno);
 int bi_dirty_restore(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npages, unsigned lvl);
 void bi_dirty_drop_level(birch_txn *txn, uint64_t pgno, unsigned lvl);
 
+/* ---- records.c --------------------------------------------------------------- */
+/* Deletes the records of ranks [a, b) of table state ts as a change of
+ * txn (spilling first; a failure fails the transaction). */
+int bi_del_ranks(birch_txn *txn, bi_tstate *ts, uint64_t a, uint64_t b);
+
 /* ---- multimap.c ------------------------------------------------------------- */
 /* A multimap pair's record key: key escaped and ended (next: ended with
  * 00 01, the end of key's range), then v; out holds bi_multi_escaped(k) +

@@ -163,12 +163,7 @@ int birch_multi_del_all(birch_txn *txn, birch_table *t, birch_val key, uint64_t 
     if (rc) return rc;
     if (deleted) *deleted = b - a;
     if (a == b) return bi_err(BIRCH_NOTFOUND, "birch_multi_del_all: the key has no value");
-    if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
-    rc = bi_tree_del_ranks(txn, &ts->tree, a, b);
-    if (txn->ndefer) bi_dirty_release_deferred(txn);
-    if (rc) return bi_txn_fail(txn, rc);
-    ts->dirty = 1;
-    return BIRCH_OK;
+    return bi_del_ranks(txn, ts, a, b);
 }
 
 int birch_multi_count(birch_txn *txn, birch_table *t, birch_val key, uint64_t *count)

@@ -218,7 +218,13 @@ int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, 
     if (rc) return rc;
     if (deleted) *deleted = b > a ? b - a : 0;
     if (b <= a) return BIRCH_OK; /* nothing in the range: nothing changes */
-    if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
+    return bi_del_ranks(txn, ts, a, b);
+}
+
+int bi_del_ranks(birch_txn *txn, bi_tstate *ts, uint64_t a, uint64_t b)
+{
+    int rc = bi_spill_maybe(txn);
+    if (rc) return bi_txn_fail(txn, rc);
     rc = bi_tree_del_ranks(txn, &ts->tree, a, b);
     if (txn->ndefer) bi_dirty_release_deferred(txn);
     if (rc) return bi_txn_fail(txn, rc);
