@@ -43,6 +43,23 @@
  *                 transaction and a durable commit; two fresh tables:
  *                 birch_del_range(key N/4, key 3N/4) against birch_del of
  *                 each of those keys in key order.  Goal: at most 0.2.
+ *   nested        1,000 durable commits (--quick: 100) of 10 puts each, new
+ *                 random keys (a splitmix64 stream of their own) with
+ *                 100-byte values, the same for every way; three fresh
+ *                 tables, one per way:
+ *                   flat         begin the root, the 10 puts, commit it
+ *                   nested       begin the root, birch_txn_begin_nested,
+ *                                the 10 puts in the child, commit the
+ *                                child, commit the root
+ *                   abort        as nested, but at every other commit a
+ *                                first child makes the 10 puts and is
+ *                                aborted before the child that commits
+ *                 The ways take turns, NEST_BLOCK commits each, the order
+ *                 rotating at each turn; us per commit, birch_txn_begin to
+ *                 the end of the root's commit.  Goal: nested / flat at most
+ *                 1.05 (a child costs under 5% of a durable commit).
+ *                 abort / flat is shown, not judged.  Each table is checked
+ *                 afterwards (its count, and a get of every put).
  * The write transactions' times run from birch_txn_begin to the end of the
  * commit, which the goals include; the commit's own time and the thread's
  * CPU time are shown beside each, and under the goals, not judged, the
@@ -194,6 +211,7 @@ static double median(const double *v, int n)
 
 static struct {
     uint64_t elements;
+    uint64_t nest_commits; /* durable commits of each way of the nested row */
     int repeat;
     const char *dir;
     bool quick;
@@ -206,7 +224,8 @@ static void usage(FILE *f)
             "usage: birch-bench-features [options]\n"
             "  --elements N  records per table (default 1000000)\n"
             "  --repeat K    runs of every measurement, median kept (default 3)\n"
-            "  --quick       20000 records, 1 run: checks the harness, not the speed\n"
+            "  --quick       20000 records, 100 nested commits, 1 run: checks the\n"
+            "                harness, not the speed\n"
             "  --dir DIR     databases in DIR/db-features-<name> (each removed once\n"
             "                measured), the tables in DIR/features.md\n"
             "                (default: build/bench/results)\n");
@@ -225,6 +244,7 @@ static uint64_t parse_u64(const char *s, const char *what)
 static void parse_args(int argc, char **argv)
 {
     opt.elements = 1000000;
+    opt.nest_commits = 1000;
     opt.repeat = 3;
     opt.dir = "build/bench/results";
     size_t len = 0;
@@ -264,6 +284,7 @@ static void parse_args(int argc, char **argv)
             opt.elements = 20000;
         if (!repeat_given)
             opt.repeat = 1;
+        opt.nest_commits = 100;
     }
 }
 
@@ -638,6 +659,132 @@ static void measure_range_deletes(wtimes w[N_DELS])
     }
 }
 
+/* ---- Nested transactions ---------------------------------------------------------------- */
+
+#define NEST_PUTS  10 /* puts per commit */
+#define NEST_BLOCK 10 /* commits of one way per turn */
+
+enum { N_FLAT, N_NESTED, N_ABORT, N_NESTS };
+static const char *const nest_names[N_NESTS] = {"nest-flat", "nest-nested", "nest-abort"};
+static const char *const nest_labels[N_NESTS] = {
+    "nested: 10 puts in the root, its durable commit (flat)",
+    "nested: 10 puts in a child that commits, the root's durable commit",
+    "nested: as above, every other commit's child first aborted after its 10 puts",
+};
+
+/* nest_keys[i * KEY_SIZE ...]: the key of the i-th put of the nested
+ * commits (a splitmix64 stream of its own, not in the table). */
+static uint8_t *nest_keys;
+
+static inline birch_val nest_key(uint64_t i)
+{
+    return (birch_val){nest_keys + i * KEY_SIZE, KEY_SIZE};
+}
+
+static void nest_puts(birch_txn *txn, birch_table *tb, uint64_t first)
+{
+    for (uint64_t i = first; i < first + NEST_PUTS; i++) {
+        uint8_t v[VALUE_SIZE];
+        make_value(opt.elements + i, v);
+        CHECK(birch_put(txn, tb, nest_key(i), (birch_val){v, VALUE_SIZE}, 0));
+    }
+}
+
+/* Commit number c of way kind (its puts are c * NEST_PUTS onwards): begin
+ * the root, the puts (in a child or not), the root's durable commit.  Adds
+ * the ns of the whole, of the root's commit and of the thread's CPU to
+ * tm[0..2]. */
+static void nest_commit(int kind, table *t, uint64_t c, double tm[3])
+{
+    double t0 = now_ns(), c0 = cpu_ns();
+    birch_txn *root, *child;
+    CHECK(birch_txn_begin(t->db, BIRCH_TXN_WRITE, &root));
+    if (kind == N_FLAT) {
+        nest_puts(root, t->tb, c * NEST_PUTS);
+    } else {
+        if (kind == N_ABORT && c % 2 == 0) {
+            CHECK(birch_txn_begin_nested(root, &child));
+            nest_puts(child, t->tb, c * NEST_PUTS);
+            birch_txn_abort(child);
+        }
+        CHECK(birch_txn_begin_nested(root, &child));
+        nest_puts(child, t->tb, c * NEST_PUTS);
+        CHECK(birch_txn_commit(child));
+    }
+    double t1 = now_ns();
+    CHECK(birch_txn_commit(root));
+    double t2 = now_ns();
+    tm[0] += t2 - t0;
+    tm[1] += t2 - t1;
+    tm[2] += cpu_ns() - c0;
+}
+
+/* The table after the nested commits: every record of the load and every
+ * put of the commits, with its value. */
+static void nest_expect(table *t, uint64_t puts, const char *what)
+{
+    birch_txn *txn;
+    CHECK(birch_txn_begin(t->db, BIRCH_TXN_READ, &txn));
+    uint64_t count;
+    CHECK(birch_count(txn, t->tb, &count));
+    if (count != opt.elements + puts)
+        die("%s: birch_count says %llu records, %llu expected", what, (unsigned long long)count,
+            (unsigned long long)(opt.elements + puts));
+    for (uint64_t i = 0; i < puts; i++) {
+        birch_val v;
+        CHECK(birch_get(txn, t->tb, nest_key(i), &v));
+        if (value_rank(v) != opt.elements + i)
+            die("%s: put %llu reads back as %llu", what, (unsigned long long)i,
+                (unsigned long long)value_rank(v));
+    }
+    CHECK(birch_txn_commit(txn));
+}
+
+/* w[k]: us per commit of way k in each run (whole, root's commit, CPU).
+ * Each run makes a fresh table per way, then the ways take turns, a block
+ * of NEST_BLOCK commits each, the order rotating at every turn, so that
+ * the machine's slow spells (the disk's above all) fall on all of them. */
+static void measure_nested(wtimes w[N_NESTS])
+{
+    uint64_t puts = opt.nest_commits * NEST_PUTS;
+    nest_keys = malloc(puts * KEY_SIZE);
+    if (!nest_keys)
+        die("out of memory");
+    uint64_t s = 15;
+    for (uint64_t i = 0; i < puts; i++) {
+        uint64_t x[2] = {splitmix64(&s), splitmix64(&s)};
+        memcpy(nest_keys + i * KEY_SIZE, x, KEY_SIZE);
+    }
+    for (int rep = 0; rep < opt.repeat; rep++) {
+        table t[N_NESTS];
+        for (int k = 0; k < N_NESTS; k++)
+            table_make(&t[k], nest_names[k]);
+        double tm[N_NESTS][3] = {{0}};
+        uint64_t turns = opt.nest_commits / NEST_BLOCK;
+        for (uint64_t j = 0; j < turns; j++) {
+            for (int i = 0; i < N_NESTS; i++) {
+                int k = (int)((j + (uint64_t)i + (uint64_t)rep) % N_NESTS);
+                for (uint64_t c = j * NEST_BLOCK; c < (j + 1) * NEST_BLOCK; c++)
+                    nest_commit(k, &t[k], c, tm[k]);
+            }
+        }
+        uint64_t n = turns * NEST_BLOCK;
+        for (int k = 0; k < N_NESTS; k++) {
+            w[k].ms[rep] = tm[k][0] / (double)n / 1e3;
+            w[k].commit[rep] = tm[k][1] / (double)n / 1e3;
+            w[k].cpu[rep] = tm[k][2] / (double)n / 1e3;
+            nest_expect(&t[k], n * NEST_PUTS, nest_names[k]);
+            table_free(&t[k]);
+        }
+        fprintf(stderr,
+                "bench-features: nested, run %d of %d, us per commit: flat %.1f (CPU %.1f), "
+                "nested %.1f (CPU %.1f), every other child aborted %.1f (CPU %.1f)\n",
+                rep + 1, opt.repeat, w[N_FLAT].ms[rep], w[N_FLAT].cpu[rep], w[N_NESTED].ms[rep],
+                w[N_NESTED].cpu[rep], w[N_ABORT].ms[rep], w[N_ABORT].cpu[rep]);
+    }
+    free(nest_keys);
+}
+
 /* ---- Output ------------------------------------------------------------------------------- */
 
 static void describe_machine(char *out, size_t cap)
@@ -693,11 +840,11 @@ static void write_goal(FILE *out, const char *label, const double *num, const do
     if (target < 0)
         fprintf(out, " | - | shown, not a goal |\n");
     else if (opt.quick)
-        fprintf(out, " | <= %.1f | not judged (--quick) |\n", target);
+        fprintf(out, " | <= %g | not judged (--quick) |\n", target);
     else if (m <= target)
-        fprintf(out, " | <= %.1f | met |\n", target);
+        fprintf(out, " | <= %g | met |\n", target);
     else
-        fprintf(out, " | <= %.1f | **missed** by %.2fx |\n", target, m / target);
+        fprintf(out, " | <= %g | **missed** by %.2fx |\n", target, m / target);
 }
 
 /* A row of the measurements: the median, the medians of the commit and of
@@ -721,14 +868,17 @@ static void write_row(FILE *out, const char *label, const char *unit, const doub
 }
 
 static void write_tables(FILE *out, double us[N_RANKS][MAX_REPEAT], const wtimes scan[N_SCANS],
-                         const wtimes del[N_DELS])
+                         const wtimes del[N_DELS], const wtimes nest[N_NESTS])
 {
     /* The write quotients also without the commits (which write and sync
      * the same pages whichever way the records went), and in CPU time
      * (without the waits for the disk and for the CPUs of a busy machine):
      * shown, not judged. */
-    double scan_ops[N_SCANS][MAX_REPEAT], del_ops[N_DELS][MAX_REPEAT];
+    double scan_ops[N_SCANS][MAX_REPEAT], del_ops[N_DELS][MAX_REPEAT],
+        nest_ops[N_NESTS][MAX_REPEAT];
     for (int rep = 0; rep < opt.repeat; rep++) {
+        for (int k = 0; k < N_NESTS; k++)
+            nest_ops[k][rep] = nest[k].ms[rep] - nest[k].commit[rep];
         for (int k = 0; k < N_SCANS; k++)
             scan_ops[k][rep] = scan[k].ms[rep] - scan[k].commit[rep];
         for (int k = 0; k < N_DELS; k++)
@@ -752,6 +902,16 @@ static void write_tables(FILE *out, double us[N_RANKS][MAX_REPEAT], const wtimes
                del_ops[D_RANGE], del_ops[D_EACH], -1);
     write_goal(out, "range-delete in CPU time: birch_del_range / birch_del of each key",
                del[D_RANGE].cpu, del[D_EACH].cpu, -1);
+    write_goal(out, "nested: durable commit of 10 puts in a committed child / flat",
+               nest[N_NESTED].ms, nest[N_FLAT].ms, 1.05);
+    write_goal(out, "nested before the root's commit: committed child / flat",
+               nest_ops[N_NESTED], nest_ops[N_FLAT], -1);
+    write_goal(out, "nested in CPU time: committed child / flat", nest[N_NESTED].cpu,
+               nest[N_FLAT].cpu, -1);
+    write_goal(out, "nested, every other child aborted first / flat", nest[N_ABORT].ms,
+               nest[N_FLAT].ms, -1);
+    write_goal(out, "nested, every other child aborted first / flat, in CPU time",
+               nest[N_ABORT].cpu, nest[N_FLAT].cpu, -1);
 
     fprintf(out, "\n| measurement | median | of which the commit (median) | CPU time (median) "
                  "| runs |\n|---|---:|---:|---:|---|\n");
@@ -761,6 +921,8 @@ static void write_tables(FILE *out, double us[N_RANKS][MAX_REPEAT], const wtimes
         write_row(out, scan_labels[k], "ms", scan[k].ms, &scan[k], "%.1f");
     for (int k = 0; k < N_DELS; k++)
         write_row(out, del_labels[k], "ms", del[k].ms, &del[k], "%.1f");
+    for (int k = 0; k < N_NESTS; k++)
+        write_row(out, nest_labels[k], "us per commit", nest[k].ms, &nest[k], "%.1f");
 }
 
 int main(int argc, char **argv)
@@ -777,31 +939,34 @@ int main(int argc, char **argv)
     double t0 = now_ns();
     make_keys();
     static double us[N_RANKS][MAX_REPEAT];
-    static wtimes scan[N_SCANS], del[N_DELS];
+    static wtimes scan[N_SCANS], del[N_DELS], nest[N_NESTS];
     measure_ranks(us);
     measure_scans(scan);
     measure_range_deletes(del);
+    measure_nested(nest);
     free(keys);
 
-    printf("Issue 14: ranks, scan-delete, range-delete; %llu records of 16-byte keys and "
+    printf("Issue 14: ranks, scan-delete, range-delete, nested; %llu records of 16-byte keys and "
            "100-byte values per table; median of %d run(s)\n\n",
            (unsigned long long)opt.elements, opt.repeat);
-    write_tables(stdout, us, scan, del);
+    write_tables(stdout, us, scan, del, nest);
     snprintf(path, sizeof path, "%s/features.md", opt.dir);
     FILE *md = fopen(path, "w");
     if (!md)
         die("cannot write %s: %s", path, strerror(errno));
     fprintf(md,
-            "# birch issue 14: ranks, scan-delete, range-delete\n\n- date: %s\n- command: `%s`\n"
+            "# birch issue 14: ranks, scan-delete, range-delete, nested transactions\n\n- date: %s\n- command: `%s`\n"
             "- machine: %s\n- workload: %llu records per table (16-byte keys of two "
             "splitmix64 words, 100-byte values), loaded in key order with BIRCH_APPEND in one "
             "transaction without sync; ranks: %d operations of each kind per run in one read "
             "transaction, in blocks of %d taking turns; scan-delete and range-delete: one "
             "write transaction on a fresh table and its durable commit (birch_txn_begin to "
-            "the commit's end); median of %d run(s)\n\n",
+            "the commit's end); nested: %llu durable commits of %d puts (new random keys) per "
+            "way on a fresh table per way, the ways taking turns every %d commits (us per "
+            "commit: birch_txn_begin to the end of the root's commit); median of %d run(s)\n\n",
             date, opt.command, machine, (unsigned long long)opt.elements, OPS, BLOCK,
-            opt.repeat);
-    write_tables(md, us, scan, del);
+            (unsigned long long)opt.nest_commits, NEST_PUTS, NEST_BLOCK, opt.repeat);
+    write_tables(md, us, scan, del, nest);
     if (fclose(md) != 0)
         die("cannot write %s", path);
     fprintf(stderr, "bench-features: done in %.1f s; tables in %s\n", (now_ns() - t0) / 1e9,

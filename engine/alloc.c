@@ -400,7 +400,7 @@ int bi_alloc_revive_begin(birch_txn *txn, uint64_t after, bi_revive **out)
         bi_alloc_revive_end(ix);
         return rc;
     }
-    qsort(ix->v, ix->n, sizeof *ix->v, cmp_rv);
+    if (ix->n) qsort(ix->v, ix->n, sizeof *ix->v, cmp_rv); /* qsort(NULL, 0) is undefined */
     *out = ix;
     return BIRCH_OK;
 }
