@@ -135,7 +135,7 @@ int main(int argc, char **argv)
         return birch_close(db) ? 1 : 0;
     }
     birch_txn *t;
-    birch_table *tb;
+    birch_table *tb = NULL;
     if (birch_txn_begin(db, BIRCH_TXN_READ, &t) || birch_table_open(t, "x", 0, &tb)) die("begin");
     uint64_t x = 7, sum = gets(t, tb, n, &x);
     double best = 1e30;
