@@ -175,9 +175,14 @@ int bi_db_check(birch_db *db, const char *who)
 
 int bi_txn_claim(birch_db *db, birch_txn **out)
 {
+    uint64_t tries = 0;
     for (;;) {
         bi_tokhdr *h = atomic_load_explicit(&db->tok, memory_order_acquire);
         uint64_t n = atomic_fetch_add_explicit(&h->next, 1, memory_order_relaxed);
+        /* Every slot of the region held (readers are capped below the
+         * slots, but nested transactions are not): after two laps, a new
+         * region, with slots of its own, rather than billions of numbers. */
+        if (++tries > 2 * (h->mask + 1)) n = h->limit, tries = 0;
         if (n >= h->limit) {
             /* This region's numbers are used up: the first to see it makes
              * the next; the others find it made. */

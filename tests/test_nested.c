@@ -174,6 +174,38 @@ START_TEST(failed_child_leaves_parent_usable)
 }
 END_TEST
 
+/* Deeper than the handle's transaction slots (max_readers 1: 4 slots):
+ * every child takes a handle, and a full set of slots makes a new region
+ * of them instead of running through its numbers (the review of issue 14
+ * found a child then took minutes); then 5,000 levels. */
+START_TEST(deeper_than_the_slots)
+{
+    BT_OK(birch_close(db));
+    bt_remove(path);
+    opts.max_readers = 1;
+    db = bt_open(path, &opts);
+    enum { D = 5000 };
+    birch_txn **lv = malloc((D + 1) * sizeof *lv);
+    lv[0] = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(lv[0], "t", BIRCH_CREATE);
+    for (int i = 1; i <= D; i++) {
+        BT_OK(birch_txn_begin_nested(lv[i - 1], &lv[i]));
+        if (i % 500 == 0) {
+            char v[16];
+            snprintf(v, sizeof v, "%d", i);
+            bt_put_s(lv[i], t, "depth", v);
+        }
+    }
+    for (int i = D; i >= 1; i--) {
+        if (i == D - 1) birch_txn_abort(lv[i]); /* ends levels D - 1 and D, undoing the put at D */
+        else if (i < D - 1) BT_OK(birch_txn_commit(lv[i]));
+    }
+    bt_expect_s(lv[0], t, "depth", "4500");
+    BT_OK(birch_txn_commit(lv[0]));
+    free(lv);
+}
+END_TEST
+
 /* ---- Randomized: a stack of models ------------------------------------------ */
 
 enum { DEPTH = 4 };
@@ -345,6 +377,7 @@ int main(void)
     tcase_add_test(tc, parent_waits_for_child);
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, failed_child_leaves_parent_usable);
+    tcase_add_test(tc, deeper_than_the_slots);
     tcase_add_test(tc, random_depth_vs_models);
     tcase_add_test(tc, random_depth_spilling);
     suite_add_tcase(s, tc);
