@@ -943,7 +943,9 @@ typedef struct birch_savepoint_info {
  * (the last commit, what a read transaction begun at the same time sees;
  * not txn's own changes), and exists once txn commits.  O(log n).  Errors:
  * BIRCH_EINVAL (NULL, empty or too long name), BIRCH_EXISTS (the name is
- * taken), BIRCH_EREADONLY, BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL. */
+ * taken; or txn restored a savepoint: its last commit is then no ancestor of
+ * its state, make the savepoint in a later transaction), BIRCH_EREADONLY,
+ * BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL. */
 int birch_savepoint_create(birch_txn *txn, const char *name);
 /* Makes the state savepoint name keeps the state of write transaction
  * txn: every table, record, schema and sequence as they were (tables made

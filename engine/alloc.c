@@ -240,7 +240,22 @@ int bi_page_alloc(birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **buf)
     return alloc_pages(txn, n, 1, pgno, buf);
 }
 
+/* bi_page_free; unread: the page is not read to tell whether it is young
+ * (a range deletion frees leaves by their numbers), and goes with the
+ * durable state's pages, whose reuse waits the longer. */
+static int page_free(birch_txn *txn, uint64_t pgno, uint32_t n, int unread);
+
 int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
+{
+    return page_free(txn, pgno, n, 0);
+}
+
+int bi_page_free_unread(birch_txn *txn, uint64_t pgno, uint32_t n)
+{
+    return page_free(txn, pgno, n, 1);
+}
+
+static int page_free(birch_txn *txn, uint64_t pgno, uint32_t n, int unread)
 {
     bi_alloc *a = txn->db->alloc;
     int rc = bi_alloc_loaded(txn, a);
@@ -255,7 +270,7 @@ int bi_page_free(birch_txn *txn, uint64_t pgno, uint32_t n)
                           (unsigned long long)pgno);
     /* A page written after the durable state is not part of it: only
      * snapshots constrain its reuse. */
-    const uint8_t *p = bi_page_get(txn, pgno);
+    const uint8_t *p = unread ? NULL : bi_page_get(txn, pgno);
     int young = p && ((const bi_phdr *)(const void *)p)->txnid > a->durable;
     return bi_rv_push(&a->freed[young], pgno, n);
 }

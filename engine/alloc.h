@@ -52,6 +52,10 @@ int bi_page_alloc(struct birch_txn *txn, uint32_t n, uint64_t *pgno, uint8_t **b
 /* Frees n pages from pgno: at once if this transaction wrote them, else
  * pending at this transaction.  BIRCH_ECORRUPT if the map lists them free. */
 int bi_page_free(struct birch_txn *txn, uint64_t pgno, uint32_t n);
+/* bi_page_free without reading the page (range deletion): a page of a
+ * commit is then counted with the durable state's, whose reuse waits for a
+ * checkpoint as well as for readers. */
+int bi_page_free_unread(struct birch_txn *txn, uint64_t pgno, uint32_t n);
 /* Makes page pgno writable: copies it to a new page unless it is already
  * dirty in this transaction.  The caller updates the parent's pointer. */
 int bi_page_touch(struct birch_txn *txn, uint64_t pgno, uint64_t *newpgno, uint8_t **buf);

@@ -66,8 +66,8 @@ static int tree_of(birch_cursor *cur, bi_tree **tree)
     bi_tstate *ts;
     int rc = bi_table_state(cur->txn, cur->table, &ts);
     if (rc == BIRCH_OK && ((ts->flags & BI_TABLE_MULTIMAP) != 0) != cur->multi) /* dropped and made again */
-        rc = bi_err(BIRCH_ESCHEMA, "table '%s' is %s a multimap table than when the cursor was opened",
-                    cur->table->name, cur->multi ? "no longer" : "now");
+        rc = bi_err(BIRCH_ESCHEMA, "table '%s' was %s a multimap table when the cursor was opened (dropped and made "
+                                   "again since)", cur->table->name, cur->multi ? "" : "not");
     if (rc == BIRCH_OK) *tree = &ts->tree;
     return rc;
 }
@@ -376,6 +376,11 @@ int birch_cursor_seek_value(birch_cursor *cur, birch_val key, birch_val val)
     int rc = multi_cursor(cur, "birch_cursor_seek_value");
     uint8_t *enc = NULL, *lo = NULL;
     size_t n, ln;
+    if (rc == BIRCH_OK && !val.data && val.size)
+        rc = bi_err(BIRCH_EINVAL, "birch_cursor_seek_value: val.data is NULL with size %zu", val.size);
+    if (rc == BIRCH_OK && val.size > cur->txn->db->max_key) /* no pair holds a longer value */
+        rc = bi_err(BIRCH_EVALSIZE, "birch_cursor_seek_value: a value of %zu bytes (at most %zu)", val.size,
+                    cur->txn->db->max_key);
     if (rc == BIRCH_OK) rc = bi_multi_key(cur->txn->db, key, NULL, 0, "birch_cursor_seek_value", &lo, &ln);
     if (rc == BIRCH_OK) { /* a pair that cannot exist still has a place */
         if (!(enc = malloc(ln + val.size))) rc = bi_err(BIRCH_ENOMEM, "birch_cursor_seek_value: out of memory");

@@ -289,6 +289,7 @@ struct birch_txn {
      * whose struct only names the root and its level, and the calls made
      * through it work on the root.  nest_level: in the root, the levels
      * open (0: no child); in a child, its level (1, 2, ...). */
+    int sp_restored;          /* a savepoint was restored (savepoint.c: no savepoint is made after) */
     birch_txn *nest_root;     /* a child: its root; NULL in a root */
     uint32_t nest_level;
     struct bi_nest *nest;     /* the root: what each open level can undo */

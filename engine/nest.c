@@ -215,31 +215,35 @@ void bi_nest_abort(birch_txn *child)
 static int fold(birch_txn *root, uint32_t lvl)
 {
     bi_nlevel *l = level_of(root, lvl), *p = lvl > 1 ? level_of(root, lvl - 1) : NULL;
+    /* Room first, in the parent's lists, for everything handed over: a
+     * failure must come before anything moved (the child's abort then
+     * puts back what it kept, whole). */
+    if (p && p->nundo + l->nundo > p->undo_cap) {
+        size_t cap = p->nundo + l->nundo;
+        bi_undo *v = realloc(p->undo, cap * sizeof *v);
+        if (!v) return bi_err(BIRCH_ENOMEM, "out of memory committing a nested transaction");
+        p->undo = v;
+        p->undo_cap = cap;
+    }
+    if (p && p->nborn + l->nborn > p->born_cap) {
+        size_t cap = p->nborn + l->nborn;
+        uint64_t *b = realloc(p->born, cap * sizeof *b);
+        if (!b) return bi_err(BIRCH_ENOMEM, "out of memory committing a nested transaction");
+        p->born = b;
+        p->born_cap = cap;
+    }
     for (size_t i = 0; i < l->nundo; i++) {
         bi_undo *u = &l->undo[i];
         bi_dirty *d = bi_dirty_find(root, u->pgno);
         if (d && d->level == lvl) d->level = (uint16_t)(lvl - 1);
         if (!p || u->prev == lvl - 1) continue;
-        if (p->nundo == p->undo_cap) {
-            size_t cap = p->undo_cap ? p->undo_cap * 2 : 16;
-            bi_undo *v = realloc(p->undo, cap * sizeof *v);
-            if (!v) return bi_err(BIRCH_ENOMEM, "out of memory committing a nested transaction");
-            p->undo = v;
-            p->undo_cap = cap;
-        }
         p->undo[p->nundo++] = *u;
         u->buf = NULL; /* the parent's now */
     }
     for (size_t i = 0; i < l->nborn; i++) {
         bi_dirty *d = bi_dirty_find(root, l->born[i]);
         if (d && d->level == lvl) d->level = (uint16_t)(lvl - 1);
-        if (!p) continue;
-        int rc = BIRCH_OK;
-        uint32_t saved = root->nest_level;
-        root->nest_level = lvl - 1; /* bi_nest_born records at the current level */
-        rc = bi_nest_born(root, l->born[i]);
-        root->nest_level = saved;
-        if (rc) return rc;
+        if (p) p->born[p->nborn++] = l->born[i];
     }
     return BIRCH_OK;
 }

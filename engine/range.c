@@ -132,7 +132,7 @@ static int free_subtree(prune *pr, uint64_t pgno, int level, uint64_t w)
     birch_txn *txn = pr->txn;
     int rc = visit(pr, pgno);
     if (rc) return rc;
-    if (level == 0 && !(w & BI_COUNT_BIG)) return bi_page_free(txn, pgno, 1);
+    if (level == 0 && !(w & BI_COUNT_BIG)) return bi_page_free_unread(txn, pgno, 1);
     uint8_t *p;
     if ((rc = bi_page_read(txn, pgno, level, &p))) return rc;
     for (unsigned i = 0; i < bi_nkeys(p) && rc == BIRCH_OK; i++) {

@@ -119,6 +119,12 @@ int birch_savepoint_create(birch_txn *txn, const char *name)
     bi_err_end(mark, rc == BIRCH_NOTFOUND);
     if (rc == BIRCH_OK) return bi_err(BIRCH_EXISTS, "birch_savepoint_create: a savepoint named '%s' exists", name);
     if (rc != BIRCH_NOTFOUND) return rc;
+    /* A savepoint keeps the last commit, and a restore needs the state it
+     * keeps to be an ancestor of the one it replaces: after a restore in
+     * this transaction the last commit is not one. */
+    if (txn->sp_restored)
+        return bi_err(BIRCH_EINVAL, "birch_savepoint_create: this transaction restored a savepoint: make the new one "
+                                    "in a later transaction");
     /* The committed state this transaction began from: the last commit,
      * which no other writer can have moved on (the gate). */
     birch_db *db = txn->db;
@@ -332,6 +338,7 @@ int birch_savepoint_restore(birch_txn *txn, const char *name)
                           (unsigned long long)txn->meta.txnid);
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->mod_seq++;
+    txn->sp_restored = 1;
     restore r = {txn, sp.txnid, NULL, 0};
     /* The tables' states go into the catalog first, so that step 1 sees
      * every tree as this transaction left it. */

@@ -201,6 +201,8 @@ START_TEST(refusals)
     birch_cursor_close(c);
     BT_OK(birch_cursor_open(w, t, &c));
     BT_RC(birch_cursor_put(c, bt_str("k"), bt_str("v"), 0), BIRCH_ESCHEMA);
+    BT_RC(birch_cursor_seek_value(c, bt_str("k"), bt_val("v", SIZE_MAX - 1)), BIRCH_EVALSIZE); /* never read */
+    BT_RC(birch_cursor_seek_value(c, bt_str("k"), bt_val(NULL, 3)), BIRCH_EINVAL);
     BT_RC(birch_cursor_next_value(c), BIRCH_NOTFOUND); /* unpositioned */
     birch_cursor_close(c);
     /* Sizes: the escaped key, its end and the value fit one key. */

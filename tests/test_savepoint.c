@@ -363,6 +363,14 @@ START_TEST(bad_input)
     birch_table *t = bt_table(w, "t", BIRCH_CREATE); /* still usable after the refusals */
     bt_put_s(w, t, "a", "b");
     BT_OK(birch_txn_commit(w));
+    /* A savepoint made after a restore in the same transaction would keep
+     * a state that is no ancestor of the restored one (the review of issue
+     * 14: restoring it later leaked pages): refused. */
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    BT_OK(birch_savepoint_restore(w, longname));
+    BT_RC(birch_savepoint_create(w, "after"), BIRCH_EINVAL);
+    BT_ERRMSG_HAS("restored a savepoint");
+    birch_txn_abort(w);
     birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
     BT_RC(birch_savepoint_create(r, "s"), BIRCH_EREADONLY);
     BT_RC(birch_savepoint_restore(r, longname), BIRCH_EREADONLY);
