@@ -54,9 +54,10 @@
  *                   abort        as nested, but at every other commit a
  *                                first child makes the 10 puts and is
  *                                aborted before the child that commits
- *                 The ways take turns, NEST_BLOCK commits each, the order
- *                 rotating at each turn; us per commit, birch_txn_begin to
- *                 the end of the root's commit.  Goal: nested / flat at most
+ *                 After NEST_BLOCK untimed commits on each table, the ways
+ *                 take turns, NEST_BLOCK commits each, in each of the six
+ *                 orders in turn; us per commit, birch_txn_begin to the
+ *                 end of the root's commit.  Goal: nested / flat at most
  *                 1.05 (a child costs under 5% of a durable commit).
  *                 abort / flat is shown, not judged.  Each table is checked
  *                 afterwards (its count, and a get of every put).
@@ -740,13 +741,23 @@ static void nest_expect(table *t, uint64_t puts, const char *what)
     CHECK(birch_txn_commit(txn));
 }
 
+/* The orders of the ways within a turn: all six, so that each way runs
+ * right before and right after each other way as often (with one fixed
+ * cyclic order, each way always followed the same one, and a way could
+ * gain or lose by what the one before left to the disk). */
+static const int nest_orders[6][N_NESTS] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1},
+                                            {0, 2, 1}, {2, 1, 0}, {1, 0, 2}};
+
 /* w[k]: us per commit of way k in each run (whole, root's commit, CPU).
- * Each run makes a fresh table per way, then the ways take turns, a block
- * of NEST_BLOCK commits each, the order rotating at every turn, so that
- * the machine's slow spells (the disk's above all) fall on all of them. */
+ * Each run makes a fresh table per way and makes NEST_BLOCK untimed
+ * commits on each (the first commits on a fresh file may cost more); then the
+ * ways take turns, a block of NEST_BLOCK commits each, in each of the six
+ * orders in turn, so that the machine's slow spells (the disk's above
+ * all) fall on all of them. */
 static void measure_nested(wtimes w[N_NESTS])
 {
-    uint64_t puts = opt.nest_commits * NEST_PUTS;
+    uint64_t turns = opt.nest_commits / NEST_BLOCK, n = turns * NEST_BLOCK;
+    uint64_t puts = (n + NEST_BLOCK) * NEST_PUTS; /* the timed commits', then the warm-up's */
     nest_keys = malloc(puts * KEY_SIZE);
     if (!nest_keys)
         die("out of memory");
@@ -759,21 +770,23 @@ static void measure_nested(wtimes w[N_NESTS])
         table t[N_NESTS];
         for (int k = 0; k < N_NESTS; k++)
             table_make(&t[k], nest_names[k]);
-        double tm[N_NESTS][3] = {{0}};
-        uint64_t turns = opt.nest_commits / NEST_BLOCK;
+        double tm[N_NESTS][3] = {{0}}, warm[3] = {0};
+        for (int k = 0; k < N_NESTS; k++)
+            for (uint64_t c = n; c < n + NEST_BLOCK; c++)
+                nest_commit(k, &t[k], c, warm);
         for (uint64_t j = 0; j < turns; j++) {
+            const int *order = nest_orders[(j + (uint64_t)rep) % 6];
             for (int i = 0; i < N_NESTS; i++) {
-                int k = (int)((j + (uint64_t)i + (uint64_t)rep) % N_NESTS);
+                int k = order[i];
                 for (uint64_t c = j * NEST_BLOCK; c < (j + 1) * NEST_BLOCK; c++)
                     nest_commit(k, &t[k], c, tm[k]);
             }
         }
-        uint64_t n = turns * NEST_BLOCK;
         for (int k = 0; k < N_NESTS; k++) {
             w[k].ms[rep] = tm[k][0] / (double)n / 1e3;
             w[k].commit[rep] = tm[k][1] / (double)n / 1e3;
             w[k].cpu[rep] = tm[k][2] / (double)n / 1e3;
-            nest_expect(&t[k], n * NEST_PUTS, nest_names[k]);
+            nest_expect(&t[k], puts, nest_names[k]);
             table_free(&t[k]);
         }
         fprintf(stderr,
@@ -962,10 +975,11 @@ int main(int argc, char **argv)
             "transaction, in blocks of %d taking turns; scan-delete and range-delete: one "
             "write transaction on a fresh table and its durable commit (birch_txn_begin to "
             "the commit's end); nested: %llu durable commits of %d puts (new random keys) per "
-            "way on a fresh table per way, the ways taking turns every %d commits (us per "
+            "way on a fresh table per way, after %d untimed ones, the ways taking turns every %d "
+            "commits in each of their six orders (us per "
             "commit: birch_txn_begin to the end of the root's commit); median of %d run(s)\n\n",
             date, opt.command, machine, (unsigned long long)opt.elements, OPS, BLOCK,
-            (unsigned long long)opt.nest_commits, NEST_PUTS, NEST_BLOCK, opt.repeat);
+            (unsigned long long)opt.nest_commits, NEST_PUTS, NEST_BLOCK, NEST_BLOCK, opt.repeat);
     write_tables(md, us, scan, del, nest);
     if (fclose(md) != 0)
         die("cannot write %s", path);
