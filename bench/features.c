@@ -216,6 +216,7 @@ static struct {
     int repeat;
     const char *dir;
     bool quick;
+    const char *only; /* NULL, or the one row to run: ranks, scans, deletes, nested */
     char command[1024];
 } opt;
 
@@ -229,7 +230,9 @@ static void usage(FILE *f)
             "                harness, not the speed\n"
             "  --dir DIR     databases in DIR/db-features-<name> (each removed once\n"
             "                measured), the tables in DIR/features.md\n"
-            "                (default: build/bench/results)\n");
+            "                (default: build/bench/results)\n"
+            "  --only ROW    run one row: ranks, scans, deletes or nested (the\n"
+            "                others' cells show 0)\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -256,7 +259,7 @@ static void parse_args(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = strcmp(a, "--elements") == 0 || strcmp(a, "--repeat") == 0 ||
-                     strcmp(a, "--dir") == 0;
+                     strcmp(a, "--dir") == 0 || strcmp(a, "--only") == 0;
         if (takes && !next)
             die("%s needs an argument", a);
         if (strcmp(a, "--elements") == 0) {
@@ -270,6 +273,11 @@ static void parse_args(int argc, char **argv)
             opt.repeat = (int)r, repeat_given = true, i++;
         } else if (strcmp(a, "--dir") == 0) {
             opt.dir = next, i++;
+        } else if (strcmp(a, "--only") == 0) {
+            if (strcmp(next, "ranks") && strcmp(next, "scans") && strcmp(next, "deletes") &&
+                strcmp(next, "nested"))
+                die("--only: ranks, scans, deletes or nested, not %s", next);
+            opt.only = next, i++;
         } else if (strcmp(a, "--quick") == 0) {
             opt.quick = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -288,6 +296,9 @@ static void parse_args(int argc, char **argv)
         opt.nest_commits = 100;
     }
 }
+
+/* Whether the row named runs (every row unless --only names another). */
+static bool runs(const char *row) { return !opt.only || strcmp(opt.only, row) == 0; }
 
 /* ---- The records ------------------------------------------------------------------ */
 
@@ -844,6 +855,10 @@ static void write_runs(FILE *out, const double *v, const char *fmt)
 static void write_goal(FILE *out, const char *label, const double *num, const double *den,
                        double target)
 {
+    if (den[0] == 0) {
+        fprintf(out, "| %s | - | - | - | not run (--only) |\n", label);
+        return;
+    }
     double q[MAX_REPEAT];
     for (int rep = 0; rep < opt.repeat; rep++)
         q[rep] = num[rep] / den[rep];
@@ -953,10 +968,14 @@ int main(int argc, char **argv)
     make_keys();
     static double us[N_RANKS][MAX_REPEAT];
     static wtimes scan[N_SCANS], del[N_DELS], nest[N_NESTS];
-    measure_ranks(us);
-    measure_scans(scan);
-    measure_range_deletes(del);
-    measure_nested(nest);
+    if (runs("ranks"))
+        measure_ranks(us);
+    if (runs("scans"))
+        measure_scans(scan);
+    if (runs("deletes"))
+        measure_range_deletes(del);
+    if (runs("nested"))
+        measure_nested(nest);
     free(keys);
 
     printf("Issue 14: ranks, scan-delete, range-delete, nested; %llu records of 16-byte keys and "

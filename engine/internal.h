@@ -676,6 +676,12 @@ uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen);
 #define BI_PUT_APPEND BIRCH_APPEND
 int bi_tree_search(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen,
                    bi_path *path, int *exact);
+/* Searches two keys at once (key[0] <= key[1]), level by level, so that
+ * the misses of the two descents overlap: path[k] as bi_tree_search gives
+ * for key[k]; *split the first level where they part (the leaf's level
+ * when they share the leaf; -1 for an empty tree). */
+int bi_tree_search_pair(birch_txn *txn, const bi_tree *tree, const uint8_t *const key[2], const size_t klen[2],
+                        bi_path *path[2], int *split);
 int bi_tree_get(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, birch_val *val);
 /* Stores key -> vlen bytes and returns where the value lives in *valp so the
  * caller can fill it (val may be NULL to only reserve). */
@@ -736,6 +742,10 @@ int bi_multi_ranks(birch_txn *txn, const bi_tree *tree, birch_val key, const cha
 int bi_path_rank(birch_txn *txn, const bi_path *path, uint64_t total, uint64_t *rank);
 /* How many records of the tree sort before key (klen 0: none, i.e. 0). */
 int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, uint64_t *rank);
+/* The ranks of lo and hi (lo <= hi; ln 0: *a = 0; hn 0: *b = the count)
+ * from one descent shared down to where the two keys part. */
+int bi_tree_ranks(birch_txn *txn, const bi_tree *tree, const uint8_t *lo, size_t ln, const uint8_t *hi, size_t hn,
+                  uint64_t *a, uint64_t *b);
 /* Positions path at the record of rank n: BIRCH_NOTFOUND if n >= count. */
 int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *path);
 /* Deletes the records of ranks [lo, hi) (hi <= the tree's count), freeing

@@ -99,8 +99,7 @@ int bi_multi_ranks(birch_txn *txn, const bi_tree *tree, birch_val key, const cha
     int rc = bi_multi_key(txn->db, key, NULL, 0, fn, &lo, &ln);
     if (rc) return rc;
     rc = bi_multi_key(txn->db, key, NULL, 1, fn, &hi, &hn);
-    if (rc == BIRCH_OK) rc = bi_tree_rank(txn, tree, lo, ln, a);
-    if (rc == BIRCH_OK) rc = bi_tree_rank(txn, tree, hi, hn, b);
+    if (rc == BIRCH_OK) rc = bi_tree_ranks(txn, tree, lo, ln, hi, hn, a, b);
     free(lo);
     free(hi);
     return rc;

@@ -283,7 +283,7 @@ static BI_COLD int slot_bad(const birch_txn *txn, uint8_t *p, unsigned i)
                           s.off, bi_hdr(p)->upper);
     if (s.klen > db->max_key) return BI_CORRUPT("page %llu slot %u: key of %u bytes (limit %zu)", pg, i, s.klen, db->max_key);
     if (end > db->psize) return BI_CORRUPT("page %llu slot %u: node runs past the page end", pg, i);
-    if (!bi_is_leaf(p)) return BI_CORRUPT("page %llu slot %u: child checksum runs past the page end", pg, i);
+    if (!bi_is_leaf(p)) return BI_CORRUPT("page %llu slot %u: child checksum and count run past the page end", pg, i);
     const bi_lnode *n = bi_leaf_node(p, i);
     if (n->flags & ~BI_N_BIG) return BI_CORRUPT("page %llu slot %u: unknown node flags %#x", pg, i, n->flags);
     return BI_CORRUPT("page %llu slot %u: value of %u bytes runs past the page end", pg, i, n->vlen);
@@ -296,8 +296,8 @@ int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
     size_t end = (size_t)s.off + BI_NODE_HDR + BI_A8(s.klen);
     if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > db->max_key || end > db->psize)
         return slot_bad(txn, p, i);
-    if (!bi_is_leaf(p)) /* the child's checksum follows the key */
-        return end + 8u <= db->psize ? BIRCH_OK : slot_bad(txn, p, i);
+    if (!bi_is_leaf(p)) /* the child's checksum and the count word follow the key */
+        return end + 16u <= db->psize ? BIRCH_OK : slot_bad(txn, p, i);
     const bi_lnode *n = bi_leaf_node(p, i);
     size_t vend = end + ((n->flags & BI_N_BIG) ? sizeof(bi_bigval) : n->vlen);
     if (!(n->flags & ~BI_N_BIG) && vend <= db->psize) return BIRCH_OK;

@@ -17,30 +17,79 @@
 
 static unsigned long long pgno_of(uint8_t *p) { return (unsigned long long)bi_hdr(p)->pgno; }
 
-int bi_path_rank(birch_txn *txn, const bi_path *path, uint64_t total, uint64_t *rank)
+/* The slots [*lo, *hi) of branch slot i's left siblings whose count
+ * words a rank sums: from whichever end of the page is nearer (each word
+ * is in a node of its own, a cache line apart; the other end's sum comes
+ * off the page's total). */
+static void sum_span(uint8_t *p, unsigned i, unsigned *lo, unsigned *hi)
+{
+    unsigned n = bi_nkeys(p);
+    *lo = i <= n / 2 ? 0 : i, *hi = i <= n / 2 ? i : n;
+}
+
+/* Asks for the cache lines of the count words rank_levels will sum, all at
+ * once, so that their misses overlap instead of following one another.
+ * A prefetch never faults: an offset not yet validated does no harm. */
+static void prefetch_counts(const bi_path *path, int from)
+{
+    for (int d = from; d + 1 < path->depth; d++) {
+        unsigned lo, hi;
+        sum_span(path->pg[d], path->idx[d], &lo, &hi);
+        for (unsigned j = lo; j < hi; j++) __builtin_prefetch(bi_node_tail(path->pg[d], j) + 8);
+    }
+}
+
+/* Branch slot j's count word, validated as bi_slot_ok would (inline: a
+ * rank sums dozens of them; the out-of-line check gives the message). */
+static inline int count_of(birch_txn *txn, uint8_t *p, unsigned j, uint64_t *c)
+{
+    bi_slot s = bi_slots(p)[j];
+    if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > txn->db->max_key ||
+        (size_t)s.off + bi_bnode_size(s.klen) > txn->db->psize) {
+        int rc = bi_slot_ok(txn, p, j);
+        return rc ? rc : BI_CORRUPT("page %llu slot %u: branch node runs past the page end", pgno_of(p), j);
+    }
+    *c = bi_branch_count(p, j) & BI_COUNT_MASK;
+    return BIRCH_OK;
+}
+
+/* The records left of the path in the subtree of path->pg[from], which
+ * holds total records, counted at levels [from, to): the counts left of
+ * the path at those of them that are branches, plus the leaf index when
+ * to is the path's depth.  *below: the records under the path's slot at
+ * level to - 1 (the total of the level after). */
+static int rank_levels(birch_txn *txn, const bi_path *path, int from, int to, uint64_t total, uint64_t *rank,
+                       uint64_t *below)
 {
     uint64_t r = 0;
-    for (int d = 0; d + 1 < path->depth; d++) {
+    for (int d = from; d < to && d + 1 < path->depth; d++) {
         uint8_t *p = path->pg[d];
-        unsigned i = path->idx[d], n = bi_nkeys(p);
-        /* The records left of slot i: summed from whichever end is nearer
-         * (each count word is in a node of its own, a cache line apart),
-         * total being this page's records.  Every node read is validated
-         * first: a search validates only the nodes it compares. */
-        unsigned from = i <= n / 2 ? 0 : i, to = i <= n / 2 ? i : n;
-        uint64_t sum = 0;
-        for (unsigned j = from; j < to; j++) {
-            int rc = bi_slot_ok(txn, p, j);
+        unsigned i = path->idx[d], lo, hi;
+        sum_span(p, i, &lo, &hi);
+        /* Every node read is validated first: a search validates only the
+         * nodes it compares. */
+        uint64_t sum = 0, c;
+        for (unsigned j = lo; j < hi; j++) {
+            int rc = count_of(txn, p, j, &c);
             if (rc) return rc;
-            sum += bi_branch_count(p, j) & BI_COUNT_MASK;
+            sum += c;
         }
-        if (from == 0) r += sum;
+        if (lo == 0) r += sum;
         else if (sum <= total) r += total - sum;
         else return BI_CORRUPT("page %llu: its count words add up to more than its parent says", pgno_of(p));
-        total = bi_branch_count(p, i) & BI_COUNT_MASK;
+        int rc = count_of(txn, p, i, &total);
+        if (rc) return rc;
     }
-    *rank = r + (path->depth ? path->idx[path->depth - 1] : 0);
+    if (to >= path->depth && path->depth) r += path->idx[path->depth - 1];
+    *rank = r;
+    if (below) *below = total;
     return BIRCH_OK;
+}
+
+int bi_path_rank(birch_txn *txn, const bi_path *path, uint64_t total, uint64_t *rank)
+{
+    prefetch_counts(path, 0);
+    return rank_levels(txn, path, 0, path->depth, total, rank, NULL);
 }
 
 int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, uint64_t *rank)
@@ -51,6 +100,34 @@ int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t
     int exact;
     int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
     return rc ? rc : bi_path_rank(txn, &path, tree->count, rank);
+}
+
+int bi_tree_ranks(birch_txn *txn, const bi_tree *tree, const uint8_t *lo, size_t ln, const uint8_t *hi, size_t hn,
+                  uint64_t *a, uint64_t *b)
+{
+    *a = 0, *b = tree->count;
+    if (!hn || !ln || !tree->root) {
+        int rc = ln ? bi_tree_rank(txn, tree, lo, ln, a) : BIRCH_OK;
+        return rc == BIRCH_OK && hn ? bi_tree_rank(txn, tree, hi, hn, b) : rc;
+    }
+    bi_path pa, pb, *path[2] = {&pa, &pb};
+    const uint8_t *key[2] = {lo, hi};
+    size_t klen[2] = {ln, hn};
+    int split;
+    int rc = bi_tree_search_pair(txn, tree, key, klen, path, &split);
+    if (rc) return rc;
+    /* Above split the paths are one: their ranks share the counts summed
+     * there and differ by their ranks inside the page where they part. */
+    prefetch_counts(&pa, 0);
+    prefetch_counts(&pb, split);
+    uint64_t above, below, ra, rb;
+    rc = rank_levels(txn, &pa, 0, split, tree->count, &above, &below);
+    if (rc == BIRCH_OK) rc = rank_levels(txn, &pa, split, pa.depth, below, &ra, NULL);
+    if (rc == BIRCH_OK) rc = rank_levels(txn, &pb, split, pb.depth, below, &rb, NULL);
+    if (rc == BIRCH_OK && rb < ra)
+        return BI_CORRUPT("page %llu: count words disagree with the order of its keys", pgno_of(pa.pg[split]));
+    if (rc == BIRCH_OK) *a = above + ra, *b = above + rb;
+    return rc;
 }
 
 int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *path)

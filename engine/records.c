@@ -178,9 +178,7 @@ static int range_ranks(birch_txn *txn, bi_tstate *ts, birch_val lo, birch_val hi
     size_t ln = lo.size, hn = hi.size;
     if (multi && lo.size) rc = bi_multi_key(txn->db, lo, NULL, 0, fn, &l, &ln);
     if (multi && hi.size && rc == BIRCH_OK) rc = bi_multi_key(txn->db, hi, NULL, 0, fn, &h, &hn);
-    if (rc == BIRCH_OK) rc = bi_tree_rank(txn, &ts->tree, multi ? l : lo.data, ln, rlo);
-    if (rc == BIRCH_OK && !hi.size) *rhi = ts->tree.count;
-    else if (rc == BIRCH_OK) rc = bi_tree_rank(txn, &ts->tree, multi ? h : hi.data, hn, rhi);
+    if (rc == BIRCH_OK) rc = bi_tree_ranks(txn, &ts->tree, multi ? l : lo.data, ln, multi ? h : hi.data, hn, rlo, rhi);
     free(l);
     free(h);
     return rc;
