@@ -941,11 +941,11 @@ typedef struct birch_savepoint_info {
 /* Records savepoint name (a C string of 1..BIRCH_MAX_SAVEPOINT_NAME bytes)
  * in write transaction txn: it keeps the committed state txn began from
  * (the last commit, what a read transaction begun at the same time sees;
- * not txn's own changes), and exists once txn commits.  O(log n).  Errors:
- * BIRCH_EINVAL (NULL, empty or too long name), BIRCH_EXISTS (the name is
- * taken; or txn restored a savepoint: its last commit is then no ancestor of
- * its state, make the savepoint in a later transaction), BIRCH_EREADONLY,
- * BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL. */
+ * not txn's own changes), and exists once txn commits.  O(log s) for s
+ * savepoints.  Errors: BIRCH_EINVAL (NULL, empty or too long name; or txn
+ * restored a savepoint: its last commit is then no ancestor of its state,
+ * make the savepoint in a later transaction), BIRCH_EXISTS (the name is
+ * taken), BIRCH_EREADONLY, BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL. */
 int birch_savepoint_create(birch_txn *txn, const char *name);
 /* Makes the state savepoint name keeps the state of write transaction
  * txn: every table, record, schema and sequence as they were (tables made
@@ -961,8 +961,9 @@ int birch_savepoint_create(birch_txn *txn, const char *name);
  * BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_ECORRUPT. */
 int birch_savepoint_restore(birch_txn *txn, const char *name);
 /* Deletes savepoint name (write transaction): once txn commits, the pages
- * only it kept are reused.  Errors: BIRCH_EINVAL, BIRCH_NOTFOUND,
- * BIRCH_EREADONLY, BIRCH_ETXN. */
+ * only it kept are reused.  O(log s) for s savepoints, O(s) when it is the
+ * oldest (the next oldest is looked for).  Errors: BIRCH_EINVAL,
+ * BIRCH_NOTFOUND, BIRCH_EREADONLY, BIRCH_ETXN. */
 int birch_savepoint_drop(birch_txn *txn, const char *name);
 /* Calls fn for every savepoint of txn's snapshot, in name order; a
  * non-zero return stops the listing and is returned as is.  Errors:

@@ -99,7 +99,9 @@ static int min_txnid(birch_txn *txn, const uint8_t *k, size_t kn, const bi_savep
     return 0;
 }
 
-/* meta.sp_oldest after the savepoint tree changed. */
+/* meta.sp_oldest after the savepoint tree changed: a walk of every
+ * savepoint (drop of the oldest, restore).  Create and the drop of any
+ * other need none (below). */
 static int update_oldest(birch_txn *txn)
 {
     uint64_t m = UINT64_MAX;
@@ -137,8 +139,11 @@ int birch_savepoint_create(birch_txn *txn, const char *name)
                         (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u};
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->mod_seq++;
+    int first = txn->meta.savepoints.count == 0;
     rc = bi_tree_put(txn, &txn->meta.savepoints, (const uint8_t *)name, len, &sp, sizeof sp, 0, NULL);
-    if (rc == BIRCH_OK) rc = update_oldest(txn);
+    /* The new savepoint keeps the last commit, no older than any other's:
+     * the oldest changes only when it is the first. */
+    if (rc == BIRCH_OK && (first || sp.txnid < txn->meta.sp_oldest)) txn->meta.sp_oldest = sp.txnid;
     if (txn->ndefer) bi_dirty_release_deferred(txn);
     return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
 }
@@ -152,7 +157,8 @@ int birch_savepoint_drop(birch_txn *txn, const char *name)
     if (rc) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     rc = bi_tree_del(txn, &txn->meta.savepoints, (const uint8_t *)name, len);
-    if (rc == BIRCH_OK) rc = update_oldest(txn);
+    /* Only the drop of (one of) the oldest moves the oldest. */
+    if (rc == BIRCH_OK && (sp.txnid <= txn->meta.sp_oldest || !txn->meta.savepoints.count)) rc = update_oldest(txn);
     if (txn->ndefer) bi_dirty_release_deferred(txn);
     return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
 }

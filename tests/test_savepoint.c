@@ -209,6 +209,52 @@ START_TEST(pages_kept_then_reused)
 }
 END_TEST
 
+/* The oldest savepoint's commit (meta.sp_oldest, which decides which
+ * freed pages wait) follows creates and drops: a create or the drop of a
+ * newer savepoint leaves it, the drop of the oldest moves it to the next
+ * oldest (birch_check compares it with a walk after every commit). */
+static uint64_t oldest_after_commit(birch_txn *w)
+{
+    BT_OK(birch_txn_commit(w));
+    bt_check(db);
+    pthread_mutex_lock(&db->lock);
+    uint64_t o = db->meta.savepoints.count ? db->meta.sp_oldest : 0;
+    pthread_mutex_unlock(&db->lock);
+    return o;
+}
+
+START_TEST(oldest_follows_drops)
+{
+    const char *names[3] = {"s1", "s2", "s3"};
+    uint64_t id[3];
+    for (int i = 0; i < 3; i++) {
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        birch_table *t = bt_table(w, "t", BIRCH_CREATE);
+        put_n(w, t, i * 100, i * 100 + 100, "x", 10);
+        BT_OK(birch_txn_commit(w));
+        w = bt_begin(db, BIRCH_TXN_WRITE);
+        BT_OK(birch_savepoint_create(w, names[i]));
+        id[i] = db->meta.txnid; /* the commit it keeps: the last one */
+        ck_assert_uint_eq(oldest_after_commit(w), id[0]);
+    }
+    ck_assert(id[0] < id[1] && id[1] < id[2]);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    BT_OK(birch_savepoint_drop(w, "s2")); /* a middle one: the oldest stays */
+    ck_assert_uint_eq(oldest_after_commit(w), id[0]);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    BT_OK(birch_savepoint_drop(w, "s1")); /* the oldest: the next is s3 */
+    ck_assert_uint_eq(oldest_after_commit(w), id[2]);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    BT_OK(birch_savepoint_create(w, "s4")); /* newer than s3 */
+    BT_OK(birch_savepoint_drop(w, "s3"));   /* in the same transaction */
+    uint64_t last = db->meta.txnid;
+    ck_assert_uint_eq(oldest_after_commit(w), last);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    BT_OK(birch_savepoint_drop(w, "s4")); /* none left */
+    ck_assert_uint_eq(oldest_after_commit(w), 0);
+}
+END_TEST
+
 /* Savepoints made after the restored one are dropped; older ones stay. */
 START_TEST(later_savepoints_dropped)
 {
@@ -489,6 +535,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, restore_brings_back_everything);
     tcase_add_test(tc, pages_kept_then_reused);
+    tcase_add_test(tc, oldest_follows_drops);
     tcase_add_test(tc, later_savepoints_dropped);
     tcase_add_test(tc, restore_in_nested);
     tcase_add_test(tc, copies_keep_savepoints);
