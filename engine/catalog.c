@@ -42,13 +42,19 @@ static int name_ok(const char *fn, const birch_db *db, const char *name, size_t 
     return BIRCH_OK;
 }
 
-/* Parses a catalog value, checking that its lengths agree. */
+/* Parses a catalog value, checking that its lengths agree and that its
+ * flags are ones birch knows (FORMAT.md 9: other bits are 0; a table whose
+ * records are kept in a way birch does not know is not read as another
+ * kind). */
 static int parse_rec(birch_val v, bi_table_rec *rec, const uint8_t **schema)
 {
     if (v.size < sizeof *rec) return BI_CORRUPT("catalog: a table record of %zu bytes (at least %zu)", v.size, sizeof *rec);
     memcpy(rec, v.data, sizeof *rec);
     if (rec->schema_len > BIRCH_MAX_SCHEMA_SIZE || v.size != sizeof *rec + rec->schema_len)
         return BI_CORRUPT("catalog: a table record of %zu bytes names a %u-byte schema", v.size, rec->schema_len);
+    if (rec->flags & ~BI_TABLE_MULTIMAP)
+        return BI_CORRUPT("catalog: a table record with unknown flags %#x (birch knows %#x, multimap)", rec->flags,
+                          BI_TABLE_MULTIMAP);
     if (schema) *schema = (const uint8_t *)v.data + sizeof *rec;
     return BIRCH_OK;
 }

@@ -45,6 +45,8 @@ struct chk {
     uint64_t marked, reported; /* pages marked so far, and at the last report */
     int nomark;          /* walking a savepoint's state: its pages are the current
                             state's or pending, marked by those */
+    const char *table;   /* the table being walked, and whether it is a multimap */
+    int multi;
     uint64_t sp_min;     /* the oldest savepoint's commit seen so far */
 };
 
@@ -231,9 +233,23 @@ static int walk_tree(chk *c, const bi_tree *t, const char *name, entry_fn fn)
     return BIRCH_OK;
 }
 
+/* A table's record.  In a multimap table each record is a pair (FORMAT.md
+ * 9.1): its key a key of 1.. bytes escaped and ended, then the value; its
+ * own value empty.  Reads of a record that is not refuse it (cursor.c,
+ * bi_multi_decode); a put never writes one. */
 static int table_entry(chk *c, uint8_t *leaf, unsigned i)
 {
-    (void)c, (void)leaf, (void)i;
+    if (!c->multi) return BIRCH_OK;
+    unsigned long long pg = (unsigned long long)bi_hdr(leaf)->pgno;
+    const uint8_t *v;
+    size_t kn, vn;
+    if (bi_multi_decode(bi_node_key(leaf, i), bi_node_klen(leaf, i), NULL, &kn, &v, &vn))
+        return fail(c, "multimap table '%s', page %llu slot %u: a record whose key is not a pair's (a key of 1.. "
+                       "bytes escaped, 00 -> 00 FF, and ended by 00 00, then the value)", c->table, pg, i);
+    const bi_lnode *n = bi_leaf_node(leaf, i);
+    if (n->vlen || (n->flags & BI_N_BIG))
+        return fail(c, "multimap table '%s', page %llu slot %u: a record with a %u-byte value (a pair is all key)",
+                    c->table, pg, i, n->vlen);
     return BIRCH_OK;
 }
 
@@ -252,12 +268,19 @@ static int catalog_entry(chk *c, uint8_t *leaf, unsigned i)
     memcpy(&rec, v.data, sizeof rec);
     if (rec.schema_len > BIRCH_MAX_SCHEMA_SIZE || v.size != sizeof rec + rec.schema_len)
         return fail(c, "catalog: record of table '%s' has a bad schema length", name);
+    if (rec.flags & ~BI_TABLE_MULTIMAP)
+        return fail(c, "catalog: record of table '%s' has unknown flags %#x (birch knows %#x, multimap)", name,
+                    rec.flags, BI_TABLE_MULTIMAP);
     /* Tables are walked after the catalog walk: the walk state is shared. */
     uint64_t saved = c->entries;
     entry_fn fn = c->on_entry;
+    c->table = name;
+    c->multi = (rec.flags & BI_TABLE_MULTIMAP) != 0;
     int rc = walk_tree(c, &rec.tree, name, table_entry);
     c->entries = saved;
     c->on_entry = fn;
+    c->table = NULL;
+    c->multi = 0;
     return rc;
 }
 

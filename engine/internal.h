@@ -726,7 +726,8 @@ int bi_del_ranks(birch_txn *txn, bi_tstate *ts, uint64_t a, uint64_t b);
 size_t bi_multi_encode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn, int next, uint8_t *out);
 size_t bi_multi_escaped(const uint8_t *k, size_t kn);
 /* Splits a record key into the pair's key (unescaped into key, which
- * holds n bytes) and value (in rec).  BIRCH_ECORRUPT. */
+ * holds n bytes; NULL: only its length) and value (in rec).
+ * BIRCH_ECORRUPT for a key not escaped and ended, or empty. */
 int bi_multi_decode(const uint8_t *rec, size_t n, uint8_t *key, size_t *kn, const uint8_t **val, size_t *vn);
 /* A pair's record key (val given) or a bound of key's range (val NULL) in
  * *buf, malloc'd; BIRCH_EINVAL, EKEYSIZE, EVALSIZE (a pair too long). */

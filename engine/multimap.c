@@ -42,20 +42,23 @@ int bi_multi_decode(const uint8_t *rec, size_t n, uint8_t *key, size_t *kn, cons
     size_t o = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         if (rec[i]) {
-            key[o++] = rec[i];
+            if (key) key[o] = rec[i];
+            o++;
             continue;
         }
         if (rec[i + 1] == 0) {
+            if (o == 0) break; /* keys are 1.. bytes: birch never encodes an empty one */
             *kn = o;
             *val = rec + i + 2;
             *vn = n - i - 2;
             return BIRCH_OK;
         }
         if (rec[i + 1] != 0xff) break;
-        key[o++] = 0;
+        if (key) key[o] = 0;
+        o++;
         i++;
     }
-    return BI_CORRUPT("a record of a multimap table whose key is not escaped and ended (%zu bytes)", n);
+    return BI_CORRUPT("a record of a multimap table whose key is not escaped and ended, or is empty (%zu bytes)", n);
 }
 
 /* ---- The calls ------------------------------------------------------------------ */

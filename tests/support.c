@@ -192,6 +192,119 @@ int bt_meta_current(const char *path)
     return 1;
 }
 
+/* ---- Patching a closed file's trees ------------------------------------- */
+
+void bt_image_load(bt_image *im, const char *path)
+{
+    int cur = bt_meta_current(path);
+    im->size = bt_file_size(path);
+    im->b = malloc(im->size);
+    ck_assert_ptr_nonnull(im->b);
+    bt_file_read(path, im->b, im->size, 0);
+    im->ps = ((bi_meta *)(void *)im->b)->page_size;
+    im->meta = (bi_meta *)(void *)(im->b + (uint64_t)cur * im->ps);
+    ck_assert_msg(im->meta->npages * im->ps <= im->size, "%s: the meta's %" PRIu64 " pages are not all in the file",
+                  path, im->meta->npages);
+}
+
+void bt_image_save(const bt_image *im, const char *path)
+{
+    bt_file_write(path, im->b, im->size, 0);
+}
+
+void bt_image_free(bt_image *im)
+{
+    free(im->b);
+    im->b = NULL;
+}
+
+uint8_t *bt_image_page(bt_image *im, uint64_t pgno)
+{
+    ck_assert_msg(pgno >= BI_META_PAGES && pgno < im->meta->npages, "page %" PRIu64 " is not in the state's %" PRIu64
+                  " pages", pgno, im->meta->npages);
+    return im->b + pgno * im->ps;
+}
+
+/* A table's catalog record, inline in leaf p slot i (a value in an
+ * overflow run is not what these tests patch). */
+static bi_table_rec *image_rec(uint8_t *p, unsigned i)
+{
+    bi_lnode *n = bi_leaf_node(p, i);
+    ck_assert_msg(!(n->flags & BI_N_BIG) && n->vlen >= sizeof(bi_table_rec), "catalog record of %u bytes%s", n->vlen,
+                  n->flags & BI_N_BIG ? " in an overflow run" : "");
+    return (bi_table_rec *)(void *)bi_leaf_val(p, i);
+}
+
+bi_table_rec *bt_image_table(bt_image *im, const char *name, uint64_t *leaf)
+{
+    size_t len = strlen(name);
+    uint64_t pgno = im->meta->catalog.root;
+    ck_assert_msg(pgno != 0, "the catalog is empty");
+    for (int depth = 0; depth < BI_MAX_DEPTH; depth++) {
+        uint8_t *p = bt_image_page(im, pgno);
+        unsigned n = bi_nkeys(p), i;
+        if (bi_is_leaf(p)) {
+            for (i = 0; i < n; i++)
+                if (bi_node_klen(p, i) == len && memcmp(bi_node_key(p, i), name, len) == 0) break;
+            ck_assert_msg(i < n, "no table '%s' in the catalog", name);
+            *leaf = pgno;
+            return image_rec(p, i);
+        }
+        for (i = 1; i < n && bt_keycmp(bi_node_key(p, i), bi_node_klen(p, i), name, len) <= 0; i++) {}
+        pgno = bi_branch_child(p, i - 1);
+    }
+    ck_abort_msg("the catalog is deeper than %d levels", BI_MAX_DEPTH);
+    return NULL;
+}
+
+/* Looks for target under page pgno (of the catalog when cat is set,
+ * whose leaves' records lead to the tables' roots).  On the way down,
+ * up[d] and slot[d] record the page at depth d and the slot taken there.
+ * Returns the depth at which target was found, -1 if it was not. */
+static int image_find(bt_image *im, uint64_t pgno, uint64_t target, int cat, int d, uint64_t *up, unsigned *slot)
+{
+    if (pgno == target) return d;
+    ck_assert_msg(d < 2 * BI_MAX_DEPTH, "trees deeper than %d levels", BI_MAX_DEPTH);
+    uint8_t *p = bt_image_page(im, pgno);
+    for (unsigned i = 0; i < bi_nkeys(p); i++) {
+        uint64_t child;
+        int child_cat = cat;
+        if (!bi_is_leaf(p)) {
+            child = bi_branch_child(p, i);
+        } else if (cat) {
+            child = image_rec(p, i)->tree.root;
+            child_cat = 0;
+        } else {
+            return -1; /* a table's leaf: nothing below */
+        }
+        if (!child) continue; /* an empty table */
+        up[d] = pgno;
+        slot[d] = i;
+        int r = image_find(im, child, target, child_cat, d + 1, up, slot);
+        if (r >= 0) return r;
+    }
+    return -1;
+}
+
+void bt_image_reseal(bt_image *im, uint64_t pgno)
+{
+    uint64_t up[2 * BI_MAX_DEPTH];
+    unsigned slot[2 * BI_MAX_DEPTH];
+    ck_assert_msg(im->meta->catalog.root != 0, "the catalog is empty");
+    int depth = image_find(im, im->meta->catalog.root, pgno, 1, 0, up, slot);
+    ck_assert_msg(depth >= 0, "page %" PRIu64 " is in no tree of the current state", pgno);
+    uint64_t below = pgno;
+    for (int d = depth - 1; d >= 0; d--) {
+        uint8_t *p = bt_image_page(im, up[d]);
+        uint64_t sum = XXH3_64bits(bt_image_page(im, below), im->ps);
+        if (bi_is_leaf(p)) image_rec(p, slot[d])->tree.csum = sum; /* a catalog record names a table's root */
+        else bi_set_branch_csum(p, slot[d], sum);
+        below = up[d];
+    }
+    im->meta->catalog.csum = XXH3_64bits(bt_image_page(im, im->meta->catalog.root), im->ps);
+    im->meta->checksum = XXH3_64bits(im->meta, offsetof(bi_meta, checksum));
+}
+
 /* ---- PRNG --------------------------------------------------------------- */
 
 void bt_fill(bt_rng *r, void *buf, size_t n)

@@ -96,6 +96,35 @@ int bt_meta_sealed(const bi_meta *m);
 /* The slot of the current meta: the valid one with the higher txnid. */
 int bt_meta_current(const char *path);
 
+/* ---- Patching a closed file's trees (engine/page.h layout) --------------- */
+
+/* A database file in memory, whose current state's pages a test changes
+ * and then writes back with every checksum above a changed page made
+ * right again, as a birch bug would leave the file (not bit rot): only
+ * the checks of the structure and the records can tell. */
+typedef struct bt_image {
+    unsigned char *b;
+    uint64_t size;
+    uint32_t ps;
+    bi_meta *meta; /* the current meta, in b */
+} bt_image;
+
+void bt_image_load(bt_image *im, const char *path);
+void bt_image_save(const bt_image *im, const char *path);
+void bt_image_free(bt_image *im);
+/* Page pgno (asserted inside the current state). */
+uint8_t *bt_image_page(bt_image *im, uint64_t pgno);
+/* The catalog record of table name, inline in its catalog leaf, whose
+ * page number goes to *leaf (asserts the table is there). */
+bi_table_rec *bt_image_table(bt_image *im, const char *name, uint64_t *leaf);
+/* After page pgno of a tree of the current state changed: the checksum
+ * its parent keeps for it (a branch node, a table's catalog record, or the
+ * meta's catalog root), then each ancestor's in turn, then the meta's own.
+ * Never reads pgno itself (its contents may be anything; the other pages
+ * of the state must be sound); asserts pgno is in the catalog or a
+ * table's tree. */
+void bt_image_reseal(bt_image *im, uint64_t pgno);
+
 /* ---- PRNG (splitmix64) -------------------------------------------------- */
 
 typedef struct bt_rng {

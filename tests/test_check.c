@@ -3,7 +3,10 @@
  * overflow values, many tables, after deletes), reports damage made per the
  * layout in engine/page.h with BIRCH_ECORRUPT and a message (on a
  * read-only handle, damage to the meta page on disk too), and a damaged
- * file never crashes the engine: every call returns a result code.
+ * file never crashes the engine: every call returns a result code.  Damage
+ * whose checksums are made right again (a bug's, not bit rot's) is named
+ * by the check of what was damaged: unknown table flags, multimap records
+ * that are not pairs, a branch node with no room for its count word.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -487,6 +490,272 @@ START_TEST(random_damage_never_crashes)
 }
 END_TEST
 
+/* ---- Damage with its checksums made right ---------------------------------- */
+
+/* The damage below is resealed (bt_image_reseal): every checksum above it
+ * agrees, as a birch bug writing it would leave the file, so only the
+ * check of what was damaged can find it. */
+
+/* Opens path and runs check: BIRCH_ECORRUPT, with a message (and
+ * birch_errmsg()) naming the problem: text. */
+static void expect_corrupt_named(const char *path, const char *what, const char *text)
+{
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    char msg[512];
+    int rc = check_rc(db, msg, sizeof msg);
+    ck_assert_msg(rc == BIRCH_ECORRUPT, "%s: birch_check returned %d (%s), message '%s'", what, rc,
+                  birch_strerror(rc), msg);
+    ck_assert_msg(strstr(msg, text) != NULL, "%s: check's message '%s' does not say '%s'", what, msg, text);
+    BT_ERRMSG_HAS(text);
+    BT_OK(birch_close(db));
+}
+
+/* A table record whose flags hold a bit birch does not know (FORMAT.md 9:
+ * BI_TABLE_MULTIMAP is the only one): check names it; the table does not
+ * open, for reading or writing (BIRCH_ECORRUPT, not read as another kind
+ * of table, nor made again by BIRCH_CREATE), while the other tables do. */
+START_TEST(unknown_table_flags)
+{
+    static const uint32_t bad[] = {0x2, 0x80000000u, BI_TABLE_MULTIMAP | 0x4};
+    char *orig = bt_path("flags-orig"), *path = bt_path("flags");
+    make_db(orig, 4096, 400, 20);
+    {
+        birch_options o = bt_opts();
+        birch_db *db = bt_open(orig, &o);
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        bt_put_s(w, bt_table(w, "u", BIRCH_CREATE), "k", "v");
+        BT_OK(birch_txn_commit(w));
+        BT_OK(birch_close(db));
+    }
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        bt_file_copy(orig, path);
+        bt_image im;
+        bt_image_load(&im, path);
+        uint64_t leaf;
+        bi_table_rec *rec = bt_image_table(&im, "t", &leaf);
+        ck_assert_uint_eq(rec->flags, 0);
+        rec->flags = bad[k];
+        bt_image_reseal(&im, leaf);
+        bt_image_save(&im, path);
+        bt_image_free(&im);
+
+        expect_corrupt_named(path, "unknown table flags", "unknown flags");
+        birch_options o = bt_opts();
+        birch_db *db = bt_open(path, &o);
+        birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+        birch_table *t = NULL, *u = NULL;
+        BT_RC(birch_table_open(r, "t", 0, &t), BIRCH_ECORRUPT);
+        BT_ERRMSG_HAS("unknown flags");
+        BT_RC(birch_table_open(r, "t", BIRCH_MULTIMAP, &t), BIRCH_ECORRUPT);
+        u = bt_table(r, "u", 0);
+        bt_expect_s(r, u, "k", "v");
+        birch_txn_abort(r);
+        birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+        BT_RC(birch_table_open(w, "t", BIRCH_CREATE, &t), BIRCH_ECORRUPT);
+        u = bt_table(w, "u", 0);
+        bt_put_s(w, u, "k2", "v2");
+        BT_OK(birch_txn_commit(w));
+        BT_OK(birch_close(db));
+        expect_corrupt(path, "unknown table flags"); /* the reads of table t: codes, no crash */
+    }
+    bt_remove(orig);
+    bt_remove(path);
+    free(orig);
+    free(path);
+}
+END_TEST
+
+/* A multimap table (FORMAT.md 9.1) of one leaf: pairs of keys k00..k19
+ * with values v0 and v1, key "a\0b" (escaped) with "x", and last, key "zz"
+ * with "12345678".  Returns the page size. */
+static uint32_t make_multimap(const char *path)
+{
+    birch_options o = bt_opts();
+    o.page_size = 4096;
+    birch_db *db = bt_open(path, &o);
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *m = bt_table(w, "m", BIRCH_CREATE | BIRCH_MULTIMAP);
+    char k[8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "k%02d", i);
+        BT_OK(birch_multi_put(w, m, bt_str(k), bt_str("v0"), 0));
+        BT_OK(birch_multi_put(w, m, bt_str(k), bt_str("v1"), 0));
+    }
+    BT_OK(birch_multi_put(w, m, bt_val("a\0b", 3), bt_str("x"), 0));
+    BT_OK(birch_multi_put(w, m, bt_str("zz"), bt_str("12345678"), 0));
+    BT_OK(birch_txn_commit(w));
+    bt_check(db);
+    BT_OK(birch_close(db));
+    return o.page_size;
+}
+
+/* Sets slot i's key to the n bytes k (same padded size: the nodes still
+ * tile the page) and its head to match, so that the page stays in order. */
+static void set_key(uint8_t *p, unsigned i, const void *k, size_t n)
+{
+    ck_assert_uint_eq(BI_A8(n), BI_A8(bi_node_klen(p, i)));
+    memcpy(bi_node_key(p, i), k, n);
+    bi_slots(p)[i].klen = (uint16_t)n;
+    bi_slots(p)[i].head = bi_key_head(k, n);
+}
+
+/* Records of a multimap table that are not pairs, each kept in key order
+ * with the heads right: check names the table and the problem; reads
+ * give codes (a cursor refuses a record whose key does not decode), never
+ * a crash or a pair made of the damage. */
+START_TEST(multimap_record_not_a_pair)
+{
+    enum { NO_END, BAD_ESCAPE, EMPTY_KEY, VALUE, KINDS };
+    static const char *what[KINDS] = {"no 00 00 after the key", "00 01 in the key", "an empty key",
+                                      "a record with a value"};
+    char *orig = bt_path("mm-orig"), *path = bt_path("mm");
+    make_multimap(orig);
+    for (int kind = 0; kind < KINDS; kind++) {
+        bt_file_copy(orig, path);
+        bt_image im;
+        bt_image_load(&im, path);
+        uint64_t leaf;
+        uint64_t root = bt_image_table(&im, "m", &leaf)->tree.root;
+        uint8_t *p = bt_image_page(&im, root);
+        ck_assert_int_eq(p[0], BI_P_LEAF); /* one leaf: the damage keeps the key order */
+        unsigned n = bi_nkeys(p);
+        ck_assert_uint_eq(n, 42);
+        uint8_t zz[12] = {'z', 'z', 0, 0, '1', '2', '3', '4', '5', '6', '7', '8'}, a[7] = {'a', 0, 0xff, 'b', 0, 0, 'x'};
+        ck_assert_uint_eq(bi_node_klen(p, n - 1), sizeof zz); /* the pairs are where make_multimap put them */
+        ck_assert(memcmp(bi_node_key(p, n - 1), zz, sizeof zz) == 0);
+        ck_assert_uint_eq(bi_node_klen(p, 0), sizeof a);
+        ck_assert(memcmp(bi_node_key(p, 0), a, sizeof a) == 0);
+        switch (kind) {
+        case NO_END: /* "zzzz12345678": no end of the key at all */
+            zz[2] = zz[3] = 'z';
+            set_key(p, n - 1, zz, sizeof zz);
+            break;
+        case BAD_ESCAPE: /* 00 01 is neither an end (00 00) nor an escaped 00 (00 FF) */
+            zz[3] = 1;
+            set_key(p, n - 1, zz, sizeof zz);
+            break;
+        case EMPTY_KEY: /* 00 00 'x': the pair of an empty key, which no put makes */
+            set_key(p, 0, "\0\0x", 3);
+            break;
+        default: /* "zz" 00 00 as the key, "12345678" as the record's value */
+            bi_slots(p)[n - 1].klen = 4;
+            bi_leaf_node(p, n - 1)->vlen = 8;
+            break;
+        }
+        bt_image_reseal(&im, root);
+        bt_image_save(&im, path);
+        bt_image_free(&im);
+
+        expect_corrupt_named(path, what[kind], "multimap table 'm'");
+        expect_corrupt_named(path, what[kind], kind == VALUE ? "-byte value" : "not a pair's");
+
+        birch_options o = bt_opts();
+        birch_db *db = bt_open(path, &o);
+        birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+        birch_table *m = bt_table(r, "m", BIRCH_MULTIMAP);
+        birch_cursor *c = NULL;
+        BT_OK(birch_cursor_open(r, m, &c));
+        int rc;
+        long pairs = 0;
+        for (rc = birch_cursor_first(c); rc == BIRCH_OK; rc = birch_cursor_next(c)) {
+            birch_val k, v;
+            if ((rc = birch_cursor_get(c, &k, &v))) break;
+            ck_assert_uint_gt(k.size, 0);
+            pairs++;
+        }
+        /* The cursor decodes every key: one not escaped and ended is
+         * refused; the value of a record is not part of a pair. */
+        if (kind == VALUE) {
+            BT_RC(rc, BIRCH_NOTFOUND);
+            ck_assert_int_eq(pairs, 42);
+        } else {
+            BT_RC(rc, BIRCH_ECORRUPT);
+        }
+        birch_cursor_close(c);
+        static const char *keys[] = {"zz", "zzzz", "a", "k05", "x"};
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+            birch_val v;
+            uint64_t cnt;
+            rc = birch_get(r, m, bt_str(keys[i]), &v);
+            ck_assert_msg(rc == BIRCH_OK || rc == BIRCH_NOTFOUND || rc == BIRCH_ECORRUPT, "%s: get %s: %d", what[kind],
+                          keys[i], rc);
+            rc = birch_multi_count(r, m, bt_str(keys[i]), &cnt);
+            ck_assert_msg(rc == BIRCH_OK || rc == BIRCH_ECORRUPT, "%s: count %s: %d", what[kind], keys[i], rc);
+            rc = birch_count_range(r, m, bt_str(keys[i]), bt_val(NULL, 0), &cnt);
+            ck_assert_msg(rc == BIRCH_OK || rc == BIRCH_ECORRUPT, "%s: count_range %s: %d", what[kind], keys[i], rc);
+            BT_OK(birch_cursor_open(r, m, &c));
+            rc = birch_cursor_seek(c, bt_str(keys[i]));
+            if (rc == BIRCH_OK) {
+                birch_val k;
+                rc = birch_cursor_get(c, &k, &v);
+            }
+            ck_assert_msg(rc == BIRCH_OK || rc == BIRCH_NOTFOUND || rc == BIRCH_ECORRUPT, "%s: seek %s: %d",
+                          what[kind], keys[i], rc);
+            birch_cursor_close(c);
+        }
+        birch_txn_abort(r);
+        BT_OK(birch_close(db));
+    }
+    bt_remove(orig);
+    bt_remove(path);
+    free(orig);
+    free(path);
+}
+END_TEST
+
+/* A branch node whose key is 8 bytes longer than it was, on the node that
+ * ends the page: the node's header, its key and its child's checksum fit
+ * the page, the count word after them would be the 8 bytes after it (the
+ * next page's).  bi_slot_ok refused only a checksum past the end; now the
+ * count word too, so that a rank, a range count and check all report the
+ * node, and none reads the word. */
+START_TEST(branch_count_word_past_the_page)
+{
+    char *path = bt_path("countword");
+    uint32_t ps = make_db(path, 4096, 3000, 20);
+    bt_image im;
+    bt_image_load(&im, path);
+    uint64_t leaf;
+    uint64_t root = bt_image_table(&im, "t", &leaf)->tree.root;
+    uint8_t *p = bt_image_page(&im, root);
+    ck_assert_int_eq(p[0], BI_P_BRANCH);
+    unsigned n = bi_nkeys(p), j = n;
+    for (unsigned i = 0; i < n; i++)
+        if (bi_slots(p)[i].off + bi_bnode_size(bi_node_klen(p, i)) == ps) j = i; /* the node that ends the page */
+    ck_assert_uint_lt(j, n);
+    uint64_t first = 0; /* the rank of the first record under node j */
+    for (unsigned i = 0; i < j; i++) first += bi_branch_count(p, i) & BI_COUNT_MASK;
+    bi_slots(p)[j].klen += 8;
+    ck_assert_uint_eq(bi_slots(p)[j].off + BI_NODE_HDR + BI_A8(bi_node_klen(p, j)) + 8, ps); /* the checksum fits */
+    bt_image_reseal(&im, root);
+    bt_image_save(&im, path);
+    bt_image_free(&im);
+
+    const char *text = "child checksum and count run past the page end";
+    expect_corrupt_named(path, "count word past the page", text);
+    birch_options o = bt_opts();
+    birch_db *db = bt_open(path, &o);
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    birch_table *t = bt_table(r, "t", 0);
+    char k[32];
+    snprintf(k, sizeof k, "key%06" PRIu64, first); /* make_db's keys: key000000 .. key002999, all there */
+    uint64_t cnt = 0;
+    BT_RC(birch_count_range(r, t, bt_str(k), bt_val(NULL, 0), &cnt), BIRCH_ECORRUPT);
+    BT_ERRMSG_HAS(text);
+    birch_cursor *c;
+    BT_OK(birch_cursor_open(r, t, &c));
+    BT_RC(birch_cursor_seek_rank(c, first), BIRCH_ECORRUPT);
+    BT_ERRMSG_HAS(text);
+    birch_cursor_close(c);
+    birch_txn_abort(r);
+    BT_OK(birch_close(db));
+    expect_corrupt(path, "count word past the page"); /* a scan and gets: codes, no crash */
+    bt_remove(path);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("check");
@@ -502,6 +771,9 @@ int main(void)
     tcase_add_test(tc, other_meta_checksum);
     tcase_add_test(tc, meta_on_disk_read_only);
     tcase_add_test(tc, random_damage_never_crashes);
+    tcase_add_test(tc, unknown_table_flags);
+    tcase_add_test(tc, multimap_record_not_a_pair);
+    tcase_add_test(tc, branch_count_word_past_the_page);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
