@@ -2,7 +2,7 @@
  * test_sequence.c - birch_sequence_next / birch_sequence_get: numbers from
  * 1 up, per table, given back by an abort, kept by a commit and across a
  * reopen, reset by a drop; a transaction that only takes a number commits
- * it; bad input.
+ * it; bad input; BIRCH_EFULL after UINT64_MAX, which changes nothing.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -106,6 +106,63 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* The last number: a sequence one short of UINT64_MAX gives UINT64_MAX,
+ * then refuses with BIRCH_EFULL and a message naming the table.  The
+ * refusal changes nothing: the sequence stays at UINT64_MAX, the
+ * transaction stays live (its writes and its commit go on), and the value
+ * is kept by the commit.  No call sets a sequence, and birch dump / load
+ * do not carry one, so the table's catalog record is set in the file with
+ * its checksums made right (bt_image_reseal), as a file whose sequence
+ * got there by counting would be. */
+START_TEST(efull_at_the_last_number)
+{
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *t = bt_table(w, "ids", BIRCH_CREATE);
+    ck_assert_uint_eq(next(w, t), 1);
+    bt_put_s(w, bt_table(w, "other", BIRCH_CREATE), "k", "v");
+    BT_OK(birch_txn_commit(w));
+    BT_OK(birch_close(db));
+    db = NULL;
+    bt_image im;
+    bt_image_load(&im, path);
+    uint64_t leaf;
+    bi_table_rec *rec = bt_image_table(&im, "ids", &leaf);
+    ck_assert_uint_eq(rec->sequence, 1);
+    rec->sequence = UINT64_MAX - 1;
+    bt_image_reseal(&im, leaf);
+    bt_image_save(&im, path);
+    bt_image_free(&im);
+    db = bt_open(path, &opts);
+    bt_check(db);
+
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    t = bt_table(w, "ids", 0);
+    birch_table *other = bt_table(w, "other", 0);
+    ck_assert_uint_eq(current(w, t), UINT64_MAX - 1);
+    ck_assert_uint_eq(next(w, t), UINT64_MAX);
+    uint64_t v = 7;
+    BT_RC(birch_sequence_next(w, t, &v), BIRCH_EFULL);
+    BT_ERRMSG_HAS("'ids'");
+    BT_ERRMSG_HAS("every 64-bit number");
+    ck_assert_uint_eq(v, 7); /* nothing given */
+    BT_RC(birch_sequence_next(w, t, &v), BIRCH_EFULL); /* and again */
+    ck_assert_uint_eq(current(w, t), UINT64_MAX);
+    /* The transaction goes on: records, another table's sequence, commit. */
+    bt_put_s(w, t, "last", "id");
+    bt_expect_s(w, other, "k", "v");
+    ck_assert_uint_eq(next(w, other), 1);
+    BT_OK(birch_txn_commit(w));
+
+    db = bt_reopen(db, path, &opts);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    t = bt_table(w, "ids", 0);
+    ck_assert_uint_eq(current(w, t), UINT64_MAX);
+    bt_expect_s(w, t, "last", "id");
+    BT_RC(birch_sequence_next(w, t, &v), BIRCH_EFULL);
+    birch_txn_abort(w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sequence");
@@ -113,6 +170,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, numbers_are_transactional);
     tcase_add_test(tc, bad_input);
+    tcase_add_test(tc, efull_at_the_last_number);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
