@@ -80,9 +80,19 @@ struct birch_table {
  * table has (so that a handle opened with the defaults always fits). */
 #define BI_DEFAULT_READERS 126u
 
-#define BI_POOL_MAX 1024u            /* one-page buffers kept between write transactions, */
-#define BI_POOL_BYTES (4u << 20)      /* and their bytes at most */
+#define BI_POOL_BYTES (4u << 20)      /* page buffer memory kept between write transactions */
 #define BI_DIRTY_KEEP_MAX 8192u       /* dirty table entries kept between them */
+
+/* The writer's page buffers (pagebuf.c). */
+typedef struct bi_pagebuf {
+    uint8_t *base;  /* the reserved region; NULL before its first use or if it could not be made */
+    size_t size;    /* its bytes */
+    size_t used;    /* bytes handed out from its start (by the bump pointer) */
+    size_t ready;   /* bytes from its start faulted in (asked for) */
+    void *free;     /* buffers given back: each holds the next's address */
+    size_t live;    /* region buffers out now */
+    int tried;      /* the region was asked for once */
+} bi_pagebuf;
 
 struct birch_db {
     bi_io io;
@@ -184,12 +194,12 @@ struct birch_db {
      * Tests of crashes set it lower than the option may (internal). */
     uint64_t dirty_budget;
     uint64_t spilled_pages;     /* pages spilled since open (the writer's; for tests) */
-    /* What a write transaction leaves for the next (pager.c): one-page
-     * buffers (at most BI_POOL_BYTES) and its dirty table, zeroed, when
-     * small.  A small commit's malloc, zeroing and first-touch page faults
-     * otherwise cost as much as its B+tree work.  The writer's only. */
-    uint8_t *pool[BI_POOL_MAX];
-    unsigned npool;
+    /* What a write transaction leaves for the next: the memory of its
+     * one-page buffers (pagebuf.c, BI_POOL_BYTES of it resident) and its
+     * dirty table, zeroed, when small (pager.c).  A small commit's malloc,
+     * zeroing and first-touch page faults otherwise cost as much as its
+     * B+tree work.  The writer's only. */
+    bi_pagebuf pagebuf;
     struct bi_dirty *dirty_keep;
     size_t dirty_keep_cap;
 
@@ -670,6 +680,16 @@ int bi_map_cover(birch_db *db, uint64_t bytes);
  * until close), 0 if none is there.  Caller holds db->lock. */
 uint64_t bi_map_len(const birch_db *db, const uint8_t *addr);
 uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen);
+
+/* ---- pagebuf.c: memory for dirty pages ------------------------------------- */
+/* A buffer of n pages, not zeroed; NULL when out of memory. */
+void *bi_pagebuf_get(birch_db *db, uint32_t n);
+/* Gives back a buffer bi_pagebuf_get made (NULL: nothing). */
+void bi_pagebuf_put(birch_db *db, void *buf);
+/* At a write transaction's end, every buffer back: the region starts over,
+ * and its memory past BI_POOL_BYTES goes back to the system. */
+void bi_pagebuf_trim(birch_db *db);
+void bi_pagebuf_close(birch_db *db);
 
 /* ---- btree.c --------------------------------------------------------------- */
 #define BI_PUT_NOOVERWRITE BIRCH_NOOVERWRITE

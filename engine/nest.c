@@ -14,8 +14,9 @@
  *     for untouched pages (clean pages are copied on write anyway);
  *   - pages it makes (born): dropped by its abort;
  *   - the transaction's meta (the catalog's root, the page count), its
- *     table states and failure state, and the allocator: copied as the
- *     level begins (the allocator's vectors of free runs, not pages).
+ *     table states, failure state, whether it restored a savepoint, and
+ *     the allocator: copied as the level begins (the allocator's vectors
+ *     of free runs, not pages).
  * A commit hands the level's copies to its parent, keeping the parent's
  * own where it has one (the older contents win); an abort puts them back.
  */
@@ -44,6 +45,7 @@ typedef struct bi_nlevel {
     bi_tstate *ts;         /* its table states */
     uint32_t nts;
     int state;
+    int sp_restored;       /* whether a savepoint had been restored (savepoint.c) */
     bi_alloc *alloc;       /* the allocator */
     birch_txn *child;      /* the level's handle (struct) */
 } bi_nlevel;
@@ -58,9 +60,9 @@ static bi_nlevel *level_of(birch_txn *root, uint32_t lvl)
     return &root->nest->v[lvl - 1];
 }
 
-static void level_free(bi_nlevel *l)
+static void level_free(birch_db *db, bi_nlevel *l)
 {
-    for (size_t i = 0; i < l->nundo; i++) free(l->undo[i].buf);
+    for (size_t i = 0; i < l->nundo; i++) bi_pagebuf_put(db, l->undo[i].buf);
     free(l->undo);
     free(l->born);
     free(l->ts);
@@ -94,7 +96,7 @@ int bi_nest_keep(birch_txn *txn, uint64_t pgno)
         l->undo_cap = cap;
     }
     size_t bytes = (size_t)d->npages * txn->db->psize;
-    uint8_t *copy = malloc(bytes);
+    uint8_t *copy = bi_pagebuf_get(txn->db, d->npages);
     if (!copy) return bi_err(BIRCH_ENOMEM, "out of memory keeping a page for a nested transaction");
     /* A spilled page is in the file, which the map covers (spill.c). */
     memcpy(copy, d->buf ? d->buf : txn->map + pgno * txn->db->psize, bytes);
@@ -144,6 +146,7 @@ int birch_txn_begin_nested(birch_txn *parent, birch_txn **out)
     memset(l, 0, sizeof *l);
     l->meta = root->meta;
     l->state = root->state;
+    l->sp_restored = root->sp_restored;
     l->nts = root->nts;
     if (l->nts && !(l->ts = malloc(l->nts * sizeof *l->ts))) rc = bi_err(BIRCH_ENOMEM, "out of memory for a nested transaction");
     if (rc == BIRCH_OK && l->nts) memcpy(l->ts, root->ts, l->nts * sizeof *l->ts);
@@ -151,7 +154,7 @@ int birch_txn_begin_nested(birch_txn *parent, birch_txn **out)
     birch_txn *c = NULL;
     if (rc == BIRCH_OK) rc = bi_txn_claim(root->db, &c);
     if (rc) {
-        level_free(l);
+        level_free(root->db, l);
         return rc;
     }
     c->db = root->db;
@@ -184,6 +187,7 @@ static void undo_level(birch_txn *root, uint32_t lvl)
     bi_alloc_restore(root, l->alloc);
     l->alloc = NULL;
     root->state = rc ? BI_TXN_FAILED : l->state;
+    root->sp_restored = l->sp_restored; /* a restore the level made is undone: savepoints can be made again */
     root->mod_seq++; /* cursors find their place again; lent pointers end */
 }
 
@@ -193,7 +197,7 @@ static void end_level(birch_txn *root, uint32_t lvl)
     bi_nlevel *l = level_of(root, lvl);
     birch_txn *c = l->child;
     root->nest_level = lvl - 1;
-    level_free(l);
+    level_free(root->db, l);
     if (c) bi_txn_unclaim(c);
 }
 

@@ -37,39 +37,9 @@ void bi_mark_failed(birch_db *db, const char *what, const char *detail)
 
 /* ---- Page buffers ------------------------------------------------------------ */
 
-/* A buffer for n pages, not zeroed: a one-page one from the pool when it
- * has one (64-byte aligned, as posix_memalign gives). */
-static void *buf_get(birch_db *db, uint32_t n)
-{
-    if (n == 1 && db->npool) return db->pool[--db->npool];
-    void *mem = NULL;
-    return posix_memalign(&mem, 64, (size_t)n * db->psize) ? NULL : mem;
-}
-
-/* Under AddressSanitizer every buffer is freed: a pooled one would hide
- * a use after free of a page's memory from it (and from the fuzzers). */
-#if defined(__SANITIZE_ADDRESS__)
-#define BI_POOL_ON 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BI_POOL_ON 0
-#endif
-#endif
-#ifndef BI_POOL_ON
-#define BI_POOL_ON 1
-#endif
-
-static void buf_put(birch_db *db, void *buf, uint32_t n)
-{
-    if (BI_POOL_ON && buf && n == 1 && db->npool < BI_POOL_MAX && (db->npool + 1) * (uint64_t)db->psize <= BI_POOL_BYTES)
-        db->pool[db->npool++] = buf;
-    else
-        free(buf);
-}
-
 void bi_pager_close(birch_db *db)
 {
-    while (db->npool) free(db->pool[--db->npool]);
+    bi_pagebuf_close(db);
     free(db->dirty_keep);
     db->dirty_keep = NULL;
     db->dirty_keep_cap = 0;
@@ -193,13 +163,13 @@ static uint8_t *read_back(birch_txn *txn, bi_dirty *d)
 {
     birch_db *db = txn->db;
     size_t bytes = (size_t)d->npages * db->psize;
-    uint8_t *mem = buf_get(db, d->npages);
+    uint8_t *mem = bi_pagebuf_get(db, d->npages);
     if (!mem) return NULL;
     bi_errmark mark = bi_err_mark();
     int rc = db->io.ops->read(db->file, mem, bytes, d->pgno * db->psize);
     bi_err_end(mark, rc != BIRCH_OK);
     if (rc) {
-        buf_put(db, mem, d->npages);
+        bi_pagebuf_put(db, mem);
         return NULL;
     }
     hold(txn, d, mem);
@@ -314,12 +284,12 @@ uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)
 int bi_dirty_new(birch_txn *txn, uint64_t pgno, uint32_t n, int zero, uint8_t **buf)
 {
     size_t bytes = (size_t)n * txn->db->psize;
-    void *mem = buf_get(txn->db, n);
+    void *mem = bi_pagebuf_get(txn->db, n);
     if (!mem) return bi_err(BIRCH_ENOMEM, "out of memory for %u dirty page(s)", n);
     if (zero) memset(mem, 0, bytes);
     int rc = dirty_add(txn, pgno, mem, n);
     if (rc == BIRCH_OK && txn->nest_level && (rc = bi_nest_born(txn, pgno))) bi_dirty_drop(txn, pgno);
-    else if (rc) buf_put(txn->db, mem, n);
+    else if (rc) bi_pagebuf_put(txn->db, mem);
     if (rc) return rc;
     if (txn->nest_level) dirty_find(txn, pgno)->level = (uint16_t)txn->nest_level;
     bi_hdr(mem)->pgno = pgno;
@@ -348,7 +318,7 @@ int bi_dirty_unspill(birch_txn *txn, uint64_t pgno, uint8_t **buf)
     bi_dirty *d = dirty_find(txn, pgno);
     BI_ASSERT(d && !d->buf);
     if (!read_back(txn, d)) { /* the map holds it too: spill.c made the map cover it */
-        uint8_t *mem = buf_get(txn->db, d->npages);
+        uint8_t *mem = bi_pagebuf_get(txn->db, d->npages);
         if (!mem) return bi_err(BIRCH_ENOMEM, "out of memory reading back a spilled page");
         memcpy(mem, txn->map + pgno * txn->db->psize, (size_t)d->npages * txn->db->psize);
         hold(txn, d, mem);
@@ -374,7 +344,7 @@ int bi_dirty_defer(birch_txn *txn, uint8_t *buf)
 
 void bi_dirty_release_deferred(birch_txn *txn)
 {
-    for (size_t i = 0; i < txn->ndefer; i++) free(txn->defer[i]);
+    for (size_t i = 0; i < txn->ndefer; i++) bi_pagebuf_put(txn->db, txn->defer[i]);
     txn->ndefer = 0;
 }
 
@@ -384,7 +354,7 @@ int bi_dirty_drop(birch_txn *txn, uint64_t pgno)
     if (!d) return 0;
     if (d->buf) txn->dirty_bytes -= (uint64_t)d->npages * txn->db->psize;
     else txn->spilled_now -= d->npages;
-    buf_put(txn->db, d->buf, d->npages); /* NULL when spilled: its copy in the file is garbage in a free page */
+    bi_pagebuf_put(txn->db, d->buf); /* NULL when spilled: its copy in the file is garbage in a free page */
     dirty_remove(txn, d);
     return 1;
 }
@@ -484,7 +454,7 @@ void bi_pager_release(birch_txn *txn)
     birch_db *db = txn->db;
     for (size_t i = 0; i < txn->dirty_cap; i++)
         if (txn->dirty[i].pgno) {
-            buf_put(db, txn->dirty[i].buf, txn->dirty[i].npages);
+            bi_pagebuf_put(db, txn->dirty[i].buf);
             txn->dirty[i] = (bi_dirty){0};
         }
     if (txn->dirty && txn->dirty_cap <= BI_DIRTY_KEEP_MAX && !db->dirty_keep) { /* zeroed above */
@@ -501,6 +471,7 @@ void bi_pager_release(birch_txn *txn)
     free(txn->defer);
     txn->defer = NULL;
     txn->defer_cap = 0;
+    bi_pagebuf_trim(db); /* after a nested level's copies and the deferred buffers went back */
     free(txn->scratch);
     txn->scratch = NULL;
     free(txn->argbuf);

@@ -80,7 +80,7 @@ static int forget(birch_txn *txn, bi_dirty **v, size_t n, const uint64_t *csum, 
             int rc = bi_dirty_defer(txn, d->buf);
             if (rc) return rc; /* d stays in memory: still correct, only unspilled */
         } else {
-            free(d->buf);
+            bi_pagebuf_put(txn->db, d->buf);
         }
         d->buf = NULL;
         d->csum = csum[i];
