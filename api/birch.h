@@ -918,7 +918,13 @@ int birch_multi_count(birch_txn *txn, birch_table *t, birch_val key, uint64_t *c
  * next_value / prev_value step to the next / previous value of the same
  * key, or give BIRCH_NOTFOUND and leave the cursor where it was (as
  * LMDB's MDB_NEXT_DUP); count_values gives the number of values of the
- * key under the cursor.  Errors also: BIRCH_ESCHEMA (a plain table). */
+ * key under the cursor (BIRCH_NOTFOUND if it is unpositioned).  Errors
+ * also: BIRCH_ESCHEMA (a plain table); for seek_value BIRCH_EINVAL
+ * (val.data NULL with a size), BIRCH_EKEYSIZE (key empty or longer than
+ * birch_max_key_size()) and BIRCH_EVALSIZE (val longer than
+ * birch_max_key_size(), which no pair's value can be), after which the
+ * cursor is unpositioned, as after every failed seek_value; for
+ * count_values BIRCH_EINVAL (NULL count). */
 int birch_cursor_seek_value(birch_cursor *cur, birch_val key, birch_val val);
 int birch_cursor_next_value(birch_cursor *cur);
 int birch_cursor_prev_value(birch_cursor *cur);
@@ -985,6 +991,13 @@ int birch_sequence_next(birch_txn *txn, birch_table *t, uint64_t *value);
 /* The last value birch_sequence_next gave (0 if none), in any
  * transaction.  Errors: BIRCH_EINVAL, BIRCH_NOTFOUND, BIRCH_ETXN. */
 int birch_sequence_get(birch_txn *txn, birch_table *t, uint64_t *value);
+/* Sets table t's sequence to value (bbolt's SetSequence): the next
+ * birch_sequence_next gives value + 1 (BIRCH_EFULL if value is
+ * UINT64_MAX).  Transactional like birch_sequence_next; nothing checks that
+ * no id above value is stored, as lowering it may give one again.  `birch
+ * load` uses it to restore what `birch dump` wrote.  O(1).  Errors:
+ * BIRCH_EINVAL (NULL), BIRCH_EREADONLY, BIRCH_NOTFOUND, BIRCH_ETXN. */
+int birch_sequence_set(birch_txn *txn, birch_table *t, uint64_t value);
 
 /* ---- Cursors ---------------------------------------------------------- */
 

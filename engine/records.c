@@ -249,6 +249,20 @@ int birch_sequence_next(birch_txn *txn, birch_table *t, uint64_t *value)
     return BIRCH_OK;
 }
 
+int birch_sequence_set(birch_txn *txn, birch_table *t, uint64_t value)
+{
+    if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_sequence_set: %s is NULL", !txn ? "txn" : "the table");
+    int rc = bi_txn_use(&txn);
+    if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
+    bi_tstate *ts;
+    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
+    if (rc) return rc;
+    txn->mod_seq++; /* as birch_sequence_next: the catalog flush writes it, an abort undoes it */
+    ts->seq = value;
+    ts->dirty = 1;
+    return BIRCH_OK;
+}
+
 int birch_sequence_get(birch_txn *txn, birch_table *t, uint64_t *value)
 {
     if (!txn || !t || !value)

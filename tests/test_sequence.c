@@ -2,7 +2,9 @@
  * test_sequence.c - birch_sequence_next / birch_sequence_get: numbers from
  * 1 up, per table, given back by an abort, kept by a commit and across a
  * reopen, reset by a drop; a transaction that only takes a number commits
- * it; bad input; BIRCH_EFULL after UINT64_MAX, which changes nothing.
+ * it; bad input; BIRCH_EFULL after UINT64_MAX, which changes nothing;
+ * birch_sequence_set (transactional, undone by an abort and by a nested
+ * child's abort; set to UINT64_MAX, the next is BIRCH_EFULL).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -163,6 +165,54 @@ START_TEST(efull_at_the_last_number)
 }
 END_TEST
 
+START_TEST(set_is_transactional)
+{
+    birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *a = bt_table(w, "a", BIRCH_CREATE);
+    BT_OK(birch_sequence_set(w, a, 1000));
+    ck_assert_uint_eq(current(w, a), 1000);
+    ck_assert_uint_eq(next(w, a), 1001);
+    BT_OK(birch_txn_commit(w));
+    /* An abort undoes a set; so does a nested child's abort, not its
+     * parent's earlier set. */
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    a = bt_table(w, "a", 0);
+    BT_OK(birch_sequence_set(w, a, 5));
+    birch_txn_abort(w);
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    a = bt_table(w, "a", 0);
+    ck_assert_uint_eq(current(w, a), 1001);
+    BT_OK(birch_sequence_set(w, a, 7));
+    birch_txn *c;
+    BT_OK(birch_txn_begin_nested(w, &c));
+    BT_OK(birch_sequence_set(c, a, 70));
+    ck_assert_uint_eq(current(c, a), 70);
+    birch_txn_abort(c);
+    ck_assert_uint_eq(current(w, a), 7);
+    BT_OK(birch_txn_commit(w));
+    /* At UINT64_MAX the next is EFULL and changes nothing. */
+    w = bt_begin(db, BIRCH_TXN_WRITE);
+    a = bt_table(w, "a", 0);
+    ck_assert_uint_eq(current(w, a), 7);
+    BT_OK(birch_sequence_set(w, a, UINT64_MAX));
+    uint64_t v = 42;
+    BT_RC(birch_sequence_next(w, a, &v), BIRCH_EFULL);
+    ck_assert_uint_eq(v, 42);
+    BT_OK(birch_sequence_set(w, a, 0)); /* lowering is allowed: the caller's choice */
+    ck_assert_uint_eq(next(w, a), 1);
+    BT_OK(birch_txn_commit(w));
+    /* Bad input. */
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    a = bt_table(r, "a", 0);
+    BT_RC(birch_sequence_set(r, a, 9), BIRCH_EREADONLY);
+    ck_assert_uint_eq(current(r, a), 1);
+    BT_RC(birch_sequence_set(NULL, a, 9), BIRCH_EINVAL);
+    BT_RC(birch_sequence_set(r, NULL, 9), BIRCH_EINVAL);
+    birch_txn_abort(r);
+    BT_RC(birch_sequence_set(r, a, 9), BIRCH_ETXN); /* a finished transaction */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sequence");
@@ -171,6 +221,7 @@ int main(void)
     tcase_add_test(tc, numbers_are_transactional);
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, efull_at_the_last_number);
+    tcase_add_test(tc, set_is_transactional);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }

@@ -413,6 +413,35 @@ START_TEST(test_dump_load_birch)
     ck_assert_str_eq(out, "VERSION=3\nformat=bytevalue\nduplicates=1\ndatabase=dups\ntype=btree\nHEADER=END\n"
                           " 6a\n 30\n 6b\n 31\n 6b\n 32\nDATA=END\n");
     free(out);
+    /* A table's sequence travels as birch_sequence=N; a load never lowers
+     * one (ids given since the dump are not given again). */
+    db = bt_open(dst, NULL);
+    birch_txn *ws = bt_begin(db, BIRCH_TXN_WRITE);
+    birch_table *st = bt_table(ws, "seq", BIRCH_CREATE);
+    BT_OK(birch_sequence_set(ws, st, 12345));
+    BT_OK(birch_put(ws, st, bt_str("k"), bt_str("v"), 0));
+    BT_OK(birch_txn_commit(ws));
+    BT_OK(birch_close(db));
+    ck_assert_int_eq(sh(&out, NULL, "%s dump %s -t seq | grep birch_sequence", tool, dst), 0);
+    ck_assert_str_eq(out, "birch_sequence=12345\n");
+    free(out);
+    ck_assert_int_eq(sh(NULL, NULL, "%s dump %s -t seq | sed 's/^database=seq/database=seq2/' | %s load %s", tool,
+                        dst, tool, dst), 0);
+    ck_assert_int_eq(sh(NULL, NULL, "printf 'VERSION=3\\ndatabase=seq\\nbirch_sequence=5\\nHEADER=END\\nDATA=END\\n' | "
+                        "%s load %s", tool, dst), 0);
+    db = bt_open(dst, NULL);
+    birch_txn *rs = bt_begin(db, BIRCH_TXN_READ);
+    uint64_t seq;
+    BT_OK(birch_sequence_get(rs, bt_table(rs, "seq2", 0), &seq));
+    ck_assert_uint_eq(seq, 12345);
+    BT_OK(birch_sequence_get(rs, bt_table(rs, "seq", 0), &seq));
+    ck_assert_uint_eq(seq, 12345); /* not lowered to 5 */
+    birch_txn_abort(rs);
+    BT_OK(birch_close(db));
+    ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nbirch_sequence=-1\\nHEADER=END\\nDATA=END\\n' | %s load %s",
+                        tool, dst), 1);
+    ck_assert_msg(strstr(err, "bad birch_sequence"), "%s", err);
+    free(err);
     ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nHEADER=END\\n 6x\\n 00\\nDATA=END\\n' | %s load %s", tool, dst), 1);
     ck_assert_msg(strstr(err, "bad hex"), "%s", err);
     free(err);

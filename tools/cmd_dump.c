@@ -50,7 +50,7 @@ static int out_name(tool_out *o, const char *name)
     return 0;
 }
 
-static int out_header(dumper *d, const char *name, birch_val schema, unsigned flags)
+static int out_header(dumper *d, const char *name, birch_val schema, unsigned flags, uint64_t seq)
 {
     tool_out *o = &d->out;
     tool_puts(o, "VERSION=3\nformat=bytevalue\n");
@@ -71,6 +71,7 @@ static int out_header(dumper *d, const char *name, birch_val schema, unsigned fl
         tool_out_hex(o, schema.data, schema.size);
         tool_putc(o, '\n');
     }
+    if (seq) tool_printf(o, "birch_sequence=%" PRIu64 "\n", seq); /* the table's birch_sequence_next counter */
     return tool_puts(o, "HEADER=END\n");
 }
 
@@ -98,11 +99,13 @@ static int dump_table(dumper *d, const char *name)
     int rc = birch_table_open(d->txn, name, 0, &t);
     if (rc == BIRCH_NOTFOUND) return tool_fail("no table %s", name);
     unsigned flags = 0;
+    uint64_t seq = 0;
     if (rc == BIRCH_OK) rc = birch_table_schema(d->txn, t, &schema);
     if (rc == BIRCH_OK) rc = birch_table_flags(d->txn, t, &flags);
+    if (rc == BIRCH_OK) rc = birch_sequence_get(d->txn, t, &seq);
     if (rc == BIRCH_OK) rc = birch_cursor_open(d->txn, t, &cur);
     if (rc) return tool_fail_rc(rc, "table %s", name);
-    if (out_header(d, name, schema, flags) == 0) rc = dump_records(d, cur);
+    if (out_header(d, name, schema, flags, seq) == 0) rc = dump_records(d, cur);
     birch_cursor_close(cur);
     if (rc) return tool_fail_rc(rc, "table %s", name);
     tool_puts(&d->out, "DATA=END\n");
@@ -177,7 +180,8 @@ const tool_command tool_cmd_dump = {
     "puts it in LMDB's unnamed database (and birch load back in \"main\").\n"
     "A name with control bytes is written with them as \\XX on the database=\n"
     "line, and exactly as birch_database=HEX; a table's schema as\n"
-    "birch_schema=HEX.  mdb_load warns that it ignores these two.\n"
+    "birch_schema=HEX, its sequence (birch_sequence_next) as birch_sequence=N\n"
+    "when not 0.  mdb_load warns that it ignores these.\n"
     "On a terminal (standard error, when standard output is not one): a\n"
     "progress bar.\n"
     "  birch dump my.birch | mdb_load lmdb_dir               (to LMDB)\n",

@@ -38,6 +38,7 @@ typedef struct loader {
     int dups;          /* duplicates=1: a multimap table, one pair per record */
     uint8_t *schema;
     size_t schema_len;
+    uint64_t seq;      /* birch_sequence=N, 0 if none */
     /* the current batch */
     birch_txn *txn;
     birch_table *t;
@@ -116,6 +117,14 @@ static int header_line(loader *l, char *s, size_t n)
         return set_name(l, l->exact, v.data, v.size);
     }
     if (strncmp(s, "birch_schema=", 13) == 0) return set_schema_line(l, s + 13, n - 13);
+    if (strncmp(s, "birch_sequence=", 15) == 0) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s + 15, &end, 10);
+        if (errno || end == s + 15 || *end || s[15] == '-') return input_error(l, "bad birch_sequence");
+        l->seq = v;
+        return TOOL_OK;
+    }
     if (!memchr(s, '=', n)) return input_error(l, "expected KEY=VALUE in the header");
     return TOOL_OK; /* mapsize=, maxreaders=, db_pagesize=, ...: nothing to do */
 }
@@ -132,6 +141,7 @@ static int read_header(loader *l, int *eof)
     free(l->schema);
     l->schema = NULL;
     l->schema_len = 0;
+    l->seq = 0;
     *eof = 0;
     while ((s = next_line(l, &n, &err))) {
         if (first && n == 0) continue;
@@ -172,13 +182,20 @@ static int begin_batch(loader *l)
     return TOOL_OK;
 }
 
-static int set_schema(loader *l)
+/* The header's schema and sequence, set on the section's table.  A
+ * sequence never goes down: ids the table gave since it was dumped are not
+ * given again. */
+static int set_table(loader *l)
 {
-    if (!l->schema) return TOOL_OK;
+    if (!l->schema && !l->seq) return TOOL_OK;
     int code = begin_batch(l);
     if (code) return code;
-    int rc = birch_table_set_schema(l->txn, l->t, (birch_val){l->schema, l->schema_len});
-    return rc ? tool_fail_rc(rc, "%s: schema", l->file) : TOOL_OK;
+    int rc = l->schema ? birch_table_set_schema(l->txn, l->t, (birch_val){l->schema, l->schema_len}) : BIRCH_OK;
+    if (rc) return tool_fail_rc(rc, "%s: schema", l->file);
+    uint64_t now;
+    rc = birch_sequence_get(l->txn, l->t, &now);
+    if (rc == BIRCH_OK && l->seq > now) rc = birch_sequence_set(l->txn, l->t, l->seq);
+    return rc ? tool_fail_rc(rc, "%s: sequence", l->file) : TOOL_OK;
 }
 
 /* birch's key order: memcmp, the shorter first on a tie (birch.h). */
@@ -243,7 +260,7 @@ static int read_record(loader *l, char *s, size_t n)
 
 static int read_section(loader *l)
 {
-    int code = set_schema(l), err = 0;
+    int code = set_table(l), err = 0;
     size_t n;
     char *s;
     free(l->last);
@@ -302,7 +319,8 @@ const tool_command tool_cmd_load = {
     "them.  A name with a NUL byte is refused.  Existing keys are overwritten.\n"
     "Commits every 10000 records; a failure leaves the records committed\n"
     "before it, but removes FILE if this load created it (--create).\n"
-    "A section with duplicates=1 (LMDB's MDB_DUPSORT) goes to a multimap table.\n"
+    "A section with duplicates=1 (LMDB's MDB_DUPSORT) goes to a multimap table;\n"
+    "birch_sequence=N sets the table's sequence to N unless it is higher.\n"
     "  mdb_dump lmdb_dir | birch load --create my.birch      (LMDB's unnamed db)\n"
     "  mdb_dump -a lmdb_dir | birch load --create my.birch   (its named dbs)\n",
     0,
