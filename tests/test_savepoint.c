@@ -79,6 +79,13 @@ static int count_cb(const birch_savepoint_info *sp, void *ctx)
     return 0;
 }
 
+static int savepoints_in(birch_txn *txn)
+{
+    int n = 0;
+    BT_OK(birch_savepoint_list(txn, count_cb, &n));
+    return n;
+}
+
 static int savepoints(void)
 {
     birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
@@ -296,7 +303,9 @@ START_TEST(later_savepoints_dropped)
 END_TEST
 
 /* A restore inside a child transaction that aborts leaves the parent's
- * state; one that commits folds in. */
+ * state, in which a savepoint can still be made (fuzz_ops found the
+ * refusal a restore sets outliving the child's abort); one that commits
+ * folds in, refusal included. */
 START_TEST(restore_in_nested)
 {
     birch_txn *w = bt_begin(db, BIRCH_TXN_WRITE);
@@ -319,12 +328,16 @@ START_TEST(restore_in_nested)
     expect_n(c, t, 2000, 2000, "old");
     birch_txn_abort(c);
     expect_n(w, t, 2000, 100, "mine");
+    BT_OK(birch_savepoint_create(w, "kept")); /* the abort undid the restore */
+    ck_assert_int_eq(savepoints_in(w), 2);
     BT_OK(birch_txn_begin_nested(w, &c));
-    BT_OK(birch_savepoint_restore(c, "s"));
+    BT_OK(birch_savepoint_restore(c, "s")); /* drops "kept", which keeps a later commit */
     BT_OK(birch_txn_commit(c));
     expect_n(w, t, 2000, 2000, "old");
+    BT_RC(birch_savepoint_create(w, "late"), BIRCH_EINVAL); /* the child's restore is the parent's now */
     BT_OK(birch_txn_commit(w));
     bt_check(db);
+    ck_assert_int_eq(savepoints(), 1);
     db = bt_reopen(db, path, &opts);
     birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
     t = bt_table(r, "t", 0);
