@@ -34,7 +34,7 @@
  * prev_value, count_values), 234 range counts and range deletions (and
  * fills of a range of keys, for trees of a few levels), 235
  * ranks (seek_rank, cursor_rank), 236 writes through a cursor (put, put
- * CURRENT, del, while scanning), 237 sequences, 238 the reader's reset and
+ * CURRENT, del, while scanning), 237 sequences (next, get, set), 238 the reader's reset and
  * renew (and a cursor of it across them), 239 write transactions begun
  * BIRCH_TXN_DURABLE / NONDURABLE / TRY, bad begin flags, birch_sync.
  *
@@ -1851,14 +1851,21 @@ static void do_sequence(st *s)
     mtable *m = &ms->t[ti];
     birch_table *t = s->th[ti];
     if (!m->exists) { /* a handle of a table gone from this snapshot */
-        if (t) EXPECT(s, k == 4 || k == 5 ? birch_sequence_get(txn, t, &v) : birch_sequence_next(txn, t, &v),
+        if (t) EXPECT(s, k == 4 || k == 5 ? birch_sequence_get(txn, t, &v) : k == 3 ? birch_sequence_set(txn, t, 1)
+                                                                                    : birch_sequence_next(txn, t, &v),
                       k == 6 ? BIRCH_EREADONLY : BIRCH_NOTFOUND, "sequence of a missing table");
         done_read(txn, temp);
         return;
     }
     if (table_in(s, txn, m, ti, 0, &t)) FAILF(s, "%s", "table_open");
-    if (k == 6) {
+    if (k == 3) { /* the next is value + 1; after UINT64_MAX there is none */
+        v = (b >> 3) & 1 ? UINT64_MAX - ((b >> 4) & 3) : b >> 4;
+        EXPECT(s, birch_sequence_set(txn, t, v), BIRCH_OK, "sequence_set");
+        m->seq = v;
+        EXPECT(s, birch_sequence_set(txn, NULL, v), BIRCH_EINVAL, "sequence_set(NULL)");
+    } else if (k == 6) {
         EXPECT(s, birch_sequence_next(txn, t, &v), BIRCH_EREADONLY, "sequence_next in a read transaction");
+        EXPECT(s, birch_sequence_set(txn, t, 7), BIRCH_EREADONLY, "sequence_set in a read transaction");
         EXPECT(s, birch_sequence_next(txn, t, NULL), BIRCH_EINVAL, "sequence_next(NULL)");
         EXPECT(s, birch_sequence_get(txn, t, NULL), BIRCH_EINVAL, "sequence_get(NULL)");
     } else if (k >= 4) {
@@ -1866,6 +1873,10 @@ static void do_sequence(st *s)
         if (v != m->seq) FAILF(s, "sequence_get %llu, model %llu", (unsigned long long)v, (unsigned long long)m->seq);
     } else {
         for (unsigned i = 0; i < (k == 7 ? 1 + ((b >> 3) & 7) : 1u); i++) {
+            if (m->seq == UINT64_MAX) { /* every number given */
+                EXPECT(s, birch_sequence_next(txn, t, &v), BIRCH_EFULL, "sequence_next after UINT64_MAX");
+                break;
+            }
             EXPECT(s, birch_sequence_next(txn, t, &v), BIRCH_OK, "sequence_next");
             if (v != ++m->seq)
                 FAILF(s, "sequence_next %llu, model %llu", (unsigned long long)v, (unsigned long long)m->seq);
