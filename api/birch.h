@@ -858,8 +858,10 @@ int birch_count(birch_txn *txn, birch_table *t, uint64_t *count);
  * empty range; lo sorting after hi is BIRCH_EINVAL. */
 
 /* Counts the records of [lo, hi) in *count, in O(log n): branch pages keep
- * the record count of each child, so the answer is two root-to-leaf walks
- * (the rank of lo and of hi), whatever the range holds.  Errors:
+ * the record count of each child, so the answer is the ranks of lo and of
+ * hi from one root-to-leaf walk that parts where the two bounds do (one
+ * path for a range inside a leaf, two below the root for far bounds),
+ * whatever the range holds.  Errors:
  * BIRCH_EINVAL (NULL txn, t or count; a NULL bound with a size; lo > hi),
  * BIRCH_EKEYSIZE (a bound longer than birch_max_key_size()),
  * BIRCH_NOTFOUND (no such table), BIRCH_ECORRUPT, BIRCH_ETXN. */
@@ -922,9 +924,9 @@ int birch_multi_count(birch_txn *txn, birch_table *t, birch_val key, uint64_t *c
  * also: BIRCH_ESCHEMA (a plain table); for seek_value BIRCH_EINVAL
  * (val.data NULL with a size), BIRCH_EKEYSIZE (key empty or longer than
  * birch_max_key_size()) and BIRCH_EVALSIZE (val longer than
- * birch_max_key_size(), which no pair's value can be), after which the
- * cursor is unpositioned, as after every failed seek_value; for
- * count_values BIRCH_EINVAL (NULL count). */
+ * birch_max_key_size(), which no pair's value can be), which leave the
+ * cursor where it was (BIRCH_NOTFOUND and a damaged file unposition it);
+ * for count_values BIRCH_EINVAL (NULL count). */
 int birch_cursor_seek_value(birch_cursor *cur, birch_val key, birch_val val);
 int birch_cursor_next_value(birch_cursor *cur);
 int birch_cursor_prev_value(birch_cursor *cur);

@@ -387,8 +387,13 @@ int birch_cursor_seek_value(birch_cursor *cur, birch_val key, birch_val val)
         else if (!val.data && val.size) rc = bi_err(BIRCH_EINVAL, "birch_cursor_seek_value: val.data is NULL");
         else n = bi_multi_encode(key.data, key.size, val.data, val.size, 0, enc);
     }
+    if (rc) { /* a refusal: the cursor stays where it was, as after the other calls' */
+        free(enc);
+        free(lo);
+        return rc;
+    }
     int exact;
-    if (rc == BIRCH_OK) rc = lower_bound(cur, enc, n, &exact);
+    rc = lower_bound(cur, enc, n, &exact);
     if (rc == BIRCH_OK) { /* the first pair >= (key, val) must still be key's */
         bi_path *p = &cur->path;
         uint8_t *leaf = p->pg[p->depth - 1];

@@ -6,8 +6,8 @@
  * time it is touched, and under a hypervisor a fault costs microseconds:
  * in a transaction that deletes half of a million records, the faults took
  * as long as the B+tree work.  So one-page buffers come from a region of
- * address space the handle reserves once (db->opts.dirty_budget and a
- * half again, at least 64 MiB, no memory committed), handed out by a bump
+ * address space the handle reserves once (the dirty budget, db->dirty_budget,
+ * and a half again, at least 64 MiB, no memory committed), handed out by a bump
  * pointer and a free list, where Linux is asked for huge pages (one fault
  * per 2 MiB) and, as the pointer advances, to fault in the next 2 MiB in
  * one call.  At the end of every write transaction, with every buffer
@@ -48,9 +48,10 @@ static void reserve(birch_db *db)
 {
     bi_pagebuf *b = &db->pagebuf;
     b->tried = 1;
-    uint64_t want = db->dirty_budget + db->dirty_budget / 2;
+    uint64_t budget = db->dirty_budget;
+    if (budget > SIZE_MAX / 4) return; /* no region: so much address space is not there to reserve */
+    uint64_t want = budget + budget / 2;
     if (want < MIN_RESERVE) want = MIN_RESERVE;
-    if (want > SIZE_MAX / 2) return;
     size_t size = ((size_t)want + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
     /* One huge page more, so that the region can start on a huge page's
      * boundary (the kernel maps huge pages only on those). */

@@ -69,18 +69,25 @@ static int rank_levels(birch_txn *txn, const bi_path *path, int from, int to, ui
         /* Every node read is validated first: a search validates only the
          * nodes it compares. */
         uint64_t sum = 0, c;
-        for (unsigned j = lo; j < hi; j++) {
+        for (unsigned j = lo; j < hi && sum <= total; j++) { /* stops before the sum could wrap */
             int rc = count_of(txn, p, j, &c);
             if (rc) return rc;
             sum += c;
         }
-        if (lo == 0) r += sum;
-        else if (sum <= total) r += total - sum;
-        else return BI_CORRUPT("page %llu: its count words add up to more than its parent says", pgno_of(p));
+        if (sum > total) return BI_CORRUPT("page %llu: its count words add up to more than its parent says", pgno_of(p));
+        r += lo == 0 ? sum : total - sum;
         int rc = count_of(txn, p, i, &total);
         if (rc) return rc;
     }
-    if (to >= path->depth && path->depth) r += path->idx[path->depth - 1];
+    if (to >= path->depth && path->depth) {
+        /* The leaf's records must be what its parent's word (or the
+         * table's count) says: a cheap check of the last word used. */
+        uint8_t *leaf = path->pg[path->depth - 1];
+        if (bi_nkeys(leaf) != total)
+            return BI_CORRUPT("page %llu: %u records where its parent's count word says %llu", pgno_of(leaf),
+                              bi_nkeys(leaf), (unsigned long long)total);
+        r += path->idx[path->depth - 1];
+    }
     *rank = r;
     if (below) *below = total;
     return BIRCH_OK;
@@ -99,7 +106,11 @@ int bi_tree_rank(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t
     bi_path path;
     int exact;
     int rc = bi_tree_search(txn, tree, key, klen, &path, &exact);
-    return rc ? rc : bi_path_rank(txn, &path, tree->count, rank);
+    if (rc == BIRCH_OK) rc = bi_path_rank(txn, &path, tree->count, rank);
+    if (rc == BIRCH_OK && *rank > tree->count)
+        rc = BI_CORRUPT("tree with root %llu: a rank of %llu in %llu records", (unsigned long long)tree->root,
+                        (unsigned long long)*rank, (unsigned long long)tree->count);
+    return rc;
 }
 
 int bi_tree_ranks(birch_txn *txn, const bi_tree *tree, const uint8_t *lo, size_t ln, const uint8_t *hi, size_t hn,
@@ -124,8 +135,9 @@ int bi_tree_ranks(birch_txn *txn, const bi_tree *tree, const uint8_t *lo, size_t
     rc = rank_levels(txn, &pa, 0, split, tree->count, &above, &below);
     if (rc == BIRCH_OK) rc = rank_levels(txn, &pa, split, pa.depth, below, &ra, NULL);
     if (rc == BIRCH_OK) rc = rank_levels(txn, &pb, split, pb.depth, below, &rb, NULL);
-    if (rc == BIRCH_OK && rb < ra)
-        return BI_CORRUPT("page %llu: count words disagree with the order of its keys", pgno_of(pa.pg[split]));
+    if (rc == BIRCH_OK && (rb < ra || above + rb > tree->count))
+        return BI_CORRUPT("page %llu: count words disagree with the order of its keys or the table's %llu records",
+                          pgno_of(pa.pg[split]), (unsigned long long)tree->count);
     if (rc == BIRCH_OK) *a = above + ra, *b = above + rb;
     return rc;
 }
@@ -145,38 +157,23 @@ int bi_path_seek_rank(birch_txn *txn, const bi_tree *tree, uint64_t n, bi_path *
         path->pgno[d] = pgno;
         unsigned k = bi_nkeys(p);
         if (bi_is_leaf(p)) {
-            if (n >= k) break;
+            if (n >= k || k != total) break;
             path->idx[d] = (unsigned)n;
             path->depth = d + 1;
             return bi_slot_ok(txn, p, (unsigned)n);
         }
-        /* The child holding rank n, found from the nearer end (as
-         * bi_path_rank sums): child i holds [start, start + its count). */
+        /* The child holding rank n: child i holds [start, start + its
+         * count).  Every word of the page is summed and held against its
+         * parent's (a seek is not a search a key could check: a damaged
+         * word would land it on another record without a sign). */
         unsigned i = k; /* k: none holds it (damage, told below) */
-        if (n < total / 2) {
-            for (unsigned j = 0; j < k; j++) {
-                if ((rc = bi_slot_ok(txn, p, j))) return rc;
-                uint64_t c = bi_branch_count(p, j) & BI_COUNT_MASK;
-                if (n < c) {
-                    i = j;
-                    break;
-                }
-                n -= c;
-            }
-        } else {
-            uint64_t end = total; /* child j holds [end - its count, end) */
-            for (unsigned j = k; j-- > 0;) {
-                if ((rc = bi_slot_ok(txn, p, j))) return rc;
-                uint64_t c = bi_branch_count(p, j) & BI_COUNT_MASK;
-                if (c > end) break;
-                if (end - c <= n) {
-                    n -= end - c;
-                    i = j;
-                    break;
-                }
-                end -= c;
-            }
+        uint64_t sum = 0, c;
+        for (unsigned j = 0; j < k && sum <= total; j++) { /* stops before the sum could wrap */
+            if ((rc = count_of(txn, p, j, &c))) return rc;
+            if (i == k && n >= sum && n - sum < c) i = j, n -= sum;
+            sum += c;
         }
+        if (sum != total) break;
         if (i == k) break;
         total = bi_branch_count(p, i) & BI_COUNT_MASK;
         path->idx[d] = i;
@@ -256,7 +253,7 @@ static int merge_edges(birch_txn *txn, uint8_t *p, unsigned a)
     return BIRCH_OK;
 }
 
-static int prune_page(prune *pr, uint8_t *p, uint64_t base);
+static int prune_page(prune *pr, uint8_t *p, uint64_t base, uint64_t count);
 
 /* Child i of branch p, whose first record has rank start, holds some of
  * the range and some records outside it: copied, pruned, and removed when
@@ -271,7 +268,7 @@ static int prune_child(prune *pr, uint8_t *p, unsigned i, uint64_t start)
     if (rc == BIRCH_OK) rc = bi_page_touch(txn, bi_branch_child(p, i), &np, &c);
     if (rc) return rc;
     bi_set_branch_child(p, i, np);
-    if ((rc = prune_page(pr, c, start))) return rc;
+    if ((rc = prune_page(pr, c, start, bi_branch_count(p, i) & BI_COUNT_MASK))) return rc;
     if (bi_nkeys(c)) {
         bi_set_branch_count(p, i, bi_bt_page_count(c));
         return BIRCH_OK;
@@ -281,12 +278,18 @@ static int prune_child(prune *pr, uint8_t *p, unsigned i, uint64_t start)
 }
 
 /* Removes the records of ranks [pr->lo, pr->hi) from page p, dirty, whose
- * first record has rank base. */
-static int prune_page(prune *pr, uint8_t *p, uint64_t base)
+ * first record has rank base and whose parent says it holds count: every
+ * page entered is checked against that word before it changes (a damaged
+ * word would move the range; the subtrees freed whole are not read, and
+ * need not be, their own words decide nothing). */
+static int prune_page(prune *pr, uint8_t *p, uint64_t base, uint64_t count)
 {
     birch_txn *txn = pr->txn;
     unsigned n = bi_nkeys(p);
     int rc = BIRCH_OK;
+    if (bi_is_leaf(p) && n != count)
+        return BI_CORRUPT("page %llu: %u records where its parent's count word says %llu", pgno_of(p), n,
+                          (unsigned long long)count);
     if (bi_is_leaf(p)) {
         uint64_t from = pr->lo > base ? pr->lo - base : 0, to = pr->hi - base < n ? pr->hi - base : n;
         for (uint64_t i = to; i-- > from && rc == BIRCH_OK;) {
@@ -300,7 +303,11 @@ static int prune_page(prune *pr, uint8_t *p, uint64_t base)
     for (unsigned i = 0; i < n; i++) {
         if ((rc = bi_slot_ok(txn, p, i))) return rc;
         end += bi_branch_count(p, i) & BI_COUNT_MASK;
+        if (end - base > count) break;
     }
+    if (end - base != count)
+        return BI_CORRUPT("page %llu: its count words add up to %llu where its parent says %llu", pgno_of(p),
+                          (unsigned long long)(end - base), (unsigned long long)count);
     unsigned a = n; /* the lowest slot the range reaches */
     for (unsigned i = n; i-- > 0 && rc == BIRCH_OK;) { /* right to left: removals shift only done slots */
         uint64_t w = bi_branch_count(p, i), start = end - (w & BI_COUNT_MASK);
@@ -323,7 +330,9 @@ static int prune_page(prune *pr, uint8_t *p, uint64_t base)
 int bi_tree_del_ranks(birch_txn *txn, bi_tree *tree, uint64_t lo, uint64_t hi)
 {
     if (lo >= hi || !tree->root) return BIRCH_OK;
-    BI_ASSERT(hi <= tree->count);
+    if (hi > tree->count)
+        return BI_CORRUPT("tree with root %llu: ranks up to %llu asked of its %llu records", (unsigned long long)tree->root,
+                          (unsigned long long)hi, (unsigned long long)tree->count);
     txn->mod_seq++;
     prune pr = {txn, lo, hi, 0};
     uint64_t np;
@@ -332,7 +341,7 @@ int bi_tree_del_ranks(birch_txn *txn, bi_tree *tree, uint64_t lo, uint64_t hi)
     if (rc == BIRCH_OK) rc = bi_page_touch(txn, tree->root, &np, &root);
     if (rc) return rc;
     tree->root = np;
-    if ((rc = prune_page(&pr, root, 0))) return rc;
+    if ((rc = prune_page(&pr, root, 0, tree->count))) return rc;
     uint64_t left = bi_bt_page_count(root) & BI_COUNT_MASK;
     if (left != tree->count - (hi - lo))
         return BI_CORRUPT("tree with root %llu: %llu records left after deleting %llu of %llu", pgno_of(root),

@@ -213,10 +213,9 @@ int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, 
     int rc = range_args(&txn, t, lo, hi, "birch_del_range", &ts);
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = range_ranks(txn, ts, lo, hi, "birch_del_range", &a, &b);
-    if (rc) return rc;
-    if (deleted) *deleted = b > a ? b - a : 0;
-    if (b <= a) return BIRCH_OK; /* nothing in the range: nothing changes */
-    return bi_del_ranks(txn, ts, a, b);
+    if (rc == BIRCH_OK && b > a) rc = bi_del_ranks(txn, ts, a, b); /* else nothing in the range: nothing changes */
+    if (rc == BIRCH_OK && deleted) *deleted = b > a ? b - a : 0; /* only once done */
+    return rc;
 }
 
 int bi_del_ranks(birch_txn *txn, bi_tstate *ts, uint64_t a, uint64_t b)

@@ -194,6 +194,7 @@ START_TEST(refusals)
     BT_RC(birch_multi_del_all(w, p, bt_str("k"), &n), BIRCH_ESCHEMA);
     BT_RC(birch_multi_count(w, p, bt_str("k"), &n), BIRCH_ESCHEMA);
     birch_cursor *c;
+    static const uint8_t big0[1];
     BT_OK(birch_cursor_open(w, p, &c));
     BT_RC(birch_cursor_next_value(c), BIRCH_ESCHEMA);
     BT_RC(birch_cursor_seek_value(c, bt_str("k"), bt_str("v")), BIRCH_ESCHEMA);
@@ -204,6 +205,16 @@ START_TEST(refusals)
     BT_RC(birch_cursor_seek_value(c, bt_str("k"), bt_val("v", SIZE_MAX - 1)), BIRCH_EVALSIZE); /* never read */
     BT_RC(birch_cursor_seek_value(c, bt_str("k"), bt_val(NULL, 3)), BIRCH_EINVAL);
     BT_RC(birch_cursor_next_value(c), BIRCH_NOTFOUND); /* unpositioned */
+    /* A refused seek_value leaves a positioned cursor where it was. */
+    BT_OK(birch_multi_put(w, t, bt_str("pos"), bt_str("1"), 0));
+    BT_OK(birch_cursor_seek_value(c, bt_str("pos"), bt_str("1")));
+    BT_RC(birch_cursor_seek_value(c, bt_str("k"), bt_val(NULL, 3)), BIRCH_EINVAL);
+    BT_RC(birch_cursor_seek_value(c, bt_val(big0, 0), bt_str("v")), BIRCH_EKEYSIZE);
+    BT_RC(birch_cursor_seek_value(c, bt_str("k"), bt_val("v", SIZE_MAX - 1)), BIRCH_EVALSIZE);
+    birch_val ck, cv;
+    BT_OK(birch_cursor_get(c, &ck, &cv));
+    ck_assert(ck.size == 3 && memcmp(ck.data, "pos", 3) == 0 && cv.size == 1 && *(const char *)cv.data == '1');
+    BT_OK(birch_multi_del(w, t, bt_str("pos"), bt_str("1")));
     birch_cursor_close(c);
     /* Sizes: the escaped key, its end and the value fit one key. */
     size_t mk = birch_max_key_size(db);

@@ -438,10 +438,13 @@ START_TEST(test_dump_load_birch)
     ck_assert_uint_eq(seq, 12345); /* not lowered to 5 */
     birch_txn_abort(rs);
     BT_OK(birch_close(db));
-    ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nbirch_sequence=-1\\nHEADER=END\\nDATA=END\\n' | %s load %s",
-                        tool, dst), 1);
-    ck_assert_msg(strstr(err, "bad birch_sequence"), "%s", err);
-    free(err);
+    const char *bad_seq[] = {"-1", " -1", "+5", " 12", "", "12x", "18446744073709551616"};
+    for (size_t i = 0; i < sizeof bad_seq / sizeof *bad_seq; i++) {
+        ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nbirch_sequence=%s\\nHEADER=END\\nDATA=END\\n' | %s load %s",
+                            bad_seq[i], tool, dst), 1);
+        ck_assert_msg(strstr(err, "bad birch_sequence"), "birch_sequence=%s: %s", bad_seq[i], err);
+        free(err);
+    }
     ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nHEADER=END\\n 6x\\n 00\\nDATA=END\\n' | %s load %s", tool, dst), 1);
     ck_assert_msg(strstr(err, "bad hex"), "%s", err);
     free(err);

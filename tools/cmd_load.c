@@ -121,7 +121,7 @@ static int header_line(loader *l, char *s, size_t n)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(s + 15, &end, 10);
-        if (errno || end == s + 15 || *end || s[15] == '-') return input_error(l, "bad birch_sequence");
+        if (errno || s[15] < '0' || s[15] > '9' || *end) return input_error(l, "bad birch_sequence"); /* digits only */
         l->seq = v;
         return TOOL_OK;
     }
