@@ -36,9 +36,10 @@
  *                   get+del      no cursor: birch_get of every key of the
  *                                sorted key list, birch_del when its rank
  *                                is even
- *                 Goal: cursor_del / cursor+del at most 0.6 (the same walk;
- *                 only the deletion differs).  cursor_del / get+del is
- *                 shown beside it, not judged.
+ *                 Goal (the issue's words: "against the same done with
+ *                 get+del"): cursor_del / get+del at most 0.6.
+ *                 cursor_del / cursor+del (the same walk; only the
+ *                 deletion differs) is shown beside it, not judged.
  *   range-delete  the middle half, ranks [N/4, 3N/4), removed in one write
  *                 transaction and a durable commit; two fresh tables:
  *                 birch_del_range(key N/4, key 3N/4) against birch_del of
@@ -916,14 +917,16 @@ static void write_tables(FILE *out, double us[N_RANKS][MAX_REPEAT], const wtimes
                  "|---|---:|---|---:|---|\n");
     write_goal(out, "ranks: seek_rank + cursor_get / random get", us[R_RANK], us[R_GET], 1.5);
     write_goal(out, "ranks: count_range / random get", us[R_COUNT], us[R_GET], 1.5);
+    write_goal(out, "scan-delete: cursor_del / (birch_get + birch_del by key)", scan[S_CURSOR_DEL].ms,
+               scan[S_GET_DEL].ms, 0.6);
+    write_goal(out, "scan-delete before the commit: cursor_del / (birch_get + birch_del by key)",
+               scan_ops[S_CURSOR_DEL], scan_ops[S_GET_DEL], -1);
     write_goal(out, "scan-delete: cursor_del / (cursor walk + birch_del)", scan[S_CURSOR_DEL].ms,
-               scan[S_CURSOR_PLUS_DEL].ms, 0.6);
+               scan[S_CURSOR_PLUS_DEL].ms, -1);
     write_goal(out, "scan-delete before the commit: cursor_del / (cursor walk + birch_del)",
                scan_ops[S_CURSOR_DEL], scan_ops[S_CURSOR_PLUS_DEL], -1);
     write_goal(out, "scan-delete in CPU time: cursor_del / (cursor walk + birch_del)",
                scan[S_CURSOR_DEL].cpu, scan[S_CURSOR_PLUS_DEL].cpu, -1);
-    write_goal(out, "scan-delete: cursor_del / (birch_get + birch_del by key)",
-               scan[S_CURSOR_DEL].ms, scan[S_GET_DEL].ms, -1);
     write_goal(out, "range-delete: birch_del_range / birch_del of each key", del[D_RANGE].ms,
                del[D_EACH].ms, 0.2);
     write_goal(out, "range-delete before the commit: birch_del_range / birch_del of each key",
