@@ -1508,15 +1508,20 @@ static void do_multi_read(st *s)
     if (n != (uint64_t)popcount16(m->mv[id]))
         FAILF(s, "multi_count of key %d: %llu, model %d", id, (unsigned long long)n, popcount16(m->mv[id]));
     int at;
-    if ((b & 7) == 7) { /* refusals: a value longer than any pair, an empty key; they unposition */
+    if ((b & 7) == 7) { /* refusals (a value longer than any pair's, an empty key, a NULL value) leave the cursor */
+        at = model_from(m, key_pos(m, id), 1);
+        expect_at(s, c, birch_cursor_seek(c, kval(id)), m, at, "seek on a multimap table");
         EXPECT(s, birch_cursor_seek_value(c, kval(id), (birch_val){s->big, s->maxk + 1}), BIRCH_EVALSIZE,
                "seek_value of a value too long");
         EXPECT(s, birch_cursor_seek_value(c, (birch_val){keys[id], 0}, mval(0)), BIRCH_EKEYSIZE,
                "seek_value of an empty key"); /* one bad argument at a time: their order is not the contract's */
-        at = -1;
-    } else if ((b & 1) && mvlens[vid] > s->maxk) { /* longer than any pair's value: refused, unpositioned */
+        EXPECT(s, birch_cursor_seek_value(c, kval(short_id), (birch_val){NULL, 2}), BIRCH_EINVAL,
+               "seek_value of a NULL value");
+        mcur mc = {c, ti, 1, at};
+        mc_get(s, &mc, m, "cursor_get after refused seek_values");
+    } else if ((b & 1) && mvlens[vid] > s->maxk) { /* longer than any pair's value: refused */
         EXPECT(s, birch_cursor_seek_value(c, kval(id), mval(vid)), BIRCH_EVALSIZE, "seek_value of a value too long");
-        at = -1;
+        at = -1; /* (the cursor was just opened) */
     } else if (b & 1) { /* the key's first value >= vid */
         int base = key_pos(m, id);
         at = model_from(m, base + vrank_of[vid], 1);
