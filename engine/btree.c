@@ -191,7 +191,8 @@ int bi_tree_search_pair(birch_txn *txn, const bi_tree *tree, const uint8_t *cons
     for (int d = 0;; d++) {
         /* Both pages are at the same level: read_child checks each level. */
         uint8_t *p[2] = {path[0]->pg[d], path[1]->pg[d]};
-        for (int k = 0; k < 2; k++) prefetch_slots(p[k]);
+        prefetch_slots(p[0]);
+        if (p[1] != p[0]) prefetch_slots(p[1]); /* above the split both paths are on one page */
         if (bi_is_leaf(p[0])) {
             int exact;
             path[0]->depth = path[1]->depth = d + 1;

@@ -630,6 +630,19 @@ uint8_t *bi_page_get(birch_txn *txn, uint64_t pgno);
 int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out);
 /* Validates the node of slot i (offset, key length inside the page). */
 int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i);
+/* Why it fails (cold: the message). */
+int bi_slot_bad(const birch_txn *txn, uint8_t *p, unsigned i);
+/* bi_slot_ok of a branch page's slot, inline: a rank reads dozens of
+ * count words.  The node (key, the child's checksum, the count word) lies
+ * inside the page's node area. */
+static inline int bi_branch_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
+{
+    bi_slot s = bi_slots(p)[i];
+    if (s.off >= bi_hdr(p)->upper && !(s.off & 7) && s.klen <= txn->db->max_key &&
+        (size_t)s.off + bi_bnode_size(s.klen) <= txn->db->psize)
+        return BIRCH_OK;
+    return bi_slot_bad(txn, p, i);
+}
 int bi_page_is_dirty(birch_txn *txn, uint64_t pgno);
 /* A dirty buffer of n pages at pgno, zeroed if zero (else the caller
  * overwrites all of it), its header naming pgno (for the allocator,

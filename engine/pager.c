@@ -242,7 +242,7 @@ int bi_page_read(birch_txn *txn, uint64_t pgno, int level, uint8_t **out)
 }
 
 /* Why slot i of page p fails bi_slot_ok's checks (cold, as page_bad). */
-static BI_COLD int slot_bad(const birch_txn *txn, uint8_t *p, unsigned i)
+BI_COLD int bi_slot_bad(const birch_txn *txn, uint8_t *p, unsigned i)
 {
     const birch_db *db = txn->db;
     bi_slot s = bi_slots(p)[i];
@@ -261,17 +261,16 @@ static BI_COLD int slot_bad(const birch_txn *txn, uint8_t *p, unsigned i)
 
 int bi_slot_ok(const birch_txn *txn, uint8_t *p, unsigned i)
 {
+    if (!bi_is_leaf(p)) return bi_branch_slot_ok(txn, p, i);
     const birch_db *db = txn->db;
     bi_slot s = bi_slots(p)[i];
     size_t end = (size_t)s.off + BI_NODE_HDR + BI_A8(s.klen);
     if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > db->max_key || end > db->psize)
-        return slot_bad(txn, p, i);
-    if (!bi_is_leaf(p)) /* the child's checksum and the count word follow the key */
-        return end + 16u <= db->psize ? BIRCH_OK : slot_bad(txn, p, i);
+        return bi_slot_bad(txn, p, i);
     const bi_lnode *n = bi_leaf_node(p, i);
     size_t vend = end + ((n->flags & BI_N_BIG) ? sizeof(bi_bigval) : n->vlen);
     if (!(n->flags & ~BI_N_BIG) && vend <= db->psize) return BIRCH_OK;
-    return slot_bad(txn, p, i);
+    return bi_slot_bad(txn, p, i);
 }
 
 uint32_t bi_overflow_pages(const birch_db *db, uint64_t vlen)

@@ -39,18 +39,12 @@ static void prefetch_counts(const bi_path *path, int from)
     }
 }
 
-/* Branch slot j's count word, validated as bi_slot_ok would (inline: a
- * rank sums dozens of them; the out-of-line check gives the message). */
+/* Branch slot j's count word, its node validated first. */
 static inline int count_of(birch_txn *txn, uint8_t *p, unsigned j, uint64_t *c)
 {
-    bi_slot s = bi_slots(p)[j];
-    if (s.off < bi_hdr(p)->upper || (s.off & 7) || s.klen > txn->db->max_key ||
-        (size_t)s.off + bi_bnode_size(s.klen) > txn->db->psize) {
-        int rc = bi_slot_ok(txn, p, j);
-        return rc ? rc : BI_CORRUPT("page %llu slot %u: branch node runs past the page end", pgno_of(p), j);
-    }
-    *c = bi_branch_count(p, j) & BI_COUNT_MASK;
-    return BIRCH_OK;
+    int rc = bi_branch_slot_ok(txn, p, j);
+    if (rc == BIRCH_OK) *c = bi_branch_count(p, j) & BI_COUNT_MASK;
+    return rc;
 }
 
 /* The records left of the path in the subtree of path->pg[from], which
