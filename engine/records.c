@@ -229,37 +229,45 @@ int bi_del_ranks(birch_txn *txn, bi_tstate *ts, uint64_t a, uint64_t b)
     return BIRCH_OK;
 }
 
+/* Table t's state in write transaction *txn, for a change of its
+ * sequence. */
+static int sequence_state(birch_txn **txn, birch_table *t, bi_tstate **ts)
+{
+    int rc = bi_txn_use(txn);
+    if (rc == BIRCH_OK) rc = bi_txn_writable(*txn);
+    return rc == BIRCH_OK ? bi_table_state(*txn, t, ts) : rc;
+}
+
+/* Sets the sequence: a change of the table's record, written back by the
+ * commit's catalog flush, undone by an abort like any change. */
+static void sequence_put(birch_txn *txn, bi_tstate *ts, uint64_t v)
+{
+    txn->mod_seq++;
+    ts->seq = v;
+    ts->dirty = 1;
+}
+
 int birch_sequence_next(birch_txn *txn, birch_table *t, uint64_t *value)
 {
     if (!txn || !t || !value)
         return bi_err(BIRCH_EINVAL, "birch_sequence_next: %s is NULL", !txn ? "txn" : !t ? "the table" : "value");
-    int rc = bi_txn_use(&txn);
-    if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     bi_tstate *ts;
-    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
+    int rc = sequence_state(&txn, t, &ts);
     if (rc) return rc;
     if (ts->seq == UINT64_MAX)
         return bi_err(BIRCH_EFULL, "birch_sequence_next: table '%s' has given every 64-bit number", t->name);
-    /* A change of the table's record: written back by the commit's catalog
-     * flush, undone by an abort like any change. */
-    txn->mod_seq++;
-    *value = ++ts->seq;
-    ts->dirty = 1;
+    sequence_put(txn, ts, ts->seq + 1);
+    *value = ts->seq;
     return BIRCH_OK;
 }
 
 int birch_sequence_set(birch_txn *txn, birch_table *t, uint64_t value)
 {
     if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_sequence_set: %s is NULL", !txn ? "txn" : "the table");
-    int rc = bi_txn_use(&txn);
-    if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     bi_tstate *ts;
-    if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
-    if (rc) return rc;
-    txn->mod_seq++; /* as birch_sequence_next: the catalog flush writes it, an abort undoes it */
-    ts->seq = value;
-    ts->dirty = 1;
-    return BIRCH_OK;
+    int rc = sequence_state(&txn, t, &ts);
+    if (rc == BIRCH_OK) sequence_put(txn, ts, value);
+    return rc;
 }
 
 int birch_sequence_get(birch_txn *txn, birch_table *t, uint64_t *value)
