@@ -11,7 +11,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -932,4 +934,60 @@ void bt_fault_init(bt_fault *f)
     f->open_rc = BIRCH_EIO;
     f->resize_rc = BIRCH_EFULL;
     f->map_rc = BIRCH_ENOMEM;
+}
+
+/* ---- The birch command ------------------------------------------------- */
+
+const char *bt_tool_path(void)
+{
+    static char tool[PATH_MAX + 16]; /* the same for every caller: set once per process */
+    char exe[PATH_MAX - 16];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ck_assert_int_gt(n, 0);
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    *slash = 0; /* <build>/tests */
+    slash = strrchr(exe, '/');
+    *slash = 0; /* <build> */
+    snprintf(tool, sizeof tool, "%s/tools/birch", exe);
+    ck_assert_msg(access(tool, X_OK) == 0, "the birch program is not at %s (build the birch_tool target)", tool);
+    return tool;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t cap = 1 << 16, n = 0, r;
+    char *b = malloc(cap);
+    ck_assert_ptr_nonnull(b);
+    while ((r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 == cap) {
+            b = realloc(b, cap *= 2);
+            ck_assert_ptr_nonnull(b);
+        }
+    }
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+int bt_sh(char **out, char **err, const char *fmt, ...)
+{
+    char cmd[8192], *o = bt_path("out"), *e = bt_path("err"), full[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "(%s) >%s 2>%s </dev/null", cmd, o, e);
+    int st = system(full);
+    ck_assert_msg(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
+    if (out) *out = slurp(o);
+    if (err) *err = slurp(e);
+    remove(o);
+    remove(e);
+    free(o);
+    free(e);
+    return WEXITSTATUS(st);
 }

@@ -84,6 +84,17 @@ void bt_file_write(const char *path, const void *buf, size_t len, uint64_t off);
 void bt_file_truncate(const char *path, uint64_t size);
 void bt_file_copy(const char *from, const char *to);
 
+/* ---- The birch command ------------------------------------------------- */
+
+/* The path of the birch program of this build (<build>/tools/birch, found
+ * from the test program's own path); asserts that it is there. */
+const char *bt_tool_path(void);
+/* Runs a shell command (formatted) with standard input from /dev/null;
+ * returns its exit status.  Its standard output goes to *out (malloc'd,
+ * NUL-terminated) unless out is NULL, its standard error to *err
+ * likewise. */
+int bt_sh(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- Meta pages (engine/page.h layout) --------------------------------- */
 
 /* Reads meta slot 0 or 1 of the file (slot 1 sits at offset page_size, as

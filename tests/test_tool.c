@@ -31,67 +31,18 @@
 
 static char tool[PATH_MAX + 16];
 
-static void find_tool(void)
-{
-    char exe[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    ck_assert_int_gt(n, 0);
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    *slash = 0;                   /* <build>/tests */
-    slash = strrchr(exe, '/');
-    *slash = 0;                   /* <build> */
-    snprintf(tool, sizeof tool, "%s/tools/birch", exe);
-    ck_assert_msg(access(tool, X_OK) == 0, "the birch program is not at %s (build the birch_tool target)", tool);
-}
-
-/* Runs a shell command (formatted); returns its exit status.  Its standard
- * output goes to *out (malloc'd, NUL-terminated) unless out is NULL, its
- * standard error to *err likewise. */
-static int sh(char **out, char **err, const char *fmt, ...)
-{
-    char cmd[8192], *o = bt_path("out"), *e = bt_path("err"), full[9000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "(%s) >%s 2>%s </dev/null", cmd, o, e);
-    int st = system(full);
-    ck_assert_msg(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
-    char **dst[2] = {out, err};
-    const char *src[2] = {o, e};
-    for (int i = 0; i < 2; i++) {
-        if (!dst[i]) continue;
-        FILE *f = fopen(src[i], "r");
-        ck_assert_ptr_nonnull(f);
-        size_t cap = 1 << 16, n = 0;
-        char *b = malloc(cap);
-        size_t r;
-        while ((r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-            n += r;
-            if (n + 1 == cap) b = realloc(b, cap *= 2);
-        }
-        b[n] = 0;
-        fclose(f);
-        *dst[i] = b;
-    }
-    remove(o);
-    remove(e);
-    free(o);
-    free(e);
-    return WEXITSTATUS(st);
-}
+static void find_tool(void) { snprintf(tool, sizeof tool, "%s", bt_tool_path()); }
 
 static void need_lmdb_utils(void)
 {
-    int rc = sh(NULL, NULL, "command -v mdb_dump && command -v mdb_load");
+    int rc = bt_sh(NULL, NULL, "command -v mdb_dump && command -v mdb_load");
     ck_assert_msg(rc == 0, "mdb_dump / mdb_load are missing: install Debian's lmdb-utils (./build.sh deps); "
                            "the dump/load tests need them");
 }
 
 static void need_script(void)
 {
-    ck_assert_msg(sh(NULL, NULL, "command -v script") == 0,
+    ck_assert_msg(bt_sh(NULL, NULL, "command -v script") == 0,
                   "script (util-linux) is missing: the terminal tests need it");
 }
 
@@ -111,7 +62,7 @@ static int on_terminal(char **out, const char *fmt, ...)
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
     ck_assert_msg(!strchr(cmd, '\''), "no quotes in a terminal command: %s", cmd);
-    return sh(out, NULL, "script -qec '%s' /dev/null", cmd);
+    return bt_sh(out, NULL, "script -qec '%s' /dev/null", cmd);
 }
 
 /* Two mdb_dump outputs are the same but for the mapsize= line: that is
@@ -121,13 +72,13 @@ static int on_terminal(char **out, const char *fmt, ...)
 static void same_dump(const char *a, const char *b)
 {
     char *na, *nb;
-    ck_assert_int_eq(sh(&na, NULL, "grep -c '^mapsize=' %s", a), 0);
-    ck_assert_int_eq(sh(&nb, NULL, "grep -c '^mapsize=' %s", b), 0);
+    ck_assert_int_eq(bt_sh(&na, NULL, "grep -c '^mapsize=' %s", a), 0);
+    ck_assert_int_eq(bt_sh(&nb, NULL, "grep -c '^mapsize=' %s", b), 0);
     ck_assert_str_eq(na, nb); /* one per section in both */
     free(na);
     free(nb);
     char *out;
-    int rc = sh(&out, NULL, "sed /^mapsize=/d %s >%s.n && sed /^mapsize=/d %s >%s.n && diff %s.n %s.n", a, a, b, b, a, b);
+    int rc = bt_sh(&out, NULL, "sed /^mapsize=/d %s >%s.n && sed /^mapsize=/d %s >%s.n && diff %s.n %s.n", a, a, b, b, a, b);
     ck_assert_msg(rc == 0, "the dumps differ:\n%s", out);
     free(out);
 }
@@ -234,28 +185,28 @@ START_TEST(test_lmdb_to_birch)
     need_lmdb_utils();
     char *dump = bt_path("dump"), *env = bt_path("env"), *db = bt_path("db"), *err, *out;
     write_dump(dump, "lm-");
-    ck_assert_int_eq(sh(NULL, &err, "mkdir %s && mdb_load -f %s %s", env, dump, env), 0);
+    ck_assert_int_eq(bt_sh(NULL, &err, "mkdir %s && mdb_load -f %s %s", env, dump, env), 0);
     free(err);
-    ck_assert_int_eq(sh(NULL, &err, "mdb_dump -a %s | %s load --create %s", env, tool, db), 0);
+    ck_assert_int_eq(bt_sh(NULL, &err, "mdb_dump -a %s | %s load --create %s", env, tool, db), 0);
     ck_assert_msg(!*err, "load said: %s", err); /* not a terminal: silent */
     free(err);
     expect_birch(db, "lm-");
     /* The main database (no database= line) goes to table "main"; -t names it. */
     char *db2 = bt_path("db2");
-    ck_assert_int_eq(sh(NULL, NULL, "mdb_dump -s lm-1 %s | sed /^database=/d | %s load --create %s", env, tool, db2),
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mdb_dump -s lm-1 %s | sed /^database=/d | %s load --create %s", env, tool, db2),
                      0);
     /* format=print (mdb_dump -p): printable bytes as they are, others \\xx. */
     char *env2 = bt_path("env2");
-    ck_assert_int_eq(sh(NULL, NULL,
+    ck_assert_int_eq(bt_sh(NULL, NULL,
                         "mkdir %s && printf 'VERSION=3\\nformat=bytevalue\\ntype=btree\\nHEADER=END\\n"
                         " 6b31\\n 0a7620ff\\nDATA=END\\n' | mdb_load %s && mdb_dump -p %s | %s load -t printed %s",
                         env2, env2, env2, tool, db2),
                      0);
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s printed", tool, db2), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s printed", tool, db2), 0);
     ck_assert_str_eq(out, "\"k1\"\t0a7620ff\n");
     free(out);
     free(env2);
-    ck_assert_int_eq(sh(&out, NULL, "%s tables %s", tool, db2), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s tables %s", tool, db2), 0);
     ck_assert_str_eq(out, "main\nprinted\n");
     free(out);
     free(dump);
@@ -271,17 +222,17 @@ START_TEST(test_birch_to_lmdb)
     char *src = bt_path("src"), *env = bt_path("env"), *back = bt_path("back"), *mine = bt_path("mine"),
          *theirs = bt_path("theirs");
     fill_birch(src);
-    ck_assert_int_eq(sh(NULL, NULL, "mkdir %s && %s dump %s | mdb_load %s", env, tool, src, env), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir %s && %s dump %s | mdb_load %s", env, tool, src, env), 0);
     /* LMDB now holds the records: its own dump has the same data lines. */
-    ck_assert_int_eq(sh(NULL, NULL, "%s dump %s | grep '^ ' >%s", tool, src, mine), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "mdb_dump -a %s | grep '^ ' >%s", env, theirs), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "cmp %s %s", mine, theirs), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s dump %s | grep '^ ' >%s", tool, src, mine), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mdb_dump -a %s | grep '^ ' >%s", env, theirs), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "cmp %s %s", mine, theirs), 0);
     char *out;
-    ck_assert_int_eq(sh(&out, NULL, "mdb_dump -a %s | grep -c '^database='", env), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "mdb_dump -a %s | grep -c '^database='", env), 0);
     ck_assert_str_eq(out, "3\n");
     free(out);
     /* And back into birch. */
-    ck_assert_int_eq(sh(NULL, NULL, "mdb_dump -a %s | %s load --create %s", env, tool, back), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mdb_dump -a %s | %s load --create %s", env, tool, back), 0);
     expect_birch(back, "table-");
     free(src);
     free(env);
@@ -307,13 +258,13 @@ START_TEST(test_lmdb_round_trip_unnamed)
     for (int i = 0; i < 6000; i++) fprintf(f, "%02x", (i * 7) & 0xff);
     fputs("\nDATA=END\n", f);
     ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump %s >%s", a, src, a, a, d1), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "%s load --create %s <%s && %s dump %s >%s", tool, db, d1, tool, db, mine), 0);
-    ck_assert_int_eq(sh(&out, NULL, "%s tables %s", tool, db), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump %s >%s", a, src, a, a, d1), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s load --create %s <%s && %s dump %s >%s", tool, db, d1, tool, db, mine), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s tables %s", tool, db), 0);
     ck_assert_str_eq(out, "main\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "grep -q ^database= %s", mine), 1); /* none */
-    ck_assert_int_eq(sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump %s >%s", b, mine, b, b, d3), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "grep -q ^database= %s", mine), 1); /* none */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump %s >%s", b, mine, b, b, d3), 0);
     same_dump(d1, d3);
     free(src);
     free(a);
@@ -341,28 +292,28 @@ START_TEST(test_lmdb_round_trip_named)
         fputs("DATA=END\n", f);
     }
     ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump -a %s >%s", a, src, a, a, d1), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "%s load --create %s <%s && %s dump %s >%s", tool, db, d1, tool, db, mine), 0);
-    ck_assert_int_eq(sh(&out, NULL, "%s tables %s", tool, db), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump -a %s >%s", a, src, a, a, d1), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s load --create %s <%s && %s dump %s >%s", tool, db, d1, tool, db, mine), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s tables %s", tool, db), 0);
     ck_assert_str_eq(out, "back\\\\slash\\\\0a\nsub two\nsub-one\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump -a %s >%s", b, mine, b, b, d3), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir %s && mdb_load -f %s %s && mdb_dump -a %s >%s", b, mine, b, b, d3), 0);
     same_dump(d1, d3);
 
     /* "main" and named tables: "main" comes first, without database=
      * (mdb_load keeps the last database= for the sections after it). */
     char *mixed = bt_path("mixed"), *env = bt_path("env");
-    ck_assert_int_eq(sh(NULL, NULL, "%s put --create %s alpha a 1 && %s put %s main mk mv && %s put %s zeta z 26", tool,
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put --create %s alpha a 1 && %s put %s main mk mv && %s put %s zeta z 26", tool,
                         mixed, tool, mixed, tool, mixed),
                      0);
-    ck_assert_int_eq(sh(&out, NULL, "%s dump %s | grep -e ^VERSION -e ^database=", tool, mixed), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s dump %s | grep -e ^VERSION -e ^database=", tool, mixed), 0);
     ck_assert_str_eq(out, "VERSION=3\nVERSION=3\ndatabase=alpha\nVERSION=3\ndatabase=zeta\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "mkdir %s && %s dump %s | mdb_load %s", env, tool, mixed, env), 0);
-    ck_assert_int_eq(sh(&out, NULL, "mdb_dump %s | grep -A1 '^ 6d6b$'", env), 0); /* the unnamed db */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir %s && %s dump %s | mdb_load %s", env, tool, mixed, env), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "mdb_dump %s | grep -A1 '^ 6d6b$'", env), 0); /* the unnamed db */
     ck_assert_str_eq(out, " 6d6b\n 6d76\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "mdb_dump -s alpha %s | grep '^ '", env), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "mdb_dump -s alpha %s | grep '^ '", env), 0);
     ck_assert_str_eq(out, " 61\n 31\n");
     free(out);
     free(src);
@@ -386,7 +337,7 @@ START_TEST(test_dump_load_birch)
     BT_OK(birch_table_set_schema(w, bt_table(w, "table-1", 0), bt_str("my schema\n")));
     BT_OK(birch_txn_commit(w));
     BT_OK(birch_close(db));
-    ck_assert_int_eq(sh(NULL, &err, "%s dump %s | %s load --create %s", tool, src, tool, dst), 0);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s dump %s | %s load --create %s", tool, src, tool, dst), 0);
     free(err);
     expect_birch(dst, "table-");
     db = bt_open(dst, NULL);
@@ -397,19 +348,19 @@ START_TEST(test_dump_load_birch)
     birch_txn_abort(r);
     BT_OK(birch_close(db));
     /* One table only. */
-    ck_assert_int_eq(sh(&out, NULL, "%s dump %s -t table-2 | grep -c '^ '", tool, src), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s dump %s -t table-2 | grep -c '^ '", tool, src), 0);
     ck_assert_str_eq(out, "800\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s dump %s -t nosuch", tool, src), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s dump %s -t nosuch", tool, src), 1);
     /* Bad input: clear errors, exit 1. */
-    ck_assert_int_eq(sh(NULL, &err, "printf 'hello\\n' | %s load %s", tool, dst), 1);
+    ck_assert_int_eq(bt_sh(NULL, &err, "printf 'hello\\n' | %s load %s", tool, dst), 1);
     ck_assert_msg(strstr(err, "line 1"), "%s", err);
     free(err);
     /* duplicates=1 (LMDB's MDB_DUPSORT) loads into a multimap table, and
      * dumps back the same way. */
-    ck_assert_int_eq(sh(NULL, NULL, "printf 'VERSION=3\\nformat=bytevalue\\nduplicates=1\\ndatabase=dups\\nHEADER=END\\n"
+    ck_assert_int_eq(bt_sh(NULL, NULL, "printf 'VERSION=3\\nformat=bytevalue\\nduplicates=1\\ndatabase=dups\\nHEADER=END\\n"
                         " 6b\\n 32\\n 6b\\n 31\\n 6a\\n 30\\nDATA=END\\n' | %s load %s", tool, dst), 0);
-    ck_assert_int_eq(sh(&out, NULL, "%s dump %s -t dups | grep -v mapsize", tool, dst), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s dump %s -t dups | grep -v mapsize", tool, dst), 0);
     ck_assert_str_eq(out, "VERSION=3\nformat=bytevalue\nduplicates=1\ndatabase=dups\ntype=btree\nHEADER=END\n"
                           " 6a\n 30\n 6b\n 31\n 6b\n 32\nDATA=END\n");
     free(out);
@@ -422,12 +373,12 @@ START_TEST(test_dump_load_birch)
     BT_OK(birch_put(ws, st, bt_str("k"), bt_str("v"), 0));
     BT_OK(birch_txn_commit(ws));
     BT_OK(birch_close(db));
-    ck_assert_int_eq(sh(&out, NULL, "%s dump %s -t seq | grep birch_sequence", tool, dst), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s dump %s -t seq | grep birch_sequence", tool, dst), 0);
     ck_assert_str_eq(out, "birch_sequence=12345\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s dump %s -t seq | sed 's/^database=seq/database=seq2/' | %s load %s", tool,
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s dump %s -t seq | sed 's/^database=seq/database=seq2/' | %s load %s", tool,
                         dst, tool, dst), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "printf 'VERSION=3\\ndatabase=seq\\nbirch_sequence=5\\nHEADER=END\\nDATA=END\\n' | "
+    ck_assert_int_eq(bt_sh(NULL, NULL, "printf 'VERSION=3\\ndatabase=seq\\nbirch_sequence=5\\nHEADER=END\\nDATA=END\\n' | "
                         "%s load %s", tool, dst), 0);
     db = bt_open(dst, NULL);
     birch_txn *rs = bt_begin(db, BIRCH_TXN_READ);
@@ -440,16 +391,16 @@ START_TEST(test_dump_load_birch)
     BT_OK(birch_close(db));
     const char *bad_seq[] = {"-1", " -1", "+5", " 12", "", "12x", "18446744073709551616"};
     for (size_t i = 0; i < sizeof bad_seq / sizeof *bad_seq; i++) {
-        ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nbirch_sequence=%s\\nHEADER=END\\nDATA=END\\n' | %s load %s",
+        ck_assert_int_eq(bt_sh(NULL, &err, "printf 'VERSION=3\\nbirch_sequence=%s\\nHEADER=END\\nDATA=END\\n' | %s load %s",
                             bad_seq[i], tool, dst), 1);
         ck_assert_msg(strstr(err, "bad birch_sequence"), "birch_sequence=%s: %s", bad_seq[i], err);
         free(err);
     }
-    ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nHEADER=END\\n 6x\\n 00\\nDATA=END\\n' | %s load %s", tool, dst), 1);
+    ck_assert_int_eq(bt_sh(NULL, &err, "printf 'VERSION=3\\nHEADER=END\\n 6x\\n 00\\nDATA=END\\n' | %s load %s", tool, dst), 1);
     ck_assert_msg(strstr(err, "bad hex"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(NULL, NULL, "printf 'VERSION=3\\nHEADER=END\\n 61\\n' | %s load %s", tool, dst), 1);
-    ck_assert_int_eq(sh(NULL, NULL, "%s load %s </dev/null", tool, dst), 1); /* no dump at all */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "printf 'VERSION=3\\nHEADER=END\\n 61\\n' | %s load %s", tool, dst), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s load %s </dev/null", tool, dst), 1); /* no dump at all */
     free(src);
     free(dst);
 }
@@ -471,7 +422,7 @@ START_TEST(test_names_escaped)
     BT_OK(birch_txn_commit(w));
     BT_OK(birch_close(db));
 
-    ck_assert_int_eq(sh(&out, NULL, "%s dump %s | grep -e ^database= -e ^birch_database=", tool, src), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s dump %s | grep -e ^database= -e ^birch_database=", tool, src), 0);
     ck_assert_str_eq(out, "database=back\\slash\\0a\n"
                           "database=caf\xc3\xa9\n"
                           "database=line\\0abreak\n"
@@ -479,11 +430,11 @@ START_TEST(test_names_escaped)
                           "database=tab\\09here\\01\\7f\n"
                           "birch_database=7461620968657265017f\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s tables %s", tool, src), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s tables %s", tool, src), 0);
     ck_assert_str_eq(out, "back\\\\slash\\\\0a\ncaf\\xc3\\xa9\nline\\x0abreak\ntab\\x09here\\x01\\x7f\n");
     free(out);
     /* birch load gets the names back exactly. */
-    ck_assert_int_eq(sh(NULL, NULL, "%s dump %s | %s load --create %s", tool, src, tool, dst), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s dump %s | %s load --create %s", tool, src, tool, dst), 0);
     db = bt_open(dst, NULL);
     birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
     for (int i = 0; i < N; i++) bt_expect_s(r, bt_table(r, names[i], 0), "k", names[i]);
@@ -491,20 +442,20 @@ START_TEST(test_names_escaped)
     birch_txn_abort(r);
     BT_OK(birch_close(db));
     /* mdb_load reads the header (and takes the escaped name as it is). */
-    ck_assert_int_eq(sh(NULL, NULL, "mkdir %s && %s dump %s | mdb_load %s", env, tool, src, env), 0);
-    ck_assert_int_eq(sh(&out, NULL, "mdb_dump -s 'line\\0abreak' %s | grep '^ '", env), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir %s && %s dump %s | mdb_load %s", env, tool, src, env), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "mdb_dump -s 'line\\0abreak' %s | grep '^ '", env), 0);
     ck_assert_str_eq(out, " 6b\n 6c696e650a627265616b\n");
     free(out);
     /* A NUL in a name: refused, raw or in hex; nothing is loaded. */
-    ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\ndatabase=a\\000b\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n' | %s load %s",
+    ck_assert_int_eq(bt_sh(NULL, &err, "printf 'VERSION=3\\ndatabase=a\\000b\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n' | %s load %s",
                         tool, dst), 1);
     ck_assert_msg(strstr(err, "NUL"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(NULL, &err, "printf 'VERSION=3\\nbirch_database=610062\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n' | "
+    ck_assert_int_eq(bt_sh(NULL, &err, "printf 'VERSION=3\\nbirch_database=610062\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n' | "
                                     "%s load %s", tool, dst), 1);
     ck_assert_msg(strstr(err, "NUL"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(&out, NULL, "%s tables %s | wc -l", tool, dst), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s tables %s | wc -l", tool, dst), 0);
     ck_assert_str_eq(out, "4\n");
     free(out);
     free(src);
@@ -557,7 +508,7 @@ START_TEST(test_stat_check_copy_compact)
 {
     char *src = bt_path("src"), *cp = bt_path("cp"), *out, *err;
     fill_birch(src);
-    ck_assert_int_eq(sh(&out, &err, "%s stat %s", tool, src), 0);
+    ck_assert_int_eq(bt_sh(&out, &err, "%s stat %s", tool, src), 0);
     ck_assert_msg(strstr(out, "page size     4096") && strstr(out, "table table-2") && strstr(out, "entries     400") &&
                       strstr(out, "depth       ") && strstr(out, "overflow)"),
                   "%s", out);
@@ -571,26 +522,26 @@ START_TEST(test_stat_check_copy_compact)
     }
     free(out);
     free(err);
-    ck_assert_int_eq(sh(&out, NULL, "%s tables %s", tool, src), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s tables %s", tool, src), 0);
     ck_assert_str_eq(out, "table-0\ntable-1\ntable-2\n");
     free(out);
-    ck_assert_int_eq(sh(&out, &err, "%s check %s", tool, src), 0);
+    ck_assert_int_eq(bt_sh(&out, &err, "%s check %s", tool, src), 0);
     ck_assert_msg(strstr(out, "ok: "), "%s", out);
     ck_assert_str_eq(err, "");
     free(out);
     free(err);
-    ck_assert_int_eq(sh(NULL, &err, "%s dump %s", tool, src), 0);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s dump %s", tool, src), 0);
     ck_assert_str_eq(err, "");
     free(err);
     /* Not a terminal: no progress output, nothing on stderr. */
-    ck_assert_int_eq(sh(NULL, &err, "%s copy --compact %s %s", tool, src, cp), 0);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s copy --compact %s %s", tool, src, cp), 0);
     ck_assert_str_eq(err, "");
     free(err);
     expect_birch(cp, "table-");
-    ck_assert_int_eq(sh(NULL, &err, "%s copy %s %s", tool, src, cp), 1); /* exists */
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s copy %s %s", tool, src, cp), 1); /* exists */
     ck_assert_msg(strstr(err, "exists"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(NULL, &err, "%s compact %s", tool, src), 0);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s compact %s", tool, src), 0);
     ck_assert_str_eq(err, "");
     free(err);
     expect_birch(src, "table-");
@@ -598,7 +549,7 @@ START_TEST(test_stat_check_copy_compact)
     uint8_t junk[64];
     memset(junk, 0x5a, sizeof junk);
     bt_file_write(cp, junk, sizeof junk, 3 * 4096 + 100);
-    ck_assert_int_eq(sh(NULL, &err, "%s check %s", tool, cp), 1);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s check %s", tool, cp), 1);
     ck_assert_msg(strstr(err, "damaged"), "%s", err);
     free(err);
     free(src);
@@ -633,7 +584,7 @@ static int all_digits(const char *s)
 static int list_readers(const char *path, slot_line *l, int max)
 {
     char *out, *err;
-    ck_assert_int_eq(sh(&out, &err, "%s readers %s", tool, path), 0);
+    ck_assert_int_eq(bt_sh(&out, &err, "%s readers %s", tool, path), 0);
     ck_assert_str_eq(err, "");
     free(err);
     ck_assert_msg(strncmp(out, READERS_HEADER, strlen(READERS_HEADER)) == 0, "no header: %s", out);
@@ -706,7 +657,7 @@ START_TEST(test_readers_alive)
     ck_assert_str_eq(l[0].state, "alive");
     /* Nothing is stale: --clear-stale frees nothing and keeps this slot. */
     char *out;
-    ck_assert_int_eq(sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
     ck_assert_str_eq(out, "freed 0 stale reader slots\n");
     free(out);
     ck_assert_int_eq(list_readers(f, l, 8), 1);
@@ -788,7 +739,7 @@ START_TEST(test_readers_stale)
     ck_assert_str_eq(live->state, "alive");
     ck_assert_uint_ne(dead->slot, live->slot);
     unsigned live_slot = live->slot;
-    ck_assert_int_eq(sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
     ck_assert_str_eq(out, "freed 1 stale reader slot\n");
     free(out);
     ck_assert_int_eq(list_readers(f, l, 8), 1);
@@ -796,7 +747,7 @@ START_TEST(test_readers_stale)
     ck_assert_uint_eq(l[0].slot, live_slot);
     ck_assert_str_eq(l[0].snap, mine);
     ck_assert_str_eq(l[0].state, "alive");
-    ck_assert_int_eq(sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s readers --clear-stale %s", tool, f), 0);
     ck_assert_str_eq(out, "freed 0 stale reader slots\n");
     free(out);
     birch_txn_abort(r);
@@ -823,12 +774,12 @@ START_TEST(test_stat_oldest)
     BT_OK(birch_txn_commit(w));
     ck_assert_uint_gt(last, old);
     ck_assert_uint_eq(bt_stat(db).txnid, last);
-    ck_assert_int_eq(sh(&out, NULL, "%s stat %s", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s stat %s", tool, f), 0);
     snprintf(want, sizeof want, "\nlast txn      %" PRIu64 "\noldest txn    %" PRIu64 "\nreaders       1\n", last, old);
     ck_assert_msg(strstr(out, want), "expected\n%s\nin\n%s", want, out);
     free(out);
     birch_txn_abort(r);
-    ck_assert_int_eq(sh(&out, NULL, "%s stat %s", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s stat %s", tool, f), 0);
     snprintf(want, sizeof want, "\nlast txn      %" PRIu64 "\noldest txn    %" PRIu64 "\nreaders       0\n", last, last);
     ck_assert_msg(strstr(out, want), "expected\n%s\nin\n%s", want, out);
     free(out);
@@ -846,7 +797,7 @@ START_TEST(test_exit_codes)
     FILE *t = fopen(txt, "w");
     fputs("not a database, only text, long enough to look like a file\n", t);
     fclose(t);
-    ck_assert_int_eq(sh(&out, NULL, "%s --help", tool), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s --help", tool), 0);
     ck_assert_msg(strstr(out, "Exit codes") && strstr(out, "birch dump FILE") && strstr(out, "  2  usage"), "%s", out);
     free(out);
     /* Each command with the arguments it needs (%1$s: the file). */
@@ -859,39 +810,39 @@ START_TEST(test_exit_codes)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *name = cmds[i][0];
         char args[1024], cmd[sizeof tool + 1200];
-        ck_assert_int_eq(sh(&out, NULL, "%s %s --help", tool, name), 0);
+        ck_assert_int_eq(bt_sh(&out, NULL, "%s %s --help", tool, name), 0);
         ck_assert_msg(strstr(out, "usage: birch ") && strstr(out, "Exit codes"), "%s --help: %s", name, out);
         free(out);
-        ck_assert_int_eq(sh(NULL, NULL, "%s %s", tool, name), 2); /* no arguments */
+        ck_assert_int_eq(bt_sh(NULL, NULL, "%s %s", tool, name), 2); /* no arguments */
         snprintf(args, sizeof args, cmds[i][1], missing, missing);
         snprintf(cmd, sizeof cmd, "%s %s %s", tool, name, args);
-        ck_assert_int_eq(sh(NULL, &err, "%s --bogus", cmd), 2);
+        ck_assert_int_eq(bt_sh(NULL, &err, "%s --bogus", cmd), 2);
         ck_assert_msg(strstr(err, "unknown option --bogus") && strstr(err, "--help"), "%s: %s", name, err);
         free(err);
-        ck_assert_int_eq(sh(NULL, NULL, "%s extra", cmd), 2);
-        ck_assert_int_eq(sh(NULL, &err, "%s", cmd), 1); /* no such file */
+        ck_assert_int_eq(bt_sh(NULL, NULL, "%s extra", cmd), 2);
+        ck_assert_int_eq(bt_sh(NULL, &err, "%s", cmd), 1); /* no such file */
         ck_assert_msg(strstr(err, "no such database"), "%s: %s", name, err);
         free(err);
         ck_assert_msg(!exists(missing), "%s created %s", name, missing);
         snprintf(args, sizeof args, cmds[i][1], txt, txt);
-        ck_assert_int_eq(sh(NULL, &err, "%s %s %s", tool, name, args), 1); /* not a database */
+        ck_assert_int_eq(bt_sh(NULL, &err, "%s %s %s", tool, name, args), 1); /* not a database */
         ck_assert_msg(strstr(err, "not a birch database"), "%s: %s", name, err);
         free(err);
     }
-    ck_assert_int_eq(sh(NULL, NULL, "%s", tool), 2);
-    ck_assert_int_eq(sh(NULL, NULL, "%s frobnicate", tool), 2);
-    ck_assert_int_eq(sh(NULL, NULL, "%s get %s nosuch k", tool, f), 1);    /* no table */
-    ck_assert_int_eq(sh(NULL, NULL, "%s get %s table-0 k", tool, f), 1);   /* no key */
-    ck_assert_int_eq(sh(NULL, NULL, "%s del %s table-0 k", tool, f), 1);
-    ck_assert_int_eq(sh(NULL, NULL, "%s get %s table-0 0 --hex", tool, f), 2); /* odd hex */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s", tool), 2);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s frobnicate", tool), 2);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s get %s nosuch k", tool, f), 1);    /* no table */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s get %s table-0 k", tool, f), 1);   /* no key */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s del %s table-0 k", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s get %s table-0 0 --hex", tool, f), 2); /* odd hex */
     /* A file another handle has open: the tools share it (a put commits
      * beside it), but compaction needs it alone. */
     birch_db *db = bt_open(f, NULL);
-    ck_assert_int_eq(sh(NULL, NULL, "%s stat %s", tool, f), 0);
-    ck_assert_int_eq(sh(NULL, &err, "%s compact %s", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s stat %s", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s compact %s", tool, f), 1);
     ck_assert_msg(strstr(err, "needs it alone"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s t k v", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s t k v", tool, f), 0);
     birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
     bt_expect_s(r, bt_table(r, "t", 0), "k", "v");
     BT_OK(birch_txn_commit(r));
@@ -933,49 +884,49 @@ START_TEST(test_numbers)
 
     const char *bad[] = {"-1", "1x", "''", "+1", "' 1'", "0x2", "1e3", "99999999999999999999", "18446744073709551616"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(sh(NULL, &err, "%s scan %s users -n %s", tool, f, bad[i]), 2);
+        ck_assert_int_eq(bt_sh(NULL, &err, "%s scan %s users -n %s", tool, f, bad[i]), 2);
         ck_assert_msg(strstr(err, "-n takes a count"), "-n %s: %s", bad[i], err);
         free(err);
     }
-    ck_assert_int_eq(sh(NULL, NULL, "%s scan %s users -n", tool, f), 2); /* missing */
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s users -n 010 | wc -l", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s scan %s users -n", tool, f), 2); /* missing */
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s users -n 010 | wc -l", tool, f), 0);
     ck_assert_str_eq(out, "10\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s users -n 18446744073709551615 | wc -l", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s users -n 18446744073709551615 | wc -l", tool, f), 0);
     ck_assert_str_eq(out, "12\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s users -n 0", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s users -n 0", tool, f), 0);
     ck_assert_str_eq(out, "");
     free(out);
     /* Keys of number formats: decimal too. */
-    ck_assert_int_eq(sh(&out, NULL, "%s get %s users 010", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s get %s users 010", tool, f), 0);
     ck_assert_str_eq(out, "user 10\n");
     free(out);
     const char *bad_keys[] = {"0x7", "' 7'", "+7", "-7", "7.0", "18446744073709551616"};
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++)
-        ck_assert_msg(sh(NULL, NULL, "%s get %s users %s", tool, f, bad_keys[i]) == 2, "key %s", bad_keys[i]);
+        ck_assert_msg(bt_sh(NULL, NULL, "%s get %s users %s", tool, f, bad_keys[i]) == 2, "key %s", bad_keys[i]);
     /* Signed keys: a negative number is a key, not an option; -- works too. */
-    ck_assert_int_eq(sh(&out, NULL, "%s get %s ints -5", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s get %s ints -5", tool, f), 0);
     ck_assert_str_eq(out, "minus five\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s get %s ints -- -5", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s get %s ints -- -5", tool, f), 0);
     ck_assert_str_eq(out, "minus five\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s get %s ints -9223372036854775809", tool, f), 2);
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s ints", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s get %s ints -9223372036854775809", tool, f), 2);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s ints", tool, f), 0);
     ck_assert_str_eq(out, "-5\tminus five\n3\tthree\n");
     free(out);
     /* --page-size: a power of two from 512 to 65536, with --create only. */
     const char *bad_sizes[] = {"1000", "256", "131072", "-4096", "4k", "0x1000"};
     for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
-        ck_assert_int_eq(sh(NULL, &err, "%s put --create --page-size %s %s t k v", tool, bad_sizes[i], nf), 2);
+        ck_assert_int_eq(bt_sh(NULL, &err, "%s put --create --page-size %s %s t k v", tool, bad_sizes[i], nf), 2);
         ck_assert_msg(strstr(err, "--page-size takes"), "--page-size %s: %s", bad_sizes[i], err);
         free(err);
     }
-    ck_assert_int_eq(sh(NULL, NULL, "%s put --page-size 8192 %s t k v", tool, nf), 2);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put --page-size 8192 %s t k v", tool, nf), 2);
     ck_assert(!exists(nf));
-    ck_assert_int_eq(sh(NULL, NULL, "%s put --create --page-size 8192 %s t k v", tool, nf), 0);
-    ck_assert_int_eq(sh(&out, NULL, "%s stat %s", tool, nf), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put --create --page-size 8192 %s t k v", tool, nf), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s stat %s", tool, nf), 0);
     ck_assert_msg(strstr(out, "page size     8192\n"), "%s", out);
     free(out);
     free(f);
@@ -991,20 +942,20 @@ START_TEST(test_create)
     FILE *d = fopen(dump, "w");
     fputs("VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 6b\n 76\nDATA=END\n", d);
     fclose(d);
-    ck_assert_int_eq(sh(NULL, &err, "%s put %s t k v", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s put %s t k v", tool, f), 1);
     ck_assert_msg(strstr(err, "no such database; use --create to create it"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(NULL, &err, "%s load %s <%s", tool, f, dump), 1);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s load %s <%s", tool, f, dump), 1);
     ck_assert_msg(strstr(err, "no such database; use --create to create it"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(NULL, &err, "%s del %s t k", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s del %s t k", tool, f), 1);
     ck_assert_msg(strstr(err, "no such database"), "%s", err);
     free(err);
     ck_assert(!exists(f));
-    ck_assert_int_eq(sh(NULL, NULL, "%s put --create %s t k v", tool, f), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s t k2 v2", tool, f), 0); /* exists now */
-    ck_assert_int_eq(sh(NULL, NULL, "%s load --create %s <%s", tool, g, dump), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "%s load %s <%s", tool, g, dump), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put --create %s t k v", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s t k2 v2", tool, f), 0); /* exists now */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s load --create %s <%s", tool, g, dump), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s load %s <%s", tool, g, dump), 0);
     birch_db *db = bt_open(f, NULL);
     birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
     bt_expect_s(r, bt_table(r, "t", 0), "k", "v");
@@ -1036,8 +987,8 @@ START_TEST(test_write_errors)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, cmds[i], f);
-        ck_assert_int_eq(sh(NULL, NULL, "%s %s", tool, cmd), 0);
-        ck_assert_msg(sh(NULL, &err, "%s %s >/dev/full", tool, cmd) == 1, "%s >/dev/full", cmd);
+        ck_assert_int_eq(bt_sh(NULL, NULL, "%s %s", tool, cmd), 0);
+        ck_assert_msg(bt_sh(NULL, &err, "%s %s >/dev/full", tool, cmd) == 1, "%s >/dev/full", cmd);
         ck_assert_msg(strstr(err, "writing to standard output: No space left on device"), "%s: %s", cmd, err);
         free(err);
     }
@@ -1047,21 +998,21 @@ START_TEST(test_write_errors)
     for (size_t i = 0; i < 2; i++) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, pipes[i], f);
-        ck_assert_int_eq(sh(NULL, &err, "(%s %s; echo rc=$? >&2) | head -c1 >/dev/null", tool, cmd), 0);
+        ck_assert_int_eq(bt_sh(NULL, &err, "(%s %s; echo rc=$? >&2) | head -c1 >/dev/null", tool, cmd), 0);
         ck_assert_msg(strstr(err, "writing to standard output: Broken pipe") && strstr(err, "rc=1"), "%s: %s", cmd, err);
         free(err);
-        ck_assert_int_eq(sh(NULL, &err, "(trap '' PIPE; %s %s; echo rc=$? >&2) | head -c1 >/dev/null", tool, cmd), 0);
+        ck_assert_int_eq(bt_sh(NULL, &err, "(trap '' PIPE; %s %s; echo rc=$? >&2) | head -c1 >/dev/null", tool, cmd), 0);
         ck_assert_msg(strstr(err, "writing to standard output: Broken pipe") && strstr(err, "rc=1"), "%s: %s", cmd, err);
         free(err);
     }
     /* A closed stdout: the output fails, and never lands in the database
      * file (which would otherwise be opened as descriptor 1). */
-    ck_assert_int_eq(sh(NULL, &err, "%s tables %s >&-", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, &err, "%s tables %s >&-", tool, f), 1);
     ck_assert_msg(strstr(err, "writing to standard output"), "%s", err);
     free(err);
-    ck_assert_int_eq(sh(NULL, NULL, "%s dump %s >&-", tool, f), 1);
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s extra k v >&-", tool, f), 0); /* prints nothing */
-    ck_assert_int_eq(sh(NULL, NULL, "%s check %s", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s dump %s >&-", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s extra k v >&-", tool, f), 0); /* prints nothing */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s check %s", tool, f), 0);
     expect_birch(f, "table-");
     free(f);
 }
@@ -1077,32 +1028,32 @@ START_TEST(test_failed_create_removes)
          *target = bt_path("target"), *err;
     const char *bad[] = {"VERSION=3\\ndatabase=a\\000b\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n",
                          "VERSION=3\\nbirch_database=610062\\nHEADER=END\\n 61\\n 62\\nDATA=END\\n"};
-    ck_assert_int_eq(sh(NULL, NULL, "%s put --create %s t k v && cp %s %s", tool, old, old, copy), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put --create %s t k v && cp %s %s", tool, old, old, copy), 0);
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(sh(NULL, &err, "printf '%s' | %s load --create %s", bad[i], tool, f), 1);
+        ck_assert_int_eq(bt_sh(NULL, &err, "printf '%s' | %s load --create %s", bad[i], tool, f), 1);
         ck_assert_msg(strstr(err, "NUL"), "%s", err);
         free(err);
         ck_assert_msg(!exists(f), "the failed load left %s", f);
-        ck_assert_int_eq(sh(NULL, NULL, "printf '%s' | %s load --create %s", bad[i], tool, old), 1);
-        ck_assert_int_eq(sh(NULL, NULL, "printf '%s' | %s load %s", bad[i], tool, old), 1);
-        ck_assert_int_eq(sh(NULL, NULL, "cmp %s %s", old, copy), 0);
+        ck_assert_int_eq(bt_sh(NULL, NULL, "printf '%s' | %s load --create %s", bad[i], tool, old), 1);
+        ck_assert_int_eq(bt_sh(NULL, NULL, "printf '%s' | %s load %s", bad[i], tool, old), 1);
+        ck_assert_int_eq(bt_sh(NULL, NULL, "cmp %s %s", old, copy), 0);
     }
     /* A failure after a committed batch: the new file goes all the same. */
-    ck_assert_int_eq(sh(NULL, NULL, "(printf 'VERSION=3\\nHEADER=END\\n'; i=0; while [ $i -lt 10001 ]; do "
+    ck_assert_int_eq(bt_sh(NULL, NULL, "(printf 'VERSION=3\\nHEADER=END\\n'; i=0; while [ $i -lt 10001 ]; do "
                                     "printf ' %%08x\\n 76\\n' $i; i=$((i+1)); done; printf ' 6x\\n') | "
                                     "%s load --create %s", tool, f), 1);
     ck_assert(!exists(f));
     /* A dangling symbolic link: the file created behind it goes, the link stays. */
     ck_assert_int_eq(symlink(target, link), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "printf '%s' | %s load --create %s", bad[0], tool, link), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "printf '%s' | %s load --create %s", bad[0], tool, link), 1);
     ck_assert(!exists(target));
     struct stat st;
     ck_assert_int_eq(lstat(link, &st), 0);
     /* put --create with a bad key: the same. */
-    ck_assert_int_eq(sh(NULL, NULL, "%s put --create --hex %s t 6 76", tool, f), 2);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put --create --hex %s t 6 76", tool, f), 2);
     ck_assert(!exists(f));
-    ck_assert_int_eq(sh(NULL, NULL, "%s put --create --hex %s t 6 76", tool, old), 2);
-    ck_assert_int_eq(sh(NULL, NULL, "cmp %s %s", old, copy), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put --create --hex %s t 6 76", tool, old), 2);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "cmp %s %s", old, copy), 0);
     free(f);
     free(old);
     free(copy);
@@ -1143,7 +1094,7 @@ START_TEST(test_terminal)
     ck_assert_int_eq(on_terminal(&out, "%s dump %s >%s", tool, src, d1), 0);
     ck_assert_msg(strstr(out, "dump [") && strstr(out, "100%"), "%s", out);
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s dump %s >%s && cmp %s %s", tool, src, d2, d1, d2), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s dump %s >%s && cmp %s %s", tool, src, d2, d1, d2), 0);
     ck_assert_int_eq(on_terminal(&out, "%s dump %s -t table-0", tool, src), 0);
     ck_assert_msg(!strstr(out, "dump ["), "%s", out); /* not into the dump on the screen */
     free(out);
@@ -1179,50 +1130,50 @@ START_TEST(test_get_put_del_scan)
     BT_OK(birch_txn_commit(w));
     BT_OK(birch_close(db));
 
-    ck_assert_int_eq(sh(&out, NULL, "%s get %s users 7", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s get %s users 7", tool, f), 0);
     ck_assert_str_eq(out, "user 7\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s get %s users 99", tool, f), 1);
-    ck_assert_int_eq(sh(NULL, NULL, "%s get %s users -3", tool, f), 2); /* not a u64 */
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s users --from 10", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s get %s users 99", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s get %s users -3", tool, f), 2); /* not a u64 */
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s users --from 10", tool, f), 0);
     ck_assert_str_eq(out, "10\tuser 10\n11\tuser 11\n12\tuser 12\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s users -n 2", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s users -n 2", tool, f), 0);
     ck_assert_str_eq(out, "1\tuser 1\n2\tuser 2\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s users -n 1 --hex", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s users -n 1 --hex", tool, f), 0);
     ck_assert_str_eq(out, "0000000000000001\t757365722031\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s users 100 'a new user'", tool, f), 0);
-    ck_assert_int_eq(sh(&out, NULL, "%s get %s users 100", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s users 100 'a new user'", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s get %s users 100", tool, f), 0);
     ck_assert_str_eq(out, "a new user\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s del %s users 100", tool, f), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "%s del %s users 100", tool, f), 1);
-    ck_assert_int_eq(sh(NULL, NULL, "%s scan %s users --from 1 --prefix 1", tool, f), 2);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s del %s users 100", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s del %s users 100", tool, f), 1);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s scan %s users --from 1 --prefix 1", tool, f), 2);
     /* No schema: printable text in quotes, anything else in hex. */
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s raw", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s raw", tool, f), 0);
     ck_assert_str_eq(out, "6b01\t\"v\"\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s get %s raw 6b01 --hex", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s get %s raw 6b01 --hex", tool, f), 0);
     ck_assert_str_eq(out, "76\n");
     free(out);
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s raw 6b0 00 --hex", tool, f), 2); /* odd hex */
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s raw --prefix k", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s raw 6b0 00 --hex", tool, f), 2); /* odd hex */
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s raw --prefix k", tool, f), 0);
     ck_assert_str_eq(out, "6b01\t\"v\"\n");
     free(out);
     /* The text "6b01" and the bytes 6b 01 look different; quotes and
      * backslashes inside text are escaped; an empty value is "". */
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s raw 6b01 'say \"hi\\\"'", tool, f), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s raw empty ''", tool, f), 0);
-    ck_assert_int_eq(sh(NULL, NULL, "%s put %s raw tab \"$(printf 'a\\tb')\"", tool, f), 0);
-    ck_assert_int_eq(sh(&out, NULL, "%s scan %s raw", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s raw 6b01 'say \"hi\\\"'", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s raw empty ''", tool, f), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "%s put %s raw tab \"$(printf 'a\\tb')\"", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s scan %s raw", tool, f), 0);
     ck_assert_str_eq(out, "\"6b01\"\t\"say \\\"hi\\\\\\\"\"\n"
                           "\"empty\"\t\"\"\n"
                           "6b01\t\"v\"\n"
                           "\"tab\"\t610962\n");
     free(out);
-    ck_assert_int_eq(sh(&out, NULL, "%s get %s raw empty", tool, f), 0);
+    ck_assert_int_eq(bt_sh(&out, NULL, "%s get %s raw empty", tool, f), 0);
     ck_assert_str_eq(out, "\"\"\n");
     free(out);
     free(f);

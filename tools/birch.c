@@ -1,6 +1,7 @@
 /*
  * birch.c - the birch command: inspect, check, copy, compact, dump, load
- * and edit birch database files, and list the processes reading them.
+ * and edit birch database files, list the processes reading them, and
+ * generate C headers from FlatBuffers schemas.
  * `birch --help` lists the commands and the exit codes; `birch COMMAND
  * --help` describes one.  Each command lives in a cmd_*.c file (tool.h
  * lists them); this file finds it, runs it, and makes sure that what
@@ -17,6 +18,7 @@
 static const tool_command *const COMMANDS[] = {
     &tool_cmd_stat, &tool_cmd_tables, &tool_cmd_check, &tool_cmd_readers, &tool_cmd_copy, &tool_cmd_compact,
     &tool_cmd_dump, &tool_cmd_load,   &tool_cmd_get,   &tool_cmd_put,     &tool_cmd_del,  &tool_cmd_scan,
+    &tool_cmd_fbs,
 };
 enum { NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 

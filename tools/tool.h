@@ -11,6 +11,8 @@
  *   cmd_dump.c     dump
  *   cmd_load.c     load
  *   cmd_records.c  get, put, del, scan
+ *   cmd_fbs.c      fbs (the FlatBuffers schema compiler, with
+ *                  fbs_schema.c and fbs_emit.c: see fbs_schema.h)
  *   util.c         messages and exit codes, checked output, decimal
  *                  numbers, options, opening files, the progress bar
  *   text.c         keys, values and names as text; hex; table schemas
@@ -61,6 +63,7 @@ extern const tool_command tool_cmd_copy, tool_cmd_compact;                /* cmd
 extern const tool_command tool_cmd_dump;                                  /* cmd_dump.c */
 extern const tool_command tool_cmd_load;                                  /* cmd_load.c */
 extern const tool_command tool_cmd_get, tool_cmd_put, tool_cmd_del, tool_cmd_scan; /* cmd_records.c */
+extern const tool_command tool_cmd_fbs;                                   /* cmd_fbs.c */
 
 /* ---- Messages (util.c) ---- */
 

@@ -1,0 +1,73 @@
+# BirchFlatbuffers.cmake - C headers from FlatBuffers schemas at build time,
+# with `birch fbs` (docs/guide/flatbuffers.md).  Included by birch's own
+# build and by the installed birchConfig.cmake, so that a project using
+# find_package(birch) writes:
+#
+#   birch_flatbuffers_generate(app schemas/inventory.fbs
+#       INCLUDE_DIRS schemas/common        # -I for the schemas' includes
+#       OUTPUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/fbs)   # optional
+#   # app's sources: #include "inventory_birch.h"
+#
+# For each schema NAME.fbs, OUTPUT_DIR/NAME_birch.h is generated (again
+# whenever the schema, a .fbs file of the include directories or the birch
+# command changes), target depends on it, and OUTPUT_DIR (default:
+# ${CMAKE_CURRENT_BINARY_DIR}/birch_fbs) is added to target's include
+# directories.  Like flatbuffers_generate_headers, it needs Google's flatc
+# (Debian: flatbuffers-compiler), which `birch fbs` runs; a missing flatc
+# is an error here, at configure time.
+#
+# BIRCH_FBS_COMMAND names the birch command: a target (birch's own build,
+# birch_tool) or a path (set by birchConfig.cmake to the installed one).
+
+function(birch_flatbuffers_generate target)
+    cmake_parse_arguments(PARSE_ARGV 1 ARG "" "OUTPUT_DIR" "INCLUDE_DIRS")
+    if(NOT TARGET ${target})
+        message(FATAL_ERROR "birch_flatbuffers_generate: no target '${target}'")
+    endif()
+    if(NOT ARG_UNPARSED_ARGUMENTS)
+        message(FATAL_ERROR "birch_flatbuffers_generate(${target}): no schema given")
+    endif()
+    if(NOT BIRCH_FBS_COMMAND)
+        message(FATAL_ERROR "birch_flatbuffers_generate: BIRCH_FBS_COMMAND is not set (include birch with find_package(birch))")
+    endif()
+    find_program(BIRCH_FLATC flatc)
+    if(NOT BIRCH_FLATC)
+        message(FATAL_ERROR "birch_flatbuffers_generate: flatc not found; `birch fbs` reads schemas through "
+                            "Google's flatc: install it (Debian: apt-get install flatbuffers-compiler)")
+    endif()
+    if(NOT ARG_OUTPUT_DIR)
+        set(ARG_OUTPUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/birch_fbs)
+    endif()
+    if(TARGET ${BIRCH_FBS_COMMAND})
+        set(cmd $<TARGET_FILE:${BIRCH_FBS_COMMAND}>)
+    else()
+        set(cmd ${BIRCH_FBS_COMMAND})
+    endif()
+
+    set(incs "")
+    set(deps ${BIRCH_FBS_COMMAND})
+    foreach(dir ${ARG_INCLUDE_DIRS})
+        get_filename_component(dir ${dir} ABSOLUTE)
+        list(APPEND incs -I ${dir})
+        file(GLOB_RECURSE found CONFIGURE_DEPENDS ${dir}/*.fbs)
+        list(APPEND deps ${found})
+    endforeach()
+
+    set(headers "")
+    foreach(schema ${ARG_UNPARSED_ARGUMENTS})
+        get_filename_component(schema ${schema} ABSOLUTE)
+        get_filename_component(name ${schema} NAME_WE)
+        get_filename_component(sdir ${schema} DIRECTORY)
+        file(GLOB siblings CONFIGURE_DEPENDS ${sdir}/*.fbs) # relative includes
+        set(out ${ARG_OUTPUT_DIR}/${name}_birch.h)
+        add_custom_command(OUTPUT ${out}
+            COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUTPUT_DIR}
+            COMMAND ${cmd} fbs ${schema} ${incs} -o ${out} --flatc ${BIRCH_FLATC}
+            DEPENDS ${schema} ${siblings} ${deps}
+            COMMENT "birch fbs: ${name}.fbs -> ${name}_birch.h"
+            VERBATIM)
+        list(APPEND headers ${out})
+    endforeach()
+    target_sources(${target} PRIVATE ${headers})
+    target_include_directories(${target} PRIVATE ${ARG_OUTPUT_DIR})
+endfunction()

@@ -1,0 +1,194 @@
+/*
+ * test_fbs_tool.c - `birch fbs`, the FlatBuffers schema compiler, as a
+ * command: what it writes for a good schema, and that every bad input is
+ * an error that names it and leaves no header behind: flatc missing,
+ * flatc's own message (file and line) for a schema it refuses, a schema
+ * feature birch cannot express (a union of structs), names that would
+ * collide in C, usage errors.  The headers' contents are tested by
+ * test_fbs_gen.c.  Needs flatc (./build.sh deps).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static char dir[4096];
+
+static void setup(void)
+{
+    ck_assert_msg(bt_sh(NULL, NULL, "command -v flatc") == 0,
+                  "flatc not found: install flatbuffers-compiler (./build.sh deps installs it)");
+    char *p = bt_path("fbs");
+    snprintf(dir, sizeof dir, "%s.d", p);
+    free(p);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir -p '%s'", dir), 0);
+}
+
+static void put_file(const char *name, const char *text)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static int exists(const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Runs `birch fbs ARGS` in dir; returns the exit status, stderr in *err. */
+static int fbs(char **err, const char *args)
+{
+    return bt_sh(NULL, err, "cd '%s' && '%s' fbs %s", dir, bt_tool_path(), args);
+}
+
+/* The schema is refused: exit 1, stderr has want, and no out.h (nor a
+ * temporary file) is left. */
+static void refused(const char *schema, const char *want)
+{
+    put_file("s.fbs", schema);
+    char *err = NULL;
+    int rc = fbs(&err, "s.fbs -o out.h");
+    ck_assert_msg(rc == 1, "exit %d for a refused schema; stderr: %s", rc, err);
+    ck_assert_msg(strstr(err, want) != NULL, "stderr lacks \"%s\": %s", want, err);
+    ck_assert_msg(!exists("out.h"), "a header was written for a refused schema");
+    ck_assert_int_eq(bt_sh(NULL, NULL, "ls '%s' | grep -q tmp", dir), 1);
+    free(err);
+}
+
+START_TEST(writes_a_header)
+{
+    put_file("inc.fbs", "namespace Common;\nstruct Dim { w: float; h: double; }\n");
+    put_file("inv.fbs", "include \"inc.fbs\";\nnamespace Inv;\nenum Kind : ubyte { Tool, Food = 3 }\n"
+                        "table Item { name: string (required); kind: Kind = Food; dim: Common.Dim; }\n"
+                        "root_type Item;\nfile_identifier \"INVT\";\n");
+    char *err = NULL;
+    ck_assert_msg(fbs(&err, "inv.fbs -I . -o inv_birch.h") == 0, "%s", err);
+    free(err);
+    char *out = NULL;
+    ck_assert_int_eq(bt_sh(&out, NULL, "cat '%s/inv_birch.h'", dir), 0);
+    const char *want[] = {"typedef enum Inv_Kind", "Inv_Kind_Food = 3", "Inv_Kind_name(Inv_Kind v)",
+                          "typedef struct Common_Dim", "_Static_assert(offsetof(Common_Dim, h) == 8",
+                          "uint8_t birch_pad0_[4]", "_(ENUM, Inv_Item, kind, 1, u8, Inv_Kind, Inv_Kind_Food)",
+                          "_(REQUIRED, STRING, Inv_Item, name, 0)", "BIRCH_FB_TABLE(Inv_Item, \"INVT\"",
+                          "BIRCH_FB_FORMAT(Inv_Item_format, Inv_Item, 0)", "#ifndef INV_BIRCH_H_"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "the header lacks \"%s\":\n%s", want[i], out);
+    free(out);
+    /* -o - writes the same to standard output. */
+    char *again = NULL;
+    ck_assert_int_eq(bt_sh(&again, NULL, "cd '%s' && '%s' fbs inv.fbs -I . -o - | cmp - inv_birch.h", dir,
+                           bt_tool_path()),
+                     0);
+    free(again);
+}
+END_TEST
+
+START_TEST(flatc_missing)
+{
+    put_file("s.fbs", "table T { a: int; }\nroot_type T;\n");
+    char *err = NULL;
+    ck_assert_int_eq(fbs(&err, "s.fbs -o out.h --flatc /nonexistent/flatc"), 1);
+    ck_assert_msg(strstr(err, "not found") && strstr(err, "flatbuffers-compiler"), "%s", err);
+    free(err);
+    ck_assert_int_eq(bt_sh(NULL, &err, "cd '%s' && BIRCH_FLATC=no-such-flatc '%s' fbs s.fbs -o out.h", dir,
+                           bt_tool_path()),
+                     1);
+    ck_assert_msg(strstr(err, "no-such-flatc not found"), "%s", err);
+    free(err);
+    ck_assert(!exists("out.h"));
+}
+END_TEST
+
+START_TEST(flatc_errors_pass_through)
+{
+    /* flatc's message names the file and the line. */
+    refused("table T {\n  a: int;\n  b: Missing;\n}\n", "s.fbs:");
+    refused("table T {\n  a: int\n}\n", "s.fbs:3"); /* where flatc finds the ';' missing */
+    refused("table T {\n  a: int\n}\n", "flatc refused s.fbs");
+}
+END_TEST
+
+START_TEST(features_birch_cannot_express)
+{
+    refused("struct P { x: int; }\ntable T { a: int; }\nunion U { T, P }\ntable R { u: U; }\nroot_type R;\n",
+            "union U: member P is a struct");
+}
+END_TEST
+
+START_TEST(names_that_collide)
+{
+    /* Item_start: the builder's, and field start's reader. */
+    refused("table Item { start: int; }\n", "Item_start would be defined twice");
+    /* Item_name_len: string name's length, and field name_len's reader. */
+    refused("table Item { name: string; name_len: int; }\n", "Item_name_len would be defined twice");
+    /* Field present of table Foo_bar, and field bar of table Foo. */
+    refused("table Foo { bar: int; }\ntable Foo_bar { present: int; }\n", "Foo_bar_present would be defined twice");
+    /* A type whose C name C or birch reserves. */
+    refused("table birch_val { a: int; }\n", "reserved");
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+    put_file("s.fbs", "table T { a: int; }\n");
+    char *err = NULL;
+    ck_assert_int_eq(fbs(&err, "s.fbs"), 2);
+    ck_assert_msg(strstr(err, "-o OUT.h"), "%s", err);
+    free(err);
+    ck_assert_int_eq(fbs(&err, "-o out.h"), 2);
+    free(err);
+    ck_assert_int_eq(fbs(&err, "s.fbs s.fbs -o out.h"), 2);
+    free(err);
+    ck_assert_int_eq(fbs(&err, "s.fbs -o out.h --bogus"), 2);
+    free(err);
+    ck_assert_int_eq(fbs(&err, "s.fbs -o"), 2);
+    free(err);
+    ck_assert(!exists("out.h"));
+    ck_assert_int_eq(fbs(&err, "--help"), 0);
+    free(err);
+}
+END_TEST
+
+START_TEST(unwritable_output)
+{
+    put_file("s.fbs", "table T { a: int; }\nroot_type T;\n");
+    char *err = NULL;
+    ck_assert_int_eq(fbs(&err, "s.fbs -o no/such/dir/out.h"), 1);
+    ck_assert_msg(strstr(err, "no/such/dir/out.h"), "%s", err);
+    free(err);
+    /* A failed run leaves an existing header as it was. */
+    put_file("out.h", "old\n");
+    put_file("s.fbs", "table T { a: int }\n");
+    ck_assert_int_eq(fbs(&err, "s.fbs -o out.h"), 1);
+    free(err);
+    char *out = NULL;
+    ck_assert_int_eq(bt_sh(&out, NULL, "cat '%s/out.h'", dir), 0);
+    ck_assert_str_eq(out, "old\n");
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fbs_tool");
+    TCase *tc = bt_tcase("fbs_tool");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, writes_a_header);
+    tcase_add_test(tc, flatc_missing);
+    tcase_add_test(tc, flatc_errors_pass_through);
+    tcase_add_test(tc, features_birch_cannot_express);
+    tcase_add_test(tc, names_that_collide);
+    tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, unwritable_output);
+    suite_add_tcase(s, tc);
+    return bt_run(s);
+}
