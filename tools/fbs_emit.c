@@ -423,8 +423,18 @@ static void emit_table(emitter *e, const fbs_object *o)
         live_fields++;
     }
     const char *ident = o->root && e->s->ident ? e->s->ident : NULL;
-    char q[16] = "NULL";
-    if (ident) snprintf(q, sizeof q, "\"%s\"", ident);
+    char q[32] = "NULL";
+    if (ident) { /* a C string of the 4 bytes, octal escapes for all but plain characters */
+        size_t n = 0;
+        q[n++] = '"';
+        for (int i = 0; i < 4; i++) {
+            unsigned char c = (unsigned char)ident[i];
+            if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '?') q[n++] = (char)c;
+            else n += (size_t)snprintf(q + n, sizeof q - n, "\\%03o", c);
+        }
+        q[n++] = '"';
+        q[n] = 0;
+    }
     if (live_fields) out(e, "\nBIRCH_FB_TABLE(%s, %s, %s_FIELDS);\n#endif\n\n", o->cname, q, o->cname);
     else out(e, "\nBIRCH_FB_TABLE_EMPTY(%s, %s);\n#endif\n\n", o->cname, q);
 }

@@ -131,7 +131,8 @@ static char *c_name(loader *l, const char *what, const char *full)
         free(c);
         return NULL;
     }
-    if (reserved(c) || macro_word(c) || strncmp(c, "birch_", 6) == 0 || strncmp(c, "BIRCH_", 6) == 0) {
+    if (reserved(c) || macro_word(c) || (c[0] == '_' && (c[1] == '_' || (c[1] >= 'A' && c[1] <= 'Z'))) ||
+        strncmp(c, "birch_", 6) == 0 || strncmp(c, "BIRCH_", 6) == 0) {
         fail(l, "%s '%s': '%s' is reserved in C or by birch; rename it or put it in a namespace", what, full, c);
         free(c);
         return NULL;
@@ -441,7 +442,8 @@ static int load_field(loader *l, fbs_object *o, const reflection_Field_table *rf
     /* A struct member is a C member name; a table field's name passes
      * through the field list's macros: either must not be a keyword or
      * a macro, and becomes NAME_ in C when it is. */
-    int kw = reserved(f->name) || macro_word(f->name) || strncmp(f->name, "birch_", 6) == 0;
+    int kw = reserved(f->name) || macro_word(f->name) || strcmp(f->name, "_") == 0 || /* the lists' parameter */
+             strncmp(f->name, "birch_", 6) == 0;
     if (!(f->cname = malloc(n + 2))) return fail(l, "out of memory");
     memcpy(f->cname, f->name, n + 1);
     if (kw) strcpy(f->cname + n, "_"); /* a member named `int` becomes int_ */
@@ -454,7 +456,6 @@ static int load_object(loader *l, size_t i)
     fbs_object *o = &l->s->objects[i];
     size_t n = reflection_Object_fields_len(ro);
     o->key = -1;
-    o->is_struct = reflection_Object_is_struct(ro);
     o->minalign = reflection_Object_minalign(ro);
     o->bytesize = reflection_Object_bytesize(ro);
     if (!(o->fields = calloc(n ? n : 1, sizeof *o->fields))) return fail(l, "out of memory");
@@ -467,7 +468,7 @@ static int load_object(loader *l, size_t i)
         if (k > 0 && o->fields[k].id == o->fields[k - 1].id)
             return fail(l, "%s: two fields with id %u", o->name, o->fields[k].id);
         if (check_union_pair(l, o, k) != 0) return -1;
-        if (!o->fields[k].key) continue;
+        if (!o->fields[k].key || o->fields[k].deprecated) continue; /* a deprecated key sorts nothing */
         if (o->key >= 0) return fail(l, "%s: two (key) fields", o->name);
         if (o->fields[k].kind != FBS_STRING && o->fields[k].kind != FBS_SCALAR && o->fields[k].kind != FBS_ENUM)
             return fail(l, "%s.%s: a (key) must be a string or a scalar", o->name, o->fields[k].name);
@@ -484,6 +485,7 @@ static int load_names(loader *l)
         const reflection_Object_table *ro = reflection_Schema_objects_at(l->rs, i);
         fbs_object *o = &l->s->objects[i];
         o->name = reflection_Object_name(ro);
+        o->is_struct = reflection_Object_is_struct(ro); /* before any field refers to it */
         if (!(o->cname = c_name(l, reflection_Object_is_struct(ro) ? "struct" : "table", o->name))) return -1;
     }
     return 0;
@@ -511,8 +513,10 @@ static int load(loader *l, const void *bfbs, size_t len)
     for (size_t i = 0; i < s->nobjects; i++)
         if (load_object(l, i) != 0) return -1;
     s->ident = reflection_Schema_file_ident(rs);
-    if (s->ident && !*s->ident) s->ident = NULL; /* flatc writes "" for none */
-    if (s->ident && strlen(s->ident) != 4) return fail(l, "file_identifier \"%s\" is not 4 characters", s->ident);
+    size_t idlen = reflection_Schema_file_ident_len(rs);
+    if (idlen == 0) s->ident = NULL; /* flatc writes "" for none */
+    if (s->ident && (idlen != 4 || strlen(s->ident) != 4))
+        return fail(l, "the file_identifier is not 4 bytes without a NUL (birch's identifiers are C strings)");
     s->root = -1;
     const reflection_Object_table *root = reflection_Schema_root_table(rs);
     if (root) {
