@@ -147,6 +147,38 @@ static uint64_t field_at(const vctx *v, uint64_t pos, uint64_t vt, unsigned id)
     return off ? pos + off : 0;
 }
 
+/* A vector of unions: its values' offset at `at` (0: absent), its types'
+ * field (id - 1) present exactly when the values are, of the same length;
+ * each element verified as the table its type names (NONE and types the
+ * union does not know are skipped without looking at their offset, as
+ * flatc's verifier does). */
+static int union_vector(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos, uint64_t vt,
+                        uint64_t tsize, uint64_t at)
+{
+    uint64_t types_at = field_at(v, pos, vt, f->id - 1u);
+    if (types_at) {
+        if (types_at - pos < 4 || types_at - pos + 4 > tsize)
+            return fail(v, t, f, types_at, "union type vector outside its table");
+        if (!aligned(v, types_at, 4)) return fail(v, t, f, types_at, "union type vector not 4-byte aligned");
+    }
+    if (!at && !types_at) return BIRCH_OK;
+    if (!at) return fail(v, t, f, types_at, "union type vector without its values");
+    if (!types_at) return fail(v, t, f, at, "union vector without its type vector");
+    uint64_t types, ntypes, data, n, target;
+    int rc = vector(v, t, f, types_at, 1, 1, &types, &ntypes);
+    if (rc || (rc = vector(v, t, f, at, 4, 4, &data, &n))) return rc;
+    if (n != ntypes)
+        return fail(v, t, f, at, "union vector of %llu elements, its type vector of %llu", (unsigned long long)n,
+                    (unsigned long long)ntypes);
+    for (uint64_t i = 0; i < n; i++) {
+        uint8_t type = v->lo[types + i];
+        const birch_fb_table *m = type && type <= f->u->n ? f->u->members[type - 1] : NULL;
+        if (!m) continue; /* NONE, or a type the union does not know */
+        if ((rc = deref(v, t, f, data + 4 * i, &target)) || (rc = table(v, m, target))) return rc;
+    }
+    return BIRCH_OK;
+}
+
 static int field(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos, uint64_t vt,
                  uint64_t tsize)
 {
@@ -155,15 +187,21 @@ static int field(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint
     if (!fsize) return fail(v, t, f, pos, "field of unknown kind %u in the schema", f->kind);
     uint64_t at = field_at(v, pos, vt, f->id);
     uint64_t type_at = 0;
+    int unions = f->kind == BIRCH_FB_VECTOR && f->elem == BIRCH_FB_UNION;
+    if (unions && (f->id == 0 || !f->u)) return fail(v, t, f, pos, "vector of unions with id 0 or no union in the schema");
     if (f->kind == BIRCH_FB_UNION) {
-        if (f->id == 0) return fail(v, t, f, pos, "union with id 0 in the schema");
+        if (f->id == 0 || !f->u) return fail(v, t, f, pos, "union with id 0 or no union in the schema");
         type_at = field_at(v, pos, vt, f->id - 1u);
         if (type_at && (type_at - pos < 4 || type_at - pos + 1 > tsize))
             return fail(v, t, f, type_at, "union type outside its table");
     }
-    if (!at) return f->required ? fail(v, t, f, pos, "required field missing") : BIRCH_OK;
-    if (at - pos < 4 || at - pos + fsize > tsize) return fail(v, t, f, at, "field outside its table");
-    if (!aligned(v, at, falign)) return fail(v, t, f, at, "field not %u-byte aligned", (unsigned)falign);
+    if (!at && f->required) return fail(v, t, f, pos, "required field missing");
+    if (at) {
+        if (at - pos < 4 || at - pos + fsize > tsize) return fail(v, t, f, at, "field outside its table");
+        if (!aligned(v, at, falign)) return fail(v, t, f, at, "field not %u-byte aligned", (unsigned)falign);
+    }
+    if (unions) return union_vector(v, t, f, pos, vt, tsize, at);
+    if (!at) return BIRCH_OK;
 
     uint64_t target, data, n;
     int rc;
@@ -293,21 +331,48 @@ const void *birch_fb_root(const void *buf, size_t size, unsigned flags)
 
 /* ---- Builder -------------------------------------------------------------------- */
 
-/* Data lives at the end of buf: [cap - size, cap).  A ref is the size
- * right after its object was pushed: its distance from the end. */
-typedef struct fb_slot {
-    uint32_t id;
-    uint32_t at;
-} fb_slot;
+/* Data lives at the end of buf: [cap - tail - size, cap - tail).  A ref is
+ * the size right after its object was pushed: its distance from the end.
+ * tail is 0 until birch_fb_finish moves a buffer 4 bytes down to start it
+ * on an 8-byte boundary. */
+
+/* A field of the open table, held until birch_fb_end lays the table out. */
+typedef struct fb_field {
+    uint32_t data;  /* bytes: their offset in b->stage; a ref: the ref */
+    uint32_t size;  /* bytes (a ref: 4) */
+    uint16_t id;
+    uint8_t align;  /* 1..16 (a ref: 4) */
+    uint8_t is_ref;
+    uint32_t at;    /* the size right after it was pushed, at birch_fb_end */
+} fb_field;
+
+/* A hash set of objects in the buffer (vtables, shared strings): open
+ * addressing, each entry the object's hash (high 32 bits) and ref (low 32;
+ * 0: empty). */
+typedef struct fb_set {
+    uint64_t *e;
+    size_t cap, n; /* cap: a power of two, or 0 */
+} fb_set;
+
+#define FB_MAX_IDS 0x7ffe /* field ids 0..32765: a vtable of at most 65,535 bytes */
 
 struct birch_fb_builder {
     uint8_t *buf;
-    size_t cap, size, minalign;
+    size_t cap, size, tail, minalign;
     int err, force_defaults, in_table, finished;
     const char *why; /* the first failure's message (static), for birch_fb_finish */
     size_t table_end;
-    fb_slot *slots;
-    size_t nslots, slots_cap;
+    fb_field *fields; /* the open table's fields */
+    size_t nfields, fields_cap;
+    uint8_t *stage; /* their bytes (scalars, structs) */
+    size_t stage_len, stage_cap;
+    int stage_big;   /* a struct too large for any table was added */
+    uint8_t *seen;   /* FB_MAX_IDS bits: ids in the open table */
+    uint16_t *vt;    /* the vtable being made */
+    size_t vt_cap;
+    uint32_t *scratch; /* sort orders (birch_fb_end, birch_fb_vector_sorted) */
+    size_t scratch_cap;
+    fb_set vtables, strings;
 };
 
 /* A builder call failed: records why for birch_errmsg() now (the call
@@ -321,6 +386,27 @@ static void fb_fail(birch_fb_builder *b, int rc, const char *why)
     b->why = why;
 }
 
+/* Grows *p (of *cap elements of esize bytes) to hold n; 0 on failure
+ * (recorded with why). */
+static int grow(birch_fb_builder *b, void **p, size_t *cap, size_t n, size_t esize, const char *why)
+{
+    if (n <= *cap) return 1;
+    size_t c = *cap ? *cap : 16;
+    while (c < n) c *= 2;
+    void *np = c <= SIZE_MAX / esize ? realloc(*p, c * esize) : NULL;
+    if (!np) {
+        fb_fail(b, BIRCH_ENOMEM, why);
+        return 0;
+    }
+    *p = np;
+    *cap = c;
+    return 1;
+}
+
+static uint8_t *end_of(const birch_fb_builder *b) { return b->buf + b->cap - b->tail; }
+/* The object at ref (ref <= size). */
+static uint8_t *at_ref(const birch_fb_builder *b, birch_fb_ref ref) { return end_of(b) - ref; }
+
 static int reserve(birch_fb_builder *b, size_t n)
 {
     if (b->err) return 0;
@@ -328,40 +414,42 @@ static int reserve(birch_fb_builder *b, size_t n)
         fb_fail(b, BIRCH_EVALSIZE, "flatbuffers builder: the buffer would reach 2 GiB");
         return 0;
     }
-    if (b->cap - b->size >= n) return 1;
+    if (b->cap - b->tail - b->size >= n) return 1;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->size < n) cap *= 2;
+    while (cap - b->tail - b->size < n) cap *= 2;
     uint8_t *nb = malloc(cap); /* malloc aligns to 16; cap stays a multiple of 16 */
     if (!nb) {
         fb_fail(b, BIRCH_ENOMEM, "flatbuffers builder: out of memory growing the buffer");
         return 0;
     }
-    if (b->size) memcpy(nb + cap - b->size, b->buf + b->cap - b->size, b->size);
+    if (b->size) memcpy(nb + cap - b->tail - b->size, end_of(b) - b->size, b->size);
     free(b->buf);
     b->buf = nb;
     b->cap = cap;
     return 1;
 }
 
+static size_t pad_for(size_t size, size_t len, size_t align) { return (size_t)(-(size + len)) & (align - 1); }
+
 static void pad(birch_fb_builder *b, size_t n)
 {
     if (!n || !reserve(b, n)) return;
     b->size += n;
-    memset(b->buf + b->cap - b->size, 0, n);
+    memset(at_ref(b, (birch_fb_ref)b->size), 0, n);
 }
 
 /* Pads so that after len more bytes the size is a multiple of align. */
 static void prealign(birch_fb_builder *b, size_t len, size_t align)
 {
     if (align > b->minalign) b->minalign = align;
-    pad(b, (size_t)(-(b->size + len)) & (align - 1));
+    pad(b, pad_for(b->size, len, align));
 }
 
 static void push(birch_fb_builder *b, const void *p, size_t n)
 {
     if (!reserve(b, n)) return;
     b->size += n;
-    if (n) memcpy(b->buf + b->cap - b->size, p, n);
+    if (n) memcpy(at_ref(b, (birch_fb_ref)b->size), p, n);
 }
 
 static void push_u32(birch_fb_builder *b, uint32_t x)
@@ -390,6 +478,86 @@ static int outside(birch_fb_builder *b)
     return !b->err;
 }
 
+/* ---- Hashing: vtables and shared strings ---- */
+
+static uint32_t hash_bytes(const uint8_t *p, size_t n, uint64_t h)
+{
+    h ^= n * 0x9e3779b97f4a7c15ull;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    if (n) memcpy(&w, p, n); /* p may be NULL when n is 0 */
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    h *= 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32);
+}
+
+/* The object a set entry names equals (p, n): a vtable's bytes, or a
+ * string's length and bytes. */
+typedef int (*fb_eq)(const birch_fb_builder *b, birch_fb_ref ref, const void *p, size_t n);
+
+static int vtable_eq(const birch_fb_builder *b, birch_fb_ref ref, const void *p, size_t n)
+{
+    const uint8_t *v = at_ref(b, ref);
+    return memcmp(v, p, 2) == 0 && memcmp(v, p, n) == 0; /* the first u16 is the size: same size, then bytes */
+}
+
+static int string_eq(const birch_fb_builder *b, birch_fb_ref ref, const void *p, size_t n)
+{
+    const uint8_t *s = at_ref(b, ref);
+    uint32_t len;
+    memcpy(&len, s, 4);
+    return len == n && (n == 0 || memcmp(s + 4, p, n) == 0);
+}
+
+static birch_fb_ref set_find(const birch_fb_builder *b, const fb_set *s, uint32_t h, const void *p, size_t n, fb_eq eq)
+{
+    if (!s->n) return 0;
+    for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        uint64_t e = s->e[i];
+        if (!e) return 0;
+        if ((uint32_t)(e >> 32) == h && eq(b, (birch_fb_ref)e, p, n)) return (birch_fb_ref)e;
+    }
+}
+
+/* Adds ref with hash h (not there yet); a failure to grow only loses the
+ * sharing, never the object, so it is not an error. */
+static void set_add(fb_set *s, uint32_t h, birch_fb_ref ref)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        uint64_t *ne = calloc(cap, sizeof *ne);
+        if (!ne) return;
+        for (size_t i = 0; i < s->cap; i++) {
+            uint64_t e = s->e[i];
+            if (!e) continue;
+            size_t j = (size_t)(e >> 32) & (cap - 1);
+            while (ne[j]) j = (j + 1) & (cap - 1);
+            ne[j] = e;
+        }
+        free(s->e);
+        s->e = ne;
+        s->cap = cap;
+    }
+    size_t j = h & (s->cap - 1);
+    while (s->e[j]) j = (j + 1) & (s->cap - 1);
+    s->e[j] = (uint64_t)h << 32 | ref;
+    s->n++;
+}
+
+static void set_clear(fb_set *s)
+{
+    if (s->n) memset(s->e, 0, s->cap * sizeof *s->e);
+    s->n = 0;
+}
+
+/* ---- Builder calls ---- */
+
 birch_fb_builder *birch_fb_builder_new(void)
 {
     birch_fb_builder *b = calloc(1, sizeof *b);
@@ -401,18 +569,36 @@ void birch_fb_builder_free(birch_fb_builder *b)
 {
     if (!b) return;
     free(b->buf);
-    free(b->slots);
+    free(b->fields);
+    free(b->stage);
+    free(b->seen);
+    free(b->vt);
+    free(b->scratch);
+    free(b->vtables.e);
+    free(b->strings.e);
     free(b);
+}
+
+/* Forgets the open table's fields. */
+static void unstage(birch_fb_builder *b)
+{
+    if (b->seen)
+        for (size_t i = 0; i < b->nfields; i++) b->seen[b->fields[i].id >> 3] &= (uint8_t)~(1u << (b->fields[i].id & 7));
+    b->nfields = 0;
+    b->stage_len = 0;
+    b->stage_big = 0;
 }
 
 void birch_fb_builder_reset(birch_fb_builder *b)
 {
     if (!b) return;
-    b->size = 0;
+    unstage(b);
+    b->size = b->tail = 0;
     b->minalign = 1;
     b->err = b->in_table = b->finished = 0;
     b->why = NULL;
-    b->nslots = 0;
+    set_clear(&b->vtables);
+    set_clear(&b->strings);
 }
 
 void birch_fb_builder_force_defaults(birch_fb_builder *b, int on)
@@ -424,6 +610,12 @@ int birch_fb_builder_error(const birch_fb_builder *b)
 {
     if (!b) return bi_err_s(BIRCH_EINVAL, "birch_fb_builder_error: builder is NULL");
     return b->err ? bi_err_s(b->err, b->why) : BIRCH_OK;
+}
+
+const void *birch_fb_builder_peek(const birch_fb_builder *b, birch_fb_ref ref)
+{
+    if (!b || !ref || ref > b->size) return NULL;
+    return at_ref(b, ref);
 }
 
 birch_fb_ref birch_fb_string(birch_fb_builder *b, const char *s, size_t n)
@@ -449,6 +641,21 @@ birch_fb_ref birch_fb_cstring(birch_fb_builder *b, const char *s)
     return birch_fb_string(b, s, s ? strlen(s) : 0);
 }
 
+birch_fb_ref birch_fb_shared_string(birch_fb_builder *b, const char *s, size_t n)
+{
+    if (!outside(b)) return 0;
+    if (!s && n) {
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_shared_string: s is NULL and n is not 0");
+        return 0;
+    }
+    uint32_t h = hash_bytes((const uint8_t *)s, n, 0x5157);
+    birch_fb_ref r = set_find(b, &b->strings, h, s, n, string_eq);
+    if (r) return r;
+    r = birch_fb_string(b, s, n);
+    if (r) set_add(&b->strings, h, r);
+    return r;
+}
+
 birch_fb_ref birch_fb_vector(birch_fb_builder *b, const void *elems, size_t n, size_t elem_size, size_t align)
 {
     if (!outside(b)) return 0;
@@ -462,24 +669,100 @@ birch_fb_ref birch_fb_vector(birch_fb_builder *b, const void *elems, size_t n, s
     }
     size_t bytes = n * elem_size;
     prealign(b, bytes, 4);
-    prealign(b, bytes, align);
+    /* An empty vector has no element to align (flatc does not pad one
+     * either; the accessors give an aligned stand-in up to 8). */
+    if (n || align > 8) prealign(b, bytes, align);
     push(b, elems, bytes);
+    push_u32(b, (uint32_t)n);
+    return b->err ? 0 : (birch_fb_ref)b->size;
+}
+
+/* A vector of n offsets (refs[i], or 0 stored as is when zero_ok). */
+static birch_fb_ref vector_of_refs(birch_fb_builder *b, const birch_fb_ref *refs, size_t n, int zero_ok,
+                                   const char *null_why)
+{
+    if (!outside(b)) return 0;
+    if ((!refs && n) || n >= FB_MAX_SIZE / 4) {
+        if (!refs && n) fb_fail(b, BIRCH_EINVAL, null_why);
+        else fb_fail(b, BIRCH_EVALSIZE, "birch_fb_vector_refs: a vector of 2 GiB or more");
+        return 0;
+    }
+    prealign(b, n * 4, 4);
+    for (size_t i = n; i-- > 0;) {
+        if (zero_ok && !refs[i]) push_u32(b, 0);
+        else push_ref(b, refs[i]);
+    }
     push_u32(b, (uint32_t)n);
     return b->err ? 0 : (birch_fb_ref)b->size;
 }
 
 birch_fb_ref birch_fb_vector_refs(birch_fb_builder *b, const birch_fb_ref *refs, size_t n)
 {
+    return vector_of_refs(b, refs, n, 0, "birch_fb_vector_refs: refs is NULL and n is not 0");
+}
+
+birch_fb_ref birch_fb_vector_unions(birch_fb_builder *b, const birch_fb_ref *refs, size_t n)
+{
+    return vector_of_refs(b, refs, n, 1, "birch_fb_vector_unions: refs is NULL and n is not 0");
+}
+
+/* A stable merge sort of a[0..n) (tmp: n more) by less-or-equal le. */
+typedef int (*fb_le)(uint32_t x, uint32_t y, void *ctx);
+
+static void merge_sort(uint32_t *a, uint32_t *tmp, size_t n, fb_le le, void *ctx)
+{
+    uint32_t *src = a, *dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) dst[k++] = le(src[i], src[j], ctx) ? src[i++] : src[j++];
+            while (i < mid) dst[k++] = src[i++];
+            while (j < hi) dst[k++] = src[j++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+}
+
+typedef struct sort_ctx {
+    const birch_fb_builder *b;
+    int (*cmp)(const void *, const void *, void *);
+    void *ctx;
+} sort_ctx;
+
+static int table_le(uint32_t x, uint32_t y, void *c)
+{
+    const sort_ctx *s = c;
+    return s->cmp(at_ref(s->b, x), at_ref(s->b, y), s->ctx) <= 0;
+}
+
+birch_fb_ref birch_fb_vector_sorted(birch_fb_builder *b, const birch_fb_ref *refs, size_t n,
+                                    int (*cmp)(const void *a, const void *b, void *ctx), void *ctx)
+{
     if (!outside(b)) return 0;
-    if ((!refs && n) || n >= FB_MAX_SIZE / 4) {
-        if (!refs && n) fb_fail(b, BIRCH_EINVAL, "birch_fb_vector_refs: refs is NULL and n is not 0");
-        else fb_fail(b, BIRCH_EVALSIZE, "birch_fb_vector_refs: a vector of 2 GiB or more");
+    if ((!refs && n) || !cmp) {
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_vector_sorted: refs is NULL with n > 0, or cmp is NULL");
         return 0;
     }
-    prealign(b, n * 4, 4);
-    for (size_t i = n; i-- > 0;) push_ref(b, refs[i]);
-    push_u32(b, (uint32_t)n);
-    return b->err ? 0 : (birch_fb_ref)b->size;
+    if (n >= FB_MAX_SIZE / 4) {
+        fb_fail(b, BIRCH_EVALSIZE, "birch_fb_vector_refs: a vector of 2 GiB or more");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!refs[i] || refs[i] > b->size) {
+            fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a reference that is 0 or not to an object built before");
+            return 0;
+        }
+    if (!grow(b, (void **)&b->scratch, &b->scratch_cap, 2 * n + 1, sizeof *b->scratch,
+              "birch_fb_vector_sorted: out of memory for the sort"))
+        return 0;
+    if (n) memcpy(b->scratch, refs, n * sizeof *refs);
+    sort_ctx sc = {b, cmp, ctx};
+    merge_sort(b->scratch, b->scratch + n, n, table_le, &sc);
+    return birch_fb_vector_refs(b, b->scratch, n);
 }
 
 birch_fb_ref birch_fb_nested(birch_fb_builder *b, const void *buf, size_t n)
@@ -492,30 +775,49 @@ void birch_fb_start(birch_fb_builder *b)
     if (!outside(b)) return;
     b->in_table = 1;
     b->table_end = b->size;
-    b->nslots = 0;
+    unstage(b);
 }
 
-static void add_slot(birch_fb_builder *b, unsigned id)
+/* Holds field id of the open table: is_ref, or size bytes at v aligned to
+ * align. */
+static void stage(birch_fb_builder *b, unsigned id, const void *v, size_t size, size_t align, birch_fb_ref ref)
 {
     if (b->err) return;
-    for (size_t i = 0; i < b->nslots; i++)
-        if (b->slots[i].id == id) {
-            fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a field added twice to one table");
-            return;
-        }
-    if (b->nslots == b->slots_cap) {
-        size_t cap = b->slots_cap ? b->slots_cap * 2 : 16;
-        fb_slot *ns = realloc(b->slots, cap * sizeof *ns);
-        if (!ns) {
-            fb_fail(b, BIRCH_ENOMEM, "flatbuffers builder: out of memory for the table's fields");
-            return;
-        }
-        b->slots = ns;
-        b->slots_cap = cap;
+    if (!b->seen && !(b->seen = calloc(FB_MAX_IDS / 8 + 1, 1))) {
+        fb_fail(b, BIRCH_ENOMEM, "flatbuffers builder: out of memory for the table's fields");
+        return;
     }
-    b->slots[b->nslots].id = id;
-    b->slots[b->nslots].at = (uint32_t)b->size;
-    b->nslots++;
+    if (b->seen[id >> 3] & (1u << (id & 7))) {
+        fb_fail(b, BIRCH_EINVAL, "flatbuffers builder: a field added twice to one table");
+        return;
+    }
+    if (!grow(b, (void **)&b->fields, &b->fields_cap, b->nfields + 1, sizeof *b->fields,
+              "flatbuffers builder: out of memory for the table's fields"))
+        return;
+    fb_field *f = &b->fields[b->nfields];
+    f->id = (uint16_t)id;
+    f->is_ref = v == NULL;
+    if (f->is_ref) {
+        f->data = ref;
+        f->size = 4;
+        f->align = 4;
+    } else if (size > 0xffff - b->stage_len || b->stage_big) {
+        b->stage_big = 1; /* no table holds it: birch_fb_end says so */
+        f->data = 0;
+        f->size = 0;
+        f->align = 1;
+    } else {
+        if (!grow(b, (void **)&b->stage, &b->stage_cap, b->stage_len + size, 1,
+                  "flatbuffers builder: out of memory for the table's fields"))
+            return;
+        memcpy(b->stage + b->stage_len, v, size);
+        f->data = (uint32_t)b->stage_len;
+        f->size = (uint32_t)size;
+        f->align = (uint8_t)align;
+        b->stage_len += size;
+    }
+    b->seen[id >> 3] |= (uint8_t)(1u << (id & 7));
+    b->nfields++;
 }
 
 static int in_table(birch_fb_builder *b, unsigned id)
@@ -534,9 +836,7 @@ void birch_fb_add_scalar(birch_fb_builder *b, unsigned id, const void *v, size_t
         return;
     }
     if (is_default && !b->force_defaults) return;
-    prealign(b, 0, size);
-    push(b, v, size);
-    add_slot(b, id);
+    stage(b, id, v, size, size, 0);
 }
 
 void birch_fb_add_struct(birch_fb_builder *b, unsigned id, const void *v, size_t size, size_t align)
@@ -546,9 +846,7 @@ void birch_fb_add_struct(birch_fb_builder *b, unsigned id, const void *v, size_t
         fb_fail(b, BIRCH_EINVAL, "birch_fb_add_struct: v is NULL, size 0, or align not a power of two 1..16");
         return;
     }
-    prealign(b, size, align);
-    push(b, v, size);
-    add_slot(b, id);
+    stage(b, id, v, size, align, 0);
 }
 
 void birch_fb_add_ref(birch_fb_builder *b, unsigned id, birch_fb_ref ref)
@@ -558,8 +856,98 @@ void birch_fb_add_ref(birch_fb_builder *b, unsigned id, birch_fb_ref ref)
         fb_fail(b, BIRCH_EINVAL, "birch_fb_add_ref: the object was not finished before birch_fb_start");
         return;
     }
-    push_ref(b, ref);
-    add_slot(b, id);
+    stage(b, id, NULL, 4, 4, ref);
+}
+
+void birch_fb_add_union_vector(birch_fb_builder *b, unsigned id, birch_fb_ref types, birch_fb_ref values)
+{
+    if (!in_table(b, id)) return;
+    if (!types && !values) return;
+    const uint8_t *t = birch_fb_builder_peek(b, types), *v = birch_fb_builder_peek(b, values);
+    if (!id || types < 4 || values < 4 || !t || !v || birch_fb_u32_(t) != birch_fb_u32_(v)) {
+        fb_fail(b, BIRCH_EINVAL, "birch_fb_add_union_vector: id 0, the types or the values missing, or of "
+                                 "different lengths");
+        return;
+    }
+    birch_fb_add_ref(b, id - 1, types);
+    birch_fb_add_ref(b, id, values);
+}
+
+/* ---- Table layout ---- */
+
+/* Field order: larger alignment first (pushed first: at the table's end),
+ * then higher id first (so that in memory, among fields of one alignment,
+ * ids increase, as flatc lays them out). */
+static int field_le(uint32_t x, uint32_t y, void *c)
+{
+    const fb_field *f = c;
+    if (f[x].align != f[y].align) return f[x].align > f[y].align;
+    return f[x].id >= f[y].id;
+}
+
+/* Lays the fields out in the order ord from size s0, as birch_fb_end
+ * pushes them (without pushing): sets each field's at, *start (the
+ * table's ref) and *inner (where the table's bytes begin, in memory its
+ * end: the padding before the first field belongs to no table, so that
+ * tables of one shape have one inline size, and share a vtable, wherever
+ * they start).  Returns the bytes it takes, padding included. */
+static size_t layout(fb_field *f, const uint32_t *ord, size_t n, size_t s0, size_t *start, size_t *inner)
+{
+    size_t s = s0;
+    for (size_t i = 0; i < n; i++) {
+        s += pad_for(s, f[ord[i]].size, f[ord[i]].align) + f[ord[i]].size;
+        f[ord[i]].at = (uint32_t)s;
+    }
+    s += pad_for(s, 0, 4) + 4; /* the soffset */
+    *start = s;
+    *inner = n ? s0 + pad_for(s0, f[ord[0]].size, f[ord[0]].align) : s - 4;
+    return s - s0;
+}
+
+/* A second order from the first (sorted by field_le): where the next
+ * field would need padding, a smaller field that fits without any is
+ * pushed first (a 4-byte field into the 4 bytes before an 8-byte one). */
+static void fill_gaps(const fb_field *f, const uint32_t *ord, uint32_t *out, size_t n, size_t s0)
+{
+    static const uint8_t classes[] = {16, 8, 4, 2, 1};
+    size_t first[6], next[5];
+    for (size_t c = 0, i = 0; c < 5; c++) { /* ord is grouped by class: class c is [first[c], first[c + 1]) */
+        first[c] = next[c] = i;
+        while (i < n && f[ord[i]].align == classes[c]) i++;
+        first[c + 1] = i;
+    }
+    size_t s = s0;
+    for (size_t k = 0; k < n; k++) {
+        size_t big = 0;
+        while (next[big] == first[big + 1]) big++;
+        size_t pick = big;
+        if (s & (classes[big] - 1)) {
+            size_t low = s & (0 - s); /* what s is aligned to */
+            for (size_t c = big + 1; c < 5; c++)
+                if (classes[c] <= low && next[c] < first[c + 1]) {
+                    pick = c;
+                    break;
+                }
+        }
+        uint32_t x = ord[next[pick]++];
+        out[k] = x;
+        s += pad_for(s, f[x].size, f[x].align) + f[x].size;
+    }
+}
+
+/* Writes the vtable of the table laid out by layout() to b->vt (vsize
+ * bytes); returns its hash and, in *found, an identical one written
+ * before (0: none). */
+static uint32_t make_vtable(birch_fb_builder *b, size_t vsize, size_t start, size_t inner, birch_fb_ref *found)
+{
+    uint16_t *vt = b->vt;
+    memset(vt, 0, vsize);
+    vt[0] = (uint16_t)vsize;
+    vt[1] = (uint16_t)(start - inner);
+    for (size_t i = 0; i < b->nfields; i++) vt[2 + b->fields[i].id] = (uint16_t)(start - b->fields[i].at);
+    uint32_t h = hash_bytes((const uint8_t *)vt, vsize, 0x7ab1e);
+    *found = set_find(b, &b->vtables, h, vt, vsize, vtable_eq);
+    return h;
 }
 
 birch_fb_ref birch_fb_end(birch_fb_builder *b)
@@ -567,30 +955,64 @@ birch_fb_ref birch_fb_end(birch_fb_builder *b)
     if (!b) return 0;
     if (!b->in_table) fb_fail(b, BIRCH_EINVAL, "birch_fb_end: no table started");
     if (b->err) return 0;
-    push_u32(b, 0); /* the soffset to the vtable, set below */
-    size_t start = b->size, tsize = start - b->table_end;
+    size_t n = b->nfields;
     unsigned nids = 0;
-    for (size_t i = 0; i < b->nslots; i++)
-        if (b->slots[i].id + 1 > nids) nids = b->slots[i].id + 1;
+    for (size_t i = 0; i < n; i++)
+        if (b->fields[i].id + 1u > nids) nids = b->fields[i].id + 1u;
     size_t vsize = 4 + 2 * (size_t)nids;
-    if (tsize > 0xffff || vsize > 0xffff) {
+    if (!grow(b, (void **)&b->scratch, &b->scratch_cap, 3 * n + 1, sizeof *b->scratch,
+              "birch_fb_end: out of memory for the table's layout") ||
+        !grow(b, (void **)&b->vt, &b->vt_cap, nids + 2, sizeof *b->vt, "birch_fb_end: out of memory for the vtable"))
+        return 0;
+    /* Two layouts: by decreasing alignment, and the same with gaps filled.
+     * The second is taken when it costs less, counting the vtable each
+     * would have to write (none when an identical one is there). */
+    uint32_t *ord = b->scratch, *alt = b->scratch + n;
+    for (size_t i = 0; i < n; i++) ord[i] = (uint32_t)i;
+    merge_sort(ord, alt, n, field_le, b->fields);
+    size_t start, inner, size = layout(b->fields, ord, n, b->size, &start, &inner);
+    if (n) {
+        fill_gaps(b->fields, ord, alt, n, b->size);
+        size_t start2, inner2, size2 = layout(b->fields, alt, n, b->size, &start2, &inner2);
+        if (size2 < size && start2 - inner2 <= 0xffff && vsize <= 0xffff) {
+            birch_fb_ref found, found2;
+            make_vtable(b, vsize, start2, inner2, &found2);
+            size2 += found2 ? 0 : vsize;
+            layout(b->fields, ord, n, b->size, &start, &inner);
+            make_vtable(b, vsize, start, inner, &found);
+            if (size2 < size + (found ? 0 : vsize)) ord = alt;
+        }
+    }
+    layout(b->fields, ord, n, b->size, &start, &inner);
+    if (b->stage_big || start - inner > 0xffff || vsize > 0xffff) {
         fb_fail(b, BIRCH_EVALSIZE, "birch_fb_end: a table or vtable of 64 KiB or more");
         return 0;
     }
-    uint16_t *vt = calloc(nids + 2, sizeof *vt);
-    if (!vt) {
-        fb_fail(b, BIRCH_ENOMEM, "birch_fb_end: out of memory for the vtable");
-        return 0;
+    for (size_t i = 0; i < n; i++) {
+        fb_field *f = &b->fields[ord[i]];
+        if (f->is_ref) {
+            push_ref(b, f->data);
+        } else {
+            prealign(b, f->size, f->align);
+            push(b, b->stage + f->data, f->size);
+        }
     }
-    vt[0] = (uint16_t)vsize;
-    vt[1] = (uint16_t)tsize;
-    for (size_t i = 0; i < b->nslots; i++) vt[2 + b->slots[i].id] = (uint16_t)(start - b->slots[i].at);
-    push(b, vt, vsize);
-    free(vt);
-    b->in_table = 0;
+    push_u32(b, 0); /* the soffset to the vtable, set below */
     if (b->err) return 0;
-    int32_t so = (int32_t)vsize; /* the vtable sits right before the table */
-    memcpy(b->buf + b->cap - start, &so, 4);
+    /* An identical vtable written before serves (it lies after the table:
+     * a negative soffset), else this one goes right before the table. */
+    birch_fb_ref vref;
+    uint32_t h = make_vtable(b, vsize, start, inner, &vref);
+    unstage(b);
+    b->in_table = 0;
+    if (!vref) {
+        push(b, b->vt, vsize);
+        if (b->err) return 0;
+        vref = (birch_fb_ref)b->size;
+        set_add(&b->vtables, h, vref);
+    }
+    int32_t so = (int32_t)((int64_t)vref - (int64_t)start);
+    memcpy(at_ref(b, (birch_fb_ref)start), &so, 4);
     return (birch_fb_ref)start;
 }
 
@@ -604,13 +1026,22 @@ int birch_fb_finish(birch_fb_builder *b, birch_fb_ref root, const char *ident, u
         return b->err;
     }
     size_t extra = 4 + (ident ? 4 : 0) + (flags & BIRCH_FB_SIZE_PREFIXED ? 4 : 0);
-    prealign(b, extra, b->minalign > 8 ? b->minalign : 8); /* 8-aligned, whatever it holds */
+    /* Padded to the largest alignment inside, as flatc pads (at least 4:
+     * the root offset's). */
+    prealign(b, extra, b->minalign > 4 ? b->minalign : 4);
     if (ident) push(b, ident, 4);
     push_ref(b, root);
     if (flags & BIRCH_FB_SIZE_PREFIXED) push_u32(b, (uint32_t)b->size);
+    /* A buffer of 8k + 4 bytes holds nothing 8-aligned: moved 4 bytes down
+     * in memory, it starts on an 8-byte boundary like any other. */
+    if ((b->size & 7) && reserve(b, 4)) {
+        uint8_t *from = end_of(b) - b->size;
+        memmove(from - 4, from, b->size);
+        b->tail = 4;
+    }
     if (b->err) return b->err;
     b->finished = 1;
-    out->data = b->buf + b->cap - b->size;
+    out->data = end_of(b) - b->size;
     out->size = b->size;
     return BIRCH_OK;
 }
