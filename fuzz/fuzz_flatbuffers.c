@@ -4,13 +4,13 @@
  *
  * Input: a buffer, copied into a malloc'd block of exactly its size (so
  * ASan sees any read past it; malloc aligns it to 16).  It is verified as
- * a Monster buffer and as a Kitchen buffer (tests/fb/monster.fbs and
- * kitchen.fbs), plain and size-prefixed, with the identifier required and
+ * a Monster, a Kitchen and a Zoo buffer (tests/fb/monster.fbs, kitchen.fbs
+ * and zoo.fbs), plain and size-prefixed, with the identifier required and
  * not, and with tight depth and table limits.  The verifier must return
  * BIRCH_OK or BIRCH_EFORMAT with a message; whatever it accepts is walked
- * through every accessor (every field, every vector element, union members,
- * sub-tables, nested buffers), and every pointer an accessor returns must
- * lie inside the input.  An accepted Monster is also rebuilt with the
+ * through every accessor (every field, every vector element, union members
+ * and vectors of unions, sub-tables, nested buffers), and every pointer an
+ * accessor returns must lie inside the input.  An accepted Monster is also rebuilt with the
  * builder from what the accessors read: the copy must verify and read the
  * same.  Needs only api/ and formats/:
  *
@@ -129,6 +129,53 @@ static void fzfb_kitchen(fzfb_walk *w, const Kitchen_table *k, int depth)
     fzfb_kitchen(w, Kitchen_child(k), depth + 1);
 }
 
+static void fzfb_pet(fzfb_walk *w, unsigned type, const void *p)
+{
+    if (!p) return;
+    fzfb_in(w, p, 4);
+    if (type == Pet_Cat) {
+        fzfb_str(w, Cat_name(p), Cat_name_len(p));
+        w->sum += (uint64_t)Cat_lives(p) + (uint64_t)Cat_name_present(p);
+    } else if (type == Pet_Dog) {
+        fzfb_str(w, Dog_name(p), Dog_name_len(p));
+        w->sum += (uint64_t)Dog_size(p) + (uint64_t)Dog_size_present(p);
+    }
+}
+
+/* A vector of unions: a known type has its table, NONE and unknown types
+ * none, past the end nothing. */
+static void fzfb_pets(fzfb_walk *w, size_t n, uint8_t (*type_at)(const Zoo_table *, size_t),
+                      const void *(*at)(const Zoo_table *, size_t), const Zoo_table *z)
+{
+    for (size_t i = 0; i <= n; i++) {
+        uint8_t type = type_at(z, i);
+        const void *p = at(z, i);
+        if (i == n) FB_REQUIRE(type == 0 && p == NULL, "a union element past the end");
+        else if (birch_fb_union_has_(&Pet_fb, type)) FB_REQUIRE(p != NULL, "element %zu of type %u without its table", i, type);
+        else FB_REQUIRE(p == NULL, "element %zu of type %u with a table", i, type);
+        fzfb_pet(w, type, p);
+    }
+}
+
+static void fzfb_zoo(fzfb_walk *w, const Zoo_table *z)
+{
+    fzfb_in(w, z, 4);
+    w->sum += (uint64_t)Zoo_mood(z) + (uint64_t)Zoo_size(z) + (uint64_t)Zoo_big(z) + (uint64_t)Zoo_opt_i(z) +
+              (uint64_t)Zoo_opt_b(z) + (uint64_t)(Zoo_opt_d(z) > 0) + (uint64_t)Zoo_opt_i_present(z) +
+              (uint64_t)Zoo_opt_b_present(z) + (uint64_t)Zoo_opt_d_present(z) + (uint64_t)Zoo_mood_present(z);
+    fzfb_in(w, Zoo_moods(z), Zoo_moods_len(z) * 2);
+    for (size_t i = 0; i <= Zoo_moods_len(z); i++) w->sum += (uint64_t)Zoo_moods_at(z, i);
+    fzfb_in(w, Zoo_sizes(z), Zoo_sizes_len(z));
+    for (size_t i = 0; i <= Zoo_sizes_len(z); i++) w->sum += (uint64_t)Zoo_sizes_at(z, i);
+    uint8_t st = Zoo_star_type(z);
+    FB_REQUIRE(Zoo_star(z) == NULL || birch_fb_union_has_(&Pet_fb, st), "union value of unknown type %u", st);
+    fzfb_pet(w, st, Zoo_star(z));
+    fzfb_pets(w, Zoo_pets_len(z), Zoo_pets_type_at, Zoo_pets_at, z);
+    fzfb_pets(w, Zoo_more_len(z), Zoo_more_type_at, Zoo_more_at, z);
+    for (size_t i = 0; i <= Zoo_cats_len(z); i++) fzfb_pet(w, Pet_Cat, Zoo_cats_at(z, i));
+    fzfb_str(w, Zoo_name(z), Zoo_name_len(z));
+}
+
 /* Rebuilds an accepted Monster from its accessors; the copy must verify
  * and read the same. */
 static void fzfb_rebuild(const Monster_table *m, unsigned flags)
@@ -211,8 +258,10 @@ static int fzfb_check(const birch_fb_table *root, const uint8_t *buf, size_t siz
     if (root == &Monster_fb) {
         fzfb_monster(&w, t);
         fzfb_rebuild(t, o->flags & BIRCH_FB_SIZE_PREFIXED);
-    } else {
+    } else if (root == &Kitchen_fb) {
         fzfb_kitchen(&w, t, 0);
+    } else {
+        fzfb_zoo(&w, t);
     }
     return rc;
 }
@@ -231,16 +280,15 @@ int fz_flatbuffers_run(const uint8_t *data, size_t size)
         {BIRCH_FB_ANY_IDENT, 3, 8},
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-        int m = fzfb_check(&Monster_fb, buf, size, &opts[i]);
-        int k = fzfb_check(&Kitchen_fb, buf, size, &opts[i]);
-        /* An identifier check can only refuse more. */
-        if (!(opts[i].flags & BIRCH_FB_ANY_IDENT)) {
-            birch_fb_opts any = opts[i];
-            any.flags |= BIRCH_FB_ANY_IDENT;
-            if (m == BIRCH_OK)
-                FB_REQUIRE(birch_fb_verify(&Monster_fb, buf, size, &any, NULL, 0) == BIRCH_OK, "ident flag");
-            if (k == BIRCH_OK)
-                FB_REQUIRE(birch_fb_verify(&Kitchen_fb, buf, size, &any, NULL, 0) == BIRCH_OK, "ident flag");
+        static const birch_fb_table *const roots[] = {&Monster_fb, &Kitchen_fb, &Zoo_fb};
+        for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
+            int rc = fzfb_check(roots[r], buf, size, &opts[i]);
+            /* An identifier check can only refuse more. */
+            if (!(opts[i].flags & BIRCH_FB_ANY_IDENT) && rc == BIRCH_OK) {
+                birch_fb_opts any = opts[i];
+                any.flags |= BIRCH_FB_ANY_IDENT;
+                FB_REQUIRE(birch_fb_verify(roots[r], buf, size, &any, NULL, 0) == BIRCH_OK, "ident flag");
+            }
         }
     }
     free(buf);

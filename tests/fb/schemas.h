@@ -1,6 +1,6 @@
 /*
- * schemas.h - tests/fb/monster.fbs, kitchen.fbs and vectors.fbs declared
- * for birch_flatbuffers.h (shared by tests/test_flatbuffers.c and
+ * schemas.h - tests/fb/monster.fbs, kitchen.fbs, vectors.fbs and zoo.fbs
+ * declared for birch_flatbuffers.h (shared by tests/test_flatbuffers.c and
  * fuzz/fuzz_flatbuffers.c).  Field ids as flatc numbers them: in order of
  * declaration, a union taking two (its value gets the second).
  */
@@ -146,5 +146,57 @@ BIRCH_FB_TABLE(Leaf, NULL, Leaf_FIELDS);
     _(VECTOR_STRUCT, Vectors, a4s, 15, A4)                                                    \
     _(VECTOR_STRUCT, Vectors, a8s, 16, A8)
 BIRCH_FB_TABLE(Vectors, "VECS", Vectors_FIELDS);
+
+/* ---- zoo.fbs (namespace birch.test) ------------------------------------ */
+
+/* Enums as a generated header declares them: typed C enums, or an integer
+ * typedef for one that a C enum cannot hold (Big: long). */
+typedef enum Mood { Mood_Calm = 1, Mood_Angry = 5, Mood_Sleepy = 9 } Mood;
+typedef enum Size { Size_S = 0, Size_M = 1, Size_L = 2 } Size;
+typedef int64_t Big;
+#define Big_Low (-5000000000ll)
+#define Big_High 5000000000ll
+
+BIRCH_FB_DECLARE(Cat);
+BIRCH_FB_DECLARE(Dog);
+BIRCH_FB_DECLARE(Fish);
+typedef enum Pet { Pet_NONE = 0, Pet_Cat = 1, Pet_Dog = 2, Pet_Fish = 3 } Pet;
+#define Pet_MEMBERS(_) _(Pet, Cat, 1) _(Pet, Dog, 2) _(Pet, Fish, 3)
+BIRCH_FB_UNION_DESC(Pet, Pet_MEMBERS);
+
+#define Cat_FIELDS(_)                                                                         \
+    _(STRING, Cat, name, 0)                                                                   \
+    _(SCALAR, Cat, lives, 1, i32, 9)
+BIRCH_FB_TABLE(Cat, NULL, Cat_FIELDS);
+#define Dog_FIELDS(_)                                                                         \
+    _(STRING, Dog, name, 0)                                                                   \
+    _(ENUM, Dog, size, 1, u8, Size, Size_M)
+BIRCH_FB_TABLE(Dog, NULL, Dog_FIELDS);
+BIRCH_FB_TABLE_EMPTY(Fish, NULL);
+
+/* Cats by their (key) name, as flatc sorts them. */
+BIRCH_FB_FN_ int Cat_by_name(const void *a, const void *b, void *ctx)
+{
+    (void)ctx;
+    return birch_fb_keycmp_(Cat_name((const Cat_table *)a), Cat_name((const Cat_table *)b),
+                            Cat_name_len((const Cat_table *)b));
+}
+
+/* ids 8 and 13 are star's and more's types (10: pets' types). */
+#define Zoo_FIELDS(_)                                                                         \
+    _(ENUM, Zoo, mood, 0, i16, Mood, Mood_Angry)                                              \
+    _(ENUM, Zoo, size, 1, u8, Size, Size_S)                                                   \
+    _(ENUM, Zoo, big, 2, i64, Big, Big_High)                                                  \
+    _(OPTIONAL, Zoo, opt_i, 3, i32, int32_t)                                                  \
+    _(OPTIONAL, Zoo, opt_b, 4, bool, bool)                                                    \
+    _(OPTIONAL, Zoo, opt_d, 5, f64, double)                                                   \
+    _(VECTOR_ENUM, Zoo, moods, 6, i16, Mood)                                                  \
+    _(VECTOR_ENUM, Zoo, sizes, 7, u8, Size)                                                   \
+    _(UNION, Zoo, star, 9, Pet)                                                               \
+    _(VECTOR_UNION, Zoo, pets, 11, Pet)                                                       \
+    _(VECTOR_TABLE_KEYED, Zoo, cats, 12, Cat, Cat_by_name)                                    \
+    _(VECTOR_UNION, Zoo, more, 14, Pet)                                                       \
+    _(STRING, Zoo, name, 15)
+BIRCH_FB_TABLE(Zoo, "ZOOS", Zoo_FIELDS);
 
 #endif /* BIRCH_TESTS_FB_SCHEMAS_H */
