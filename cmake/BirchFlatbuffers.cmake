@@ -60,14 +60,24 @@ function(birch_flatbuffers_generate target)
         get_filename_component(sdir ${schema} DIRECTORY)
         file(GLOB siblings CONFIGURE_DEPENDS ${sdir}/*.fbs) # relative includes
         set(out ${ARG_OUTPUT_DIR}/${name}_birch.h)
+        # Several targets of one directory may use the same header: the
+        # rule that makes it is added once.
+        get_property(made DIRECTORY PROPERTY BIRCH_FBS_OUTPUTS)
+        list(APPEND headers ${out})
+        if(out IN_LIST made)
+            continue()
+        endif()
+        set_property(DIRECTORY APPEND PROPERTY BIRCH_FBS_OUTPUTS ${out})
         add_custom_command(OUTPUT ${out}
             COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUTPUT_DIR}
             COMMAND ${cmd} fbs ${schema} ${incs} -o ${out} --flatc ${BIRCH_FLATC}
             DEPENDS ${schema} ${siblings} ${deps}
             COMMENT "birch fbs: ${name}.fbs -> ${name}_birch.h"
             VERBATIM)
-        list(APPEND headers ${out})
     endforeach()
     target_sources(${target} PRIVATE ${headers})
-    target_include_directories(${target} PRIVATE ${ARG_OUTPUT_DIR})
+    get_target_property(type ${target} TYPE)
+    if(NOT type STREQUAL "UTILITY") # a custom target only makes the headers
+        target_include_directories(${target} PRIVATE ${ARG_OUTPUT_DIR})
+    endif()
 endfunction()
