@@ -61,13 +61,17 @@ function(birch_flatbuffers_generate target)
         file(GLOB siblings CONFIGURE_DEPENDS ${sdir}/*.fbs) # relative includes
         set(out ${ARG_OUTPUT_DIR}/${name}_birch.h)
         # Several targets of one directory may use the same header: the
-        # rule that makes it is added once.
-        get_property(made DIRECTORY PROPERTY BIRCH_FBS_OUTPUTS)
+        # rule that makes it is added once; two schemas of the same name
+        # into one OUTPUT_DIR are an error.
+        get_property(from DIRECTORY PROPERTY BIRCH_FBS_FROM_${out})
         list(APPEND headers ${out})
-        if(out IN_LIST made)
+        if(from STREQUAL schema)
             continue()
+        elseif(from)
+            message(FATAL_ERROR "birch_flatbuffers_generate(${target}): ${schema} and ${from} would both "
+                                "generate ${out}; give one of them another OUTPUT_DIR")
         endif()
-        set_property(DIRECTORY APPEND PROPERTY BIRCH_FBS_OUTPUTS ${out})
+        set_property(DIRECTORY PROPERTY BIRCH_FBS_FROM_${out} ${schema})
         add_custom_command(OUTPUT ${out}
             COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUTPUT_DIR}
             COMMAND ${cmd} fbs ${schema} ${incs} -o ${out} --flatc ${BIRCH_FLATC}
