@@ -3,7 +3,8 @@
 # examples/quickstart.c against that copy as another project would, and run
 # each program:
 #   1. find_package(birch): tests/consumer/CMakeLists.txt, with birch::birch
-#      (shared) and birch::birch_static;
+#      (shared) and birch::birch_static, and a FlatBuffers header generated
+#      from tests/consumer/note.fbs by the installed `birch fbs`;
 #   2. pkg-config: a plain compile line with `pkg-config --cflags --libs
 #      birch`, and one with `--static` against libbirch.a.
 #
@@ -29,7 +30,7 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1 || {
     cat "$work/install.log" >&2
     fail "cmake --install"
 }
-for f in include/birch.h lib*/libbirch.a lib*/libbirch.so lib*/pkgconfig/birch.pc \
+for f in include/birch.h bin/birch lib*/cmake/birch/BirchFlatbuffers.cmake lib*/libbirch.a lib*/libbirch.so lib*/pkgconfig/birch.pc \
     lib*/cmake/birch/birchConfig.cmake lib*/cmake/birch/birchConfigVersion.cmake; do
     # shellcheck disable=SC2086 # the lib* glob is meant
     set -- "$prefix"/$f
@@ -81,6 +82,9 @@ links "$work/cmake/quickstart_shared" yes
 links "$work/cmake/quickstart_static" no
 run quickstart_shared "$work/cmake/quickstart_shared"
 run quickstart_static "$work/cmake/quickstart_static"
+# The header of note.fbs was generated at build time by the installed birch.
+[ -f "$work/cmake/birch_fbs/note_birch.h" ] || fail "birch_flatbuffers_generate made no note_birch.h"
+run fbs_consumer "$work/cmake/fbs_consumer"
 
 # ---- 2. pkg-config --------------------------------------------------------------
 pcdir=$(dirname "$(ls "$prefix"/lib*/pkgconfig/birch.pc)")
