@@ -340,6 +340,7 @@ const void *birch_fb_root(const void *buf, size_t size, unsigned flags)
 typedef struct fb_field {
     uint32_t data;  /* bytes: their offset in b->stage; a ref: the ref */
     uint32_t size;  /* bytes (a ref: 4) */
+    uint32_t key;   /* align << 16 | id: the layout pushes larger keys first */
     uint16_t id;
     uint8_t align;  /* 1..16 (a ref: 4) */
     uint8_t is_ref;
@@ -388,9 +389,8 @@ static void fb_fail(birch_fb_builder *b, int rc, const char *why)
 
 /* Grows *p (of *cap elements of esize bytes) to hold n; 0 on failure
  * (recorded with why). */
-static int grow(birch_fb_builder *b, void **p, size_t *cap, size_t n, size_t esize, const char *why)
+static int grow_slow(birch_fb_builder *b, void **p, size_t *cap, size_t n, size_t esize, const char *why)
 {
-    if (n <= *cap) return 1;
     size_t c = *cap ? *cap : 16;
     while (c < n) c *= 2;
     void *np = c <= SIZE_MAX / esize ? realloc(*p, c * esize) : NULL;
@@ -403,11 +403,16 @@ static int grow(birch_fb_builder *b, void **p, size_t *cap, size_t n, size_t esi
     return 1;
 }
 
+static inline int grow(birch_fb_builder *b, void **p, size_t *cap, size_t n, size_t esize, const char *why)
+{
+    return n <= *cap || grow_slow(b, p, cap, n, esize, why);
+}
+
 static uint8_t *end_of(const birch_fb_builder *b) { return b->buf + b->cap - b->tail; }
 /* The object at ref (ref <= size). */
 static uint8_t *at_ref(const birch_fb_builder *b, birch_fb_ref ref) { return end_of(b) - ref; }
 
-static int reserve(birch_fb_builder *b, size_t n)
+static int reserve_slow(birch_fb_builder *b, size_t n)
 {
     if (b->err) return 0;
     if (n > FB_MAX_SIZE || b->size + n >= FB_MAX_SIZE) {
@@ -429,6 +434,13 @@ static int reserve(birch_fb_builder *b, size_t n)
     return 1;
 }
 
+/* Room for n more bytes (0 after an error, which is then recorded). */
+static inline int reserve(birch_fb_builder *b, size_t n)
+{
+    if (!b->err && n <= b->cap - b->tail - b->size && b->size + n < FB_MAX_SIZE) return 1;
+    return reserve_slow(b, n);
+}
+
 static size_t pad_for(size_t size, size_t len, size_t align) { return (size_t)(-(size + len)) & (align - 1); }
 
 static void pad(birch_fb_builder *b, size_t n)
@@ -445,11 +457,24 @@ static void prealign(birch_fb_builder *b, size_t len, size_t align)
     pad(b, pad_for(b->size, len, align));
 }
 
+/* Copies n bytes, a scalar's or an offset's without a call to memcpy. */
+static inline void put(uint8_t *to, const void *p, size_t n)
+{
+    switch (n) {
+    case 0: break;
+    case 1: *to = *(const uint8_t *)p; break;
+    case 2: memcpy(to, p, 2); break;
+    case 4: memcpy(to, p, 4); break;
+    case 8: memcpy(to, p, 8); break;
+    default: memcpy(to, p, n); break;
+    }
+}
+
 static void push(birch_fb_builder *b, const void *p, size_t n)
 {
-    if (!reserve(b, n)) return;
+    if (!reserve(b, n) || !n) return; /* nothing to copy: buf may still be NULL */
     b->size += n;
-    if (n) memcpy(at_ref(b, (birch_fb_ref)b->size), p, n);
+    put(at_ref(b, (birch_fb_ref)b->size), p, n);
 }
 
 static void push_u32(birch_fb_builder *b, uint32_t x)
@@ -490,7 +515,7 @@ static uint32_t hash_bytes(const uint8_t *p, size_t n, uint64_t h)
         h ^= h >> 32;
     }
     uint64_t w = 0;
-    if (n) memcpy(&w, p, n); /* p may be NULL when n is 0 */
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i); /* the last 0..7 bytes (p may be NULL if none) */
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 29;
     h *= 0xff51afd7ed558ccdull;
@@ -797,6 +822,7 @@ static void stage(birch_fb_builder *b, unsigned id, const void *v, size_t size, 
     fb_field *f = &b->fields[b->nfields];
     f->id = (uint16_t)id;
     f->is_ref = v == NULL;
+    f->key = (uint32_t)(v ? (align <= 16 ? align : 1) : 4) << 16 | id;
     if (f->is_ref) {
         f->data = ref;
         f->size = 4;
@@ -806,11 +832,12 @@ static void stage(birch_fb_builder *b, unsigned id, const void *v, size_t size, 
         f->data = 0;
         f->size = 0;
         f->align = 1;
+        f->key = 1u << 16 | id;
     } else {
         if (!grow(b, (void **)&b->stage, &b->stage_cap, b->stage_len + size, 1,
                   "flatbuffers builder: out of memory for the table's fields"))
             return;
-        memcpy(b->stage + b->stage_len, v, size);
+        put(b->stage + b->stage_len, v, size);
         f->data = (uint32_t)b->stage_len;
         f->size = (uint32_t)size;
         f->align = (uint8_t)align;
@@ -877,12 +904,27 @@ void birch_fb_add_union_vector(birch_fb_builder *b, unsigned id, birch_fb_ref ty
 
 /* Field order: larger alignment first (pushed first: at the table's end),
  * then higher id first (so that in memory, among fields of one alignment,
- * ids increase, as flatc lays them out). */
+ * ids increase, as flatc lays them out): larger keys first. */
 static int field_le(uint32_t x, uint32_t y, void *c)
 {
     const fb_field *f = c;
-    if (f[x].align != f[y].align) return f[x].align > f[y].align;
-    return f[x].id >= f[y].id;
+    return f[x].key >= f[y].key;
+}
+
+/* ord[0..n) sorted by field_le: insertion sort for a few fields, merge
+ * sort (tmp: n more) for many. */
+static void sort_fields(const fb_field *f, uint32_t *ord, uint32_t *tmp, size_t n)
+{
+    if (n > 24) {
+        merge_sort(ord, tmp, n, field_le, (void *)(uintptr_t)f);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = ord[i], k = f[x].key;
+        size_t j = i;
+        for (; j > 0 && f[ord[j - 1]].key < k; j--) ord[j] = ord[j - 1];
+        ord[j] = x;
+    }
 }
 
 /* Lays the fields out in the order ord from size s0, as birch_fb_end
@@ -968,10 +1010,14 @@ birch_fb_ref birch_fb_end(birch_fb_builder *b)
      * The second is taken when it costs less, counting the vtable each
      * would have to write (none when an identical one is there). */
     uint32_t *ord = b->scratch, *alt = b->scratch + n;
-    for (size_t i = 0; i < n; i++) ord[i] = (uint32_t)i;
-    merge_sort(ord, alt, n, field_le, b->fields);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        ord[i] = (uint32_t)i;
+        bytes += b->fields[i].size;
+    }
+    sort_fields(b->fields, ord, alt, n);
     size_t start, inner, size = layout(b->fields, ord, n, b->size, &start, &inner);
-    if (n) {
+    if (size > bytes + 4) { /* padding somewhere: maybe a gap to fill */
         fill_gaps(b->fields, ord, alt, n, b->size);
         size_t start2, inner2, size2 = layout(b->fields, alt, n, b->size, &start2, &inner2);
         if (size2 < size && start2 - inner2 <= 0xffff && vsize <= 0xffff) {
@@ -980,25 +1026,37 @@ birch_fb_ref birch_fb_end(birch_fb_builder *b)
             size2 += found2 ? 0 : vsize;
             layout(b->fields, ord, n, b->size, &start, &inner);
             make_vtable(b, vsize, start, inner, &found);
-            if (size2 < size + (found ? 0 : vsize)) ord = alt;
+            if (size2 < size + (found ? 0 : vsize)) {
+                ord = alt;
+                layout(b->fields, ord, n, b->size, &start, &inner);
+            }
+        } else {
+            layout(b->fields, ord, n, b->size, &start, &inner); /* the fields' places in ord's layout again */
         }
     }
-    layout(b->fields, ord, n, b->size, &start, &inner);
     if (b->stage_big || start - inner > 0xffff || vsize > 0xffff) {
         fb_fail(b, BIRCH_EVALSIZE, "birch_fb_end: a table or vtable of 64 KiB or more");
         return 0;
     }
+    /* The whole table at once, at the places layout() gave: an offset
+     * field holds the distance from itself to its object (f->at - ref). */
+    size_t s0 = b->size;
+    if (!reserve(b, start - s0)) return 0;
+    uint8_t *end = end_of(b);
+    memset(end - start, 0, start - s0);
     for (size_t i = 0; i < n; i++) {
-        fb_field *f = &b->fields[ord[i]];
+        const fb_field *f = &b->fields[i];
+        uint8_t *to = end - f->at;
         if (f->is_ref) {
-            push_ref(b, f->data);
+            uint32_t off = f->at - f->data;
+            memcpy(to, &off, 4);
         } else {
-            prealign(b, f->size, f->align);
-            push(b, b->stage + f->data, f->size);
+            put(to, b->stage + f->data, f->size);
         }
+        if (f->align > b->minalign) b->minalign = f->align;
     }
-    push_u32(b, 0); /* the soffset to the vtable, set below */
-    if (b->err) return 0;
+    if (b->minalign < 4) b->minalign = 4;
+    b->size = start;
     /* An identical vtable written before serves (it lies after the table:
      * a negative soffset), else this one goes right before the table. */
     birch_fb_ref vref;

@@ -2472,6 +2472,56 @@ START_TEST(builder_finish_alignment)
 }
 END_TEST
 
+/* The limits birch_fb_end keeps while it holds a table's fields: a table
+ * of 64 KiB or more (one large struct, or many), a vtable of 64 KiB (field
+ * id 32765), ids above 32765; the largest vtable (id 32764) is fine. */
+START_TEST(builder_table_limits)
+{
+    birch_fb_builder *b = birch_fb_builder_new();
+    static uint8_t big[70000];
+    birch_val out;
+    Kitchen_start(b);
+    birch_fb_add_struct(b, 13, big, sizeof big, 8);
+    ck_assert_int_eq(birch_fb_end(b), 0);
+    BT_RC(birch_fb_builder_error(b), BIRCH_EVALSIZE);
+    ck_assert_str_eq(birch_errmsg(), "birch_fb_end: a table or vtable of 64 KiB or more");
+    BT_RC(birch_fb_finish(b, 4, NULL, 0, &out), BIRCH_EVALSIZE);
+    birch_fb_builder_reset(b);
+    Kitchen_start(b);
+    for (unsigned id = 0; id < 9; id++) birch_fb_add_struct(b, id, big, 8000, 8);
+    ck_assert_int_eq(birch_fb_end(b), 0);
+    BT_RC(birch_fb_builder_error(b), BIRCH_EVALSIZE);
+    birch_fb_builder_reset(b);
+    Kitchen_start(b);
+    for (unsigned id = 0; id < 8; id++) birch_fb_add_struct(b, id, big, 8000, 8); /* 64,000 bytes: fits */
+    birch_fb_ref r = birch_fb_end(b);
+    ck_assert(r != 0);
+    BT_OK(birch_fb_finish(b, r, NULL, 0, &out));
+    uint16_t tsize;
+    memcpy(&tsize, vtable_of(birch_fb_root(out.data, out.size, 0)) + 2, 2);
+    ck_assert_int_eq(tsize, 64004);
+    birch_fb_builder_reset(b);
+    int32_t x = 7;
+    Leaf_start(b);
+    birch_fb_add_scalar(b, 32764, &x, 4, 0);
+    r = birch_fb_end(b);
+    BT_OK(birch_fb_finish(b, r, NULL, 0, &out));
+    const uint8_t *t = birch_fb_root(out.data, out.size, 0);
+    ck_assert(birch_fb_field_(t, 32764) != NULL && birch_fb_u32_(birch_fb_field_(t, 32764)) == 7);
+    birch_fb_builder_reset(b);
+    Leaf_start(b);
+    birch_fb_add_scalar(b, 32765, &x, 4, 0);
+    ck_assert_int_eq(birch_fb_end(b), 0);
+    BT_RC(birch_fb_builder_error(b), BIRCH_EVALSIZE);
+    birch_fb_builder_reset(b);
+    Leaf_start(b);
+    birch_fb_add_scalar(b, 32766, &x, 4, 0);
+    BT_RC(birch_fb_builder_error(b), BIRCH_EINVAL);
+    ck_assert_str_eq(birch_errmsg(), "flatbuffers builder: a field id above 32765");
+    birch_fb_builder_free(b);
+}
+END_TEST
+
 /* ---- Random JSON: birch never larger than flatc --------------------------- */
 
 typedef struct jbuf {
@@ -2887,6 +2937,7 @@ int main(void)
     tcase_add_test(tc, builder_shared_strings);
     tcase_add_test(tc, builder_sorted_and_peek);
     tcase_add_test(tc, builder_finish_alignment);
+    tcase_add_test(tc, builder_table_limits);
     tcase_add_test(tc, random_json_never_larger);
     tcase_add_test(tc, typed_guards);
     tcase_add_test(tc, mutations);
