@@ -15,6 +15,14 @@
  * same.  Needs only api/ and formats/:
  *
  *   clang -fsanitize=fuzzer,address,undefined -Iapi fuzz/fuzz_flatbuffers.c formats/flatbuffers.c
+ *
+ * Built with FZFB_GENERATED (the build does so when flatc is installed),
+ * the input is also verified as a buffer of each root of tests/fbs/'s
+ * schemas, through the descriptors `birch fbs` generated for them
+ * (inventory, game, docstore, evolution_v2: every kind of field the
+ * compiler declares), and whatever is accepted is walked field by field
+ * from those descriptors (fzfb_generic): every field, element, union
+ * member and nested buffer, each inside the input.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +30,12 @@
 
 #include "birch.h"
 #include "../tests/fb/schemas.h"
+#ifdef FZFB_GENERATED
+#include "docstore_birch.h"
+#include "evolution_v2_birch.h"
+#include "game_birch.h"
+#include "inventory_birch.h"
+#endif
 
 #define FB_REQUIRE(cond, ...)                                                           \
     do {                                                                                \
@@ -242,6 +256,79 @@ static void fzfb_rebuild(const Monster_table *m, unsigned flags)
     birch_fb_builder_free(b);
 }
 
+/* ---- Any table, from its descriptor ---------------------------------------- */
+
+static size_t fzfb_scalar_size(unsigned kind)
+{
+    static const uint8_t size[] = {0, 1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8}; /* BIRCH_FB_BOOL .. BIRCH_FB_F64 */
+    return kind < sizeof size ? size[kind] : 0;
+}
+
+static void fzfb_generic(fzfb_walk *w, const birch_fb_table *t, const uint8_t *p, int depth);
+
+static void fzfb_fbstr(fzfb_walk *w, const uint8_t *s)
+{
+    if (s) fzfb_str(w, (const char *)s + 4, birch_fb_u32_(s));
+}
+
+/* A vector field f of table p: its count, then each element by kind. */
+static void fzfb_generic_vector(fzfb_walk *w, const birch_fb_field *f, const uint8_t *p, int depth)
+{
+    const uint8_t *v = birch_fb_ref_(p, f->id);
+    if (!v) return;
+    fzfb_in(w, v, 4);
+    size_t n = birch_fb_u32_(v);
+    if (f->elem == BIRCH_FB_UNION) {
+        const uint8_t *types = birch_fb_ref_(p, f->id - 1);
+        FB_REQUIRE(types && birch_fb_u32_(types) == n, "%s: union values without as many types", f->name);
+        fzfb_in(w, types + 4, n);
+        for (size_t i = 0; i < n; i++)
+            if (birch_fb_union_has_(f->u, types[4 + i]))
+                fzfb_generic(w, f->u->members[types[4 + i] - 1], birch_fb_ref_at_(v, i), depth + 1);
+        return;
+    }
+    for (size_t i = 0; i < n && (f->elem == BIRCH_FB_STRING || f->elem == BIRCH_FB_TABLE); i++) {
+        if (f->elem == BIRCH_FB_STRING) fzfb_fbstr(w, birch_fb_ref_at_(v, i));
+        else fzfb_generic(w, f->table, birch_fb_ref_at_(v, i), depth + 1);
+    }
+    if (f->elem == BIRCH_FB_STRUCT) fzfb_in(w, birch_fb_elems_(v, f->align), n * f->size);
+    else if (f->elem != BIRCH_FB_STRING && f->elem != BIRCH_FB_TABLE)
+        fzfb_in(w, birch_fb_elems_(v, fzfb_scalar_size(f->elem)), n * fzfb_scalar_size(f->elem));
+}
+
+/* Reads every field of the table at p as t describes it, through the
+ * helpers that the declared accessors use. */
+static void fzfb_generic(fzfb_walk *w, const birch_fb_table *t, const uint8_t *p, int depth)
+{
+    if (!p) return;
+    FB_REQUIRE(depth <= BIRCH_FB_MAX_DEPTH, "%s: tables deeper than the verifier allows", t->name);
+    fzfb_in(w, p, 4);
+    for (size_t i = 0; i < t->nfields; i++) {
+        const birch_fb_field *f = &t->fields[i];
+        if (f->kind == BIRCH_FB_STRUCT) {
+            fzfb_in(w, birch_fb_field_(p, f->id), f->size);
+        } else if (f->kind == BIRCH_FB_STRING) {
+            fzfb_fbstr(w, birch_fb_ref_(p, f->id));
+        } else if (f->kind == BIRCH_FB_TABLE) {
+            fzfb_generic(w, f->table, birch_fb_ref_(p, f->id), depth + 1);
+        } else if (f->kind == BIRCH_FB_UNION) {
+            const uint8_t *type = birch_fb_field_(p, f->id - 1);
+            fzfb_in(w, type, 1);
+            if (type && birch_fb_union_has_(f->u, *type))
+                fzfb_generic(w, f->u->members[*type - 1], birch_fb_ref_(p, f->id), depth + 1);
+        } else if (f->kind == BIRCH_FB_VECTOR) {
+            fzfb_generic_vector(w, f, p, depth);
+        } else if (f->kind == BIRCH_FB_NESTED) {
+            const uint8_t *v = birch_fb_ref_(p, f->id);
+            if (!v) continue;
+            fzfb_in(w, v + 4, birch_fb_u32_(v));
+            fzfb_generic(w, f->table, birch_fb_root(v + 4, birch_fb_u32_(v), 0), depth + 1);
+        } else {
+            fzfb_in(w, birch_fb_field_(p, f->id), fzfb_scalar_size(f->kind));
+        }
+    }
+}
+
 static int fzfb_check(const birch_fb_table *root, const uint8_t *buf, size_t size, const birch_fb_opts *o)
 {
     char msg[256];
@@ -260,8 +347,10 @@ static int fzfb_check(const birch_fb_table *root, const uint8_t *buf, size_t siz
         fzfb_rebuild(t, o->flags & BIRCH_FB_SIZE_PREFIXED);
     } else if (root == &Kitchen_fb) {
         fzfb_kitchen(&w, t, 0);
-    } else {
+    } else if (root == &Zoo_fb) {
         fzfb_zoo(&w, t);
+    } else {
+        fzfb_generic(&w, root, t, 0);
     }
     return rc;
 }
@@ -280,7 +369,12 @@ int fz_flatbuffers_run(const uint8_t *data, size_t size)
         {BIRCH_FB_ANY_IDENT, 3, 8},
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-        static const birch_fb_table *const roots[] = {&Monster_fb, &Kitchen_fb, &Zoo_fb};
+        static const birch_fb_table *const roots[] = {
+            &Monster_fb, &Kitchen_fb, &Zoo_fb,
+#ifdef FZFB_GENERATED
+            &shop_inventory_Warehouse_fb, &game_Level_fb, &docstore_Store_fb, &shop_evolution_Directory_fb,
+#endif
+        };
         for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
             int rc = fzfb_check(roots[r], buf, size, &opts[i]);
             /* An identifier check can only refuse more. */
