@@ -4,8 +4,10 @@
  * an error that names it and leaves no header behind: flatc missing,
  * flatc's own message (file and line) for a schema it refuses, a schema
  * feature birch cannot express (a union of structs), names that would
- * collide in C, usage errors.  The headers' contents are tested by
- * test_fbs_gen.c.  Needs flatc (./build.sh deps).
+ * collide in C, usage errors, and each schema of tests/fbs/bad/ that must
+ * be refused.  The headers' contents are tested by test_fbs_gen.c; the
+ * oddities of tests/fbs/bad/ that must be handled (edge_cases.fbs, ...)
+ * are compiled by the fbs_header_* tests (tests/CMakeLists.txt).  Needs flatc (./build.sh deps).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -177,6 +179,47 @@ START_TEST(unwritable_output)
 }
 END_TEST
 
+/* tests/fbs/bad/ (its README says what each file is): every schema there
+ * that flatc refuses, or that birch cannot express, fails with the error
+ * that names it, and writes nothing. */
+static const struct {
+    const char *file, *want;
+} BAD[] = {
+    {"syntax_error.fbs", "syntax_error.fbs:10: 1: error: expecting: ;"},
+    {"unknown_type.fbs", "type referenced but not defined (check namespace): Money"},
+    {"union_struct.fbs", "union bad.Shape: member Point is a struct"},
+    {"union_string.fbs", "member Raw is not a table"},
+    {"c_keywords.fbs", "would be defined twice"},
+    {"c_keywords_root.fbs", "is reserved in C or by birch"},
+    {"collide_suffix.fbs", "would be defined twice"},
+    {"collide_builder.fbs", "would be defined twice"},
+    {"collide_types.fbs", "would be defined twice"},
+    {"collide_namespaces.fbs", "would be defined twice"},
+    {"reserved_names.fbs", "is reserved in C or by birch"},
+    {"nested_struct.fbs", "bad.Holder.point: nested_flatbuffer \"Point\" names no table"},
+    {"ident_nul.fbs", "the file_identifier is not 4 bytes without a NUL"},
+};
+
+START_TEST(bad_schemas_refused)
+{
+    char src[4096];
+    snprintf(src, sizeof src, "%s", __FILE__);
+    char *slash = strrchr(src, '/');
+    ck_assert_ptr_nonnull(slash);
+    *slash = 0;
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        char *err = NULL;
+        int rc = bt_sh(NULL, &err, "cd '%s' && '%s' fbs '%s/fbs/bad/%s' -o out.h", dir, bt_tool_path(), src,
+                       BAD[i].file);
+        ck_assert_msg(rc == 1, "%s: exit %d; stderr: %s", BAD[i].file, rc, err);
+        ck_assert_msg(strstr(err, BAD[i].want) != NULL, "%s: stderr lacks \"%s\": %s", BAD[i].file, BAD[i].want,
+                      err);
+        ck_assert_msg(!exists("out.h"), "%s: a header was written", BAD[i].file);
+        free(err);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fbs_tool");
@@ -189,6 +232,7 @@ int main(void)
     tcase_add_test(tc, names_that_collide);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, unwritable_output);
+    tcase_add_test(tc, bad_schemas_refused);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
