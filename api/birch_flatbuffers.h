@@ -274,11 +274,13 @@ const void *birch_fb_root(const void *buf, size_t size, unsigned flags);
  * its fields and end it; finish with the root.  One table at a time.
  * A table's inline fields are held until birch_fb_end, which lays them out
  * by decreasing alignment (8, 4, 2, 1 bytes; a struct by its own), filling
- * a gap at the table's end with a smaller field where one fits, so that
- * tables carry as little padding as the format allows, whatever order the
- * fields were added in; and it reuses an identical vtable written before
- * in the buffer instead of writing another (flatc does too).  The buffer
- * is padded only to its largest alignment, as flatc's are.
+ * a gap at the table's end with a smaller field where that saves more than
+ * a vtable it would add, so that tables carry as little padding as the
+ * format allows, whatever order the fields were added in; and it reuses an
+ * identical vtable written before in the buffer instead of writing
+ * another (flatc does too).  The buffer is padded only to its largest
+ * alignment, as flatc's are.  So a buffer is never larger than flatc
+ * makes of the same data (test_flatbuffers checks it).
  * Errors are sticky: a failed call returns 0 (or nothing) and the builder
  * remembers the first error, which birch_fb_finish returns (BIRCH_EINVAL
  * for misuse, BIRCH_EVALSIZE beyond 2^31 - 1 bytes or 65,535-byte tables).
@@ -306,7 +308,7 @@ birch_fb_ref birch_fb_cstring(birch_fb_builder *b, const char *s);
  * the builder and emptied by reset. */
 birch_fb_ref birch_fb_shared_string(birch_fb_builder *b, const char *s, size_t n);
 /* A vector of n scalars or structs (little-endian, elem_size bytes each,
- * aligned to align). */
+ * aligned to align; an empty one only up to its count's 4, as flatc's). */
 birch_fb_ref birch_fb_vector(birch_fb_builder *b, const void *elems, size_t n, size_t elem_size, size_t align);
 /* A vector of strings or tables. */
 birch_fb_ref birch_fb_vector_refs(birch_fb_builder *b, const birch_fb_ref *refs, size_t n);
