@@ -308,7 +308,8 @@ birch_fb_ref birch_fb_cstring(birch_fb_builder *b, const char *s);
  * the builder and emptied by reset. */
 birch_fb_ref birch_fb_shared_string(birch_fb_builder *b, const char *s, size_t n);
 /* A vector of n scalars or structs (little-endian, elem_size bytes each,
- * aligned to align; an empty one only up to its count's 4, as flatc's). */
+ * aligned to align; an empty one, for align up to 8, only to its count's
+ * 4, as flatc writes it). */
 birch_fb_ref birch_fb_vector(birch_fb_builder *b, const void *elems, size_t n, size_t elem_size, size_t align);
 /* A vector of strings or tables. */
 birch_fb_ref birch_fb_vector_refs(birch_fb_builder *b, const birch_fb_ref *refs, size_t n);
