@@ -257,21 +257,30 @@ static int bounded(loader *l, const fbs_object *o, const fbs_field *f, int32_t i
     return fail(l, "%s.%s: %s index %d out of range (a damaged binary schema)", o->name, f->name, what, idx);
 }
 
+/* An enum index that must name a union (is_union) or a plain enum. */
+static int enum_of(loader *l, const fbs_object *o, const fbs_field *f, int32_t idx, int is_union)
+{
+    if (bounded(l, o, f, idx, l->s->nenums, "enum") != 0) return -1;
+    if (l->s->enums[idx].is_union == is_union) return 0;
+    return fail(l, "%s.%s: type %s is %s (a damaged binary schema)", o->name, f->name, l->s->enums[idx].name,
+                is_union ? "not a union" : "a union");
+}
+
 /* A table field's kind from its type. */
 static int table_field(loader *l, const fbs_object *o, fbs_field *f, const reflection_Field_table *rf)
 {
     const reflection_Type_table *t = reflection_Field_type(rf);
     int base = reflection_Type_base_type(t), elem = reflection_Type_element(t);
     int32_t idx = reflection_Type_index(t);
-    size_t no = l->s->nobjects, ne = l->s->nenums;
+    size_t no = l->s->nobjects;
     f->base = base;
     if (base == reflection_UType) {
         f->kind = FBS_UTYPE;
-        return bounded(l, o, f, idx, ne, "enum");
+        return enum_of(l, o, f, idx, 1);
     }
     if (is_scalar(base)) {
         if (idx >= 0) {
-            if (bounded(l, o, f, idx, ne, "enum") != 0) return -1;
+            if (enum_of(l, o, f, idx, 0) != 0) return -1;
             f->enumi = idx;
         }
         f->kind = reflection_Field_optional(rf) ? FBS_OPTIONAL : idx >= 0 ? FBS_ENUM : FBS_SCALAR;
@@ -287,7 +296,7 @@ static int table_field(loader *l, const fbs_object *o, fbs_field *f, const refle
         f->kind = reflection_Object_is_struct(reflection_Schema_objects_at(l->rs, (size_t)idx)) ? FBS_STRUCT : FBS_TABLE;
         return 0;
     case reflection_Union:
-        if (bounded(l, o, f, idx, ne, "enum") != 0) return -1;
+        if (enum_of(l, o, f, idx, 1) != 0) return -1;
         f->enumi = idx;
         f->kind = FBS_UNION;
         return 0;
@@ -311,10 +320,10 @@ static int table_field(loader *l, const fbs_object *o, fbs_field *f, const refle
     }
     if (elem == reflection_UType) {
         f->kind = FBS_UTYPE;
-        return bounded(l, o, f, idx, ne, "enum");
+        return enum_of(l, o, f, idx, 1);
     }
     if (is_scalar(elem)) {
-        if (idx >= 0 && bounded(l, o, f, idx, ne, "enum") != 0) return -1;
+        if (idx >= 0 && enum_of(l, o, f, idx, 0) != 0) return -1;
         f->enumi = idx >= 0 ? idx : -1;
         f->kind = idx >= 0 ? FBS_VECTOR_ENUM : FBS_VECTOR;
         return 0;
@@ -330,7 +339,7 @@ static int table_field(loader *l, const fbs_object *o, fbs_field *f, const refle
                                                                                              : FBS_VECTOR_TABLE;
         return 0;
     case reflection_Union:
-        if (bounded(l, o, f, idx, ne, "enum") != 0) return -1;
+        if (enum_of(l, o, f, idx, 1) != 0) return -1;
         f->enumi = idx;
         f->kind = FBS_VECTOR_UNION;
         return 0;
@@ -377,7 +386,7 @@ static int struct_member(loader *l, const fbs_object *o, fbs_field *f, const ref
     if (member_shape(l, base, idx, &size, &align) != 0)
         return fail(l, "struct %s: member %s of type %d, which a struct cannot hold", o->name, f->name, base);
     if (base == reflection_Obj) f->object = idx;
-    else if (idx >= 0 && bounded(l, o, f, idx, l->s->nenums, "enum") == 0) f->enumi = idx;
+    else if (idx >= 0 && enum_of(l, o, f, idx, 0) == 0) f->enumi = idx;
     else if (idx >= 0) return -1;
     f->size = f->kind == FBS_ARRAY ? size * f->count : size;
     if (f->offset % align != 0)
