@@ -1940,7 +1940,10 @@ START_TEST(union_vector_refusals)
     /* A member's offset 0 (only NONE may have one), or out of the buffer. */
     c = copy_of(out);
     z = Zoo_root(c, out.size, 0);
-    size_t el = (size_t)(birch_fb_ref_(z, 11) + 4 + 4 - c); /* element 1, the Dog */
+    const uint8_t *pets = birch_fb_ref_(z, 11);
+    ck_assert_ptr_nonnull(pets);
+    size_t el = (size_t)(pets - c) + 4 + 4; /* element 1, the Dog */
+    ck_assert_uint_le(el + 4, out.size);
     memset(c + el, 0, 4);
     verify_fails(&Zoo_fb, c, out.size, &o, "Zoo.pets: offset 0");
     uint32_t far = (uint32_t)out.size;

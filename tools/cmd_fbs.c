@@ -98,13 +98,14 @@ static int run_flatc(const fbs_args *a, const char *dir)
  * removes it. */
 static int read_bfbs(const char *dir, void **buf, size_t *len)
 {
-    char path[4096] = "";
+    char path[4096 + sizeof ((struct dirent *)0)->d_name + 2] = "";
     DIR *d = opendir(dir);
     if (!d) return tool_fail("fbs: %s: %s", dir, strerror(errno));
     for (struct dirent *de; (de = readdir(d)) != NULL;) {
         size_t n = strlen(de->d_name);
-        if (n > 5 && strcmp(de->d_name + n - 5, ".bfbs") == 0)
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (n > 5 && strcmp(de->d_name + n - 5, ".bfbs") == 0 &&
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+            path[0] = 0; /* cannot happen: dir is shorter than 4096 */
     }
     closedir(d);
     if (!path[0]) return tool_fail("fbs: flatc wrote no binary schema");
@@ -180,7 +181,8 @@ static int run(int argc, char **argv)
     if (code != TOOL_OK) return code;
     const char *tmpdir = getenv("TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/birch-fbs-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if ((size_t)snprintf(dir, sizeof dir, "%s/birch-fbs-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp") >= sizeof dir)
+        return tool_fail("fbs: $TMPDIR is too long");
     if (!mkdtemp(dir)) return tool_fail("fbs: a scratch directory in %s: %s", dir, strerror(errno));
     void *bfbs = NULL;
     size_t len = 0;
