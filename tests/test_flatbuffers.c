@@ -40,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "support.h"
 
 /* ---- Files and flatc ------------------------------------------------------ */
@@ -121,179 +122,7 @@ static uint8_t *flatc_binary(const char *schema, const char *json, int size_pref
     return read_file(path, n);
 }
 
-/* ---- A small JSON reader (flatc's --strict-json output and tests/fb/NAME.json
- * with unquoted keys) ----------------------------------------------------- */
-
-typedef struct jv {
-    char t; /* 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null */
-    char *s; /* string, or the number's text */
-    size_t slen;
-    int b;
-    size_t n;
-    char **keys;
-    struct jv **items;
-} jv;
-
-static void jfree(jv *v)
-{
-    if (!v) return;
-    for (size_t i = 0; i < v->n; i++) {
-        if (v->keys) free(v->keys[i]);
-        jfree(v->items[i]);
-    }
-    free(v->keys);
-    free(v->items);
-    free(v->s);
-    free(v);
-}
-
-static void jws(const char **p)
-{
-    for (;;) {
-        while (isspace((unsigned char)**p)) (*p)++;
-        if ((*p)[0] == '/' && (*p)[1] == '/') {
-            while (**p && **p != '\n') (*p)++;
-        } else {
-            return;
-        }
-    }
-}
-
-static void jput(char **s, size_t *n, size_t *cap, unsigned c)
-{
-    if (*n + 5 > *cap) {
-        *cap = *cap * 2 + 16;
-        *s = realloc(*s, *cap);
-        ck_assert(*s != NULL);
-    }
-    (*s)[(*n)++] = (char)c;
-}
-
-static char *jstring(const char **p, size_t *len)
-{
-    ck_assert_msg(**p == '"', "JSON: string expected at '%.20s'", *p);
-    (*p)++;
-    char *s = NULL;
-    size_t n = 0, cap = 0;
-    jput(&s, &n, &cap, 0);
-    n = 0;
-    while (**p != '"') {
-        ck_assert_msg(**p != 0, "JSON: unterminated string");
-        unsigned c = (unsigned char)*(*p)++;
-        if (c == '\\') {
-            c = (unsigned char)*(*p)++;
-            switch (c) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'u': {
-                unsigned cp = (unsigned)strtoul((char[5]){(*p)[0], (*p)[1], (*p)[2], (*p)[3], 0}, NULL, 16);
-                *p += 4;
-                if (cp >= 0xd800 && cp < 0xdc00 && (*p)[0] == '\\' && (*p)[1] == 'u') {
-                    unsigned lo = (unsigned)strtoul((char[5]){(*p)[2], (*p)[3], (*p)[4], (*p)[5], 0}, NULL, 16);
-                    *p += 6;
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                }
-                if (cp < 0x80) jput(&s, &n, &cap, cp);
-                else if (cp < 0x800) jput(&s, &n, &cap, 0xc0 | (cp >> 6)), jput(&s, &n, &cap, 0x80 | (cp & 63));
-                else if (cp < 0x10000)
-                    jput(&s, &n, &cap, 0xe0 | (cp >> 12)), jput(&s, &n, &cap, 0x80 | ((cp >> 6) & 63)),
-                        jput(&s, &n, &cap, 0x80 | (cp & 63));
-                else
-                    jput(&s, &n, &cap, 0xf0 | (cp >> 18)), jput(&s, &n, &cap, 0x80 | ((cp >> 12) & 63)),
-                        jput(&s, &n, &cap, 0x80 | ((cp >> 6) & 63)), jput(&s, &n, &cap, 0x80 | (cp & 63));
-                continue;
-            }
-            default: break; /* \" \\ \/ */
-            }
-        }
-        jput(&s, &n, &cap, c);
-    }
-    (*p)++;
-    s[n] = 0;
-    *len = n;
-    return s;
-}
-
-static jv *jparse_at(const char **p)
-{
-    jws(p);
-    jv *v = calloc(1, sizeof *v);
-    ck_assert(v != NULL);
-    char c = **p;
-    if (c == '{' || c == '[') {
-        v->t = c == '{' ? 'o' : 'a';
-        (*p)++;
-        size_t cap = 0;
-        for (;;) {
-            jws(p);
-            if (**p == (c == '{' ? '}' : ']')) {
-                (*p)++;
-                break;
-            }
-            if (v->n == cap) {
-                cap = cap * 2 + 8;
-                v->items = realloc(v->items, cap * sizeof *v->items);
-                if (c == '{') v->keys = realloc(v->keys, cap * sizeof *v->keys);
-                ck_assert(v->items != NULL);
-            }
-            if (c == '{') {
-                size_t kl;
-                if (**p == '"') {
-                    v->keys[v->n] = jstring(p, &kl);
-                } else { /* an unquoted key */
-                    const char *k = *p;
-                    while (isalnum((unsigned char)**p) || **p == '_') (*p)++;
-                    v->keys[v->n] = strndup(k, (size_t)(*p - k));
-                }
-                jws(p);
-                ck_assert_msg(**p == ':', "JSON: ':' expected at '%.20s'", *p);
-                (*p)++;
-            }
-            v->items[v->n++] = jparse_at(p);
-            jws(p);
-            if (**p == ',') (*p)++;
-        }
-    } else if (c == '"') {
-        v->t = 's';
-        v->s = jstring(p, &v->slen);
-    } else if (!strncmp(*p, "true", 4) || !strncmp(*p, "false", 5)) {
-        v->t = 'b';
-        v->b = c == 't';
-        *p += v->b ? 4 : 5;
-    } else if (!strncmp(*p, "null", 4)) {
-        v->t = 'z';
-        *p += 4;
-    } else {
-        const char *s = *p;
-        while (**p && (isalnum((unsigned char)**p) || strchr("+-.", **p))) (*p)++;
-        ck_assert_msg(*p > s, "JSON: value expected at '%.20s'", s);
-        v->t = 'n';
-        v->s = strndup(s, (size_t)(*p - s));
-        v->slen = (size_t)(*p - s);
-    }
-    return v;
-}
-
-static jv *jparse_file(const char *path)
-{
-    size_t n;
-    char *text = (char *)read_file(path, &n);
-    const char *p = text;
-    jv *v = jparse_at(&p);
-    free(text);
-    return v;
-}
-
-static const jv *jget(const jv *o, const char *key)
-{
-    if (!o || o->t != 'o') return NULL;
-    for (size_t i = 0; i < o->n; i++)
-        if (!strcmp(o->keys[i], key)) return o->items[i];
-    return NULL;
-}
+/* The JSON of tests/fb and flatc's --json output: tests/json.h. */
 
 /* ---- Comparing what birch reads with JSON ------------------------------ */
 
@@ -366,7 +195,6 @@ static size_t ck_n(const char *name, size_t n, const jv *j)
     ck_assert_msg(n == j->n, "%s: birch reads %zu elements, JSON has %zu", name, n, j->n);
     return n;
 }
-static const jv *jat(const jv *a, size_t i) { return a && i < a->n ? a->items[i] : NULL; }
 /* A vector's elements pointer: NULL exactly when JSON has no array, and
  * aligned for its elements even when the vector is empty. */
 static void ck_elems(const char *name, const void *p, const jv *j, size_t align)
@@ -1729,12 +1557,6 @@ static int zoo_decode(const char *name, birch_val buf, char **text)
         *text = (char *)read_file(path, &n);
     }
     return rc;
-}
-
-static jv *jparse_text(const char *text)
-{
-    const char *p = text;
-    return jparse_at(&p);
 }
 
 /* Every truncation of buf is refused by the verifier (and read safely by
