@@ -460,7 +460,7 @@ int birch_typed_put_batch(birch_txn *txn, const birch_typed *t, size_t n, const 
 /* ---- Guards ------------------------------------------------------------------ */
 
 /* Finds the raw bytes of key on the guard's own pinned snapshot. */
-static int pinned_get(const birch_typed *t, birch_val k, birch_guard *g, birch_val *val)
+static int pinned_get(const birch_typed *t, birch_val k, birch_guard *g, birch_val *val, size_t ahead)
 {
     birch_db *db = t->table->db;
     bi_snap snap;
@@ -470,7 +470,7 @@ static int pinned_get(const birch_typed *t, birch_val k, birch_guard *g, birch_v
     bi_txn_on_snapshot(&tx, db, &snap);
     bi_table_rec rec;
     rc = bi_catalog_lookup(&tx, t->table->name, strlen(t->table->name), &rec);
-    if (rc == BIRCH_OK) rc = bi_tree_get(&tx, &rec.tree, k.data, k.size, val);
+    if (rc == BIRCH_OK) rc = bi_tree_get_ahead(&tx, &rec.tree, k.data, k.size, val, ahead);
     if (rc) {
         bi_unpin(db, snap.slot, snap.gen);
         return rc;
@@ -493,19 +493,14 @@ static void format_failure(const birch_typed *t, birch_val k, const char *why, b
 /* Verification reads the whole value, and on a random get its cache lines
  * past the first are usually cold: without a hint the verifier meets them
  * one miss after another (an archive's strings and vectors, a FlatBuffers
- * vtable and vectors).  Asking for the first 512 bytes at once lets the
- * misses overlap; bench/formats.c measured 100-110 ns saved per get of a
- * 200-byte archive or FlatBuffers value (gets of 800-1000 ns on a busy
- * machine; bench/README.md). */
-static inline void prefetch_value(birch_val v)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    size_t n = v.size < 512 ? v.size : 512;
-    for (size_t o = 64; o < n; o += 64) __builtin_prefetch((const char *)v.data + o);
-#else
-    (void)v;
-#endif
-}
+ * vtable and vectors).  Asking for the first VERIFY_AHEAD bytes at once
+ * lets the misses overlap; bench/formats.c measured 100-110 ns saved per
+ * get of a 200-byte archive or FlatBuffers value (gets of 800-1000 ns on
+ * a busy machine; bench/README.md).  They were asked for once the get had
+ * returned; the lookup now asks for them as soon as the leaf search finds
+ * the key (bi_get's ahead, btree.c), so that they overlap the search's
+ * last misses too (issue 15; bench/README.md). */
+#define VERIFY_AHEAD 512
 
 /* Records a guard taken in txn (a token, live): its id joins the
  * transaction's live guards, which its release must find. */
@@ -550,9 +545,9 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     if (!txn && (rc = bi_db_check(t->table->db, "birch_typed_get"))) return rc; /* a fork child pins nothing */
     g->db_ = t->table->db;
     g->txn_ = txn;
-    rc = txn ? birch_get(txn, t->table, k, &val) : pinned_get(t, k, g, &val);
+    size_t ahead = verify ? VERIFY_AHEAD : 0;
+    rc = txn ? bi_get(txn, t->table, k, &val, ahead) : pinned_get(t, k, g, &val, ahead);
     if (rc) return rc;
-    if (verify) prefetch_value(val);
     char why[200]; /* written only when verification fails */
     why[0] = 0;
     rc = verify ? t->value->verify(t->value, val.data, val.size, why, sizeof why) : BIRCH_OK;

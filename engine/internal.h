@@ -716,6 +716,13 @@ int bi_tree_search(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size
 int bi_tree_search_pair(birch_txn *txn, const bi_tree *tree, const uint8_t *const key[2], const size_t klen[2],
                         bi_path *path[2], int *split);
 int bi_tree_get(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, birch_val *val);
+/* bi_tree_get that also asks for the first ahead bytes of the value: of
+ * its node as soon as the leaf search finds it, or of its overflow run.
+ * For a caller about to read the whole value (a typed get verifies it),
+ * whose misses then overlap the rest of the search instead of following
+ * it.  bi_tree_get is ahead 0. */
+int bi_tree_get_ahead(birch_txn *txn, const bi_tree *tree, const uint8_t *key, size_t klen, birch_val *val,
+                      size_t ahead);
 /* Stores key -> vlen bytes and returns where the value lives in *valp so the
  * caller can fill it (val may be NULL to only reserve). */
 int bi_tree_put(birch_txn *txn, bi_tree *tree, const uint8_t *key, size_t klen,
@@ -748,6 +755,8 @@ int bi_dirty_restore(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npage
 void bi_dirty_drop_level(birch_txn *txn, uint64_t pgno, unsigned lvl);
 
 /* ---- records.c --------------------------------------------------------------- */
+/* birch_get, with bi_tree_get_ahead's ahead (0: birch_get). */
+int bi_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val, size_t ahead);
 /* Deletes the records of ranks [a, b) of table state ts as a change of
  * txn (spilling first; a failure fails the transaction). */
 int bi_del_ranks(birch_txn *txn, bi_tstate *ts, uint64_t a, uint64_t b);

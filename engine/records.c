@@ -112,7 +112,7 @@ static int multi_first(birch_txn *txn, bi_tstate *ts, birch_val key, birch_val *
     return BIRCH_OK;
 }
 
-int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
+int bi_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val, size_t ahead)
 {
     if (!txn || !t || !val) return bi_err(BIRCH_EINVAL, "birch_get: %s is NULL", !txn ? "txn" : !t ? "the table" : "val");
     int rc = bi_txn_use(&txn);
@@ -121,9 +121,14 @@ int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
     if (ts->flags & BI_TABLE_MULTIMAP) return multi_first(txn, ts, key, val);
-    rc = bi_tree_get(txn, &ts->tree, key.data, key.size, val);
+    rc = bi_tree_get_ahead(txn, &ts->tree, key.data, key.size, val, ahead);
     if (rc == BIRCH_OK && txn->write) bi_lend(txn, val->data);
     return rc;
+}
+
+int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
+{
+    return bi_get(txn, t, key, val, 0);
 }
 
 int birch_del(birch_txn *txn, birch_table *t, birch_val key)

@@ -23,9 +23,32 @@ static size_t ascii_run(const uint8_t *s, size_t n)
     return i;
 }
 
+/* How many leading bytes are known ASCII: n when all are, else at most
+ * the index of the first that is not.  Four words are tested at once, and
+ * the last bytes (fewer than 8) with the word that ends the string, which
+ * overlaps bytes already tested: an ASCII string takes no byte-by-byte
+ * step at all (a 52-byte one took 4 after ascii_run's 6 words). */
+static size_t ascii_prefix(const uint8_t *s, size_t n)
+{
+    const uint64_t high = 0x8080808080808080ull;
+    size_t i = 0;
+    uint64_t a, b, c, d; /* four scalars: one 32-byte copy went through the stack */
+    for (; n - i >= 32; i += 32) {
+        memcpy(&a, s + i, 8), memcpy(&b, s + i + 8, 8), memcpy(&c, s + i + 16, 8), memcpy(&d, s + i + 24, 8);
+        if ((a | b | c | d) & high) return i;
+    }
+    for (; n - i >= 8; i += 8) {
+        memcpy(&a, s + i, 8);
+        if (a & high) return i;
+    }
+    if (i == n || n < 8) return i;
+    memcpy(&a, s + n - 8, 8);
+    return a & high ? i : n;
+}
+
 bool bi_utf8_valid(const uint8_t *s, size_t n)
 {
-    size_t i = ascii_run(s, n);
+    size_t i = ascii_prefix(s, n);
     while (i < n) {
         uint8_t c = s[i];
         if (c < 0x80) {
