@@ -5,7 +5,9 @@
 #   bench/run.sh                         # full run, 1,000,000 records
 #   bench/run.sh --elements 5000000      # redb's size
 #   bench/run.sh --formats [--quick]     # the cost of verification per value
-#                                        # format (build/bench/birch-bench-formats)
+#                                        # format, and the generated FlatBuffers
+#                                        # declarations against hand-written ones
+#                                        # (build/bench/birch-bench-formats)
 #   bench/run.sh --features [--quick] [--repeat N] [--elements N]
 #                                        # issue 14's ratios: ranks, range counts,
 #                                        # cursor deletes, range deletes
@@ -32,7 +34,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$root/build/bench"
 
-packages=(cmake gcc make pkg-config libxxhash-dev
+# flatbuffers-compiler: flatc, which `birch fbs` runs to generate the
+# declarations of bench/event.fbs for birch-bench-formats.
+packages=(cmake gcc make pkg-config libxxhash-dev flatbuffers-compiler
           liblmdb-dev libsqlite3-dev librocksdb-dev libleveldb-dev)
 missing=()
 for p in "${packages[@]}"; do
