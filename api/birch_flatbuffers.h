@@ -65,6 +65,17 @@
  *   _(VECTOR, T, name, id, type)            vector of scalars
  *   _(VECTOR_ENUM, T, name, id, type, E)    vector of an enum stored as type
  *   _(VECTOR_STRUCT, T, name, id, CType)
+ *   _(STRUCT_ALIGNED, T, name, id, CType, align)
+ *   _(VECTOR_STRUCT_ALIGNED, T, name, id, CType, align)
+ *                                           a struct the schema aligns beyond
+ *                                           its members (force_align: 16): the
+ *                                           buffer places it at align (the
+ *                                           builder and verifier use align),
+ *                                           while CType keeps its members'
+ *                                           own alignment, so that reading it
+ *                                           from a value aligned to 8 only
+ *                                           (as birch stores them) is not a
+ *                                           misaligned access.  align <= 16.
  *   _(VECTOR_STRING, T, name, id)
  *   _(VECTOR_TABLE, T, name, id, Sub)
  *   _(VECTOR_TABLE_KEYED, T, name, id, Sub, cmp)
@@ -540,6 +551,9 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
 #define BIRCH_FB_D_VECTOR_ENUM(req, T, n, fid, ty, E) BIRCH_FB_D_VECTOR(req, T, n, fid, ty)
 #define BIRCH_FB_D_VECTOR_STRUCT(req, T, n, fid, CT) \
     {#n, fid, BIRCH_FB_VECTOR, BIRCH_FB_STRUCT, req, sizeof(CT), _Alignof(CT), NULL, NULL},
+#define BIRCH_FB_D_STRUCT_ALIGNED(req, T, n, fid, CT, al) {#n, fid, BIRCH_FB_STRUCT, 0, req, sizeof(CT), al, NULL, NULL},
+#define BIRCH_FB_D_VECTOR_STRUCT_ALIGNED(req, T, n, fid, CT, al) \
+    {#n, fid, BIRCH_FB_VECTOR, BIRCH_FB_STRUCT, req, sizeof(CT), al, NULL, NULL},
 #define BIRCH_FB_D_VECTOR_STRING(req, T, n, fid) {#n, fid, BIRCH_FB_VECTOR, BIRCH_FB_STRING, req, 0, 0, NULL, NULL},
 #define BIRCH_FB_D_VECTOR_TABLE(req, T, n, fid, S) \
     {#n, fid, BIRCH_FB_VECTOR, BIRCH_FB_TABLE, req, 0, 0, &S##_fb, NULL},
@@ -569,6 +583,7 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
 #define BIRCH_FB_A_STRUCT(T, n, fid, CT)                                                           \
     BIRCH_FB_FN_ const CT *T##_##n(const T##_table *t) { return (const CT *)(const void *)birch_fb_field_(t, fid); } \
     BIRCH_FB_A_PRESENT_(T, n, fid)
+#define BIRCH_FB_A_STRUCT_ALIGNED(T, n, fid, CT, al) BIRCH_FB_A_STRUCT(T, n, fid, CT)
 #define BIRCH_FB_A_STRING(T, n, fid)                                                               \
     BIRCH_FB_FN_ const char *T##_##n(const T##_table *t)                                          \
     {                                                                                            \
@@ -628,6 +643,7 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
         if (!v_ || i >= birch_fb_u32_(v_)) return NULL;                                          \
         return (const CT *)(const void *)(v_ + 4 + i * sizeof(CT));                              \
     }
+#define BIRCH_FB_A_VECTOR_STRUCT_ALIGNED(T, n, fid, CT, al) BIRCH_FB_A_VECTOR_STRUCT(T, n, fid, CT)
 #define BIRCH_FB_A_VECTOR_STRING(T, n, fid)                                                        \
     BIRCH_FB_A_VLEN_(T, n, fid)                                                                  \
     BIRCH_FB_FN_ const char *T##_##n##_at(const T##_table *t, size_t i)                          \
@@ -689,6 +705,11 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
     {                                                                                            \
         if (v) birch_fb_add_struct(b, fid, v, sizeof(CT), _Alignof(CT));                         \
     }
+#define BIRCH_FB_B_STRUCT_ALIGNED(T, n, fid, CT, al)                                               \
+    BIRCH_FB_FN_ void T##_add_##n(birch_fb_builder *b, const CT *v)                               \
+    {                                                                                            \
+        if (v) birch_fb_add_struct(b, fid, v, sizeof(CT), al);                                   \
+    }
 #define BIRCH_FB_B_REF_(T, n, fid)                                                                 \
     BIRCH_FB_FN_ void T##_add_##n(birch_fb_builder *b, birch_fb_ref r) { birch_fb_add_ref(b, fid, r); }
 #define BIRCH_FB_B_STRING(T, n, fid) BIRCH_FB_B_REF_(T, n, fid)
@@ -717,6 +738,12 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
     BIRCH_FB_FN_ birch_fb_ref T##_vec_##n(birch_fb_builder *b, const CT *v, size_t cnt)          \
     {                                                                                            \
         return birch_fb_vector(b, v, cnt, sizeof(CT), _Alignof(CT));                             \
+    }
+#define BIRCH_FB_B_VECTOR_STRUCT_ALIGNED(T, n, fid, CT, al)                                        \
+    BIRCH_FB_B_REF_(T, n, fid)                                                                   \
+    BIRCH_FB_FN_ birch_fb_ref T##_vec_##n(birch_fb_builder *b, const CT *v, size_t cnt)          \
+    {                                                                                            \
+        return birch_fb_vector(b, v, cnt, sizeof(CT), al);                                       \
     }
 #define BIRCH_FB_B_VECTOR_STRING(T, n, fid)                                                        \
     BIRCH_FB_B_REF_(T, n, fid)                                                                   \

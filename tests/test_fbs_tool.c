@@ -132,6 +132,41 @@ START_TEST(headers_sharing_an_include)
 }
 END_TEST
 
+/* What the header says for the cases a reader could get wrong: a long
+ * enum is a 64-bit integer type even when its values are small (a newer
+ * schema's values must not be cut to an int); a force_align'd struct keeps
+ * its members' alignment in C (birch stores values aligned to 8) and the
+ * buffer's in its fields' kinds; names a macro could replace get a '_'. */
+START_TEST(header_details)
+{
+    put_file("d.fbs", "namespace D;\nenum Big : long { A = 1, B = 2 }\nenum Small : short { X = -3, Y }\n"
+                      "struct Q (force_align: 16) { x: float; y: float; }\n"
+                      "struct P { q: Q; n: byte; }\n"
+                      "table T { big: Big = B; small: Small = Y; q: Q; qs: [Q]; p: P; INT8_MAX: int; __x: int; }\n"
+                      "root_type T;\n");
+    char *err = NULL;
+    ck_assert_msg(fbs(&err, "d.fbs -o d_birch.h") == 0, "%s", err);
+    free(err);
+    char *out = NULL;
+    ck_assert_int_eq(bt_sh(&out, NULL, "cat '%s/d_birch.h'", dir), 0);
+    const char *want[] = {"typedef int64_t D_Big;", "#define D_Big_B ((D_Big)2)", "typedef enum D_Small {",
+                          "_(ENUM, D_T, big, 0, i64, D_Big, D_Big_B)", "_Static_assert(_Alignof(D_Q) == 4",
+                          "_Static_assert(sizeof(D_Q) == 16", "_(STRUCT_ALIGNED, D_T, q, 2, D_Q, 16)",
+                          "_(VECTOR_STRUCT_ALIGNED, D_T, qs, 3, D_Q, 16)", "_(STRUCT_ALIGNED, D_T, p, 4, D_P, 16)",
+                          "_(SCALAR, D_T, INT8_MAX_, 5, i32, 0)", "_(SCALAR, D_T, __x_, 6, i32, 0)"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "the header lacks \"%s\":\n%s", want[i], out);
+    free(out);
+    put_file("d.c", "#include <stdint.h>\n#include \"d_birch.h\"\nint main(void) { return 0; }\n");
+    char api[4096];
+    snprintf(api, sizeof api, "%s", __FILE__);
+    *strrchr(api, '/') = 0;
+    int rc = bt_sh(NULL, &err, "cd '%s' && cc -std=c11 -pedantic -Wall -Wextra -Werror -I '%s/../api' -c d.c", dir, api);
+    ck_assert_msg(rc == 0, "the header does not compile (exit %d): %s", rc, err);
+    free(err);
+}
+END_TEST
+
 START_TEST(flatc_missing)
 {
     put_file("s.fbs", "table T { a: int; }\nroot_type T;\n");
@@ -174,6 +209,17 @@ START_TEST(names_that_collide)
     refused("table Foo { bar: int; }\ntable Foo_bar { present: int; }\n", "Foo_bar_present would be defined twice");
     /* A type whose C name C or birch reserves. */
     refused("table birch_val { a: int; }\n", "reserved");
+    refused("table birch { fb_verify: int; }\n", "reserved");
+}
+END_TEST
+
+START_TEST(layouts_birch_cannot_give)
+{
+    /* flatc allows force_align up to 32; birch's builder aligns to 16. */
+    refused("struct Q (force_align: 32) { x: float; }\ntable T { q: Q; }\n", "struct Q: force_align 32");
+    /* flatc 2.0.8 writes this default as 0, which the enum has no value for. */
+    refused("enum U : ulong { Small = 1, Huge = 18446744073709551615 }\ntable T { u: U = Huge; }\n",
+            "T.u: the binary schema gives the default 0, which enum U has no value for");
 }
 END_TEST
 
@@ -265,10 +311,12 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, writes_a_header);
     tcase_add_test(tc, headers_sharing_an_include);
+    tcase_add_test(tc, header_details);
     tcase_add_test(tc, flatc_missing);
     tcase_add_test(tc, flatc_errors_pass_through);
     tcase_add_test(tc, features_birch_cannot_express);
     tcase_add_test(tc, names_that_collide);
+    tcase_add_test(tc, layouts_birch_cannot_give);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, unwritable_output);
     tcase_add_test(tc, bad_schemas_refused);

@@ -89,7 +89,7 @@ static int run_flatc(const fbs_args *a, const char *dir)
         if (errno != EINTR) return tool_fail("fbs: waiting for %s: %s", a->flatc, strerror(errno));
     if (WIFSIGNALED(status)) return tool_fail("fbs: %s was killed by signal %d", a->flatc, WTERMSIG(status));
     if (WEXITSTATUS(status) != 0)
-        return tool_fail("fbs: %s refused %s (exit %d; its message is above)", a->flatc, a->schema,
+        return tool_fail("fbs: %s refused %s (exit %d; what it said, if anything, is above)", a->flatc, a->schema,
                          WEXITSTATUS(status));
     return TOOL_OK;
 }
@@ -162,7 +162,7 @@ static int write_header(const fbs_schema *s, const fbs_args *a)
     }
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", a->out, (long)getpid());
     FILE *f = to_stdout ? stdout : fopen(tmp, "w");
-    if (!f) return tool_fail("fbs: %s: %s", tmp, strerror(errno));
+    if (!f) return tool_fail("fbs: cannot write %s: %s", a->out, strerror(errno));
     int rc = fbs_emit(s, f, base ? base + 1 : a->schema, guard, err, sizeof err);
     int werr = ferror(f) || fflush(f) != 0;
     if (!to_stdout) werr |= fclose(f) != 0;

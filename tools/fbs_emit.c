@@ -274,27 +274,22 @@ static void member_type(emitter *e, const fbs_field *f, char *buf, size_t cap)
     else snprintf(buf, cap, "%s", fbs_c_type(f->base));
 }
 
-static uint32_t member_align(emitter *e, const fbs_field *f)
-{
-    if (f->object >= 0) return (uint32_t)e->s->objects[f->object].minalign;
-    return f->kind == FBS_ARRAY ? f->size / f->count : f->size;
-}
-
+/* A struct's C type keeps its members' alignment (calign) even when the
+ * schema asks for more (force_align): birch stores values aligned to 8,
+ * so a C type aligned to 16 would be read misaligned.  Its offsets and
+ * size are flatc's all the same (explicit padding); the buffer places it
+ * at its schema alignment (the _ALIGNED field kinds). */
 static void emit_struct(emitter *e, const fbs_object *o)
 {
     char ty[256];
-    uint32_t natural = 1;
-    for (size_t i = 0; i < o->nfields; i++)
-        if (member_align(e, &o->fields[i]) > natural) natural = member_align(e, &o->fields[i]);
     guard_open(e, "STRUCT", o->cname);
-    out(e, "/* struct %s: %d bytes, aligned to %d, as flatc lays it out */\ntypedef struct %s {\n", o->name,
-        o->bytesize, o->minalign, o->cname);
+    out(e, "/* struct %s: %d bytes, aligned to %d in a buffer", o->name, o->bytesize, o->minalign);
+    if (o->minalign > o->calign) out(e, " (force_align), to %d in C", o->calign);
+    out(e, ", as flatc lays it out */\ntypedef struct %s {\n", o->cname);
     for (size_t i = 0; i < o->nfields; i++) {
         const fbs_field *f = &o->fields[i];
         member_type(e, f, ty, sizeof ty);
-        out(e, "    ");
-        if (i == 0 && (uint32_t)o->minalign > natural) out(e, "_Alignas(%d) ", o->minalign); /* force_align */
-        out(e, "%s %s", ty, f->cname);
+        out(e, "    %s %s", ty, f->cname);
         if (f->kind == FBS_ARRAY) out(e, "[%u]", f->count);
         out(e, ";");
         if (f->enumi >= 0) out(e, " /* %s */", e->s->enums[f->enumi].cname);
@@ -304,8 +299,7 @@ static void emit_struct(emitter *e, const fbs_object *o)
     }
     out(e, "} %s;\n", o->cname);
     out(e, "_Static_assert(sizeof(%s) == %d, \"%s: size as flatc lays it out\");\n", o->cname, o->bytesize, o->name);
-    out(e, "_Static_assert(_Alignof(%s) == %d, \"%s: alignment as flatc lays it out\");\n", o->cname, o->minalign,
-        o->name);
+    out(e, "_Static_assert(_Alignof(%s) == %d, \"%s: alignment of its members\");\n", o->cname, o->calign, o->name);
     for (size_t i = 0; i < o->nfields; i++)
         out(e, "_Static_assert(offsetof(%s, %s) == %u, \"%s.%s: offset as flatc lays it out\");\n", o->cname,
             o->fields[i].cname, o->fields[i].offset, o->name, o->fields[i].name);
@@ -383,8 +377,13 @@ static void field_args(emitter *e, const fbs_field *f, char *buf, size_t cap)
         snprintf(buf, cap, ", %s, %s", tok, s->enums[f->enumi].cname);
         return;
     case FBS_STRUCT:
+    case FBS_VECTOR_STRUCT: {
+        const fbs_object *st = &s->objects[f->object];
+        if (st->minalign > st->calign) snprintf(buf, cap, ", %s, %d", st->cname, st->minalign); /* _ALIGNED */
+        else snprintf(buf, cap, ", %s", st->cname);
+        return;
+    }
     case FBS_TABLE:
-    case FBS_VECTOR_STRUCT:
     case FBS_NESTED:
         snprintf(buf, cap, ", %s", s->objects[f->object].cname);
         return;
@@ -418,8 +417,10 @@ static void emit_table(emitter *e, const fbs_object *o)
         field_args(e, f, args, sizeof args);
         const char *kind = KINDS[f->kind];
         int keyed = f->kind == FBS_VECTOR_TABLE && e->s->objects[f->object].key >= 0;
-        out(e, " \\\n    _(%s%s%s, %s, %s, %u%s)", f->required ? "REQUIRED, " : "", kind, keyed ? "_KEYED" : "",
-            o->cname, f->cname, f->id, args);
+        int aligned = (f->kind == FBS_STRUCT || f->kind == FBS_VECTOR_STRUCT) &&
+                      e->s->objects[f->object].minalign > e->s->objects[f->object].calign;
+        out(e, " \\\n    _(%s%s%s, %s, %s, %u%s)", f->required ? "REQUIRED, " : "", kind,
+            keyed ? "_KEYED" : aligned ? "_ALIGNED" : "", o->cname, f->cname, f->id, args);
         live_fields++;
     }
     const char *ident = o->root && e->s->ident ? e->s->ident : NULL;

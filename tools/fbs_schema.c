@@ -109,13 +109,33 @@ static int macro_word(const char *s)
     return 0;
 }
 
+/* Names longer than this are refused: the emitter's lines and messages
+ * hold a few of them and must never be cut short. */
+enum { MAX_NAME = 128 };
+
 static int identifier(const char *s)
 {
+    if (strlen(s) > MAX_NAME) return 0;
     if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return 0;
     for (; *s; s++)
         if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
             return 0;
     return 1;
+}
+
+/* Names that look like macros: reserved ones (__x, _X), and names in
+ * upper case (INT8_MAX, M_PI, EINVAL, BIRCH_OK: a header's macro would
+ * replace them inside the field lists).  FlatBuffers fields are snake_case
+ * (flatc warns otherwise), so the suffix this earns is rarely seen. */
+static int macro_like(const char *s)
+{
+    if (s[0] == '_' && (s[1] == '_' || (s[1] >= 'A' && s[1] <= 'Z'))) return 1;
+    int upper = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= 'a' && *p <= 'z') return 0;
+        upper |= *p >= 'A' && *p <= 'Z';
+    }
+    return upper;
 }
 
 /* A schema's full name in C: "Inv.Item" -> "Inv_Item" (flatcc's convention),
@@ -127,12 +147,13 @@ static char *c_name(loader *l, const char *what, const char *full)
     for (char *p = c; *p; p++)
         if (*p == '.') *p = '_';
     if (!identifier(c)) {
-        fail(l, "%s '%s': not a C identifier once '.' becomes '_'", what, full);
+        fail(l, "%s '%.*s': not a C identifier of at most %d characters once '.' becomes '_'", what, MAX_NAME,
+             full, MAX_NAME);
         free(c);
         return NULL;
     }
     if (reserved(c) || macro_word(c) || (c[0] == '_' && (c[1] == '_' || (c[1] >= 'A' && c[1] <= 'Z'))) ||
-        strncmp(c, "birch_", 6) == 0 || strncmp(c, "BIRCH_", 6) == 0) {
+        strcmp(c, "birch") == 0 || strncmp(c, "birch_", 6) == 0 || strncmp(c, "BIRCH_", 6) == 0) {
         fail(l, "%s '%s': '%s' is reserved in C or by birch; rename it or put it in a namespace", what, full, c);
         free(c);
         return NULL;
@@ -211,7 +232,7 @@ static int load_enum(loader *l, size_t i)
     size_t n = reflection_Enum_values_len(re);
     if (!(e->values = calloc(n ? n : 1, sizeof *e->values))) return fail(l, "out of memory");
     e->nvalues = n;
-    e->c_enum = 1;
+    e->c_enum = scalar_size(e->base) <= 4; /* a long enum's later values would not fit an int */
     for (size_t k = 0; k < n; k++) {
         if (load_value(l, e, reflection_Enum_values_at(re, k), &e->values[k]) != 0) return -1;
         int64_t v = e->values[k].value;
@@ -446,13 +467,15 @@ static int load_field(loader *l, fbs_object *o, const reflection_Field_table *rf
     f->required = reflection_Field_required(rf);
     f->key = reflection_Field_key(rf);
     f->deprecated = reflection_Field_deprecated(rf);
-    if (!identifier(f->name)) return fail(l, "%s: field '%s' is not a C identifier", o->name, f->name);
+    if (!identifier(f->name))
+        return fail(l, "%s: field '%.*s' is not a C identifier of at most %d characters", o->name, MAX_NAME, f->name,
+                    MAX_NAME);
     size_t n = strlen(f->name);
     /* A struct member is a C member name; a table field's name passes
      * through the field list's macros: either must not be a keyword or
      * a macro, and becomes NAME_ in C when it is. */
     int kw = reserved(f->name) || macro_word(f->name) || strcmp(f->name, "_") == 0 || /* the lists' parameter */
-             strncmp(f->name, "birch_", 6) == 0;
+             strncmp(f->name, "birch_", 6) == 0 || macro_like(f->name);
     if (!(f->cname = malloc(n + 2))) return fail(l, "out of memory");
     memcpy(f->cname, f->name, n + 1);
     if (kw) strcpy(f->cname + n, "_"); /* a member named `int` becomes int_ */
@@ -482,6 +505,64 @@ static int load_object(loader *l, size_t i)
         if (o->fields[k].kind != FBS_STRING && o->fields[k].kind != FBS_SCALAR && o->fields[k].kind != FBS_ENUM)
             return fail(l, "%s.%s: a (key) must be a string or a scalar", o->name, o->fields[k].name);
         o->key = (int)k;
+    }
+    return 0;
+}
+
+/* The C alignment of struct i: its members' largest (nested structs by
+ * their own C alignment), which force_align may exceed.  Structs nest
+ * without cycles in a schema flatc wrote; depth bounds a damaged one. */
+static int struct_calign(loader *l, size_t i, int depth)
+{
+    fbs_object *o = &l->s->objects[i];
+    if (o->calign) return o->calign;
+    if (depth > 64) return fail(l, "struct %s: nested in itself (a damaged binary schema)", o->name), -1;
+    int a = 1;
+    for (size_t k = 0; k < o->nfields; k++) {
+        const fbs_field *f = &o->fields[k];
+        int fa = f->object >= 0 ? struct_calign(l, (size_t)f->object, depth + 1) : (int)scalar_size(f->base);
+        if (fa < 0) return -1;
+        if (fa > a) a = fa;
+    }
+    return o->calign = a;
+}
+
+/* Alignments the C types and the builder can give: force_align up to 16
+ * (flatc allows 32; birch's builder aligns to at most 16). */
+static int check_alignments(loader *l)
+{
+    for (size_t i = 0; i < l->s->nobjects; i++) {
+        const fbs_object *o = &l->s->objects[i];
+        if (!o->is_struct) continue;
+        if (struct_calign(l, i, 0) < 0) return -1;
+        if (o->minalign > 16)
+            return fail(l, "struct %s: force_align %d; birch aligns structs to at most 16", o->name, o->minalign);
+        if (o->minalign < o->calign)
+            return fail(l, "struct %s: alignment %d below its members' %d (a damaged binary schema)", o->name,
+                        o->minalign, o->calign);
+    }
+    return 0;
+}
+
+/* flatc 2.0.8 writes a ulong default above INT64_MAX as 0 into the binary
+ * schema: an enum field (not bit_flags) whose default is no value of its
+ * enum can only be that, and would read as 0. */
+static int check_enum_defaults(loader *l)
+{
+    for (size_t i = 0; i < l->s->nobjects; i++) {
+        const fbs_object *o = &l->s->objects[i];
+        for (size_t k = 0; k < o->nfields && !o->is_struct; k++) {
+            const fbs_field *f = &o->fields[k];
+            if (f->kind != FBS_ENUM || f->deprecated) continue;
+            const fbs_enum *e = &l->s->enums[f->enumi];
+            int found = e->bit_flags;
+            for (size_t v = 0; v < e->nvalues && !found; v++) found = e->values[v].value == f->dint;
+            if (!found)
+                return fail(l, "%s.%s: the binary schema gives the default %lld, which enum %s has no value for "
+                               "(flatc 2.0.8 loses ulong defaults above 9223372036854775807): give the field a "
+                               "default that is one of the enum's first 2^63 values, or none",
+                            o->name, f->name, (long long)f->dint, e->name);
+        }
     }
     return 0;
 }
@@ -521,6 +602,7 @@ static int load(loader *l, const void *bfbs, size_t len)
         if (load_enum(l, i) != 0) return -1;
     for (size_t i = 0; i < s->nobjects; i++)
         if (load_object(l, i) != 0) return -1;
+    if (check_alignments(l) != 0 || check_enum_defaults(l) != 0) return -1;
     s->ident = reflection_Schema_file_ident(rs);
     size_t idlen = reflection_Schema_file_ident_len(rs);
     if (idlen == 0) s->ident = NULL; /* flatc writes "" for none */

@@ -65,7 +65,8 @@ typedef struct fbs_object {
     const char *name;   /* full name: "Inv.Item" */
     char *cname;        /* "Inv_Item" */
     int is_struct;
-    int minalign, bytesize; /* structs */
+    int minalign, bytesize; /* structs, as flatc lays them out */
+    int calign;         /* structs: the C type's alignment, its members' largest (force_align can ask more) */
     fbs_field *fields;  /* by id (tables), by offset (structs); deprecated fields kept */
     size_t nfields;
     int key;            /* index in fields of the (key) field, or -1 */
@@ -85,7 +86,8 @@ typedef struct fbs_enum {
     int is_union;
     int bit_flags;
     int base;           /* the underlying reflection base type (UType for unions) */
-    int c_enum;         /* every value fits an int: a C enum (else an integer typedef and macros) */
+    int c_enum;         /* stored in at most 32 bits and every value fits an int: a C enum (else an
+                           integer typedef and macros: a C enum is int-sized) */
     fbs_value *values;  /* in declaration order (ascending values) */
     size_t nvalues;
 } fbs_enum;
