@@ -100,7 +100,7 @@ END_TEST
 START_TEST(headers_sharing_an_include)
 {
     put_file("common.fbs", "namespace C;\nenum Unit : byte { G, Kg }\nstruct Qty { n: int; unit: Unit; }\n"
-                           "table Tag { name: string (key); }\n");
+                           "table Tag { name: string (key); }\nroot_type Tag;\nfile_identifier \"CTAG\";\n");
     put_file("a.fbs", "include \"common.fbs\";\nnamespace A;\ntable Box { q: C.Qty; tags: [C.Tag]; }\n"
                       "root_type Box;\nfile_identifier \"ABOX\";\n");
     put_file("b.fbs", "include \"common.fbs\";\nnamespace B;\ntable Bag { q: C.Qty; tag: C.Tag; }\n"
@@ -120,6 +120,19 @@ START_TEST(headers_sharing_an_include)
     free(err);
     ck_assert_msg(fbs(&err, "b.fbs -o b_birch.h") == 0, "%s", err);
     free(err);
+    ck_assert_msg(fbs(&err, "common.fbs -o common_birch.h") == 0, "%s", err);
+    free(err);
+    /* The included schema's root has its identifier in every header that
+     * declares it, so which header a program includes first is no matter. */
+    char *out = NULL;
+    ck_assert_int_eq(bt_sh(&out, NULL, "cd '%s' && grep -h 'BIRCH_FB_TABLE(C_Tag' a_birch.h b_birch.h common_birch.h",
+                           dir),
+                     0);
+    ck_assert_msg(strcmp(out, "BIRCH_FB_TABLE(C_Tag, \"CTAG\", C_Tag_FIELDS);\n"
+                              "BIRCH_FB_TABLE(C_Tag, \"CTAG\", C_Tag_FIELDS);\n"
+                              "BIRCH_FB_TABLE(C_Tag, \"CTAG\", C_Tag_FIELDS);\n") == 0,
+                  "the three headers declare C.Tag differently:\n%s", out);
+    free(out);
     char api[4096];
     snprintf(api, sizeof api, "%s", __FILE__);
     *strrchr(api, '/') = 0;

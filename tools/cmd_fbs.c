@@ -63,19 +63,33 @@ static int parse_args(int argc, char **argv, fbs_args *a)
     return TOOL_OK;
 }
 
-/* Runs flatc --schema -b on the schema, writing into dir. */
-static int run_flatc(const fbs_args *a, const char *dir)
+/* The directory of path ("." for a bare name), into buf. */
+static void dir_of(const char *path, char *buf, size_t cap)
 {
-    const char *argv[8 + 2 * MAX_INCLUDES];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, cap, ".");
+    else if (slash == path) snprintf(buf, cap, "/");
+    else snprintf(buf, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* Runs flatc --schema -b on schema (a->schema or a file it includes),
+ * writing into dir. */
+static int run_flatc(const fbs_args *a, const char *schema, const char *dir)
+{
+    const char *argv[10 + 2 * MAX_INCLUDES];
+    char sdir[4096];
     int n = 0;
+    dir_of(a->schema, sdir, sizeof sdir);
     argv[n++] = a->flatc;
     argv[n++] = "--schema";
     argv[n++] = "-b";
     argv[n++] = "--bfbs-builtins"; /* key, id, nested_flatbuffer, bit_flags, force_align as attributes */
+    argv[n++] = "--bfbs-filenames"; /* declaration_file relative to the schema's directory */
+    argv[n++] = sdir;
     argv[n++] = "-o";
     argv[n++] = dir;
     for (int i = 0; i < a->ninc; i++) argv[n++] = "-I", argv[n++] = a->inc[i];
-    argv[n++] = a->schema;
+    argv[n++] = schema;
     argv[n] = NULL;
     pid_t pid;
     int rc = posix_spawnp(&pid, a->flatc, NULL, NULL, (char *const *)argv, environ);
@@ -89,7 +103,7 @@ static int run_flatc(const fbs_args *a, const char *dir)
         if (errno != EINTR) return tool_fail("fbs: waiting for %s: %s", a->flatc, strerror(errno));
     if (WIFSIGNALED(status)) return tool_fail("fbs: %s was killed by signal %d", a->flatc, WTERMSIG(status));
     if (WEXITSTATUS(status) != 0)
-        return tool_fail("fbs: %s refused %s (exit %d; what it said, if anything, is above)", a->flatc, a->schema,
+        return tool_fail("fbs: %s refused %s (exit %d; what it said, if anything, is above)", a->flatc, schema,
                          WEXITSTATUS(status));
     return TOOL_OK;
 }
@@ -174,6 +188,43 @@ static int write_header(const fbs_schema *s, const fbs_args *a)
     return code;
 }
 
+/* The roots of the schemas that a->schema includes: a binary schema names
+ * its own root_type and file_identifier only, so each included file that
+ * declares a table is read by flatc too, and its root gets its
+ * identifier here.  A header then declares an included schema's root as
+ * that schema's own header does, whichever of the two a program includes
+ * first. */
+static int included_roots(const fbs_args *a, const char *dir, fbs_schema *s)
+{
+    char sdir[4096], main_decl[4200], path[8400], err[512];
+    const char *base = strrchr(a->schema, '/');
+    dir_of(a->schema, sdir, sizeof sdir);
+    snprintf(main_decl, sizeof main_decl, "//%s", base ? base + 1 : a->schema);
+    for (size_t i = 0; i < s->nobjects; i++) {
+        const char *decl = s->objects[i].decl;
+        if (!decl || strncmp(decl, "//", 2) != 0 || strcmp(decl, main_decl) == 0) continue;
+        int seen = 0; /* each file once */
+        for (size_t k = 0; k < i && !seen; k++) seen = s->objects[k].decl && strcmp(s->objects[k].decl, decl) == 0;
+        if (seen) continue;
+        snprintf(path, sizeof path, "%s/%s", sdir, decl + 2);
+        void *bfbs = NULL;
+        size_t len = 0;
+        const char *root;
+        char ident[5];
+        int code = run_flatc(a, path, dir);
+        if (code == TOOL_OK) code = read_bfbs(dir, &bfbs, &len);
+        if (code != TOOL_OK) return code;
+        if (fbs_schema_root(bfbs, len, &root, ident, err, sizeof err) != 0) {
+            free(bfbs);
+            return tool_fail("fbs: %s: %s", path, err);
+        }
+        for (size_t k = 0; root && ident[0] && k < s->nobjects; k++)
+            if (strcmp(s->objects[k].name, root) == 0 && !s->objects[k].ident[0]) memcpy(s->objects[k].ident, ident, 5);
+        free(bfbs);
+    }
+    return TOOL_OK;
+}
+
 static int run(int argc, char **argv)
 {
     fbs_args a;
@@ -186,17 +237,22 @@ static int run(int argc, char **argv)
     if (!mkdtemp(dir)) return tool_fail("fbs: a scratch directory in %s: %s", dir, strerror(errno));
     void *bfbs = NULL;
     size_t len = 0;
-    code = run_flatc(&a, dir);
+    code = run_flatc(&a, a.schema, dir);
     if (code == TOOL_OK) code = read_bfbs(dir, &bfbs, &len);
-    rmdir(dir);
-    if (code != TOOL_OK) return code;
+    if (code != TOOL_OK) {
+        rmdir(dir);
+        return code;
+    }
     fbs_schema s;
     char err[512];
     if (fbs_schema_load(&s, bfbs, len, err, sizeof err) != 0) {
+        rmdir(dir);
         free(bfbs);
         return tool_fail("fbs: %s: %s", a.schema, err);
     }
-    code = write_header(&s, &a);
+    code = included_roots(&a, dir, &s);
+    rmdir(dir);
+    if (code == TOOL_OK) code = write_header(&s, &a);
     fbs_schema_free(&s);
     free(bfbs);
     return code;

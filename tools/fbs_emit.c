@@ -423,7 +423,7 @@ static void emit_table(emitter *e, const fbs_object *o)
             keyed ? "_KEYED" : aligned ? "_ALIGNED" : "", o->cname, f->cname, f->id, args);
         live_fields++;
     }
-    const char *ident = o->root && e->s->ident ? e->s->ident : NULL;
+    const char *ident = o->ident[0] ? o->ident : NULL;
     char q[32] = "NULL";
     if (ident) { /* a C string of the 4 bytes, octal escapes for all but plain characters */
         size_t n = 0;

@@ -92,14 +92,17 @@ BIRCH_FB_TABLE(reflection_Enum, NULL, reflection_Enum_FIELDS);
     _(SCALAR, reflection_Field, padding, 12, u16, 0)
 BIRCH_FB_TABLE(reflection_Field, NULL, reflection_Field_FIELDS);
 
-/* fields: sorted by name (not by id); bytesize and minalign: a struct's. */
+/* fields: sorted by name (not by id); bytesize and minalign: a struct's;
+ * declaration_file: the schema file that declares it, "//" and its path
+ * relative to flatc's --bfbs-filenames directory (empty without it). */
 #define reflection_Object_FIELDS(_)                                                            \
     _(REQUIRED, STRING, reflection_Object, name, 0)                                            \
     _(REQUIRED, VECTOR_TABLE, reflection_Object, fields, 1, reflection_Field)                  \
     _(SCALAR, reflection_Object, is_struct, 2, bool, 0)                                        \
     _(SCALAR, reflection_Object, minalign, 3, i32, 0)                                          \
     _(SCALAR, reflection_Object, bytesize, 4, i32, 0)                                          \
-    _(VECTOR_TABLE, reflection_Object, attributes, 5, reflection_KeyValue)
+    _(VECTOR_TABLE, reflection_Object, attributes, 5, reflection_KeyValue)                      \
+    _(STRING, reflection_Object, declaration_file, 7)
 BIRCH_FB_TABLE(reflection_Object, NULL, reflection_Object_FIELDS);
 
 /* objects and enums: sorted by their full names ("Inv.Item"). */

@@ -576,6 +576,7 @@ static int load_names(loader *l)
         fbs_object *o = &l->s->objects[i];
         o->name = reflection_Object_name(ro);
         o->is_struct = reflection_Object_is_struct(ro); /* before any field refers to it */
+        o->decl = reflection_Object_declaration_file(ro);
         if (!(o->cname = c_name(l, reflection_Object_is_struct(ro) ? "struct" : "table", o->name))) return -1;
     }
     return 0;
@@ -614,7 +615,23 @@ static int load(loader *l, const void *bfbs, size_t len)
         s->root = find_object(s, reflection_Object_name(root));
         if (s->root < 0 || s->objects[s->root].is_struct) return fail(l, "root_type names no table");
         s->objects[s->root].root = 1;
+        if (s->ident) memcpy(s->objects[s->root].ident, s->ident, 5);
     }
+    return 0;
+}
+
+int fbs_schema_root(const void *bfbs, size_t len, const char **root, char ident[5], char *err, size_t cap)
+{
+    char msg[256];
+    if (reflection_Schema_verify(bfbs, len, NULL, msg, sizeof msg) != BIRCH_OK) {
+        snprintf(err, cap, "the binary schema does not verify as a reflection.Schema: %s", msg);
+        return -1;
+    }
+    const reflection_Schema_table *rs = reflection_Schema_root(bfbs, len, 0);
+    const char *id = reflection_Schema_file_ident(rs);
+    *root = reflection_Object_name(reflection_Schema_root_table(rs)); /* NULL without a root_type */
+    memset(ident, 0, 5);
+    if (id && reflection_Schema_file_ident_len(rs) == 4 && strlen(id) == 4) memcpy(ident, id, 4);
     return 0;
 }
 

@@ -71,6 +71,8 @@ typedef struct fbs_object {
     size_t nfields;
     int key;            /* index in fields of the (key) field, or -1 */
     int root;           /* the schema's root_type */
+    const char *decl;   /* the file that declares it ("//inc/x.fbs"), or NULL */
+    char ident[5];      /* tables: the file identifier of the schema whose root it is ("" none) */
 } fbs_object;
 
 typedef struct fbs_value {
@@ -100,6 +102,10 @@ typedef struct fbs_schema {
     const char *ident;   /* file_identifier, or NULL */
     int root;            /* index of the root_type in objects, or -1 */
 } fbs_schema;
+
+/* The root table and file identifier a binary schema names: *root (in the
+ * binary schema) and ident[5] ("" for none).  Returns 0, or -1 with err. */
+int fbs_schema_root(const void *bfbs, size_t len, const char **root, char ident[5], char *err, size_t cap);
 
 /* Reads the binary schema bfbs[0..len) (8-aligned; it must stay in place
  * while the model is used) into s.  Returns 0, or -1 with the reason in
