@@ -317,6 +317,70 @@ START_TEST(compiler_on_damaged_schemas)
 }
 END_TEST
 
+/* A binary schema of one table T with one field x of base type base (and
+ * element elem), with advanced_features adv, built with birch's builder
+ * through fbs_reflection.h: what a newer flatc could write. */
+static birch_val newer_schema(birch_fb_builder *b, int8_t base, int8_t elem, uint64_t adv)
+{
+    birch_fb_ref xname = birch_fb_cstring(b, "x"), tname = birch_fb_cstring(b, "T");
+    reflection_Type_start(b);
+    reflection_Type_add_base_type(b, base);
+    reflection_Type_add_element(b, elem);
+    birch_fb_ref type = reflection_Type_end(b);
+    reflection_Field_start(b);
+    reflection_Field_add_name(b, xname);
+    reflection_Field_add_type(b, type);
+    birch_fb_ref field = reflection_Field_end(b);
+    birch_fb_ref fields = reflection_Object_vec_fields(b, &field, 1);
+    reflection_Object_start(b);
+    reflection_Object_add_name(b, tname);
+    reflection_Object_add_fields(b, fields);
+    birch_fb_ref obj = reflection_Object_end(b);
+    birch_fb_ref objs = reflection_Schema_vec_objects(b, &obj, 1), enums = reflection_Schema_vec_enums(b, NULL, 0);
+    reflection_Schema_start(b);
+    reflection_Schema_add_objects(b, objs);
+    reflection_Schema_add_enums(b, enums);
+    reflection_Schema_add_advanced_features(b, adv);
+    birch_val out;
+    BT_OK(reflection_Schema_finish(b, reflection_Schema_end(b), 0, &out));
+    return out;
+}
+
+/* What a newer flatc's binary schemas may hold that birch cannot read
+ * (64-bit offsets: base type Vector64, advanced-feature bits past the four
+ * flatc 2.0.8 knows) is a named error, and the same schema without it is
+ * a header. */
+START_TEST(newer_features_refused)
+{
+    birch_fb_builder *b = birch_fb_builder_new();
+    static const struct {
+        int8_t base, elem;
+        uint64_t adv;
+        const char *want;
+    } cases[] = {
+        {reflection_Int, 0, 0, NULL},
+        {reflection_Vector64, reflection_UByte, 0, "T.x: type 18 is not one birch knows (64-bit offsets"},
+        {reflection_Int, 0, 16, "advanced_features 0x10; 64-bit offsets"},
+        {reflection_Vector, reflection_Vector64, 0, "T.x: a vector of type 18"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        birch_fb_builder_reset(b);
+        birch_val v = newer_schema(b, cases[i].base, cases[i].elem, cases[i].adv);
+        fbs_schema s;
+        char err[512] = "";
+        int rc = fbs_schema_load(&s, v.data, v.size, err, sizeof err);
+        if (!cases[i].want) {
+            ck_assert_msg(rc == 0, "case %zu: %s", i, err);
+            fbs_schema_free(&s);
+            continue;
+        }
+        ck_assert_msg(rc != 0, "case %zu: loaded", i);
+        ck_assert_msg(strstr(err, cases[i].want) != NULL, "case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+    }
+    birch_fb_builder_free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fbs_reflection");
@@ -325,6 +389,7 @@ int main(void)
     tcase_add_test(tc, reads_what_flatc_wrote);
     tcase_add_test(tc, damaged_schemas_refused_or_read_in_bounds);
     tcase_add_test(tc, compiler_on_damaged_schemas);
+    tcase_add_test(tc, newer_features_refused);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
