@@ -673,6 +673,11 @@ int main(int argc, char **argv)
     CHECK(birch_close(db));
     if (!opt.keep && remove(path) != 0)
         die("cannot remove %s: %s", path, strerror(errno));
+    /* And the lock file beside it (PATH-lock), which birch_close leaves. */
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s-lock", path);
+    if (!opt.keep && remove(lock) != 0 && errno != ENOENT)
+        die("cannot remove %s: %s", lock, strerror(errno));
 
     printf("Value formats: %llu random gets over %llu keys in one read transaction, "
            "ns per get (best of %d)\n\n",
