@@ -297,9 +297,7 @@ typedef struct verifier {
     size_t cap;
 } verifier;
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
+static int fail(const verifier *v, unsigned depth, const char *fmt, ...) BI_PRINTF(3, 4) BI_COLD;
 static int fail(const verifier *v, unsigned depth, const char *fmt, ...)
 {
     /* The caller's msg if it gave one, else a local one: either way the

@@ -29,9 +29,8 @@ typedef struct vctx {
     size_t cap;
 } vctx;
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
+static int fail(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t at, const char *fmt, ...)
+    BI_PRINTF(5, 6) BI_COLD;
 static int fail(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t at, const char *fmt, ...)
 {
     /* The caller's msg if it gave one, else a local one: either way the
@@ -53,27 +52,31 @@ static int fail(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint6
     return bi_err(BIRCH_EFORMAT, "%s", out);
 }
 
-static int inside(const vctx *v, uint64_t pos, uint64_t n) { return pos <= v->len && n <= v->len - pos; }
-static int aligned(const vctx *v, uint64_t pos, uint64_t a)
+static BI_HOT_INLINE int inside(const vctx *v, uint64_t pos, uint64_t n) { return pos <= v->len && n <= v->len - pos; }
+static BI_HOT_INLINE int aligned(const vctx *v, uint64_t pos, uint64_t a)
 {
     return a <= 1 || (((uint64_t)(v->lo - v->base) + pos) & (a - 1)) == 0;
 }
-static uint32_t rd32(const vctx *v, uint64_t pos)
+static BI_HOT_INLINE uint32_t rd32(const vctx *v, uint64_t pos)
 {
     uint32_t x;
     memcpy(&x, v->lo + pos, 4);
     return x;
 }
-static uint16_t rd16(const vctx *v, uint64_t pos)
+static BI_HOT_INLINE uint16_t rd16(const vctx *v, uint64_t pos)
 {
     uint16_t x;
     memcpy(&x, v->lo + pos, 2);
     return x;
 }
 
-/* The uoffset stored at pos: its target, checked to lie inside. */
-static int deref(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos, uint64_t *target)
+/* The uoffset stored at pos: its target, checked to lie inside.  (The
+ * outputs here and in vector() are set on failure too: once these are
+ * inlined, gcc cannot see that callers read them only on success.) */
+static BI_HOT_INLINE int deref(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos,
+                               uint64_t *target)
 {
+    *target = 0;
     if (!aligned(v, pos, 4)) return fail(v, t, f, pos, "offset not 4-byte aligned");
     if (!inside(v, pos, 4)) return fail(v, t, f, pos, "offset outside the buffer");
     uint32_t o = rd32(v, pos);
@@ -85,16 +88,17 @@ static int deref(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint
 }
 
 /* A vector (or string: elem 1) whose offset is stored at pos. */
-static int vector(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos, uint64_t elem,
-                  uint64_t align, uint64_t *data, uint64_t *count)
+static BI_HOT_INLINE int vector(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos,
+                                uint64_t elem, uint64_t align, uint64_t *data, uint64_t *count)
 {
-    uint64_t vp = 0; /* set by deref on success; 0 keeps gcc -O3 from warning */
+    uint64_t vp;
+    *data = *count = 0;
     int rc = deref(v, t, f, pos, &vp);
     if (rc) return rc;
     if (!aligned(v, vp, 4)) return fail(v, t, f, vp, "vector length not 4-byte aligned");
     if (!inside(v, vp, 4)) return fail(v, t, f, vp, "vector length outside the buffer");
-    uint64_t n = rd32(v, vp);
-    if (n >= FB_MAX_SIZE / elem) return fail(v, t, f, vp, "vector of %llu elements overflows", (unsigned long long)n);
+    uint64_t n = rd32(v, vp); /* n < 2^32 and elem < 2^32: n * elem cannot wrap */
+    if (n * elem >= FB_MAX_SIZE) return fail(v, t, f, vp, "vector of %llu elements overflows", (unsigned long long)n);
     if (!inside(v, vp + 4, n * elem))
         return fail(v, t, f, vp, "vector of %llu bytes runs past the buffer", (unsigned long long)(n * elem));
     /* Elements are aligned for the accessors (flatc's verifier checks only
@@ -107,7 +111,7 @@ static int vector(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uin
     return BIRCH_OK;
 }
 
-static int string(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos)
+static BI_HOT_INLINE int string(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos)
 {
     uint64_t data, n;
     int rc = vector(v, t, f, pos, 1, 1, &data, &n);
@@ -120,26 +124,14 @@ static int string(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uin
 static int table(vctx *v, const birch_fb_table *t, uint64_t pos);
 static int buffer(vctx *v, const birch_fb_table *root, unsigned flags);
 
-static uint64_t scalar_size(unsigned k)
+static BI_HOT_INLINE uint64_t scalar_size(unsigned k)
 {
     static const uint8_t sz[] = {0, 1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
     return k < sizeof sz ? sz[k] : 0;
 }
 
-/* The field's inline size and alignment. */
-static void inline_shape(const birch_fb_field *f, uint64_t *size, uint64_t *align)
-{
-    switch (f->kind) {
-    case BIRCH_FB_STRUCT: *size = f->size, *align = f->align; break;
-    case BIRCH_FB_STRING: case BIRCH_FB_TABLE: case BIRCH_FB_UNION: case BIRCH_FB_VECTOR: case BIRCH_FB_NESTED:
-        *size = 4, *align = 4;
-        break;
-    default: *size = *align = scalar_size(f->kind); break;
-    }
-}
-
 /* The position of field id in the table at pos, or 0 when absent. */
-static uint64_t field_at(const vctx *v, uint64_t pos, uint64_t vt, unsigned id)
+static BI_HOT_INLINE uint64_t field_at(const vctx *v, uint64_t pos, uint64_t vt, unsigned id)
 {
     uint64_t slot = 4 + 2 * (uint64_t)id;
     if (slot + 2 > rd16(v, vt)) return 0;
@@ -179,73 +171,107 @@ static int union_vector(vctx *v, const birch_fb_table *t, const birch_fb_field *
     return BIRCH_OK;
 }
 
+/* Field f's inline bytes (size, align) in the table at pos: *at is their
+ * position, or 0 when the field is absent (a failure if it is required). */
+static BI_HOT_INLINE int locate(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos,
+                                uint64_t vt, uint64_t tsize, uint64_t size, uint64_t align, uint64_t *at)
+{
+    uint64_t a = *at = field_at(v, pos, vt, f->id);
+    if (!a) return f->required ? fail(v, t, f, pos, "required field missing") : BIRCH_OK;
+    if (a - pos < 4 || a - pos + size > tsize) return fail(v, t, f, a, "field outside its table");
+    if (!aligned(v, a, align)) return fail(v, t, f, a, "field not %u-byte aligned", (unsigned)align);
+    return BIRCH_OK;
+}
+
+static int union_field(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos, uint64_t vt,
+                       uint64_t tsize)
+{
+    if (f->id == 0 || !f->u) return fail(v, t, f, pos, "union with id 0 or no union in the schema");
+    uint64_t type_at = field_at(v, pos, vt, f->id - 1u), at, target;
+    if (type_at && (type_at - pos < 4 || type_at - pos + 1 > tsize))
+        return fail(v, t, f, type_at, "union type outside its table");
+    int rc = locate(v, t, f, pos, vt, tsize, 4, 4, &at);
+    if (rc || !at) return rc;
+    uint8_t type = type_at ? v->lo[type_at] : 0;
+    if (!type) return BIRCH_OK; /* NONE: the value is ignored */
+    const birch_fb_table *m = type <= f->u->n ? f->u->members[type - 1] : NULL;
+    if ((rc = deref(v, t, f, at, &target))) return rc;
+    return m ? table(v, m, target) : BIRCH_OK; /* unknown type: accepted, as flatc's code does */
+}
+
+static int nested_field(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t at)
+{
+    uint64_t data, n;
+    int rc = vector(v, t, f, at, 1, 1, &data, &n);
+    if (rc) return rc;
+    vctx saved = *v;
+    if (v->depth >= v->max_depth) return fail(v, t, f, at, "nested deeper than %u", v->max_depth);
+    v->depth++;
+    v->lo += data;
+    v->len = n;
+    rc = buffer(v, f->table, BIRCH_FB_ANY_IDENT);
+    saved.tables = v->tables;
+    *v = saved;
+    return rc;
+}
+
+/* A vector field other than of unions, its offset at `at`. */
+static int vector_field(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t at)
+{
+    uint64_t data, n, target;
+    int rc;
+    switch (f->elem) {
+    case BIRCH_FB_STRUCT: return vector(v, t, f, at, f->size, f->align, &data, &n);
+    case BIRCH_FB_STRING:
+    case BIRCH_FB_TABLE:
+        if ((rc = vector(v, t, f, at, 4, 4, &data, &n))) return rc;
+        for (uint64_t i = 0; i < n; i++) {
+            if (f->elem == BIRCH_FB_STRING) rc = string(v, t, f, data + 4 * i);
+            else if (!(rc = deref(v, t, f, data + 4 * i, &target))) rc = table(v, f->table, target);
+            if (rc) return rc;
+        }
+        return BIRCH_OK;
+    default: {
+        uint64_t size = scalar_size(f->elem);
+        if (!size) return fail(v, t, f, at, "vector of unknown kind %u in the schema", f->elem);
+        return vector(v, t, f, at, size, size, &data, &n);
+    }
+    }
+}
+
+/* One field of the table at pos, by its kind: in its table, aligned, and
+ * what it points to verified. */
 static int field(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint64_t pos, uint64_t vt,
                  uint64_t tsize)
 {
-    uint64_t fsize, falign;
-    inline_shape(f, &fsize, &falign);
-    if (!fsize) return fail(v, t, f, pos, "field of unknown kind %u in the schema", f->kind);
-    uint64_t at = field_at(v, pos, vt, f->id);
-    uint64_t type_at = 0;
-    int unions = f->kind == BIRCH_FB_VECTOR && f->elem == BIRCH_FB_UNION;
-    if (unions && (f->id == 0 || !f->u)) return fail(v, t, f, pos, "vector of unions with id 0 or no union in the schema");
-    if (f->kind == BIRCH_FB_UNION) {
-        if (f->id == 0 || !f->u) return fail(v, t, f, pos, "union with id 0 or no union in the schema");
-        type_at = field_at(v, pos, vt, f->id - 1u);
-        if (type_at && (type_at - pos < 4 || type_at - pos + 1 > tsize))
-            return fail(v, t, f, type_at, "union type outside its table");
-    }
-    if (!at && f->required) return fail(v, t, f, pos, "required field missing");
-    if (at) {
-        if (at - pos < 4 || at - pos + fsize > tsize) return fail(v, t, f, at, "field outside its table");
-        if (!aligned(v, at, falign)) return fail(v, t, f, at, "field not %u-byte aligned", (unsigned)falign);
-    }
-    if (unions) return union_vector(v, t, f, pos, vt, tsize, at);
-    if (!at) return BIRCH_OK;
-
-    uint64_t target, data, n;
+    uint64_t at, target;
     int rc;
     switch (f->kind) {
-    case BIRCH_FB_STRING: return string(v, t, f, at);
+    case BIRCH_FB_STRING:
+        if ((rc = locate(v, t, f, pos, vt, tsize, 4, 4, &at)) || !at) return rc;
+        return string(v, t, f, at);
     case BIRCH_FB_TABLE:
+        if ((rc = locate(v, t, f, pos, vt, tsize, 4, 4, &at)) || !at) return rc;
         if ((rc = deref(v, t, f, at, &target))) return rc;
         return table(v, f->table, target);
-    case BIRCH_FB_UNION: {
-        uint8_t type = type_at ? v->lo[type_at] : 0;
-        if (!type) return BIRCH_OK; /* NONE: the value is ignored */
-        const birch_fb_table *m = type <= f->u->n ? f->u->members[type - 1] : NULL;
-        if ((rc = deref(v, t, f, at, &target))) return rc;
-        return m ? table(v, m, target) : BIRCH_OK; /* unknown type: accepted, as flatc's code does */
-    }
-    case BIRCH_FB_NESTED: {
-        if ((rc = vector(v, t, f, at, 1, 1, &data, &n))) return rc;
-        vctx saved = *v;
-        if (v->depth >= v->max_depth) return fail(v, t, f, at, "nested deeper than %u", v->max_depth);
-        v->depth++;
-        v->lo += data;
-        v->len = n;
-        rc = buffer(v, f->table, BIRCH_FB_ANY_IDENT);
-        saved.tables = v->tables;
-        *v = saved;
-        return rc;
-    }
     case BIRCH_FB_VECTOR:
-        switch (f->elem) {
-        case BIRCH_FB_STRUCT: return vector(v, t, f, at, f->size, f->align, &data, &n);
-        case BIRCH_FB_STRING:
-        case BIRCH_FB_TABLE:
-            if ((rc = vector(v, t, f, at, 4, 4, &data, &n))) return rc;
-            for (uint64_t i = 0; i < n; i++) {
-                if (f->elem == BIRCH_FB_STRING) rc = string(v, t, f, data + 4 * i);
-                else if (!(rc = deref(v, t, f, data + 4 * i, &target))) rc = table(v, f->table, target);
-                if (rc) return rc;
-            }
-            return BIRCH_OK;
-        default:
-            if (!scalar_size(f->elem)) return fail(v, t, f, pos, "vector of unknown kind %u in the schema", f->elem);
-            return vector(v, t, f, at, scalar_size(f->elem), scalar_size(f->elem), &data, &n);
+        if (f->elem == BIRCH_FB_UNION) {
+            if (f->id == 0 || !f->u) return fail(v, t, f, pos, "vector of unions with id 0 or no union in the schema");
+            if ((rc = locate(v, t, f, pos, vt, tsize, 4, 4, &at))) return rc;
+            return union_vector(v, t, f, pos, vt, tsize, at);
         }
-    default: return BIRCH_OK; /* scalars and structs: bounds and alignment above */
+        if ((rc = locate(v, t, f, pos, vt, tsize, 4, 4, &at)) || !at) return rc;
+        return vector_field(v, t, f, at);
+    case BIRCH_FB_UNION: return union_field(v, t, f, pos, vt, tsize);
+    case BIRCH_FB_NESTED:
+        if ((rc = locate(v, t, f, pos, vt, tsize, 4, 4, &at)) || !at) return rc;
+        return nested_field(v, t, f, at);
+    case BIRCH_FB_STRUCT: return locate(v, t, f, pos, vt, tsize, f->size, f->align, &at);
+    default: {
+        uint64_t size = scalar_size(f->kind);
+        if (!size) return fail(v, t, f, pos, "field of unknown kind %u in the schema", f->kind);
+        return locate(v, t, f, pos, vt, tsize, size, size, &at);
+    }
     }
 }
 
@@ -267,7 +293,8 @@ static int table(vctx *v, const birch_fb_table *t, uint64_t pos)
     if (!inside(v, pos, tsize)) return fail(v, t, NULL, pos, "table runs past the buffer");
     v->depth++;
     for (size_t i = 0; i < t->nfields; i++) {
-        int rc = field(v, t, &t->fields[i], pos, (uint64_t)vt, tsize);
+        const birch_fb_field *f = &t->fields[i];
+        int rc = field(v, t, f, pos, (uint64_t)vt, tsize);
         if (rc) return rc;
     }
     v->depth--;
@@ -298,7 +325,8 @@ int birch_fb_verify(const birch_fb_table *root, const void *buf, size_t size, co
     if (msg && cap) msg[0] = 0;
     if (!root) return bi_err_s(BIRCH_EINVAL, "birch_fb_verify: root is NULL");
     if (!buf && size) return bi_err_s(BIRCH_EINVAL, "birch_fb_verify: buf is NULL and size is not 0");
-    if (root->ident && strlen(root->ident) != 4)
+    const char *id = root->ident; /* 4 characters: no strlen on every value */
+    if (id && !(id[0] && id[1] && id[2] && id[3] && !id[4]))
         return bi_err(BIRCH_EINVAL, "birch_fb_verify: table %s's file identifier '%s' is not 4 bytes", root->name,
                       root->ident);
     vctx v = {buf, buf, size, BIRCH_FB_MAX_DEPTH, BIRCH_FB_MAX_TABLES, 0, 0, msg, cap};

@@ -10,19 +10,6 @@
 
 #include "formats.h"
 
-/* Eight bytes at once while they are all ASCII, the common case: a
- * byte-at-a-time loop was most of an archive's verification time. */
-static size_t ascii_run(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        if (w & 0x8080808080808080ull) break;
-    }
-    return i;
-}
-
 /* How many leading bytes are known ASCII: n when all are, else at most
  * the index of the first that is not.  Four words are tested at once, and
  * the last bytes (fewer than 8) with the word that ends the string, which
@@ -53,7 +40,7 @@ bool bi_utf8_valid(const uint8_t *s, size_t n)
         uint8_t c = s[i];
         if (c < 0x80) {
             i++;
-            if ((i & 7) == 0) i += ascii_run(s + i, n - i);
+            if ((i & 7) == 0) i += ascii_prefix(s + i, n - i); /* back to a run of ASCII */
             continue;
         }
         size_t len;
