@@ -18,15 +18,17 @@
 
 /* ---- Running with or without a caller's transaction ------------------------ */
 
-int bi_txn_db(birch_txn *txn, birch_db *db, const char *who)
+int bi_txn_db_use(birch_txn **txn, birch_db *db, const char *who)
 {
     int rc = bi_db_check(db, who); /* a fork child is told under the caller's name */
-    if (rc || !txn) return rc;
-    birch_txn *real = txn;
-    rc = bi_txn_use(&real);
-    if (rc) return rc;
-    if (real->db != db) return bi_err(BIRCH_EINVAL, "%s: txn belongs to another database", who);
+    if (rc || (rc = bi_txn_use(txn))) return rc;
+    if ((*txn)->db != db) return bi_err(BIRCH_EINVAL, "%s: txn belongs to another database", who);
     return BIRCH_OK;
+}
+
+int bi_txn_db(birch_txn *txn, birch_db *db, const char *who)
+{
+    return txn ? bi_txn_db_use(&txn, db, who) : bi_db_check(db, who);
 }
 
 int bi_auto_begin(birch_db *db, birch_txn *txn, unsigned flags, birch_txn **use)
@@ -503,7 +505,9 @@ static void format_failure(const birch_typed *t, birch_val k, const char *why, b
 #define VERIFY_AHEAD 512
 
 /* Records a guard taken in txn (a token, live): its id joins the
- * transaction's live guards, which its release must find. */
+ * transaction's live guards, which its release must find.  Decoded anew:
+ * the value format's verify, the caller's code, ran since the lookup
+ * decoded it, and could have ended it. */
 static int guard_register(birch_txn *txn, birch_guard *g)
 {
     int rc = bi_txn_use(&txn);
@@ -531,7 +535,8 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     g->msg[0] = 0;
     if (!t || !t->table || !key)
         return bi_err(BIRCH_EINVAL, "birch_typed_get: %s", !t ? "t is NULL" : !t->table ? "t is not open" : "key is NULL");
-    int rc_txn = bi_txn_db(txn, t->table->db, "birch_typed_get");
+    birch_txn *use = txn; /* decoded once for the checks and the get */
+    int rc_txn = txn ? bi_txn_db_use(&use, t->table->db, "birch_typed_get") : bi_db_check(t->table->db, "birch_typed_get");
     if (rc_txn) return rc_txn;
     uint8_t kb[BI_KEY_BUF];
     birch_val k, val;
@@ -542,11 +547,10 @@ int bi_typed_lookup(birch_txn *txn, const birch_typed *t, const void *key, birch
     size_t max_key = t->table->db->max_key;
     if (k.size == 0 || k.size > max_key)
         return bi_err(BIRCH_EKEYSIZE, "birch_typed_get: an encoded key of %zu bytes (1..%zu)", k.size, max_key);
-    if (!txn && (rc = bi_db_check(t->table->db, "birch_typed_get"))) return rc; /* a fork child pins nothing */
     g->db_ = t->table->db;
     g->txn_ = txn;
     size_t ahead = verify ? VERIFY_AHEAD : 0;
-    rc = txn ? bi_get(txn, t->table, k, &val, ahead) : pinned_get(t, k, g, &val, ahead);
+    rc = txn ? bi_get(use, t->table, k, &val, ahead) : pinned_get(t, k, g, &val, ahead);
     if (rc) return rc;
     char why[200]; /* written only when verification fails */
     why[0] = 0;

@@ -20,6 +20,8 @@ int bi_typed_schema(birch_txn *txn, birch_table *table, const char *name, const 
 /* BIRCH_OK if txn (a token; NULL is fine) is live and belongs to db;
  * else BIRCH_ETXN, BIRCH_EFORK or BIRCH_EINVAL naming who. */
 int bi_txn_db(birch_txn *txn, birch_db *db, const char *who);
+/* bi_txn_db, and *txn (not NULL) becomes the struct bi_txn_use decodes. */
+int bi_txn_db_use(birch_txn **txn, birch_db *db, const char *who);
 /* Uses txn, or (txn NULL) begins one with flags into *use. */
 int bi_auto_begin(birch_db *db, birch_txn *txn, unsigned flags, birch_txn **use);
 /* Ends *use if bi_auto_begin began it: commit when rc >= 0, else abort.

@@ -35,9 +35,31 @@ static size_t node_size(uint8_t *p, unsigned i)
     return bi_lnode_size(bi_node_klen(p, i), n->vlen, n->flags & BI_N_BIG);
 }
 
-/* Compares the key of slot i with key; validates the node first. */
+/* Asks for the cache lines of leaf slot i's node after its first (which
+ * bi_slot_ok has just read), up to ahead bytes from the node's start: its
+ * value, for a caller that reads all of it (a typed get verifies it).
+ * The slot is valid, so the node lies in the page.  Inlined: gcc counts a
+ * function that only prefetches as free of side effects, and drops its
+ * call. */
+static BI_HOT_INLINE void prefetch_node(uint8_t *p, unsigned i, size_t ahead)
+{
+    const bi_lnode *n = bi_leaf_node(p, i);
+    size_t size = bi_lnode_size(bi_node_klen(p, i), n->vlen, n->flags & BI_N_BIG); /* what bi_slot_ok checked */
+    if (size > ahead) size = ahead;
+    const uint8_t *node = (const uint8_t *)n;
+    for (size_t o = 64 - ((uintptr_t)node & 63); o < size; o += 64) __builtin_prefetch(node + o);
+}
+
+/* Compares the key of slot i with key; validates the node first.  With
+ * ahead (leaf pages only), a node whose key head ties, one that may hold
+ * the key, is asked for (prefetch_node) once it is validated, before the
+ * compare: the get's value is then on its way as soon as its node is
+ * reached, and the other tied nodes of the search cost a few lines of
+ * bandwidth (bench/formats.c: 80-90 ns of a typed get's verification cost
+ * were the wait for the value's lines when only the matching compare asked
+ * for them, 40-65 ns now; bench/README.md). */
 static int cmp_slot(const birch_txn *txn, uint8_t *p, unsigned i, uint32_t head,
-                    const uint8_t *key, size_t klen, int *c)
+                    const uint8_t *key, size_t klen, size_t ahead, int *c)
 {
     uint32_t h = bi_slots(p)[i].head;
     if (h != head) {
@@ -46,32 +68,14 @@ static int cmp_slot(const birch_txn *txn, uint8_t *p, unsigned i, uint32_t head,
     }
     int rc = bi_slot_ok(txn, p, i);
     if (rc) return rc;
+    if (ahead) prefetch_node(p, i, ahead);
     *c = bi_key_cmp(bi_node_key(p, i), bi_node_klen(p, i), key, klen);
     return BIRCH_OK;
 }
 
-/* Asks for the cache lines of leaf slot i's node after its first (which
- * the key compare has just read), up to ahead bytes from the node's start:
- * its value, for a caller that reads all of it (a typed get verifies it).
- * The slot was validated by the compare, so the node lies in the page.
- * Inlined: gcc counts a function that only prefetches as free of side
- * effects, and drops its call. */
-static BI_HOT_INLINE void prefetch_node(uint8_t *p, unsigned i, size_t ahead)
-{
-    const bi_lnode *n = bi_leaf_node(p, i);
-    /* The extent bi_slot_ok checked (bi_lnode_size pads the value to 8). */
-    size_t size = BI_NODE_HDR + BI_A8(bi_node_klen(p, i)) + ((n->flags & BI_N_BIG) ? sizeof(bi_bigval) : n->vlen);
-    if (size > ahead) size = ahead;
-    const uint8_t *node = (const uint8_t *)n;
-    for (size_t o = 64 - ((uintptr_t)node & 63); o < size; o += 64) __builtin_prefetch(node + o);
-}
-
-/* Leaf: first slot whose key is >= key.  With ahead, the node of an equal
- * key is asked for (prefetch_node) as soon as the compare finds it: that
- * slot is always one of the probes (hi only reaches it by probing it), and
- * the probes after it (a miss on another node each, when the keys' heads
- * tie) then overlap the value's misses, which the caller would otherwise
- * wait for after the search. */
+/* Leaf: first slot whose key is >= key.  With ahead, the nodes that may
+ * hold it are asked for (cmp_slot): an equal key's slot is always one of
+ * the probes (hi only reaches it by probing it). */
 static int leaf_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, size_t klen,
                        unsigned *idx, int *exact, size_t ahead)
 {
@@ -80,16 +84,15 @@ static int leaf_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, siz
     int c = 1;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
-        int rc = cmp_slot(txn, p, mid, head, key, klen, &c);
+        int rc = cmp_slot(txn, p, mid, head, key, klen, ahead, &c);
         if (rc) return rc;
-        if (c == 0 && ahead) prefetch_node(p, mid, ahead);
         if (c < 0) lo = mid + 1;
         else hi = mid;
     }
     *idx = lo;
     *exact = 0;
     if (lo < bi_nkeys(p)) {
-        int rc = cmp_slot(txn, p, lo, head, key, klen, &c);
+        int rc = cmp_slot(txn, p, lo, head, key, klen, 0, &c);
         if (rc) return rc;
         *exact = c == 0;
     }
@@ -104,7 +107,7 @@ static int branch_search(const birch_txn *txn, uint8_t *p, const uint8_t *key, s
     unsigned lo = 1, hi = bi_nkeys(p);
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
-        int c, rc = cmp_slot(txn, p, mid, head, key, klen, &c);
+        int c, rc = cmp_slot(txn, p, mid, head, key, klen, 0, &c);
         if (rc) return rc;
         if (c <= 0) lo = mid + 1;
         else hi = mid;

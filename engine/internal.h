@@ -755,7 +755,9 @@ int bi_dirty_restore(birch_txn *txn, uint64_t pgno, uint8_t *buf, uint32_t npage
 void bi_dirty_drop_level(birch_txn *txn, uint64_t pgno, unsigned lvl);
 
 /* ---- records.c --------------------------------------------------------------- */
-/* birch_get, with bi_tree_get_ahead's ahead (0: birch_get). */
+/* birch_get on a transaction bi_txn_use decoded (t and val not NULL),
+ * with bi_tree_get_ahead's ahead (0: birch_get): a caller that has
+ * decoded its token already does not pay for a second decoding. */
 int bi_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val, size_t ahead);
 /* Deletes the records of ranks [a, b) of table state ts as a change of
  * txn (spilling first; a failure fails the transaction). */

@@ -114,9 +114,7 @@ static int multi_first(birch_txn *txn, bi_tstate *ts, birch_val key, birch_val *
 
 int bi_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val, size_t ahead)
 {
-    if (!txn || !t || !val) return bi_err(BIRCH_EINVAL, "birch_get: %s is NULL", !txn ? "txn" : !t ? "the table" : "val");
-    int rc = bi_txn_use(&txn);
-    if (rc == BIRCH_OK) rc = key_ok(txn->db, key);
+    int rc = key_ok(txn->db, key);
     if (rc) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts))) return rc;
@@ -128,7 +126,9 @@ int bi_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val, size_t
 
 int birch_get(birch_txn *txn, birch_table *t, birch_val key, birch_val *val)
 {
-    return bi_get(txn, t, key, val, 0);
+    if (!txn || !t || !val) return bi_err(BIRCH_EINVAL, "birch_get: %s is NULL", !txn ? "txn" : !t ? "the table" : "val");
+    int rc = bi_txn_use(&txn);
+    return rc ? rc : bi_get(txn, t, key, val, 0);
 }
 
 int birch_del(birch_txn *txn, birch_table *t, birch_val key)
