@@ -91,9 +91,10 @@
  *                                           or [U]: its value field, and so
  *                                           its types too)
  * A union's members: _(U, Table, type value); value 0 is NONE.
- * BIRCH_FB_UNION(U, MEMBERS) declares constants U_NONE, U_Table and the
- * descriptor U_fb; BIRCH_FB_UNION_DESC(U, MEMBERS) only U_fb (for a header
- * that declares a typed C enum of its own).
+ * BIRCH_FB_UNION(U, MEMBERS) declares the C enum type U (constants U_NONE,
+ * U_Table) and the descriptor U_fb; BIRCH_FB_UNION_DESC(U, MEMBERS) only
+ * U_fb (for a header that declares the C enum type U of its own, as `birch
+ * fbs` does).  The type accessors return U and the builders take it.
  *
  * BIRCH_FB_TABLE(T, ident, FIELDS) declares (name the fields so that these
  * do not collide: a field "start" would; BIRCH_FB_TABLE_EMPTY(T, ident) a
@@ -111,7 +112,7 @@
  *   STRING  const char *T_name(t)         NUL-terminated; NULL when absent
  *           size_t T_name_len(t)
  *   TABLE   const Sub_table *T_name(t)
- *   UNION   uint8_t T_name_type(t), const void *T_name(t) (cast it to the
+ *   UNION   U T_name_type(t), const void *T_name(t) (cast it to the
  *           member's T_table after looking at the type; NULL for NONE and
  *           for a type the union does not know)
  *   VECTOR  size_t T_name_len(t), const S *T_name(t) (the elements in
@@ -126,7 +127,7 @@
  *   VECTOR_STRING  _len, const char *T_name_at(t, i) (birch_fb_strlen(s)
  *                  gives a string's length)
  *   VECTOR_TABLE   _len, const Sub_table *T_name_at(t, i) (and _KEYED)
- *   VECTOR_UNION   _len (of the values), uint8_t T_name_type_at(t, i) (0
+ *   VECTOR_UNION   _len (of the values), U T_name_type_at(t, i) (0
  *                  past the end), const void *T_name_at(t, i) (NULL for
  *                  NONE, for a type the union does not know, past the end)
  *   NESTED  _len, const uint8_t *T_name(t) (the bytes),
@@ -139,7 +140,7 @@
  *                                   (const CType *; NULL adds nothing),
  *                                   STRING / TABLE / VECTOR* / NESTED (a
  *                                   birch_fb_ref; 0 adds nothing),
- *                                   UNION (uint8_t type, birch_fb_ref),
+ *                                   UNION (U type, birch_fb_ref),
  *                                   VECTOR_UNION (birch_fb_ref types,
  *                                   birch_fb_ref values)
  *   birch_fb_ref T_vec_name(b, const C *v, size_t n)   VECTOR, VECTOR_STRUCT
@@ -534,7 +535,7 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
     BIRCH_FB_UNUSED_ static const birch_fb_union U##_fb = {                                     \
         #U, sizeof U##_fb_members_ / sizeof U##_fb_members_[0], U##_fb_members_}
 #define BIRCH_FB_UNION(U, MEMBERS)                                                               \
-    enum { U##_NONE = 0, MEMBERS(BIRCH_FB_UMEMBER_ENUM_) };                                      \
+    typedef enum U { U##_NONE = 0, MEMBERS(BIRCH_FB_UMEMBER_ENUM_) } U;                          \
     BIRCH_FB_UNION_DESC(U, MEMBERS)
 
 /* Descriptors */
@@ -599,14 +600,14 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
     }                                                                                            \
     BIRCH_FB_A_PRESENT_(T, n, fid)
 #define BIRCH_FB_A_UNION(T, n, fid, U)                                                             \
-    BIRCH_FB_FN_ uint8_t T##_##n##_type(const T##_table *t)                                       \
+    BIRCH_FB_FN_ U T##_##n##_type(const T##_table *t)                                             \
     {                                                                                            \
         const uint8_t *p_ = birch_fb_field_(t, (fid) - 1);                                       \
-        return p_ ? *p_ : 0;                                                                     \
+        return (U)(p_ ? *p_ : 0);                                                                \
     }                                                                                            \
     BIRCH_FB_FN_ const void *T##_##n(const T##_table *t)                                          \
     {                                                                                            \
-        uint8_t u_ = T##_##n##_type(t); /* NULL for NONE and for types the union lacks */        \
+        uint8_t u_ = (uint8_t)T##_##n##_type(t); /* NULL for NONE and types the union lacks */    \
         return birch_fb_union_has_(&U##_fb, u_) ? (const void *)birch_fb_ref_(t, fid) : NULL;   \
     }                                                                                            \
     BIRCH_FB_A_PRESENT_(T, n, fid)
@@ -660,9 +661,9 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
 #define BIRCH_FB_A_VECTOR_TABLE_KEYED(T, n, fid, S, cmp) BIRCH_FB_A_VECTOR_TABLE(T, n, fid, S)
 #define BIRCH_FB_A_VECTOR_UNION(T, n, fid, U)                                                      \
     BIRCH_FB_A_VLEN_(T, n, fid)                                                                  \
-    BIRCH_FB_FN_ uint8_t T##_##n##_type_at(const T##_table *t, size_t i)                         \
+    BIRCH_FB_FN_ U T##_##n##_type_at(const T##_table *t, size_t i)                               \
     {                                                                                            \
-        return birch_fb_union_type_at_(t, fid, i);                                               \
+        return (U)birch_fb_union_type_at_(t, fid, i);                                            \
     }                                                                                            \
     BIRCH_FB_FN_ const void *T##_##n##_at(const T##_table *t, size_t i)                          \
     {                                                                                            \
@@ -684,13 +685,15 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
 /* Builders */
 #define BIRCH_FB_BLD_(kind, ...) BIRCH_FB_B_##kind(__VA_ARGS__)
 #define BIRCH_FB_B_REQUIRED(kind, ...) BIRCH_FB_B_##kind(__VA_ARGS__)
-/* A scalar given as the C type C, stored as ty; skipped when equal to dflt
- * (unless force_defaults). */
+/* A scalar given as the C type C, stored as ty; skipped when its bytes
+ * are the default's (unless force_defaults): bytes, not ==, so that -0.0
+ * is kept where the default is 0.0 (it would read back as 0.0), and no
+ * float compare trips -Wfloat-equal in a user's build. */
 #define BIRCH_FB_B_SCALAR_(T, n, fid, ty, C, dflt)                                                 \
     BIRCH_FB_FN_ void T##_add_##n(birch_fb_builder *b, C v)                                       \
     {                                                                                            \
-        BIRCH_FB_S_##ty s_ = (BIRCH_FB_S_##ty)v;                                                 \
-        birch_fb_add_scalar(b, fid, &s_, sizeof s_, v == (C)(dflt));                             \
+        BIRCH_FB_S_##ty s_ = (BIRCH_FB_S_##ty)v, d_ = (BIRCH_FB_S_##ty)(dflt);                   \
+        birch_fb_add_scalar(b, fid, &s_, sizeof s_, memcmp(&s_, &d_, sizeof s_) == 0);           \
     }
 #define BIRCH_FB_B_SCALAR(T, n, fid, ty, dflt) BIRCH_FB_B_SCALAR_(T, n, fid, ty, BIRCH_FB_C_##ty, dflt)
 #define BIRCH_FB_B_ENUM(T, n, fid, ty, E, dflt) BIRCH_FB_B_SCALAR_(T, n, fid, ty, E, dflt)
@@ -715,10 +718,11 @@ static inline const void *birch_fb_union_at_(const void *table, unsigned id, con
 #define BIRCH_FB_B_STRING(T, n, fid) BIRCH_FB_B_REF_(T, n, fid)
 #define BIRCH_FB_B_TABLE(T, n, fid, S) BIRCH_FB_B_REF_(T, n, fid)
 #define BIRCH_FB_B_UNION(T, n, fid, U)                                                             \
-    BIRCH_FB_FN_ void T##_add_##n(birch_fb_builder *b, uint8_t type, birch_fb_ref r)             \
+    BIRCH_FB_FN_ void T##_add_##n(birch_fb_builder *b, U type, birch_fb_ref r)                   \
     {                                                                                            \
-        if (!type || !r) return;                                                                 \
-        birch_fb_add_scalar(b, (fid) - 1, &type, 1, 0);                                          \
+        uint8_t t_ = (uint8_t)type; /* a union's types are ubyte */                              \
+        if (!t_ || !r) return;                                                                   \
+        birch_fb_add_scalar(b, (fid) - 1, &t_, 1, 0);                                            \
         birch_fb_add_ref(b, fid, r);                                                             \
     }
 #define BIRCH_FB_B_VECTOR(T, n, fid, ty)                                                           \

@@ -158,7 +158,7 @@ static void fzfb_pet(fzfb_walk *w, unsigned type, const void *p)
 
 /* A vector of unions: a known type has its table, NONE and unknown types
  * none, past the end nothing. */
-static void fzfb_pets(fzfb_walk *w, size_t n, uint8_t (*type_at)(const Zoo_table *, size_t),
+static void fzfb_pets(fzfb_walk *w, size_t n, Pet (*type_at)(const Zoo_table *, size_t),
                       const void *(*at)(const Zoo_table *, size_t), const Zoo_table *z)
 {
     for (size_t i = 0; i <= n; i++) {

@@ -1857,6 +1857,38 @@ END_TEST
 
 /* Enums, optional scalars and _present for each kind, built and read
  * directly. */
+/* Floats with defaults, for defaults_by_bytes_and_union_types. */
+#define Zero_FIELDS(_) _(SCALAR, Zero, x, 0, f64, 0.0) _(SCALAR, Zero, y, 1, f32, 1.5)
+BIRCH_FB_TABLE(Zero, NULL, Zero_FIELDS);
+
+START_TEST(defaults_by_bytes_and_union_types)
+{
+    /* A union's type reads as the union's C enum (and its builders take it). */
+    ck_assert_int_eq(_Generic(Zoo_star_type((const Zoo_table *)NULL), Pet: 1, default: 0), 1);
+    ck_assert_int_eq(_Generic(Zoo_pets_type_at((const Zoo_table *)NULL, 0), Pet: 1, default: 0), 1);
+    ck_assert_int_eq(_Generic(Monster_equipped_type((const Monster_table *)NULL), Equipment: 1, default: 0), 1);
+    birch_fb_builder *b = birch_fb_builder_new();
+    birch_val out;
+    /* A value is left out when its bytes are the default's: -0.0 is not
+     * 0.0's, so it is stored and reads back with its sign. */
+    Zero_start(b);
+    Zero_add_x(b, -0.0);
+    Zero_add_y(b, 1.5f);
+    BT_OK(Zero_finish(b, Zero_end(b), 0, &out));
+    const Zero_table *z = Zero_root(out.data, out.size, 0);
+    ck_assert(Zero_x_present(z) && signbit(Zero_x(z)) && Zero_x(z) == 0.0);
+    ck_assert(!Zero_y_present(z) && Zero_y(z) == 1.5f);
+    birch_fb_builder_reset(b);
+    Zero_start(b);
+    Zero_add_x(b, 0.0);
+    Zero_add_y(b, -1.5f);
+    BT_OK(Zero_finish(b, Zero_end(b), 0, &out));
+    z = Zero_root(out.data, out.size, 0);
+    ck_assert(!Zero_x_present(z) && !signbit(Zero_x(z)) && Zero_y_present(z) && Zero_y(z) == -1.5f);
+    birch_fb_builder_free(b);
+}
+END_TEST
+
 START_TEST(enums_optionals_present)
 {
     birch_fb_builder *b = birch_fb_builder_new();
@@ -2765,6 +2797,7 @@ int main(void)
     tcase_add_test(tc, builder_table_limits);
     tcase_add_test(tc, random_json_never_larger);
     tcase_add_test(tc, typed_guards);
+    tcase_add_test(tc, defaults_by_bytes_and_union_types);
     tcase_add_test(tc, mutations);
     suite_add_tcase(s, tc);
     return bt_run(s);
