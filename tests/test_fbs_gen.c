@@ -803,7 +803,25 @@ static void ck_warehouse(const shop_inventory_Warehouse_table *t, const jv *j)
         const shop_inventory_Item_table *x = shop_inventory_Warehouse_items_find_by_sku(t, sku);
         ck_assert_msg(x != NULL, "%s: Warehouse.items_find_by_sku(\"%s\") finds nothing", fg_ctx, sku);
         ck_item(x, it);
+        /* _n: the key by its length; a prefix of it or the key and a NUL are other keys. */
+        size_t len = strlen(sku);
+        ck_assert_msg(shop_inventory_Warehouse_items_find_by_sku_n(t, sku, len) == x, "%s: _n(\"%s\")", fg_ctx, sku);
+        if (len) { /* a shorter key: found only if an item has it */
+            char pre[256];
+            snprintf(pre, sizeof pre, "%.*s", (int)(len - 1), sku);
+            if (!json_has_key(items, "sku", pre, 0))
+                ck_assert_msg(shop_inventory_Warehouse_items_find_by_sku_n(t, sku, len - 1) == NULL, "%s: _n(\"%s\", %zu)",
+                              fg_ctx, sku, len - 1);
+        }
+        char nul[256];
+        memcpy(nul, sku, len < 255 ? len : 255);
+        nul[len < 255 ? len : 255] = 0;
+        ck_assert_msg(len >= 255 || shop_inventory_Warehouse_items_find_by_sku_n(t, nul, len + 1) == NULL,
+                      "%s: _n(\"%s\\0\") finds an item", fg_ctx, sku);
     }
+    /* NULL is no key: it finds nothing, not the item whose sku is "". */
+    ck_assert(shop_inventory_Warehouse_items_find_by_sku(t, NULL) == NULL);
+    ck_assert(shop_inventory_Warehouse_items_find_by_sku_n(t, NULL, 3) == NULL);
     static const char *const no_skus[] = {"", "A", "BOLT-M7", "BOLT-M9", "BOLT-M8x", "TEA-0002\x01", "x", "zzz", "\xff"};
     for (size_t k = 0; k < sizeof no_skus / sizeof no_skus[0]; k++)
         if (!json_has_key(items, "sku", no_skus[k], 0))

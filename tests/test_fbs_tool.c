@@ -226,6 +226,18 @@ START_TEST(names_that_collide)
 }
 END_TEST
 
+/* A schema of table T with n fields: n - 1 deprecated ones, then `last`. */
+static char *many_fields(unsigned n)
+{
+    size_t cap = 64 + (size_t)n * 40, o = 0;
+    char *s = malloc(cap);
+    ck_assert_ptr_nonnull(s);
+    o += (size_t)snprintf(s + o, cap - o, "table T {\n");
+    for (unsigned i = 0; i + 1 < n; i++) o += (size_t)snprintf(s + o, cap - o, "  f%u: bool (deprecated);\n", i);
+    snprintf(s + o, cap - o, "  last: int;\n}\nroot_type T;\n");
+    return s;
+}
+
 START_TEST(layouts_birch_cannot_give)
 {
     /* flatc allows force_align up to 32; birch's builder aligns to 16. */
@@ -233,6 +245,26 @@ START_TEST(layouts_birch_cannot_give)
     /* flatc 2.0.8 writes this default as 0, which the enum has no value for. */
     refused("enum U : ulong { Small = 1, Huge = 18446744073709551615 }\ntable T { u: U = Huge; }\n",
             "T.u: the binary schema gives the default 0, which enum U has no value for");
+    /* A vtable has a 2-byte slot per id up to the largest, in 64 KiB
+     * (flatc wants ids from 0 without a gap: the others deprecated). */
+    char *many = many_fields(32766);
+    refused(many, "T.last: field id 32765 is above 32764");
+    free(many);
+    /* A table's size is 16 bits: its soffset, a struct and the padding
+     * before an 8-byte one may not fit where the struct alone would. */
+    refused("struct S { a: [ubyte:65528]; b: long; }\ntable T { s: S; }\n",
+            "T: its fields take up to 65550 bytes inside the table");
+    refused("struct S { a: [ubyte:65529]; }\ntable T { s: S; }\n", "T: its fields take up to 65536 bytes inside");
+    char *err = NULL;
+    many = many_fields(32765);
+    put_file("s.fbs", many);
+    free(many);
+    ck_assert_msg(fbs(&err, "s.fbs -o out.h") == 0, "a table with field ids up to 32764 is refused: %s", err);
+    free(err);
+    put_file("s.fbs", "struct S { a: [ubyte:65496]; b: long; }\ntable T { s: S; x: int; y: int; }\n"
+                      "root_type T;\n");
+    ck_assert_msg(fbs(&err, "s.fbs -o out.h") == 0, "the largest table birch builds is refused: %s", err);
+    free(err);
 }
 END_TEST
 
@@ -295,6 +327,7 @@ static const struct {
     {"reserved_names.fbs", "is reserved in C or by birch"},
     {"nested_struct.fbs", "bad.Holder.point: nested_flatbuffer \"Point\" names no table"},
     {"ident_nul.fbs", "the file_identifier is not 4 bytes without a NUL"},
+    {"huge_struct.fbs", "bad.Holder: its fields take up to"},
 };
 
 START_TEST(bad_schemas_refused)

@@ -134,6 +134,8 @@ static void reg_table(emitter *e, const fbs_object *o)
         if (f->kind == FBS_VECTOR_TABLE && e->s->objects[f->object].key >= 0) {
             const fbs_object *sub = &e->s->objects[f->object];
             reg(e, what, "%s_%s_find_by_%s", o->cname, f->cname, sub->fields[sub->key].cname);
+            if (sub->fields[sub->key].kind == FBS_STRING)
+                reg(e, what, "%s_%s_find_by_%s_n", o->cname, f->cname, sub->fields[sub->key].cname);
         }
     }
 }
@@ -465,18 +467,22 @@ static void emit_find(emitter *e, const fbs_object *o, const fbs_field *f)
     const fbs_field *k = &sub->fields[sub->key];
     int str = k->kind == FBS_STRING;
     const char *kt = str ? "const char *" : k->enumi >= 0 ? e->s->enums[k->enumi].cname : fbs_c_type(k->base);
-    out(e, "/* The element of %s.%s whose %s is key (binary search: the builder sorts the vector), or NULL. */\n",
-        o->name, f->name, k->name);
-    out(e, "BIRCH_FB_FN_ const %s_table *%s_%s_find_by_%s(const %s_table *t, %s%skey)\n{\n", sub->cname, o->cname,
-        f->cname, k->cname, o->cname, kt, str ? "" : " ");
+    out(e, "/* The element of %s.%s whose %s is key (binary search: the builder sorts the vector), or NULL%s. */\n",
+        o->name, f->name, k->name, str ? "; _n: a key of n bytes (it may hold NUL)" : "");
+    out(e, "BIRCH_FB_FN_ const %s_table *%s_%s_find_by_%s%s(const %s_table *t, %s%skey%s)\n{\n", sub->cname, o->cname,
+        f->cname, k->cname, str ? "_n" : "", o->cname, kt, str ? "" : " ", str ? ", size_t n" : "");
     out(e, "    size_t lo = 0, hi = %s_%s_len(t);\n", o->cname, f->cname);
-    if (str) out(e, "    size_t n = key ? strlen(key) : 0;\n");
+    if (str) out(e, "    if (!key && n) return NULL;\n");
     out(e, "    while (lo < hi) {\n        size_t mid = lo + (hi - lo) / 2;\n");
     out(e, "        const %s_table *x = %s_%s_at(t, mid);\n", sub->cname, o->cname, f->cname);
     if (str) out(e, "        int c = birch_fb_keycmp_(%s_%s(x), key, n);\n", sub->cname, k->cname);
     else out(e, "        int c = (%s_%s(x) > key) - (%s_%s(x) < key);\n", sub->cname, k->cname, sub->cname, k->cname);
     out(e, "        if (c == 0) return x;\n        if (c < 0) lo = mid + 1;\n        else hi = mid;\n    }\n"
            "    return NULL;\n}\n");
+    if (str) /* a NUL-terminated key: NULL finds nothing */
+        out(e, "BIRCH_FB_FN_ const %s_table *%s_%s_find_by_%s(const %s_table *t, const char *key)\n{\n"
+               "    return key ? %s_%s_find_by_%s_n(t, key, strlen(key)) : NULL;\n}\n",
+            sub->cname, o->cname, f->cname, k->cname, o->cname, o->cname, f->cname, k->cname);
 }
 
 /* Typed union accessors and builders: NAME_as_MEMBER. */
