@@ -18,6 +18,18 @@
 #
 # BIRCH_FBS_COMMAND names the birch command: a target (birch's own build,
 # birch_tool) or a path (set by birchConfig.cmake to the installed one).
+# It is kept in a global property when this file is included, so that the
+# function works in every directory of the project (a sibling of the one
+# that called find_package, whose variables it does not see).
+#
+# OUTPUT_DIR is added to target's include directories as PUBLIC, in the
+# build tree only ($<BUILD_INTERFACE:...>): a library whose own headers
+# include a generated one passes the directory on to its users, and an
+# exported target carries no build path.
+
+if(BIRCH_FBS_COMMAND)
+    set_property(GLOBAL PROPERTY BIRCH_FBS_COMMAND ${BIRCH_FBS_COMMAND})
+endif()
 
 function(birch_flatbuffers_generate target)
     cmake_parse_arguments(PARSE_ARGV 1 ARG "" "OUTPUT_DIR" "INCLUDE_DIRS")
@@ -26,6 +38,9 @@ function(birch_flatbuffers_generate target)
     endif()
     if(NOT ARG_UNPARSED_ARGUMENTS)
         message(FATAL_ERROR "birch_flatbuffers_generate(${target}): no schema given")
+    endif()
+    if(NOT BIRCH_FBS_COMMAND)
+        get_property(BIRCH_FBS_COMMAND GLOBAL PROPERTY BIRCH_FBS_COMMAND)
     endif()
     if(NOT BIRCH_FBS_COMMAND)
         message(FATAL_ERROR "birch_flatbuffers_generate: BIRCH_FBS_COMMAND is not set (include birch with find_package(birch))")
@@ -82,6 +97,6 @@ function(birch_flatbuffers_generate target)
     target_sources(${target} PRIVATE ${headers})
     get_target_property(type ${target} TYPE)
     if(NOT type STREQUAL "UTILITY") # a custom target only makes the headers
-        target_include_directories(${target} PRIVATE ${ARG_OUTPUT_DIR})
+        target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${ARG_OUTPUT_DIR}>)
     endif()
 endfunction()

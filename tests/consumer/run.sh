@@ -85,6 +85,7 @@ run quickstart_static "$work/cmake/quickstart_static"
 # The header of note.fbs was generated at build time by the installed birch.
 [ -f "$work/cmake/birch_fbs/note_birch.h" ] || fail "birch_flatbuffers_generate made no note_birch.h"
 run fbs_consumer "$work/cmake/fbs_consumer"
+run notes_user "$work/cmake/notes_user"
 
 # ---- 2. pkg-config --------------------------------------------------------------
 pcdir=$(dirname "$(ls "$prefix"/lib*/pkgconfig/birch.pc)")
