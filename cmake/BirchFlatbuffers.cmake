@@ -9,8 +9,9 @@
 #   # app's sources: #include "inventory_birch.h"
 #
 # For each schema NAME.fbs, OUTPUT_DIR/NAME_birch.h is generated (again
-# whenever the schema, a .fbs file of the include directories or the birch
-# command changes), target depends on it, and OUTPUT_DIR (default:
+# whenever the schema, a schema file it includes, however it names it, or
+# the birch command changes: `birch fbs --depfile` lists the files flatc
+# read, for CMake's DEPFILE), target depends on it, and OUTPUT_DIR (default:
 # ${CMAKE_CURRENT_BINARY_DIR}/birch_fbs) is added to target's include
 # directories.  Like flatbuffers_generate_headers, it needs Google's flatc
 # (Debian: flatbuffers-compiler), which `birch fbs` runs; a missing flatc
@@ -60,20 +61,15 @@ function(birch_flatbuffers_generate target)
     endif()
 
     set(incs "")
-    set(deps ${BIRCH_FBS_COMMAND})
     foreach(dir ${ARG_INCLUDE_DIRS})
         get_filename_component(dir ${dir} ABSOLUTE)
         list(APPEND incs -I ${dir})
-        file(GLOB_RECURSE found CONFIGURE_DEPENDS ${dir}/*.fbs)
-        list(APPEND deps ${found})
     endforeach()
 
     set(headers "")
     foreach(schema ${ARG_UNPARSED_ARGUMENTS})
         get_filename_component(schema ${schema} ABSOLUTE)
         get_filename_component(name ${schema} NAME_WE)
-        get_filename_component(sdir ${schema} DIRECTORY)
-        file(GLOB siblings CONFIGURE_DEPENDS ${sdir}/*.fbs) # relative includes
         set(out ${ARG_OUTPUT_DIR}/${name}_birch.h)
         # Several targets of one directory may use the same header: the
         # rule that makes it is added once; two schemas of the same name
@@ -89,8 +85,9 @@ function(birch_flatbuffers_generate target)
         set_property(DIRECTORY PROPERTY BIRCH_FBS_FROM_${out} ${schema})
         add_custom_command(OUTPUT ${out}
             COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUTPUT_DIR}
-            COMMAND ${cmd} fbs ${schema} ${incs} -o ${out} --flatc ${BIRCH_FLATC}
-            DEPENDS ${schema} ${siblings} ${deps}
+            COMMAND ${cmd} fbs ${schema} ${incs} -o ${out} --flatc ${BIRCH_FLATC} --depfile ${out}.d
+            DEPENDS ${schema} ${BIRCH_FBS_COMMAND}
+            DEPFILE ${out}.d
             COMMENT "birch fbs: ${name}.fbs -> ${name}_birch.h"
             VERBATIM)
     endforeach()

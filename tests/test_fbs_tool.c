@@ -94,6 +94,35 @@ START_TEST(writes_a_header)
 }
 END_TEST
 
+/* --depfile: a make rule naming every schema file flatc read, however the
+ * schema reaches it (a relative path into a subdirectory, an -I
+ * directory, an include of an include), with make's special characters
+ * escaped; refused with -o -. */
+START_TEST(depfile_lists_what_flatc_read)
+{
+    ck_assert_int_eq(bt_sh(NULL, NULL, "mkdir -p '%s/sub' '%s/inc dir'", dir, dir), 0);
+    put_file("inc dir/leaf.fbs", "namespace L;\ntable Leaf { v: int; }\n");
+    put_file("sub/mid.fbs", "include \"leaf.fbs\";\nnamespace M;\ntable Mid { l: L.Leaf; }\n");
+    put_file("top.fbs", "include \"sub/mid.fbs\";\ntable Top { m: M.Mid; }\nroot_type Top;\n");
+    char *err = NULL;
+    ck_assert_msg(fbs(&err, "top.fbs -I 'inc dir' -o top_birch.h --depfile top.d") == 0, "%s", err);
+    free(err);
+    char *d = NULL;
+    ck_assert_int_eq(bt_sh(&d, NULL, "cat '%s/top.d'", dir), 0);
+    const char *want[] = {"top_birch.h: top.fbs", "./sub/mid.fbs", "./inc\\ dir/leaf.fbs"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(d, want[i]) != NULL, "the depfile lacks \"%s\":\n%s", want[i], d);
+    free(d);
+    /* make reads it: the header is out of date once leaf.fbs is newer. */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "cd '%s' && printf 'include top.d\\ntop_birch.h:\\n\\ttouch $@\\n' >m.mk && "
+                                       "make -q -f m.mk top_birch.h", dir), 0);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "cd '%s' && touch -d '+1 minute' 'inc dir/leaf.fbs' && "
+                                       "make -q -f m.mk top_birch.h", dir), 1);
+    ck_assert_int_eq(fbs(&err, "top.fbs -o - --depfile top.d"), 2);
+    free(err);
+}
+END_TEST
+
 /* Two schemas that include a third: their headers compile together (each
  * block is guarded by its type's macro) in a program that uses the shared
  * types and both roots. */
@@ -357,6 +386,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, writes_a_header);
     tcase_add_test(tc, headers_sharing_an_include);
+    tcase_add_test(tc, depfile_lists_what_flatc_read);
     tcase_add_test(tc, header_details);
     tcase_add_test(tc, flatc_missing);
     tcase_add_test(tc, flatc_errors_pass_through);

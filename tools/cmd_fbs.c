@@ -24,7 +24,7 @@ extern char **environ;
 enum { MAX_INCLUDES = 64 };
 
 typedef struct fbs_args {
-    const char *schema, *out, *flatc;
+    const char *schema, *out, *flatc, *depfile;
     const char *inc[MAX_INCLUDES];
     int ninc;
 } fbs_args;
@@ -36,6 +36,11 @@ static int parse_args(int argc, char **argv, fbs_args *a)
     if (!a->flatc || !*a->flatc) a->flatc = "flatc";
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v = NULL;
+        if (strcmp(s, "--depfile") == 0) {
+            if (i + 1 >= argc || !*argv[i + 1]) return tool_bad_usage("fbs", "%s needs an argument", s);
+            a->depfile = argv[++i];
+            continue;
+        }
         if (strcmp(s, "-I") == 0 || strcmp(s, "-o") == 0 || strcmp(s, "--flatc") == 0) {
             if (i + 1 >= argc) return tool_bad_usage("fbs", "%s needs an argument", s);
             v = argv[++i];
@@ -60,6 +65,7 @@ static int parse_args(int argc, char **argv, fbs_args *a)
     }
     if (!a->schema) return tool_bad_usage("fbs", "no schema file given");
     if (!a->out || !*a->out) return tool_bad_usage("fbs", "no output file given (-o OUT.h)");
+    if (a->depfile && strcmp(a->out, "-") == 0) return tool_bad_usage("fbs", "--depfile needs -o OUT.h, not -o -");
     return TOOL_OK;
 }
 
@@ -188,6 +194,49 @@ static int write_header(const fbs_schema *s, const fbs_args *a)
     return code;
 }
 
+/* A path in a make rule: spaces and '#' escaped with '\\', '$' doubled. */
+static void put_make_path(FILE *f, const char *p)
+{
+    for (; *p; p++) {
+        if (*p == ' ' || *p == '#' || *p == '\\') fputc('\\', f);
+        if (*p == '$') fputc('$', f);
+        fputc(*p, f);
+    }
+}
+
+/* Writes a make rule, "OUT: the schema files flatc read", to a->depfile
+ * (temporary file and rename, as the header), so that a build system
+ * (CMake's DEPFILE, make, ninja) regenerates the header when any of them
+ * changes, however the schema includes them. */
+static int write_depfile(const fbs_schema *s, const fbs_args *a)
+{
+    char sdir[4096], tmp[4200];
+    dir_of(a->schema, sdir, sizeof sdir);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", a->depfile, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return tool_fail("fbs: cannot write %s: %s", a->depfile, strerror(errno));
+    put_make_path(f, a->out);
+    fputs(": ", f);
+    put_make_path(f, a->schema);
+    for (size_t i = 0; i < s->nfiles; i++) {
+        const char *name = s->files[i];
+        if (strncmp(name, "//", 2) != 0) continue; /* not a path flatc made relative to sdir */
+        fputs(" \\\n  ", f);
+        put_make_path(f, sdir);
+        fputc('/', f);
+        put_make_path(f, name + 2);
+    }
+    fputc('\n', f);
+    int werr = ferror(f) != 0;
+    werr |= fclose(f) != 0;
+    if (werr || rename(tmp, a->depfile) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return tool_fail("fbs: writing %s: %s", a->depfile, strerror(e));
+    }
+    return TOOL_OK;
+}
+
 /* The roots of the schemas that a->schema includes: a binary schema names
  * its own root_type and file_identifier only, so each included file that
  * declares a table is read by flatc too, and its root gets its
@@ -253,13 +302,14 @@ static int run(int argc, char **argv)
     code = included_roots(&a, dir, &s);
     rmdir(dir);
     if (code == TOOL_OK) code = write_header(&s, &a);
+    if (code == TOOL_OK && a.depfile) code = write_depfile(&s, &a);
     fbs_schema_free(&s);
     free(bfbs);
     return code;
 }
 
 const tool_command tool_cmd_fbs = {
-    "fbs", run, "fbs SCHEMA.fbs [-I DIR]... -o OUT.h [--flatc PATH]",
+    "fbs", run, "fbs SCHEMA.fbs [-I DIR]... -o OUT.h [--flatc PATH] [--depfile OUT.d]",
     "Generates a C header from a FlatBuffers schema: each table, struct, enum\n"
     "and union of the schema and of the schemas it includes, declared for\n"
     "birch_flatbuffers.h (readers, builders, verifier descriptors), and the\n"
@@ -272,6 +322,8 @@ const tool_command tool_cmd_fbs = {
     "is an error naming it; no header is written then.\n\n"
     "  -I DIR         a directory to look for included schemas in (repeatable)\n"
     "  -o OUT.h       the header to write (replaced whole; - for standard output)\n"
-    "  --flatc PATH   the flatc to run (default: $BIRCH_FLATC, else flatc)\n",
+    "  --flatc PATH   the flatc to run (default: $BIRCH_FLATC, else flatc)\n"
+    "  --depfile OUT.d  also write a make rule: OUT.h depends on every schema\n"
+    "                 file flatc read (for CMake's DEPFILE, make or ninja)\n",
     0,
 };

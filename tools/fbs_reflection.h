@@ -105,14 +105,23 @@ BIRCH_FB_TABLE(reflection_Field, NULL, reflection_Field_FIELDS);
     _(STRING, reflection_Object, declaration_file, 7)
 BIRCH_FB_TABLE(reflection_Object, NULL, reflection_Object_FIELDS);
 
-/* objects and enums: sorted by their full names ("Inv.Item"). */
+/* A schema file flatc read (with --bfbs-filenames): "//" and its path
+ * relative to that directory, and the files it includes. */
+#define reflection_SchemaFile_FIELDS(_)                                                        \
+    _(REQUIRED, STRING, reflection_SchemaFile, filename, 0)                                    \
+    _(VECTOR_STRING, reflection_SchemaFile, included_filenames, 1)
+BIRCH_FB_TABLE(reflection_SchemaFile, NULL, reflection_SchemaFile_FIELDS);
+
+/* objects and enums: sorted by their full names ("Inv.Item"); fbs_files:
+ * every schema file read, the schema's own and those it includes. */
 #define reflection_Schema_FIELDS(_)                                                            \
     _(REQUIRED, VECTOR_TABLE, reflection_Schema, objects, 0, reflection_Object)                \
     _(REQUIRED, VECTOR_TABLE, reflection_Schema, enums, 1, reflection_Enum)                    \
     _(STRING, reflection_Schema, file_ident, 2)                                                \
     _(STRING, reflection_Schema, file_ext, 3)                                                  \
     _(TABLE, reflection_Schema, root_table, 4, reflection_Object)                              \
-    _(SCALAR, reflection_Schema, advanced_features, 6, u64, 0)
+    _(SCALAR, reflection_Schema, advanced_features, 6, u64, 0)                                 \
+    _(VECTOR_TABLE, reflection_Schema, fbs_files, 7, reflection_SchemaFile)
 BIRCH_FB_TABLE(reflection_Schema, "BFBS", reflection_Schema_FIELDS);
 
 #endif

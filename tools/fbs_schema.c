@@ -636,6 +636,10 @@ static int load(loader *l, const void *bfbs, size_t len)
     for (size_t i = 0; i < s->nobjects; i++)
         if (load_object(l, i) != 0) return -1;
     if (check_alignments(l) != 0 || check_enum_defaults(l) != 0) return -1;
+    s->nfiles = reflection_Schema_fbs_files_len(rs);
+    if (!(s->files = calloc(s->nfiles ? s->nfiles : 1, sizeof *s->files))) return fail(l, "out of memory");
+    for (size_t i = 0; i < s->nfiles; i++)
+        s->files[i] = reflection_SchemaFile_filename(reflection_Schema_fbs_files_at(rs, i));
     s->ident = reflection_Schema_file_ident(rs);
     size_t idlen = reflection_Schema_file_ident_len(rs);
     if (idlen == 0) s->ident = NULL; /* flatc writes "" for none */
@@ -690,5 +694,6 @@ void fbs_schema_free(fbs_schema *s)
     }
     free(s->objects);
     free(s->enums);
+    free(s->files);
     memset(s, 0, sizeof *s);
 }

@@ -101,6 +101,8 @@ typedef struct fbs_schema {
     size_t nenums;
     const char *ident;   /* file_identifier, or NULL */
     int root;            /* index of the root_type in objects, or -1 */
+    const char **files;  /* the schema files flatc read ("//" and a path relative to the schema's directory) */
+    size_t nfiles;
 } fbs_schema;
 
 /* The root table and file identifier a binary schema names: *root (in the
