@@ -44,7 +44,10 @@ static size_t node_size(uint8_t *p, unsigned i)
 static BI_HOT_INLINE void prefetch_node(uint8_t *p, unsigned i, size_t ahead)
 {
     const bi_lnode *n = bi_leaf_node(p, i);
-    size_t size = bi_lnode_size(bi_node_klen(p, i), n->vlen, n->flags & BI_N_BIG); /* what bi_slot_ok checked */
+    /* bi_slot_ok checked the node's end; bi_lnode_size pads the value to 8,
+     * so this may name up to 7 bytes past it, which a prefetch may: it
+     * never faults. */
+    size_t size = bi_lnode_size(bi_node_klen(p, i), n->vlen, n->flags & BI_N_BIG);
     if (size > ahead) size = ahead;
     const uint8_t *node = (const uint8_t *)n;
     for (size_t o = 64 - ((uintptr_t)node & 63); o < size; o += 64) __builtin_prefetch(node + o);

@@ -221,7 +221,9 @@ static int vector_field(vctx *v, const birch_fb_table *t, const birch_fb_field *
     uint64_t data, n, target;
     int rc;
     switch (f->elem) {
-    case BIRCH_FB_STRUCT: return vector(v, t, f, at, f->size, f->align, &data, &n);
+    case BIRCH_FB_STRUCT:
+        if (!f->size) return fail(v, t, f, at, "vector of unknown kind %u in the schema", f->elem); /* 0-byte structs */
+        return vector(v, t, f, at, f->size, f->align, &data, &n);
     case BIRCH_FB_STRING:
     case BIRCH_FB_TABLE:
         if ((rc = vector(v, t, f, at, 4, 4, &data, &n))) return rc;
@@ -266,7 +268,9 @@ static int field(vctx *v, const birch_fb_table *t, const birch_fb_field *f, uint
     case BIRCH_FB_NESTED:
         if ((rc = locate(v, t, f, pos, vt, tsize, 4, 4, &at)) || !at) return rc;
         return nested_field(v, t, f, at);
-    case BIRCH_FB_STRUCT: return locate(v, t, f, pos, vt, tsize, f->size, f->align, &at);
+    case BIRCH_FB_STRUCT:
+        if (!f->size) return fail(v, t, f, pos, "field of unknown kind %u in the schema", f->kind); /* a 0-byte struct */
+        return locate(v, t, f, pos, vt, tsize, f->size, f->align, &at);
     default: {
         uint64_t size = scalar_size(f->kind);
         if (!size) return fail(v, t, f, pos, "field of unknown kind %u in the schema", f->kind);

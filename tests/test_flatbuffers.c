@@ -936,6 +936,34 @@ START_TEST(verifier_refusals)
 }
 END_TEST
 
+/* Descriptors no macro writes (a hand-made birch_fb_field): a kind the
+ * verifier does not know, and structs (or vectors of them) of 0 bytes,
+ * are failures naming the field, never a division by 0 or a pass. */
+START_TEST(verifier_bad_descriptors)
+{
+    birch_fb_builder *b = birch_fb_builder_new();
+    uint8_t bytes[3] = {1, 2, 3};
+    birch_fb_ref v = birch_fb_vector(b, bytes, 3, 1, 1);
+    birch_fb_start(b);
+    birch_fb_add_ref(b, 0, v);
+    birch_val out;
+    BT_OK(birch_fb_finish(b, birch_fb_end(b), NULL, 0, &out));
+    static const birch_fb_field fields[][1] = {
+        {{"x", 0, 0, 0, 0, 0, 0, NULL, NULL}},                                 /* kind 0 */
+        {{"x", 0, 99, 0, 0, 0, 0, NULL, NULL}},                                /* kind 99 */
+        {{"x", 1, BIRCH_FB_STRUCT, 0, 0, 0, 1, NULL, NULL}},                   /* a 0-byte struct, absent */
+        {{"x", 0, BIRCH_FB_VECTOR, BIRCH_FB_STRUCT, 0, 0, 1, NULL, NULL}},     /* of 0-byte structs */
+        {{"x", 0, BIRCH_FB_VECTOR, 99, 0, 0, 0, NULL, NULL}},                  /* of kind 99 */
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const birch_fb_table t = {"Bad", NULL, 1, fields[i]};
+        verify_fails(&t, out.data, out.size, NULL, "Bad.x:");
+        verify_fails(&t, out.data, out.size, NULL, "unknown kind");
+    }
+    birch_fb_builder_free(b);
+}
+END_TEST
+
 START_TEST(verifier_required_depth_tables)
 {
     birch_fb_builder *b = birch_fb_builder_new();
@@ -2798,6 +2826,7 @@ int main(void)
     tcase_add_test(tc, random_json_never_larger);
     tcase_add_test(tc, typed_guards);
     tcase_add_test(tc, defaults_by_bytes_and_union_types);
+    tcase_add_test(tc, verifier_bad_descriptors);
     tcase_add_test(tc, mutations);
     suite_add_tcase(s, tc);
     return bt_run(s);
