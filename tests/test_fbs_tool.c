@@ -120,6 +120,22 @@ START_TEST(depfile_lists_what_flatc_read)
                                        "make -q -f m.mk top_birch.h", dir), 1);
     ck_assert_int_eq(fbs(&err, "top.fbs -o - --depfile top.d"), 2);
     free(err);
+    /* A rule or header written over the schema, or the rule over the
+     * header, is a usage error that writes nothing. */
+    ck_assert_int_eq(fbs(&err, "top.fbs -o top_birch.h --depfile ./top.fbs"), 2);
+    free(err);
+    ck_assert_int_eq(fbs(&err, "top.fbs -o top_birch.h --depfile top_birch.h"), 2);
+    free(err);
+    ck_assert_int_eq(fbs(&err, "top.fbs -o ./top.fbs"), 2);
+    free(err);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "cd '%s' && grep -q 'root_type Top' top.fbs && grep -q BIRCH_FB_TABLE top_birch.h",
+                           dir),
+                     0);
+    /* A rule that cannot be written leaves the header as it was. */
+    ck_assert_int_eq(bt_sh(NULL, NULL, "cd '%s' && echo old >old.h", dir), 0);
+    ck_assert_int_eq(fbs(&err, "top.fbs -I 'inc dir' -o old.h --depfile no/such/dir/top.d"), 1);
+    free(err);
+    ck_assert_int_eq(bt_sh(NULL, NULL, "cd '%s' && test \"$(cat old.h)\" = old", dir), 0);
 }
 END_TEST
 
@@ -279,10 +295,10 @@ START_TEST(layouts_birch_cannot_give)
     char *many = many_fields(32766);
     refused(many, "T.last: field id 32765 is above 32764");
     free(many);
-    /* A table's size is 16 bits: its soffset, a struct and the padding
-     * before an 8-byte one may not fit where the struct alone would. */
+    /* A table's size is 16 bits: its fields, up to 3 bytes of padding
+     * and its 4-byte soffset (65,536 here: one too many). */
     refused("struct S { a: [ubyte:65528]; b: long; }\ntable T { s: S; }\n",
-            "T: its fields take up to 65550 bytes inside the table");
+            "T: its fields take up to 65543 bytes inside the table");
     refused("struct S { a: [ubyte:65529]; }\ntable T { s: S; }\n", "T: its fields take up to 65536 bytes inside");
     char *err = NULL;
     many = many_fields(32765);
@@ -290,9 +306,13 @@ START_TEST(layouts_birch_cannot_give)
     free(many);
     ck_assert_msg(fbs(&err, "s.fbs -o out.h") == 0, "a table with field ids up to 32764 is refused: %s", err);
     free(err);
-    put_file("s.fbs", "struct S { a: [ubyte:65496]; b: long; }\ntable T { s: S; x: int; y: int; }\n"
+    put_file("s.fbs", "struct S { a: [ubyte:65512]; b: long; }\ntable T { s: S; x: int; y: int; }\n"
                       "root_type T;\n");
     ck_assert_msg(fbs(&err, "s.fbs -o out.h") == 0, "the largest table birch builds is refused: %s", err);
+    free(err);
+    /* 65,535 bytes at most: 65,520 + 2 * 4 + 7. */
+    put_file("s.fbs", "struct S { a: [ubyte:65512]; b: long; }\ntable T { s: S; x: int; y: int; z: ubyte; }\n");
+    ck_assert_int_eq(fbs(&err, "s.fbs -o out.h"), 1);
     free(err);
 }
 END_TEST

@@ -29,6 +29,15 @@ typedef struct fbs_args {
     int ninc;
 } fbs_args;
 
+/* Whether paths x and y name one file: the same text, or one that exists
+ * under both names. */
+static int same_file(const char *x, const char *y)
+{
+    struct stat sx, sy;
+    if (strcmp(x, y) == 0) return 1;
+    return stat(x, &sx) == 0 && stat(y, &sy) == 0 && sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+}
+
 static int parse_args(int argc, char **argv, fbs_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -66,6 +75,10 @@ static int parse_args(int argc, char **argv, fbs_args *a)
     if (!a->schema) return tool_bad_usage("fbs", "no schema file given");
     if (!a->out || !*a->out) return tool_bad_usage("fbs", "no output file given (-o OUT.h)");
     if (a->depfile && strcmp(a->out, "-") == 0) return tool_bad_usage("fbs", "--depfile needs -o OUT.h, not -o -");
+    if (a->depfile && (same_file(a->depfile, a->out) || same_file(a->depfile, a->schema)))
+        return tool_bad_usage("fbs", "--depfile %s names the %s", a->depfile,
+                              same_file(a->depfile, a->out) ? "header (-o)" : "schema");
+    if (same_file(a->out, a->schema)) return tool_bad_usage("fbs", "-o %s names the schema", a->out);
     return TOOL_OK;
 }
 
@@ -301,8 +314,10 @@ static int run(int argc, char **argv)
     }
     code = included_roots(&a, dir, &s);
     rmdir(dir);
-    if (code == TOOL_OK) code = write_header(&s, &a);
+    /* The rule first: if it cannot be written, the header is not replaced
+     * (a new header with an old rule would not be rebuilt when it should). */
     if (code == TOOL_OK && a.depfile) code = write_depfile(&s, &a);
+    if (code == TOOL_OK) code = write_header(&s, &a);
     fbs_schema_free(&s);
     free(bfbs);
     return code;

@@ -449,24 +449,24 @@ static int check_layout(loader *l, const fbs_object *o)
  * up to the largest, in at most 65,535 bytes. */
 #define MAX_FIELD_ID 32764
 
-/* At most how many bytes table o's fields take in the table itself (its
- * soffset and up to 3 bytes of padding before it, each field's inline
- * bytes and the padding before them, however the builder lays them out):
- * a table's size is a 16-bit number. */
+/* At most how many bytes table o's fields take in the table itself: a
+ * table's size is a 16-bit number.  The builder lays fields out by
+ * decreasing alignment (birch_fb_end), and every field's size is a
+ * multiple of its alignment (a struct's bytesize is padded to it), so no
+ * padding falls between them; the padding before the first belongs to no
+ * table; up to 3 bytes precede the 4-byte soffset. */
 static uint64_t inline_bound(const loader *l, const fbs_object *o)
 {
     uint64_t n = 4 + 3;
     for (size_t k = 0; k < o->nfields; k++) {
         const fbs_field *f = &o->fields[k];
         if (f->deprecated) continue; /* never written */
-        uint64_t size = 4, align = 4; /* strings, tables, vectors, unions: an offset */
-        if (f->kind == FBS_STRUCT) {
-            const reflection_Object_table *ro = reflection_Schema_objects_at(l->rs, (size_t)f->object);
-            size = (uint64_t)reflection_Object_bytesize(ro), align = (uint64_t)reflection_Object_minalign(ro);
-        } else if (f->kind == FBS_SCALAR || f->kind == FBS_ENUM || f->kind == FBS_OPTIONAL || f->kind == FBS_UTYPE) {
-            size = align = scalar_size(f->base);
-        }
-        n += size + (align ? align - 1 : 0);
+        uint64_t size = 4; /* strings, tables, vectors, unions: an offset */
+        if (f->kind == FBS_STRUCT)
+            size = (uint64_t)reflection_Object_bytesize(reflection_Schema_objects_at(l->rs, (size_t)f->object));
+        else if (f->kind == FBS_SCALAR || f->kind == FBS_ENUM || f->kind == FBS_OPTIONAL || f->kind == FBS_UTYPE)
+            size = scalar_size(f->base);
+        n += size;
     }
     return n;
 }
@@ -527,7 +527,8 @@ static int load_object(loader *l, size_t i)
                     o->fields[n - 1].name, o->fields[n - 1].id, MAX_FIELD_ID);
     if (inline_bound(l, o) > 0xffff)
         return fail(l, "%s: its fields take up to %llu bytes inside the table, more than a table holds (65,535: "
-                       "move large structs into a table of their own)", o->name, (unsigned long long)inline_bound(l, o));
+                       "move large structs or many fields into a table of their own)", o->name,
+                    (unsigned long long)inline_bound(l, o));
     for (size_t k = 0; k < n; k++) {
         if (k > 0 && o->fields[k].id == o->fields[k - 1].id)
             return fail(l, "%s: two fields with id %u", o->name, o->fields[k].id);
