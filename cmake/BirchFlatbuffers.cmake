@@ -23,10 +23,13 @@
 # function works in every directory of the project (a sibling of the one
 # that called find_package, whose variables it does not see).
 #
-# OUTPUT_DIR is added to target's include directories as PUBLIC, in the
-# build tree only ($<BUILD_INTERFACE:...>): a library whose own headers
-# include a generated one passes the directory on to its users, and an
-# exported target carries no build path.
+# OUTPUT_DIR (relative: to the current build directory) is added to
+# target's include directories as PUBLIC, in the build tree only
+# ($<BUILD_INTERFACE:...>): a library whose own headers include a
+# generated one passes the directory on to its users, and an exported
+# target carries no build path.  target may be an INTERFACE library (as
+# flatbuffers_generate_headers makes one): whatever links it gets the
+# directory and waits for the headers.
 
 if(BIRCH_FBS_COMMAND)
     set_property(GLOBAL PROPERTY BIRCH_FBS_COMMAND ${BIRCH_FBS_COMMAND})
@@ -36,6 +39,12 @@ function(birch_flatbuffers_generate target)
     cmake_parse_arguments(PARSE_ARGV 1 ARG "" "OUTPUT_DIR" "INCLUDE_DIRS")
     if(NOT TARGET ${target})
         message(FATAL_ERROR "birch_flatbuffers_generate: no target '${target}'")
+    endif()
+    get_target_property(aliased ${target} ALIASED_TARGET)
+    get_target_property(imported ${target} IMPORTED)
+    if(aliased OR imported)
+        message(FATAL_ERROR "birch_flatbuffers_generate: '${target}' is an ALIAS or IMPORTED target; "
+                            "name a target this project builds")
     endif()
     if(NOT ARG_UNPARSED_ARGUMENTS)
         message(FATAL_ERROR "birch_flatbuffers_generate(${target}): no schema given")
@@ -54,6 +63,8 @@ function(birch_flatbuffers_generate target)
     if(NOT ARG_OUTPUT_DIR)
         set(ARG_OUTPUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/birch_fbs)
     endif()
+    # A relative OUTPUT_DIR is in the build tree, as the headers are.
+    get_filename_component(ARG_OUTPUT_DIR ${ARG_OUTPUT_DIR} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_BINARY_DIR})
     if(TARGET ${BIRCH_FBS_COMMAND})
         set(cmd $<TARGET_FILE:${BIRCH_FBS_COMMAND}>)
     else()
@@ -91,8 +102,23 @@ function(birch_flatbuffers_generate target)
             COMMENT "birch fbs: ${name}.fbs -> ${name}_birch.h"
             VERBATIM)
     endforeach()
-    target_sources(${target} PRIVATE ${headers})
     get_target_property(type ${target} TYPE)
+    if(type STREQUAL "INTERFACE_LIBRARY")
+        # An interface library (as flatbuffers_generate_headers makes) has
+        # no build of its own: a custom target makes the headers, and
+        # every target that links the library depends on it.
+        get_property(n GLOBAL PROPERTY BIRCH_FBS_CALLS) # one custom target per call
+        if(NOT n)
+            set(n 0)
+        endif()
+        math(EXPR n "${n} + 1")
+        set_property(GLOBAL PROPERTY BIRCH_FBS_CALLS ${n})
+        add_custom_target(${target}_birch_fbs_${n} DEPENDS ${headers})
+        add_dependencies(${target} ${target}_birch_fbs_${n})
+        target_include_directories(${target} INTERFACE $<BUILD_INTERFACE:${ARG_OUTPUT_DIR}>)
+        return()
+    endif()
+    target_sources(${target} PRIVATE ${headers})
     if(NOT type STREQUAL "UTILITY") # a custom target only makes the headers
         target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${ARG_OUTPUT_DIR}>)
     endif()

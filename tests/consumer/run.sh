@@ -89,6 +89,8 @@ run quickstart_static "$work/cmake/quickstart_static"
 [ -f "$work/cmake/birch_fbs/note_birch.h" ] || fail "birch_flatbuffers_generate made no note_birch.h"
 run fbs_consumer "$work/cmake/fbs_consumer"
 run notes_user "$work/cmake/notes_user"
+[ -f "$work/cmake/iface_fbs/note_birch.h" ] || fail "the INTERFACE library's relative OUTPUT_DIR is not in the build tree"
+run fbs_consumer_iface "$work/cmake/fbs_consumer_iface"
 # A field added to a file notebook.fbs includes (from a subdirectory, by a
 # relative path) reaches the header at the next build: birch fbs's depfile.
 gen=$work/cmake/notes/gen/notebook_birch.h
