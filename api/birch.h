@@ -878,6 +878,99 @@ int birch_count_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi
  * then refuses everything, as after a failed put). */
 int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *deleted);
 
+/* ---- Write batches ---------------------------------------------------------- */
+
+/* A batch records puts, deletes and range deletes on named tables as one
+ * byte string (LevelDB's and RocksDB's WriteBatch), which can be stored,
+ * sent and applied anywhere, atomically, by birch_batch_apply.  Its
+ * encoding (docs/FORMAT.md, "Write batches") is versioned and checksummed
+ * and names each table, so it does not depend on the database it came
+ * from.  Build one in a birch_batch:
+ *
+ *     birch_batch b;
+ *     birch_batch_init(&b);
+ *     birch_batch_put(&b, "users", key, val);
+ *     birch_batch_del(&b, "sessions", old);
+ *     birch_val bytes;
+ *     if (birch_batch_bytes(&b, &bytes) == BIRCH_OK)
+ *         rc = birch_batch_apply(txn, bytes);     (or send, store, ...)
+ *     birch_batch_free(&b);
+ *
+ * The struct's members are private.  The batch copies every name, key and
+ * value it is given (they may point anywhere: into the map, or into this
+ * batch's own bytes).  A failed call (BIRCH_ENOMEM, BIRCH_EINVAL) leaves
+ * the batch as it was. */
+typedef struct birch_batch {
+    uint8_t *data_;           /* header and records */
+    size_t size_, cap_;
+    uint32_t count_;          /* changes recorded */
+    uint32_t table_len_;      /* the current table's name: its bytes ... */
+    size_t table_at_;         /* ... are at data_ + table_at_ (0: none yet) */
+} birch_batch;
+
+/* Kinds of change in a batch (birch_batch_op.kind). */
+#define BIRCH_BATCH_PUT       1
+#define BIRCH_BATCH_DEL       2
+#define BIRCH_BATCH_DEL_RANGE 3
+
+/* One change of a batch, as birch_batch_each gives it: table (not
+ * NUL-terminated), key (DEL_RANGE: lo), val (PUT: the value; DEL_RANGE:
+ * hi; DEL: empty).  The pointers are into the batch's bytes. */
+typedef struct birch_batch_op {
+    int kind;
+    birch_val table, key, val;
+} birch_batch_op;
+
+/* An empty batch (no allocation until the first change). */
+void birch_batch_init(birch_batch *b);
+/* Records a put of key -> val in table (NUL-terminated, 1..255 bytes;
+ * the database's own limit is checked when the batch is applied).
+ * Errors: BIRCH_EINVAL (NULL b or table, a NULL key or val with a size,
+ * an empty key, a name of 0 or more than 255 bytes), BIRCH_EKEYSIZE /
+ * BIRCH_EVALSIZE (a key or value no database holds: above
+ * BIRCH_MAX_PAGE_SIZE / 4 or BIRCH_MAX_VALUE_SIZE), BIRCH_ENOMEM. */
+int birch_batch_put(birch_batch *b, const char *table, birch_val key, birch_val val);
+/* Records a delete of key from table (applied: nothing if it is absent).
+ * Errors as for birch_batch_put. */
+int birch_batch_del(birch_batch *b, const char *table, birch_val key);
+/* Records a delete of the range [lo, hi) of table (empty bounds are open,
+ * as for birch_del_range).  Errors as for birch_batch_put, and BIRCH_EINVAL
+ * for lo sorting after hi. */
+int birch_batch_del_range(birch_batch *b, const char *table, birch_val lo, birch_val hi);
+/* The changes recorded (birch_batch_count) and the batch's encoding in
+ * *out: valid until the batch next changes, is cleared or freed.  An empty
+ * batch has an encoding too (it applies as nothing).  Errors: BIRCH_EINVAL
+ * (NULL), BIRCH_ENOMEM. */
+int birch_batch_bytes(birch_batch *b, birch_val *out);
+uint32_t birch_batch_count(const birch_batch *b);
+/* Empties the batch, keeping its memory for the next changes. */
+void birch_batch_clear(birch_batch *b);
+/* Frees the batch's memory; it is empty (and usable) again. */
+void birch_batch_free(birch_batch *b);
+
+/* Applies an encoded batch (from birch_batch_bytes, here or anywhere) in
+ * the write transaction txn, atomically: every change or, on any error,
+ * none (the transaction is then as it was, and usable).  The whole
+ * encoding is checked before anything changes.  batch may point anywhere,
+ * into a value read in txn included: it is copied first (a copy of its
+ * size, for the length of the call).  A put creates its table
+ * when missing (a plain table); a delete of a missing key or table, or a
+ * range delete of an empty range, changes nothing and is no error.
+ * Errors: BIRCH_EINVAL (NULL txn; a NULL batch with a size),
+ * BIRCH_ECORRUPT (not a batch, an unknown version, a wrong checksum, a
+ * truncated or malformed record: nothing changed), BIRCH_EREADONLY (a read
+ * transaction), BIRCH_EKEYSIZE, BIRCH_EVALSIZE (a key, value or table
+ * name this database cannot hold), BIRCH_ESCHEMA (a multimap table: put
+ * and delete with birch_multi_*), BIRCH_EBUSY, BIRCH_ETXN, BIRCH_ENOMEM,
+ * BIRCH_EFULL, BIRCH_EIO (as for birch_put).  The message names the
+ * change that failed (its index, 0-based). */
+int birch_batch_apply(birch_txn *txn, birch_val batch);
+
+/* Calls fn for each change of an encoded batch, in order, after checking
+ * the whole encoding (BIRCH_ECORRUPT, as for birch_batch_apply, before any
+ * call).  A non-zero return from fn stops and is returned as is. */
+int birch_batch_each(birch_val batch, int (*fn)(const birch_batch_op *op, void *ctx), void *ctx);
+
 /* ---- Multimap tables ------------------------------------------------------ */
 
 /* A multimap table (LMDB's MDB_DUPSORT, redb's MultimapTable), made by

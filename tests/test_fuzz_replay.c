@@ -17,6 +17,7 @@
 #include "../fuzz/fuzz_archive.c"
 #include "../fuzz/fuzz_flatbuffers.c"
 #include "../fuzz/fuzz_keys.c"
+#include "../fuzz/fuzz_batch.c"
 
 #include "support.h"
 
@@ -99,6 +100,12 @@ START_TEST(replay_flatbuffers_corpus)
 }
 END_TEST
 
+START_TEST(replay_batch_corpus)
+{
+    ck_assert_int_gt(replay_dir("batch", fz_batch_run), 0);
+}
+END_TEST
+
 START_TEST(replay_keys_corpus)
 {
     ck_assert_int_gt(replay_dir("keys", fz_keys_run), 0);
@@ -161,6 +168,7 @@ int main(void)
     tcase_add_test(tc, replay_keys_corpus);
     tcase_add_test(tc, replay_archive_corpus);
     tcase_add_test(tc, replay_flatbuffers_corpus);
+    tcase_add_test(tc, replay_batch_corpus);
     tcase_add_test(tc, archive_seeds_current);
     tcase_add_test(tc, random_programs);
     suite_add_tcase(s, tc);
