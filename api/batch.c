@@ -325,14 +325,16 @@ static int open_batch(birch_val batch, reader *r, const char *who)
     const uint8_t *p = batch.data;
     if (batch.size < BATCH_HDR || memcmp(p, BATCH_MAGIC, 4) != 0)
         return bi_err(BIRCH_ECORRUPT, "%s: not a batch (%zu bytes, no \"" BATCH_MAGIC "\" header)", who, batch.size);
+    /* The checksum first (every version keeps this header and checksum):
+     * a damaged version byte is damage, not a newer batch. */
+    if (get_u64(p + 16) != checksum(p, batch.size))
+        return bi_err(BIRCH_ECORRUPT, "%s: the batch's checksum does not match its bytes", who);
     unsigned version = (unsigned)p[4] | (unsigned)p[5] << 8;
     if (version != BATCH_VERSION)
         return bi_err(BIRCH_EVERSION, "%s: a batch of version %u (this birch reads version %d)", who, version,
                       BATCH_VERSION);
     if (p[6] || p[7] || get_u32(p + 12))
         return bi_err(BIRCH_ECORRUPT, "%s: a batch with flags or reserved bits set", who);
-    if (get_u64(p + 16) != checksum(p, batch.size))
-        return bi_err(BIRCH_ECORRUPT, "%s: the batch's checksum does not match its bytes", who);
     *r = (reader){p, batch.size, BATCH_HDR, {NULL, 0}, 0, 0, who};
     birch_batch_op op;
     int rc;
@@ -357,33 +359,58 @@ int birch_batch_each(birch_val batch, int (*fn)(const birch_batch_op *op, void *
 
 /* ---- Applying ------------------------------------------------------------------ */
 
-/* One change, in txn (the nested transaction of the apply).  *t is the
- * handle of the table named *tname (NULL: not opened yet, or missing). */
-static int apply_one(birch_txn *txn, const birch_batch_op *op, birch_table **t, birch_val *tname)
+/* The table the changes go to: its name in the batch, its handle (NULL:
+ * missing, for deletes) and whether it is a multimap table. */
+typedef struct target {
+    birch_val name;
+    birch_table *t;
+    int multi;
+} target;
+
+/* Opens the table op names into *g (creating it for a put). */
+static int open_target(birch_txn *txn, const birch_batch_op *op, target *g)
 {
-    int rc;
-    int other = tname->size != op->table.size || memcmp(tname->data, op->table.data, op->table.size) != 0;
-    if (other || (!*t && op->kind == BIRCH_BATCH_PUT)) { /* a put creates what a delete found missing */
-        char name[MAX_NAME + 1];
-        memcpy(name, op->table.data, op->table.size);
-        name[op->table.size] = 0;
-        *t = NULL;
-        *tname = op->table;
-        rc = birch_table_open(txn, name, op->kind == BIRCH_BATCH_PUT ? BIRCH_CREATE : 0, t);
-        if (rc == BIRCH_NOTFOUND) *t = NULL; /* deletes from a missing table change nothing */
-        else if (rc) return rc;
+    char name[MAX_NAME + 1];
+    memcpy(name, op->table.data, op->table.size);
+    name[op->table.size] = 0;
+    g->name = op->table;
+    g->t = NULL;
+    g->multi = 0;
+    int rc = birch_table_open(txn, name, op->kind == BIRCH_BATCH_PUT ? BIRCH_CREATE : 0, &g->t);
+    if (rc == BIRCH_NOTFOUND) {
+        g->t = NULL; /* deletes from a missing table change nothing */
+        return BIRCH_OK;
     }
-    if (!*t) return BIRCH_OK; /* a delete from a missing table */
+    unsigned flags = 0;
+    if (rc == BIRCH_OK) rc = birch_table_flags(txn, g->t, &flags);
+    g->multi = (flags & BIRCH_MULTIMAP) != 0;
+    return rc;
+}
+
+/* One change, in txn (the nested transaction of the apply).  A delete of
+ * what this database cannot hold (a name or a key longer than its limits)
+ * finds nothing, as for a missing one: a batch recorded with larger pages
+ * replays here as far as its deletes go. */
+static int apply_one(birch_txn *txn, birch_db *db, const birch_batch_op *op, target *g)
+{
+    int rc, del = op->kind != BIRCH_BATCH_PUT;
+    if (del && op->table.size > birch_max_name_size(db)) return BIRCH_OK;
+    if (op->kind == BIRCH_BATCH_DEL && op->key.size > birch_max_key_size(db)) return BIRCH_OK;
+    int other = g->name.size != op->table.size || memcmp(g->name.data, op->table.data, op->table.size) != 0;
+    if ((other || (!g->t && !del)) && (rc = open_target(txn, op, g))) return rc; /* a put creates what a delete found missing */
+    if (!g->t) return BIRCH_OK; /* a delete from a missing table */
+    if (g->multi) /* put and del refuse one; del_range would take every value of its keys */
+        return bi_err_s(BIRCH_ESCHEMA, "a multimap table (change it with birch_multi_*)");
     switch (op->kind) {
-    case BIRCH_BATCH_PUT: return birch_put(txn, *t, op->key, op->val, 0);
+    case BIRCH_BATCH_PUT: return birch_put(txn, g->t, op->key, op->val, 0);
     case BIRCH_BATCH_DEL:
-        rc = birch_del(txn, *t, op->key);
+        rc = birch_del(txn, g->t, op->key);
         return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
-    default: return birch_del_range(txn, *t, op->key, op->val, NULL);
+    default: return birch_del_range(txn, g->t, op->key, op->val, NULL);
     }
 }
 
-static int apply_copy(birch_txn *txn, birch_val batch);
+static int apply_copy(birch_txn *txn, birch_txn *use, birch_val batch);
 
 /* The batch's bytes may be a value read in txn, on a page the changes
  * are about to rewrite: they are checked and applied from a copy. */
@@ -399,30 +426,34 @@ int birch_batch_apply(birch_txn *txn, birch_val batch)
     uint8_t *copy = malloc(batch.size ? batch.size : 1);
     if (!copy) return bi_err(BIRCH_ENOMEM, "birch_batch_apply: out of memory for a copy of %zu bytes", batch.size);
     if (batch.size) memcpy(copy, batch.data, batch.size);
-    rc = apply_copy(txn, (birch_val){copy, batch.size});
+    rc = apply_copy(txn, use, (birch_val){copy, batch.size});
     free(copy);
     return rc;
 }
 
-static int apply_copy(birch_txn *txn, birch_val batch)
+static int apply_copy(birch_txn *txn, birch_txn *use, birch_val batch)
 {
     reader r;
     int rc = open_batch(batch, &r, "birch_batch_apply");
     if (rc) return rc;
     birch_txn *child;
     if ((rc = birch_txn_begin_nested(txn, &child))) return rc;
-    birch_table *t = NULL;
-    birch_val tname = {NULL, 0};
+    birch_db *db = use->db;
+    target g = {{NULL, 0}, NULL, 0};
     birch_batch_op op;
     while (next(&r, &op) == 1) {
-        if ((rc = apply_one(child, &op, &t, &tname)) == BIRCH_OK) continue;
+        if ((rc = apply_one(child, db, &op, &g)) == BIRCH_OK) continue;
         /* Said before the abort, whose work could say something else. */
         static const char *const kinds[] = {"", "put", "delete", "range delete"};
-        char why[256];
+        char why[256], name[MAX_NAME + 1];
         snprintf(why, sizeof why, "%s", birch_errmsg());
+        for (size_t i = 0; i <= op.table.size; i++) { /* a name may hold any byte but NUL: '?' for the unprintable */
+            uint8_t c = i < op.table.size ? ((const uint8_t *)op.table.data)[i] : 0;
+            name[i] = (char)(i == op.table.size ? 0 : c >= 0x20 && c < 0x7f ? c : '?');
+        }
         birch_txn_abort(child);
-        return bi_err(rc, "birch_batch_apply: change %u (a %s in table '%.*s') failed, nothing was applied: %s",
-                      r.index - 1, kinds[op.kind], (int)op.table.size, (const char *)op.table.data, why);
+        return bi_err(rc, "birch_batch_apply: change %u (a %s in table '%s') failed, nothing was applied: %s",
+                      r.index - 1, kinds[op.kind], name, why);
     }
     return birch_txn_commit(child);
 }

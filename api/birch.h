@@ -926,9 +926,10 @@ void birch_batch_init(birch_batch *b);
 /* Records a put of key -> val in table (NUL-terminated, 1..255 bytes;
  * the database's own limit is checked when the batch is applied).
  * Errors: BIRCH_EINVAL (NULL b or table, a NULL key or val with a size,
- * an empty key, a name of 0 or more than 255 bytes), BIRCH_EKEYSIZE /
- * BIRCH_EVALSIZE (a key or value no database holds: above
- * BIRCH_MAX_PAGE_SIZE / 4 or BIRCH_MAX_VALUE_SIZE), BIRCH_ENOMEM. */
+ * a name of 0 or more than 255 bytes, a batch of UINT32_MAX changes
+ * already), BIRCH_EKEYSIZE (an empty key, or one no database holds: above
+ * BIRCH_MAX_PAGE_SIZE / 4), BIRCH_EVALSIZE (above BIRCH_MAX_VALUE_SIZE),
+ * BIRCH_ENOMEM. */
 int birch_batch_put(birch_batch *b, const char *table, birch_val key, birch_val val);
 /* Records a delete of key from table (applied: nothing if it is absent).
  * Errors as for birch_batch_put. */
@@ -938,7 +939,9 @@ int birch_batch_del(birch_batch *b, const char *table, birch_val key);
  * for lo sorting after hi. */
 int birch_batch_del_range(birch_batch *b, const char *table, birch_val lo, birch_val hi);
 /* The changes recorded (birch_batch_count) and the batch's encoding in
- * *out: valid until the batch next changes, is cleared or freed.  An empty
+ * *out: valid until the batch next changes, is cleared or freed (to build
+ * a batch from another's changes, copy its bytes first, or use a second
+ * birch_batch: a cleared batch writes over its old bytes).  An empty
  * batch has an encoding too (it applies as nothing).  Errors: BIRCH_EINVAL
  * (NULL), BIRCH_ENOMEM. */
 int birch_batch_bytes(birch_batch *b, birch_val *out);
@@ -954,21 +957,26 @@ void birch_batch_free(birch_batch *b);
  * encoding is checked before anything changes.  batch may point anywhere,
  * into a value read in txn included: it is copied first (a copy of its
  * size, for the length of the call).  A put creates its table
- * when missing (a plain table); a delete of a missing key or table, or a
- * range delete of an empty range, changes nothing and is no error.
- * Errors: BIRCH_EINVAL (NULL txn; a NULL batch with a size),
- * BIRCH_ECORRUPT (not a batch, an unknown version, a wrong checksum, a
- * truncated or malformed record: nothing changed), BIRCH_EREADONLY (a read
- * transaction), BIRCH_EKEYSIZE, BIRCH_EVALSIZE (a key, value or table
- * name this database cannot hold), BIRCH_ESCHEMA (a multimap table: put
- * and delete with birch_multi_*), BIRCH_EBUSY, BIRCH_ETXN, BIRCH_ENOMEM,
- * BIRCH_EFULL, BIRCH_EIO (as for birch_put).  The message names the
- * change that failed (its index, 0-based). */
+ * when missing (a plain table); a delete of a missing key or table (one
+ * whose name or key is longer than this database holds included), or a
+ * range delete of an empty range, changes nothing and is no error.  A
+ * batch writes bytes: a typed table's key and value formats
+ * (birch_typed.h) are not checked, as with birch_put.
+ * Errors: BIRCH_EINVAL (NULL txn; a NULL batch with a size; a put to a
+ * table whose name is longer than birch_max_name_size()), BIRCH_ECORRUPT
+ * (not a batch, a wrong checksum, a truncated or malformed record: nothing
+ * changed), BIRCH_EVERSION (a well-formed batch of another version),
+ * BIRCH_EREADONLY (a read transaction), BIRCH_EKEYSIZE (a put's key, or a
+ * range's bound, longer than birch_max_key_size()), BIRCH_EVALSIZE,
+ * BIRCH_ESCHEMA (any change to a multimap table: use birch_multi_*),
+ * BIRCH_EBUSY, BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL, BIRCH_EIO (as for
+ * birch_put).  The message names the change that failed (its index,
+ * 0-based, and its table, unprintable bytes as '?'). */
 int birch_batch_apply(birch_txn *txn, birch_val batch);
 
 /* Calls fn for each change of an encoded batch, in order, after checking
- * the whole encoding (BIRCH_ECORRUPT, as for birch_batch_apply, before any
- * call).  A non-zero return from fn stops and is returned as is. */
+ * the whole encoding (BIRCH_ECORRUPT or BIRCH_EVERSION, as for
+ * birch_batch_apply, before any call).  A non-zero return from fn stops and is returned as is. */
 int birch_batch_each(birch_val batch, int (*fn)(const birch_batch_op *op, void *ctx), void *ctx);
 
 /* ---- Multimap tables ------------------------------------------------------ */

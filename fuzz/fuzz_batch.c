@@ -91,6 +91,7 @@ static int fb_apply(birch_db *db, birch_val batch)
 }
 
 typedef struct fb_replay {
+    birch_db *db;
     birch_txn *txn; /* the second database's */
     birch_batch rebuilt;
 } fb_replay;
@@ -110,6 +111,9 @@ static int fb_one(const birch_batch_op *op, void *c)
     default: FZ_REQUIRE(op->kind == BIRCH_BATCH_DEL_RANGE, "kind %d", op->kind); rc = birch_batch_del_range(&r->rebuilt, name, op->key, op->val);
     }
     FZ_REQUIRE(rc == BIRCH_OK, "a change birch_batch_each gave is refused by the builder: %s", birch_errmsg());
+    /* Deletes of a name or key longer than the database holds find nothing. */
+    if (op->kind != BIRCH_BATCH_PUT && op->table.size > birch_max_name_size(r->db)) return 0;
+    if (op->kind == BIRCH_BATCH_DEL && op->key.size > birch_max_key_size(r->db)) return 0;
     birch_table *t;
     rc = birch_table_open(r->txn, name, op->kind == BIRCH_BATCH_PUT ? BIRCH_CREATE : 0, &t);
     if (rc == BIRCH_NOTFOUND) return 0;
@@ -146,6 +150,7 @@ int fz_batch_run(const uint8_t *data, size_t size)
     } else {
         birch_db *db2 = fb_open();
         fb_replay r;
+        r.db = db2;
         birch_batch_init(&r.rebuilt);
         FZ_REQUIRE(birch_txn_begin(db2, BIRCH_TXN_WRITE, &r.txn) == BIRCH_OK, "begin");
         FZ_REQUIRE(birch_batch_each((birch_val){in, n}, fb_one, &r) == BIRCH_OK, "each: %s", birch_errmsg());
