@@ -13,6 +13,7 @@
 #include "birch.h"
 #include "err.h"
 #include "internal.h"
+#include "varint.h"
 
 /* ---- The encoding ------------------------------------------------------------ */
 
@@ -51,23 +52,9 @@ static uint64_t checksum(const uint8_t *p, size_t n)
     return XXH3_64bits_withSeed(p + BATCH_HDR, n - BATCH_HDR, XXH3_64bits(p, 16));
 }
 
-static size_t varint_len(uint64_t x)
-{
-    size_t n = 1;
-    while (x >= 0x80) x >>= 7, n++;
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t x)
-{
-    while (x >= 0x80) *p++ = (uint8_t)(x | 0x80), x >>= 7;
-    *p++ = (uint8_t)x;
-    return p;
-}
-
 static uint8_t *put_bytes(uint8_t *p, birch_val v)
 {
-    p = put_varint(p, v.size);
+    p = bi_varint_write(p, v.size);
     if (v.size) memcpy(p, v.data, v.size);
     return p + v.size;
 }
@@ -151,8 +138,8 @@ static int record(birch_batch *b, const char *table, int kind, birch_val x, birc
     size_t tn = strlen(table);
     size_t at_t = inside(b, table), at_x = inside(b, x.data), at_y = inside(b, y.data);
     int same = b->table_at_ && b->table_len_ == tn && memcmp(b->data_ + b->table_at_, table, tn) == 0;
-    size_t need = (same ? 0 : 1 + varint_len(tn) + tn) + 1 + varint_len(x.size) + x.size;
-    if (two) need += varint_len(y.size) + y.size;
+    size_t need = (same ? 0 : 1 + bi_varint_len(tn) + tn) + 1 + bi_varint_len(x.size) + x.size;
+    if (two) need += bi_varint_len(y.size) + y.size;
     if (b->count_ == UINT32_MAX) return bi_err(BIRCH_EINVAL, "%s: a batch holds at most %u changes", who, UINT32_MAX);
     int rc = reserve(b, need, who);
     if (rc) return rc;
@@ -162,7 +149,7 @@ static int record(birch_batch *b, const char *table, int kind, birch_val x, birc
     uint8_t *p = b->data_ + b->size_;
     if (!same) {
         *p++ = REC_TABLE;
-        p = put_varint(p, tn);
+        p = bi_varint_write(p, tn);
         b->table_at_ = (size_t)(p - b->data_);
         b->table_len_ = (uint32_t)tn;
         memcpy(p, table, tn);
@@ -245,22 +232,16 @@ static int bad(const reader *r, const char *what)
                   r->index);
 }
 
-/* A LEB128 number of at most 10 bytes, in its shortest form. */
+/* A length, in its shortest form (varint.h). */
 static int get_varint(reader *r, uint64_t *x)
 {
-    uint64_t v = 0;
-    for (unsigned i = 0, shift = 0; i < 10; i++, shift += 7) {
-        if (r->at >= r->n) return bad(r, "a length runs past the end");
-        uint8_t c = r->p[r->at++];
-        if (i == 9 && c > 1) return bad(r, "a length above 2^64");
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            if (i > 0 && c == 0) return bad(r, "a length not in its shortest form");
-            *x = v;
-            return BIRCH_OK;
-        }
-    }
-    return bad(r, "a length of more than 10 bytes");
+    const uint8_t *q = r->p + r->at;
+    int rc = bi_varint_read(&q, r->p + r->n, x, 1);
+    if (rc == BI_VARINT_SHORT) return bad(r, "a length runs past the end");
+    if (rc == BI_VARINT_LONG) return bad(r, "a length of more than 10 bytes or above 2^64");
+    if (rc == BI_VARINT_NOT_SHORTEST) return bad(r, "a length not in its shortest form");
+    r->at = (size_t)(q - r->p);
+    return BIRCH_OK;
 }
 
 /* A byte string of at most max bytes (at least min). */

@@ -499,9 +499,9 @@ static void format_failure(const birch_typed *t, birch_val k, const char *why, b
  * lets the misses overlap; bench/formats.c measured 100-110 ns saved per
  * get of a 200-byte archive or FlatBuffers value (gets of 800-1000 ns on
  * a busy machine; bench/README.md).  They were asked for once the get had
- * returned; the lookup now asks for them as soon as the leaf search finds
- * the key (bi_get's ahead, btree.c), so that they overlap the search's
- * last misses too (issue 15; bench/README.md). */
+ * returned; the leaf search now asks for them at every node that may hold
+ * the key, as soon as it is validated (bi_get's ahead, cmp_slot in
+ * btree.c), so that they arrive with the node itself (issue 15). */
 #define VERIFY_AHEAD 512
 
 /* Records a guard taken in txn (a token, live): its id joins the

@@ -13,6 +13,7 @@
 #define BIRCH_ENGINE_ALLOC_IMPL_H
 
 #include "internal.h"
+#include "varint.h"
 
 /* ---- Vectors ------------------------------------------------------------- */
 
@@ -97,11 +98,7 @@ int bi_varint_put(bytes *b, uint64_t x);
  * Inline: a base of a fragmented file encodes tens of thousands. */
 static inline void bi_varint_room(bytes *b, uint64_t x)
 {
-    while (x >= 0x80) {
-        b->v[b->n++] = (uint8_t)(x | 0x80);
-        x >>= 7;
-    }
-    b->v[b->n++] = (uint8_t)x;
+    b->n = (size_t)(bi_varint_write(b->v + b->n, x) - b->v);
 }
 /* Drops the whole state (the next use loads it again). */
 void bi_fs_clear(bi_alloc *a);

@@ -27,16 +27,7 @@ typedef struct rd {
 
 static int get_varint(rd *r, uint64_t *x)
 {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p == r->end) break;
-        uint8_t c = *r->p++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *x = v;
-            return BIRCH_OK;
-        }
-    }
+    if (bi_varint_read(&r->p, r->end, x, 0) == 0) return BIRCH_OK;
     return BI_CORRUPT("free-space map record at page %llu: a number runs past the record's end", (unsigned long long)r->pgno);
 }
 
