@@ -880,12 +880,16 @@ int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, 
 
 /* ---- Write batches ---------------------------------------------------------- */
 
-/* A batch records puts, deletes and range deletes on named tables as one
- * byte string (LevelDB's and RocksDB's WriteBatch), which can be stored,
- * sent and applied anywhere, atomically, by birch_batch_apply.  Its
- * encoding (docs/FORMAT.md, "Write batches") is versioned and checksummed
- * and names each table, so it does not depend on the database it came
- * from.  Build one in a birch_batch:
+/* A batch records changes to named tables as one byte string (LevelDB's
+ * and RocksDB's WriteBatch), which can be stored, sent and applied
+ * anywhere, atomically, by birch_batch_apply: puts, deletes and range
+ * deletes, and every other change a write transaction can make (tables
+ * created, dropped and renamed, schemas, sequences, multimap pairs,
+ * savepoints), so that the change feed (birch_on_commit) gives each
+ * commit as a batch that replays it exactly.  Its encoding (docs/FORMAT.md,
+ * "Write batches") is versioned and checksummed and names each table, so
+ * it does not depend on the database it came from.  Build one in a
+ * birch_batch:
  *
  *     birch_batch b;
  *     birch_batch_init(&b);
@@ -908,17 +912,37 @@ typedef struct birch_batch {
     size_t table_at_;         /* ... are at data_ + table_at_ (0: none yet) */
 } birch_batch;
 
-/* Kinds of change in a batch (birch_batch_op.kind). */
-#define BIRCH_BATCH_PUT       1
-#define BIRCH_BATCH_DEL       2
-#define BIRCH_BATCH_DEL_RANGE 3
+/* Kinds of change in a batch (birch_batch_op.kind), and what applying
+ * each does (birch_batch_apply), with the call that records it. */
+#define BIRCH_BATCH_PUT               1  /* birch_put (no flags); creates a missing table (plain) */
+#define BIRCH_BATCH_DEL               2  /* birch_del; a missing key or table: nothing */
+#define BIRCH_BATCH_DEL_RANGE         3  /* birch_del_range; a missing table: nothing */
+#define BIRCH_BATCH_CREATE            4  /* birch_table_open with BIRCH_CREATE and num's
+                                            flags (0 or BIRCH_MULTIMAP); nothing if the table
+                                            exists of that kind, BIRCH_ESCHEMA if of the other */
+#define BIRCH_BATCH_DROP              5  /* birch_table_drop; a missing table: nothing */
+#define BIRCH_BATCH_RENAME            6  /* birch_table_rename to val: BIRCH_NOTFOUND,
+                                            BIRCH_EXISTS as it gives */
+#define BIRCH_BATCH_SET_SCHEMA        7  /* birch_table_set_schema (val); BIRCH_NOTFOUND */
+#define BIRCH_BATCH_SEQUENCE_SET      8  /* birch_sequence_set (num); BIRCH_NOTFOUND */
+#define BIRCH_BATCH_MULTI_PUT         9  /* birch_multi_put; creates a missing multimap table */
+#define BIRCH_BATCH_MULTI_DEL        10  /* birch_multi_del; a missing pair or table: nothing */
+#define BIRCH_BATCH_MULTI_DEL_ALL    11  /* birch_multi_del_all; missing: nothing */
+#define BIRCH_BATCH_MULTI_DEL_RANGE  12  /* birch_del_range on a multimap table; missing: nothing */
+#define BIRCH_BATCH_SAVEPOINT_CREATE 13  /* birch_savepoint_create (key: the name) */
+#define BIRCH_BATCH_SAVEPOINT_RESTORE 14 /* birch_savepoint_restore; BIRCH_NOTFOUND */
+#define BIRCH_BATCH_SAVEPOINT_DROP   15  /* birch_savepoint_drop; a missing savepoint: nothing */
 
-/* One change of a batch, as birch_batch_each gives it: table (not
- * NUL-terminated), key (DEL_RANGE: lo), val (PUT: the value; DEL_RANGE:
- * hi; DEL: empty).  The pointers are into the batch's bytes. */
+/* One change of a batch, as birch_batch_each gives it.  table: the table
+ * it changes (not NUL-terminated; empty for the savepoint kinds).  key:
+ * the key (DEL_RANGE, MULTI_DEL_RANGE: lo; savepoint kinds: the name).
+ * val: PUT's value, a multimap pair's value, a range's hi, RENAME's new
+ * name, SET_SCHEMA's schema; else empty.  num: CREATE's flags,
+ * SEQUENCE_SET's value; else 0.  The pointers are into the batch's bytes. */
 typedef struct birch_batch_op {
     int kind;
     birch_val table, key, val;
+    uint64_t num;
 } birch_batch_op;
 
 /* An empty batch (no allocation until the first change). */
@@ -929,15 +953,42 @@ void birch_batch_init(birch_batch *b);
  * a name of 0 or more than 255 bytes, a batch of UINT32_MAX changes
  * already), BIRCH_EKEYSIZE (an empty key, or one no database holds: above
  * BIRCH_MAX_PAGE_SIZE / 4), BIRCH_EVALSIZE (above BIRCH_MAX_VALUE_SIZE),
- * BIRCH_ENOMEM. */
+ * BIRCH_ENOMEM.  Every other birch_batch_* call that records a change
+ * checks its arguments the same way. */
 int birch_batch_put(birch_batch *b, const char *table, birch_val key, birch_val val);
-/* Records a delete of key from table (applied: nothing if it is absent).
- * Errors as for birch_batch_put. */
+/* Records a delete of key from table (applied: nothing if it is absent). */
 int birch_batch_del(birch_batch *b, const char *table, birch_val key);
 /* Records a delete of the range [lo, hi) of table (empty bounds are open,
- * as for birch_del_range).  Errors as for birch_batch_put, and BIRCH_EINVAL
- * for lo sorting after hi. */
+ * as for birch_del_range); BIRCH_EINVAL for lo sorting after hi. */
 int birch_batch_del_range(birch_batch *b, const char *table, birch_val lo, birch_val hi);
+/* Records the creation of table, a plain one (flags 0) or a multimap one
+ * (BIRCH_MULTIMAP); other flags are BIRCH_EINVAL. */
+int birch_batch_create(birch_batch *b, const char *table, unsigned flags);
+/* Records the drop of table. */
+int birch_batch_drop(birch_batch *b, const char *table);
+/* Records the rename of table from to to (a name as table's). */
+int birch_batch_rename(birch_batch *b, const char *from, const char *to);
+/* Records table's schema blob (BIRCH_EVALSIZE above BIRCH_MAX_SCHEMA_SIZE). */
+int birch_batch_set_schema(birch_batch *b, const char *table, birch_val schema);
+/* Records table's sequence (birch_sequence_set). */
+int birch_batch_sequence_set(birch_batch *b, const char *table, uint64_t value);
+/* Records a multimap pair's put or delete, a key's delete with all its
+ * values, a range of keys' delete (val: up to BIRCH_MAX_PAGE_SIZE / 4
+ * bytes, BIRCH_EKEYSIZE above; the database checks its own limit). */
+int birch_batch_multi_put(birch_batch *b, const char *table, birch_val key, birch_val val);
+int birch_batch_multi_del(birch_batch *b, const char *table, birch_val key, birch_val val);
+int birch_batch_multi_del_all(birch_batch *b, const char *table, birch_val key);
+int birch_batch_multi_del_range(birch_batch *b, const char *table, birch_val lo, birch_val hi);
+/* Records a savepoint's creation, restore or drop (name: 1..
+ * BIRCH_MAX_SAVEPOINT_NAME bytes, else BIRCH_EINVAL). */
+int birch_batch_savepoint_create(birch_batch *b, const char *name);
+int birch_batch_savepoint_restore(birch_batch *b, const char *name);
+int birch_batch_savepoint_drop(birch_batch *b, const char *name);
+/* Records a change as birch_batch_each gives it (to copy some changes of
+ * one batch into another): checked as the call of its kind checks its
+ * arguments; fields its kind does not have are ignored.  BIRCH_EINVAL
+ * also for an unknown kind or a name holding a NUL. */
+int birch_batch_add(birch_batch *b, const birch_batch_op *op);
 /* The changes recorded (birch_batch_count) and the batch's encoding in
  * *out: valid until the batch next changes, is cleared or freed (to build
  * a batch from another's changes, copy its bytes first, or use a second
@@ -951,33 +1002,78 @@ void birch_batch_clear(birch_batch *b);
 /* Frees the batch's memory; it is empty (and usable) again. */
 void birch_batch_free(birch_batch *b);
 
-/* Applies an encoded batch (from birch_batch_bytes, here or anywhere) in
- * the write transaction txn, atomically: every change or, on any error,
- * none (the transaction is then as it was, and usable).  The whole
- * encoding is checked before anything changes.  batch may point anywhere,
- * into a value read in txn included: it is copied first (a copy of its
- * size, for the length of the call).  A put creates its table
- * when missing (a plain table); a delete of a missing key or table (one
- * whose name or key is longer than this database holds included), or a
- * range delete of an empty range, changes nothing and is no error.  A
- * batch writes bytes: a typed table's key and value formats
- * (birch_typed.h) are not checked, as with birch_put.
- * Errors: BIRCH_EINVAL (NULL txn; a NULL batch with a size; a put to a
- * table whose name is longer than birch_max_name_size()), BIRCH_ECORRUPT
- * (not a batch, a wrong checksum, a truncated or malformed record: nothing
- * changed), BIRCH_EVERSION (a well-formed batch of another version),
- * BIRCH_EREADONLY (a read transaction), BIRCH_EKEYSIZE (a put's key, or a
- * range's bound, longer than birch_max_key_size()), BIRCH_EVALSIZE,
- * BIRCH_ESCHEMA (any change to a multimap table: use birch_multi_*),
- * BIRCH_EBUSY, BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL, BIRCH_EIO (as for
- * birch_put).  The message names the change that failed (its index,
- * 0-based, and its table, unprintable bytes as '?'). */
+/* Applies an encoded batch (from birch_batch_bytes or the change feed,
+ * here or anywhere) in the write transaction txn, atomically: every change
+ * or, on any error, none (the transaction is then as it was, and usable).
+ * The whole encoding is checked before anything changes.  batch may point
+ * anywhere, into a value read in txn included: it is copied first (a copy
+ * of its size, for the length of the call).  Each kind does what its
+ * BIRCH_BATCH_* line says: deletes of what is missing (a key, a pair, a
+ * table, a savepoint; a name or key longer than this database holds
+ * included), and range deletes of an empty range, change nothing and are
+ * no error.  A batch writes bytes: a typed table's key and value formats
+ * (birch_typed.h) are not checked, as with birch_put.  The savepoint
+ * kinds work on txn's savepoints as the calls do (a savepoint keeps the
+ * last commit before txn): applying a change feed's batches in order, each
+ * in a transaction of its own, gives the same savepoints.
+ * Errors: BIRCH_EINVAL (NULL txn; a NULL batch with a size; a name longer
+ * than birch_max_name_size() to create; a savepoint create after a
+ * restore), BIRCH_ECORRUPT (not a batch, a wrong checksum, a truncated or
+ * malformed record: nothing changed), BIRCH_EVERSION (a well-formed batch
+ * of another version), BIRCH_EREADONLY (a read transaction),
+ * BIRCH_EKEYSIZE (a key, pair or range bound longer than this database
+ * holds), BIRCH_EVALSIZE, BIRCH_ESCHEMA (a plain change to a multimap
+ * table or a multimap change to a plain one; a CREATE of the other kind),
+ * BIRCH_NOTFOUND and BIRCH_EXISTS (as their kinds say), BIRCH_EBUSY,
+ * BIRCH_ETXN, BIRCH_ENOMEM, BIRCH_EFULL, BIRCH_EIO (as for birch_put).
+ * The message names the change that failed (its index, 0-based, its kind
+ * and its table, unprintable bytes as '?'). */
 int birch_batch_apply(birch_txn *txn, birch_val batch);
 
 /* Calls fn for each change of an encoded batch, in order, after checking
  * the whole encoding (BIRCH_ECORRUPT or BIRCH_EVERSION, as for
  * birch_batch_apply, before any call).  A non-zero return from fn stops and is returned as is. */
 int birch_batch_each(birch_val batch, int (*fn)(const birch_batch_op *op, void *ctx), void *ctx);
+
+/* ---- The change feed ---------------------------------------------------------- */
+
+/* Called after each commit of this handle becomes visible (SQLite's
+ * commit and update hooks, bbolt's OnCommit): txnid is the commit's id
+ * (birch_txn_id of its transaction), changes its changes as a batch (see
+ * "Write batches"), or empty with BIRCH_ON_COMMIT_IDS.  changes is valid
+ * during the call only (copy it to keep it). */
+typedef void (*birch_commit_fn)(uint64_t txnid, birch_val changes, void *ctx);
+
+#define BIRCH_ON_COMMIT_IDS 0x1u /* the ids only: transactions record no batch */
+
+/* Sets db's commit hook (one per handle; fn NULL removes it).  fn is
+ * called from the committing thread, after the commit is in the file (and
+ * synced, unless it is non-durable) and visible to new read transactions,
+ * before birch_txn_commit returns, and in commit order: the next write
+ * transaction of this handle begins only after fn returns (so keep it
+ * short).  Inside fn, read transactions see the commit; a write
+ * transaction (or birch_on_commit) on this handle from fn's thread gets
+ * BIRCH_EBUSY.  Each commit that wrote a new state calls fn once: a write
+ * transaction that changed nothing commits nothing and calls nothing, an
+ * aborted one or a failed commit neither.  The batch holds the changes in
+ * the order they were made, without those a nested transaction's abort
+ * undid or a failed call never made; birch_batch_apply of each batch in
+ * order, each in a write transaction of its own, to a database that was
+ * equal before, makes it equal again (`birch dump` identical).  A value
+ * written through birch_put_reserve is recorded as it is at the next
+ * change (or commit), when its pointer's life ends.  Recording copies what
+ * the transaction writes (keys, values, names); BIRCH_ON_COMMIT_IDS and no
+ * hook record nothing.  A change that cannot be recorded (no memory)
+ * fails with BIRCH_ENOMEM before it is made.  Commits of other handles
+ * and processes on the same file are not seen here.  Setting waits for a
+ * write transaction of another thread to end, so that each transaction
+ * records whole or not at all.  Errors: BIRCH_EINVAL (NULL db, unknown
+ * flags), BIRCH_EREADONLY (a database opened read-only commits nothing),
+ * BIRCH_EBUSY (this thread holds a write transaction of db, or is in
+ * fn), BIRCH_EFORK. */
+int birch_on_commit(birch_db *db, birch_commit_fn fn, void *ctx);
+/* birch_on_commit with flags: 0 or BIRCH_ON_COMMIT_IDS. */
+int birch_on_commit_flags(birch_db *db, unsigned flags, birch_commit_fn fn, void *ctx);
 
 /* ---- Multimap tables ------------------------------------------------------ */
 

@@ -12,6 +12,11 @@
 #                                        # issue 14's ratios: ranks, range counts,
 #                                        # cursor deletes, range deletes
 #                                        # (build/bench/birch-bench-features)
+#   bench/run.sh --feed [--quick] [--repeat N] [--commits N] [--puts K]
+#                                        # issue 16's change feed: commits with
+#                                        # and without a hook, against building
+#                                        # or copying the same changes by hand
+#                                        # (build/bench/birch-bench-feed)
 #   bench/run.sh --rows LIST             # only these rows (default all), from
 #       bulk,individual,batch,nosync,len,reads,ranges,threads,removals,size,
 #       compaction,limit,bulkcommits,churn,procs,procreads-writer
@@ -63,7 +68,7 @@ fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRCH_BENCH=ON \
       -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target birch_bench birch_bench_formats birch_bench_get_instructions \
-    birch_bench_features >/dev/null
+    birch_bench_features birch_bench_feed >/dev/null
 
 args=()
 has_dir=0
@@ -75,6 +80,10 @@ for a in "$@"; do
     fi
     if [[ $a == --features ]]; then
         exe="$build/birch-bench-features"
+        continue
+    fi
+    if [[ $a == --feed ]]; then
+        exe="$build/birch-bench-feed"
         continue
     fi
     [[ $a == --dir ]] && has_dir=1

@@ -225,7 +225,12 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     rc = state_slot(txn, t, &ts);
     if (rc) return rc;
     uint32_t multi = flags & BIRCH_MULTIMAP ? BI_TABLE_MULTIMAP : 0;
-    if (missing && !ts->exists && (rc = create(txn, t, multi))) return rc;
+    bi_batch_mark m = {0, 0, 0, 0};
+    if (missing && !ts->exists &&
+        ((rc = bi_feed_add(txn, BIRCH_BATCH_CREATE, name, (birch_val){NULL, 0}, (birch_val){NULL, 0},
+                           flags & BIRCH_MULTIMAP, &m)) ||
+         (rc = create(txn, t, multi))))
+        return rc;
     if (multi && !(ts->flags & BI_TABLE_MULTIMAP))
         return bi_err(BIRCH_ESCHEMA, "birch_table_open: table '%s' exists and is not a multimap table", name);
     *table = t;
@@ -245,6 +250,8 @@ int birch_table_drop(birch_txn *txn, const char *name)
     bi_tstate *ts;
     rc = handle_for(txn->db, name, &t);
     if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
+    bi_batch_mark m = {0, 0, 0, 0};
+    if (rc == BIRCH_OK) rc = bi_feed_add(txn, BIRCH_BATCH_DROP, name, (birch_val){NULL, 0}, (birch_val){NULL, 0}, 0, &m);
     if (rc) return rc;
     txn->mod_seq++;
     rc = bi_tree_free_all(txn, &ts->tree);
@@ -305,6 +312,8 @@ int birch_table_rename(birch_txn *txn, const char *from, const char *to)
         return rc;
     bi_tstate *fs = &txn->ts[tf->id], *tts = &txn->ts[tt->id];
     BI_ASSERT(fs->loaded && fs->exists && tts->loaded && !tts->exists);
+    bi_batch_mark m = {0, 0, 0, 0};
+    if ((rc = bi_feed_add(txn, BIRCH_BATCH_RENAME, from, (birch_val){NULL, 0}, (birch_val){to, tlen}, 0, &m))) return rc;
     txn->mod_seq++; /* cursors re-seek: those of from find no table */
     rc = bi_tree_put(txn, &txn->meta.catalog, (const uint8_t *)to, tlen, buf, len, BI_PUT_NOOVERWRITE, NULL);
     if (rc == BIRCH_OK) rc = bi_tree_del(txn, &txn->meta.catalog, (const uint8_t *)from, flen);
@@ -399,6 +408,8 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
     rec.flags = ts->flags;
     rec.sequence = ts->seq;
     rec.schema_len = (uint32_t)schema.size;
+    bi_batch_mark m = {0, 0, 0, 0}; /* schema may point into the catalog page store rewrites: recorded first */
+    if ((rc = bi_feed_add(txn, BIRCH_BATCH_SET_SCHEMA, t->name, (birch_val){NULL, 0}, schema, 0, &m))) return rc;
     txn->mod_seq++;
     rc = store(txn, t->name, &rec, schema.data);
     return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;

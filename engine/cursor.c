@@ -332,6 +332,22 @@ int birch_cursor_put(birch_cursor *cur, birch_val key, birch_val val, unsigned f
     return settle(cur, rc);
 }
 
+/* Records the delete of the cursor's record for the change feed: a
+ * multimap table's is of a pair, which the record's key encodes. */
+static int record_del(birch_cursor *cur)
+{
+    bi_batch_mark m = {0, 0, 0, 0};
+    if (!cur->multi)
+        return bi_feed_add_slow(cur->txn, BIRCH_BATCH_DEL, cur->table->name, (birch_val){cur->keybuf, cur->keylen},
+                                (birch_val){NULL, 0}, 0, &m);
+    size_t kn, vn;
+    const uint8_t *v;
+    int rc = bi_multi_decode(cur->keybuf, cur->keylen, cur->mkey, &kn, &v, &vn);
+    if (rc) return rc;
+    return bi_feed_add_slow(cur->txn, BIRCH_BATCH_MULTI_DEL, cur->table->name, (birch_val){cur->mkey, kn},
+                            (birch_val){v, vn}, 0, &m);
+}
+
 int birch_cursor_del(birch_cursor *cur)
 {
     int rc = writable(cur, "birch_cursor_del");
@@ -341,6 +357,7 @@ int birch_cursor_del(birch_cursor *cur)
     bi_tstate *ts;
     if ((rc = bi_table_state(cur->txn, cur->table, &ts))) return rc;
     birch_txn *txn = cur->txn;
+    if (txn->feed && (rc = record_del(cur))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     if (stale(cur) && (rc = refind(cur))) return bi_txn_fail(txn, rc); /* a spill moved the pages */
     int kept;

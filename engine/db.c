@@ -96,6 +96,7 @@ static void destroy(birch_db *db)
     bi_alloc_destroy(db->alloc);
     for (uint32_t i = 0; i < db->ntables; i++) free(db->tables[i]);
     free(db->tables);
+    birch_batch_free(&db->feed_log);
     free(db->old_maps);
     pthread_mutex_destroy(&db->lock);
     pthread_mutex_destroy(&db->write_lock);

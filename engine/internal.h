@@ -27,6 +27,8 @@
  *   check.c      birch_check
  *   copy.c       birch_copy, birch_compact
  *   tree_stat.c  birch_table_stat: one walk of a table's pages (birch stat)
+ *   feed.c       the change feed: a write transaction's changes recorded as a
+ *                batch (batch.c's encoding), given to the commit hook
  *   db.c         open, close, options, errors, statistics
  */
 #ifndef BIRCH_ENGINE_INTERNAL_H
@@ -44,6 +46,7 @@
 #include "page.h"
 #include "alloc.h"
 #include "share.h"
+#include "batch.h"
 
 /* ---- Database ------------------------------------------------------------ */
 
@@ -203,6 +206,15 @@ struct birch_db {
     struct bi_dirty *dirty_keep;
     size_t dirty_keep_cap;
 
+    /* The commit hook (feed.c): changed only while the writer gate is free,
+     * under write_lock, so a write transaction sees one hook from its begin
+     * to its commit.  feed_log: the batch the writer records into, kept
+     * between write transactions (when small). */
+    birch_commit_fn hook;
+    void *hook_ctx;
+    unsigned hook_flags;
+    birch_batch feed_log;
+
     pthread_mutex_t table_lock; /* guards the handle registry */
     birch_table **tables;
     uint32_t ntables, tables_cap;
@@ -309,6 +321,13 @@ struct birch_txn {
     uint64_t lent_seq;
     uint8_t *argbuf;      /* that aside copy (typed.c), grown as needed */
     size_t argcap;
+    /* The change feed (feed.c): the batch this transaction records its
+     * changes into (db->feed_log), NULL when nothing is recorded; and a
+     * value birch_put_reserve handed out, whose bytes the batch takes at
+     * the next change (feed_pending NULL: none). */
+    birch_batch *feed;
+    const uint8_t *feed_pending;
+    size_t feed_pending_at, feed_pending_size;
 };
 
 /* Records that p, about to be handed to the caller by a read in txn, may
@@ -820,6 +839,40 @@ int bi_table_state(birch_txn *txn, birch_table *t, bi_tstate **out);
 /* Writes changed table roots back to the catalog. */
 int bi_catalog_flush(birch_txn *txn);
 
+
+/* ---- feed.c: the change feed ------------------------------------------------- */
+/* A write transaction's begin, holding the gate: records its changes if
+ * the hook wants them (BIRCH_ENOMEM: no room for the batch's header). */
+int bi_feed_begin(birch_txn *txn);
+/* Records a change of kind to table (NULL for the savepoint kinds) before
+ * it is made; *m marks the batch before it, for bi_feed_cut when the
+ * change fails or finds nothing to do.  BIRCH_ENOMEM: nothing changes. */
+int bi_feed_add_slow(birch_txn *txn, int kind, const char *table, birch_val key, birch_val val, uint64_t num,
+                     bi_batch_mark *m);
+static inline int bi_feed_add(birch_txn *txn, int kind, const char *table, birch_val key, birch_val val,
+                              uint64_t num, bi_batch_mark *m)
+{
+    return txn->feed ? bi_feed_add_slow(txn, kind, table, key, val, num, m) : BIRCH_OK;
+}
+/* A put whose value's bytes (size of them) the caller writes later: their
+ * room is recorded now, *at names it for bi_feed_pending. */
+int bi_feed_reserve(birch_txn *txn, const char *table, birch_val key, size_t size, size_t *at, bi_batch_mark *m);
+/* The reserved value now lives at p: copied into the batch by the next
+ * change, nested begin or commit (bi_feed_settle). */
+void bi_feed_pending(birch_txn *txn, size_t at, const uint8_t *p, size_t size);
+void bi_feed_settle_slow(birch_txn *txn);
+static inline void bi_feed_settle(birch_txn *txn)
+{
+    if (txn->feed_pending) bi_feed_settle_slow(txn);
+}
+/* Takes back what was recorded since m. */
+void bi_feed_cut(birch_txn *txn, bi_batch_mark m);
+/* The batch's point now (a nested level begins). */
+bi_batch_mark bi_feed_mark(const birch_txn *txn);
+/* After a commit became visible: calls the hook, if any. */
+void bi_feed_commit(birch_txn *txn);
+/* The end of a write transaction: memory kept for the next, when small. */
+void bi_feed_end(birch_txn *txn);
 
 /* ---- check.c --------------------------------------------------------------- */
 /* birch_check with a progress callback (may be NULL): done counts the

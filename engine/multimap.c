@@ -118,7 +118,12 @@ int birch_multi_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val
         rc = bi_err(BIRCH_EINVAL, "birch_multi_put: unknown flags %#x (0 or BIRCH_NOOVERWRITE)", flags);
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = bi_multi_key(txn->db, key, &val, 0, "birch_multi_put", &rec, &n); /* copies key and val */
-    if (rc) return rc;
+    bi_batch_mark m = {0, 0, 0, 0};
+    if (rc == BIRCH_OK) rc = bi_feed_add(txn, BIRCH_BATCH_MULTI_PUT, t->name, key, val, 0, &m);
+    if (rc) {
+        free(rec);
+        return rc;
+    }
     if ((rc = bi_spill_maybe(txn))) {
         free(rec);
         return bi_txn_fail(txn, rc);
@@ -128,6 +133,7 @@ int birch_multi_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val
     free(rec);
     if (txn->ndefer) bi_dirty_release_deferred(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
+    else bi_feed_cut(txn, m); /* the pair was there already, or the transaction failed */
     if (rc == BIRCH_EXISTS) return flags & BIRCH_NOOVERWRITE ? bi_err(BIRCH_EXISTS, "birch_multi_put: the key has "
                                                                                     "this value already")
                                                              : BIRCH_OK; /* a set: adding a member twice is no change */
@@ -142,7 +148,12 @@ int birch_multi_del(birch_txn *txn, birch_table *t, birch_val key, birch_val val
     int rc = multi_state(&txn, t, "birch_multi_del", &ts);
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = bi_multi_key(txn->db, key, &val, 0, "birch_multi_del", &rec, &n);
-    if (rc) return rc;
+    bi_batch_mark m = {0, 0, 0, 0};
+    if (rc == BIRCH_OK) rc = bi_feed_add(txn, BIRCH_BATCH_MULTI_DEL, t->name, key, val, 0, &m);
+    if (rc) {
+        free(rec);
+        return rc;
+    }
     if ((rc = bi_spill_maybe(txn))) {
         free(rec);
         return bi_txn_fail(txn, rc);
@@ -151,6 +162,7 @@ int birch_multi_del(birch_txn *txn, birch_table *t, birch_val key, birch_val val
     free(rec);
     if (txn->ndefer) bi_dirty_release_deferred(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
+    else bi_feed_cut(txn, m);
     if (rc == BIRCH_NOTFOUND) return bi_err(BIRCH_NOTFOUND, "birch_multi_del: the key does not have this value");
     return rc ? bi_txn_fail(txn, rc) : BIRCH_OK;
 }
@@ -165,7 +177,9 @@ int birch_multi_del_all(birch_txn *txn, birch_table *t, birch_val key, uint64_t 
     if (rc) return rc;
     if (deleted) *deleted = b - a;
     if (a == b) return bi_err(BIRCH_NOTFOUND, "birch_multi_del_all: the key has no value");
-    return bi_del_ranks(txn, ts, a, b);
+    bi_batch_mark m = {0, 0, 0, 0};
+    rc = bi_feed_add(txn, BIRCH_BATCH_MULTI_DEL_ALL, t->name, key, (birch_val){NULL, 0}, 0, &m);
+    return rc ? rc : bi_del_ranks(txn, ts, a, b);
 }
 
 int birch_multi_count(birch_txn *txn, birch_table *t, birch_val key, uint64_t *count)

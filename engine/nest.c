@@ -47,6 +47,7 @@ typedef struct bi_nlevel {
     int state;
     int sp_restored;       /* whether a savepoint had been restored (savepoint.c) */
     bi_alloc *alloc;       /* the allocator */
+    bi_batch_mark feed;    /* the change feed's batch (feed.c) */
     birch_txn *child;      /* the level's handle (struct) */
 } bi_nlevel;
 
@@ -144,6 +145,8 @@ int birch_txn_begin_nested(birch_txn *parent, birch_txn **out)
     }
     bi_nlevel *l = level_of(root, lvl);
     memset(l, 0, sizeof *l);
+    bi_feed_settle(root); /* a reserved value the parent wrote is the parent's */
+    l->feed = bi_feed_mark(root);
     l->meta = root->meta;
     l->state = root->state;
     l->sp_restored = root->sp_restored;
@@ -182,6 +185,7 @@ static void undo_level(birch_txn *root, uint32_t lvl)
         if (rc == BIRCH_OK) u->buf = NULL; /* the dirty table's now */
     }
     root->meta = l->meta;
+    bi_feed_cut(root, l->feed);
     for (uint32_t i = 0; i < root->nts; i++) /* tables first used by the level are read again */
         root->ts[i] = i < l->nts ? l->ts[i] : (bi_tstate){0};
     bi_alloc_restore(root, l->alloc);

@@ -51,12 +51,19 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts)) || (rc = not_multimap(ts, t, "birch_put"))) return rc;
+    bi_batch_mark m = {0, 0, 0, 0};
+    size_t at = 0;
+    if (txn->feed && (rc = data ? bi_feed_add_slow(txn, BIRCH_BATCH_PUT, t->name, key, (birch_val){data, size}, 0, &m)
+                                : bi_feed_reserve(txn, t->name, key, size, &at, &m)))
+        return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->grows = 1; /* max_size's reserve for deletes is now off limits (alloc.c) */
     rc = bi_tree_put(txn, &ts->tree, key.data, key.size, data, size, flags, out);
     if (txn->ndefer) bi_dirty_release_deferred(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
     else if (rc != BIRCH_EXISTS) bi_txn_fail(txn, rc);
+    if (rc && txn->feed) bi_feed_cut(txn, m);
+    else if (txn->feed && !data) bi_feed_pending(txn, at, *out, size);
     return rc;
 }
 
@@ -140,11 +147,14 @@ int birch_del(birch_txn *txn, birch_table *t, birch_val key)
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts)) || (rc = not_multimap(ts, t, "birch_del"))) return rc;
+    bi_batch_mark m = {0, 0, 0, 0};
+    if ((rc = bi_feed_add(txn, BIRCH_BATCH_DEL, t->name, key, (birch_val){NULL, 0}, 0, &m))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     rc = bi_tree_del(txn, &ts->tree, key.data, key.size);
     if (txn->ndefer) bi_dirty_release_deferred(txn);
     if (rc == BIRCH_OK) ts->dirty = 1;
     else if (rc != BIRCH_NOTFOUND) bi_txn_fail(txn, rc);
+    if (rc) bi_feed_cut(txn, m);
     return rc;
 }
 
@@ -213,12 +223,17 @@ int birch_count_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi
 
 int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, uint64_t *deleted)
 {
-    bi_tstate *ts;
+    bi_tstate *ts = NULL;
     uint64_t a, b;
     int rc = range_args(&txn, t, lo, hi, "birch_del_range", &ts);
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = range_ranks(txn, ts, lo, hi, "birch_del_range", &a, &b);
-    if (rc == BIRCH_OK && b > a) rc = bi_del_ranks(txn, ts, a, b); /* else nothing in the range: nothing changes */
+    if (rc == BIRCH_OK && b > a) { /* else nothing in the range: nothing changes */
+        int kind = ts->flags & BI_TABLE_MULTIMAP ? BIRCH_BATCH_MULTI_DEL_RANGE : BIRCH_BATCH_DEL_RANGE;
+        bi_batch_mark m = {0, 0, 0, 0};
+        rc = bi_feed_add(txn, kind, t->name, lo, hi, 0, &m);
+        if (rc == BIRCH_OK) rc = bi_del_ranks(txn, ts, a, b);
+    }
     if (rc == BIRCH_OK && deleted) *deleted = b > a ? b - a : 0; /* only once done */
     return rc;
 }
@@ -245,11 +260,15 @@ static int sequence_state(birch_txn **txn, birch_table *t, bi_tstate **ts)
 
 /* Sets the sequence: a change of the table's record, written back by the
  * commit's catalog flush, undone by an abort like any change. */
-static void sequence_put(birch_txn *txn, bi_tstate *ts, uint64_t v)
+static int sequence_put(birch_txn *txn, birch_table *t, bi_tstate *ts, uint64_t v)
 {
+    bi_batch_mark m = {0, 0, 0, 0};
+    int rc = bi_feed_add(txn, BIRCH_BATCH_SEQUENCE_SET, t->name, (birch_val){NULL, 0}, (birch_val){NULL, 0}, v, &m);
+    if (rc) return rc;
     txn->mod_seq++;
     ts->seq = v;
     ts->dirty = 1;
+    return BIRCH_OK;
 }
 
 int birch_sequence_next(birch_txn *txn, birch_table *t, uint64_t *value)
@@ -261,7 +280,7 @@ int birch_sequence_next(birch_txn *txn, birch_table *t, uint64_t *value)
     if (rc) return rc;
     if (ts->seq == UINT64_MAX)
         return bi_err(BIRCH_EFULL, "birch_sequence_next: table '%s' has given every 64-bit number", t->name);
-    sequence_put(txn, ts, ts->seq + 1);
+    if ((rc = sequence_put(txn, t, ts, ts->seq + 1))) return rc;
     *value = ts->seq;
     return BIRCH_OK;
 }
@@ -271,8 +290,7 @@ int birch_sequence_set(birch_txn *txn, birch_table *t, uint64_t value)
     if (!txn || !t) return bi_err(BIRCH_EINVAL, "birch_sequence_set: %s is NULL", !txn ? "txn" : "the table");
     bi_tstate *ts;
     int rc = sequence_state(&txn, t, &ts);
-    if (rc == BIRCH_OK) sequence_put(txn, ts, value);
-    return rc;
+    return rc ? rc : sequence_put(txn, t, ts, value);
 }
 
 int birch_sequence_get(birch_txn *txn, birch_table *t, uint64_t *value)

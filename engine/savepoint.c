@@ -58,6 +58,14 @@ static int lookup(birch_txn *txn, const char *name, size_t len, bi_savepoint *sp
     return rc ? rc : parse(v, sp);
 }
 
+/* Records a savepoint change for the change feed (feed.c), before it is
+ * made: every failure after this one fails the transaction. */
+static int record(birch_txn *txn, int kind, const char *name, size_t len)
+{
+    bi_batch_mark m = {0, 0, 0, 0};
+    return bi_feed_add(txn, kind, NULL, (birch_val){name, len}, (birch_val){NULL, 0}, 0, &m);
+}
+
 /* Common checks: a live write transaction and a valid name. */
 static int begin(birch_txn **txn, const char *fn, const char *name, size_t *len)
 {
@@ -137,6 +145,7 @@ int birch_savepoint_create(birch_txn *txn, const char *name)
     clock_gettime(CLOCK_REALTIME, &now);
     sp = (bi_savepoint){base.txnid, base.npages, base.catalog,
                         (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u};
+    if ((rc = record(txn, BIRCH_BATCH_SAVEPOINT_CREATE, name, len))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->mod_seq++;
     int first = txn->meta.savepoints.count == 0;
@@ -154,6 +163,7 @@ int birch_savepoint_drop(birch_txn *txn, const char *name)
     int rc = begin(&txn, "birch_savepoint_drop", name, &len);
     bi_savepoint sp;
     if (rc == BIRCH_OK) rc = lookup(txn, name, len, &sp);
+    if (rc == BIRCH_OK) rc = record(txn, BIRCH_BATCH_SAVEPOINT_DROP, name, len);
     if (rc) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     rc = bi_tree_del(txn, &txn->meta.savepoints, (const uint8_t *)name, len);
@@ -342,6 +352,7 @@ int birch_savepoint_restore(birch_txn *txn, const char *name)
         return BI_CORRUPT("savepoint '%s' keeps commit %llu (%llu pages), not before this transaction's %llu", name,
                           (unsigned long long)sp.txnid, (unsigned long long)sp.npages,
                           (unsigned long long)txn->meta.txnid);
+    if ((rc = record(txn, BIRCH_BATCH_SAVEPOINT_RESTORE, name, len))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->mod_seq++;
     txn->sp_restored = 1;

@@ -42,6 +42,7 @@ int bi_txn_fail(birch_txn *txn, int rc)
 
 int bi_txn_writable(birch_txn *txn)
 {
+    bi_feed_settle(txn); /* a change follows: a reserved value's pointer ends here */
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "the transaction has ended or failed earlier");
     if (!txn->write) return bi_err(BIRCH_EREADONLY, "a write in a read transaction");
     return BIRCH_OK;
@@ -294,6 +295,7 @@ int birch_txn_begin(birch_db *db, unsigned flags, birch_txn **out)
     }
     birch_txn *txn = NULL;
     rc = txn_new(db, write, durability, &txn);
+    if (rc == BIRCH_OK && write) rc = bi_feed_begin(txn); /* the hook is fixed while the gate is held */
     if (rc == BIRCH_OK) rc = snapshot(db, txn); /* fails only for readers (no free slot) */
     if (rc) {
         if (txn) {
@@ -383,6 +385,7 @@ static void finish(birch_txn *txn, int committed)
     birch_db *db = txn->db;
     if (txn->write) {
         bi_nest_end_all(txn); /* children end with their root */
+        bi_feed_end(txn);
         bi_alloc_end(txn, committed);
         bi_pager_release(txn);
         unlock_writer(db);
@@ -602,8 +605,10 @@ int birch_txn_commit(birch_txn *txn)
             rc = bi_err(BIRCH_ETXN, "birch_txn_commit: an earlier call failed in this transaction, "
                                     "so it was aborted");
         else if (txn_changed(txn)) {
+            bi_feed_settle(txn); /* before the commit's page work */
             rc = write_pages(txn);
             rc = rc == BIRCH_OK ? write_meta(txn) : io_failure(txn->db, rc);
+            if (rc == BIRCH_OK) bi_feed_commit(txn); /* visible now; the gate keeps commit order */
         }
     }
     finish(txn, rc == BIRCH_OK);

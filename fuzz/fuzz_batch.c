@@ -1,5 +1,6 @@
 /*
- * fuzz_batch.c - libFuzzer harness for write batches (api/batch.c).
+ * fuzz_batch.c - libFuzzer harness for write batches (engine/batch.c,
+ * api/apply.c).
  *
  * Input: byte 0's low bit asks for the checksum to be recomputed (so that
  * mutated records reach the record parser, not only the checksum test);
@@ -7,15 +8,16 @@
  * so that ASan sees any read past it.  The batch is applied to a database
  * in memory that holds a few records: the apply must succeed, or fail with
  * the database exactly as it was (compared record by record).  When it
- * succeeds, the same changes made one by one through birch_batch_each in a
- * second database give the same records; and a batch rebuilt from those
- * changes with the birch_batch_* calls encodes to the input's very bytes
- * (the encoding is canonical).
+ * succeeds, the same changes applied one by one (each as a batch of its
+ * own, from birch_batch_each) in a second database give the same tables,
+ * records and savepoints; and a batch rebuilt from those changes with
+ * birch_batch_add encodes to the input's very bytes (the encoding is
+ * canonical).
  *
  * Seeds (corpus/batch) are batches the builder wrote: to write them again,
  *
  *   cc -std=gnu11 -DFB_GEN_MAIN -DFZ_NO_ENTRY -Iapi -Iengine -Ifuzz fuzz/fuzz_batch.c \
- *      fuzz/fz_common.c build/libbirch.a -lxxhash -lpthread -o /tmp/fb_gen && /tmp/fb_gen fuzz/corpus/batch
+ *      fuzz/fz_common.c build/plain/libbirch_internal.a -lxxhash -lpthread -o /tmp/fb_gen && /tmp/fb_gen fuzz/corpus/batch
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,13 @@ static int fb_table(const char *name, void *c)
     d->h = XXH3_64bits_withSeed(name, strlen(name) + 1, d->h);
     FZ_REQUIRE(birch_table_open(d->txn, name, 0, &t) == BIRCH_OK && birch_cursor_open(d->txn, t, &cur) == BIRCH_OK,
                "open %s", name);
+    unsigned flags;
+    uint64_t seq;
+    birch_val schema;
+    FZ_REQUIRE(birch_table_flags(d->txn, t, &flags) == BIRCH_OK && birch_sequence_get(d->txn, t, &seq) == BIRCH_OK &&
+                   birch_table_schema(d->txn, t, &schema) == BIRCH_OK,
+               "table %s", name);
+    d->h = XXH3_64bits_withSeed(schema.data, schema.size, d->h ^ flags ^ (seq << 8) ^ ((uint64_t)schema.size << 40));
     for (int rc = birch_cursor_first(cur); rc == BIRCH_OK; rc = birch_cursor_next(cur)) {
         birch_val k, v;
         FZ_REQUIRE(birch_cursor_get(cur, &k, &v) == BIRCH_OK, "cursor");
@@ -71,12 +80,21 @@ static int fb_table(const char *name, void *c)
     return 0;
 }
 
-/* Every table and record, hashed. */
+static int fb_savepoint(const birch_savepoint_info *sp, void *c)
+{
+    fb_dump *d = c;
+    d->h = XXH3_64bits_withSeed(sp->name, strlen(sp->name) + 1, d->h ^ 0x5a5a);
+    return 0;
+}
+
+/* Every table (its kind, schema, sequence) and record, and the names of
+ * the savepoints, hashed. */
 static uint64_t fb_digest(birch_db *db)
 {
     fb_dump d = {NULL, 1};
     FZ_REQUIRE(birch_txn_begin(db, BIRCH_TXN_READ, &d.txn) == BIRCH_OK, "begin");
     FZ_REQUIRE(birch_table_list(d.txn, fb_table, &d) == 0, "list");
+    FZ_REQUIRE(birch_savepoint_list(d.txn, fb_savepoint, &d) == 0, "savepoints");
     birch_txn_abort(d.txn);
     return d.h;
 }
@@ -91,37 +109,22 @@ static int fb_apply(birch_db *db, birch_val batch)
 }
 
 typedef struct fb_replay {
-    birch_db *db;
     birch_txn *txn; /* the second database's */
-    birch_batch rebuilt;
+    birch_batch rebuilt, one;
 } fb_replay;
 
-/* One change, made alone in the second database and recorded again. */
+/* One change, recorded again, and applied alone (as a batch of one) in
+ * the second database, where it must apply as it did in the whole. */
 static int fb_one(const birch_batch_op *op, void *c)
 {
     fb_replay *r = c;
-    char name[256];
-    FZ_REQUIRE(op->table.size >= 1 && op->table.size <= 255, "a table name of %zu bytes", op->table.size);
-    memcpy(name, op->table.data, op->table.size);
-    name[op->table.size] = 0;
-    int rc;
-    switch (op->kind) {
-    case BIRCH_BATCH_PUT: rc = birch_batch_put(&r->rebuilt, name, op->key, op->val); break;
-    case BIRCH_BATCH_DEL: rc = birch_batch_del(&r->rebuilt, name, op->key); break;
-    default: FZ_REQUIRE(op->kind == BIRCH_BATCH_DEL_RANGE, "kind %d", op->kind); rc = birch_batch_del_range(&r->rebuilt, name, op->key, op->val);
-    }
-    FZ_REQUIRE(rc == BIRCH_OK, "a change birch_batch_each gave is refused by the builder: %s", birch_errmsg());
-    /* Deletes of a name or key longer than the database holds find nothing. */
-    if (op->kind != BIRCH_BATCH_PUT && op->table.size > birch_max_name_size(r->db)) return 0;
-    if (op->kind == BIRCH_BATCH_DEL && op->key.size > birch_max_key_size(r->db)) return 0;
-    birch_table *t;
-    rc = birch_table_open(r->txn, name, op->kind == BIRCH_BATCH_PUT ? BIRCH_CREATE : 0, &t);
-    if (rc == BIRCH_NOTFOUND) return 0;
-    FZ_REQUIRE(rc == BIRCH_OK, "open %s: %s", name, birch_errmsg());
-    if (op->kind == BIRCH_BATCH_PUT) rc = birch_put(r->txn, t, op->key, op->val, 0);
-    else if (op->kind == BIRCH_BATCH_DEL) rc = birch_del(r->txn, t, op->key);
-    else rc = birch_del_range(r->txn, t, op->key, op->val, NULL);
-    FZ_REQUIRE(rc == BIRCH_OK || rc == BIRCH_NOTFOUND, "a change that applied in the batch fails alone: %s",
+    FZ_REQUIRE(birch_batch_add(&r->rebuilt, op) == BIRCH_OK, "a change birch_batch_each gave is refused: %s",
+               birch_errmsg());
+    birch_batch_clear(&r->one);
+    FZ_REQUIRE(birch_batch_add(&r->one, op) == BIRCH_OK, "add: %s", birch_errmsg());
+    birch_val v;
+    FZ_REQUIRE(birch_batch_bytes(&r->one, &v) == BIRCH_OK, "bytes");
+    FZ_REQUIRE(birch_batch_apply(r->txn, v) == BIRCH_OK, "a change that applied in the batch fails alone: %s",
                birch_errmsg());
     return 0;
 }
@@ -150,8 +153,8 @@ int fz_batch_run(const uint8_t *data, size_t size)
     } else {
         birch_db *db2 = fb_open();
         fb_replay r;
-        r.db = db2;
         birch_batch_init(&r.rebuilt);
+        birch_batch_init(&r.one);
         FZ_REQUIRE(birch_txn_begin(db2, BIRCH_TXN_WRITE, &r.txn) == BIRCH_OK, "begin");
         FZ_REQUIRE(birch_batch_each((birch_val){in, n}, fb_one, &r) == BIRCH_OK, "each: %s", birch_errmsg());
         FZ_REQUIRE(birch_txn_commit(r.txn) == BIRCH_OK, "commit");
@@ -160,6 +163,7 @@ int fz_batch_run(const uint8_t *data, size_t size)
         FZ_REQUIRE(birch_batch_bytes(&r.rebuilt, &again) == BIRCH_OK, "bytes");
         FZ_REQUIRE(again.size == n && memcmp(again.data, in, n) == 0, "rebuilt, the batch encodes to other bytes");
         birch_batch_free(&r.rebuilt);
+        birch_batch_free(&r.one);
         FZ_REQUIRE(birch_close(db2) == BIRCH_OK, "close");
     }
     FZ_REQUIRE(birch_close(db) == BIRCH_OK, "close");
@@ -200,6 +204,31 @@ int main(int argc, char **argv)
     fb_seed(argv[1], "ranges", &b);
     birch_batch_put(&b, "multi", (birch_val){"k", 1}, (birch_val){"v", 1});
     fb_seed(argv[1], "multimap-refused", &b);
+    birch_batch_multi_put(&b, "multi", (birch_val){"k", 1}, (birch_val){"v1", 2});
+    birch_batch_multi_put(&b, "multi", (birch_val){"k", 1}, (birch_val){"v2", 2});
+    birch_batch_multi_put(&b, "multi", (birch_val){"m", 1}, (birch_val){"v", 1});
+    birch_batch_multi_del(&b, "multi", (birch_val){"k", 1}, (birch_val){"v1", 2});
+    birch_batch_create(&b, "made", BIRCH_MULTIMAP);
+    birch_batch_multi_put(&b, "made", (birch_val){"a", 1}, (birch_val){"", 0});
+    birch_batch_multi_del_all(&b, "multi", (birch_val){"m", 1});
+    birch_batch_multi_del_range(&b, "made", (birch_val){NULL, 0}, (birch_val){"b", 1});
+    fb_seed(argv[1], "multimap", &b);
+    birch_batch_create(&b, "plain", 0);
+    birch_batch_set_schema(&b, "plain", (birch_val){"schema", 6});
+    birch_batch_sequence_set(&b, "plain", 300);
+    birch_batch_rename(&b, "plain", "renamed");
+    birch_batch_put(&b, "renamed", (birch_val){"k", 1}, (birch_val){"v", 1});
+    birch_batch_drop(&b, "one");
+    birch_batch_drop(&b, "never");
+    fb_seed(argv[1], "tables", &b);
+    birch_batch_savepoint_create(&b, "sp");
+    birch_batch_put(&b, "one", (birch_val){"k9", 2}, (birch_val){"v", 1});
+    birch_batch_savepoint_create(&b, "sp2");
+    birch_batch_savepoint_drop(&b, "sp2");
+    birch_batch_savepoint_drop(&b, "never");
+    fb_seed(argv[1], "savepoints", &b);
+    birch_batch_savepoint_restore(&b, "never");
+    fb_seed(argv[1], "restore-missing", &b);
     birch_batch_free(&b);
     return 0;
 }

@@ -53,6 +53,13 @@ static int digest_table(const char *name, void *c)
     birch_cursor *cur;
     d->h = XXH3_64bits_withSeed(name, strlen(name) + 1, d->h);
     if ((d->rc = birch_table_open(d->txn, name, 0, &t)) || (d->rc = birch_cursor_open(d->txn, t, &cur))) return 1;
+    unsigned flags;
+    uint64_t seq;
+    birch_val schema;
+    BT_OK(birch_table_flags(d->txn, t, &flags));
+    BT_OK(birch_sequence_get(d->txn, t, &seq));
+    BT_OK(birch_table_schema(d->txn, t, &schema));
+    d->h = XXH3_64bits_withSeed(schema.data, schema.size, d->h ^ flags ^ (seq << 8) ^ ((uint64_t)schema.size << 40));
     for (int rc = birch_cursor_first(cur); rc == BIRCH_OK; rc = birch_cursor_next(cur)) {
         birch_val k, v;
         BT_OK(birch_cursor_get(cur, &k, &v));
@@ -63,12 +70,21 @@ static int digest_table(const char *name, void *c)
     return 0;
 }
 
-/* Every table's name and records, in order, hashed. */
+static int digest_savepoint(const birch_savepoint_info *sp, void *c)
+{
+    digest_ctx *d = c;
+    d->h = XXH3_64bits_withSeed(sp->name, strlen(sp->name) + 1, d->h ^ 0x5a5a);
+    return 0;
+}
+
+/* Every table's name, kind, schema, sequence and records, in order, and
+ * the savepoints' names, hashed. */
 static uint64_t digest(birch_db *d)
 {
     digest_ctx c = {NULL, 7, 0};
     BT_OK(birch_txn_begin(d, BIRCH_TXN_READ, &c.txn));
     ck_assert_int_eq(birch_table_list(c.txn, digest_table, &c), 0);
+    ck_assert_int_eq(birch_savepoint_list(c.txn, digest_savepoint, &c), 0);
     BT_OK(c.rc);
     birch_txn_abort(c.txn);
     return c.h;
@@ -461,29 +477,21 @@ START_TEST(truncations_and_mutations_change_nothing)
 }
 END_TEST
 
-/* The changes of a batch made one by one, as birch_batch_apply's
- * documentation says they mean. */
+/* The changes of a batch made one by one: each recorded again
+ * (birch_batch_add) as a batch of its own and applied. */
 typedef struct replay {
-    birch_db *db;
     birch_txn *txn;
+    birch_batch one;
 } replay;
 
 static int replay_one(const birch_batch_op *op, void *c)
 {
-    const replay *rp = c;
-    birch_txn *txn = rp->txn;
-    char name[256];
-    if (op->kind != BIRCH_BATCH_PUT && op->table.size > birch_max_name_size(rp->db)) return 0;
-    if (op->kind == BIRCH_BATCH_DEL && op->key.size > birch_max_key_size(rp->db)) return 0;
-    memcpy(name, op->table.data, op->table.size);
-    name[op->table.size] = 0;
-    birch_table *t;
-    int rc = birch_table_open(txn, name, op->kind == BIRCH_BATCH_PUT ? BIRCH_CREATE : 0, &t);
-    if (rc == BIRCH_NOTFOUND) return 0;
-    if (rc) return rc;
-    if (op->kind == BIRCH_BATCH_PUT) return birch_put(txn, t, op->key, op->val, 0);
-    if (op->kind == BIRCH_BATCH_DEL) return (rc = birch_del(txn, t, op->key)) == BIRCH_NOTFOUND ? 0 : rc;
-    return birch_del_range(txn, t, op->key, op->val, NULL);
+    replay *rp = c;
+    birch_val v;
+    birch_batch_clear(&rp->one);
+    int rc = birch_batch_add(&rp->one, op);
+    if (rc == BIRCH_OK) rc = birch_batch_bytes(&rp->one, &v);
+    return rc ? rc : birch_batch_apply(rp->txn, v);
 }
 
 /* Records mutated under a recomputed checksum reach the parser: each is
@@ -521,9 +529,10 @@ START_TEST(hostile_records_refused_or_applied_whole)
         applied++;
         birch_txn *txn;
         BT_OK(birch_txn_begin(db2, BIRCH_TXN_WRITE, &txn));
-        replay rp = {db2, txn};
+        replay rp = {txn, {0}};
         ck_assert_msg(birch_batch_each(bt_val(copy, n), replay_one, &rp) == BIRCH_OK, "seed %llu case %d: replay: %s",
                       (unsigned long long)seed, i, birch_errmsg());
+        birch_batch_free(&rp.one);
         BT_OK(birch_txn_commit(txn));
         ck_assert_msg(digest(db) == digest(db2), "seed %llu case %d: applied, but not as its changes one by one",
                       (unsigned long long)seed, i);
@@ -531,6 +540,122 @@ START_TEST(hostile_records_refused_or_applied_whole)
     ck_assert_msg(applied > 0 && refused > 0, "seed %llu: %d applied, %d refused", (unsigned long long)seed, applied,
                   refused);
     free(copy);
+    birch_batch_free(&b);
+    BT_OK(birch_close(db2));
+}
+END_TEST
+
+/* ---- Every kind of change ----------------------------------------------------- */
+
+/* A batch of every kind applied to db gives what the calls it names give
+ * in a second database; each kind's refusals undo the whole batch. */
+START_TEST(every_kind_applies_as_its_call)
+{
+    birch_options o = bt_opts_fast();
+    birch_db *db2 = bt_open(path2, &o);
+    birch_txn *txn;
+    birch_table *t, *m;
+    /* A savepoint in both, for the restore below. */
+    for (int i = 0; i < 2; i++) {
+        birch_db *d = i ? db2 : db;
+        BT_OK(birch_txn_begin(d, BIRCH_TXN_WRITE, &txn));
+        BT_OK(birch_table_open(txn, "old", BIRCH_CREATE, &t));
+        BT_OK(birch_put(txn, t, bt_str("x"), bt_str("1"), 0));
+        BT_OK(birch_txn_commit(txn));
+        BT_OK(birch_txn_begin(d, BIRCH_TXN_WRITE, &txn));
+        BT_OK(birch_savepoint_create(txn, "base"));
+        BT_OK(birch_put(txn, t, bt_str("y"), bt_str("2"), 0));
+        BT_OK(birch_txn_commit(txn));
+    }
+    birch_batch b;
+    birch_batch_init(&b);
+    BT_OK(birch_batch_create(&b, "plain", 0));
+    BT_OK(birch_batch_create(&b, "plain", 0)); /* exists, same kind: nothing */
+    BT_OK(birch_batch_set_schema(&b, "plain", bt_str("schema")));
+    BT_OK(birch_batch_sequence_set(&b, "plain", 41));
+    BT_OK(birch_batch_put(&b, "plain", bt_str("k"), bt_str("v")));
+    BT_OK(birch_batch_rename(&b, "plain", "renamed"));
+    BT_OK(birch_batch_create(&b, "multi", BIRCH_MULTIMAP));
+    BT_OK(birch_batch_multi_put(&b, "multi", bt_str("a"), bt_str("1")));
+    BT_OK(birch_batch_multi_put(&b, "multi", bt_str("a"), bt_str("2")));
+    BT_OK(birch_batch_multi_put(&b, "multi", bt_str("b"), bt_str("1")));
+    BT_OK(birch_batch_multi_put(&b, "multi", bt_str("c"), bt_str("1")));
+    BT_OK(birch_batch_multi_put(&b, "made", bt_str("z"), bt_str("9"))); /* creates a multimap table */
+    BT_OK(birch_batch_multi_del(&b, "multi", bt_str("a"), bt_str("1")));
+    BT_OK(birch_batch_multi_del(&b, "multi", bt_str("a"), bt_str("7"))); /* missing pair: nothing */
+    BT_OK(birch_batch_multi_del_all(&b, "multi", bt_str("b")));
+    BT_OK(birch_batch_multi_del_all(&b, "nowhere", bt_str("b")));
+    BT_OK(birch_batch_multi_del_range(&b, "multi", bt_str("c"), bt_val(NULL, 0)));
+    BT_OK(birch_batch_drop(&b, "nowhere"));
+    BT_OK(birch_batch_savepoint_create(&b, "mine"));
+    BT_OK(birch_batch_savepoint_drop(&b, "nothing"));
+    BT_OK(birch_batch_bytes(&b, &(birch_val){0}));
+    birch_val bytes;
+    BT_OK(birch_batch_bytes(&b, &bytes));
+    ck_assert_uint_eq(birch_batch_count(&b), 20);
+    BT_OK(apply_commit(db, bytes.data, bytes.size));
+
+    BT_OK(birch_txn_begin(db2, BIRCH_TXN_WRITE, &txn));
+    BT_OK(birch_table_open(txn, "plain", BIRCH_CREATE, &t));
+    BT_OK(birch_table_set_schema(txn, t, bt_str("schema")));
+    BT_OK(birch_sequence_set(txn, t, 41));
+    BT_OK(birch_put(txn, t, bt_str("k"), bt_str("v"), 0));
+    BT_OK(birch_table_rename(txn, "plain", "renamed"));
+    BT_OK(birch_table_open(txn, "multi", BIRCH_CREATE | BIRCH_MULTIMAP, &m));
+    BT_OK(birch_multi_put(txn, m, bt_str("a"), bt_str("2"), 0));
+    BT_OK(birch_multi_put(txn, m, bt_str("c"), bt_str("1"), 0));
+    BT_OK(birch_multi_del_all(txn, m, bt_str("c"), NULL)); /* the range delete's effect */
+    BT_OK(birch_table_open(txn, "made", BIRCH_CREATE | BIRCH_MULTIMAP, &m));
+    BT_OK(birch_multi_put(txn, m, bt_str("z"), bt_str("9"), 0));
+    BT_OK(birch_savepoint_create(txn, "mine"));
+    BT_OK(birch_txn_commit(txn));
+    ck_assert(digest(db) == digest(db2));
+
+    /* A drop and a restore. */
+    birch_batch_clear(&b);
+    BT_OK(birch_batch_drop(&b, "renamed"));
+    BT_OK(birch_batch_savepoint_restore(&b, "base"));
+    BT_OK(birch_batch_bytes(&b, &bytes));
+    BT_OK(apply_commit(db, bytes.data, bytes.size));
+    BT_OK(birch_txn_begin(db2, BIRCH_TXN_WRITE, &txn));
+    BT_OK(birch_table_drop(txn, "renamed"));
+    BT_OK(birch_savepoint_restore(txn, "base"));
+    BT_OK(birch_txn_commit(txn));
+    ck_assert(digest(db) == digest(db2));
+
+    /* Refusals: each undoes the put before it. */
+    static const struct {
+        int rc;
+        const char *what;
+    } refusals[] = {{BIRCH_ESCHEMA, "create plain over multimap"}, {BIRCH_ESCHEMA, "create multimap over plain"},
+                    {BIRCH_NOTFOUND, "rename missing"},             {BIRCH_EXISTS, "rename onto existing"},
+                    {BIRCH_NOTFOUND, "schema of missing"},          {BIRCH_NOTFOUND, "sequence of missing"},
+                    {BIRCH_ESCHEMA, "multimap put on plain"},       {BIRCH_ESCHEMA, "multimap range on plain"},
+                    {BIRCH_NOTFOUND, "restore missing"},            {BIRCH_EXISTS, "savepoint twice"}};
+    uint64_t before = digest(db);
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        birch_batch_clear(&b);
+        BT_OK(birch_batch_put(&b, "old", bt_str("new"), bt_str("1")));
+        BT_OK(birch_batch_create(&b, "multi2", BIRCH_MULTIMAP));
+        switch (i) {
+        case 0: BT_OK(birch_batch_create(&b, "multi2", 0)); break;
+        case 1: BT_OK(birch_batch_create(&b, "old", BIRCH_MULTIMAP)); break;
+        case 2: BT_OK(birch_batch_rename(&b, "missing", "x")); break;
+        case 3: BT_OK(birch_batch_rename(&b, "old", "multi2")); break;
+        case 4: BT_OK(birch_batch_set_schema(&b, "missing", bt_str("s"))); break;
+        case 5: BT_OK(birch_batch_sequence_set(&b, "missing", 3)); break;
+        case 6: BT_OK(birch_batch_multi_put(&b, "old", bt_str("k"), bt_str("v"))); break;
+        case 7: BT_OK(birch_batch_multi_del_range(&b, "old", bt_val(NULL, 0), bt_val(NULL, 0))); break;
+        case 8: BT_OK(birch_batch_savepoint_restore(&b, "missing")); break;
+        default: BT_OK(birch_batch_savepoint_create(&b, "base")); break;
+        }
+        BT_OK(birch_batch_bytes(&b, &bytes));
+        int rc = apply_commit(db, bytes.data, bytes.size);
+        ck_assert_msg(rc == refusals[i].rc, "%s: %d (%s), expected %d", refusals[i].what, rc, birch_errmsg(),
+                      refusals[i].rc);
+        BT_ERRMSG_HAS("change 2 (a ");
+        ck_assert_msg(digest(db) == before, "%s changed the database", refusals[i].what);
+    }
     birch_batch_free(&b);
     BT_OK(birch_close(db2));
 }
@@ -559,6 +684,28 @@ START_TEST(bad_arguments)
     BT_RC(birch_batch_del_range(&b, "t", bt_str("ab"), bt_str("a")), BIRCH_EINVAL);
     BT_RC(birch_batch_del_range(&b, "t", bt_str("a"), bt_val(big, sizeof big)), BIRCH_EKEYSIZE);
     BT_RC(birch_batch_bytes(&b, NULL), BIRCH_EINVAL);
+    BT_RC(birch_batch_create(&b, "t", BIRCH_CREATE), BIRCH_EINVAL);
+    BT_RC(birch_batch_create(&b, NULL, 0), BIRCH_EINVAL);
+    BT_RC(birch_batch_drop(&b, ""), BIRCH_EINVAL);
+    BT_RC(birch_batch_rename(&b, "t", NULL), BIRCH_EINVAL);
+    BT_RC(birch_batch_rename(&b, "t", name), BIRCH_EINVAL);
+    BT_RC(birch_batch_set_schema(&b, "t", bt_val(big, BIRCH_MAX_SCHEMA_SIZE + 1)), BIRCH_EVALSIZE);
+    BT_RC(birch_batch_multi_put(&b, "t", bt_str("k"), bt_val(big, sizeof big)), BIRCH_EKEYSIZE);
+    BT_RC(birch_batch_multi_del(&b, "t", bt_val(NULL, 0), bt_str("v")), BIRCH_EKEYSIZE);
+    BT_RC(birch_batch_multi_del_range(&b, "t", bt_str("b"), bt_str("a")), BIRCH_EINVAL);
+    BT_RC(birch_batch_savepoint_create(&b, NULL), BIRCH_EINVAL);
+    BT_RC(birch_batch_savepoint_restore(&b, ""), BIRCH_EINVAL);
+    BT_RC(birch_batch_savepoint_drop(&b, "01234567890123456789012345678901234567890123456789012345678901234"),
+          BIRCH_EINVAL);
+    BT_RC(birch_batch_add(&b, NULL), BIRCH_EINVAL);
+    BT_RC(birch_batch_add(NULL, &(birch_batch_op){BIRCH_BATCH_DROP, bt_str("t"), {0}, {0}, 0}), BIRCH_EINVAL);
+    BT_RC(birch_batch_add(&b, &(birch_batch_op){16, bt_str("t"), {0}, {0}, 0}), BIRCH_EINVAL);
+    BT_RC(birch_batch_add(&b, &(birch_batch_op){0, bt_str("t"), {0}, {0}, 0}), BIRCH_EINVAL);
+    BT_RC(birch_batch_add(&b, &(birch_batch_op){BIRCH_BATCH_DROP, bt_val("a\0b", 3), {0}, {0}, 0}), BIRCH_EINVAL);
+    BT_RC(birch_batch_add(&b, &(birch_batch_op){BIRCH_BATCH_RENAME, bt_str("t"), {0}, bt_val(NULL, 0), 0}),
+          BIRCH_EINVAL);
+    BT_RC(birch_batch_add(&b, &(birch_batch_op){BIRCH_BATCH_SAVEPOINT_CREATE, {0}, bt_val("s\0", 2), {0}, 0}),
+          BIRCH_EINVAL);
     ck_assert_uint_eq(birch_batch_count(&b), 0); /* nothing was recorded */
     ck_assert_uint_eq(birch_batch_count(NULL), 0);
     BT_RC(birch_batch_each(bt_str("x"), NULL, NULL), BIRCH_EINVAL);
@@ -656,6 +803,7 @@ int main(void)
     tcase_add_test(tc, a_failing_change_undoes_the_batch);
     tcase_add_test(tc, truncations_and_mutations_change_nothing);
     tcase_add_test(tc, hostile_records_refused_or_applied_whole);
+    tcase_add_test(tc, every_kind_applies_as_its_call);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, limits_of_a_smaller_database);
     suite_add_tcase(s, tc);

@@ -1,6 +1,7 @@
 /*
  * test_nested_nomem.c - out of memory while a child's commit folds it into
- * its parent (engine/nest.c, fold).
+ * its parent (engine/nest.c, fold), and while the change feed records a
+ * change (engine/feed.c; at the end of this file).
  *
  * A grandchild changes pages its grandparent (the root) wrote and makes
  * pages of its own, so its commit hands undo entries and new pages to its
@@ -197,11 +198,109 @@ START_TEST(each_allocation_of_a_fold_fails)
 }
 END_TEST
 
+/* ---- The change feed ----------------------------------------------------------- */
+
+typedef struct kept {
+    uint8_t *bytes[64];
+    size_t size[64];
+    int n;
+} kept;
+
+static void keep(uint64_t txnid, birch_val changes, void *ctx)
+{
+    kept *k = ctx;
+    (void)txnid;
+    ck_assert_int_lt(k->n, 64);
+    k->bytes[k->n] = __real_malloc(changes.size);
+    memcpy(k->bytes[k->n], changes.data, changes.size);
+    k->size[k->n++] = changes.size;
+}
+
+/* Table t's records, as one string. */
+static void digest_of(birch_db *db, char *out, size_t cap)
+{
+    birch_txn *r = bt_begin(db, BIRCH_TXN_READ);
+    birch_table *t;
+    size_t n = 0;
+    out[0] = 0;
+    if (birch_table_open(r, "t", 0, &t) == BIRCH_OK) {
+        birch_cursor *c;
+        BT_OK(birch_cursor_open(r, t, &c));
+        for (int rc = birch_cursor_first(c); rc == BIRCH_OK; rc = birch_cursor_next(c)) {
+            birch_val k, v;
+            BT_OK(birch_cursor_get(c, &k, &v));
+            n += (size_t)snprintf(out + n, cap - n, "%.*s=%zu;", (int)k.size, (const char *)k.data, v.size);
+            ck_assert(n < cap);
+        }
+        birch_cursor_close(c);
+    }
+    birch_txn_abort(r);
+}
+
+/* One run: changes recorded with the nth allocation failing.  A change
+ * refused with BIRCH_ENOMEM before it was made leaves the transaction
+ * usable; whatever commits, the feed replayed gives the same records. */
+static int feed_run(long nth)
+{
+    char *path = bt_path("feed-nomem"), *path2 = bt_path("feed-nomem2");
+    birch_options o = bt_opts_fast();
+    birch_db *db = bt_open(path, &o), *db2 = bt_open(path2, &o);
+    kept k = {{0}, {0}, 0};
+    BT_OK(birch_on_commit(db, keep, &k));
+    static char big[20000];
+    memset(big, 'v', sizeof big);
+    arm(nth);
+    birch_txn *w = NULL;
+    int rc = birch_txn_begin(db, BIRCH_TXN_WRITE, &w);
+    birch_table *t = NULL;
+    if (rc == BIRCH_OK) rc = birch_table_open(w, "t", BIRCH_CREATE, &t);
+    for (int i = 0; rc == BIRCH_OK && i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%03d", i);
+        rc = birch_put(w, t, bt_str(key), bt_val(big, (size_t)(i * 500)), 0); /* the batch grows */
+        if (rc == BIRCH_ENOMEM && birch_put(w, t, bt_str("after"), bt_str("x"), 0) == BIRCH_OK)
+            rc = BIRCH_OK; /* refused before it changed anything: the transaction goes on */
+    }
+    disarm();
+    int hit = failed;
+    ck_assert_msg(rc == BIRCH_OK || (hit && (rc == BIRCH_ENOMEM || rc == BIRCH_ETXN)), "allocation %ld: %d (%s)", nth,
+                  rc, birch_errmsg());
+    if (w && rc == BIRCH_OK) BT_OK(birch_txn_commit(w));
+    else if (w) birch_txn_abort(w);
+    for (int i = 0; i < k.n; i++) {
+        birch_txn *r = bt_begin(db2, BIRCH_TXN_WRITE);
+        BT_OK(birch_batch_apply(r, bt_val(k.bytes[i], k.size[i])));
+        BT_OK(birch_txn_commit(r));
+        free(k.bytes[i]);
+    }
+    static char a[1 << 16], b[1 << 16];
+    digest_of(db, a, sizeof a);
+    digest_of(db2, b, sizeof b);
+    ck_assert_msg(strcmp(a, b) == 0, "allocation %ld failing: the feed does not replay the commit:\n%s\n%s", nth, a, b);
+    BT_OK(birch_close(db));
+    BT_OK(birch_close(db2));
+    bt_remove(path);
+    bt_remove(path2);
+    free(path);
+    free(path2);
+    return hit;
+}
+
+START_TEST(each_allocation_of_a_recorded_transaction_fails)
+{
+    long failures = 0;
+    for (long nth = 1; feed_run(nth); nth++) failures++;
+    ck_assert_msg(failures >= 3, "only %ld allocations: the batch never grew", failures);
+    fprintf(stderr, "recorded transaction: %ld allocation(s), each failed in turn\n", failures);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nested_nomem");
     TCase *tc = bt_tcase("nested_nomem");
     tcase_add_test(tc, each_allocation_of_a_fold_fails);
+    tcase_add_test(tc, each_allocation_of_a_recorded_transaction_fails);
     suite_add_tcase(s, tc);
     return bt_run(s);
 }
