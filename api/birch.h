@@ -1052,8 +1052,9 @@ typedef void (*birch_commit_fn)(uint64_t txnid, birch_val changes, void *ctx);
  * before birch_txn_commit returns, and in commit order: the next write
  * transaction of this handle begins only after fn returns (so keep it
  * short).  Inside fn, read transactions see the commit; a write
- * transaction (or birch_on_commit) on this handle from fn's thread gets
- * BIRCH_EBUSY.  Each commit that wrote a new state calls fn once: a write
+ * transaction, birch_sync or birch_on_commit on this handle from fn's
+ * thread gets BIRCH_EBUSY, and birch_close BIRCH_ETXN (the committing
+ * transaction is still open).  Each commit that wrote a new state calls fn once: a write
  * transaction that changed nothing commits nothing and calls nothing, an
  * aborted one or a failed commit neither.  The batch holds the changes in
  * the order they were made, without those a nested transaction's abort

@@ -6,7 +6,8 @@
  * changes, transactions that abort) whose feed, replayed batch by batch
  * into a second database, reproduces the first after every commit and in
  * `birch dump` at the end (seeded; the seed is in every failure); the hook's
- * ids, order and what it may do; the ids-only mode; no call for what
+ * ids, order and what it may do (read; not write, sync, close or change
+ * the hook); the ids-only mode; no call for what
  * commits nothing; bad arguments.
  */
 #include <check.h>
@@ -366,7 +367,7 @@ END_TEST
 typedef struct inside {
     birch_db *db;
     birch_table *t;
-    int calls, saw, begin_rc, set_rc;
+    int calls, saw, begin_rc, set_rc, sync_rc, close_rc;
     uint64_t id;
 } inside;
 
@@ -384,6 +385,8 @@ static void look_inside(uint64_t txnid, birch_val changes, void *ctx)
     birch_txn_abort(r);
     in->begin_rc = birch_txn_begin(in->db, BIRCH_TXN_WRITE, &w);
     in->set_rc = birch_on_commit(in->db, NULL, NULL);
+    in->sync_rc = birch_sync(in->db);
+    in->close_rc = birch_close(in->db);
 }
 
 /* The hook runs after the commit is visible, before commit returns, with
@@ -394,7 +397,7 @@ START_TEST(hook_sees_the_commit)
     birch_options o = bt_opts_fast();
     birch_db *db = bt_open(path, &o);
     birch_txn *txn;
-    inside in = {db, NULL, 0, 0, 0, 0, 0};
+    inside in = {db, NULL, 0, 0, 0, 0, 0, 0, 0};
     BT_OK(birch_txn_begin(db, BIRCH_TXN_WRITE, &txn));
     BT_OK(birch_table_open(txn, "t", BIRCH_CREATE, &in.t));
     BT_OK(birch_txn_commit(txn));
@@ -408,6 +411,8 @@ START_TEST(hook_sees_the_commit)
     ck_assert_msg(in.saw, "a read transaction in the hook did not see the commit");
     ck_assert_int_eq(in.begin_rc, BIRCH_EBUSY);
     ck_assert_int_eq(in.set_rc, BIRCH_EBUSY);
+    ck_assert_int_eq(in.sync_rc, BIRCH_EBUSY);
+    ck_assert_int_eq(in.close_rc, BIRCH_ETXN); /* the committing transaction is still open */
     /* Nothing changed, an abort, a failed change alone: no call. */
     BT_OK(birch_txn_begin(db, BIRCH_TXN_WRITE, &txn));
     BT_OK(birch_txn_commit(txn));
