@@ -75,12 +75,12 @@ static int savepoint(birch_txn *txn, const birch_batch_op *op)
     return rc == BIRCH_NOTFOUND ? BIRCH_OK : rc;
 }
 
-/* rc, with a miss (BIRCH_NOTFOUND, or BIRCH_EKEYSIZE: longer than
- * anything this database holds) made no failure, and the message from
- * before mark kept then. */
+/* rc, with a miss (BIRCH_NOTFOUND, or BIRCH_EKEYSIZE / BIRCH_EVALSIZE: a
+ * key or pair longer than anything this database holds) made no failure,
+ * and the message from before mark kept then. */
 static int miss_ok(bi_errmark mark, int rc)
 {
-    if (rc == BIRCH_NOTFOUND || rc == BIRCH_EKEYSIZE) rc = BIRCH_OK;
+    if (rc == BIRCH_NOTFOUND || rc == BIRCH_EKEYSIZE || rc == BIRCH_EVALSIZE) rc = BIRCH_OK;
     bi_err_end(mark, rc == BIRCH_OK);
     return rc;
 }
@@ -143,8 +143,9 @@ static int apply_one(birch_txn *txn, birch_db *db, const birch_batch_op *op, tar
     if (del && op->table.size > birch_max_name_size(db)) return BIRCH_OK;
     if (op->kind == BIRCH_BATCH_DEL && op->key.size > birch_max_key_size(db)) return BIRCH_OK;
     int other = g->name.size != op->table.size || memcmp(g->name.data, op->table.data, op->table.size) != 0;
-    int makes = op->kind == BIRCH_BATCH_PUT || op->kind == BIRCH_BATCH_MULTI_PUT || op->kind == BIRCH_BATCH_CREATE;
-    if ((other || (!g->t && makes)) && (rc = open_target(txn, op, g))) return rc == BIRCH_NOTFOUND && del ? BIRCH_OK : rc;
+    /* A table a delete found missing is looked for again by any other kind:
+     * a put makes it, a rename or schema change finds it missing. */
+    if ((other || (!g->t && !del)) && (rc = open_target(txn, op, g))) return rc == BIRCH_NOTFOUND && del ? BIRCH_OK : rc;
     if (!g->t) return BIRCH_OK; /* a delete from a missing table */
     return change(txn, op, g);
 }

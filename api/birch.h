@@ -1048,8 +1048,9 @@ typedef void (*birch_commit_fn)(uint64_t txnid, birch_val changes, void *ctx);
 
 /* Sets db's commit hook (one per handle; fn NULL removes it).  fn is
  * called from the committing thread, after the commit is in the file (and
- * synced, unless it is non-durable) and visible to new read transactions,
- * before birch_txn_commit returns, and in commit order: the next write
+ * synced, unless it is non-durable) and visible to new read transactions
+ * and its transaction has ended (its handle gives BIRCH_ETXN), before
+ * birch_txn_commit returns, and in commit order: the next write
  * transaction of this handle begins only after fn returns (so keep it
  * short).  Inside fn, read transactions see the commit; a write
  * transaction, birch_sync or birch_on_commit on this handle from fn's
@@ -1061,8 +1062,10 @@ typedef void (*birch_commit_fn)(uint64_t txnid, birch_val changes, void *ctx);
  * undid or a failed call never made; birch_batch_apply of each batch in
  * order, each in a write transaction of its own, to a database that was
  * equal before, makes it equal again (`birch dump` identical).  A value
- * written through birch_put_reserve is recorded as it is at the next
- * change (or commit), when its pointer's life ends.  Recording copies what
+ * written through birch_put_reserve is recorded as it is when its
+ * pointer's life ends (the next put, del, table create, drop, rename or
+ * set_schema, or the commit; a sequence change, a nested begin or a
+ * savepoint create or drop leave it to be filled).  Recording copies what
  * the transaction writes (keys, values, names); BIRCH_ON_COMMIT_IDS and no
  * hook record nothing.  A change that cannot be recorded (no memory)
  * fails with BIRCH_ENOMEM before it is made.  Commits of other handles

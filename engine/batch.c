@@ -250,8 +250,9 @@ static int name_ok(const char *name, size_t max, const char *what, const char *w
 /* A byte-string argument of field class f. */
 static int field_ok(int f, birch_val v, const char *what, const char *who)
 {
+    if (f == F_NONE) return BIRCH_OK; /* a field the kind does not have: ignored */
     int rc = val_ok(v, what, who);
-    if (rc || f == F_NONE) return rc;
+    if (rc) return rc;
     if (f == F_VALUE && (uint64_t)v.size > BIRCH_MAX_VALUE_SIZE)
         return bi_err(BIRCH_EVALSIZE, "%s: a value of %zu bytes (at most %u)", who, v.size, BIRCH_MAX_VALUE_SIZE);
     if (f == F_SCHEMA && v.size > BIRCH_MAX_SCHEMA_SIZE)

@@ -226,6 +226,7 @@ int birch_table_open(birch_txn *txn, const char *name, unsigned flags, birch_tab
     if (rc) return rc;
     uint32_t multi = flags & BIRCH_MULTIMAP ? BI_TABLE_MULTIMAP : 0;
     bi_batch_mark m = {0, 0, 0, 0};
+    if (missing && !ts->exists) bi_feed_settle(txn); /* a table create ends a reserved value's pointer */
     if (missing && !ts->exists &&
         ((rc = bi_feed_add(txn, BIRCH_BATCH_CREATE, name, (birch_val){NULL, 0}, (birch_val){NULL, 0},
                            flags & BIRCH_MULTIMAP, &m)) ||
@@ -251,6 +252,7 @@ int birch_table_drop(birch_txn *txn, const char *name)
     rc = handle_for(txn->db, name, &t);
     if (rc == BIRCH_OK) rc = bi_table_state(txn, t, &ts);
     bi_batch_mark m = {0, 0, 0, 0};
+    if (rc == BIRCH_OK) bi_feed_settle(txn);
     if (rc == BIRCH_OK) rc = bi_feed_add(txn, BIRCH_BATCH_DROP, name, (birch_val){NULL, 0}, (birch_val){NULL, 0}, 0, &m);
     if (rc) return rc;
     txn->mod_seq++;
@@ -313,6 +315,7 @@ int birch_table_rename(birch_txn *txn, const char *from, const char *to)
     bi_tstate *fs = &txn->ts[tf->id], *tts = &txn->ts[tt->id];
     BI_ASSERT(fs->loaded && fs->exists && tts->loaded && !tts->exists);
     bi_batch_mark m = {0, 0, 0, 0};
+    bi_feed_settle(txn);
     if ((rc = bi_feed_add(txn, BIRCH_BATCH_RENAME, from, (birch_val){NULL, 0}, (birch_val){to, tlen}, 0, &m))) return rc;
     txn->mod_seq++; /* cursors re-seek: those of from find no table */
     rc = bi_tree_put(txn, &txn->meta.catalog, (const uint8_t *)to, tlen, buf, len, BI_PUT_NOOVERWRITE, NULL);
@@ -408,6 +411,7 @@ int birch_table_set_schema(birch_txn *txn, birch_table *t, birch_val schema)
     rec.flags = ts->flags;
     rec.sequence = ts->seq;
     rec.schema_len = (uint32_t)schema.size;
+    bi_feed_settle(txn);
     bi_batch_mark m = {0, 0, 0, 0}; /* schema may point into the catalog page store rewrites: recorded first */
     if ((rc = bi_feed_add(txn, BIRCH_BATCH_SET_SCHEMA, t->name, (birch_val){NULL, 0}, schema, 0, &m))) return rc;
     txn->mod_seq++;

@@ -357,6 +357,7 @@ int birch_cursor_del(birch_cursor *cur)
     bi_tstate *ts;
     if ((rc = bi_table_state(cur->txn, cur->table, &ts))) return rc;
     birch_txn *txn = cur->txn;
+    bi_feed_settle(txn);
     if (txn->feed && (rc = record_del(cur))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     if (stale(cur) && (rc = refind(cur))) return bi_txn_fail(txn, rc); /* a spill moved the pages */

@@ -40,7 +40,6 @@ int bi_feed_begin(birch_txn *txn)
 int bi_feed_add_slow(birch_txn *txn, int kind, const char *table, birch_val key, birch_val val, uint64_t num,
                      bi_batch_mark *m)
 {
-    bi_feed_settle(txn);
     *m = bi_batch_mark_of(txn->feed);
     bi_change c = {kind, table, table ? strlen(table) : 0, key, val, num};
     return bi_batch_append(txn->feed, &c, NULL, "recording a change for the change feed");
@@ -48,7 +47,6 @@ int bi_feed_add_slow(birch_txn *txn, int kind, const char *table, birch_val key,
 
 int bi_feed_reserve(birch_txn *txn, const char *table, birch_val key, size_t size, size_t *at, bi_batch_mark *m)
 {
-    bi_feed_settle(txn);
     *m = bi_batch_mark_of(txn->feed);
     bi_change c = {BIRCH_BATCH_PUT, table, strlen(table), key, {NULL, size}, 0};
     return bi_batch_append(txn->feed, &c, at, "recording a change for the change feed");
@@ -79,24 +77,17 @@ bi_batch_mark bi_feed_mark(const birch_txn *txn)
     return txn->feed ? bi_batch_mark_of(txn->feed) : (bi_batch_mark){0, 0, 0, 0};
 }
 
-void bi_feed_commit(birch_txn *txn)
+void bi_feed_commit(birch_db *db, uint64_t txnid, const birch_batch *feed)
 {
-    birch_db *db = txn->db;
     if (!db->hook) return;
     birch_val changes = {NULL, 0};
-    if (txn->feed) {
-        bi_feed_settle(txn);
-        bi_batch_finish(txn->feed, &changes, "birch_txn_commit"); /* its room was taken at begin: no failure */
-    }
-    db->hook(txn->meta.txnid, changes, db->hook_ctx);
+    if (feed) bi_batch_finish(&db->feed_log, &changes, "birch_txn_commit"); /* its room was taken at begin */
+    db->hook(txnid, changes, db->hook_ctx);
 }
 
-void bi_feed_end(birch_txn *txn)
+void bi_feed_end(birch_db *db)
 {
-    birch_batch *b = txn->feed;
-    txn->feed = NULL;
-    txn->feed_pending = NULL;
-    if (b && b->cap_ > BI_FEED_KEEP) birch_batch_free(b);
+    if (db->feed_log.cap_ > BI_FEED_KEEP) birch_batch_free(&db->feed_log);
 }
 
 int birch_on_commit_flags(birch_db *db, unsigned flags, birch_commit_fn fn, void *ctx)

@@ -857,8 +857,12 @@ static inline int bi_feed_add(birch_txn *txn, int kind, const char *table, birch
 /* A put whose value's bytes (size of them) the caller writes later: their
  * room is recorded now, *at names it for bi_feed_pending. */
 int bi_feed_reserve(birch_txn *txn, const char *table, birch_val key, size_t size, size_t *at, bi_batch_mark *m);
-/* The reserved value now lives at p: copied into the batch by the next
- * change, nested begin or commit (bi_feed_settle). */
+/* The reserved value now lives at p: copied into the batch (bi_feed_settle)
+ * when its pointer's life ends (birch.h: the next put, del, table create,
+ * drop, rename or set_schema, so also their multimap, range and cursor
+ * kin and a savepoint restore), before a spill (which may free its
+ * buffer), or at the commit; not at a sequence change, a savepoint create
+ * or drop, or a nested begin, after which the caller may still fill it. */
 void bi_feed_pending(birch_txn *txn, size_t at, const uint8_t *p, size_t size);
 void bi_feed_settle_slow(birch_txn *txn);
 static inline void bi_feed_settle(birch_txn *txn)
@@ -869,10 +873,12 @@ static inline void bi_feed_settle(birch_txn *txn)
 void bi_feed_cut(birch_txn *txn, bi_batch_mark m);
 /* The batch's point now (a nested level begins). */
 bi_batch_mark bi_feed_mark(const birch_txn *txn);
-/* After a commit became visible: calls the hook, if any. */
-void bi_feed_commit(birch_txn *txn);
-/* The end of a write transaction: memory kept for the next, when small. */
-void bi_feed_end(birch_txn *txn);
+/* After commit txnid became visible, its transaction ended (feed: the
+ * batch it recorded, or NULL): calls the hook, if any. */
+void bi_feed_commit(birch_db *db, uint64_t txnid, const birch_batch *feed);
+/* The end of a write transaction: the batch's memory kept for the next,
+ * when small. */
+void bi_feed_end(birch_db *db);
 
 /* ---- check.c --------------------------------------------------------------- */
 /* birch_check with a progress callback (may be NULL): done counts the

@@ -119,6 +119,7 @@ int birch_multi_put(birch_txn *txn, birch_table *t, birch_val key, birch_val val
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = bi_multi_key(txn->db, key, &val, 0, "birch_multi_put", &rec, &n); /* copies key and val */
     bi_batch_mark m = {0, 0, 0, 0};
+    if (rc == BIRCH_OK) bi_feed_settle(txn);
     if (rc == BIRCH_OK) rc = bi_feed_add(txn, BIRCH_BATCH_MULTI_PUT, t->name, key, val, 0, &m);
     if (rc) {
         free(rec);
@@ -149,6 +150,7 @@ int birch_multi_del(birch_txn *txn, birch_table *t, birch_val key, birch_val val
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = bi_multi_key(txn->db, key, &val, 0, "birch_multi_del", &rec, &n);
     bi_batch_mark m = {0, 0, 0, 0};
+    if (rc == BIRCH_OK) bi_feed_settle(txn);
     if (rc == BIRCH_OK) rc = bi_feed_add(txn, BIRCH_BATCH_MULTI_DEL, t->name, key, val, 0, &m);
     if (rc) {
         free(rec);
@@ -175,11 +177,16 @@ int birch_multi_del_all(birch_txn *txn, birch_table *t, birch_val key, uint64_t 
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = bi_multi_ranks(txn, &ts->tree, key, "birch_multi_del_all", &a, &b);
     if (rc) return rc;
-    if (deleted) *deleted = b - a;
-    if (a == b) return bi_err(BIRCH_NOTFOUND, "birch_multi_del_all: the key has no value");
+    if (a == b) {
+        if (deleted) *deleted = 0;
+        return bi_err(BIRCH_NOTFOUND, "birch_multi_del_all: the key has no value");
+    }
+    bi_feed_settle(txn);
     bi_batch_mark m = {0, 0, 0, 0};
     rc = bi_feed_add(txn, BIRCH_BATCH_MULTI_DEL_ALL, t->name, key, (birch_val){NULL, 0}, 0, &m);
-    return rc ? rc : bi_del_ranks(txn, ts, a, b);
+    if (rc == BIRCH_OK) rc = bi_del_ranks(txn, ts, a, b);
+    if (rc == BIRCH_OK && deleted) *deleted = b - a; /* only once done */
+    return rc;
 }
 
 int birch_multi_count(birch_txn *txn, birch_table *t, birch_val key, uint64_t *count)

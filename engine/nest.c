@@ -145,8 +145,7 @@ int birch_txn_begin_nested(birch_txn *parent, birch_txn **out)
     }
     bi_nlevel *l = level_of(root, lvl);
     memset(l, 0, sizeof *l);
-    bi_feed_settle(root); /* a reserved value the parent wrote is the parent's */
-    l->feed = bi_feed_mark(root);
+    l->feed = bi_feed_mark(root); /* a reserved value still unfilled stays pending past it */
     l->meta = root->meta;
     l->state = root->state;
     l->sp_restored = root->sp_restored;

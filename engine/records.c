@@ -51,6 +51,7 @@ static int put(birch_txn *txn, birch_table *t, birch_val key, const void *data, 
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts)) || (rc = not_multimap(ts, t, "birch_put"))) return rc;
+    bi_feed_settle(txn); /* a put ends a reserved value's pointer (birch.h) */
     bi_batch_mark m = {0, 0, 0, 0};
     size_t at = 0;
     if (txn->feed && (rc = data ? bi_feed_add_slow(txn, BIRCH_BATCH_PUT, t->name, key, (birch_val){data, size}, 0, &m)
@@ -147,6 +148,7 @@ int birch_del(birch_txn *txn, birch_table *t, birch_val key)
     if ((rc = bi_txn_writable(txn))) return rc;
     bi_tstate *ts;
     if ((rc = bi_table_state(txn, t, &ts)) || (rc = not_multimap(ts, t, "birch_del"))) return rc;
+    bi_feed_settle(txn);
     bi_batch_mark m = {0, 0, 0, 0};
     if ((rc = bi_feed_add(txn, BIRCH_BATCH_DEL, t->name, key, (birch_val){NULL, 0}, 0, &m))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
@@ -229,6 +231,7 @@ int birch_del_range(birch_txn *txn, birch_table *t, birch_val lo, birch_val hi, 
     if (rc == BIRCH_OK) rc = bi_txn_writable(txn);
     if (rc == BIRCH_OK) rc = range_ranks(txn, ts, lo, hi, "birch_del_range", &a, &b);
     if (rc == BIRCH_OK && b > a) { /* else nothing in the range: nothing changes */
+        bi_feed_settle(txn);
         int kind = ts->flags & BI_TABLE_MULTIMAP ? BIRCH_BATCH_MULTI_DEL_RANGE : BIRCH_BATCH_DEL_RANGE;
         bi_batch_mark m = {0, 0, 0, 0};
         rc = bi_feed_add(txn, kind, t->name, lo, hi, 0, &m);

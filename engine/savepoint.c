@@ -352,6 +352,7 @@ int birch_savepoint_restore(birch_txn *txn, const char *name)
         return BI_CORRUPT("savepoint '%s' keeps commit %llu (%llu pages), not before this transaction's %llu", name,
                           (unsigned long long)sp.txnid, (unsigned long long)sp.npages,
                           (unsigned long long)txn->meta.txnid);
+    bi_feed_settle(txn); /* a restore replaces every page a reserved value could be in */
     if ((rc = record(txn, BIRCH_BATCH_SAVEPOINT_RESTORE, name, len))) return rc;
     if ((rc = bi_spill_maybe(txn))) return bi_txn_fail(txn, rc);
     txn->mod_seq++;

@@ -259,7 +259,10 @@ static int spill(birch_txn *txn)
 
 int bi_spill_maybe(birch_txn *txn)
 {
-    if (txn->dirty_bytes > txn->db->dirty_budget && txn->dirty_bytes > txn->spill_next) return spill(txn);
+    if (txn->dirty_bytes > txn->db->dirty_budget && txn->dirty_bytes > txn->spill_next) {
+        bi_feed_settle(txn); /* a spill frees the buffer a reserved value may be in */
+        return spill(txn);
+    }
     /* Between spills, the spilled pages read back make map pages resident
      * faster than they make dirty ones (each fault maps its neighbours
      * too): dropped once they may hold a budget, so that the map adds at

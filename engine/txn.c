@@ -42,7 +42,6 @@ int bi_txn_fail(birch_txn *txn, int rc)
 
 int bi_txn_writable(birch_txn *txn)
 {
-    bi_feed_settle(txn); /* a change follows: a reserved value's pointer ends here */
     if (txn->state != BI_TXN_LIVE) return bi_err(BIRCH_ETXN, "the transaction has ended or failed earlier");
     if (!txn->write) return bi_err(BIRCH_EREADONLY, "a write in a read transaction");
     return BIRCH_OK;
@@ -376,33 +375,41 @@ int birch_txn_renew(birch_txn *txn)
     return BIRCH_OK;
 }
 
-/* Ends the transaction: releases its reader slot or the writer gate and
- * its memory, then its handle slot, after which its token (and every
- * cursor's) decodes to BIRCH_ETXN.  committed: a write transaction's
- * commit succeeded, so the allocator keeps the state it persisted. */
-static void finish(birch_txn *txn, int committed)
+/* Ends the transaction: its memory and reader slot, then its handle slot,
+ * after which its token (and every cursor's) decodes to BIRCH_ETXN; then,
+ * for a writer, the commit hook (published: the commit wrote a new state)
+ * and the writer gate.  The hook runs with the transaction ended, so that
+ * nothing it calls can use it, and with the gate held and the
+ * transaction still counted open, so that commits stay in order and
+ * birch_close waits.  committed: a write transaction's commit succeeded,
+ * so the allocator keeps the state it persisted. */
+static void finish(birch_txn *txn, int committed, int published)
 {
     birch_db *db = txn->db;
-    if (txn->write) {
+    int write = txn->write, internal = txn->internal;
+    uint64_t txnid = txn->meta.txnid;
+    const birch_batch *feed = txn->feed;
+    if (write) {
         bi_nest_end_all(txn); /* children end with their root */
-        bi_feed_end(txn);
         bi_alloc_end(txn, committed);
         bi_pager_release(txn);
-        unlock_writer(db);
     }
     if (txn->ts != txn->ts_inline) free(txn->ts);
     txn->ts = NULL;
     txn->nts = 0;
     free(txn->guards);
     txn->guards = NULL;
-    if (!txn->write && txn->state != BI_TXN_RESET) bi_unpin(db, txn->snap.slot, txn->snap.gen);
-    if (txn->write) {
+    if (!write && txn->state != BI_TXN_RESET) bi_unpin(db, txn->snap.slot, txn->snap.gen);
+    bi_txn_unclaim(txn);
+    if (write) {
+        if (published) bi_feed_commit(db, txnid, feed);
+        bi_feed_end(db);
+        unlock_writer(db);
         pthread_mutex_lock(&db->lock);
         db->live_txns--;
         pthread_mutex_unlock(&db->lock);
     }
-    if (!txn->internal) atomic_fetch_sub(&db->open_txns, 1);
-    bi_txn_unclaim(txn);
+    if (!internal) atomic_fetch_sub(&db->open_txns, 1);
 }
 
 void birch_txn_abort(birch_txn *txn)
@@ -411,7 +418,7 @@ void birch_txn_abort(birch_txn *txn)
      * reset one ends like any; a child undoes its own changes only. */
     if (!txn || bi_txn_decode(&txn) != BIRCH_OK) return;
     if (txn->nest_root) bi_nest_abort(txn);
-    else finish(txn, 0);
+    else finish(txn, 0, 0);
 }
 
 /* An I/O error after writing began leaves the file's state unknown to this
@@ -600,6 +607,7 @@ int birch_txn_commit(birch_txn *txn)
                                    "first (nothing was committed)");
     if (!atomic_load_explicit(&txn->db->tok_wiped, memory_order_relaxed) && bi_db_forked(txn->db)) /* no MADV_WIPEONFORK: the pid tells */
         return bi_db_check(txn->db, "birch_txn_commit");
+    int published = 0;
     if (txn->write) {
         if (txn->state != BI_TXN_LIVE)
             rc = bi_err(BIRCH_ETXN, "birch_txn_commit: an earlier call failed in this transaction, "
@@ -608,9 +616,9 @@ int birch_txn_commit(birch_txn *txn)
             bi_feed_settle(txn); /* before the commit's page work */
             rc = write_pages(txn);
             rc = rc == BIRCH_OK ? write_meta(txn) : io_failure(txn->db, rc);
-            if (rc == BIRCH_OK) bi_feed_commit(txn); /* visible now; the gate keeps commit order */
+            published = rc == BIRCH_OK;
         }
     }
-    finish(txn, rc == BIRCH_OK);
+    finish(txn, rc == BIRCH_OK, published); /* the hook, if any, once the commit is visible */
     return rc;
 }

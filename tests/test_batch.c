@@ -631,7 +631,8 @@ START_TEST(every_kind_applies_as_its_call)
                     {BIRCH_NOTFOUND, "rename missing"},             {BIRCH_EXISTS, "rename onto existing"},
                     {BIRCH_NOTFOUND, "schema of missing"},          {BIRCH_NOTFOUND, "sequence of missing"},
                     {BIRCH_ESCHEMA, "multimap put on plain"},       {BIRCH_ESCHEMA, "multimap range on plain"},
-                    {BIRCH_NOTFOUND, "restore missing"},            {BIRCH_EXISTS, "savepoint twice"}};
+                    {BIRCH_NOTFOUND, "restore missing"},            {BIRCH_EXISTS, "savepoint twice"},
+                    {BIRCH_NOTFOUND, "schema after a delete missed"}, {BIRCH_NOTFOUND, "rename after a delete missed"}};
     uint64_t before = digest(db);
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
         birch_batch_clear(&b);
@@ -647,13 +648,21 @@ START_TEST(every_kind_applies_as_its_call)
         case 6: BT_OK(birch_batch_multi_put(&b, "old", bt_str("k"), bt_str("v"))); break;
         case 7: BT_OK(birch_batch_multi_del_range(&b, "old", bt_val(NULL, 0), bt_val(NULL, 0))); break;
         case 8: BT_OK(birch_batch_savepoint_restore(&b, "missing")); break;
-        default: BT_OK(birch_batch_savepoint_create(&b, "base")); break;
+        case 9: BT_OK(birch_batch_savepoint_create(&b, "base")); break;
+        case 10:
+            BT_OK(birch_batch_del(&b, "gone", bt_str("k")));
+            BT_OK(birch_batch_set_schema(&b, "gone", bt_str("s")));
+            break;
+        default:
+            BT_OK(birch_batch_del(&b, "gone", bt_str("k")));
+            BT_OK(birch_batch_rename(&b, "gone", "elsewhere"));
+            break;
         }
         BT_OK(birch_batch_bytes(&b, &bytes));
         int rc = apply_commit(db, bytes.data, bytes.size);
         ck_assert_msg(rc == refusals[i].rc, "%s: %d (%s), expected %d", refusals[i].what, rc, birch_errmsg(),
                       refusals[i].rc);
-        BT_ERRMSG_HAS("change 2 (a ");
+        BT_ERRMSG_HAS(i < 10 ? "change 2 (a " : "change 3 (a ");
         ck_assert_msg(digest(db) == before, "%s changed the database", refusals[i].what);
     }
     birch_batch_free(&b);
@@ -698,6 +707,9 @@ START_TEST(bad_arguments)
     BT_RC(birch_batch_savepoint_drop(&b, "01234567890123456789012345678901234567890123456789012345678901234"),
           BIRCH_EINVAL);
     BT_RC(birch_batch_add(&b, NULL), BIRCH_EINVAL);
+    BT_OK(birch_batch_add(&b, &(birch_batch_op){BIRCH_BATCH_DROP, bt_str("t"), bt_val(NULL, 5), bt_val(NULL, 7), 9}));
+    ck_assert_uint_eq(birch_batch_count(&b), 1); /* the fields a drop lacks are ignored */
+    birch_batch_clear(&b);
     BT_RC(birch_batch_add(NULL, &(birch_batch_op){BIRCH_BATCH_DROP, bt_str("t"), {0}, {0}, 0}), BIRCH_EINVAL);
     BT_RC(birch_batch_add(&b, &(birch_batch_op){16, bt_str("t"), {0}, {0}, 0}), BIRCH_EINVAL);
     BT_RC(birch_batch_add(&b, &(birch_batch_op){0, bt_str("t"), {0}, {0}, 0}), BIRCH_EINVAL);
@@ -771,6 +783,12 @@ START_TEST(limits_of_a_smaller_database)
     BT_OK(birch_batch_del_range(&b, name, bt_val(NULL, 0), bt_val(NULL, 0)));
     BT_OK(birch_batch_del(&b, "t", bt_val(big, 129)));
     BT_OK(birch_batch_put(&b, "t", bt_val(big, 128), bt_str("at the limit")));
+    /* Multimap deletes of a pair or key longer than this database holds:
+     * nothing to delete. */
+    BT_OK(birch_batch_create(&b, "m", BIRCH_MULTIMAP));
+    BT_OK(birch_batch_multi_del(&b, "m", bt_str("k"), bt_val(big, 200)));
+    BT_OK(birch_batch_multi_del(&b, "m", bt_val(big, 127), bt_str("v")));
+    BT_OK(birch_batch_multi_del_all(&b, "m", bt_val(big, 129)));
     birch_val bytes;
     BT_OK(birch_batch_bytes(&b, &bytes));
     BT_OK(apply_commit(small, bytes.data, bytes.size));

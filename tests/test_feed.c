@@ -366,6 +366,8 @@ END_TEST
 
 typedef struct inside {
     birch_db *db;
+    birch_txn *committing; /* the transaction whose commit calls the hook */
+    int put_rc, commit_rc;
     birch_table *t;
     int calls, saw, begin_rc, set_rc, sync_rc, close_rc;
     uint64_t id;
@@ -387,6 +389,11 @@ static void look_inside(uint64_t txnid, birch_val changes, void *ctx)
     in->set_rc = birch_on_commit(in->db, NULL, NULL);
     in->sync_rc = birch_sync(in->db);
     in->close_rc = birch_close(in->db);
+    if (in->committing) { /* it has ended: every use is BIRCH_ETXN, an abort nothing */
+        in->put_rc = birch_put(in->committing, in->t, bt_str("late"), bt_str("v"), 0);
+        in->commit_rc = birch_txn_commit(in->committing);
+        birch_txn_abort(in->committing);
+    }
 }
 
 /* The hook runs after the commit is visible, before commit returns, with
@@ -397,7 +404,7 @@ START_TEST(hook_sees_the_commit)
     birch_options o = bt_opts_fast();
     birch_db *db = bt_open(path, &o);
     birch_txn *txn;
-    inside in = {db, NULL, 0, 0, 0, 0, 0, 0, 0};
+    inside in = {db, NULL, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0};
     BT_OK(birch_txn_begin(db, BIRCH_TXN_WRITE, &txn));
     BT_OK(birch_table_open(txn, "t", BIRCH_CREATE, &in.t));
     BT_OK(birch_txn_commit(txn));
@@ -405,7 +412,11 @@ START_TEST(hook_sees_the_commit)
     BT_OK(birch_txn_begin(db, BIRCH_TXN_WRITE, &txn));
     BT_OK(birch_put(txn, in.t, bt_str("k"), bt_str("new"), 0));
     uint64_t id = birch_txn_id(txn);
+    in.committing = txn;
     BT_OK(birch_txn_commit(txn));
+    ck_assert_int_eq(in.put_rc, BIRCH_ETXN);
+    ck_assert_int_eq(in.commit_rc, BIRCH_ETXN);
+    in.committing = NULL;
     ck_assert_int_eq(in.calls, 1);
     ck_assert_uint_eq(in.id, id);
     ck_assert_msg(in.saw, "a read transaction in the hook did not see the commit");
@@ -463,7 +474,8 @@ START_TEST(ids_only)
 END_TEST
 
 /* A reserved value is recorded as the caller filled it, even when the
- * next call is the commit; a put after it in a child that aborts is not. */
+ * next call is the commit, or when it is filled after calls that leave its
+ * pointer valid; a put after it in a child that aborts is not. */
 START_TEST(reserved_values_are_recorded_filled)
 {
     birch_options o = bt_opts_fast();
@@ -483,6 +495,19 @@ START_TEST(reserved_values_are_recorded_filled)
     birch_txn_abort(child);
     BT_OK(birch_put_reserve(txn, t, bt_str("three"), 5, 0, &p));
     memcpy(p, "third", 5);
+    /* Calls that do not end the pointer's life (birch.h): a sequence, a
+     * nested begin, a savepoint; the value is filled after them. */
+    uint64_t id;
+    BT_OK(birch_put_reserve(txn, t, bt_str("four"), 8, 0, &p));
+    BT_OK(birch_sequence_next(txn, t, &id));
+    memcpy(p, "fourfour", 8);
+    BT_OK(birch_put_reserve(txn, t, bt_str("five"), 4, 0, &p));
+    BT_OK(birch_txn_begin_nested(txn, &child));
+    memcpy(p, "five", 4);
+    birch_txn_abort(child);
+    BT_OK(birch_put_reserve(txn, t, bt_str("six"), 3, 0, &p));
+    BT_OK(birch_savepoint_create(txn, "sp"));
+    memcpy(p, "six", 3);
     BT_OK(birch_txn_commit(txn));
     ck_assert_uint_eq(f.n, 1);
     apply_all(db2, &f, 0);
@@ -490,6 +515,9 @@ START_TEST(reserved_values_are_recorded_filled)
     ck_assert_str_eq(a, b);
     ck_assert_ptr_nonnull(strstr(a, "6669727374")); /* "first" */
     ck_assert_ptr_null(strstr(a, "7365636f6e64")); /* "second" */
+    ck_assert_ptr_nonnull(strstr(a, "666f7572666f7572")); /* "fourfour" */
+    ck_assert_ptr_nonnull(strstr(a, "66697665")); /* "five" */
+    ck_assert_ptr_nonnull(strstr(a, "\n736978\n")); /* "six" */
     free(a);
     free(b);
     feed_free(&f);

@@ -58,19 +58,19 @@ static void on_commit(uint64_t txnid, birch_val changes, void *ctx)
 
 static int catch_up(birch_db *follower, queue *q)
 {
-    for (size_t i = 0; i < q->n; i++) {
+    size_t done = 0;
+    int rc = BIRCH_OK;
+    while (rc == BIRCH_OK && done < q->n) {
         birch_txn *txn;
-        int rc = birch_txn_begin(follower, BIRCH_TXN_WRITE, &txn);
-        if (rc) return rc;
-        if ((rc = birch_batch_apply(txn, q->batches[i]))) {
-            birch_txn_abort(txn);
-            return rc;
-        }
-        if ((rc = birch_txn_commit(txn))) return rc;
-        free((void *)q->batches[i].data);
+        rc = birch_txn_begin(follower, BIRCH_TXN_WRITE, &txn);
+        if (rc == BIRCH_OK && (rc = birch_batch_apply(txn, q->batches[done])) != BIRCH_OK) birch_txn_abort(txn);
+        else if (rc == BIRCH_OK) rc = birch_txn_commit(txn);
+        if (rc == BIRCH_OK) free((void *)q->batches[done++].data);
     }
-    q->n = 0;
-    return q->failed ? BIRCH_ENOMEM : BIRCH_OK;
+    /* What failed and what follows it wait for the next call. */
+    memmove(q->batches, q->batches + done, (q->n - done) * sizeof *q->batches);
+    q->n -= done;
+    return rc ? rc : q->failed ? BIRCH_ENOMEM : BIRCH_OK;
 }
 /* [/guide] */
 
