@@ -30,8 +30,9 @@ JOBS=${BIRCH_JOBS:-2}
 # runtimes are in libclang-rt-dev, which clang only recommends), the xxhash
 # library, the Check unit-test framework, and cJSON for examples/json_format.c
 # (a user-defined value format; the library itself does not use it), and
-# lmdb-utils (mdb_dump, mdb_load) for tests/test_tool.c.
-PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev flatbuffers-compiler lmdb-utils)
+# lmdb-utils (mdb_dump, mdb_load) for tests/test_tool.c, and libraft-dev and
+# libuv1-dev for replica/ (Raft replication, built only when they are found).
+PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev flatbuffers-compiler lmdb-utils libraft-dev libuv1-dev)
 
 say() { printf 'build.sh: %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }

@@ -137,6 +137,13 @@ void birch_replica_sm_stat_get(const birch_replica_sm *sm, birch_replica_sm_stat
  * the entry's (the last failure is kept). */
 int birch_replica_sm_result(void *result);
 const char *birch_replica_sm_failure(const birch_replica_sm *sm, uint64_t index);
+/* Wraps an encoded batch as a Raft log entry for raft_apply: the batch's
+ * length (8 bytes, little endian), its bytes, and zeros up to a multiple
+ * of 8 bytes (libraft 0.15's log on disk reads back only such entries;
+ * docs/FORMAT.md 22).  out->base is allocated with raft_malloc and is the
+ * caller's (raft_apply takes it when it succeeds).  Errors: BIRCH_EINVAL
+ * (NULL), BIRCH_ENOMEM. */
+int birch_replica_sm_entry(birch_val batch, struct raft_buffer *out);
 /* Begins a read transaction on the database and reads the index of the
  * last entry applied in that snapshot into *applied (may be NULL). */
 int birch_replica_sm_read(birch_replica_sm *sm, birch_txn **txn, uint64_t *applied);

@@ -77,6 +77,42 @@ static int shared_failure(int rc)
     }
 }
 
+/* ---- Log entries ---------------------------------------------------------------- */
+
+int birch_replica_sm_entry(birch_val batch, struct raft_buffer *out)
+{
+    if (!out || (batch.data == NULL && batch.size != 0))
+        return rp_err(BIRCH_EINVAL, "birch_replica_sm_entry: NULL argument");
+    size_t len = 8 + ((batch.size + 7) & ~(size_t)7);
+    unsigned char *p = raft_malloc(len);
+    if (!p)
+        return rp_err(BIRCH_ENOMEM, "birch_replica_sm_entry: out of memory");
+    rp_put64(p, batch.size);
+    if (batch.size)
+        memcpy(p + 8, batch.data, batch.size);
+    memset(p + 8 + batch.size, 0, len - 8 - batch.size);
+    out->base = p;
+    out->len = len;
+    return BIRCH_OK;
+}
+
+/* The batch inside an entry; BIRCH_ECORRUPT for bytes no node wrote. */
+static int entry_batch(const struct raft_buffer *buf, birch_val *batch)
+{
+    const unsigned char *p = buf->base;
+    if (buf->len < 8 || buf->len % 8 != 0)
+        return rp_err(BIRCH_ECORRUPT, "entry of %zu bytes: not a whole number of 8-byte words", buf->len);
+    uint64_t n = rp_get64(p);
+    if (n > buf->len - 8 || buf->len - 8 - n >= 8)
+        return rp_err(BIRCH_ECORRUPT, "entry of %zu bytes says its batch has %llu", buf->len,
+                      (unsigned long long)n);
+    for (size_t i = 8 + (size_t)n; i < buf->len; i++)
+        if (p[i] != 0)
+            return rp_err(BIRCH_ECORRUPT, "entry: padding byte %zu is not 0", i);
+    *batch = (birch_val){p + 8, (size_t)n};
+    return BIRCH_OK;
+}
+
 /* ---- The reserved table ---------------------------------------------------- */
 
 int rp_read_identity(birch_txn *txn, uint64_t *index, char *cluster, size_t cap)
@@ -320,8 +356,10 @@ static int sm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **
         rp_err_birch(rc, "applying an entry");
         return RAFT_IOERR;
     }
-    birch_val batch = {buf->base, buf->len};
-    int brc = check_batch(batch, SIZE_MAX);
+    birch_val batch;
+    int brc = entry_batch(buf, &batch);
+    if (brc == BIRCH_OK)
+        brc = check_batch(batch, SIZE_MAX);
     const char *msg = birch_replica_errmsg();
     if (brc == BIRCH_OK) {
         brc = birch_batch_apply(txn, batch);

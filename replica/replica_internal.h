@@ -48,6 +48,11 @@ int rp_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bu
 int rp_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs);
 int rp_restore(struct raft_fsm *fsm, struct raft_buffer *buf);
 
+/* ---- identity.c ------------------------------------------------------------- */
+/* Creates dir if missing and checks (or, in a new directory, writes) its
+ * identity file: BIRCH_REPLICA_EIDENTITY for another node's or cluster's. */
+int rp_identity(const char *dir, uint64_t id, const char *cluster);
+
 /* Little-endian 64-bit integers. */
 static inline void rp_put64(unsigned char *p, uint64_t v)
 {

@@ -58,10 +58,10 @@
 static struct raft_buffer raft_bytes(birch_batch *b)
 {
     birch_val v;
+    struct raft_buffer buf;
     BT_OK(birch_batch_bytes(b, &v));
-    struct raft_buffer buf = {raft_malloc(v.size), v.size};
-    ck_assert_ptr_nonnull(buf.base);
-    memcpy(buf.base, v.data, v.size);
+    RP_OK(birch_replica_sm_entry(v, &buf));
+    ck_assert_uint_eq(buf.len % 8, 0);
     return buf;
 }
 
@@ -72,6 +72,7 @@ static int apply_at(struct raft_fsm *fsm, struct raft *fake, uint64_t index, str
     void *result = (void *)1;
     fake->last_applied = index - 1;
     ck_assert_int_eq(fsm->apply(fsm, &buf, &result), 0);
+    raft_free(buf.base); /* libraft's log owns it */
     fake->last_applied = index;
     return birch_replica_sm_result(result);
 }
@@ -245,18 +246,20 @@ START_TEST(failed_batches_recorded)
     ck_assert_ptr_nonnull(strstr(birch_replica_sm_failure(sm, 3), "reserve"));
     ck_assert_uint_eq(birch_replica_sm_applied(sm), 3);
 
-    /* Bytes that are no batch. */
+    /* Bytes that are no entry, and an entry that holds no batch. */
     struct raft_buffer junk = {raft_malloc(16), 16};
     memset(junk.base, 0x5a, 16);
     ck_assert_int_eq(apply_at(&fsm, &fake, 4, junk), BIRCH_ECORRUPT);
-    ck_assert_uint_eq(birch_replica_sm_applied(sm), 4);
+    RP_OK(birch_replica_sm_entry(bt_str("not a batch"), &junk));
+    ck_assert_int_eq(apply_at(&fsm, &fake, 5, junk), BIRCH_ECORRUPT);
+    ck_assert_uint_eq(birch_replica_sm_applied(sm), 5);
 
     /* And the next good one goes on. */
-    ck_assert_int_eq(apply_at(&fsm, &fake, 5, put_batch("t", "after", "1")), BIRCH_OK);
+    ck_assert_int_eq(apply_at(&fsm, &fake, 6, put_batch("t", "after", "1")), BIRCH_OK);
     birch_replica_sm_stat st;
     birch_replica_sm_stat_get(sm, &st);
-    ck_assert_uint_eq(st.refused, 3);
-    ck_assert_uint_eq(st.written, 4);
+    ck_assert_uint_eq(st.refused, 4);
+    ck_assert_uint_eq(st.written, 5);
 
     /* The same checks before submitting, and the size limit. */
     birch_val v;
