@@ -197,7 +197,7 @@ fail:
     return rc;
 }
 
-static int valid_cluster_id(const char *id)
+int rp_valid_cluster_id(const char *id)
 {
     size_t n = strlen(id);
     if (n == 0 || n > BIRCH_REPLICA_MAX_CLUSTER_ID)
@@ -226,7 +226,7 @@ int birch_replica_sm_open(const char *db_path, const char *cluster_id, int durab
 {
     if (!db_path || !cluster_id || !fsm || !out)
         return rp_err(BIRCH_EINVAL, "birch_replica_sm_open: NULL argument");
-    if (!valid_cluster_id(cluster_id))
+    if (!rp_valid_cluster_id(cluster_id))
         return rp_err(BIRCH_EINVAL, "cluster id \"%s\": 1 to %u printable bytes without spaces",
                       cluster_id, BIRCH_REPLICA_MAX_CLUSTER_ID);
     if (durability != BIRCH_DURABLE_FULL && durability != BIRCH_DURABLE_NONE)

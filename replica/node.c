@@ -79,6 +79,9 @@ static int check_options(const birch_replica_options *o)
         return rp_err(BIRCH_EINVAL, "option id: a node id is a number above 0");
     if (!o->cluster_id || !o->dir || !o->address)
         return rp_err(BIRCH_EINVAL, "options cluster_id, dir and address are required");
+    if (!rp_valid_cluster_id(o->cluster_id))
+        return rp_err(BIRCH_EINVAL, "option cluster_id \"%s\": 1 to %u printable bytes without spaces",
+                      o->cluster_id, BIRCH_REPLICA_MAX_CLUSTER_ID);
     if (strlen(o->dir) > 3000)
         return rp_err(BIRCH_EINVAL, "option dir: a path of at most 3000 bytes");
     if (o->max_batch > BIRCH_REPLICA_MAX_MAX_BATCH)

@@ -36,6 +36,8 @@ struct birch_replica_sm {
     char fail_msg[256];           /* ... and why */
 };
 
+/* 1 if id is 1..BIRCH_REPLICA_MAX_CLUSTER_ID printable bytes, no space. */
+int rp_valid_cluster_id(const char *id);
 /* Opens sm->db at path and reads the recorded index and cluster id:
  * BIRCH_REPLICA_EIDENTITY when the cluster differs. */
 int rp_sm_open_db(birch_replica_sm *sm);

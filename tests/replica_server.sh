@@ -179,13 +179,14 @@ part_cluster() {
     [ "$(grep -c -F -f "$WORK/acked" "$WORK/dump1")" -eq "$acked" ] || fail "an acknowledged write is missing"
 
     # A node wiped and restarted catches up by a snapshot.
-    local w=1
-    [ "$(leader)" = 1 ] && w=2
+    local w=1 ref=2
+    [ "$(leader)" = 1 ] && w=3
     stop "$w"
     rm -rf "${WORK:?}/n$w"
     start "$w" --snapshot-threshold 256 --snapshot-trailing 32
     for _ in $(seq 300); do
-        [ "$(status "$w" db_applied)" = "$(status 1 db_applied)" ] && [ "$(status "$w" restored)" -ge 1 ] 2>/dev/null && break
+        [ "$(status "$w" db_applied)" = "$(status $ref db_applied)" ] &&
+            [ "$(status "$w" restored)" -ge 1 ] 2>/dev/null && break
         sleep 0.1
     done
     [ "$(status "$w" restored)" -ge 1 ] 2>/dev/null || fail "wiped node $w installed no snapshot"
