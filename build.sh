@@ -30,8 +30,9 @@ JOBS=${BIRCH_JOBS:-2}
 # runtimes are in libclang-rt-dev, which clang only recommends), the xxhash
 # library, the Check unit-test framework, and cJSON for examples/json_format.c
 # (a user-defined value format; the library itself does not use it), and
-# lmdb-utils (mdb_dump, mdb_load) for tests/test_tool.c.
-PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev flatbuffers-compiler lmdb-utils)
+# lmdb-utils (mdb_dump, mdb_load) for tests/test_tool.c, and libraft-dev and
+# libuv1-dev for replica/ (Raft replication, built only when they are found).
+PACKAGES=(cmake make gcc clang libclang-rt-dev pkg-config libxxhash-dev check libcjson-dev flatbuffers-compiler lmdb-utils libraft-dev libuv1-dev)
 
 say() { printf 'build.sh: %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -91,6 +92,10 @@ cmd_example() {
     # The libraries and the birch command too: README.md points to them.
     cmake --build "$dir" -j"$JOBS" --target birch_static birch_shared birch_tool \
         "${EXAMPLES[@]/#/example_}"
+    # birch-replica (README.md, "Replication"), when libraft was found.
+    if cmake --build "$dir" --target help | grep -q birch_replica_server; then
+        cmake --build "$dir" -j"$JOBS" --target birch_replica_server
+    fi
     # Run each in a scratch directory so its database file lands there.
     local tmp rc=0
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/birch-example.XXXXXX")
@@ -103,7 +108,7 @@ cmd_example() {
     rm -rf "$tmp"
     [ "$rc" -eq 0 ] || die "$name failed (exit $rc)"
     say "examples: ok"
-    say "built in $dir: libbirch.a, libbirch.so, tools/birch, examples/"
+    say "built in $dir: libbirch.a, libbirch.so, tools/birch, examples/ (and replica/birch-replica with libraft)"
 }
 
 # The cmake arguments of one test configuration, into the array ARGS.

@@ -1,0 +1,397 @@
+/*
+ * node.c - a replica node: a data directory (identity, "raft/", "db.birch"),
+ * libraft over raft_uv (its segmented log and snapshots in "raft/", TCP
+ * between nodes), and the state machine of fsm.c.  Everything runs on the
+ * thread of the node's uv loop.
+ *
+ * Requests (writes, barriers, membership changes) are small heap structs
+ * that embed libraft's request and carry the caller's callback; libraft
+ * calls back exactly once for each request it accepted (on close too, with
+ * an error), which frees it.  A write is acknowledged when the entry is
+ * applied on this node, the leader: libraft fires the apply callback right
+ * after the state machine applied it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <raft/uv.h>
+#include <uv.h>
+
+#include "replica_internal.h"
+
+struct birch_replica {
+    uv_loop_t *loop;
+    struct raft raft;
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct raft_fsm fsm;
+    birch_replica_sm *sm;
+    size_t max_batch;
+    int closed;                 /* raft_close's callback ran */
+    void (*close_cb)(void *ctx);
+    void *close_ctx;
+};
+
+typedef struct request {
+    union {
+        struct raft_apply apply;
+        struct raft_barrier barrier;
+        struct raft_change change;
+    } u;
+    birch_replica *node;
+    birch_replica_done_cb cb;
+    void *ctx;
+} request;
+
+void birch_replica_options_init(birch_replica_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->durability = BIRCH_DURABLE_NONE;
+}
+
+static int raft_failed(int rv, const char *what, const char *detail)
+{
+    return rp_err(BIRCH_REPLICA_ERAFT, "%s: %s%s%s", what, raft_strerror(rv), detail && *detail ? ": " : "",
+                  detail ? detail : "");
+}
+
+static int not_leader(birch_replica *node)
+{
+    raft_id id = 0;
+    const char *address = NULL;
+    raft_leader(&node->raft, &id, &address);
+    if (id)
+        return rp_err(BIRCH_REPLICA_ENOTLEADER, "node %llu is not the leader: leader is %llu at %s",
+                      (unsigned long long)node->raft.id, id, address ? address : "?");
+    return rp_err(BIRCH_REPLICA_ENOTLEADER, "node %llu is not the leader, and no leader is known",
+                  (unsigned long long)node->raft.id);
+}
+
+static int check_options(const birch_replica_options *o)
+{
+    if (!o)
+        return rp_err(BIRCH_EINVAL, "birch_replica_open: NULL options");
+    if (o->id == 0)
+        return rp_err(BIRCH_EINVAL, "option id: a node id is a number above 0");
+    if (!o->cluster_id || !o->dir || !o->address)
+        return rp_err(BIRCH_EINVAL, "options cluster_id, dir and address are required");
+    if (!rp_valid_cluster_id(o->cluster_id))
+        return rp_err(BIRCH_EINVAL, "option cluster_id \"%s\": 1 to %u printable bytes without spaces",
+                      o->cluster_id, BIRCH_REPLICA_MAX_CLUSTER_ID);
+    if (strlen(o->dir) > 3000)
+        return rp_err(BIRCH_EINVAL, "option dir: a path of at most 3000 bytes");
+    if (o->max_batch > BIRCH_REPLICA_MAX_MAX_BATCH)
+        return rp_err(BIRCH_EINVAL, "option max_batch: at most %zu bytes", BIRCH_REPLICA_MAX_MAX_BATCH);
+    if (o->n_peers && !o->peers)
+        return rp_err(BIRCH_EINVAL, "option peers: NULL with n_peers %u", o->n_peers);
+    int self = 0;
+    for (unsigned i = 0; i < o->n_peers; i++) {
+        if (o->peers[i].id == 0 || !o->peers[i].address)
+            return rp_err(BIRCH_EINVAL, "option peers[%u]: an id above 0 and an address", i);
+        self |= o->peers[i].id == o->id;
+    }
+    if (o->n_peers && !self)
+        return rp_err(BIRCH_EINVAL, "option peers: this node (id %" PRIu64 ") is not among them", o->id);
+    if (o->heartbeat_timeout_ms && o->election_timeout_ms &&
+        o->heartbeat_timeout_ms >= o->election_timeout_ms)
+        return rp_err(BIRCH_EINVAL, "options: the heartbeat timeout must be below the election timeout");
+    return BIRCH_OK;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const birch_replica_peer *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Writes the first configuration to a new log: every peer a voter, in id
+ * order, so that every node writes the same entry 1 whatever order its
+ * command line gave.  A log that exists already is left alone. */
+static int bootstrap(birch_replica *node, const birch_replica_options *o)
+{
+    birch_replica_peer *peers = malloc(o->n_peers * sizeof *peers);
+    struct raft_configuration conf;
+    if (!peers)
+        return rp_err(BIRCH_ENOMEM, "bootstrap: out of memory");
+    memcpy(peers, o->peers, o->n_peers * sizeof *peers);
+    qsort(peers, o->n_peers, sizeof *peers, by_id);
+    raft_configuration_init(&conf);
+    int rv = 0;
+    for (unsigned i = 0; i < o->n_peers && rv == 0; i++)
+        rv = raft_configuration_add(&conf, peers[i].id, peers[i].address, RAFT_VOTER);
+    free(peers);
+    if (rv == 0)
+        rv = raft_bootstrap(&node->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv == RAFT_CANTBOOTSTRAP)
+        return BIRCH_OK; /* there is a log already */
+    return rv ? raft_failed(rv, "bootstrap", raft_errmsg(&node->raft)) : BIRCH_OK;
+}
+
+static void free_node(birch_replica *node)
+{
+    raft_uv_close(&node->io);
+    raft_uv_tcp_close(&node->transport);
+    birch_replica_sm_close(node->sm);
+    free(node);
+}
+
+static void raft_closed(struct raft *r)
+{
+    birch_replica *node = r->data;
+    node->closed = 1;
+    if (node->close_cb) {
+        void (*cb)(void *) = node->close_cb;
+        void *ctx = node->close_ctx;
+        free_node(node);
+        cb(ctx);
+    }
+}
+
+/* After raft_init, only raft_close undoes it, and only on the loop. */
+static int fail_started(birch_replica *node, int rc)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", birch_replica_errmsg());
+    raft_close(&node->raft, raft_closed);
+    while (!node->closed)
+        uv_run(node->loop, UV_RUN_ONCE);
+    free_node(node);
+    return rp_err(rc, "%s", msg);
+}
+
+int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, birch_replica **out)
+{
+    int rc = check_options(o);
+    if (rc)
+        return rc;
+    if (!loop || !out)
+        return rp_err(BIRCH_EINVAL, "birch_replica_open: NULL loop or node");
+    if ((rc = rp_identity(o->dir, o->id, o->cluster_id)) != BIRCH_OK)
+        return rc;
+    char raft_dir[4096], db_path[4096];
+    snprintf(raft_dir, sizeof raft_dir, "%s/raft", o->dir);
+    snprintf(db_path, sizeof db_path, "%s/db.birch", o->dir);
+    if (mkdir(raft_dir, 0755) != 0 && errno != EEXIST)
+        return rp_err(BIRCH_EIO, "creating %s: %s", raft_dir, strerror(errno));
+
+    birch_replica *node = calloc(1, sizeof *node);
+    if (!node)
+        return rp_err(BIRCH_ENOMEM, "birch_replica_open: out of memory");
+    node->loop = loop;
+    node->max_batch = o->max_batch ? o->max_batch : BIRCH_REPLICA_DEFAULT_MAX_BATCH;
+    rc = birch_replica_sm_open(db_path, o->cluster_id, o->durability, &node->fsm, &node->sm);
+    if (rc) {
+        free(node);
+        return rc;
+    }
+    int rv = raft_uv_tcp_init(&node->transport, loop);
+    if (rv) {
+        birch_replica_sm_close(node->sm);
+        free(node);
+        return raft_failed(rv, "raft_uv_tcp_init", NULL);
+    }
+    rv = raft_uv_init(&node->io, loop, raft_dir, &node->transport);
+    if (rv) {
+        rc = raft_failed(rv, raft_dir, node->io.errmsg);
+        raft_uv_tcp_close(&node->transport);
+        birch_replica_sm_close(node->sm);
+        free(node);
+        return rc;
+    }
+    rv = raft_init(&node->raft, &node->io, &node->fsm, o->id, o->address);
+    if (rv) {
+        rc = raft_failed(rv, "raft_init", raft_errmsg(&node->raft));
+        raft_uv_close(&node->io);
+        raft_uv_tcp_close(&node->transport);
+        birch_replica_sm_close(node->sm);
+        free(node);
+        return rc;
+    }
+    node->raft.data = node;
+    birch_replica_sm_bind(node->sm, &node->raft);
+    raft_set_election_timeout(&node->raft, o->election_timeout_ms ? o->election_timeout_ms : 1000);
+    raft_set_heartbeat_timeout(&node->raft, o->heartbeat_timeout_ms ? o->heartbeat_timeout_ms : 100);
+    raft_set_snapshot_threshold(&node->raft, o->snapshot_threshold ? o->snapshot_threshold : 1024);
+    raft_set_snapshot_trailing(&node->raft, o->snapshot_trailing ? o->snapshot_trailing : 128);
+    raft_set_pre_vote(&node->raft, true); /* a node back from a partition does not depose the leader */
+    if (o->n_peers && (rc = bootstrap(node, o)) != BIRCH_OK)
+        return fail_started(node, rc);
+    rv = raft_start(&node->raft);
+    if (rv) {
+        raft_failed(rv, "raft_start", raft_errmsg(&node->raft));
+        return fail_started(node, BIRCH_REPLICA_ERAFT);
+    }
+    *out = node;
+    return BIRCH_OK;
+}
+
+void birch_replica_close(birch_replica *node, void (*cb)(void *ctx), void *ctx)
+{
+    node->close_cb = cb;
+    node->close_ctx = ctx;
+    raft_close(&node->raft, raft_closed);
+}
+
+/* ---- Writes and barriers ------------------------------------------------------- */
+
+static void write_done(struct raft_apply *req, int status, void *result)
+{
+    request *q = req->data;
+    int rc = status ? BIRCH_REPLICA_ELOST : birch_replica_sm_result(result);
+    const char *msg = "ok";
+    if (status)
+        msg = raft_strerror(status);
+    else if (rc)
+        msg = birch_replica_sm_failure(q->node->sm, req->index);
+    q->cb(q->ctx, rc, req->index, msg ? msg : birch_replica_strerror(rc));
+    free(q);
+}
+
+static request *new_request(birch_replica *node, birch_replica_done_cb cb, void *ctx)
+{
+    request *q = calloc(1, sizeof *q);
+    if (q) {
+        q->node = node;
+        q->cb = cb;
+        q->ctx = ctx;
+    }
+    return q;
+}
+
+int birch_replica_write(birch_replica *node, birch_val batch, birch_replica_done_cb cb, void *ctx)
+{
+    if (!node || !cb)
+        return rp_err(BIRCH_EINVAL, "birch_replica_write: NULL node or callback");
+    int rc = birch_replica_check_batch(batch, node->max_batch);
+    if (rc)
+        return rc;
+    if (raft_state(&node->raft) != RAFT_LEADER)
+        return not_leader(node);
+    struct raft_buffer buf;
+    if ((rc = birch_replica_sm_entry(batch, &buf)) != BIRCH_OK)
+        return rc;
+    request *q = new_request(node, cb, ctx);
+    if (!q) {
+        raft_free(buf.base);
+        return rp_err(BIRCH_ENOMEM, "birch_replica_write: out of memory");
+    }
+    q->u.apply.data = q;
+    int rv = raft_apply(&node->raft, &q->u.apply, &buf, 1, write_done);
+    if (rv) {
+        raft_free(buf.base);
+        free(q);
+        return rv == RAFT_NOTLEADER ? not_leader(node) : raft_failed(rv, "raft_apply", raft_errmsg(&node->raft));
+    }
+    return BIRCH_OK;
+}
+
+static void barrier_done(struct raft_barrier *req, int status)
+{
+    request *q = req->data;
+    q->cb(q->ctx, status ? BIRCH_REPLICA_ELOST : BIRCH_OK, req->index, status ? raft_strerror(status) : "ok");
+    free(q);
+}
+
+int birch_replica_barrier(birch_replica *node, birch_replica_done_cb cb, void *ctx)
+{
+    if (!node || !cb)
+        return rp_err(BIRCH_EINVAL, "birch_replica_barrier: NULL node or callback");
+    if (raft_state(&node->raft) != RAFT_LEADER)
+        return not_leader(node);
+    request *q = new_request(node, cb, ctx);
+    if (!q)
+        return rp_err(BIRCH_ENOMEM, "birch_replica_barrier: out of memory");
+    q->u.barrier.data = q;
+    int rv = raft_barrier(&node->raft, &q->u.barrier, barrier_done);
+    if (rv) {
+        free(q);
+        return rv == RAFT_NOTLEADER ? not_leader(node) : raft_failed(rv, "raft_barrier", raft_errmsg(&node->raft));
+    }
+    return BIRCH_OK;
+}
+
+int birch_replica_read(birch_replica *node, birch_txn **txn, uint64_t *applied)
+{
+    if (!node)
+        return rp_err(BIRCH_EINVAL, "birch_replica_read: NULL node");
+    return birch_replica_sm_read(node->sm, txn, applied);
+}
+
+/* ---- Membership ------------------------------------------------------------------ */
+
+static void change_done(struct raft_change *req, int status)
+{
+    request *q = req->data;
+    q->cb(q->ctx, status ? BIRCH_REPLICA_ERAFT : BIRCH_OK, 0, status ? raft_strerror(status) : "ok");
+    free(q);
+}
+
+/* op: 'a' add, 's' assign, 'r' remove. */
+static int change(birch_replica *node, int op, uint64_t id, const char *address, int role,
+                  birch_replica_done_cb cb, void *ctx)
+{
+    if (!node || !cb || id == 0 || (op == 'a' && !address))
+        return rp_err(BIRCH_EINVAL, "membership change: NULL node, callback or address, or id 0");
+    if (raft_state(&node->raft) != RAFT_LEADER)
+        return not_leader(node);
+    request *q = new_request(node, cb, ctx);
+    if (!q)
+        return rp_err(BIRCH_ENOMEM, "membership change: out of memory");
+    q->u.change.data = q;
+    int rv = op == 'a'   ? raft_add(&node->raft, &q->u.change, id, address, change_done)
+             : op == 's' ? raft_assign(&node->raft, &q->u.change, id, role, change_done)
+                         : raft_remove(&node->raft, &q->u.change, id, change_done);
+    if (rv) {
+        free(q);
+        return rv == RAFT_NOTLEADER ? not_leader(node)
+                                    : raft_failed(rv, "membership change", raft_errmsg(&node->raft));
+    }
+    return BIRCH_OK;
+}
+
+int birch_replica_add(birch_replica *node, uint64_t id, const char *address, birch_replica_done_cb cb,
+                      void *ctx)
+{
+    return change(node, 'a', id, address, 0, cb, ctx);
+}
+
+int birch_replica_assign(birch_replica *node, uint64_t id, int role, birch_replica_done_cb cb, void *ctx)
+{
+    return change(node, 's', id, NULL, role, cb, ctx);
+}
+
+int birch_replica_remove(birch_replica *node, uint64_t id, birch_replica_done_cb cb, void *ctx)
+{
+    return change(node, 'r', id, NULL, 0, cb, ctx);
+}
+
+/* ---- Status ------------------------------------------------------------------------- */
+
+void birch_replica_status_get(birch_replica *node, birch_replica_status *st)
+{
+    static const char *const names[] = {"unavailable", "follower", "candidate", "leader"};
+    int s = raft_state(&node->raft);
+    raft_id leader = 0;
+    const char *address = NULL;
+    memset(st, 0, sizeof *st);
+    raft_leader(&node->raft, &leader, &address);
+    st->id = node->raft.id;
+    st->state = s >= 0 && s <= 3 ? names[s] : "unknown";
+    st->leader_id = leader;
+    st->leader_address = address;
+    st->term = node->raft.current_term;
+    st->commit_index = node->raft.commit_index;
+    st->last_applied = raft_last_applied(&node->raft);
+    st->last_index = raft_last_index(&node->raft);
+    birch_replica_sm_stat_get(node->sm, &st->sm);
+}
+
+birch_replica_sm *birch_replica_state_machine(birch_replica *node)
+{
+    return node->sm;
+}
