@@ -76,11 +76,22 @@ status() {
 
 # dump I: every record of table t on node I, one per line.
 dump() {
+    # A scan returns at most 100,000 records: pages, each from the last key of
+    # the one before (which it repeats first).
+    local from="" got last="" l
     exec 5<>"/dev/tcp/127.0.0.1/$(client_port "$1")" || return 1
-    printf 'scan t 100000\n' >&5
-    while IFS= read -r -t 20 l <&5; do
-        [[ $l == END* ]] && break
-        echo "$l"
+    while :; do
+        if [ -z "$from" ]; then printf 'scan t 100000\n' >&5; else printf 'scan t %s 100000\n' "$from" >&5; fi
+        got=0
+        while IFS= read -r -t 20 l <&5; do
+            [[ $l == END* ]] && break
+            got=$((got + 1))
+            [ -n "$from" ] && [ "$got" -eq 1 ] && continue
+            echo "$l"
+            last=$l
+        done
+        [ "$got" -lt 100000 ] && break
+        from=$(echo "$last" | cut -d' ' -f2)
     done
     exec 5<&-
 }
