@@ -17,6 +17,7 @@
  *   btree.c      search, insert, delete, split, merge over any tree
  *   catalog.c    named tables and their per-transaction state
  *   records.c    birch_put / get / del / count
+ *   batch.c      write batches: their encoding (batch.h), builders, reading
  *   cursor.c     cursors
  *   share.c      the lock file processes share (share.h): attaching, owners,
  *                their liveness, the writer lock
