@@ -17,6 +17,15 @@
 #                                        # and without a hook, against building
 #                                        # or copying the same changes by hand
 #                                        # (build/bench/birch-bench-feed)
+#   bench/run.sh --replica [--quick] [--repeat N] [--batches N] [--puts K]
+#                [--clients LIST] [--records N] [--ways LIST]
+#                                        # issue 16's replication: durable batch
+#                                        # commits through 3 birch-replica
+#                                        # processes against birch alone (FULL),
+#                                        # LMDB, 1-node Raft and a raw write +
+#                                        # fdatasync; the catch-up of a node
+#                                        # wiped after 1,000,000 records
+#                                        # (build/bench/birch-bench-replica)
 #   bench/run.sh --rows LIST             # only these rows (default all), from
 #       bulk,individual,batch,nosync,len,reads,ranges,threads,removals,size,
 #       compaction,limit,bulkcommits,churn,procs,procreads-writer
@@ -41,8 +50,9 @@ build="$root/build/bench"
 
 # flatbuffers-compiler: flatc, which `birch fbs` runs to generate the
 # declarations of bench/event.fbs for birch-bench-formats.
+# libraft-dev, libuv1-dev: birch-replica, which the --replica run starts.
 packages=(cmake gcc make pkg-config libxxhash-dev flatbuffers-compiler
-          liblmdb-dev libsqlite3-dev librocksdb-dev libleveldb-dev)
+          liblmdb-dev libsqlite3-dev librocksdb-dev libleveldb-dev libraft-dev libuv1-dev)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -65,10 +75,10 @@ if ((${#missing[@]})); then
     fi
 fi
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRCH_BENCH=ON \
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRCH_BENCH=ON -DBIRCH_REPLICA=ON \
       -DBIRCH_BUILD_TESTS=OFF -DBIRCH_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target birch_bench birch_bench_formats birch_bench_get_instructions \
-    birch_bench_features birch_bench_feed >/dev/null
+    birch_bench_features birch_bench_feed birch_bench_replica >/dev/null
 
 args=()
 has_dir=0
@@ -84,6 +94,10 @@ for a in "$@"; do
     fi
     if [[ $a == --feed ]]; then
         exe="$build/birch-bench-feed"
+        continue
+    fi
+    if [[ $a == --replica ]]; then
+        exe="$build/birch-bench-replica"
         continue
     fi
     [[ $a == --dir ]] && has_dir=1
