@@ -144,6 +144,27 @@ const char *birch_replica_sm_failure(const birch_replica_sm *sm, uint64_t index)
  * caller's (raft_apply takes it when it succeeds).  Errors: BIRCH_EINVAL
  * (NULL), BIRCH_ENOMEM. */
 int birch_replica_sm_entry(birch_val batch, struct raft_buffer *out);
+/* Group mode: entries applied one after another share one write
+ * transaction (each batch still applied whole or, refused, not at all),
+ * committed by birch_replica_sm_flush, or once it holds max_entries
+ * entries, or before a snapshot is taken or installed, or at
+ * birch_replica_sm_close.  An entry with savepoint changes is committed
+ * alone (what a savepoint keeps depends on where transactions begin).
+ * 0 (the default) commits each entry by itself.  Until the flush the
+ * group's entries are applied for libraft (raft_last_applied) but not in
+ * the database: reads and birch_replica_sm_applied show the last commit,
+ * so call flush before telling anyone an entry is applied (a node does it
+ * on every turn of its loop, before its callbacks).  It saves a commit
+ * per entry (the pages each rewrites: the tree's upper levels, the meta)
+ * when a turn applies several (docs/DESIGN.md 23.7). */
+void birch_replica_sm_group(birch_replica_sm *sm, unsigned max_entries);
+/* Commits the open group; BIRCH_OK when there is none.  A failure stops
+ * the state machine: the group's entries, which libraft counts applied,
+ * are discarded, and every later apply, snapshot and flush fails until it
+ * is reopened (the Raft log gives the entries again at the restart).
+ * Errors: BIRCH_EINVAL (NULL), BIRCH_EIO (stopped before), those of
+ * birch_txn_commit. */
+int birch_replica_sm_flush(birch_replica_sm *sm);
 /* Begins a read transaction on the database and reads the index of the
  * last entry applied in that snapshot into *applied (may be NULL). */
 int birch_replica_sm_read(birch_replica_sm *sm, birch_txn **txn, uint64_t *applied);
@@ -211,7 +232,8 @@ void birch_replica_close(birch_replica *node, void (*cb)(void *ctx), void *ctx);
 typedef void (*birch_replica_done_cb)(void *ctx, int rc, uint64_t index, const char *msg);
 
 /* Submits an encoded batch (copied; checked by birch_replica_check_batch
- * first).  cb runs once the entry is applied on this node, the leader:
+ * first).  cb runs once the entry is applied and committed on this node,
+ * the leader (entries applied in one turn of the loop share a commit):
  * then every later read on any node that sees that index sees the batch.
  * Errors (cb is not called): BIRCH_REPLICA_ENOTLEADER, those of
  * birch_replica_check_batch, BIRCH_REPLICA_ERAFT, BIRCH_ENOMEM. */

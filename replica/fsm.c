@@ -29,21 +29,26 @@
 
 /* ---- Checking a batch ------------------------------------------------------- */
 
-static int touches_reserved(const birch_batch_op *op, void *ctx)
+/* birch_batch_each's callback: stops (1) at a change to the reserved
+ * table; notes a savepoint change in *ctx (an int), if ctx is given. */
+static int scan_op(const birch_batch_op *op, void *ctx)
 {
-    (void)ctx;
     size_t n = strlen(BIRCH_REPLICA_TABLE);
+    if (ctx && (op->kind == BIRCH_BATCH_SAVEPOINT_CREATE || op->kind == BIRCH_BATCH_SAVEPOINT_RESTORE ||
+                op->kind == BIRCH_BATCH_SAVEPOINT_DROP))
+        *(int *)ctx = 1;
     return op->table.size == n && memcmp(op->table.data, BIRCH_REPLICA_TABLE, n) == 0;
 }
 
-static int check_batch(birch_val batch, size_t max_size)
+/* savepoints (may be NULL) is set when the batch has a savepoint change. */
+static int check_batch(birch_val batch, size_t max_size, int *savepoints)
 {
     if (batch.data == NULL && batch.size != 0)
         return rp_err(BIRCH_EINVAL, "batch: NULL data with a size of %zu", batch.size);
     if (batch.size > max_size)
         return rp_err(BIRCH_REPLICA_ETOOBIG, "batch of %zu bytes: the limit (max_batch) is %zu",
                       batch.size, max_size);
-    int rc = birch_batch_each(batch, touches_reserved, NULL);
+    int rc = birch_batch_each(batch, scan_op, savepoints);
     if (rc > 0)
         return rp_err(BIRCH_EINVAL, "batch changes table \"%s\", which replication reserves",
                       BIRCH_REPLICA_TABLE);
@@ -54,7 +59,7 @@ static int check_batch(birch_val batch, size_t max_size)
 
 int birch_replica_check_batch(birch_val batch, size_t max_size)
 {
-    return check_batch(batch, max_size ? max_size : BIRCH_REPLICA_DEFAULT_MAX_BATCH);
+    return check_batch(batch, max_size ? max_size : BIRCH_REPLICA_DEFAULT_MAX_BATCH, NULL);
 }
 
 /* Failures that every node meets alike for the same entry (they depend on
@@ -319,7 +324,10 @@ int birch_replica_sm_close(birch_replica_sm *sm)
 {
     if (!sm)
         return BIRCH_OK;
-    int rc = birch_close(sm->db);
+    int rc = birch_replica_sm_flush(sm);
+    birch_txn_abort(sm->group); /* stopped: birch_close would refuse an open transaction */
+    int crc = birch_close(sm->db);
+    rc = rc ? rc : crc;
     if (rc)
         rp_err_birch(rc, "closing the database");
     free(sm->db_path);
@@ -335,56 +343,146 @@ int birch_replica_sm_close(birch_replica_sm *sm)
 static void note_failure(birch_replica_sm *sm, uint64_t index, int rc, const char *msg)
 {
     sm->fail_index = index;
-    snprintf(sm->fail_msg, sizeof sm->fail_msg, "%s: %s", birch_replica_strerror(rc), msg);
+    snprintf(sm->fail_msg, sizeof sm->fail_msg, "%s: %.200s", birch_replica_strerror(rc), msg);
     sm->stat.refused++;
+}
+
+/* Stops the state machine after a failure: the open group, whose entries
+ * libraft counts applied, is discarded, and nothing more is applied here
+ * until a restart replays the log past the index the file records. */
+static void stop(birch_replica_sm *sm)
+{
+    snprintf(sm->broken_msg, sizeof sm->broken_msg, "%s", birch_replica_errmsg());
+    sm->broken = 1;
+    birch_txn_abort(sm->group);
+    sm->group = NULL;
+    sm->group_n = 0;
+}
+
+/* Commits the group of entries applied since the last commit, if any. */
+int birch_replica_sm_flush(birch_replica_sm *sm)
+{
+    if (!sm)
+        return rp_err(BIRCH_EINVAL, "birch_replica_sm_flush: NULL state machine");
+    if (sm->broken)
+        return rp_err(BIRCH_EIO, "the state machine stopped: %s", sm->broken_msg);
+    if (!sm->group)
+        return BIRCH_OK;
+    birch_txn *txn = sm->group;
+    sm->group = NULL;
+    sm->group_n = 0;
+    int rc = birch_txn_commit(txn);
+    if (rc) {
+        /* libraft counts these entries applied and will not give them
+         * again: only a restart can, lest this node part from the others. */
+        rp_err_birch(rc, "committing applied entries");
+        stop(sm);
+        return rc;
+    }
+    sm->applied = sm->group_index;
+    return BIRCH_OK;
+}
+
+void birch_replica_sm_group(birch_replica_sm *sm, unsigned max_entries)
+{
+    sm->group_max = max_entries;
+}
+
+/* The write transaction an entry is applied in: the open group's, a new
+ * group's, or (alone: group mode off, or an entry with savepoint changes,
+ * whose meaning depends on where transactions begin) one of its own. */
+static int entry_txn(birch_replica_sm *sm, int alone, birch_txn **txn)
+{
+    int rc = BIRCH_OK;
+    if (alone || sm->group_max == 0) {
+        if ((rc = birch_replica_sm_flush(sm)) != BIRCH_OK)
+            return rc;
+    } else if (sm->group) {
+        *txn = sm->group;
+        return BIRCH_OK;
+    }
+    rc = birch_txn_begin(sm->db, BIRCH_TXN_WRITE, txn);
+    if (rc)
+        return rp_err_birch(rc, "applying an entry");
+    if (!alone && sm->group_max)
+        sm->group = *txn;
+    return BIRCH_OK;
+}
+
+/* Ends an entry's transaction: commits one of its own; in a group,
+ * counts it and commits the group once full.  On failure the entry is not
+ * recorded (its own transaction) or the state machine stopped (a group). */
+static int entry_done(birch_replica_sm *sm, birch_txn *txn, uint64_t index)
+{
+    if (txn != sm->group) {
+        int rc = birch_txn_commit(txn);
+        if (rc)
+            return rp_err_birch(rc, "committing an entry");
+        sm->applied = index;
+        return BIRCH_OK;
+    }
+    sm->group_index = index;
+    return ++sm->group_n >= sm->group_max ? birch_replica_sm_flush(sm) : BIRCH_OK;
+}
+
+/* Leaves an entry's transaction without recording it, so that libraft,
+ * which gives the entry again later, finds it not applied.  Its own
+ * transaction is aborted.  In a group, a batch that failed undid itself
+ * (birch_batch_apply is atomic): the entries before it are committed;
+ * but a batch that was applied cannot be undone without the rest of the
+ * group, so the state machine stops. */
+static void entry_undo(birch_replica_sm *sm, birch_txn *txn, int batch_applied)
+{
+    if (txn != sm->group)
+        birch_txn_abort(txn);
+    else if (batch_applied)
+        stop(sm);
+    else
+        (void)birch_replica_sm_flush(sm);
 }
 
 static int sm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     birch_replica_sm *sm = fsm->data;
     *result = NULL;
-    if (!sm->raft || !sm->db) /* not bound, or a failed restore closed it */
+    if (!sm->raft || !sm->db || sm->broken) /* not bound, a failed restore closed it, or stopped */
         return RAFT_INVALID;
     uint64_t index = raft_last_applied(sm->raft) + 1;
     if (index <= sm->applied) { /* replayed: the file has it already */
         sm->stat.skipped++;
         return 0;
     }
-    birch_txn *txn;
-    int rc = birch_txn_begin(sm->db, BIRCH_TXN_WRITE, &txn);
-    if (rc) {
-        rp_err_birch(rc, "applying an entry");
-        return RAFT_IOERR;
-    }
     birch_val batch;
+    int savepoints = 0;
     int brc = entry_batch(buf, &batch);
     if (brc == BIRCH_OK)
-        brc = check_batch(batch, SIZE_MAX);
+        brc = check_batch(batch, SIZE_MAX, &savepoints);
     const char *msg = birch_replica_errmsg();
+    char saved[256];
+    snprintf(saved, sizeof saved, "%s", msg); /* entry_txn may fail and replace it */
+    birch_txn *txn;
+    if (entry_txn(sm, savepoints, &txn) != BIRCH_OK)
+        return RAFT_IOERR;
+    msg = saved;
     if (brc == BIRCH_OK) {
         brc = birch_batch_apply(txn, batch);
         msg = birch_errmsg();
     }
     if (brc != BIRCH_OK && !shared_failure(brc)) {
         rp_err(brc, "entry %llu: %s", (unsigned long long)index, msg);
-        birch_txn_abort(txn);
+        entry_undo(sm, txn, 0);
         return RAFT_IOERR;
     }
     if (brc != BIRCH_OK)
         note_failure(sm, index, brc, msg); /* before the next call replaces msg */
     unsigned char le[8];
     rp_put64(le, index);
-    rc = put_reserved(txn, RP_KEY_APPLIED, (birch_val){le, 8});
-    if (rc) {
-        birch_txn_abort(txn);
+    if (put_reserved(txn, RP_KEY_APPLIED, (birch_val){le, 8}) != BIRCH_OK) {
+        entry_undo(sm, txn, 1);
         return RAFT_IOERR;
     }
-    rc = birch_txn_commit(txn);
-    if (rc) {
-        rp_err_birch(rc, "committing an entry");
+    if (entry_done(sm, txn, index) != BIRCH_OK)
         return RAFT_IOERR;
-    }
-    sm->applied = index;
     sm->stat.written++;
     *result = (void *)(intptr_t)brc;
     return 0;

@@ -7,9 +7,16 @@
  * Requests (writes, barriers, membership changes) are small heap structs
  * that embed libraft's request and carry the caller's callback; libraft
  * calls back exactly once for each request it accepted (on close too, with
- * an error), which frees it.  A write is acknowledged when the entry is
- * applied on this node, the leader: libraft fires the apply callback right
- * after the state machine applied it.
+ * an error).  The state machine runs in group mode (fsm.c): the entries
+ * applied in one turn of the loop share one commit, made by the prepare
+ * handle just before the loop waits again (on a follower, whose applies
+ * nobody waits for, up to RP_FOLLOWER_DELAY_MS later, so that its groups
+ * are larger and its commits fewer).  So libraft's callbacks for
+ * writes and barriers, which it fires right after the state machine
+ * applied an entry, only queue the request; the prepare handle commits
+ * the group, then reports the queued requests in order and frees them: a
+ * write is acknowledged once the entry is applied and committed on this
+ * node, the leader.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,10 +38,23 @@ struct birch_replica {
     struct raft_fsm fsm;
     birch_replica_sm *sm;
     size_t max_batch;
-    int closed;                 /* raft_close's callback ran */
+    int closed;                 /* raft_close's callback ran (and the handles closed) */
     void (*close_cb)(void *ctx);
     void *close_ctx;
+    uv_prepare_t prepare;       /* commits the group, then reports (report) */
+    uv_timer_t delay;           /* a follower's group: commits it later */
+    int handles_on;             /* prepare and delay initialized: uv_close them at the end */
+    int handles_open;           /* of those, not closed yet */
+    struct request *done_head, *done_tail; /* done, to report after the commit */
 };
+
+/* Entries one commit holds at most (fsm.c's group mode): a turn of the loop
+ * that applies more commits every RP_GROUP_MAX. */
+#define RP_GROUP_MAX 64
+/* How long a follower keeps a group open: its reads may lag the leader's
+ * anyway (birch_replica_read), and each commit it saves is the tree's
+ * upper pages written once less. */
+#define RP_FOLLOWER_DELAY_MS 20
 
 typedef struct request {
     union {
@@ -45,6 +65,11 @@ typedef struct request {
     birch_replica *node;
     birch_replica_done_cb cb;
     void *ctx;
+    /* Once done (queued for report): */
+    struct request *next;
+    int rc;
+    uint64_t index;
+    char msg[256];
 } request;
 
 void birch_replica_options_init(birch_replica_options *o)
@@ -140,15 +165,91 @@ static void free_node(birch_replica *node)
     free(node);
 }
 
-static void raft_closed(struct raft *r)
+/* Commits the state machine's group, then calls back the requests done
+ * since the last report, in the order they were done.  A write whose entry
+ * was applied but could not be committed here gets BIRCH_REPLICA_ELOST
+ * (the entry is in the Raft log: other nodes apply it, and this one at its
+ * restart). */
+static void report(birch_replica *node)
 {
-    birch_replica *node = r->data;
+    int frc = birch_replica_sm_flush(node->sm);
+    char why[320] = "";
+    if (frc)
+        snprintf(why, sizeof why, "applied, but not committed on this node: %s", birch_replica_errmsg());
+    request *q;
+    while ((q = node->done_head) != NULL) {
+        node->done_head = q->next;
+        if (!node->done_head)
+            node->done_tail = NULL;
+        if (frc && q->rc == BIRCH_OK) {
+            q->rc = BIRCH_REPLICA_ELOST;
+            snprintf(q->msg, sizeof q->msg, "%s", why);
+        }
+        q->cb(q->ctx, q->rc, q->index, q->msg); /* may submit more, which queue behind */
+        free(q);
+    }
+}
+
+static void on_delay(uv_timer_t *t)
+{
+    report(t->data);
+}
+
+/* Before the loop waits: a leader, or a node with requests to report,
+ * commits now; a follower's group waits for the delay timer. */
+static void on_prepare(uv_prepare_t *h)
+{
+    birch_replica *node = h->data;
+    if (node->done_head || raft_state(&node->raft) == RAFT_LEADER) {
+        uv_timer_stop(&node->delay);
+        report(node);
+    } else if (node->sm->group && !uv_is_active((uv_handle_t *)&node->delay)) {
+        uv_timer_start(&node->delay, on_delay, RP_FOLLOWER_DELAY_MS, 0);
+    }
+}
+
+static void queue_done(request *q, int rc, uint64_t index, const char *msg)
+{
+    birch_replica *node = q->node;
+    q->rc = rc;
+    q->index = index;
+    snprintf(q->msg, sizeof q->msg, "%s", msg ? msg : birch_replica_strerror(rc));
+    q->next = NULL;
+    if (node->done_tail)
+        node->done_tail->next = q;
+    else
+        node->done_head = q;
+    node->done_tail = q;
+}
+
+static void finish_close(birch_replica *node)
+{
     node->closed = 1;
     if (node->close_cb) {
         void (*cb)(void *) = node->close_cb;
         void *ctx = node->close_ctx;
         free_node(node);
         cb(ctx);
+    }
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    birch_replica *node = h->data;
+    if (--node->handles_open == 0)
+        finish_close(node);
+}
+
+static void raft_closed(struct raft *r)
+{
+    birch_replica *node = r->data;
+    report(node); /* the requests raft_close ended, and the last group */
+    if (node->handles_on) {
+        node->handles_open = 2;
+        uv_close((uv_handle_t *)&node->prepare, handle_closed);
+        uv_close((uv_handle_t *)&node->delay, handle_closed);
+    } else {
+        finish_close(node);
     }
 }
 
@@ -226,6 +327,12 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
         raft_failed(rv, "raft_start", raft_errmsg(&node->raft));
         return fail_started(node, BIRCH_REPLICA_ERAFT);
     }
+    birch_replica_sm_group(node->sm, RP_GROUP_MAX);
+    uv_prepare_init(loop, &node->prepare);
+    uv_timer_init(loop, &node->delay);
+    node->prepare.data = node->delay.data = node;
+    uv_prepare_start(&node->prepare, on_prepare);
+    node->handles_on = 1;
     *out = node;
     return BIRCH_OK;
 }
@@ -247,9 +354,8 @@ static void write_done(struct raft_apply *req, int status, void *result)
     if (status)
         msg = raft_strerror(status);
     else if (rc)
-        msg = birch_replica_sm_failure(q->node->sm, req->index);
-    q->cb(q->ctx, rc, req->index, msg ? msg : birch_replica_strerror(rc));
-    free(q);
+        msg = birch_replica_sm_failure(q->node->sm, req->index); /* copied now: the next failure replaces it */
+    queue_done(q, rc, req->index, msg);
 }
 
 static request *new_request(birch_replica *node, birch_replica_done_cb cb, void *ctx)
@@ -293,8 +399,7 @@ int birch_replica_write(birch_replica *node, birch_val batch, birch_replica_done
 static void barrier_done(struct raft_barrier *req, int status)
 {
     request *q = req->data;
-    q->cb(q->ctx, status ? BIRCH_REPLICA_ELOST : BIRCH_OK, req->index, status ? raft_strerror(status) : "ok");
-    free(q);
+    queue_done(q, status ? BIRCH_REPLICA_ELOST : BIRCH_OK, req->index, status ? raft_strerror(status) : "ok");
 }
 
 int birch_replica_barrier(birch_replica *node, birch_replica_done_cb cb, void *ctx)

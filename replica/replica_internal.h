@@ -34,6 +34,13 @@ struct birch_replica_sm {
     birch_replica_sm_stat stat;
     uint64_t fail_index;          /* the last entry whose batch failed ... */
     char fail_msg[256];           /* ... and why */
+    /* Group mode (birch_replica_sm_group): */
+    unsigned group_max;           /* entries a group holds at most; 0: off */
+    birch_txn *group;             /* the open group's write transaction */
+    unsigned group_n;             /* entries in it */
+    uint64_t group_index;         /* the last of them */
+    int broken;                   /* a failure stopped applying (until reopened) */
+    char broken_msg[256];         /* which */
 };
 
 /* 1 if id is 1..BIRCH_REPLICA_MAX_CLUSTER_ID printable bytes, no space. */

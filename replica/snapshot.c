@@ -39,7 +39,7 @@
 int rp_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     birch_replica_sm *sm = fsm->data;
-    if (!sm->db)
+    if (!sm->db || birch_replica_sm_flush(sm) != BIRCH_OK) /* the copy must hold every entry applied */
         return RAFT_IOERR;
     if (unlink(sm->snap_path) != 0 && errno != ENOENT) /* a crashed snapshot's */
         return RAFT_IOERR;
@@ -211,6 +211,8 @@ int rp_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         rp_err(BIRCH_REPLICA_EIDENTITY, "snapshot of another cluster than \"%s\"", sm->cluster);
         return RAFT_INVALID;
     }
+    if (birch_replica_sm_flush(sm) != BIRCH_OK) /* the index below must be the file's */
+        return RAFT_IOERR;
     if (sm->db && index <= sm->applied) { /* the file is as new or newer */
         sm->stat.kept++;
         raft_free(buf->base);
