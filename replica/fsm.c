@@ -361,11 +361,16 @@ static int sm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **
     if (brc == BIRCH_OK)
         brc = check_batch(batch, SIZE_MAX);
     const char *msg = birch_replica_errmsg();
+    int local = 0;
     if (brc == BIRCH_OK) {
         brc = birch_batch_apply(txn, batch);
         msg = birch_errmsg();
+        /* check_batch verified the whole encoding (birch_batch_each):
+         * BIRCH_ECORRUPT now means a damaged page of this node's file,
+         * which the other nodes do not share. */
+        local = brc == BIRCH_ECORRUPT || brc == BIRCH_EVERSION;
     }
-    if (brc != BIRCH_OK && !shared_failure(brc)) {
+    if (brc != BIRCH_OK && (local || !shared_failure(brc))) {
         rp_err(brc, "entry %llu: %s", (unsigned long long)index, msg);
         birch_txn_abort(txn);
         return RAFT_IOERR;
