@@ -266,21 +266,28 @@ fail:
 
 void birch_replica_sm_bind(birch_replica_sm *sm, struct raft *r)
 {
-    sm->raft = r;
+    if (sm)
+        sm->raft = r;
 }
 
 birch_db *birch_replica_sm_db(birch_replica_sm *sm)
 {
-    return sm->db;
+    return sm ? sm->db : NULL;
 }
 
 uint64_t birch_replica_sm_applied(const birch_replica_sm *sm)
 {
-    return sm->applied;
+    return sm ? sm->applied : 0;
 }
 
 void birch_replica_sm_stat_get(const birch_replica_sm *sm, birch_replica_sm_stat *st)
 {
+    if (!st)
+        return;
+    if (!sm) {
+        memset(st, 0, sizeof *st);
+        return;
+    }
     *st = sm->stat;
     st->applied = sm->applied;
 }
@@ -292,7 +299,7 @@ int birch_replica_sm_result(void *result)
 
 const char *birch_replica_sm_failure(const birch_replica_sm *sm, uint64_t index)
 {
-    return sm->fail_index == index && index ? sm->fail_msg : NULL;
+    return sm && sm->fail_index == index && index ? sm->fail_msg : NULL;
 }
 
 int birch_replica_sm_read(birch_replica_sm *sm, birch_txn **txn, uint64_t *applied)
