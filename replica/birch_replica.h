@@ -213,9 +213,12 @@ void birch_replica_options_init(birch_replica_options *o);
 
 /* Opens the node of data directory o->dir on loop and starts it.  The
  * directory holds "identity" (the node id and the cluster id), "raft/"
- * (libraft's log and snapshots) and "db.birch" (the database).  A
- * directory of another node or another cluster is refused.  Errors:
+ * (libraft's log and snapshots), "db.birch" (the database) and "lock"
+ * (locked while the node runs).  A directory of another node or another
+ * cluster is refused, and so is one another node has open.  Errors:
  * BIRCH_EINVAL (a missing or bad option, named), BIRCH_REPLICA_EIDENTITY,
+ * BIRCH_EBUSY (the directory is in use by a node, here or in another
+ * process),
  * BIRCH_REPLICA_ERAFT (libraft could not init, bootstrap or start: a port
  * in use, a damaged log), BIRCH_EIO, BIRCH_ENOMEM, those of
  * birch_replica_sm_open. */
@@ -223,7 +226,9 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
 
 /* Stops the node: pending writes and barriers get BIRCH_REPLICA_ELOST,
  * then the database is closed and cb(ctx) called on the loop, after which
- * node is freed.  The loop must run until then. */
+ * node is freed.  The loop must run until then.  NULL, or a node closing
+ * already, is a no-op (only the first cb runs); until cb, writes, barriers
+ * and membership changes are refused with BIRCH_EINVAL. */
 void birch_replica_close(birch_replica *node, void (*cb)(void *ctx), void *ctx);
 
 /* Called once a write or barrier is done: rc BIRCH_OK (index is the

@@ -271,21 +271,28 @@ fail:
 
 void birch_replica_sm_bind(birch_replica_sm *sm, struct raft *r)
 {
-    sm->raft = r;
+    if (sm)
+        sm->raft = r;
 }
 
 birch_db *birch_replica_sm_db(birch_replica_sm *sm)
 {
-    return sm->db;
+    return sm ? sm->db : NULL;
 }
 
 uint64_t birch_replica_sm_applied(const birch_replica_sm *sm)
 {
-    return sm->applied;
+    return sm ? sm->applied : 0;
 }
 
 void birch_replica_sm_stat_get(const birch_replica_sm *sm, birch_replica_sm_stat *st)
 {
+    if (!st)
+        return;
+    if (!sm) {
+        memset(st, 0, sizeof *st);
+        return;
+    }
     *st = sm->stat;
     st->applied = sm->applied;
 }
@@ -297,7 +304,7 @@ int birch_replica_sm_result(void *result)
 
 const char *birch_replica_sm_failure(const birch_replica_sm *sm, uint64_t index)
 {
-    return sm->fail_index == index && index ? sm->fail_msg : NULL;
+    return sm && sm->fail_index == index && index ? sm->fail_msg : NULL;
 }
 
 int birch_replica_sm_read(birch_replica_sm *sm, birch_txn **txn, uint64_t *applied)
@@ -464,11 +471,16 @@ static int sm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **
     if (entry_txn(sm, savepoints, &txn) != BIRCH_OK)
         return RAFT_IOERR;
     msg = saved;
+    int local = 0;
     if (brc == BIRCH_OK) {
         brc = birch_batch_apply(txn, batch);
         msg = birch_errmsg();
+        /* check_batch verified the whole encoding (birch_batch_each):
+         * BIRCH_ECORRUPT now means a damaged page of this node's file,
+         * which the other nodes do not share. */
+        local = brc == BIRCH_ECORRUPT || brc == BIRCH_EVERSION;
     }
-    if (brc != BIRCH_OK && !shared_failure(brc)) {
+    if (brc != BIRCH_OK && (local || !shared_failure(brc))) {
         rp_err(brc, "entry %llu: %s", (unsigned long long)index, msg);
         entry_undo(sm, txn, 0);
         return RAFT_IOERR;

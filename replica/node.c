@@ -19,11 +19,14 @@
  * node, the leader.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <raft/uv.h>
 #include <uv.h>
@@ -38,6 +41,8 @@ struct birch_replica {
     struct raft_fsm fsm;
     birch_replica_sm *sm;
     size_t max_batch;
+    int lock_fd;                /* DIR/lock, flock()ed while the node runs */
+    int closing;                /* birch_replica_close was called */
     int closed;                 /* raft_close's callback ran (and the handles closed) */
     void (*close_cb)(void *ctx);
     void *close_ctx;
@@ -162,7 +167,30 @@ static void free_node(birch_replica *node)
     raft_uv_close(&node->io);
     raft_uv_tcp_close(&node->transport);
     birch_replica_sm_close(node->sm);
+    close(node->lock_fd);
     free(node);
+}
+
+/* Locks the data directory for this process (DIR/lock, flock: released
+ * when the process dies): two nodes on one directory would write one Raft
+ * log and one database as if each were alone.  *fd: the descriptor. */
+static int lock_dir(const char *dir, int *fd)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return rp_err(BIRCH_EIO, "creating %s: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        if (e == EWOULDBLOCK)
+            return rp_err(BIRCH_EBUSY, "data directory %s is in use by another node (%s is locked)", dir,
+                          path);
+        return rp_err(BIRCH_EIO, "locking %s: %s", path, strerror(e));
+    }
+    return BIRCH_OK;
 }
 
 /* Commits the state machine's group, then calls back the requests done
@@ -274,25 +302,37 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
         return rp_err(BIRCH_EINVAL, "birch_replica_open: NULL loop or node");
     if ((rc = rp_identity(o->dir, o->id, o->cluster_id)) != BIRCH_OK)
         return rc;
+    int lock_fd;
+    if ((rc = lock_dir(o->dir, &lock_fd)) != BIRCH_OK)
+        return rc;
     char raft_dir[4096], db_path[4096];
     snprintf(raft_dir, sizeof raft_dir, "%s/raft", o->dir);
     snprintf(db_path, sizeof db_path, "%s/db.birch", o->dir);
-    if (mkdir(raft_dir, 0755) != 0 && errno != EEXIST)
-        return rp_err(BIRCH_EIO, "creating %s: %s", raft_dir, strerror(errno));
 
     birch_replica *node = calloc(1, sizeof *node);
-    if (!node)
+    if (!node) {
+        close(lock_fd);
         return rp_err(BIRCH_ENOMEM, "birch_replica_open: out of memory");
+    }
+    node->lock_fd = lock_fd;
     node->loop = loop;
     node->max_batch = o->max_batch ? o->max_batch : BIRCH_REPLICA_DEFAULT_MAX_BATCH;
+    if (mkdir(raft_dir, 0755) != 0 && errno != EEXIST) {
+        rc = rp_err(BIRCH_EIO, "creating %s: %s", raft_dir, strerror(errno));
+        close(lock_fd);
+        free(node);
+        return rc;
+    }
     rc = birch_replica_sm_open(db_path, o->cluster_id, o->durability, &node->fsm, &node->sm);
     if (rc) {
+        close(lock_fd);
         free(node);
         return rc;
     }
     int rv = raft_uv_tcp_init(&node->transport, loop);
     if (rv) {
         birch_replica_sm_close(node->sm);
+        close(lock_fd);
         free(node);
         return raft_failed(rv, "raft_uv_tcp_init", NULL);
     }
@@ -301,6 +341,7 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
         rc = raft_failed(rv, raft_dir, node->io.errmsg);
         raft_uv_tcp_close(&node->transport);
         birch_replica_sm_close(node->sm);
+        close(lock_fd);
         free(node);
         return rc;
     }
@@ -310,6 +351,7 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
         raft_uv_close(&node->io);
         raft_uv_tcp_close(&node->transport);
         birch_replica_sm_close(node->sm);
+        close(lock_fd);
         free(node);
         return rc;
     }
@@ -339,6 +381,9 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
 
 void birch_replica_close(birch_replica *node, void (*cb)(void *ctx), void *ctx)
 {
+    if (!node || node->closing) /* closing already: its first cb will run */
+        return;
+    node->closing = 1;
     node->close_cb = cb;
     node->close_ctx = ctx;
     raft_close(&node->raft, raft_closed);
@@ -373,6 +418,8 @@ int birch_replica_write(birch_replica *node, birch_val batch, birch_replica_done
 {
     if (!node || !cb)
         return rp_err(BIRCH_EINVAL, "birch_replica_write: NULL node or callback");
+    if (node->closing)
+        return rp_err(BIRCH_EINVAL, "birch_replica_write: the node is closing");
     int rc = birch_replica_check_batch(batch, node->max_batch);
     if (rc)
         return rc;
@@ -406,6 +453,8 @@ int birch_replica_barrier(birch_replica *node, birch_replica_done_cb cb, void *c
 {
     if (!node || !cb)
         return rp_err(BIRCH_EINVAL, "birch_replica_barrier: NULL node or callback");
+    if (node->closing)
+        return rp_err(BIRCH_EINVAL, "birch_replica_barrier: the node is closing");
     if (raft_state(&node->raft) != RAFT_LEADER)
         return not_leader(node);
     request *q = new_request(node, cb, ctx);
@@ -442,6 +491,8 @@ static int change(birch_replica *node, int op, uint64_t id, const char *address,
 {
     if (!node || !cb || id == 0 || (op == 'a' && !address))
         return rp_err(BIRCH_EINVAL, "membership change: NULL node, callback or address, or id 0");
+    if (node->closing)
+        return rp_err(BIRCH_EINVAL, "membership change: the node is closing");
     if (raft_state(&node->raft) != RAFT_LEADER)
         return not_leader(node);
     request *q = new_request(node, cb, ctx);
@@ -480,6 +531,13 @@ int birch_replica_remove(birch_replica *node, uint64_t id, birch_replica_done_cb
 void birch_replica_status_get(birch_replica *node, birch_replica_status *st)
 {
     static const char *const names[] = {"unavailable", "follower", "candidate", "leader"};
+    if (!st)
+        return;
+    if (!node) {
+        memset(st, 0, sizeof *st);
+        st->state = "unavailable";
+        return;
+    }
     int s = raft_state(&node->raft);
     raft_id leader = 0;
     const char *address = NULL;
@@ -498,5 +556,5 @@ void birch_replica_status_get(birch_replica *node, birch_replica_status *st)
 
 birch_replica_sm *birch_replica_state_machine(birch_replica *node)
 {
-    return node->sm;
+    return node ? node->sm : NULL;
 }

@@ -12,14 +12,14 @@
  * came: a connection's next line is read once the reply to the last one
  * is written.
  *   put TABLE KEY VALUE          -> OK INDEX         (through the leader)
- *   mput TABLE KEY VALUE ...     -> OK INDEX         (one batch of puts)
+ *   mput TABLE KEY VALUE ...     -> OK INDEX         (one batch of at most 1024 puts)
  *   del TABLE KEY                -> OK INDEX
  *   get TABLE KEY                -> VALUE APPLIED VALUE | NOTFOUND APPLIED  (local, maybe stale)
  *   lget TABLE KEY               -> the same, after a barrier (leader: linearizable)
  *   scan TABLE [FROM] [LIMIT]    -> KEY K V lines, then END APPLIED (local)
  *   status                       -> STATUS id=... state=... leader=... ...
- * A bad line (unknown command, wrong word count, a line longer than
- * --max-line) gets "ERR EINVAL message"; other failures "ERR CODE message"
+ * A bad line (unknown command, wrong word count, a NUL, CR or tab inside
+ * it, a line longer than --max-line) gets "ERR EINVAL message"; other failures "ERR CODE message"
  * (ENOTLEADER names the leader's Raft id and address, ETOOBIG the limit).
  * The connection stays usable after any of them.
  */
@@ -129,6 +129,29 @@ static const char *code_name(int rc)
     }
 }
 
+/* A reply line of head, then each of the n words of w after a space: keys
+ * and values whole, however long (reply's buffer would cut them). */
+static void reply_words(conn *c, const char *head, const birch_val *w, int n)
+{
+    size_t len = strlen(head) + 1;
+    for (int i = 0; i < n; i++)
+        len += 1 + w[i].size;
+    char *line = malloc(len);
+    if (!line)
+        return;
+    size_t at = strlen(head);
+    memcpy(line, head, at);
+    for (int i = 0; i < n; i++) {
+        line[at++] = ' ';
+        if (w[i].size)
+            memcpy(line + at, w[i].data, w[i].size);
+        at += w[i].size;
+    }
+    line[at++] = '\n';
+    send_bytes(c, line, at);
+    free(line);
+}
+
 /* A message on one line: newlines become spaces. */
 static void reply_err(conn *c, int rc, const char *msg)
 {
@@ -156,8 +179,11 @@ static void do_get(conn *c, const char *table, const char *key)
     rc = birch_table_open(txn, table, 0, &t);
     if (rc == BIRCH_OK)
         rc = birch_get(txn, t, (birch_val){key, strlen(key)}, &v);
-    if (rc == BIRCH_OK)
-        reply(c, "VALUE %" PRIu64 " %.*s", applied, (int)(v.size > 900 ? 900 : v.size), (const char *)v.data);
+    if (rc == BIRCH_OK) {
+        char head[64];
+        snprintf(head, sizeof head, "VALUE %" PRIu64, applied);
+        reply_words(c, head, &v, 1);
+    }
     else if (rc == BIRCH_NOTFOUND)
         reply(c, "NOTFOUND %" PRIu64, applied);
     else
@@ -182,11 +208,10 @@ static void do_scan(conn *c, const char *table, const char *from, unsigned long 
     if (rc == BIRCH_OK)
         rc = from ? birch_cursor_seek(cur, (birch_val){from, strlen(from)}) : birch_cursor_first(cur);
     for (unsigned long n = 0; rc == BIRCH_OK && n < limit; n++) {
-        birch_val k, v;
-        if ((rc = birch_cursor_get(cur, &k, &v)) != BIRCH_OK)
+        birch_val kv[2];
+        if ((rc = birch_cursor_get(cur, &kv[0], &kv[1])) != BIRCH_OK)
             break;
-        reply(c, "KEY %.*s %.*s", (int)(k.size > 400 ? 400 : k.size), (const char *)k.data,
-              (int)(v.size > 500 ? 500 : v.size), (const char *)v.data);
+        reply_words(c, "KEY", kv, 2);
         rc = birch_cursor_next(cur);
     }
     if (rc == BIRCH_OK || rc == BIRCH_NOTFOUND)
@@ -272,11 +297,16 @@ static void do_batch(conn *c, int del, char **w, int n)
 
 /* ---- Lines ---------------------------------------------------------------------------- */
 
+/* The words of line into w; MAX_WORDS + 1 if there are more than
+ * MAX_WORDS (the rest are not split). */
 static int split(char *line, char **w)
 {
     int n = 0;
-    for (char *p = strtok(line, " "); p && n < MAX_WORDS; p = strtok(NULL, " "))
+    for (char *p = strtok(line, " "); p; p = strtok(NULL, " ")) {
+        if (n == MAX_WORDS)
+            return MAX_WORDS + 1;
         w[n++] = p;
+    }
     return n;
 }
 
@@ -291,17 +321,22 @@ static int parse_limit(const char *s, unsigned long *out)
     return 1;
 }
 
-static void handle(conn *c, char *line)
+/* One request: line holds len bytes (NUL-terminated after them). */
+static void handle(conn *c, char *line, size_t len)
 {
     static char *w[MAX_WORDS];
-    size_t len = strlen(line);
     if (len && line[len - 1] == '\r')
         line[--len] = 0;
-    if (memchr(line, 0, len) != NULL || strchr(line, '\t')) {
-        reply(c, "ERR EINVAL words are separated by single spaces");
+    if (memchr(line, 0, len) != NULL || memchr(line, '\r', len) != NULL || memchr(line, '\t', len) != NULL) {
+        reply(c, "ERR EINVAL words are separated by single spaces and hold no NUL, CR or tab");
         return;
     }
     int n = split(line, w);
+    if (n > MAX_WORDS) {
+        reply(c, "ERR EINVAL more than %d words (mput takes at most %d pairs)", MAX_WORDS,
+              (MAX_WORDS - 2) / 2);
+        return;
+    }
     if (n == 0) {
         reply(c, "ERR EINVAL empty line: put, mput, del, get, lget, scan or status");
         return;
@@ -371,7 +406,7 @@ static void process(conn *c)
         else if (n > c->srv->max_line)
             reply(c, "ERR EINVAL line longer than %zu bytes", c->srv->max_line);
         else
-            handle(c, c->buf + at);
+            handle(c, c->buf + at, n);
         at += n + 1;
     }
     memmove(c->buf, c->buf + at, c->len - at);

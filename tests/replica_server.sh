@@ -98,7 +98,7 @@ dump() {
 
 part_bad() {
     NODES=1
-    start 1 --max-batch 500 --max-line 2000
+    start 1 --max-batch 3000 --max-line 8000
     open 1
     for _ in $(seq 50); do ask "status" && [[ $REPLY == *state=leader* ]] && break; sleep 0.1; done
     [[ $REPLY == *state=leader* ]] || fail "a one-node cluster has no leader: $REPLY"
@@ -107,9 +107,24 @@ part_bad() {
     expect "put t" "ERR EINVAL *"
     expect "scan t a 0" "ERR EINVAL *"
     expect "get t a" "VALUE * 1"
-    expect "$(printf 'x%.0s' $(seq 3000))" "ERR EINVAL line longer than 2000 bytes"
+    expect "$(printf 'x%.0s' $(seq 9000))" "ERR EINVAL line longer than 8000 bytes"
     expect "get t a" "VALUE * 1"
-    expect "put t big $(printf 'v%.0s' $(seq 600))" "ERR ETOOBIG *500*"
+    expect "put t big $(printf 'v%.0s' $(seq 3100))" "ERR ETOOBIG *3000*"
+    # More words than an mput takes: refused whole, not cut at 1024 pairs.
+    expect "mput t$(printf ' k%d v' $(seq 1025))" "ERR EINVAL more than*"
+    expect "get t k1" "NOTFOUND *"
+    # A NUL or CR inside a line: refused, not cut there.
+    printf 'put t nul v1\0junk\n' >&4 && IFS= read -r -t 20 REPLY <&4 && [[ $REPLY == "ERR EINVAL"* ]] ||
+        fail "a line with a NUL: $REPLY"
+    expect "get t nul" "NOTFOUND *"
+    expect "put t cr a$(printf '\r')b" "ERR EINVAL*"
+    # Values come back whole, however long.
+    local long
+    long=$(printf 'w%.0s' $(seq 2500))
+    expect "put t long $long" "OK *"
+    expect "get t long" "VALUE * $long"
+    expect "scan t long 1" "KEY long $long"
+    IFS= read -r -t 20 REPLY <&4 && [[ $REPLY == "END "* ]] || fail "scan of one: $REPLY"
     expect "put birch.replica applied 1" "ERR EINVAL *reserve*"
     expect "get t a" "VALUE * 1"
     exec 4<&-

@@ -279,6 +279,77 @@ START_TEST(failed_batches_recorded)
 }
 END_TEST
 
+/* A damaged page of this node's file makes birch_batch_apply fail with
+ * BIRCH_ECORRUPT although the batch is well formed (the other nodes apply
+ * it): that is this node's failure, so the entry must not be recorded as
+ * refused (which would part this node from the others for good) but
+ * handed back to libraft as an error, the index left where it was. */
+START_TEST(damaged_file_not_recorded)
+{
+    char *path = bt_path("sm"), *copy = bt_path("damaged");
+    struct raft_fsm fsm;
+    struct raft fake;
+    birch_replica_sm *sm;
+    memset(&fake, 0, sizeof fake);
+    RP_OK(birch_replica_sm_open(path, CLUSTER, BIRCH_DURABLE_FULL, &fsm, &sm));
+    birch_replica_sm_bind(sm, &fake);
+    char key[32], val[64];
+    uint64_t last = 1;
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "key%06d", i);
+        snprintf(val, sizeof val, "value %d, some bytes to fill pages", i);
+        ck_assert_int_eq(apply_at(&fsm, &fake, ++last, put_batch("t", key, val)), BIRCH_OK);
+    }
+    RP_OK(birch_replica_sm_close(sm));
+    BT_OK(birch_compact(path, NULL, NULL, NULL)); /* every page in use */
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    char *bytes = malloc((size_t)size);
+    ck_assert_ptr_nonnull(bytes);
+    fseek(f, 0, SEEK_SET);
+    ck_assert_int_eq(fread(bytes, 1, (size_t)size, f), size);
+    fclose(f);
+    int failed = 0;
+    for (long pg = 2; pg < size / 4096; pg++) { /* each page's header damaged in turn */
+        f = fopen(copy, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fwrite(bytes, 1, (size_t)size, f), size);
+        fseek(f, pg * 4096, SEEK_SET);
+        fwrite("XXXXXXXX", 1, 8, f);
+        fclose(f);
+        if (birch_replica_sm_open(copy, CLUSTER, BIRCH_DURABLE_FULL, &fsm, &sm) != BIRCH_OK)
+            continue; /* seen at open */
+        birch_replica_sm_bind(sm, &fake);
+        for (int i = 0; i < 2000; i += 97) {
+            snprintf(key, sizeof key, "key%06d", i);
+            struct raft_buffer buf = put_batch("t", key, "new");
+            void *result = NULL;
+            fake.last_applied = last;
+            int rv = fsm.apply(&fsm, &buf, &result);
+            raft_free(buf.base);
+            ck_assert_msg(rv != 0 || birch_replica_sm_result(result) != BIRCH_ECORRUPT,
+                          "page %ld damaged: entry %llu recorded as refused: %s", pg,
+                          (unsigned long long)last + 1, birch_replica_sm_failure(sm, last + 1));
+            if (rv != 0) {
+                ck_assert_uint_eq(birch_replica_sm_applied(sm), last);
+                failed++;
+                break;
+            }
+            last++; /* applied: a page it did not read */
+        }
+        RP_OK(birch_replica_sm_close(sm));
+        last = 2001; /* every copy starts from the same file */
+        remove(copy);
+    }
+    ck_assert_int_gt(failed, 0);
+    free(bytes);
+    free(path);
+    free(copy);
+}
+END_TEST
+
 /* libraft hands restore one buffer: the snapshot's buffers end to end. */
 static struct raft_buffer join(struct raft_buffer *bufs, unsigned n)
 {
@@ -845,6 +916,7 @@ int main(void)
     Suite *s = suite_create("replica_fixture");
     bt_add_case(s, "restart_skips_applied", restart_skips_applied);
     bt_add_case(s, "failed_batches_recorded", failed_batches_recorded);
+    bt_add_case(s, "damaged_file_not_recorded", damaged_file_not_recorded);
     bt_add_case(s, "snapshot_install", snapshot_install);
     bt_add_case(s, "cluster_3", cluster_3);
     bt_add_case(s, "cluster_5", cluster_5);

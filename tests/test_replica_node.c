@@ -232,6 +232,60 @@ START_TEST(writes_reads_restart)
 }
 END_TEST
 
+/* Misuse of a node: a second node on a directory in use, NULL handles,
+ * calls while it closes, and a second close, which must neither crash nor
+ * take effect. */
+START_TEST(misuse)
+{
+    node_env e;
+    env_init(&e);
+    node_open(&e);
+    uv_loop_t loop2;
+    ck_assert_int_eq(uv_loop_init(&loop2), 0);
+    birch_replica_options o2 = e.o;
+    char address2[64];
+    snprintf(address2, sizeof address2, "127.0.0.1:%d", 30000 + (int)(getpid() % 20000) + 1);
+    o2.address = address2;
+    birch_replica *second = NULL;
+    ck_assert_int_eq(birch_replica_open(&loop2, &o2, &second), BIRCH_EBUSY);
+    ck_assert_ptr_nonnull(strstr(birch_replica_errmsg(), "in use"));
+    ck_assert_ptr_null(second);
+
+    birch_replica_status st;
+    birch_replica_status_get(NULL, &st);
+    ck_assert_str_eq(st.state, "unavailable");
+    birch_replica_status_get(e.node, NULL);
+    ck_assert_ptr_null(birch_replica_state_machine(NULL));
+    ck_assert_ptr_null(birch_replica_sm_db(NULL));
+    ck_assert_uint_eq(birch_replica_sm_applied(NULL), 0);
+    ck_assert_ptr_null(birch_replica_sm_failure(NULL, 1));
+    birch_replica_sm_stat sst;
+    birch_replica_sm_stat_get(NULL, &sst);
+    ck_assert_uint_eq(sst.written, 0);
+    birch_replica_close(NULL, NULL, NULL);
+
+    int closed = 0, closed2 = 0;
+    done d;
+    memset(&d, 0, sizeof d);
+    birch_replica_close(e.node, on_closed, &closed);
+    ck_assert_int_eq(write_put(&e, "t", "k", "v", &d), BIRCH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(birch_replica_errmsg(), "closing"));
+    ck_assert_int_eq(birch_replica_barrier(e.node, on_done, &d), BIRCH_EINVAL);
+    birch_replica_close(e.node, on_closed, &closed2); /* no-op */
+    run_until(&e.loop, &closed);
+    ck_assert_int_eq(closed2, 0);
+    ck_assert_int_eq(d.fired, 0);
+
+    /* Closed: the directory is free again. */
+    RP_OK(birch_replica_open(&loop2, &o2, &second));
+    closed = 0;
+    birch_replica_close(second, on_closed, &closed);
+    run_until(&loop2, &closed);
+    ck_assert_int_eq(uv_loop_close(&loop2), 0);
+    ck_assert_int_eq(uv_loop_close(&e.loop), 0);
+}
+END_TEST
+
 START_TEST(bad_options)
 {
     node_env e;
@@ -258,6 +312,7 @@ int main(void)
 {
     Suite *s = suite_create("replica_node");
     bt_add_case(s, "writes_reads_restart", writes_reads_restart);
+    bt_add_case(s, "misuse", misuse);
     bt_add_case(s, "bad_options", bad_options);
     return bt_run(s);
 }
