@@ -141,11 +141,13 @@ static int dump_table(const char *name, void *c)
     return 0;
 }
 
-/* The records of sm's database (the reserved table too if asked). */
+/* The records of sm's database (the reserved table too if asked), with
+ * every entry applied (an open group committed first). */
 static dump dump_sm(birch_replica_sm *sm, int with_reserved)
 {
     dump d = {0};
     birch_txn *txn;
+    RP_OK(birch_replica_sm_flush(sm));
     RP_OK(birch_replica_sm_read(sm, &txn, NULL));
     dump_ctx x = {txn, &d, with_reserved};
     BT_OK(birch_table_list(txn, dump_table, &x));
@@ -212,6 +214,102 @@ START_TEST(restart_skips_applied)
     free(before.s);
     free(same.s);
     free(path);
+}
+END_TEST
+
+/* Group mode: entries share a commit, shown only once it is made (a flush,
+ * a full group, an entry with savepoint changes, close); the database
+ * comes out as one that committed each entry alone. */
+START_TEST(group_commits)
+{
+    char *pa = bt_path("grouped"), *pb = bt_path("alone");
+    struct raft_fsm fa, fb;
+    struct raft fake;
+    birch_replica_sm *a, *b;
+    memset(&fake, 0, sizeof fake);
+    RP_OK(birch_replica_sm_open(pa, CLUSTER, BIRCH_DURABLE_NONE, &fa, &a));
+    RP_OK(birch_replica_sm_open(pb, CLUSTER, BIRCH_DURABLE_NONE, &fb, &b));
+    birch_replica_sm_bind(a, &fake);
+    birch_replica_sm_bind(b, &fake);
+    birch_replica_sm_group(a, 3);
+    char big[2000];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    birch_batch bb;
+    birch_batch_init(&bb);
+    uint64_t index = 1;
+    /* Applies the next entry to both, which must agree on its result. */
+#define BOTH(make)                                                      \
+    do {                                                                \
+        index++;                                                        \
+        int ra_ = apply_at(&fa, &fake, index, make);                    \
+        ck_assert_int_eq(apply_at(&fb, &fake, index, make), ra_);       \
+    } while (0)
+
+    /* 2, 3: a group of two, not in the file until flushed. */
+    BOTH(put_batch("t", "x", "1"));
+    BOTH(put_batch("t", "y", "1"));
+    ck_assert(!has_key(a, "t", "x"));
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 0);
+    ck_assert(has_key(b, "t", "x"));
+    RP_OK(birch_replica_sm_flush(a));
+    ck_assert(has_key(a, "t", "y"));
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 3);
+    RP_OK(birch_replica_sm_flush(a)); /* nothing open: nothing to do */
+
+    /* 4..6: a full group commits by itself; a refused batch in it changes
+     * nothing but its index, and does not undo the others. */
+    BOTH(put_batch("t", "z", "1"));
+    birch_batch_clear(&bb);
+    BT_OK(birch_batch_put(&bb, "t", bt_str("w"), bt_str("1")));
+    BT_OK(birch_batch_put(&bb, "t", bt_str(big), bt_str("1")));
+    index++;
+    ck_assert_int_eq(apply_at(&fa, &fake, index, raft_bytes(&bb)), BIRCH_EKEYSIZE);
+    ck_assert_int_eq(apply_at(&fb, &fake, index, raft_bytes(&bb)), BIRCH_EKEYSIZE);
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 3);
+    BOTH(put_batch("t", "v", "1"));
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 6);
+    ck_assert(has_key(a, "t", "v") && has_key(a, "t", "z") && !has_key(a, "t", "w"));
+
+    /* 7: open a group; 8: a savepoint commits it, then itself alone; 9, 10:
+     * a group; 11: the restore, alone, undoes 9 and 10 as it does where
+     * each entry had its own commit. */
+    BOTH(put_batch("t", "x", "2"));
+    birch_batch_clear(&bb);
+    BT_OK(birch_batch_savepoint_create(&bb, "sp"));
+    index++;
+    ck_assert_int_eq(apply_at(&fa, &fake, index, raft_bytes(&bb)), BIRCH_OK);
+    ck_assert_int_eq(apply_at(&fb, &fake, index, raft_bytes(&bb)), BIRCH_OK);
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 8);
+    BOTH(put_batch("t", "x", "3"));
+    BOTH(put_batch("t", "u", "3"));
+    birch_batch_clear(&bb);
+    BT_OK(birch_batch_savepoint_restore(&bb, "sp"));
+    index++;
+    ck_assert_int_eq(apply_at(&fa, &fake, index, raft_bytes(&bb)), BIRCH_OK);
+    ck_assert_int_eq(apply_at(&fb, &fake, index, raft_bytes(&bb)), BIRCH_OK);
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 11);
+    ck_assert(!has_key(a, "t", "u"));
+
+    /* 12: left open; close commits it. */
+    BOTH(put_batch("t", "last", "1"));
+    dump da = dump_sm(a, 1), db = dump_sm(b, 1);
+    ck_assert_str_eq(da.s, db.s);
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 12);
+    BOTH(put_batch("t", "closing", "1"));
+    RP_OK(birch_replica_sm_close(a));
+    RP_OK(birch_replica_sm_open(pa, CLUSTER, BIRCH_DURABLE_NONE, &fa, &a));
+    ck_assert_uint_eq(birch_replica_sm_applied(a), 13);
+    ck_assert(has_key(a, "t", "closing"));
+    ck_assert_int_eq(birch_replica_sm_flush(NULL), BIRCH_EINVAL);
+#undef BOTH
+    birch_batch_free(&bb);
+    RP_OK(birch_replica_sm_close(a));
+    RP_OK(birch_replica_sm_close(b));
+    free(da.s);
+    free(db.s);
+    free(pa);
+    free(pb);
 }
 END_TEST
 
@@ -501,6 +599,15 @@ static int truncate_nothing(struct raft_io *io, raft_index index)
     return 0;
 }
 
+/* Odd nodes apply in groups of 1 to 8 entries (as a node does), even ones
+ * commit each entry: their databases must come out equal all the same.
+ * Not drawn from the seed's generator, whose draws the runs depend on. */
+static void group_mode(cluster *c, unsigned i)
+{
+    if (i % 2)
+        birch_replica_sm_group(c->sm[i], 1 + (unsigned)((c->seed + i) % 8));
+}
+
 static void cluster_open(cluster *c, unsigned n, uint64_t seed)
 {
     memset(c, 0, sizeof *c);
@@ -517,6 +624,7 @@ static void cluster_open(cluster *c, unsigned n, uint64_t seed)
         c->f.servers[i].io.truncate = truncate_nothing;
         struct raft *r = raft_fixture_get(&c->f, i);
         birch_replica_sm_bind(c->sm[i], r);
+        group_mode(c, i);
         /* Snapshots every few entries and a short tail, so that lagging
          * nodes are caught up by snapshots and logs get truncated. */
         raft_set_snapshot_threshold(r, 8 + (unsigned)bt_below(&c->rng, 16));
@@ -618,10 +726,12 @@ static unsigned dead_count(cluster *c)
  * opened again, and must go on from the index it recorded. */
 static void reopen_sm(cluster *c, unsigned i)
 {
+    RP_OK(birch_replica_sm_flush(c->sm[i])); /* raft goes on: it will not give the group again */
     uint64_t applied = birch_replica_sm_applied(c->sm[i]);
     RP_OK(birch_replica_sm_close(c->sm[i]));
     RP_OK(birch_replica_sm_open(c->path[i], CLUSTER, BIRCH_DURABLE_NONE, &c->fsm[i], &c->sm[i]));
     birch_replica_sm_bind(c->sm[i], raft_fixture_get(&c->f, i));
+    group_mode(c, i);
     ck_assert_msg(birch_replica_sm_applied(c->sm[i]) == applied,
                   "seed %llu: node %u reopened at index %llu, had %llu", (unsigned long long)c->seed,
                   i, (unsigned long long)birch_replica_sm_applied(c->sm[i]),
@@ -916,6 +1026,7 @@ int main(void)
     Suite *s = suite_create("replica_fixture");
     bt_add_case(s, "restart_skips_applied", restart_skips_applied);
     bt_add_case(s, "failed_batches_recorded", failed_batches_recorded);
+    bt_add_case(s, "group_commits", group_commits);
     bt_add_case(s, "damaged_file_not_recorded", damaged_file_not_recorded);
     bt_add_case(s, "snapshot_install", snapshot_install);
     bt_add_case(s, "cluster_3", cluster_3);
