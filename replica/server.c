@@ -36,6 +36,8 @@
 #include "birch_replica.h"
 
 #define MAX_PEERS 16
+#define BUFFER_SLACK ((size_t)128 << 10) /* lines a connection may send ahead */
+#define DRAIN_TICKS 500 /* 10 ms each: how long a signal waits for pending writes */
 #define MAX_WORDS 2050 /* mput of 1024 pairs */
 
 typedef struct server {
@@ -43,6 +45,8 @@ typedef struct server {
     birch_replica *node;
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
+    uv_timer_t drain;   /* a signal: waits for pending writes, then closes */
+    int drain_ticks;
     size_t max_line;
     int stopping;
     struct conn *conns; /* open client connections */
@@ -57,6 +61,7 @@ typedef struct conn {
     int discarding;     /* dropping the rest of an over-long line */
     int eof;            /* the client has sent all: close once its lines are answered */
     int closed;         /* uv_close called: free once not busy */
+    int paused;         /* reading stopped: the buffer is full of waiting lines */
     char pending[2][512]; /* lget: table and key to read after the barrier */
     int lget;
     struct conn *prev, *next; /* in srv->conns */
@@ -240,6 +245,7 @@ static void do_status(conn *c)
 static void process(conn *c);
 static void maybe_free(conn *c);
 static void close_conn(conn *c);
+static void resume(conn *c);
 
 static void write_done(void *ctx, int rc, uint64_t index, const char *msg)
 {
@@ -259,6 +265,7 @@ static void write_done(void *ctx, int rc, uint64_t index, const char *msg)
         return;
     }
     process(c);
+    resume(c);
     if (c->eof && !c->busy)
         close_conn(c);
 }
@@ -388,7 +395,7 @@ static void handle(conn *c, char *line, size_t len)
 static void process(conn *c)
 {
     size_t at = 0;
-    while (!c->busy && !c->closed) {
+    while (!c->busy && !c->closed && !c->srv->stopping) {
         char *nl = memchr(c->buf + at, '\n', c->len - at);
         if (!nl) {
             if (c->len - at > c->srv->max_line) { /* an over-long line: say so once, drop it */
@@ -459,6 +466,19 @@ static void close_conn(conn *c)
     }
 }
 
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Reads again once the waiting lines fit (read_cb stopped it). */
+static void resume(conn *c)
+{
+    if (c->paused && !c->closed && !c->eof && !c->srv->stopping && c->len <= c->srv->max_line + BUFFER_SLACK) {
+        c->paused = 0;
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0)
+            close_conn(c);
+    }
+}
+
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     conn *c = s->data;
@@ -476,8 +496,14 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     c->len += (size_t)n;
     process(c);
-    /* A client that sends faster than its writes commit: its lines wait
-     * in the buffer, which grows by at most what one read brings. */
+    /* A client that sends faster than its writes commit: its lines wait in
+     * the buffer; past a line and 128 KiB, reading stops until they are
+     * answered (resume), so no client can make the buffer grow without
+     * bound. */
+    if (c->busy && c->len > c->srv->max_line + BUFFER_SLACK && !c->paused) {
+        uv_read_stop(s);
+        c->paused = 1;
+    }
 }
 
 static void accept_cb(uv_stream_t *listener, int status)
@@ -512,19 +538,40 @@ static void node_closed(void *ctx)
     uv_stop(&srv->loop);
 }
 
+/* After a signal: once no write or barrier waits for its entry (or after
+ * DRAIN_TICKS), closes the connections and the node.  Waiting lets the
+ * pending writes be answered, and spares libraft 0.15 a close with entries
+ * in flight, which crashes it (logRelease of entries it no longer holds). */
+static void drain_tick(uv_timer_t *t)
+{
+    server *srv = t->data;
+    int busy = 0;
+    for (conn *c = srv->conns; c; c = c->next)
+        busy |= c->busy && !c->closed;
+    if (busy && ++srv->drain_ticks < DRAIN_TICKS)
+        return;
+    uv_close((uv_handle_t *)&srv->drain, NULL);
+    for (conn *c = srv->conns; c; c = c->next)
+        close_conn(c);
+    birch_replica_close(srv->node, node_closed, srv);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     server *srv = sig->data;
     (void)signum;
     if (srv->stopping)
         return;
-    srv->stopping = 1;
+    srv->stopping = 1; /* no more requests are read (process) */
     uv_close((uv_handle_t *)&srv->listener, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     for (conn *c = srv->conns; c; c = c->next)
-        close_conn(c);
-    birch_replica_close(srv->node, node_closed, srv);
+        if (!c->closed)
+            uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_init(&srv->loop, &srv->drain);
+    srv->drain.data = srv;
+    uv_timer_start(&srv->drain, drain_tick, 0, 10);
 }
 
 static void usage(FILE *f)

@@ -4,7 +4,8 @@
 #
 #   bad      one node: malformed lines, a line past --max-line and a batch
 #            past --max-batch each get an ERR line and the connection goes
-#            on; a node started on another node's data directory, or with
+#            on; a client that sends without reading does not grow the
+#            server; SIGTERM with writes in flight exits 0; a node started on another node's data directory, or with
 #            another cluster id, refuses to start (exit 1, named).
 #   cluster  three nodes: a client writes $REPLICA_BATCHES batches (default
 #            1000 when run by hand; ctest sets 20000, the count, in the
@@ -129,7 +130,29 @@ part_bad() {
     expect "put birch.replica applied 1" "ERR EINVAL *reserve*"
     expect "get t a" "VALUE * 1"
     exec 4<&-
-    stop 1
+
+    # A client that sends without reading: once a line and 128 KiB of its
+    # requests wait, the server stops reading it, so its memory stays put.
+    local rss0 rss1 line
+    line="put t flood $(printf 'f%.0s' $(seq 900))"
+    rss0=$(awk '/VmRSS/ {print $2}' "/proc/${PID[1]}/status")
+    timeout 5 bash -c "yes '$line' >/dev/tcp/127.0.0.1/$(client_port 1)" 2>/dev/null
+    rss1=$(awk '/VmRSS/ {print $2}' "/proc/${PID[1]}/status")
+    [ $((rss1 - rss0)) -lt 65536 ] || fail "a client that does not read grew the server by $((rss1 - rss0)) kB"
+
+    # SIGTERM while writes are in flight: they are answered, then the node
+    # stops and exits 0.
+    local fd rc
+    for fd in 5 6 7 8 9; do
+        eval "exec $fd<>/dev/tcp/127.0.0.1/$(client_port 1)" || fail "cannot connect to node 1"
+        printf 'put t inflight%d v\n' "$fd" >&"$fd"
+    done
+    kill -TERM "${PID[1]}"
+    wait "${PID[1]}"
+    rc=$?
+    unset "PID[1]"
+    [ "$rc" -eq 0 ] || fail "SIGTERM with writes in flight: exit status $rc"
+    for fd in 5 6 7 8 9; do eval "exec $fd<&-"; done
 
     # Another node's directory, another cluster: refused, named.
     "$BIN" --id 2 --cluster test --dir "$WORK/n1" --raft "127.0.0.1:$(raft_port 1)" \
