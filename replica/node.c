@@ -122,6 +122,9 @@ static int check_options(const birch_replica_options *o)
     for (unsigned i = 0; i < o->n_peers; i++) {
         if (o->peers[i].id == 0 || !o->peers[i].address)
             return rp_err(BIRCH_EINVAL, "option peers[%u]: an id above 0 and an address", i);
+        if (o->peers[i].id == o->id && strcmp(o->peers[i].address, o->address) != 0)
+            return rp_err(BIRCH_EINVAL, "option peers: this node (id %" PRIu64 ") is listed at %s, but its address is %s",
+                          o->id, o->peers[i].address, o->address);
         self |= o->peers[i].id == o->id;
     }
     if (o->n_peers && !self)
@@ -345,6 +348,10 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
         free(node);
         return rc;
     }
+    /* Snapshots stored as they are: libraft 0.15's LZ4 decoder spins for
+     * ever on a truncated snapshot file at start (a damaged file must be
+     * refused, which rp_restore's sizes and birch_check then do). */
+    raft_uv_set_snapshot_compression(&node->io, false);
     rv = raft_init(&node->raft, &node->io, &node->fsm, o->id, o->address);
     if (rv) {
         rc = raft_failed(rv, "raft_init", raft_errmsg(&node->raft));
@@ -485,6 +492,21 @@ static void change_done(struct raft_change *req, int status)
     free(q);
 }
 
+/* Whether id is the configuration's only voter (libraft 0.15 lets it be
+ * removed or demoted, which leaves a cluster that can never elect). */
+static int last_voter(birch_replica *node, uint64_t id)
+{
+    const struct raft_configuration *c = &node->raft.configuration;
+    unsigned voters = 0;
+    int is_voter = 0;
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->servers[i].role == RAFT_VOTER) {
+            voters++;
+            is_voter |= c->servers[i].id == id;
+        }
+    return is_voter && voters == 1;
+}
+
 /* op: 'a' add, 's' assign, 'r' remove. */
 static int change(birch_replica *node, int op, uint64_t id, const char *address, int role,
                   birch_replica_done_cb cb, void *ctx)
@@ -495,6 +517,8 @@ static int change(birch_replica *node, int op, uint64_t id, const char *address,
         return rp_err(BIRCH_EINVAL, "membership change: the node is closing");
     if (raft_state(&node->raft) != RAFT_LEADER)
         return not_leader(node);
+    if ((op == 'r' || (op == 's' && role != RAFT_VOTER)) && last_voter(node, id))
+        return rp_err(BIRCH_EINVAL, "node %" PRIu64 " is the only voter: without it no leader could be elected", id);
     request *q = new_request(node, cb, ctx);
     if (!q)
         return rp_err(BIRCH_ENOMEM, "membership change: out of memory");

@@ -150,12 +150,15 @@ static int check_restored(birch_replica_sm *sm, uint64_t index)
     int rc = birch_open(sm->restore_path, &opts, &db);
     if (rc)
         return rp_err_birch(rc, "snapshot: opening its database");
-    rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn);
-    if (rc == BIRCH_OK) {
+    /* Every page, before the file replaces a whole one: a snapshot damaged
+     * on the way or on the leader's disk is refused here, not found by a
+     * later read. */
+    rc = birch_check(db, NULL, 0);
+    if (rc == BIRCH_OK && (rc = birch_txn_begin(db, BIRCH_TXN_READ, &txn)) == BIRCH_OK) {
         rc = rp_read_identity(txn, &got, cluster, sizeof cluster);
         birch_txn_abort(txn);
     } else {
-        rp_err_birch(rc, "snapshot: reading its database");
+        rp_err_birch(rc, "snapshot: checking its database");
     }
     birch_close(db);
     char *lock = malloc(strlen(sm->restore_path) + 6);

@@ -193,6 +193,14 @@ START_TEST(writes_reads_restart)
     RP_OK(birch_replica_remove(e.node, 9, on_done, &d));
     run_until(&e.loop, &d.fired);
     ck_assert_msg(d.rc == BIRCH_OK, "remove: %s", d.msg);
+    /* The only voter can be neither removed nor demoted: no leader could
+     * ever be elected again. */
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(birch_replica_remove(e.node, 1, on_done, &d), BIRCH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(birch_replica_errmsg(), "only voter"));
+    ck_assert_int_eq(birch_replica_assign(e.node, 1, RAFT_SPARE, on_done, &d), BIRCH_EINVAL);
+    ck_assert_int_eq(birch_replica_assign(e.node, 1, RAFT_STANDBY, on_done, &d), BIRCH_EINVAL);
+    ck_assert_int_eq(d.fired, 0);
 
     birch_replica_status st;
     birch_replica_status_get(e.node, &st);
@@ -246,6 +254,8 @@ START_TEST(misuse)
     char address2[64];
     snprintf(address2, sizeof address2, "127.0.0.1:%d", 30000 + (int)(getpid() % 20000) + 1);
     o2.address = address2;
+    o2.peers = NULL; /* a node joining, so that only the directory is wrong */
+    o2.n_peers = 0;
     birch_replica *second = NULL;
     ck_assert_int_eq(birch_replica_open(&loop2, &o2, &second), BIRCH_EBUSY);
     ck_assert_ptr_nonnull(strstr(birch_replica_errmsg(), "in use"));
@@ -302,6 +312,10 @@ START_TEST(bad_options)
     ck_assert_int_eq(birch_replica_open(&e.loop, &e.o, &n), BIRCH_EINVAL);
     ck_assert_ptr_nonnull(strstr(birch_replica_errmsg(), "peers"));
     e.peer.id = 1;
+    e.peer.address = "127.0.0.1:1"; /* listed at another address than its own */
+    ck_assert_int_eq(birch_replica_open(&e.loop, &e.o, &n), BIRCH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(birch_replica_errmsg(), "is listed at 127.0.0.1:1"));
+    e.peer.address = e.address;
     e.o.max_batch = BIRCH_REPLICA_MAX_MAX_BATCH + 1;
     ck_assert_int_eq(birch_replica_open(&e.loop, &e.o, &n), BIRCH_EINVAL);
     ck_assert_int_eq(uv_loop_close(&e.loop), 0);
