@@ -204,9 +204,9 @@ static int lock_dir(const char *dir, int *fd)
 static void report(birch_replica *node)
 {
     int frc = birch_replica_sm_flush(node->sm);
-    char why[320] = "";
+    char why[sizeof node->done_head->msg] = "";
     if (frc)
-        snprintf(why, sizeof why, "applied, but not committed on this node: %s", birch_replica_errmsg());
+        snprintf(why, sizeof why, "applied, but not committed on this node: %.200s", birch_replica_errmsg());
     request *q;
     while ((q = node->done_head) != NULL) {
         node->done_head = q->next;
