@@ -241,7 +241,9 @@ typedef void (*birch_replica_done_cb)(void *ctx, int rc, uint64_t index, const c
  * the leader (entries applied in one turn of the loop share a commit):
  * then every later read on any node that sees that index sees the batch.
  * Errors (cb is not called): BIRCH_REPLICA_ENOTLEADER, those of
- * birch_replica_check_batch, BIRCH_REPLICA_ERAFT, BIRCH_ENOMEM. */
+ * birch_replica_check_batch, BIRCH_REPLICA_ERAFT, BIRCH_ENOMEM, BIRCH_EIO
+ * (this node's state machine stopped after a failed commit: it applies
+ * nothing more until it is restarted, so nothing would call cb). */
 int birch_replica_write(birch_replica *node, birch_val batch, birch_replica_done_cb cb, void *ctx);
 
 /* A linearizable read: cb runs once every entry committed before the call

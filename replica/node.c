@@ -398,6 +398,16 @@ void birch_replica_close(birch_replica *node, void (*cb)(void *ctx), void *ctx)
 
 /* ---- Writes and barriers ------------------------------------------------------- */
 
+/* A stopped state machine (fsm.c's stop: a group's index put or commit
+ * failed) applies nothing more until the node restarts, so libraft would
+ * never call back a write or barrier accepted now: refuse it. */
+static int sm_stopped(birch_replica *node)
+{
+    if (!node->sm->broken)
+        return BIRCH_OK;
+    return rp_err(BIRCH_EIO, "the state machine stopped (%s): restart this node", node->sm->broken_msg);
+}
+
 static void write_done(struct raft_apply *req, int status, void *result)
 {
     request *q = req->data;
@@ -428,6 +438,8 @@ int birch_replica_write(birch_replica *node, birch_val batch, birch_replica_done
     if (node->closing)
         return rp_err(BIRCH_EINVAL, "birch_replica_write: the node is closing");
     int rc = birch_replica_check_batch(batch, node->max_batch);
+    if (rc == BIRCH_OK)
+        rc = sm_stopped(node);
     if (rc)
         return rc;
     if (raft_state(&node->raft) != RAFT_LEADER)
@@ -462,6 +474,8 @@ int birch_replica_barrier(birch_replica *node, birch_replica_done_cb cb, void *c
         return rp_err(BIRCH_EINVAL, "birch_replica_barrier: NULL node or callback");
     if (node->closing)
         return rp_err(BIRCH_EINVAL, "birch_replica_barrier: the node is closing");
+    if (sm_stopped(node) != BIRCH_OK)
+        return BIRCH_EIO;
     if (raft_state(&node->raft) != RAFT_LEADER)
         return not_leader(node);
     request *q = new_request(node, cb, ctx);

@@ -20,6 +20,7 @@
 
 #include "birch.h"
 #include "birch_replica.h"
+#include "replica_internal.h" /* stopped_refuses: the state machine's stop flag */
 #include "support.h"
 
 #define RP_OK(expr)                                                                                \
@@ -322,11 +323,38 @@ START_TEST(bad_options)
 }
 END_TEST
 
+/* A state machine stopped by a failed group commit (fsm.c's stop) applies
+ * nothing more, so libraft would never call back a write or barrier it
+ * accepted: they are refused (BIRCH_EIO) instead of left waiting for ever.
+ * The failure itself is simulated by the flag stop sets. */
+START_TEST(stopped_refuses)
+{
+    node_env e;
+    env_init(&e);
+    node_open(&e);
+    done d;
+    RP_OK(write_put(&e, "t", "k", "v", &d));
+    ck_assert_int_eq(d.rc, BIRCH_OK);
+    birch_replica_sm *sm = birch_replica_state_machine(e.node);
+    sm->broken = 1;
+    snprintf(sm->broken_msg, sizeof sm->broken_msg, "committing applied entries: simulated");
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(write_put(&e, "t", "k", "v2", &d), BIRCH_EIO);
+    ck_assert_ptr_nonnull(strstr(birch_replica_errmsg(), "simulated"));
+    ck_assert_int_eq(birch_replica_barrier(e.node, on_done, &d), BIRCH_EIO);
+    ck_assert_int_eq(d.fired, 0);
+    sm->broken = 0; /* the close commits nothing either way */
+    node_close(&e);
+    ck_assert_int_eq(uv_loop_close(&e.loop), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("replica_node");
     bt_add_case(s, "writes_reads_restart", writes_reads_restart);
     bt_add_case(s, "misuse", misuse);
     bt_add_case(s, "bad_options", bad_options);
+    bt_add_case(s, "stopped_refuses", stopped_refuses);
     return bt_run(s);
 }
