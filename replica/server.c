@@ -37,6 +37,7 @@
 
 #define MAX_PEERS 16
 #define BUFFER_SLACK ((size_t)128 << 10) /* lines a connection may send ahead */
+#define QUEUE_MAX ((size_t)1 << 20)       /* reply bytes a connection may leave unread */
 #define DRAIN_TICKS 500 /* 10 ms each: how long a signal waits for pending writes */
 #define MAX_WORDS 2050 /* mput of 1024 pairs */
 
@@ -69,31 +70,35 @@ typedef struct conn {
 
 /* ---- Replies ---------------------------------------------------------------------- */
 
+/* A reply being written: the request, its connection, its bytes. */
+typedef struct wreq {
+    uv_write_t req;
+    conn *c;
+    char data[];
+} wreq;
+
+static void flow(conn *c);
+
 static void written(uv_write_t *req, int status)
 {
-    (void)status;
-    free(req->data);
+    conn *c = ((wreq *)req)->c;
     free(req);
+    if (status == 0 && !c->closed)
+        flow(c); /* the queue shrank: it may take more requests */
 }
 
 static void send_bytes(conn *c, const char *p, size_t n)
 {
     if (c->closed)
         return;
-    uv_write_t *req = malloc(sizeof *req);
-    char *copy = malloc(n);
-    if (!req || !copy) {
-        free(req);
-        free(copy);
+    wreq *w = malloc(sizeof *w + n);
+    if (!w)
         return;
-    }
-    memcpy(copy, p, n);
-    req->data = copy;
-    uv_buf_t b = uv_buf_init(copy, (unsigned)n);
-    if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, written) != 0) {
-        free(copy);
-        free(req);
-    }
+    memcpy(w->data, p, n);
+    w->c = c;
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, written) != 0)
+        free(w);
 }
 
 static void reply(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -227,17 +232,26 @@ static void do_scan(conn *c, const char *table, const char *from, unsigned long 
     birch_txn_abort(txn);
 }
 
+static size_t queued(conn *c);
+
 static void do_status(conn *c)
 {
     birch_replica_status st;
     birch_replica_status_get(c->srv->node, &st);
+    size_t clients = 0, bytes = 0; /* reply bytes waiting for their clients */
+    for (conn *o = c->srv->conns; o; o = o->next)
+        if (!o->closed) {
+            clients++;
+            bytes += queued(o);
+        }
     reply(c,
           "STATUS id=%" PRIu64 " state=%s leader=%" PRIu64 " leader_address=%s term=%" PRIu64
           " commit=%" PRIu64 " applied=%" PRIu64 " last=%" PRIu64 " db_applied=%" PRIu64
-          " written=%" PRIu64 " skipped=%" PRIu64 " refused=%" PRIu64 " restored=%" PRIu64,
+          " written=%" PRIu64 " skipped=%" PRIu64 " refused=%" PRIu64 " restored=%" PRIu64
+          " clients=%zu queued=%zu",
           st.id, st.state, st.leader_id, st.leader_address ? st.leader_address : "-", st.term,
           st.commit_index, st.last_applied, st.last_index, st.sm.applied, st.sm.written, st.sm.skipped,
-          st.sm.refused, st.sm.restored);
+          st.sm.refused, st.sm.restored, clients, bytes);
 }
 
 /* ---- Writes ------------------------------------------------------------------------- */
@@ -245,7 +259,6 @@ static void do_status(conn *c)
 static void process(conn *c);
 static void maybe_free(conn *c);
 static void close_conn(conn *c);
-static void resume(conn *c);
 
 static void write_done(void *ctx, int rc, uint64_t index, const char *msg)
 {
@@ -264,10 +277,7 @@ static void write_done(void *ctx, int rc, uint64_t index, const char *msg)
         maybe_free(c);
         return;
     }
-    process(c);
-    resume(c);
-    if (c->eof && !c->busy)
-        close_conn(c);
+    flow(c);
 }
 
 /* Submits the batch b; the reply comes from write_done. */
@@ -390,12 +400,26 @@ static void handle(conn *c, char *line, size_t len)
     }
 }
 
+/* Bytes of replies the client has not taken yet. */
+static size_t queued(conn *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+/* Whether the connection's next line may be handled: no request of its
+ * pending, and its replies taken (a client that sends gets or scans
+ * without reading would otherwise queue replies without bound). */
+static int ready(conn *c)
+{
+    return !c->busy && !c->closed && !c->srv->stopping && queued(c) <= QUEUE_MAX;
+}
+
 /* Handles the complete lines in the buffer, until one leaves a request
- * pending. */
+ * pending or the replies pile up. */
 static void process(conn *c)
 {
     size_t at = 0;
-    while (!c->busy && !c->closed && !c->srv->stopping) {
+    while (ready(c)) {
         char *nl = memchr(c->buf + at, '\n', c->len - at);
         if (!nl) {
             if (c->len - at > c->srv->max_line) { /* an over-long line: say so once, drop it */
@@ -466,17 +490,31 @@ static void close_conn(conn *c)
     }
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
-/* Reads again once the waiting lines fit (read_cb stopped it). */
-static void resume(conn *c)
+/* After anything that may let a connection go on (a read, a request
+ * done, a reply written): handles the lines it can; stops reading while
+ * more than a line and 128 KiB of requests wait or more than QUEUE_MAX of
+ * replies are untaken, and reads again once neither; closes the
+ * connection once its client has sent all and everything is answered. */
+static void flow(conn *c)
 {
-    if (c->paused && !c->closed && !c->eof && !c->srv->stopping && c->len <= c->srv->max_line + BUFFER_SLACK) {
+    if (c->closed)
+        return;
+    process(c);
+    if (c->closed)
+        return;
+    int over = c->len > c->srv->max_line + BUFFER_SLACK || queued(c) > QUEUE_MAX;
+    if (over && !c->paused && !c->eof) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->paused = 1;
+    } else if (!over && c->paused && !c->eof && !c->srv->stopping) {
         c->paused = 0;
         if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0)
             close_conn(c);
     }
+    if (c->eof && !c->busy && (c->len == 0 || !memchr(c->buf, '\n', c->len)) && queued(c) == 0)
+        close_conn(c);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -486,8 +524,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == UV_EOF) {
         c->eof = 1;
         uv_read_stop(s);
-        if (!c->busy)
-            close_conn(c);
+        flow(c); /* closes it once its lines are answered */
         return;
     }
     if (n < 0) {
@@ -495,15 +532,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->len += (size_t)n;
-    process(c);
-    /* A client that sends faster than its writes commit: its lines wait in
-     * the buffer; past a line and 128 KiB, reading stops until they are
-     * answered (resume), so no client can make the buffer grow without
-     * bound. */
-    if (c->busy && c->len > c->srv->max_line + BUFFER_SLACK && !c->paused) {
-        uv_read_stop(s);
-        c->paused = 1;
-    }
+    flow(c);
 }
 
 static void accept_cb(uv_stream_t *listener, int status)

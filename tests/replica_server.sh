@@ -4,8 +4,8 @@
 #
 #   bad      one node: malformed lines, a line past --max-line and a batch
 #            past --max-batch each get an ERR line and the connection goes
-#            on; a client that sends without reading does not grow the
-#            server; SIGTERM with writes in flight exits 0; a node started on another node's data directory, or with
+#            on; a client that sends puts or gets without reading does not
+#            grow the server; SIGTERM with writes in flight exits 0; a node started on another node's data directory, or with
 #            another cluster id, refuses to start (exit 1, named).
 #   cluster  three nodes: a client writes $REPLICA_BATCHES batches (default
 #            1000 when run by hand; ctest sets 20000, the issue's count, in the
@@ -142,6 +142,17 @@ part_bad() {
     sent=$(stat -c %s "$WORK/flood")
     rm -f "$WORK/flood"
     [ "$sent" -lt 50000000 ] || fail "a client that does not read sent $sent bytes in 5 s: the server took them all"
+
+    # A client that sends gets without reading the replies: once 1 MiB of
+    # replies waits for it, the server takes no more of its requests (each
+    # get of "long" is answered with 2,500 bytes).
+    local queued
+    exec 7>"/dev/tcp/127.0.0.1/$(client_port 1)" || fail "cannot connect to node 1"
+    yes "get t long" | head -c 20000000 | timeout 5 cat >&7
+    queued=$(status 1 queued)
+    [ -n "$queued" ] && [ "$queued" -le $((2 << 20)) ] ||
+        fail "replies waiting for a client that does not read: '$queued' bytes"
+    exec 7>&-
 
     # SIGTERM while writes are in flight: they are answered, then the node
     # stops and exits 0.
