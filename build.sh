@@ -15,7 +15,7 @@
 #                                  tsan   clang, TSan, threaded tests only   (build/tsan)
 #                                  fuzz   clang, libFuzzer: each harness for
 #                                         FUZZ_SECONDS (default 20)         (build/fuzz)
-#                                  bench  bench/run.sh --quick and --formats --quick  (build/bench)
+#                                  bench  bench/run.sh --quick, --formats --quick and --replica --quick (build/bench)
 #                                default: all six
 #
 # Environment: BIRCH_JOBS (parallel build and test jobs, default 2),
@@ -182,12 +182,15 @@ run_fuzz() {
 
 # bench/run.sh --quick: every engine through every row of the reference
 # benchmark on a small data set, then the value formats' verification cost
-# (--formats); it checks the harnesses, not the speed.
+# (--formats) and the replication run (--replica: 3 birch-replica
+# processes, a node wiped and caught up); it checks the harnesses, not the
+# speed.
 run_bench() {
     local start=$SECONDS
-    say "=== bench: bench/run.sh --quick, then --formats --quick"
+    say "=== bench: bench/run.sh --quick, then --formats --quick and --replica --quick"
     if bench/run.sh --quick --dir build/bench/quick &&
-        bench/run.sh --formats --quick --dir build/bench/quick; then
+        bench/run.sh --formats --quick --dir build/bench/quick &&
+        bench/run.sh --replica --quick --dir build/bench/quick; then
         record bench 1 0 $((SECONDS - start))
     else
         record bench 0 1 $((SECONDS - start))
