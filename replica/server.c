@@ -576,7 +576,7 @@ static void drain_tick(uv_timer_t *t)
     server *srv = t->data;
     int busy = 0;
     for (conn *c = srv->conns; c; c = c->next)
-        busy |= c->busy && !c->closed;
+        busy |= c->busy; /* a closed connection's write is in flight too */
     if (busy && ++srv->drain_ticks < DRAIN_TICKS)
         return;
     uv_close((uv_handle_t *)&srv->drain, NULL);
