@@ -419,6 +419,8 @@ static int ready(conn *c)
 static void process(conn *c)
 {
     size_t at = 0;
+    if (!c->buf) /* nothing read yet */
+        return;
     while (ready(c)) {
         char *nl = memchr(c->buf + at, '\n', c->len - at);
         if (!nl) {
