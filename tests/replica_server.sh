@@ -21,7 +21,9 @@ set -u
 BIN=$1
 PART=${2:-bad}
 WORK=${BIRCH_TEST_DIR:-${TMPDIR:-/tmp}}/replica_server_$PART.$$
-BASE=${REPLICA_PORT:-$((20000 + ($$ % 4000) * 10))}
+# Below Linux's ephemeral ports (32768 and up), which outgoing connections
+# take: a node could not listen on one of those.
+BASE=${REPLICA_PORT:-$((20000 + ($$ % 1000) * 10))}
 BATCHES=${REPLICA_BATCHES:-1000}
 mkdir -p "$WORK"
 declare -A PID

@@ -75,7 +75,10 @@ static void env_init(node_env *e)
     char *p = bt_path("node");
     snprintf(e->dir, sizeof e->dir, "%s.d", p);
     free(p);
-    snprintf(e->address, sizeof e->address, "127.0.0.1:%d", 30000 + (int)(getpid() % 20000));
+    /* Below Linux's ephemeral ports (32768 and up), which the connections
+     * of tests running beside this one take, and apart from the process
+     * tests' (20000 and up). */
+    snprintf(e->address, sizeof e->address, "127.0.0.1:%d", 10000 + (int)(getpid() % 9000));
     ck_assert_int_eq(uv_loop_init(&e->loop), 0);
     birch_replica_options_init(&e->o);
     e->o.id = 1;
@@ -253,7 +256,7 @@ START_TEST(misuse)
     ck_assert_int_eq(uv_loop_init(&loop2), 0);
     birch_replica_options o2 = e.o;
     char address2[64];
-    snprintf(address2, sizeof address2, "127.0.0.1:%d", 30000 + (int)(getpid() % 20000) + 1);
+    snprintf(address2, sizeof address2, "127.0.0.1:%d", 10000 + (int)(getpid() % 9000) + 1);
     o2.address = address2;
     o2.peers = NULL; /* a node joining, so that only the directory is wrong */
     o2.n_peers = 0;
