@@ -204,6 +204,12 @@ typedef struct birch_replica_options {
     unsigned snapshot_trailing;      /* entries kept after one (0: 128) */
     unsigned election_timeout_ms;    /* 0: 1000 */
     unsigned heartbeat_timeout_ms;   /* 0: 100 */
+    unsigned install_timeout_ms;     /* how long the leader waits for a
+                                        follower to answer a snapshot before
+                                        it sends one again (0: 10000; libraft
+                                        0.15 can lose that answer, and its
+                                        own default is 30 s): at least the
+                                        time a snapshot takes to send */
     int durability;                  /* the database's: BIRCH_DURABLE_NONE
                                         (default; the Raft log is synced) or
                                         BIRCH_DURABLE_FULL */

@@ -366,6 +366,7 @@ int birch_replica_open(struct uv_loop_s *loop, const birch_replica_options *o, b
     birch_replica_sm_bind(node->sm, &node->raft);
     raft_set_election_timeout(&node->raft, o->election_timeout_ms ? o->election_timeout_ms : 1000);
     raft_set_heartbeat_timeout(&node->raft, o->heartbeat_timeout_ms ? o->heartbeat_timeout_ms : 100);
+    raft_set_install_snapshot_timeout(&node->raft, o->install_timeout_ms ? o->install_timeout_ms : 10000);
     raft_set_snapshot_threshold(&node->raft, o->snapshot_threshold ? o->snapshot_threshold : 1024);
     raft_set_snapshot_trailing(&node->raft, o->snapshot_trailing ? o->snapshot_trailing : 128);
     raft_set_pre_vote(&node->raft, true); /* a node back from a partition does not depose the leader */

@@ -610,11 +610,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: birch-replica --id N --cluster ID --dir DIR --raft IP:PORT --client IP:PORT\n"
             "                     [--peer N=IP:PORT ...] [--max-batch BYTES] [--max-line BYTES]\n"
-            "                     [--snapshot-threshold N] [--snapshot-trailing N] [--durable]\n"
+            "                     [--snapshot-threshold N] [--snapshot-trailing N] [--install-timeout MS]\n"
+            "                     [--durable]\n"
             "  --peer      every member of the first configuration, this node included (on\n"
             "              the first start only; leave out to join a running cluster)\n"
             "  --max-batch largest batch a client may submit (default 1048576)\n"
             "  --max-line  longest request line (default 65536)\n"
+            "  --install-timeout  ms a leader waits for a snapshot's answer before sending\n"
+            "              it again (default 10000: at least the time one takes to send)\n"
             "  --durable   sync each database commit too (the Raft log is synced always)\n"
             "exit status: 0 stopped by SIGTERM or SIGINT, 1 failure, 2 usage\n");
 }
@@ -690,6 +693,8 @@ int main(int argc, char **argv)
             ok = number(arg, &v) && v > 0 && v < (1u << 31) && (o.snapshot_threshold = (unsigned)v);
         else if (strcmp(a, "--snapshot-trailing") == 0)
             ok = number(arg, &v) && v > 0 && v < (1u << 31) && (o.snapshot_trailing = (unsigned)v);
+        else if (strcmp(a, "--install-timeout") == 0)
+            ok = number(arg, &v) && v > 0 && v < (1u << 31) && (o.install_timeout_ms = (unsigned)v);
         else if (strcmp(a, "--peer") == 0) {
             const char *eq = strchr(arg, '=');
             char idtext[32];
