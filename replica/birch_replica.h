@@ -100,7 +100,8 @@ typedef struct birch_replica_sm birch_replica_sm;
  * status lines). */
 typedef struct birch_replica_sm_stat {
     uint64_t applied;  /* Raft index recorded in the database */
-    uint64_t written;  /* entries applied (one commit each) */
+    uint64_t written;  /* entries applied (one commit each, or a group's
+                          share of one: birch_replica_sm_group) */
     uint64_t skipped;  /* entries at or below the recorded index, skipped */
     uint64_t refused;  /* entries whose batch failed (recorded, no change) */
     uint64_t restored; /* snapshots installed (the file replaced) */

@@ -465,8 +465,8 @@ static int sm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **
     if (brc == BIRCH_OK)
         brc = check_batch(batch, SIZE_MAX, &savepoints);
     const char *msg = birch_replica_errmsg();
-    char saved[256];
-    snprintf(saved, sizeof saved, "%s", msg); /* entry_txn may fail and replace it */
+    char saved[256]; /* msg is birch_replica_errmsg()'s buffer, which rp_err below writes */
+    snprintf(saved, sizeof saved, "%s", msg);
     birch_txn *txn;
     if (entry_txn(sm, savepoints, &txn) != BIRCH_OK)
         return RAFT_IOERR;

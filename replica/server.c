@@ -87,18 +87,31 @@ static void written(uv_write_t *req, int status)
         flow(c); /* the queue shrank: it may take more requests */
 }
 
-static void send_bytes(conn *c, const char *p, size_t n)
+/* A reply of n bytes to fill and send (send_reply), or NULL. */
+static wreq *new_reply(conn *c, size_t n)
 {
     if (c->closed)
-        return;
+        return NULL;
     wreq *w = malloc(sizeof *w + n);
-    if (!w)
-        return;
-    memcpy(w->data, p, n);
-    w->c = c;
+    if (w)
+        w->c = c;
+    return w;
+}
+
+static void send_reply(conn *c, wreq *w, size_t n)
+{
     uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, written) != 0)
         free(w);
+}
+
+static void send_bytes(conn *c, const char *p, size_t n)
+{
+    wreq *w = new_reply(c, n);
+    if (w) {
+        memcpy(w->data, p, n);
+        send_reply(c, w, n);
+    }
 }
 
 static void reply(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -146,9 +159,10 @@ static void reply_words(conn *c, const char *head, const birch_val *w, int n)
     size_t len = strlen(head) + 1;
     for (int i = 0; i < n; i++)
         len += 1 + w[i].size;
-    char *line = malloc(len);
-    if (!line)
+    wreq *r = new_reply(c, len); /* built in place: a value is copied once */
+    if (!r)
         return;
+    char *line = r->data;
     size_t at = strlen(head);
     memcpy(line, head, at);
     for (int i = 0; i < n; i++) {
@@ -158,8 +172,7 @@ static void reply_words(conn *c, const char *head, const birch_val *w, int n)
         at += w[i].size;
     }
     line[at++] = '\n';
-    send_bytes(c, line, at);
-    free(line);
+    send_reply(c, r, at);
 }
 
 /* A message on one line: newlines become spaces. */
